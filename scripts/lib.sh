@@ -1,3 +1,59 @@
-#!/usr/bin/env bash
-# Shared helpers for scripts/test-*.sh.
-need_apt() { local m=(); for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || m+=("$p"); done; [ ${#m[@]} -eq 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${m[@]}" >/dev/null; }; }
+# shellcheck shell=bash
+# Shared helpers for SmartScale's scripts. Source it; it sets no options of its own.
+#
+# SMARTSCALE_CACHE: a directory outside the clone reused between runs when it exists (pip and npm
+# caches, the cargo target directory). Everything still works when it starts empty.
+
+SMARTSCALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SMARTSCALE_ROOT
+export SMARTSCALE_CACHE="${SMARTSCALE_CACHE:-$HOME/.cache/smartscale}"
+mkdir -p "$SMARTSCALE_CACHE"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SMARTSCALE_CACHE/target}"
+export PIP_CACHE_DIR="$SMARTSCALE_CACHE/pip"
+export npm_config_cache="$SMARTSCALE_CACHE/npm"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# need_apt PKG...: installs the Debian packages that are missing (as root, or with sudo).
+need_apt() {
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# need_venv: creates .venv and installs requirements-dev.txt into it when that file changed.
+need_venv() {
+  local venv="$SMARTSCALE_ROOT/.venv" req="$SMARTSCALE_ROOT/requirements-dev.txt"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  local stamp="$venv/.requirements.sha256"
+  local want
+  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "pip install -r requirements-dev.txt"
+    "$venv/bin/pip" install -q -r "$req"
+    echo "$want" >"$stamp"
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL [SECONDS]: waits until URL answers any HTTP status, or fails after SECONDS (default 30).
+wait_http() {
+  local url="$1" limit="${2:-30}" i
+  for ((i = 0; i < limit * 5; i++)); do
+    curl -s -o /dev/null "$url" && return 0
+    sleep 0.2
+  done
+  echo "timed out after ${limit}s waiting for $url" >&2
+  return 1
+}

@@ -1,0 +1,540 @@
+//! Decisions are values: what to do and every reason why, or why not. One place executes them.
+
+use crate::model::{MetricName, OperationKind, ScaleAction};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The engine's answer for one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Decision {
+    /// Add `count` workers (1 to the configured maximum increment, never past `MAX_NODES`).
+    ScaleUp {
+        /// Workers to add.
+        count: u32,
+        /// Every trigger that fired.
+        reasons: Vec<ScaleUpReason>,
+    },
+    /// Remove one worker: cordon, drain, terminate.
+    ScaleDown {
+        /// The chosen node.
+        node: String,
+        /// Its EC2 instance.
+        instance_id: String,
+        /// Every condition that held.
+        reasons: Vec<ScaleDownReason>,
+    },
+    /// Do nothing, and say why.
+    NoChange {
+        /// At least one reason.
+        reasons: Vec<NoChangeReason>,
+    },
+}
+
+impl Decision {
+    /// `scale_up`, `scale_down` or `none`, as the state machine's Choice reads it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::ScaleUp { .. } => "scale_up",
+            Decision::ScaleDown { .. } => "scale_down",
+            Decision::NoChange { .. } => "none",
+        }
+    }
+
+    /// The reasons rendered as sentences, in order.
+    pub fn reason_sentences(&self) -> Vec<String> {
+        match self {
+            Decision::ScaleUp { reasons, .. } => reasons.iter().map(ToString::to_string).collect(),
+            Decision::ScaleDown { reasons, .. } => {
+                reasons.iter().map(ToString::to_string).collect()
+            }
+            Decision::NoChange { reasons } => reasons.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::ScaleUp { count, .. } => write!(f, "scale up by {count}")?,
+            Decision::ScaleDown {
+                node, instance_id, ..
+            } => write!(f, "scale down {node} ({instance_id})")?,
+            Decision::NoChange { .. } => write!(f, "no change")?,
+        }
+        write!(f, ": {}", self.reason_sentences().join("; "))
+    }
+}
+
+/// A scale-up trigger that fired (any one suffices).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "trigger")]
+pub enum ScaleUpReason {
+    /// CPU stayed above the threshold for the whole scale-up window.
+    CpuHigh {
+        /// Lowest CPU over the window, percent.
+        min_pct: f64,
+        /// Threshold, percent.
+        threshold_pct: f64,
+        /// Window, seconds.
+        window_secs: u64,
+    },
+    /// Pods stayed Pending for the whole pending window.
+    PendingPods {
+        /// Pending now.
+        count: u32,
+        /// Window, seconds.
+        window_secs: u64,
+    },
+    /// Memory is above the threshold.
+    MemoryHigh {
+        /// Memory now, percent.
+        pct: f64,
+        /// Threshold, percent.
+        threshold_pct: f64,
+    },
+    /// The queue is deeper than the threshold.
+    QueueDepthHigh {
+        /// Messages now.
+        depth: f64,
+        /// Threshold, messages.
+        threshold: f64,
+    },
+    /// p95 latency is above the threshold.
+    LatencyHigh {
+        /// p95 now, seconds.
+        p95_secs: f64,
+        /// Threshold, seconds.
+        threshold_secs: f64,
+    },
+    /// The 5xx ratio stayed above the threshold for the whole error window.
+    ErrorRateHigh {
+        /// Lowest error rate over the window, percent.
+        min_pct: f64,
+        /// Threshold, percent.
+        threshold_pct: f64,
+        /// Window, seconds.
+        window_secs: u64,
+    },
+    /// Fewer Ready-or-joining workers than `MIN_NODES`.
+    BelowMinimum {
+        /// Workers now.
+        workers: u32,
+        /// The minimum.
+        min: u32,
+    },
+}
+
+impl fmt::Display for ScaleUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleUpReason::CpuHigh {
+                min_pct,
+                threshold_pct,
+                window_secs,
+            } => write!(
+                f,
+                "CPU stayed above {threshold_pct:.0}% for {} (lowest {min_pct:.1}%)",
+                human_secs(*window_secs)
+            ),
+            ScaleUpReason::PendingPods { count, window_secs } => {
+                write!(
+                    f,
+                    "{count} pod(s) Pending for over {}",
+                    human_secs(*window_secs)
+                )
+            }
+            ScaleUpReason::MemoryHigh { pct, threshold_pct } => {
+                write!(f, "memory at {pct:.1}%, above {threshold_pct:.0}%")
+            }
+            ScaleUpReason::QueueDepthHigh { depth, threshold } => {
+                write!(f, "queue depth {depth:.0} messages, above {threshold:.0}")
+            }
+            ScaleUpReason::LatencyHigh {
+                p95_secs,
+                threshold_secs,
+            } => {
+                write!(f, "p95 latency {p95_secs:.2}s, above {threshold_secs:.2}s")
+            }
+            ScaleUpReason::ErrorRateHigh {
+                min_pct,
+                threshold_pct,
+                window_secs,
+            } => write!(
+                f,
+                "error rate stayed above {threshold_pct:.1}% for {} (lowest {min_pct:.1}%)",
+                human_secs(*window_secs)
+            ),
+            ScaleUpReason::BelowMinimum { workers, min } => {
+                write!(f, "{workers} worker(s), below the minimum of {min}")
+            }
+        }
+    }
+}
+
+/// A scale-down condition that held (all must).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "condition")]
+pub enum ScaleDownReason {
+    /// CPU stayed below the threshold for the whole scale-down window.
+    CpuLow {
+        /// Highest CPU over the window, percent.
+        max_pct: f64,
+        /// Threshold, percent.
+        threshold_pct: f64,
+        /// Window, seconds.
+        window_secs: u64,
+    },
+    /// No pod is Pending.
+    NoPendingPods,
+    /// Memory is below the threshold.
+    MemoryLow {
+        /// Memory now, percent.
+        pct: f64,
+        /// Threshold, percent.
+        threshold_pct: f64,
+    },
+    /// The queue stayed below the threshold for the whole scale-down window.
+    QueueLow {
+        /// Highest depth over the window.
+        max_depth: f64,
+        /// Threshold, messages.
+        threshold: f64,
+        /// Window, seconds.
+        window_secs: u64,
+    },
+}
+
+impl fmt::Display for ScaleDownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleDownReason::CpuLow {
+                max_pct,
+                threshold_pct,
+                window_secs,
+            } => write!(
+                f,
+                "CPU stayed below {threshold_pct:.0}% for {} (highest {max_pct:.1}%)",
+                human_secs(*window_secs)
+            ),
+            ScaleDownReason::NoPendingPods => write!(f, "no pods Pending"),
+            ScaleDownReason::MemoryLow { pct, threshold_pct } => {
+                write!(f, "memory at {pct:.1}%, below {threshold_pct:.0}%")
+            }
+            ScaleDownReason::QueueLow {
+                max_depth,
+                threshold,
+                window_secs,
+            } => write!(
+                f,
+                "queue depth stayed below {threshold:.0} for {} (highest {max_depth:.0})",
+                human_secs(*window_secs)
+            ),
+        }
+    }
+}
+
+/// Why nothing was done. Every "no" has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum NoChangeReason {
+    /// An operation is still in flight; it is finished or undone first.
+    OperationInFlight {
+        /// Its id.
+        id: String,
+        /// What it does.
+        kind: OperationKind,
+    },
+    /// Too soon after the last action.
+    Cooldown {
+        /// The last action.
+        after: ScaleAction,
+        /// Seconds until the cooldown ends.
+        remaining_secs: u64,
+    },
+    /// Scale-up is wanted but the cluster is at `MAX_NODES`.
+    AtMaximum {
+        /// Workers now (including joining).
+        workers: u32,
+        /// The maximum.
+        max: u32,
+    },
+    /// Scale-down is wanted but the cluster is at `MIN_NODES`.
+    AtMinimum {
+        /// Workers now.
+        workers: u32,
+        /// The minimum.
+        min: u32,
+    },
+    /// A trigger's threshold is crossed but its window holds too few samples yet.
+    WindowNotMet {
+        /// Which input.
+        metric: MetricName,
+        /// Samples in the window.
+        samples: u32,
+        /// Samples needed.
+        needed: u32,
+    },
+    /// Required inputs are missing or stale: never scale down on them.
+    MetricsUnavailable {
+        /// Which inputs.
+        metrics: Vec<MetricName>,
+    },
+    /// Metrics came from the cache: good enough for scale-up, never for scale-down.
+    CachedMetrics {
+        /// Their age, seconds.
+        age_secs: u64,
+    },
+    /// Too many workers are NotReady: the circuit breaker stops scale-down.
+    TooManyNotReady {
+        /// NotReady workers.
+        not_ready: u32,
+        /// All workers.
+        workers: u32,
+    },
+    /// Scale-down is wanted but no node may be removed.
+    NoSafeCandidate {
+        /// Every worker and why it must stay.
+        excluded: Vec<ExcludedNode>,
+    },
+    /// No scale-up trigger fired and at least one scale-down condition failed.
+    Steady {
+        /// The scale-down conditions that did not hold, rendered.
+        unmet: Vec<String>,
+    },
+}
+
+impl fmt::Display for NoChangeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoChangeReason::OperationInFlight { id, kind } => {
+                write!(f, "operation {id} ({kind:?}) is still in flight")
+            }
+            NoChangeReason::Cooldown {
+                after,
+                remaining_secs,
+            } => write!(
+                f,
+                "cooling down after a {}: {} left",
+                after.as_str().replace('_', "-"),
+                human_secs(*remaining_secs)
+            ),
+            NoChangeReason::AtMaximum { workers, max } => {
+                write!(
+                    f,
+                    "at maximum capacity: {workers} workers, MAX_NODES is {max}"
+                )
+            }
+            NoChangeReason::AtMinimum { workers, min } => {
+                write!(f, "at minimum: {workers} workers, MIN_NODES is {min}")
+            }
+            NoChangeReason::WindowNotMet {
+                metric,
+                samples,
+                needed,
+            } => write!(
+                f,
+                "{} window not met yet: {samples} of {needed} samples",
+                metric.label()
+            ),
+            NoChangeReason::MetricsUnavailable { metrics } => write!(
+                f,
+                "metrics unavailable or stale ({}): never scale down on missing data",
+                metrics
+                    .iter()
+                    .map(|m| m.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            NoChangeReason::CachedMetrics { age_secs } => write!(
+                f,
+                "using cached metrics {} old: scale-down needs live metrics",
+                human_secs(*age_secs)
+            ),
+            NoChangeReason::TooManyNotReady { not_ready, workers } => write!(
+                f,
+                "{not_ready} of {workers} workers are NotReady: scale-down is suspended"
+            ),
+            NoChangeReason::NoSafeCandidate { excluded } => {
+                write!(f, "no node can be removed safely")?;
+                for e in excluded {
+                    write!(f, "; {e}")?;
+                }
+                Ok(())
+            }
+            NoChangeReason::Steady { unmet } => {
+                if unmet.is_empty() {
+                    write!(f, "load is within thresholds")
+                } else {
+                    write!(f, "load is within thresholds ({})", unmet.join(", "))
+                }
+            }
+        }
+    }
+}
+
+/// A node the candidate selection excluded, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExcludedNode {
+    /// Node name.
+    pub node: String,
+    /// The first rule it breaks.
+    pub reason: UnremovableReason,
+}
+
+impl fmt::Display for ExcludedNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} stays: {}", self.node, self.reason)
+    }
+}
+
+/// Why a node must not be removed (like Cluster Autoscaler's `UnremovableReason`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum UnremovableReason {
+    /// It runs the control plane.
+    ControlPlane,
+    /// SmartScale did not launch it.
+    NotManaged,
+    /// Annotated `cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"`.
+    ScaleDownDisabled,
+    /// It is NotReady (the join-failure and recovery paths handle it, not scale-down).
+    NotReady,
+    /// A kube-system pod that is not a DaemonSet pod.
+    KubeSystemPod {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A StatefulSet pod.
+    StatefulSetPod {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A pod of a workload with a single replica.
+    SingleReplica {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A pod no controller owns.
+    BarePod {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A pod whose disruption budget allows no disruption now.
+    PdbAllowsNoDisruption {
+        /// `namespace/name` of the pod.
+        pod: String,
+        /// `namespace/name` of the budget.
+        pdb: String,
+    },
+    /// A pod annotated `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`.
+    SafeToEvictFalse {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A pod annotated `karpenter.sh/do-not-disrupt: "true"`.
+    DoNotDisrupt {
+        /// `namespace/name`.
+        pod: String,
+    },
+}
+
+impl fmt::Display for UnremovableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnremovableReason::ControlPlane => write!(f, "it runs the control plane"),
+            UnremovableReason::NotManaged => write!(f, "SmartScale did not launch it"),
+            UnremovableReason::ScaleDownDisabled => {
+                write!(
+                    f,
+                    "annotated cluster-autoscaler.kubernetes.io/scale-down-disabled=true"
+                )
+            }
+            UnremovableReason::NotReady => write!(f, "it is NotReady"),
+            UnremovableReason::KubeSystemPod { pod } => {
+                write!(
+                    f,
+                    "it runs kube-system pod {pod}, which is not a DaemonSet pod"
+                )
+            }
+            UnremovableReason::StatefulSetPod { pod } => write!(f, "it runs StatefulSet pod {pod}"),
+            UnremovableReason::SingleReplica { pod } => {
+                write!(f, "it runs {pod}, the only replica of its workload")
+            }
+            UnremovableReason::BarePod { pod } => {
+                write!(f, "it runs {pod}, which no controller would recreate")
+            }
+            UnremovableReason::PdbAllowsNoDisruption { pod, pdb } => {
+                write!(f, "disruption budget {pdb} allows no disruption of {pod}")
+            }
+            UnremovableReason::SafeToEvictFalse { pod } => {
+                write!(f, "{pod} is annotated safe-to-evict=false")
+            }
+            UnremovableReason::DoNotDisrupt { pod } => {
+                write!(f, "{pod} is annotated karpenter.sh/do-not-disrupt=true")
+            }
+        }
+    }
+}
+
+/// Renders seconds as `45s`, `5m`, `5m 30s`, `2h 5m`.
+pub fn human_secs(secs: u64) -> String {
+    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "cpu",
+                ScaleUpReason::CpuHigh { min_pct: 78.04, threshold_pct: 70.0, window_secs: 180 }.to_string(),
+                "CPU stayed above 70% for 3m (lowest 78.0%)",
+            ),
+            ("pending", ScaleUpReason::PendingPods { count: 5, window_secs: 180 }.to_string(), "5 pod(s) Pending for over 3m"),
+            (
+                "cooldown",
+                NoChangeReason::Cooldown { after: ScaleAction::ScaleDown, remaining_secs: 330 }.to_string(),
+                "cooling down after a scale-down: 5m 30s left",
+            ),
+            (
+                "no candidate",
+                NoChangeReason::NoSafeCandidate {
+                    excluded: vec![ExcludedNode { node: "w1".into(), reason: UnremovableReason::StatefulSetPod { pod: "db/pg-0".into() } }],
+                }
+                .to_string(),
+                "no node can be removed safely; w1 stays: it runs StatefulSet pod db/pg-0",
+            ),
+            (
+                "metrics",
+                NoChangeReason::MetricsUnavailable { metrics: vec![MetricName::Cpu, MetricName::PendingPods] }.to_string(),
+                "metrics unavailable or stale (CPU, pending pods): never scale down on missing data",
+            ),
+        ];
+        for (name, got, want) in cases {
+            assert_eq!(got, want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn decisions_serialise_with_the_action_the_state_machine_reads() {
+        let d = Decision::ScaleUp {
+            count: 2,
+            reasons: vec![ScaleUpReason::BelowMinimum { workers: 1, min: 2 }],
+        };
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["action"], "scale_up");
+        assert_eq!(d.action(), "scale_up");
+        assert_eq!(v["reasons"][0]["trigger"], "below_minimum");
+        assert_eq!(human_secs(7500), "2h 5m");
+    }
+}

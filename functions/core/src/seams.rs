@@ -1,0 +1,193 @@
+//! The traits at the edges of the core: one per outside system. Adapters implement them against
+//! the real services (and the local stand-ins); fakes implement them for unit tests.
+//!
+//! Every method takes the time it needs as an argument and returns [`crate::Error`], translated
+//! from the vendor's error at the adapter, so callers and the state machine can tell what is
+//! retryable.
+
+use crate::error::Result;
+use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Cluster metrics, as Prometheus computes them.
+#[async_trait]
+pub trait MetricsSource: Send + Sync {
+    /// Runs every query for evaluation time `now` within the configured time budget.
+    ///
+    /// Inputs that failed or came back unusable are listed in `missing`/`stale` of an `Ok`
+    /// snapshot; optional inputs never fail the call. Errors: [`crate::Error::MetricsUnavailable`]
+    /// when Prometheus cannot be reached or answers nothing usable for the required inputs.
+    async fn snapshot(&self, now: DateTime<Utc>) -> Result<MetricsSnapshot>;
+}
+
+/// The DynamoDB item of one cluster: lease, last action, operation in flight, cached metrics.
+///
+/// Every write but `acquire` is conditional on the caller's lease (owner and fencing token), so a
+/// holder whose lease was taken over cannot write: it gets [`crate::Error::LeaseLost`].
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The current item, or a fresh [`ScalingState`] when none exists. An expired lease and an
+    /// unfinished operation left by a dead run are returned as they are.
+    async fn load(&self) -> Result<ScalingState>;
+
+    /// Takes the lease for `owner` when it is free or expired at `now`, with a token higher than
+    /// any issued before. Errors: [`crate::Error::LockHeld`] naming the holder otherwise.
+    async fn acquire(&self, owner: &str, now: DateTime<Utc>, ttl_secs: u64) -> Result<Lease>;
+
+    /// Extends `lease` to `now + ttl_secs`. Errors: `LeaseLost` when it is no longer ours.
+    async fn renew(&self, lease: &Lease, now: DateTime<Utc>, ttl_secs: u64) -> Result<Lease>;
+
+    /// Gives the lease up. Errors: `LeaseLost` when it is no longer ours (nothing is changed).
+    async fn release(&self, lease: &Lease) -> Result<()>;
+
+    /// Records `op` as the operation in flight (replacing the previous record of the same id).
+    /// Errors: `LeaseLost`.
+    async fn save_operation(&self, lease: &Lease, op: &Operation) -> Result<()>;
+
+    /// Clears the operation in flight and records the finished action (`None` when the operation
+    /// was undone): `last_scale_action`, `last_scale_time = now`, `last_scale_reason`, `node_count`.
+    /// Errors: `LeaseLost`.
+    async fn finish_operation(
+        &self,
+        lease: &Lease,
+        action: Option<ScaleAction>,
+        reason: &str,
+        node_count: u32,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Stores the last good metrics. Errors: `LeaseLost`.
+    async fn save_cached_metrics(
+        &self,
+        lease: &Lease,
+        snapshot: &MetricsSnapshot,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+}
+
+/// Whether a worker is Spot or on-demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lifecycle {
+    /// Spot.
+    Spot,
+    /// On-demand.
+    OnDemand,
+}
+
+/// A launch: `count` workers for operation `operation_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchRequest {
+    /// Workers wanted in total for this operation (already-launched ones count).
+    pub count: u32,
+    /// The operation id: tagged on the instances and the base of the client token.
+    pub operation_id: String,
+}
+
+/// An EC2 instance SmartScale launched for this cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedInstance {
+    /// Instance id.
+    pub instance_id: String,
+    /// Availability zone.
+    pub zone: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// Spot or on-demand.
+    pub lifecycle: Lifecycle,
+    /// EC2 state name (`pending`, `running`, `shutting-down`, `terminated`, …).
+    pub state: String,
+    /// Launch time.
+    pub launched_at: DateTime<Utc>,
+    /// The `smartscale/operation-id` tag.
+    pub operation_id: Option<String>,
+    /// Private DNS name (the K3s node name on Amazon Linux).
+    pub private_dns_name: Option<String>,
+}
+
+impl ManagedInstance {
+    /// `aws:///<zone>/<instance-id>`, the provider id its K3s node carries.
+    pub fn provider_id(&self) -> String {
+        crate::model::provider_id(&self.zone, &self.instance_id)
+    }
+}
+
+/// EC2 workers.
+#[async_trait]
+pub trait NodeProvisioner: Send + Sync {
+    /// Makes sure `req.count` workers exist for `req.operation_id`, launching only what is missing
+    /// (idempotent across retries), and returns all of them.
+    ///
+    /// Errors: [`crate::Error::QuotaExceeded`] (instance or vCPU limit, not retryable),
+    /// [`crate::Error::NoCapacity`] when every type and purchase option failed,
+    /// [`crate::Error::Transient`] for throttling and 5xx.
+    async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ManagedInstance>>;
+
+    /// Terminates `instance_id` if and only if it carries `ManagedBy=smartscale` and this cluster's
+    /// tag; already terminated or gone is success. Errors: [`crate::Error::NotOwned`] otherwise.
+    async fn terminate(&self, instance_id: &str) -> Result<()>;
+
+    /// The cluster's managed instances that are not terminated.
+    async fn describe_managed(&self) -> Result<Vec<ManagedInstance>>;
+}
+
+/// A pod a drain step could not evict, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedPod {
+    /// `namespace/name`.
+    pub pod: String,
+    /// Why, for example `disruption budget shop/web-pdb allows no disruption` or
+    /// `annotated safe-to-evict=false`.
+    pub reason: String,
+}
+
+/// What one drain step achieved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainProgress {
+    /// Pods evicted by this step.
+    pub evicted: Vec<String>,
+    /// Pods still on the node that a drain must move (evicted but still terminating included).
+    pub remaining: Vec<String>,
+    /// Pods whose eviction was refused this step (PDB 429: try again) or that must never be
+    /// evicted (reported, never forced).
+    pub blocked: Vec<BlockedPod>,
+}
+
+impl DrainProgress {
+    /// True when nothing that a drain must move is left on the node.
+    pub fn is_drained(&self) -> bool {
+        self.remaining.is_empty() && self.blocked.is_empty()
+    }
+}
+
+/// The Kubernetes API.
+#[async_trait]
+pub trait ClusterApi: Send + Sync {
+    /// Nodes, pods (owners resolved) and disruption budgets. `NodeInfo::managed` is left false:
+    /// the caller joins the view with [`NodeProvisioner::describe_managed`].
+    async fn view(&self) -> Result<ClusterView>;
+
+    /// Marks `node` unschedulable. Idempotent. Errors: `NotFound` when the node does not exist.
+    async fn cordon(&self, node: &str) -> Result<()>;
+
+    /// Marks `node` schedulable again. Idempotent.
+    async fn uncordon(&self, node: &str) -> Result<()>;
+
+    /// One resumable drain step: requests eviction of every evictable pod still on `node`
+    /// (DaemonSet and mirror pods skipped) and reports what remains. A PDB refusal is reported in
+    /// `blocked`, not as an error. The caller enforces the deadline.
+    async fn drain_step(&self, node: &str) -> Result<DrainProgress>;
+
+    /// Deletes the Node object (after its instance is gone). Already gone is success.
+    async fn delete_node(&self, node: &str) -> Result<()>;
+}
+
+/// Secrets Manager.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// The secret's string value, cached for the life of the process.
+    /// Errors: [`crate::Error::SecretMissing`] naming it (not retryable), `Transient` otherwise.
+    async fn get(&self, id: &str) -> Result<String>;
+}

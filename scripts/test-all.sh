@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test SmartScale has, installing what they need. This is what CI runs.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$SMARTSCALE_ROOT"
+
+log "rust: format, lints, build once"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo build --workspace --all-targets --locked
+
+log "rust: unit and property tests"
+cargo test --workspace --locked
+
+for area in scripts/test-*.sh; do
+  [ "$area" = "scripts/test-all.sh" ] && continue
+  log "$area"
+  bash "$area"
+done
+log "all tests passed"

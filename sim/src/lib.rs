@@ -1,0 +1,2 @@
+//! SmartScale's planning and testing tools, never deployed: the what-if simulator and the cluster
+//! emulator, behind the `smartscale` command.
