@@ -16,6 +16,7 @@ WORK=$(mktemp -d)
 PROM_PID=""
 cleanup() {
   if [ -n "$PROM_PID" ] && kill -0 "$PROM_PID" 2>/dev/null; then
+    kill -CONT "$PROM_PID" 2>/dev/null || true # the live test freezes it with SIGSTOP
     kill "$PROM_PID" 2>/dev/null || true
     wait "$PROM_PID" 2>/dev/null || true
   fi
@@ -60,7 +61,7 @@ promtool test rules "$PROM_DIR"/tests/*.yml
 [ "${METRICS_SKIP_RUST:-0}" = 1 ] && { echo "METRICS_SKIP_RUST=1: live test not run"; exit 0; }
 
 echo "== live Prometheus: backfill history and recording rules"
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 DATA=$WORK/data
 mkdir -p "$DATA" "$WORK/live/rules"
@@ -108,9 +109,9 @@ done
 start_prometheus --web.config.file="$WORK/web-config.yml"
 echo "prometheus $URL pid $PROM_PID (basic auth on)"
 
-echo "== cargo test --test prometheus_live"
+echo "== cargo test --test prometheus_live (freezes, then stops, this Prometheus)"
 PROMETHEUS_URL=$URL PROMETHEUS_USERNAME=$PROM_USER PROMETHEUS_PASSWORD=$PROM_PASSWORD \
   PROMETHEUS_PID=$PROM_PID \
-  cargo test -p smartscale-core --test prometheus_live -- --test-threads=1
+  cargo test -p smartscale-core --test prometheus_live -- --ignored --test-threads=1
 echo "== unit tests of the Prometheus adapter"
 cargo test -p smartscale-core --lib adapters::prometheus
