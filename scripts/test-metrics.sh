@@ -71,7 +71,8 @@ cp "$PROM_DIR"/rules/*.yml "$WORK/live/rules/"
 printf 'global:\n  evaluation_interval: 15s\nrule_files:\n  - rules/*.yml\n' >"$WORK/live/prometheus.yml"
 
 python3 scripts/metrics/backfill.py >"$WORK/history.om"
-promtool tsdb create-blocks-from openmetrics -q "$WORK/history.om" "$DATA" >/dev/null
+promtool tsdb create-blocks-from openmetrics -q "$WORK/history.om" "$DATA" >"$WORK/backfill.log" 2>&1 ||
+  { cat "$WORK/backfill.log" >&2; exit 1; }
 # backfill.py's window: 2025-01-01T00:00:00Z minus 45 minutes, up to that instant.
 END=1735689600
 START=$((END - 45 * 60))
@@ -101,7 +102,8 @@ for pass in 1 2 3; do
   start_prometheus
   rm -rf "$WORK/rules-out"
   promtool tsdb create-blocks-from rules -q --url "$URL" --start "$START" --end "$END" \
-    --output-dir "$WORK/rules-out" "$WORK/live/rules/"*.yml >/dev/null
+    --output-dir "$WORK/rules-out" "$WORK/live/rules/"*.yml >"$WORK/backfill.log" 2>&1 ||
+    { cat "$WORK/backfill.log" >&2; exit 1; }
   stop_prometheus
   mv "$WORK/rules-out"/* "$DATA/"
 done
@@ -112,6 +114,6 @@ echo "prometheus $URL pid $PROM_PID (basic auth on)"
 echo "== cargo test --test prometheus_live (freezes, then stops, this Prometheus)"
 PROMETHEUS_URL=$URL PROMETHEUS_USERNAME=$PROM_USER PROMETHEUS_PASSWORD=$PROM_PASSWORD \
   PROMETHEUS_PID=$PROM_PID \
-  cargo test -p smartscale-core --test prometheus_live -- --ignored --test-threads=1
+  cargo test --workspace --test prometheus_live -- --ignored --test-threads=1
 echo "== unit tests of the Prometheus adapter"
-cargo test -p smartscale-core --lib adapters::prometheus
+cargo test --workspace --lib -- adapters::prometheus

@@ -33,7 +33,9 @@ struct Live {
 fn live() -> Option<Live> {
     let Ok(url) = std::env::var("PROMETHEUS_URL") else {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("PROMETHEUS_URL is not set: in CI this test must run; use scripts/test-metrics.sh");
+            panic!(
+                "PROMETHEUS_URL is not set: in CI this test must run; use scripts/test-metrics.sh"
+            );
         }
         eprintln!("skipped: PROMETHEUS_URL is not set (run scripts/test-metrics.sh)");
         return None;
@@ -48,7 +50,13 @@ fn live() -> Option<Live> {
     })
 }
 
-fn client(live: &Live, auth: Option<BasicAuth>, budget: Duration, max_age_secs: u64, windows: Windows) -> PrometheusClient {
+fn client(
+    live: &Live,
+    auth: Option<BasicAuth>,
+    budget: Duration,
+    max_age_secs: u64,
+    windows: Windows,
+) -> PrometheusClient {
     let settings = PrometheusSettings {
         base_url: url::Url::parse(&live.url).unwrap(),
         basic_auth: auth,
@@ -73,7 +81,11 @@ fn window(got: Option<Windowed>, value: f64, samples: u32, what: &str) {
 }
 
 fn signal(pid: &str, sig: &str) {
-    let ok = Command::new("kill").args([sig, pid]).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     assert!(ok, "kill {sig} {pid}");
 }
 
@@ -82,10 +94,19 @@ fn signal(pid: &str, sig: &str) {
 async fn live_prometheus_snapshots_and_failures() {
     let Some(live) = live() else { return };
     let auth = Some(live.auth.clone());
-    let c = client(&live, auth.clone(), Duration::from_secs(5), 60, Windows::default());
+    let c = client(
+        &live,
+        auth.clone(),
+        Duration::from_secs(5),
+        60,
+        Windows::default(),
+    );
 
     // T0+30m: the end of the steady 80% window, before the dip, no pending pods, no RabbitMQ.
-    let s = c.snapshot(at(-15 * 60)).await.expect("steady window snapshot");
+    let s = c
+        .snapshot(at(-15 * 60))
+        .await
+        .expect("steady window snapshot");
     assert_eq!(s.taken_at, at(-15 * 60));
     assert_eq!(s.provenance, Provenance::Live);
     close(s.cpu_ratio, 0.8, "cpu");
@@ -99,7 +120,11 @@ async fn live_prometheus_snapshots_and_failures() {
     window(s.error_rate_min_window, 0.1, 8, "error rate min 2m");
     assert_eq!(s.queue_depth, None);
     assert_eq!(s.queue_depth_max_down_window, None);
-    assert_eq!(s.missing, vec![MetricName::QueueDepth], "only the optional queue is missing");
+    assert_eq!(
+        s.missing,
+        vec![MetricName::QueueDepth],
+        "only the optional queue is missing"
+    );
     assert!(s.stale.is_empty(), "stale: {:?}", s.stale);
     assert!(s.unusable_required().is_empty());
 
@@ -116,31 +141,64 @@ async fn live_prometheus_snapshots_and_failures() {
     window(s.cpu_min_up_window, 0.8, 12, "cpu min 3m at the end");
 
     // A window length the rules do not record is computed inline: 5 minutes of 80%.
-    let five = Windows { scale_up_secs: 300, ..Windows::default() };
-    let s = client(&live, auth.clone(), Duration::from_secs(5), 60, five).snapshot(at(-15 * 60)).await.unwrap();
+    let five = Windows {
+        scale_up_secs: 300,
+        ..Windows::default()
+    };
+    let s = client(&live, auth.clone(), Duration::from_secs(5), 60, five)
+        .snapshot(at(-15 * 60))
+        .await
+        .unwrap();
     window(s.cpu_min_up_window, 0.8, 20, "inline cpu min 5m");
 
     // Two minutes after the recorded history ends: samples are ~133 s old.
     let s = c.snapshot(at(120)).await.expect("stale snapshot");
     assert_eq!(
         s.stale,
-        vec![MetricName::Cpu, MetricName::Memory, MetricName::PendingPods, MetricName::LatencyP95, MetricName::ErrorRate]
+        vec![
+            MetricName::Cpu,
+            MetricName::Memory,
+            MetricName::PendingPods,
+            MetricName::LatencyP95,
+            MetricName::ErrorRate
+        ]
     );
     close(s.cpu_ratio, 0.8, "stale cpu keeps its value");
     assert_eq!(s.unusable_required(), MetricName::REQUIRED.to_vec());
-    let lenient = client(&live, auth.clone(), Duration::from_secs(5), 300, Windows::default());
-    assert!(lenient.snapshot(at(120)).await.unwrap().stale.is_empty(), "300 s maximum age accepts them");
+    let lenient = client(
+        &live,
+        auth.clone(),
+        Duration::from_secs(5),
+        300,
+        Windows::default(),
+    );
+    assert!(
+        lenient.snapshot(at(120)).await.unwrap().stale.is_empty(),
+        "300 s maximum age accepts them"
+    );
 
     // After the lookback (5 m) nothing is left: no series for CPU and memory, pending reads 0.
-    let s = c.snapshot(at(15 * 60)).await.expect("reachable, partly empty");
+    let s = c
+        .snapshot(at(15 * 60))
+        .await
+        .expect("reachable, partly empty");
     assert_eq!(s.cpu_ratio, None);
     assert!(s.missing.contains(&MetricName::Cpu) && s.missing.contains(&MetricName::Memory));
     close(s.pending_pods, 0.0, "no pending series is zero");
 
     // Basic auth is enforced: a wrong password gets 401 (no retry) on every query.
-    let wrong = Some(BasicAuth { username: live.auth.username.clone(), password: "wrong".into() });
-    let err = client(&live, wrong, Duration::from_secs(5), 60, Windows::default()).snapshot(at(0)).await.unwrap_err();
-    assert!(matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("401")), "{err}");
+    let wrong = Some(BasicAuth {
+        username: live.auth.username.clone(),
+        password: "wrong".into(),
+    });
+    let err = client(&live, wrong, Duration::from_secs(5), 60, Windows::default())
+        .snapshot(at(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("401")),
+        "{err}"
+    );
     assert!(err.is_retryable());
 
     // The last good values, remembered now, are what the fallback offers later.
@@ -166,8 +224,14 @@ async fn live_prometheus_snapshots_and_failures() {
     let took = started.elapsed();
     signal(pid, "-CONT");
     let err = frozen.unwrap_err();
-    assert!(matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("budget")), "{err}");
-    assert!(took < budget + Duration::from_secs(2), "frozen: took {took:?} with a {budget:?} budget");
+    assert!(
+        matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("budget")),
+        "{err}"
+    );
+    assert!(
+        took < budget + Duration::from_secs(2),
+        "frozen: took {took:?} with a {budget:?} budget"
+    );
 
     // Stopped Prometheus: connection refused, retried twice, then MetricsUnavailable.
     signal(pid, "-TERM");
@@ -182,12 +246,24 @@ async fn live_prometheus_snapshots_and_failures() {
     let down: Result<MetricsSnapshot, Error> = short.snapshot(at(0)).await;
     let took = started.elapsed();
     let err = down.unwrap_err();
-    assert!(matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("3 attempts")), "{err}");
-    assert!(took < budget + Duration::from_secs(2), "stopped: took {took:?}");
+    assert!(
+        matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("3 attempts")),
+        "{err}"
+    );
+    assert!(
+        took < budget + Duration::from_secs(2),
+        "stopped: took {took:?}"
+    );
 
     // Then the cached values stand in, for scale-up only.
     let fallback = cache::fallback(cached.as_ref(), at(300), 600).expect("cache within 10 minutes");
-    assert_eq!(fallback.provenance, Provenance::Cached { fetched_at: at(0) });
+    assert_eq!(
+        fallback.provenance,
+        Provenance::Cached { fetched_at: at(0) }
+    );
     close(fallback.pending_pods, 1.0, "cached pending pods");
-    assert!(cache::fallback(cached.as_ref(), at(601), 600).is_none(), "too old to use");
+    assert!(
+        cache::fallback(cached.as_ref(), at(601), 600).is_none(),
+        "too old to use"
+    );
 }

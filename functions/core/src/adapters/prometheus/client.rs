@@ -26,7 +26,10 @@ pub struct BasicAuth {
 
 impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicAuth").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -56,7 +59,10 @@ impl PrometheusSettings {
     pub fn from_config(cfg: &Config, basic_auth: Option<BasicAuth>) -> Result<Self> {
         let raw = cfg.require_prometheus_url()?;
         let base_url = url::Url::parse(raw).map_err(|e| Error::Config {
-            problems: vec![crate::error::ConfigProblem { variable: "PROMETHEUS_URL".into(), problem: e.to_string() }],
+            problems: vec![crate::error::ConfigProblem {
+                variable: "PROMETHEUS_URL".into(),
+                problem: e.to_string(),
+            }],
         })?;
         Ok(PrometheusSettings {
             base_url,
@@ -82,7 +88,11 @@ impl PrometheusClient {
     /// A client for `settings` over `http`.
     pub fn new(http: reqwest::Client, settings: PrometheusSettings) -> Self {
         let plan = plan(&settings.windows);
-        PrometheusClient { http, settings, plan }
+        PrometheusClient {
+            http,
+            settings,
+            plan,
+        }
     }
 
     /// The queries one snapshot runs.
@@ -95,7 +105,10 @@ impl PrometheusClient {
     pub async fn fetch(&self, now: DateTime<Utc>) -> Assembled {
         let deadline = Instant::now() + self.settings.budget;
         let time = format_time(now);
-        let runs = self.plan.iter().map(|q| self.run(&q.promql, &time, deadline));
+        let runs = self
+            .plan
+            .iter()
+            .map(|q| self.run(&q.promql, &time, deadline));
         let results: Vec<QueryResult> = futures::future::join_all(runs).await;
         assemble(&self.plan, results, now, self.settings.max_sample_age_secs)
     }
@@ -103,7 +116,10 @@ impl PrometheusClient {
     async fn run(&self, promql: &str, time: &str, deadline: Instant) -> QueryResult {
         let url = self.query_url();
         let mut backoff = self.settings.backoff;
-        let mut last = QueryFailure { answered: false, detail: "not attempted".into() };
+        let mut last = QueryFailure {
+            answered: false,
+            detail: "not attempted".into(),
+        };
         for attempt in 0..=self.settings.retries {
             if attempt > 0 {
                 if Instant::now() + backoff >= deadline {
@@ -112,7 +128,10 @@ impl PrometheusClient {
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
             }
-            let mut req = self.http.get(url.clone()).query(&[("query", promql), ("time", time)]);
+            let mut req = self
+                .http
+                .get(url.clone())
+                .query(&[("query", promql), ("time", time)]);
             if let Some(auth) = &self.settings.basic_auth {
                 req = req.basic_auth(&auth.username, Some(&auth.password));
             }
@@ -136,26 +155,43 @@ impl PrometheusClient {
                 }
                 Ok(Err(e)) => {
                     // Connection refused/reset, DNS, TLS, body cut off: all worth another try.
-                    last = QueryFailure { answered: false, detail: format!("attempt {}: {}", attempt + 1, error_chain(&e)) };
+                    last = QueryFailure {
+                        answered: false,
+                        detail: format!("attempt {}: {}", attempt + 1, error_chain(&e)),
+                    };
                 }
                 Ok(Ok((status, body))) if status.is_server_error() => {
                     last = QueryFailure {
                         answered: true,
-                        detail: format!("attempt {}: HTTP {status}{}", attempt + 1, prometheus_message(&body)),
+                        detail: format!(
+                            "attempt {}: HTTP {status}{}",
+                            attempt + 1,
+                            prometheus_message(&body)
+                        ),
                     };
                 }
                 Ok(Ok((status, body))) if !status.is_success() => {
                     // 4xx: a bad query (400/422) or bad credentials (401) will not get better.
-                    return Err(QueryFailure { answered: true, detail: format!("HTTP {status}{}", prometheus_message(&body)) });
+                    return Err(QueryFailure {
+                        answered: true,
+                        detail: format!("HTTP {status}{}", prometheus_message(&body)),
+                    });
                 }
                 Ok(Ok((_, body))) => {
-                    return parse_answer(&body).map_err(|e| QueryFailure { answered: true, detail: e.to_string() });
+                    return parse_answer(&body).map_err(|e| QueryFailure {
+                        answered: true,
+                        detail: e.to_string(),
+                    });
                 }
             }
         }
         Err(QueryFailure {
             answered: last.answered,
-            detail: format!("{} attempts failed; last: {}", self.settings.retries + 1, last.detail),
+            detail: format!(
+                "{} attempts failed; last: {}",
+                self.settings.retries + 1,
+                last.detail
+            ),
         })
     }
 
@@ -174,16 +210,35 @@ impl MetricsSource for PrometheusClient {
         for p in &assembled.problems {
             tracing::warn!(input = p.metric.label(), slot = ?p.slot, problem = %p.problem, "prometheus input not used as is");
         }
-        let context = format!("querying Prometheus at {} for {}", self.settings.base_url, now.to_rfc3339());
-        let first = || assembled.problems.first().map(|p| p.problem.to_string()).unwrap_or_default();
+        let context = format!(
+            "querying Prometheus at {} for {}",
+            self.settings.base_url,
+            now.to_rfc3339()
+        );
+        let first = || {
+            assembled
+                .problems
+                .first()
+                .map(|p| p.problem.to_string())
+                .unwrap_or_default()
+        };
         if assembled.answered == 0 {
-            return Err(Error::MetricsUnavailable { context, detail: format!("no query answered: {}", first()) });
-        }
-        let required = crate::model::MetricName::REQUIRED;
-        if required.iter().all(|m| assembled.snapshot.missing.contains(m)) {
             return Err(Error::MetricsUnavailable {
                 context,
-                detail: format!("no usable value for any required input (CPU, memory, pending pods): {}", first()),
+                detail: format!("no query answered: {}", first()),
+            });
+        }
+        let required = crate::model::MetricName::REQUIRED;
+        if required
+            .iter()
+            .all(|m| assembled.snapshot.missing.contains(m))
+        {
+            return Err(Error::MetricsUnavailable {
+                context,
+                detail: format!(
+                    "no usable value for any required input (CPU, memory, pending pods): {}",
+                    first()
+                ),
             });
         }
         Ok(assembled.snapshot)
@@ -222,9 +277,21 @@ mod tests {
     #[test]
     fn time_parameter_table() {
         let cases = [
-            ("whole second", Utc.timestamp_opt(1_735_689_600, 0).unwrap(), "1735689600.000"),
-            ("milliseconds", Utc.timestamp_millis_opt(1_735_689_600_250).unwrap(), "1735689600.250"),
-            ("before the epoch", Utc.timestamp_millis_opt(-1_500).unwrap(), "-2.500"),
+            (
+                "whole second",
+                Utc.timestamp_opt(1_735_689_600, 0).unwrap(),
+                "1735689600.000",
+            ),
+            (
+                "milliseconds",
+                Utc.timestamp_millis_opt(1_735_689_600_250).unwrap(),
+                "1735689600.250",
+            ),
+            (
+                "before the epoch",
+                Utc.timestamp_millis_opt(-1_500).unwrap(),
+                "-2.500",
+            ),
         ];
         for (name, t, want) in cases {
             assert_eq!(format_time(t), want, "case {name}");
@@ -234,21 +301,52 @@ mod tests {
     #[test]
     fn query_url_keeps_a_path_prefix() {
         let mk = |base: &str| {
-            let cfg = Config { prometheus_url: Some(base.into()), ..Config::default() };
-            PrometheusClient::new(reqwest::Client::new(), PrometheusSettings::from_config(&cfg, None).unwrap()).query_url().to_string()
+            let cfg = Config {
+                prometheus_url: Some(base.into()),
+                ..Config::default()
+            };
+            PrometheusClient::new(
+                reqwest::Client::new(),
+                PrometheusSettings::from_config(&cfg, None).unwrap(),
+            )
+            .query_url()
+            .to_string()
         };
-        assert_eq!(mk("http://10.0.1.10:30090"), "http://10.0.1.10:30090/api/v1/query");
-        assert_eq!(mk("http://h:9090/prometheus/"), "http://h:9090/prometheus/api/v1/query");
+        assert_eq!(
+            mk("http://10.0.1.10:30090"),
+            "http://10.0.1.10:30090/api/v1/query"
+        );
+        assert_eq!(
+            mk("http://h:9090/prometheus/"),
+            "http://h:9090/prometheus/api/v1/query"
+        );
     }
 
     #[test]
     fn settings_follow_the_config() {
-        let cfg = Config { prometheus_url: Some("http://h:1".into()), prometheus_timeout_secs: 7, metrics_max_age_secs: 90, ..Config::default() };
+        let cfg = Config {
+            prometheus_url: Some("http://h:1".into()),
+            prometheus_timeout_secs: 7,
+            metrics_max_age_secs: 90,
+            ..Config::default()
+        };
         let s = PrometheusSettings::from_config(&cfg, None).unwrap();
-        assert_eq!((s.budget, s.retries, s.max_sample_age_secs), (Duration::from_secs(7), 2, 90));
-        let no_url = Config { prometheus_url: None, ..Config::default() };
-        assert!(matches!(PrometheusSettings::from_config(&no_url, None), Err(Error::Config { .. })));
-        let auth = BasicAuth { username: "u".into(), password: "hunter2".into() };
+        assert_eq!(
+            (s.budget, s.retries, s.max_sample_age_secs),
+            (Duration::from_secs(7), 2, 90)
+        );
+        let no_url = Config {
+            prometheus_url: None,
+            ..Config::default()
+        };
+        assert!(matches!(
+            PrometheusSettings::from_config(&no_url, None),
+            Err(Error::Config { .. })
+        ));
+        let auth = BasicAuth {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{auth:?}").contains("hunter2"));
     }
 }

@@ -134,7 +134,12 @@ pub struct Windows {
 
 impl Default for Windows {
     fn default() -> Self {
-        Windows { scale_up_secs: 180, scale_down_secs: 600, pending_pods_secs: 180, error_rate_secs: 120 }
+        Windows {
+            scale_up_secs: 180,
+            scale_down_secs: 600,
+            pending_pods_secs: 180,
+            error_rate_secs: 120,
+        }
     }
 }
 
@@ -161,14 +166,19 @@ const RECORDED_WINDOWS: [(&str, Aggregate, u64, &str); 5] = [
 
 /// `x or label_replace(timestamp(x), …)`: the value and its newest sample's timestamp.
 pub fn instant(series: &str) -> String {
-    format!("{series} or {}", tag(&format!("timestamp({series})"), FIELD_TIMESTAMP))
+    format!(
+        "{series} or {}",
+        tag(&format!("timestamp({series})"), FIELD_TIMESTAMP)
+    )
 }
 
 /// A window over `base`: its aggregate, the timestamp of the newest sample behind it, and its
 /// sample count. Uses the recorded window when the rules file has this length, otherwise the
 /// same expression inline (`count_over_time(base[w] offset 1s)`, see docs/METRICS.md).
 pub fn window(base: &str, agg: Aggregate, secs: u64) -> String {
-    let recorded = RECORDED_WINDOWS.iter().find(|(b, a, s, _)| *b == base && *a == agg && *s == secs);
+    let recorded = RECORDED_WINDOWS
+        .iter()
+        .find(|(b, a, s, _)| *b == base && *a == agg && *s == secs);
     let (value, samples, fresh) = match recorded {
         Some((_, _, _, label)) => {
             let stem = base.rsplit_once(':').map_or(base, |(stem, _)| stem);
@@ -196,13 +206,55 @@ fn tag(expr: &str, field: &str) -> String {
 /// Every query one snapshot runs, for the configured windows.
 pub fn plan(w: &Windows) -> Vec<Query> {
     use recorded::*;
-    let q = |slot, metric, kind, when_absent, windowed, promql| Query { slot, metric, kind, when_absent, windowed, promql };
+    let q = |slot, metric, kind, when_absent, windowed, promql| Query {
+        slot,
+        metric,
+        kind,
+        when_absent,
+        windowed,
+        promql,
+    };
     vec![
-        q(Slot::Cpu, MetricName::Cpu, ValueKind::Ratio, WhenAbsent::Missing, false, instant(CPU)),
-        q(Slot::CpuUpWindow, MetricName::Cpu, ValueKind::Ratio, WhenAbsent::Missing, true, window(CPU, Aggregate::Min, w.scale_up_secs)),
-        q(Slot::CpuDownWindow, MetricName::Cpu, ValueKind::Ratio, WhenAbsent::Missing, true, window(CPU, Aggregate::Max, w.scale_down_secs)),
-        q(Slot::Memory, MetricName::Memory, ValueKind::Ratio, WhenAbsent::Missing, false, instant(MEMORY)),
-        q(Slot::PendingPods, MetricName::PendingPods, ValueKind::NonNegative, WhenAbsent::Zero, false, instant(PENDING_PODS)),
+        q(
+            Slot::Cpu,
+            MetricName::Cpu,
+            ValueKind::Ratio,
+            WhenAbsent::Missing,
+            false,
+            instant(CPU),
+        ),
+        q(
+            Slot::CpuUpWindow,
+            MetricName::Cpu,
+            ValueKind::Ratio,
+            WhenAbsent::Missing,
+            true,
+            window(CPU, Aggregate::Min, w.scale_up_secs),
+        ),
+        q(
+            Slot::CpuDownWindow,
+            MetricName::Cpu,
+            ValueKind::Ratio,
+            WhenAbsent::Missing,
+            true,
+            window(CPU, Aggregate::Max, w.scale_down_secs),
+        ),
+        q(
+            Slot::Memory,
+            MetricName::Memory,
+            ValueKind::Ratio,
+            WhenAbsent::Missing,
+            false,
+            instant(MEMORY),
+        ),
+        q(
+            Slot::PendingPods,
+            MetricName::PendingPods,
+            ValueKind::NonNegative,
+            WhenAbsent::Zero,
+            false,
+            instant(PENDING_PODS),
+        ),
         q(
             Slot::PendingPodsWindow,
             MetricName::PendingPods,
@@ -211,7 +263,14 @@ pub fn plan(w: &Windows) -> Vec<Query> {
             true,
             window(PENDING_PODS, Aggregate::Min, w.pending_pods_secs),
         ),
-        q(Slot::QueueDepth, MetricName::QueueDepth, ValueKind::NonNegative, WhenAbsent::Missing, false, instant(QUEUE_DEPTH)),
+        q(
+            Slot::QueueDepth,
+            MetricName::QueueDepth,
+            ValueKind::NonNegative,
+            WhenAbsent::Missing,
+            false,
+            instant(QUEUE_DEPTH),
+        ),
         q(
             Slot::QueueDepthDownWindow,
             MetricName::QueueDepth,
@@ -220,8 +279,22 @@ pub fn plan(w: &Windows) -> Vec<Query> {
             true,
             window(QUEUE_DEPTH, Aggregate::Max, w.scale_down_secs),
         ),
-        q(Slot::LatencyP95, MetricName::LatencyP95, ValueKind::NonNegative, WhenAbsent::Missing, false, instant(LATENCY_P95)),
-        q(Slot::ErrorRate, MetricName::ErrorRate, ValueKind::Ratio, WhenAbsent::Missing, false, instant(ERROR_RATE)),
+        q(
+            Slot::LatencyP95,
+            MetricName::LatencyP95,
+            ValueKind::NonNegative,
+            WhenAbsent::Missing,
+            false,
+            instant(LATENCY_P95),
+        ),
+        q(
+            Slot::ErrorRate,
+            MetricName::ErrorRate,
+            ValueKind::Ratio,
+            WhenAbsent::Missing,
+            false,
+            instant(ERROR_RATE),
+        ),
         q(
             Slot::ErrorRateWindow,
             MetricName::ErrorRate,
@@ -274,8 +347,18 @@ mod tests {
         slots.dedup();
         assert_eq!(slots.len(), 11);
         assert_eq!(plan.len(), 11);
-        assert!(plan.iter().filter(|q| q.windowed).all(|q| q.promql.contains(FIELD_SAMPLES)));
-        let zero: Vec<_> = plan.iter().filter(|q| q.when_absent == WhenAbsent::Zero).map(|q| q.metric).collect();
-        assert!(zero.iter().all(|m| *m == MetricName::PendingPods), "only pending pods read absent as zero");
+        assert!(plan
+            .iter()
+            .filter(|q| q.windowed)
+            .all(|q| q.promql.contains(FIELD_SAMPLES)));
+        let zero: Vec<_> = plan
+            .iter()
+            .filter(|q| q.when_absent == WhenAbsent::Zero)
+            .map(|q| q.metric)
+            .collect();
+        assert!(
+            zero.iter().all(|m| *m == MetricName::PendingPods),
+            "only pending pods read absent as zero"
+        );
     }
 }

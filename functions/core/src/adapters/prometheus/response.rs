@@ -53,7 +53,9 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::Malformed(m) => write!(f, "malformed response: {m}"),
-            ParseError::Prometheus { error_type, error } => write!(f, "prometheus error {error_type}: {error}"),
+            ParseError::Prometheus { error_type, error } => {
+                write!(f, "prometheus error {error_type}: {error}")
+            }
             ParseError::UnexpectedResultType(t) => write!(f, "expected a vector result, got {t}"),
             ParseError::BadNumber(v) => write!(f, "not a number: {v:?}"),
             ParseError::Ambiguous(what) => write!(f, "more than one series for {what}"),
@@ -94,33 +96,46 @@ pub fn parse_number(text: &str) -> Result<f64, ParseError> {
         "-Inf" => Ok(f64::NEG_INFINITY),
         _ => {
             let ok = !text.is_empty()
-                && text.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
             if !ok {
                 return Err(ParseError::BadNumber(text.chars().take(40).collect()));
             }
-            text.parse::<f64>().map_err(|_| ParseError::BadNumber(text.chars().take(40).collect()))
+            text.parse::<f64>()
+                .map_err(|_| ParseError::BadNumber(text.chars().take(40).collect()))
         }
     }
 }
 
 /// Parses an instant-query body into its series.
 pub fn parse_vector(body: &[u8]) -> Result<Vec<Sample>, ParseError> {
-    let env: Envelope = serde_json::from_slice(body).map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let env: Envelope =
+        serde_json::from_slice(body).map_err(|e| ParseError::Malformed(e.to_string()))?;
     if env.status != "success" {
         return Err(ParseError::Prometheus {
             error_type: env.error_type.unwrap_or_else(|| env.status.clone()),
             error: env.error.unwrap_or_default(),
         });
     }
-    let data = env.data.ok_or_else(|| ParseError::Malformed("status success without data".into()))?;
+    let data = env
+        .data
+        .ok_or_else(|| ParseError::Malformed("status success without data".into()))?;
     if data.result_type != "vector" {
-        return Err(ParseError::UnexpectedResultType(data.result_type.chars().take(40).collect()));
+        return Err(ParseError::UnexpectedResultType(
+            data.result_type.chars().take(40).collect(),
+        ));
     }
     let items: Vec<VectorItem> =
         serde_json::from_value(data.result).map_err(|e| ParseError::Malformed(e.to_string()))?;
     items
         .into_iter()
-        .map(|item| Ok(Sample { labels: item.metric, value: parse_number(&item.value.1)? }))
+        .map(|item| {
+            Ok(Sample {
+                labels: item.metric,
+                value: parse_number(&item.value.1)?,
+            })
+        })
         .collect()
 }
 
@@ -132,7 +147,11 @@ pub fn parse_answer(body: &[u8]) -> Result<Answer, ParseError> {
             None => (&mut answer.value, "the value"),
             Some(FIELD_TIMESTAMP) => (&mut answer.sample_time, "the sample timestamp"),
             Some(FIELD_SAMPLES) => (&mut answer.samples, "the sample count"),
-            Some(other) => return Err(ParseError::Malformed(format!("unknown {FIELD_LABEL} {other:?}"))),
+            Some(other) => {
+                return Err(ParseError::Malformed(format!(
+                    "unknown {FIELD_LABEL} {other:?}"
+                )))
+            }
         };
         if slot.replace(sample.value).is_some() {
             return Err(ParseError::Ambiguous(what.into()));
@@ -153,36 +172,69 @@ mod tests {
     #[test]
     fn answers_table() {
         let value = r#"{"metric":{"__name__":"smartscale:cpu_utilisation:min_3m"},"value":[1735689600,"0.8"]}"#;
-        let ts = r#"{"metric":{"smartscale_field":"timestamp"},"value":[1735689600,"1735689586.765"]}"#;
+        let ts =
+            r#"{"metric":{"smartscale_field":"timestamp"},"value":[1735689600,"1735689586.765"]}"#;
         let samples = r#"{"metric":{"__name__":"smartscale:cpu_utilisation:samples_3m","smartscale_field":"samples"},"value":[1735689600,"12"]}"#;
         let nan = r#"{"metric":{},"value":[1735689600,"NaN"]}"#;
         let cases: Vec<(&str, String, Result<Answer, ParseError>)> = vec![
             (
                 "value, timestamp and samples",
                 ok(&format!("{value},{ts},{samples}")),
-                Ok(Answer { value: Some(0.8), sample_time: Some(1735689586.765), samples: Some(12.0) }),
+                Ok(Answer {
+                    value: Some(0.8),
+                    sample_time: Some(1735689586.765),
+                    samples: Some(12.0),
+                }),
             ),
             ("no series at all", ok(""), Ok(Answer::default())),
             (
                 "timestamp only: the value series is absent",
                 ok(ts),
-                Ok(Answer { value: None, sample_time: Some(1735689586.765), samples: None }),
+                Ok(Answer {
+                    value: None,
+                    sample_time: Some(1735689586.765),
+                    samples: None,
+                }),
             ),
-            ("two value series", ok(&format!("{value},{value}")), Err(ParseError::Ambiguous("the value".into()))),
+            (
+                "two value series",
+                ok(&format!("{value},{value}")),
+                Err(ParseError::Ambiguous("the value".into())),
+            ),
             (
                 "prometheus error",
-                r#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#.into(),
-                Err(ParseError::Prometheus { error_type: "bad_data".into(), error: "parse error at char 3".into() }),
+                r#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#
+                    .into(),
+                Err(ParseError::Prometheus {
+                    error_type: "bad_data".into(),
+                    error: "parse error at char 3".into(),
+                }),
             ),
             (
                 "scalar result",
                 r#"{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}"#.into(),
                 Err(ParseError::UnexpectedResultType("scalar".into())),
             ),
-            ("garbage number", ok(r#"{"metric":{},"value":[1,"0x10"]}"#), Err(ParseError::BadNumber("0x10".into()))),
-            ("html from a proxy", "<html>502 Bad Gateway</html>".into(), Err(ParseError::Malformed(String::new()))),
-            ("success without data", r#"{"status":"success"}"#.into(), Err(ParseError::Malformed(String::new()))),
-            ("value not a pair", ok(r#"{"metric":{},"value":"1"}"#), Err(ParseError::Malformed(String::new()))),
+            (
+                "garbage number",
+                ok(r#"{"metric":{},"value":[1,"0x10"]}"#),
+                Err(ParseError::BadNumber("0x10".into())),
+            ),
+            (
+                "html from a proxy",
+                "<html>502 Bad Gateway</html>".into(),
+                Err(ParseError::Malformed(String::new())),
+            ),
+            (
+                "success without data",
+                r#"{"status":"success"}"#.into(),
+                Err(ParseError::Malformed(String::new())),
+            ),
+            (
+                "value not a pair",
+                ok(r#"{"metric":{},"value":"1"}"#),
+                Err(ParseError::Malformed(String::new())),
+            ),
         ];
         for (name, body, want) in cases {
             let got = parse_answer(body.as_bytes());
@@ -193,7 +245,10 @@ mod tests {
             }
         }
         let nan = parse_answer(ok(nan).as_bytes()).unwrap();
-        assert!(nan.value.unwrap().is_nan(), "NaN is parsed, and rejected later by validation");
+        assert!(
+            nan.value.unwrap().is_nan(),
+            "NaN is parsed, and rejected later by validation"
+        );
     }
 
     #[test]

@@ -108,7 +108,12 @@ enum Read {
 
 /// Builds the snapshot for evaluation time `now` from `results`, one per query of `plan`, in order.
 /// Samples older than `max_age_secs` mark their input stale.
-pub fn assemble(plan: &[Query], results: Vec<QueryResult>, now: DateTime<Utc>, max_age_secs: u64) -> Assembled {
+pub fn assemble(
+    plan: &[Query],
+    results: Vec<QueryResult>,
+    now: DateTime<Utc>,
+    max_age_secs: u64,
+) -> Assembled {
     let mut snapshot = MetricsSnapshot::empty(now);
     snapshot.provenance = Provenance::Live;
     snapshot.missing.clear();
@@ -117,7 +122,13 @@ pub fn assemble(plan: &[Query], results: Vec<QueryResult>, now: DateTime<Utc>, m
     let now_secs = now.timestamp_millis() as f64 / 1000.0;
 
     for (query, result) in plan.iter().zip(results) {
-        let mut flag = |problem: Problem| problems.push(InputProblem { slot: query.slot, metric: query.metric, problem });
+        let mut flag = |problem: Problem| {
+            problems.push(InputProblem {
+                slot: query.slot,
+                metric: query.metric,
+                problem,
+            })
+        };
         let answer = match result {
             Ok(a) => {
                 answered += 1;
@@ -134,7 +145,10 @@ pub fn assemble(plan: &[Query], results: Vec<QueryResult>, now: DateTime<Utc>, m
             None if query.when_absent == WhenAbsent::Zero => {
                 let samples = answer.samples.and_then(count).unwrap_or(0);
                 if query.windowed {
-                    Read::Window(Windowed { value: 0.0, samples })
+                    Read::Window(Windowed {
+                        value: 0.0,
+                        samples,
+                    })
                 } else {
                     Read::Value(0.0)
                 }
@@ -185,11 +199,17 @@ pub fn assemble(plan: &[Query], results: Vec<QueryResult>, now: DateTime<Utc>, m
     }
     snapshot.missing.sort();
     snapshot.stale.sort();
-    Assembled { snapshot, problems, answered }
+    Assembled {
+        snapshot,
+        problems,
+        answered,
+    }
 }
 
 fn count(v: f64) -> Option<u32> {
-    (v.is_finite() && v >= 0.0 && v <= u32::MAX as f64).then(|| v.round() as u32)
+    (0.0..=u32::MAX as f64)
+        .contains(&v)
+        .then(|| v.round() as u32)
 }
 
 fn push_unique(list: &mut Vec<MetricName>, m: MetricName) {
@@ -229,7 +249,11 @@ mod tests {
     }
 
     fn fresh(value: f64) -> QueryResult {
-        Ok(Answer { value: Some(value), sample_time: Some(NOW as f64 - 5.0), samples: Some(12.0) })
+        Ok(Answer {
+            value: Some(value),
+            sample_time: Some(NOW as f64 - 5.0),
+            samples: Some(12.0),
+        })
     }
 
     fn absent() -> QueryResult {
@@ -237,7 +261,10 @@ mod tests {
     }
 
     fn failed() -> QueryResult {
-        Err(QueryFailure { answered: false, detail: "connection refused".into() })
+        Err(QueryFailure {
+            answered: false,
+            detail: "connection refused".into(),
+        })
     }
 
     /// Results for the default plan, every query fresh and healthy, then `edit` applied by slot.
@@ -245,41 +272,129 @@ mod tests {
         plan(&Windows::default())
             .iter()
             .map(|q| {
-                edit.iter().find(|(s, _)| *s == q.slot).map(|(_, r)| r.clone()).unwrap_or_else(|| {
-                    fresh(match q.kind {
-                        ValueKind::Ratio => 0.5,
-                        ValueKind::NonNegative => 3.0,
+                edit.iter()
+                    .find(|(s, _)| *s == q.slot)
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_else(|| {
+                        fresh(match q.kind {
+                            ValueKind::Ratio => 0.5,
+                            ValueKind::NonNegative => 3.0,
+                        })
                     })
-                })
             })
             .collect()
     }
 
     #[test]
     fn assemble_table() {
-        let stale = Ok(Answer { value: Some(0.9), sample_time: Some(NOW as f64 - 61.0), samples: Some(12.0) });
-        let at_limit = Ok(Answer { value: Some(0.9), sample_time: Some(NOW as f64 - 60.0), samples: Some(12.0) });
-        let cases: Vec<(&str, Vec<(Slot, QueryResult)>, Vec<MetricName>, Vec<MetricName>)> = vec![
+        let stale = Ok(Answer {
+            value: Some(0.9),
+            sample_time: Some(NOW as f64 - 61.0),
+            samples: Some(12.0),
+        });
+        let at_limit = Ok(Answer {
+            value: Some(0.9),
+            sample_time: Some(NOW as f64 - 60.0),
+            samples: Some(12.0),
+        });
+        /// name, results to change from healthy, expected missing, expected stale
+        type Case = (
+            &'static str,
+            Vec<(Slot, QueryResult)>,
+            Vec<MetricName>,
+            Vec<MetricName>,
+        );
+        let cases: Vec<Case> = vec![
             ("all healthy", vec![], vec![], vec![]),
-            ("cpu NaN is missing", vec![(Slot::Cpu, fresh(f64::NAN))], vec![MetricName::Cpu], vec![]),
-            ("memory +Inf is missing", vec![(Slot::Memory, fresh(f64::INFINITY))], vec![MetricName::Memory], vec![]),
-            ("negative ratio is missing", vec![(Slot::CpuUpWindow, fresh(-0.1))], vec![MetricName::Cpu], vec![]),
-            ("ratio above one is missing", vec![(Slot::Memory, fresh(1.2))], vec![MetricName::Memory], vec![]),
-            ("negative queue is missing", vec![(Slot::QueueDepth, fresh(-1.0))], vec![MetricName::QueueDepth], vec![]),
-            ("no cpu series is missing", vec![(Slot::Cpu, absent())], vec![MetricName::Cpu], vec![]),
-            ("no pending series is zero, not missing", vec![(Slot::PendingPods, absent()), (Slot::PendingPodsWindow, absent())], vec![], vec![]),
-            ("pending query failed is missing", vec![(Slot::PendingPods, failed())], vec![MetricName::PendingPods], vec![]),
-            ("61s old sample is stale", vec![(Slot::Memory, stale)], vec![], vec![MetricName::Memory]),
-            ("60s old sample is fresh", vec![(Slot::Memory, at_limit)], vec![], vec![]),
+            (
+                "cpu NaN is missing",
+                vec![(Slot::Cpu, fresh(f64::NAN))],
+                vec![MetricName::Cpu],
+                vec![],
+            ),
+            (
+                "memory +Inf is missing",
+                vec![(Slot::Memory, fresh(f64::INFINITY))],
+                vec![MetricName::Memory],
+                vec![],
+            ),
+            (
+                "negative ratio is missing",
+                vec![(Slot::CpuUpWindow, fresh(-0.1))],
+                vec![MetricName::Cpu],
+                vec![],
+            ),
+            (
+                "ratio above one is missing",
+                vec![(Slot::Memory, fresh(1.2))],
+                vec![MetricName::Memory],
+                vec![],
+            ),
+            (
+                "negative queue is missing",
+                vec![(Slot::QueueDepth, fresh(-1.0))],
+                vec![MetricName::QueueDepth],
+                vec![],
+            ),
+            (
+                "no cpu series is missing",
+                vec![(Slot::Cpu, absent())],
+                vec![MetricName::Cpu],
+                vec![],
+            ),
+            (
+                "no pending series is zero, not missing",
+                vec![
+                    (Slot::PendingPods, absent()),
+                    (Slot::PendingPodsWindow, absent()),
+                ],
+                vec![],
+                vec![],
+            ),
+            (
+                "pending query failed is missing",
+                vec![(Slot::PendingPods, failed())],
+                vec![MetricName::PendingPods],
+                vec![],
+            ),
+            (
+                "61s old sample is stale",
+                vec![(Slot::Memory, stale)],
+                vec![],
+                vec![MetricName::Memory],
+            ),
+            (
+                "60s old sample is fresh",
+                vec![(Slot::Memory, at_limit)],
+                vec![],
+                vec![],
+            ),
             (
                 "optional inputs missing do not touch required ones",
-                vec![(Slot::QueueDepth, absent()), (Slot::QueueDepthDownWindow, absent()), (Slot::LatencyP95, failed()), (Slot::ErrorRate, absent()), (Slot::ErrorRateWindow, absent())],
-                vec![MetricName::QueueDepth, MetricName::LatencyP95, MetricName::ErrorRate],
+                vec![
+                    (Slot::QueueDepth, absent()),
+                    (Slot::QueueDepthDownWindow, absent()),
+                    (Slot::LatencyP95, failed()),
+                    (Slot::ErrorRate, absent()),
+                    (Slot::ErrorRateWindow, absent()),
+                ],
+                vec![
+                    MetricName::QueueDepth,
+                    MetricName::LatencyP95,
+                    MetricName::ErrorRate,
+                ],
                 vec![],
             ),
             (
                 "value without a sample time is missing",
-                vec![(Slot::Cpu, Ok(Answer { value: Some(0.5), sample_time: None, samples: None }))],
+                vec![(
+                    Slot::Cpu,
+                    Ok(Answer {
+                        value: Some(0.5),
+                        sample_time: None,
+                        samples: None,
+                    }),
+                )],
                 vec![MetricName::Cpu],
                 vec![],
             ),
@@ -300,27 +415,71 @@ mod tests {
                 (Slot::Cpu, fresh(0.8)),
                 (Slot::CpuUpWindow, fresh(0.71)),
                 (Slot::PendingPods, absent()),
-                (Slot::PendingPodsWindow, Ok(Answer { value: None, sample_time: None, samples: Some(12.0) })),
-                (Slot::ErrorRateWindow, Ok(Answer { value: Some(0.06), sample_time: Some(NOW as f64), samples: None })),
+                (
+                    Slot::PendingPodsWindow,
+                    Ok(Answer {
+                        value: None,
+                        sample_time: None,
+                        samples: Some(12.0),
+                    }),
+                ),
+                (
+                    Slot::ErrorRateWindow,
+                    Ok(Answer {
+                        value: Some(0.06),
+                        sample_time: Some(NOW as f64),
+                        samples: None,
+                    }),
+                ),
             ]),
             now(),
             60,
         );
         let s = &a.snapshot;
         assert_eq!(s.cpu_ratio, Some(0.8));
-        assert_eq!(s.cpu_min_up_window, Some(Windowed { value: 0.71, samples: 12 }));
+        assert_eq!(
+            s.cpu_min_up_window,
+            Some(Windowed {
+                value: 0.71,
+                samples: 12
+            })
+        );
         assert_eq!(s.pending_pods, Some(0.0));
-        assert_eq!(s.pending_pods_min_window, Some(Windowed { value: 0.0, samples: 12 }));
-        assert_eq!(s.error_rate_min_window, Some(Windowed { value: 0.06, samples: 0 }), "no count: window not met");
-        assert!(a.problems.iter().any(|p| p.slot == Slot::ErrorRateWindow && p.problem == Problem::BadSampleCount));
+        assert_eq!(
+            s.pending_pods_min_window,
+            Some(Windowed {
+                value: 0.0,
+                samples: 12
+            })
+        );
+        assert_eq!(
+            s.error_rate_min_window,
+            Some(Windowed {
+                value: 0.06,
+                samples: 0
+            }),
+            "no count: window not met"
+        );
+        assert!(a
+            .problems
+            .iter()
+            .any(|p| p.slot == Slot::ErrorRateWindow && p.problem == Problem::BadSampleCount));
         assert_eq!(a.answered, 11);
     }
 
     #[test]
     fn unreachable_prometheus_answers_nothing() {
-        let a = assemble(&plan(&Windows::default()), plan(&Windows::default()).iter().map(|_| failed()).collect(), now(), 60);
+        let a = assemble(
+            &plan(&Windows::default()),
+            plan(&Windows::default()).iter().map(|_| failed()).collect(),
+            now(),
+            60,
+        );
         assert_eq!(a.answered, 0);
-        assert_eq!(a.snapshot.unusable_required(), MetricName::REQUIRED.to_vec());
+        assert_eq!(
+            a.snapshot.unusable_required(),
+            MetricName::REQUIRED.to_vec()
+        );
     }
 
     #[test]
@@ -328,16 +487,39 @@ mod tests {
         let cases = [
             ("zero ratio", 0.0, ValueKind::Ratio, Ok(0.0)),
             ("one ratio", 1.0, ValueKind::Ratio, Ok(1.0)),
-            ("rounding above one is clamped", 1.0 + 1e-12, ValueKind::Ratio, Ok(1.0)),
-            ("above one", 1.01, ValueKind::Ratio, Err(Problem::AboveOne(1.01))),
+            (
+                "rounding above one is clamped",
+                1.0 + 1e-12,
+                ValueKind::Ratio,
+                Ok(1.0),
+            ),
+            (
+                "above one",
+                1.01,
+                ValueKind::Ratio,
+                Err(Problem::AboveOne(1.01)),
+            ),
             ("negative zero is fine", -0.0, ValueKind::Ratio, Ok(-0.0)),
-            ("negative", -0.5, ValueKind::NonNegative, Err(Problem::Negative(-0.5))),
+            (
+                "negative",
+                -0.5,
+                ValueKind::NonNegative,
+                Err(Problem::Negative(-0.5)),
+            ),
             ("large count", 1e6, ValueKind::NonNegative, Ok(1e6)),
-            ("minus infinity", f64::NEG_INFINITY, ValueKind::NonNegative, Err(Problem::NotFinite)),
+            (
+                "minus infinity",
+                f64::NEG_INFINITY,
+                ValueKind::NonNegative,
+                Err(Problem::NotFinite),
+            ),
         ];
         for (name, v, kind, want) in cases {
             assert_eq!(validate(v, kind), want, "case {name}");
         }
-        assert_eq!(validate(f64::NAN, ValueKind::Ratio), Err(Problem::NotFinite));
+        assert_eq!(
+            validate(f64::NAN, ValueKind::Ratio),
+            Err(Problem::NotFinite)
+        );
     }
 }
