@@ -349,4 +349,174 @@ mod tests {
         };
         assert!(!format!("{auth:?}").contains("hunter2"));
     }
+
+    /// Serves canned answers on 127.0.0.1, one per connection, and records each request's head.
+    /// Only for what a real Prometheus cannot be made to send on demand (5xx, garbage bodies).
+    async fn canned(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            for n in 0.. {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 16 * 1024];
+                let len = sock.read(&mut buf).await.unwrap_or(0);
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..len]).into_owned());
+                let (status, body) = answers[n.min(answers.len() - 1)];
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+            }
+        });
+        (url, seen)
+    }
+
+    const OK: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.5"]}]}}"#;
+    const BAD: &str = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+
+    #[tokio::test]
+    async fn retries_table() {
+        /// name, canned (status, body) per attempt, attempts expected, expected failure text
+        type Case = (
+            &'static str,
+            Vec<(u16, &'static str)>,
+            usize,
+            Option<&'static str>,
+        );
+        let cases: [Case; 6] = [
+            (
+                "503 twice then 200: answered on the third attempt",
+                vec![(503, ""), (503, ""), (200, OK)],
+                3,
+                None,
+            ),
+            (
+                "500 three times: fails after 3 attempts",
+                vec![(500, "")],
+                3,
+                Some("3 attempts failed"),
+            ),
+            (
+                "400 bad query: no retry",
+                vec![(400, BAD)],
+                1,
+                Some("HTTP 400 Bad Request (bad_data: parse error)"),
+            ),
+            (
+                "401: no retry",
+                vec![(401, "Unauthorized")],
+                1,
+                Some("HTTP 401"),
+            ),
+            (
+                "422 execution error: no retry",
+                vec![(422, BAD)],
+                1,
+                Some("HTTP 422"),
+            ),
+            (
+                "200 with garbage: failed, not retried",
+                vec![(200, "<html>")],
+                1,
+                Some("malformed response"),
+            ),
+        ];
+        for (name, answers, attempts, failure) in cases {
+            let (url, seen) = canned(answers).await;
+            let cfg = Config {
+                prometheus_url: Some(url),
+                ..Config::default()
+            };
+            let auth = BasicAuth {
+                username: "smartscale".into(),
+                password: "s3cret".into(),
+            };
+            let mut settings = PrometheusSettings::from_config(&cfg, Some(auth)).unwrap();
+            settings.backoff = Duration::from_millis(10);
+            let c = PrometheusClient::new(reqwest::Client::new(), settings);
+            let got = c
+                .run(
+                    "up",
+                    "1735689600.000",
+                    Instant::now() + Duration::from_secs(5),
+                )
+                .await;
+            assert_eq!(
+                seen.lock().unwrap().len(),
+                attempts,
+                "case {name}: attempts"
+            );
+            match (failure, got) {
+                (None, Ok(a)) => assert_eq!(a.value, Some(0.5), "case {name}"),
+                (Some(want), Err(f)) => {
+                    assert!(f.answered, "case {name}: prometheus answered");
+                    assert!(f.detail.contains(want), "case {name}: {}", f.detail);
+                }
+                (want, got) => panic!("case {name}: want failure {want:?}, got {got:?}"),
+            }
+            let first = seen.lock().unwrap()[0].clone();
+            assert!(
+                first.starts_with("GET /api/v1/query?query=up&time=1735689600.000 "),
+                "case {name}: {first}"
+            );
+            // base64("smartscale:s3cret")
+            assert!(
+                first.to_ascii_lowercase().contains("authorization: basic ")
+                    && first.contains("c21hcnRzY2FsZTpzM2NyZXQ="),
+                "case {name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_connections_are_retried_then_fail_unanswered() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let cfg = Config {
+            prometheus_url: Some(format!("http://127.0.0.1:{port}")),
+            ..Config::default()
+        };
+        let mut settings = PrometheusSettings::from_config(&cfg, None).unwrap();
+        settings.backoff = Duration::from_millis(10);
+        let c = PrometheusClient::new(reqwest::Client::new(), settings);
+        let err = c
+            .snapshot(Utc.timestamp_opt(1_735_689_600, 0).unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("no query answered") && detail.contains("3 attempts")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn budget_stops_retries_that_would_overrun_it() {
+        // Backoff (10 s) longer than the budget: one attempt, no sleep past the deadline.
+        let (url, seen) = canned(vec![(503, "")]).await;
+        let cfg = Config {
+            prometheus_url: Some(url),
+            ..Config::default()
+        };
+        let mut settings = PrometheusSettings::from_config(&cfg, None).unwrap();
+        settings.backoff = Duration::from_secs(10);
+        let c = PrometheusClient::new(reqwest::Client::new(), settings);
+        let got = c
+            .run("up", "0.000", Instant::now() + Duration::from_secs(2))
+            .await;
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert!(got.unwrap_err().detail.contains("HTTP 503"));
+    }
 }
