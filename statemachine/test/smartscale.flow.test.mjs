@@ -213,6 +213,8 @@ test('recovery: unfinished scale-up whose nodes joined meanwhile is finished', a
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'CheckNodesReady', 'RouteReadiness', ...TAIL, 'Done']);
   assert.deepEqual(r.output.operation, f.evaluation.recoverUp.operation);
+  assert.deepEqual(r.output.ready, { status: 'ready', ready: ['i-0dead1'], not_ready: [] });
+  assert.deepEqual(r.output.released, f.released);
 });
 
 test('recovery: unfinished scale-down re-cordons (idempotent), drains on and terminates', async () => {
@@ -230,6 +232,8 @@ test('recovery: unfinished scale-down re-cordons (idempotent), drains on and ter
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, ...DOWN, ...DRAIN_AGAIN, 'TerminateNode', ...TAIL, 'Done']);
   assert.deepEqual(r.calls.DrainNode[0].operation, f.evaluation.recoverDown.operation);
+  assert.deepEqual(r.output.outcome, { result: 'scaled_down', recovered: true, terminated: ['i-0dead2'] });
+  assert.deepEqual(r.output.released, f.released);
 });
 
 test('recovery: unfinished scale-down past its deadline is uncordoned (AbortDrain)', async () => {

@@ -68,12 +68,18 @@ for (const last of [f.spot.deadline, f.spot.blockedDeadline]) {
     assert.equal(r.status, 'SUCCEEDED');
     assert.deepEqual(r.visited, [...START, ...AGAIN, ...AGAIN, 'Notify', 'Done']);
     assert.deepEqual(r.calls.Notify[0].spot, last);
+    assert.deepEqual(r.output.spot, last);
+    assert.deepEqual(r.output.notified, f.notified);
+    assert.equal(r.calls.Cleanup, undefined);
   });
 }
 
 test('spot: drained at the first call goes straight to Notify', async () => {
   const r = await run('spot-quick', f.spotEvent(), { HandleSpotSignal: [f.spot.drained], Notify: [f.notified] });
+  assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...START, 'Notify', 'Done']);
+  assert.deepEqual(r.output.spot, f.spot.drained);
+  assert.deepEqual(r.output.notified, f.notified);
 });
 
 test('spot: a signal already handled by another execution ends in SkippedAlreadyHandled', async () => {
@@ -91,6 +97,8 @@ test('spot: Retryable on the first call is retried with the same document', asyn
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.retried, ['HandleSpotSignal']);
   assert.deepEqual(r.calls.HandleSpotSignal[0], r.calls.HandleSpotSignal[1]);
+  assert.deepEqual(r.visited, [...START, 'Notify', 'Done']);
+  assert.deepEqual(r.output.spot, f.spot.drained);
 });
 
 for (const [state, script, path] of [
