@@ -291,9 +291,12 @@ mod tests {
         }
     }
 
+    /// (case name, attributes of the item, expected error text).
+    type BadItem<'a> = (&'a str, Vec<(&'a str, AttributeValue)>, &'a str);
+
     #[test]
     fn malformed_items_name_the_attribute() {
-        let cases: Vec<(&str, Vec<(&str, AttributeValue)>, &str)> = vec![
+        let cases: Vec<BadItem> = vec![
             (
                 "token not a number",
                 vec![
