@@ -51,7 +51,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
     }
 }
 
-/// Classifies an SDK error; returns the fault, the error code (if any) and the full message.
+/// Classifies an SDK error and renders its full message.
 pub fn fault_of<E>(err: &SdkError<E, HttpResponse>) -> (Fault, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
