@@ -211,6 +211,31 @@ async fn expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
 
 #[tokio::test]
 #[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn a_retried_acquire_by_the_same_owner_gets_a_new_token() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    // The first answer is lost (the Lambda timed out after the write); the step is retried.
+    let lost = store.acquire("exec-1", t0(), 300).await.unwrap();
+    let retried = store
+        .acquire("exec-1", t0() + Duration::seconds(5), 300)
+        .await
+        .unwrap();
+    assert!(retried.token > lost.token, "{retried:?} vs {lost:?}");
+    assert_eq!(retried.expires_at, t0() + Duration::seconds(305));
+    assert_eq!(store.release(&lost).await.unwrap_err().kind(), "LeaseLost");
+    // Others are still refused.
+    match store
+        .acquire("exec-2", t0() + Duration::seconds(6), 300)
+        .await
+    {
+        Err(Error::LockHeld { owner, .. }) => assert_eq!(owner, "exec-1"),
+        other => panic!("expected LockHeld, got {other:?}"),
+    }
+    store.release(&retried).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
 async fn renew_after_expiry_is_lease_lost_even_without_a_takeover() {
     let Some(sdk) = sdk().await else { return };
     let (store, _, _) = store(&sdk).await;

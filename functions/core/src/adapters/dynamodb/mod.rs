@@ -1,9 +1,13 @@
 //! [`StateStore`] on DynamoDB: one item per cluster holding the lease, the last action, the
 //! operation in flight and the last good metrics. See `docs/STATE_AND_LOCKING.md`.
 //!
-//! Every write is one conditional `UpdateItem`: `acquire` on "no lease, or expired at `now`",
-//! everything else on "`lock_owner` and `lock_token` are still ours". A failed condition is
-//! [`Error::LockHeld`] for `acquire` and [`Error::LeaseLost`] for the rest.
+//! Every write is one conditional `UpdateItem`: `acquire` on "no lease, expired at `now`, or
+//! already held by the same owner", everything else on "`lock_owner` and `lock_token` are still
+//! ours". A failed condition is [`Error::LockHeld`] for `acquire` and [`Error::LeaseLost`] for the
+//! rest.
+//!
+//! Acquiring again as the same owner (the state machine retrying an `AcquireLock` step whose
+//! answer was lost) succeeds with a new, higher token; the token of the lost answer is fenced off.
 
 pub mod errors;
 pub mod item;
@@ -127,7 +131,9 @@ impl DynamoStateStore {
                  last_token = if_not_exists(last_token, :zero) + :one, \
                  lock_expiry = :expiry, scaling_in_progress = :true, #ttl = :ttl",
             )
-            .condition_expression("attribute_not_exists(lock_owner) OR lock_expiry <= :now")
+            .condition_expression(
+                "attribute_not_exists(lock_owner) OR lock_expiry <= :now OR lock_owner = :owner",
+            )
             .expression_attribute_names("#ttl", attr::TTL)
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":zero", num(0))
