@@ -184,6 +184,8 @@ export class SmartScaleStack extends Stack {
       emptyOnDelete: true,
       lifecycleRules: [{ rulePriority: 1, description: 'Keep the last 10 images', maxImageCount: 10 }],
     });
+    // AES-256 is ECR's default; stated in the template so the encryption is visible and tested.
+    (repo.node.defaultChild as ecr.CfnRepository).encryptionConfiguration = { encryptionType: 'AES256' };
 
     // ---------------------------------------------------------------- node roles
     const ssmSessionStatement = () =>
