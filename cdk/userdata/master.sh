@@ -50,7 +50,9 @@ PRIVATE_IP=$(imds local-ipv4)
 log "master $INSTANCE_ID ($INSTANCE_TYPE) in $ZONE at $PRIVATE_IP, cluster $CLUSTER_ID"
 
 mkdir -p "$CONF_DIR" "$STATE_DIR" "$MANIFEST_DIR"
-command -v jq >/dev/null && command -v htpasswd >/dev/null || dnf install -y -q jq httpd-tools
+if ! command -v jq >/dev/null || ! command -v htpasswd >/dev/null; then
+  dnf install -y -q jq httpd-tools
+fi
 
 # --- SmartScale manifests into the auto-deploy directory (K3s applies and re-applies them) ---
 aws s3 cp --only-show-errors --region "$AWS_REGION" "$MANIFESTS_S3_URL" "$WORK/manifests.zip"
