@@ -54,7 +54,7 @@ const EC2_NEW_RESOURCES_REASON =
   'RunInstances is conditioned on ec2:LaunchTemplate = the worker template, CreateTags on ec2:CreateAction = RunInstances, ' +
   'TerminateInstances on the tags ManagedBy=smartscale and Cluster=<id> (asserted by the CDK tests).';
 
-const ec2NewResources = { regex: '/^Resource::arn:<AWS::Partition>:ec2:[^:]*:(<AWS::AccountId>)?:(instance|volume|network-interface|spot-instances-request|image)\\/\\*$/g' };
+const ec2NewResources = { regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12})?:(instance|volume|network-interface|spot-instances-request|image)\\/\\*$/g' };
 
 function suppress(scope: IConstruct, rules: NagPackSuppression[]): void {
   NagSuppressions.addResourceSuppressions(scope, rules, true);

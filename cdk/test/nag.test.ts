@@ -23,11 +23,11 @@ for (const [label, context] of [
 
     it('reports no error', () => {
       const errors = annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
-      assert.deepEqual(errors.map((e) => `${e.id}: ${String(e.entry.data).split(':')[0]}`), []);
+      assert.deepEqual(errors.map((e) => `${e.id}: ${String(e.entry.data).split(': ')[0]}`), []);
     });
     it('reports no warning', () => {
       const warnings = annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
-      assert.deepEqual(warnings.map((e) => `${e.id}: ${String(e.entry.data).split(':')[0]}`), []);
+      assert.deepEqual(warnings.map((e) => `${e.id}: ${String(e.entry.data).split(': ')[0]}`), []);
     });
     it('every suppression has a reason and IAM5 suppressions name their findings', () => {
       let count = 0;
