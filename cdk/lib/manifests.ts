@@ -28,6 +28,16 @@ function configMap(name: string, namespace: string, data: Record<string, string>
   return stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels: { 'app.kubernetes.io/part-of': 'smartscale', ...labels } }, data }, { lineWidth: 0 });
 }
 
+/**
+ * Sets `global.external_labels.cluster` to this deployment's cluster id (the file carries the
+ * seed's default). Text-level, so the file's comments survive; throws when the label is absent.
+ */
+export function withClusterLabel(prometheusYml: string, clusterId: string): string {
+  const re = /^(\s*external_labels:\s*\n(?:\s*#.*\n)*\s+cluster:[ \t]*)(\S+)/m;
+  if (!re.test(prometheusYml)) throw new Error('prometheus.yml: no global.external_labels.cluster to set');
+  return prometheusYml.replace(re, `$1${clusterId}`);
+}
+
 /** The generated documents, by file name, before they are written anywhere. */
 export function generatedManifests(cfg: SmartScaleConfig): { files: Record<string, string>; placeholder: boolean } {
   const promConfig = prometheusFile(cfg, 'prometheus.yml');
@@ -40,7 +50,7 @@ export function generatedManifests(cfg: SmartScaleConfig): { files: Record<strin
   }
   const files: Record<string, string> = {
     'smartscale-31-prometheus-config.yaml': [
-      configMap('prometheus-config', 'monitoring', { 'prometheus.yml': fs.readFileSync(promConfig.path, 'utf8') }),
+      configMap('prometheus-config', 'monitoring', { 'prometheus.yml': withClusterLabel(fs.readFileSync(promConfig.path, 'utf8'), cfg.clusterId) }),
       configMap('prometheus-rules', 'monitoring', { 'smartscale-rules.yml': fs.readFileSync(rules.path, 'utf8') }),
     ].join('---\n'),
     'smartscale-41-grafana-dashboards.yaml': configMap('grafana-dashboards', 'monitoring', dashboards, { 'app.kubernetes.io/name': 'grafana' }),

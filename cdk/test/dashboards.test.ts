@@ -59,9 +59,9 @@ describe('Grafana dashboards parse and have the seed panels', () => {
 
 describe('dashboard queries use only defined metrics', () => {
   const present = fs.existsSync(RULES);
-  if (!present && process.env.CI === 'true') {
-    throw new Error(`${RULES} is missing: the dashboard queries cannot be checked (the metrics work writes it; it is present after merge)`);
-  }
+  it('the recording rules file is present (required in CI)', { skip: !present && process.env.CI !== 'true' && `${RULES} not in this worktree` }, () => {
+    assert.ok(present, `${RULES} is missing: the dashboard queries cannot be checked (the metrics work writes it; it is present after merge)`);
+  });
   const recorded = present ? recordedNames(parse(fs.readFileSync(RULES, 'utf8'))) : [];
   const promQueries = Object.entries(dashboards).flatMap(([file, d]) => [
     ...d.panels.flatMap((p) => p.targets.filter((t) => t.datasource.type === 'prometheus').map((t) => ({ where: `${file}: ${p.title} ${t.refId}`, expr: t.expr! }))),
@@ -69,7 +69,7 @@ describe('dashboard queries use only defined metrics', () => {
   ]);
   it('there are Prometheus queries to check', () => assert.ok(promQueries.length >= 10));
   for (const q of promQueries) {
-    it(`${q.where}: ${q.expr}`, { skip: !present && `${RULES} not in this worktree (required in CI)` }, () => {
+    it(`${q.where}: ${q.expr}`, { skip: !present && `${RULES} not in this worktree` }, () => {
       for (const m of metricNames(q.expr)) {
         assert.ok(recorded.includes(m) || RAW_METRIC_ALLOW_LIST.includes(m), `${m} is neither recorded by the rules file nor in the raw allow-list`);
       }

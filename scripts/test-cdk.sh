@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every test of the CDK app (issue 6), from a fresh clone: installs shellcheck (apt), cfn-lint and
+# kubernetes-validate (.venv), the CDK app's npm packages (npm ci), then runs
+#   1. the TypeScript build (strict; the same check as `tsc --noEmit`),
+#   2. the node:test suites (CDK assertions, cdk-nag, shellcheck, worker user-data sandbox,
+#      manifests against Kubernetes schemas offline, Grafana dashboard queries),
+#   3. `cdk synth` of two configurations (cdk-nag AwsSolutions runs in the app: an error fails the synth),
+#   4. cfn-lint on each synthesised template.
+# Synthesis uses the committed synth-only placeholders (SMARTSCALE_SYNTH_PLACEHOLDERS=1): no
+# `cargo lambda build` is needed, and such a template is never deployed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+CACHE="${SMARTSCALE_CACHE:-$HOME/.cache/smartscale}"
+CDK="$ROOT/cdk"
+export AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true
+step() { printf "\n==> %s (%s s since start)\n" "$*" "$SECONDS"; }
+
+step "installing shellcheck, Python tools and npm packages"
+need_apt shellcheck
+[ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
+grep -E '^(cfn-lint|kubernetes-validate)==' "$ROOT/requirements-dev.txt" >"$ROOT/.venv/cdk-requirements.txt"
+"$ROOT/.venv/bin/pip" install -q --disable-pip-version-check --cache-dir "$CACHE/pip" -r "$ROOT/.venv/cdk-requirements.txt"
+stamp="$CDK/node_modules/.smartscale-lock-sha256"
+lock_sum="$(sha256sum "$CDK/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$lock_sum" ]; then
+  (cd "$CDK" && npm ci --cache "$CACHE/npm" --prefer-offline --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$lock_sum" >"$stamp"
+fi
+
+step "TypeScript build (strict)"
+(cd "$CDK" && rm -rf build && npx --no-install tsc -p tsconfig.json)
+
+step "node:test suites"
+(cd "$CDK" && node --test build/test/*.test.js)
+
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+synth_and_lint() {
+  local name=$1
+  shift
+  step "cdk synth ($name) with cdk-nag AwsSolutions, then cfn-lint"
+  (cd "$CDK" && SMARTSCALE_SYNTH_PLACEHOLDERS=1 npx --no-install cdk synth --quiet --no-notices --no-version-reporting \
+    -o "$OUT/$name" "$@" >"$OUT/$name.log" 2>&1) || { cat "$OUT/$name.log"; echo "cdk synth ($name) failed" >&2; exit 1; }
+  # W3005: CDK writes an explicit DependsOn next to a GetAtt on the same resource; harmless.
+  "$ROOT/.venv/bin/cfn-lint" --ignore-checks W3005 -- "$OUT/$name"/*.template.json
+  echo "cfn-lint: $name template clean"
+}
+synth_and_lint default
+synth_and_lint no-nat -c natMode=none -c businessHoursTimeZone=Asia/Dhaka -c demoAppIngressCidrs=203.0.113.0/24
+
+echo
+echo "test-cdk: all CDK tests passed"
