@@ -412,6 +412,7 @@ export class SmartScaleStack extends Stack {
 
     if (cfg.schedule.kind === 'fixed') {
       new events.Rule(this, 'ScalingSchedule', {
+        ruleName: `${prefix}-schedule`,
         description: `Start the SmartScale scaling state machine every ${cfg.schedule.ratePeriodMinutes} minutes`,
         schedule: events.Schedule.rate(Duration.minutes(cfg.schedule.ratePeriodMinutes)),
         targets: [new targets.SfnStateMachine(scaling)],
@@ -424,6 +425,7 @@ export class SmartScaleStack extends Stack {
       });
       const schedule = (id: string, expression: string, description: string) =>
         new scheduler.CfnSchedule(this, id, {
+          name: `${prefix}-${id.replace(/Schedule$/, '').toLowerCase()}`,
           description,
           scheduleExpression: expression,
           scheduleExpressionTimezone: (cfg.schedule as { timeZone: string }).timeZone,
