@@ -12,7 +12,7 @@ import { asList, functionRoleId, identityStatements, resourcesOfType, roleAction
 const s = synthCached();
 
 /** Capability table from the issue/brief: exactly these actions per function (plus logs, plus VPC ENI actions in the VPC). */
-const VPC_ENI = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
+const VPC_ENI = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const SECRET = ['secretsmanager:GetSecretValue'];
 const LAUNCH = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole', 'ec2:DescribeInstances'];
@@ -215,6 +215,14 @@ describe('Secrets never in user data or environment', () => {
   ].filter((u) => u !== undefined);
 
   it('user data exists for the master and the workers', () => assert.equal(userData.length, 2));
+
+  it('user data stays under the EC2 limit of 16 KB (counting each reference as a 256-character value)', () => {
+    for (const u of userData) {
+      const parts: unknown[] = u['Fn::Base64']['Fn::Join']?.[1] ?? [u['Fn::Base64']];
+      const size = parts.reduce<number>((n, p) => n + (typeof p === 'string' ? Buffer.byteLength(p) : 256), 0);
+      assert.ok(size < 16 * 1024, `user data of ${size} bytes`);
+    }
+  });
 
   it('no secret value is resolved into the template (no {{resolve:secretsmanager}}, no SecretString reference)', () => {
     const text = JSON.stringify(s.json);

@@ -154,6 +154,24 @@ describe('worker user data in a sandbox', () => {
     }
   });
 
+  it('an unreachable credential provider does not stop the join; a later run adds it', () => {
+    const sb = sandbox();
+    try {
+      const r = sb.run({ STUB_ECR_PROVIDER_DOWN: '1' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /WARNING: could not download ecr-credential-provider/);
+      const cfgPath = path.join(sb.root, 'etc/rancher/k3s/config.yaml');
+      assert.ok(!fs.readFileSync(cfgPath, 'utf8').includes('image-credential-provider'));
+      sb.resetCalls();
+      assert.equal(sb.run().status, 0);
+      assert.ok(fs.readFileSync(cfgPath, 'utf8').includes('image-credential-provider-bin-dir'));
+      assert.ok(sb.calls().includes('systemctl restart k3s-agent'));
+      assert.ok(!sb.calls().some((c) => c.startsWith('install-k3s')));
+    } finally {
+      sb.cleanup();
+    }
+  });
+
   it('fails when k3s-agent never becomes active', () => {
     const sb = sandbox();
     try {

@@ -73,7 +73,7 @@ disable:
   - traefik
   - servicelb
 node-taint:
-  - CriticalAddonsOnly=true:NoExecute
+  - CriticalAddonsOnly=true:NoSchedule
 kubelet-arg:
   - provider-id=aws:///$ZONE/$INSTANCE_ID
 node-label:

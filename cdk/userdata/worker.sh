@@ -87,22 +87,25 @@ fetch_token() {
 retry 60 fetch_token || { rm -f "$STATE_DIR/token.new"; die "the join token secret holds no K3s token yet"; }
 install_if_changed "$STATE_DIR/token.new" "$CONF_DIR/token"
 
-# --- K3s agent configuration (provider id and topology labels for SmartScale) ---
-cat >"$STATE_DIR/config.yaml.new" <<EOF
-server: https://$MASTER_IP:6443
-token-file: /etc/rancher/k3s/token
-kubelet-arg:
-  - provider-id=aws:///$ZONE/$INSTANCE_ID
-  - image-credential-provider-bin-dir=/var/lib/rancher/credentialprovider/bin
-  - image-credential-provider-config=/var/lib/rancher/credentialprovider/config.yaml
-node-label:
-  - topology.kubernetes.io/zone=$ZONE
-  - node.kubernetes.io/instance-type=$INSTANCE_TYPE
-  - smartscale.io/managed=true
-EOF
-install_if_changed "$STATE_DIR/config.yaml.new" "$CONF_DIR/config.yaml"
-
 # --- ECR pulls through the kubelet image credential provider (instance profile credentials) ---
+# Optional: without it the node still joins; only pulls from private ECR repositories fail.
+CRED_OK=0
+if [ "$(cat "$STATE_DIR/ecr-credential-provider.version" 2>/dev/null || true)" = "$ECR_CREDENTIAL_PROVIDER_VERSION" ] \
+  && [ -x "$CRED_DIR/bin/ecr-credential-provider" ]; then
+  CRED_OK=1
+else
+  log "installing ecr-credential-provider $ECR_CREDENTIAL_PROVIDER_VERSION"
+  if curl -sSfL --retry 5 -o "$CRED_DIR/bin/ecr-credential-provider.new" \
+    "https://artifacts.k8s.io/binaries/cloud-provider-aws/$ECR_CREDENTIAL_PROVIDER_VERSION/linux/amd64/ecr-credential-provider-linux-amd64"; then
+    mv -f "$CRED_DIR/bin/ecr-credential-provider.new" "$CRED_DIR/bin/ecr-credential-provider"
+    chmod 0755 "$CRED_DIR/bin/ecr-credential-provider"
+    printf '%s\n' "$ECR_CREDENTIAL_PROVIDER_VERSION" >"$STATE_DIR/ecr-credential-provider.version"
+    CRED_OK=1
+  else
+    rm -f "$CRED_DIR/bin/ecr-credential-provider.new"
+    log "WARNING: could not download ecr-credential-provider; private ECR images will not pull on this node"
+  fi
+fi
 cat >"$STATE_DIR/credentialprovider.yaml.new" <<EOF
 apiVersion: kubelet.config.k8s.io/v1
 kind: CredentialProviderConfig
@@ -115,14 +118,22 @@ providers:
 EOF
 install_if_changed "$STATE_DIR/credentialprovider.yaml.new" "$CRED_DIR/config.yaml"
 
-if [ "$(cat "$STATE_DIR/ecr-credential-provider.version" 2>/dev/null || true)" != "$ECR_CREDENTIAL_PROVIDER_VERSION" ]; then
-  log "installing ecr-credential-provider $ECR_CREDENTIAL_PROVIDER_VERSION"
-  curl -sSfL --retry 5 -o "$CRED_DIR/bin/ecr-credential-provider" \
-    "https://artifacts.k8s.io/binaries/cloud-provider-aws/$ECR_CREDENTIAL_PROVIDER_VERSION/linux/amd64/ecr-credential-provider-linux-amd64"
-  chmod 0755 "$CRED_DIR/bin/ecr-credential-provider"
-  printf '%s\n' "$ECR_CREDENTIAL_PROVIDER_VERSION" >"$STATE_DIR/ecr-credential-provider.version"
-  CHANGED=1
-fi
+# --- K3s agent configuration (provider id and topology labels for SmartScale) ---
+{
+  printf 'server: https://%s:6443\n' "$MASTER_IP"
+  printf 'token-file: /etc/rancher/k3s/token\n'
+  printf 'kubelet-arg:\n'
+  printf '  - provider-id=aws:///%s/%s\n' "$ZONE" "$INSTANCE_ID"
+  if [ "$CRED_OK" -eq 1 ]; then
+    printf '  - image-credential-provider-bin-dir=/var/lib/rancher/credentialprovider/bin\n'
+    printf '  - image-credential-provider-config=/var/lib/rancher/credentialprovider/config.yaml\n'
+  fi
+  printf 'node-label:\n'
+  printf '  - topology.kubernetes.io/zone=%s\n' "$ZONE"
+  printf '  - node.kubernetes.io/instance-type=%s\n' "$INSTANCE_TYPE"
+  printf '  - smartscale.io/managed=true\n'
+} >"$STATE_DIR/config.yaml.new"
+install_if_changed "$STATE_DIR/config.yaml.new" "$CONF_DIR/config.yaml"
 
 # --- K3s agent binary and service, installed once per version ---
 if [ ! -x "$K3S_BIN" ] || [ "$(cat "$STATE_DIR/k3s.version" 2>/dev/null || true)" != "$K3S_VERSION" ]; then
