@@ -38,15 +38,25 @@ export function withClusterLabel(prometheusYml: string, clusterId: string): stri
   return prometheusYml.replace(re, `$1${clusterId}`);
 }
 
+/** Sets a dashboard's `cluster` template variable (the CloudWatch ClusterId dimension) to `clusterId`. */
+export function withClusterVariable(dashboard: { templating?: { list?: Record<string, unknown>[] } }, clusterId: string): unknown {
+  for (const v of dashboard.templating?.list ?? []) {
+    if (v['name'] === 'cluster') {
+      v['query'] = clusterId;
+      v['current'] = { text: clusterId, value: clusterId };
+    }
+  }
+  return dashboard;
+}
+
 /** The generated documents, by file name, before they are written anywhere. */
 export function generatedManifests(cfg: SmartScaleConfig): { files: Record<string, string>; placeholder: boolean } {
   const promConfig = prometheusFile(cfg, 'prometheus.yml');
   const rules = prometheusFile(cfg, path.join('rules', 'smartscale-rules.yml'));
   const dashboards: Record<string, string> = {};
   for (const f of fs.readdirSync(DASHBOARD_DIR).filter((n) => n.endsWith('.json')).sort()) {
-    const text = fs.readFileSync(path.join(DASHBOARD_DIR, f), 'utf8');
-    JSON.parse(text); // a malformed dashboard fails the synth
-    dashboards[f] = text;
+    // A malformed dashboard fails the synth here; the `cluster` variable is set to this cluster.
+    dashboards[f] = JSON.stringify(withClusterVariable(JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, f), 'utf8')), cfg.clusterId), null, 2);
   }
   const files: Record<string, string> = {
     'smartscale-31-prometheus-config.yaml': [
