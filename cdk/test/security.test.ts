@@ -369,9 +369,17 @@ describe('Orchestration', () => {
   });
   it('the state machine roles may invoke exactly the functions their definitions name', () => {
     for (const [id, m] of Object.entries(resourcesOfType(s, 'AWS::StepFunctions::StateMachine'))) {
-      const roleId = m.Properties!.RoleArn['Fn::GetAtt'][0];
-      const invoke = roleStatements(s, roleId).filter((st) => asList(st.Action).includes('lambda:InvokeFunction'));
-      assert.ok(invoke.length > 0, id);
+      const p = m.Properties!;
+      const used = new Set([...String(p.DefinitionString).matchAll(/\$\{([A-Za-z]+FunctionArn)\}/g)].map((x) => p.DefinitionSubstitutions[x[1]!]['Fn::GetAtt'][0] as string));
+      const roleId = p.RoleArn['Fn::GetAtt'][0];
+      const invokable = new Set(
+        roleStatements(s, roleId)
+          .filter((st) => asList(st.Action).includes('lambda:InvokeFunction'))
+          .flatMap((st) => asList<any>(st.Resource as any))
+          .map((r) => (r['Fn::GetAtt'] ? r['Fn::GetAtt'][0] : r['Fn::Join'][1][0]['Fn::GetAtt'][0]) as string),
+      );
+      assert.ok(used.size > 0, id);
+      assert.deepEqual([...invokable].sort(), [...used].sort(), id);
     }
   });
 });
