@@ -165,6 +165,16 @@ export class SmartScaleStack extends Stack {
       masterKey: alertKey,
       enforceSSL: true,
     });
+    // The topic policy (TLS-only) replaces SNS's default policy, so CloudWatch alarms need an explicit allow.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
     const alertEmail = new CfnParameter(this, 'AlertEmail', {
       type: 'String',
       default: '',

@@ -187,10 +187,13 @@ describe('Data: encryption and recovery', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     });
   });
-  it('SNS topic: KMS-encrypted and TLS-only, with an optional e-mail subscription', () => {
+  it('SNS topic: KMS-encrypted and TLS-only, alarms may publish, with an optional e-mail subscription', () => {
     s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' } })]) },
     });
     s.template.hasResource('AWS::SNS::Subscription', { Condition: 'HasAlertEmail', Properties: Match.objectLike({ Protocol: 'email', Endpoint: { Ref: 'AlertEmail' } }) });
   });
