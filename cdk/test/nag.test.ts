@@ -3,6 +3,8 @@
  * carries a reason (no blanket IAM5 suppression: each names the findings it covers).
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Aspects } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
@@ -20,6 +22,12 @@ for (const [label, context] of [
       Aspects.of(app).add(new AwsSolutionsChecks());
     });
     const annotations = Annotations.fromStack(s.stack);
+    // scripts/test-cdk.sh runs cfn-lint on these templates too (one CLI synth is enough).
+    const out = process.env.SMARTSCALE_TEMPLATE_OUT;
+    if (out) {
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(path.join(out, `${label.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}.template.json`), JSON.stringify(s.json, null, 1));
+    }
 
     it('reports no error', () => {
       const errors = annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
