@@ -148,9 +148,9 @@ sa_token() { kubectl -n kube-system get secret smartscale-token -o jsonpath='{.d
 wait_for "the smartscale service account token" sa_token
 kubectl -n kube-system get secret smartscale-token -o jsonpath='{.data.token}' | base64 -d >"$WORK/sa-token"
 jq -n --arg server "https://$PRIVATE_IP:6443" \
-  --rawfile certificate_authority "$SERVER_DIR/tls/server-ca.crt" \
+  --rawfile ca "$SERVER_DIR/tls/server-ca.crt" \
   --rawfile token "$WORK/sa-token" \
-  '{server: $server, certificate_authority: $certificate_authority, token: $token}' >"$WORK/k8s.json"
+  '{server: $server, ca: $ca, token: $token}' >"$WORK/k8s.json"
 put_secret "$K8S_CREDENTIALS_SECRET_ARN" "$WORK/k8s.json"
 
 date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/bootstrapped"
