@@ -383,7 +383,7 @@ impl fmt::Display for NoChangeReason {
                 if unmet.is_empty() {
                     write!(f, "load is within thresholds")
                 } else {
-                    write!(f, "load is within thresholds ({})", unmet.join(", "))
+                    write!(f, "load is within thresholds ({})", unmet.join("; "))
                 }
             }
         }

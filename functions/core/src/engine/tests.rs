@@ -739,3 +739,63 @@ fn no_safe_candidate_lists_every_node() {
         "{d}"
     );
 }
+
+#[test]
+fn cooldown_edges() {
+    let at = |ms: i64| {
+        after(
+            ScaleAction::ScaleUp,
+            t0() - chrono::Duration::milliseconds(ms),
+        )
+    };
+    let cases: Vec<(&str, ScalingState, Option<u64>)> = vec![
+        (
+            "half a second before the end rounds up",
+            at(299_500),
+            Some(1),
+        ),
+        ("a millisecond before the end", at(299_999), Some(1)),
+        ("exactly at the end", at(300_000), None),
+        ("after the end", at(300_001), None),
+        ("just after the action", at(0), Some(300)),
+        ("an action recorded in the future", at(-10_000), Some(310)),
+        ("never acted", fresh(), None),
+    ];
+    for (name, state, want) in cases {
+        let got = match scene().metrics(metrics().cpu(0.8)).state(state).decide() {
+            Decision::NoChange { reasons } => match reasons.as_slice() {
+                [NoChangeReason::Cooldown { remaining_secs, .. }] => Some(*remaining_secs),
+                other => panic!("case {name}: {other:?}"),
+            },
+            _ => None,
+        };
+        assert_eq!(got, want, "case {name}");
+    }
+}
+
+#[test]
+fn added_reasons_read_as_sentences() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "cache too old",
+            NoChangeReason::CachedMetricsTooOld { age_secs: 900, max_age_secs: 600 }.to_string(),
+            "cached metrics are 15m old, past the 10m limit: no scaling on them",
+        ),
+        ("at minimum", NoChangeReason::AtMinimum { workers: 2, min: 2 }.to_string(), "at minimum: 2 workers, MIN_NODES is 2"),
+        ("cordoned", ExcludedNode { node: "w1".into(), reason: UnremovableReason::Unschedulable }.to_string(), "w1 stays: it is already cordoned (unschedulable)"),
+        ("no instance", ExcludedNode { node: "w2".into(), reason: UnremovableReason::UnknownInstance }.to_string(), "w2 stays: its EC2 instance id is unknown"),
+        (
+            "steady",
+            scene().metrics(metrics()).decide().to_string(),
+            "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%; memory at 60.0%, not below 50%)",
+        ),
+        (
+            "window",
+            scene().metrics(metrics().cpu_up_window(0.8, 5)).decide().to_string(),
+            "no change: CPU window not met yet: 5 of 12 samples",
+        ),
+    ];
+    for (name, got, want) in cases {
+        assert_eq!(got, want, "case {name}");
+    }
+}
