@@ -42,7 +42,8 @@ fn node(i: usize) -> NodeInfo {
 }
 
 /// Pod `i`: mostly Deployment replicas under a budget, with DaemonSet, kube-system and a few
-/// StatefulSet pods mixed in, spread over the workers; `pending` of them unscheduled.
+/// StatefulSet pods mixed in, spread over the workers; `pending` of them unscheduled. Requests are
+/// small enough (50m / 32Mi) that any one worker's pods fit on the others.
 fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
     let (namespace, owner) = match i % 10 {
         0 => ("kube-system", OwnerKind::DaemonSet),
@@ -66,8 +67,8 @@ fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
         workload_replicas: Some(4),
         mirror: false,
         requests: Resources {
-            cpu_millis: 200,
-            memory_bytes: 256 * MI,
+            cpu_millis: 50,
+            memory_bytes: 32 * MI,
         },
         has_local_storage: false,
         labels: BTreeMap::from([("app".to_string(), app)]),

@@ -300,12 +300,38 @@ fn breaks_a_rule(node: &NodeInfo, cluster: &ClusterView) -> bool {
                 || flag(&p.annotations, drainability::SAFE_TO_EVICT, "false")
                 || flag(&p.annotations, drainability::DO_NOT_DISRUPT, "true"))
     };
-    node_bad
-        || cluster
-            .pods
-            .iter()
-            .filter(|p| p.node_name.as_deref() == Some(node.name.as_str()))
-            .any(pod_bad)
+    node_bad || on(cluster, node).any(pod_bad) || no_room(node, cluster)
+}
+
+/// Pods scheduled on `n`.
+fn on<'a>(cluster: &'a ClusterView, n: &'a NodeInfo) -> impl Iterator<Item = &'a PodInfo> + 'a {
+    cluster
+        .pods
+        .iter()
+        .filter(move |p| p.node_name.as_deref() == Some(n.name.as_str()))
+}
+
+/// The pods a drain of `node` moves need more CPU or memory than the other Ready, schedulable
+/// workers have left.
+fn no_room(node: &NodeInfo, cluster: &ClusterView) -> bool {
+    let finished = |p: &&PodInfo| matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed);
+    let sum = |pods: Vec<&PodInfo>| {
+        pods.iter().fold((0u64, 0u64), |(c, m), p| {
+            (c + p.requests.cpu_millis, m + p.requests.memory_bytes)
+        })
+    };
+    let (need_cpu, need_mem) = sum(on(cluster, node)
+        .filter(|p| !(p.mirror || p.owner_kind == Some(OwnerKind::DaemonSet) || finished(p)))
+        .collect());
+    let (mut free_cpu, mut free_mem) = (0u64, 0u64);
+    for n in &cluster.nodes {
+        if n.name != node.name && !n.control_plane && n.ready && !n.unschedulable {
+            let (c, m) = sum(on(cluster, n).filter(|p| !finished(p)).collect());
+            free_cpu += n.allocatable.cpu_millis.saturating_sub(c);
+            free_mem += n.allocatable.memory_bytes.saturating_sub(m);
+        }
+    }
+    need_cpu > free_cpu || need_mem > free_mem
 }
 
 /// The cooldown of `state`'s last action at `now`, if one is running.
