@@ -1,4 +1,4 @@
-//! `decide` latency on a 10-worker, 300-pod cluster (plus the control plane), on its three paths:
+//! `decide` latency on a 10-node cluster (9 workers and the control plane) with 300 pods, on its three paths:
 //! a scale-down (every node and pod checked against the "never remove" rules, then the
 //! preference order), a scale-up (triggers and the urgency sum over Pending pods), and a steady
 //! no-change. Run: `cargo bench -p smartscale-core --bench decide`.
@@ -43,7 +43,7 @@ fn node(i: usize) -> NodeInfo {
 
 /// Pod `i`: mostly Deployment replicas under a budget, with DaemonSet, kube-system and a few
 /// StatefulSet pods mixed in, spread over the workers; `pending` of them unscheduled. Requests are
-/// small enough (50m / 32Mi) that any one worker's pods fit on the others.
+/// small enough (25m / 16Mi) that most workers' pods fit on the others.
 fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
     let (namespace, owner) = match i % 10 {
         0 => ("kube-system", OwnerKind::DaemonSet),
@@ -67,8 +67,8 @@ fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
         workload_replicas: Some(4),
         mirror: false,
         requests: Resources {
-            cpu_millis: 50,
-            memory_bytes: 32 * MI,
+            cpu_millis: 25,
+            memory_bytes: 16 * MI,
         },
         has_local_storage: false,
         labels: BTreeMap::from([("app".to_string(), app)]),
@@ -78,7 +78,7 @@ fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
 }
 
 fn cluster(pending: usize) -> ClusterView {
-    let workers = 10;
+    let workers = 9;
     ClusterView {
         nodes: (0..=workers).map(node).collect(),
         pods: (0..300).map(|i| pod(i, workers, pending)).collect(),
