@@ -87,9 +87,17 @@ pub fn select_candidate(
 
 #[cfg(test)]
 mod tests {
+    use super::super::drainability::SCALE_DOWN_DISABLED;
     use super::super::testkit::*;
     use super::*;
     use crate::model::PodInfo;
+
+    /// A worker in its own zone that may not go itself but has room for the others' pods.
+    fn spare() -> NodeInfo {
+        worker("spare")
+            .zone("z")
+            .annotated(SCALE_DOWN_DISABLED, "true")
+    }
 
     #[test]
     fn preference_order() {
@@ -187,7 +195,8 @@ mod tests {
                 "w2",
             ),
         ];
-        for (name, nodes, pods, want) in cases {
+        for (name, mut nodes, pods, want) in cases {
+            nodes.push(spare());
             let cluster = ClusterView {
                 nodes,
                 pods,
@@ -207,6 +216,7 @@ mod tests {
                 worker("cp").control_plane(),
                 worker("w1").not_ready(),
                 worker("w2").zone("b"),
+                spare(),
             ],
             pods: vec![pod("p1").on("w2"), pod("d1").on("w2").daemonset()],
             pdbs: vec![],
@@ -217,7 +227,7 @@ mod tests {
             ("w2", Some("b"), 1)
         );
         let names: Vec<&str> = got.excluded.iter().map(|e| e.node.as_str()).collect();
-        assert_eq!(names, ["cp", "w1"]);
+        assert_eq!(names, ["cp", "w1", "spare"]);
         assert_eq!(
             select_candidate(&ClusterView::default(), &Config::default(), t0()),
             Err(vec![])

@@ -1,6 +1,6 @@
 //! Decisions are values: what to do and every reason why, or why not. One place executes them.
 
-use crate::model::{MetricName, OperationKind, ScaleAction};
+use crate::model::{MetricName, OperationKind, Resources, ScaleAction};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -383,7 +383,7 @@ impl fmt::Display for NoChangeReason {
                 if unmet.is_empty() {
                     write!(f, "load is within thresholds")
                 } else {
-                    write!(f, "load is within thresholds ({})", unmet.join(", "))
+                    write!(f, "load is within thresholds ({})", unmet.join("; "))
                 }
             }
         }
@@ -458,6 +458,14 @@ pub enum UnremovableReason {
         /// `namespace/name`.
         pod: String,
     },
+    /// The requests of the pods a drain would evict exceed what the other Ready, schedulable
+    /// workers have free, so they would be left Pending.
+    NoRoomForPods {
+        /// Summed requests of the pods to evict.
+        needed: Resources,
+        /// Summed free requests-capacity (allocatable minus requests) of the other workers.
+        free: Resources,
+    },
 }
 
 impl fmt::Display for UnremovableReason {
@@ -500,6 +508,14 @@ impl fmt::Display for UnremovableReason {
             UnremovableReason::DoNotDisrupt { pod } => {
                 write!(f, "{pod} is annotated karpenter.sh/do-not-disrupt=true")
             }
+            UnremovableReason::NoRoomForPods { needed, free } => write!(
+                f,
+                "its pods request {}m CPU and {}Mi memory, more than the {}m and {}Mi free on the other workers",
+                needed.cpu_millis,
+                needed.memory_bytes / (1024 * 1024),
+                free.cpu_millis,
+                free.memory_bytes / (1024 * 1024)
+            ),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The "never remove" rules: what makes a node, or a pod on it, block its removal.
 
 use super::UnremovableReason;
-use crate::model::{ClusterView, NodeInfo, OwnerKind, PdbInfo, PodInfo};
+use crate::model::{ClusterView, NodeInfo, OwnerKind, PdbInfo, PodInfo, PodPhase, Resources};
 
 /// Node annotation that opts a node out of scale-down.
 pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
@@ -81,23 +81,58 @@ pub fn pod_rule(pod: &PodInfo, pdbs: &[PdbInfo]) -> Option<UnremovableReason> {
     None
 }
 
+/// Requests of the pods on `node` that a drain would evict.
+fn evicted_requests(cluster: &ClusterView, node: &str) -> Resources {
+    cluster
+        .pods_on(node)
+        .filter(|p| !p.ignored_by_drain())
+        .fold(Resources::default(), |sum, p| sum.plus(p.requests))
+}
+
+/// `Some(NoRoomForPods)` when the pods a drain of `node` would evict do not fit, by summed CPU and
+/// memory requests, in the free capacity (allocatable minus the requests of their running pods) of
+/// the other Ready, schedulable workers. A sum is necessary, not sufficient: the scheduler may
+/// still fail to pack them, but a node whose pods cannot fit even in aggregate is never drained.
+pub fn room_rule(node: &NodeInfo, cluster: &ClusterView) -> Option<UnremovableReason> {
+    let needed = evicted_requests(cluster, &node.name);
+    let free = cluster
+        .workers()
+        .filter(|n| n.name != node.name && n.ready && !n.unschedulable)
+        .map(|n| {
+            let used = cluster
+                .pods_on(&n.name)
+                .filter(|p| !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
+                .fold(Resources::default(), |sum, p| sum.plus(p.requests));
+            Resources {
+                cpu_millis: n.allocatable.cpu_millis.saturating_sub(used.cpu_millis),
+                memory_bytes: n.allocatable.memory_bytes.saturating_sub(used.memory_bytes),
+            }
+        })
+        .fold(Resources::default(), Resources::plus);
+    (!needed.fits_in(free)).then_some(UnremovableReason::NoRoomForPods { needed, free })
+}
+
 /// The first rule that keeps `node` in the cluster: its own rules, then its pods' in the order
-/// the view lists them. `None` when it may be removed.
+/// the view lists them, then whether its pods fit elsewhere ([`room_rule`]). `None` when it may
+/// be removed.
 pub fn unremovable(node: &NodeInfo, cluster: &ClusterView) -> Option<UnremovableReason> {
-    node_rule(node).or_else(|| {
-        cluster
-            .pods_on(&node.name)
-            .find_map(|p| pod_rule(p, &cluster.pdbs))
-    })
+    node_rule(node)
+        .or_else(|| {
+            cluster
+                .pods_on(&node.name)
+                .find_map(|p| pod_rule(p, &cluster.pdbs))
+        })
+        .or_else(|| room_rule(node, cluster))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::candidate::select_candidate;
     use super::super::testkit::*;
+    use super::super::ExcludedNode;
     use super::*;
     use crate::config::Config;
-    use crate::model::{ClusterView, PodPhase};
+    use crate::model::ClusterView;
 
     /// One rule per case: a single worker `w1` with `node`'s tweaks and `pods` on it.
     #[test]
@@ -388,9 +423,15 @@ mod tests {
                 }),
             ),
         ];
+        // A spare worker that may not go itself but has room for w1's pods.
+        let spare = || worker("spare").annotated(SCALE_DOWN_DISABLED, "true");
+        let spare_stays = || ExcludedNode {
+            node: "spare".into(),
+            reason: UnremovableReason::ScaleDownDisabled,
+        };
         for (name, node, pods, pdbs, want) in cases {
             let cluster = ClusterView {
-                nodes: vec![node],
+                nodes: vec![node, spare()],
                 pods,
                 pdbs,
             };
@@ -399,18 +440,122 @@ mod tests {
                 want,
                 "case {name}"
             );
-            let chosen = select_candidate(&cluster, &Config::default(), t0());
-            match want {
-                None => assert_eq!(chosen.map(|c| c.node), Ok("w1".to_string()), "case {name}"),
-                Some(reason) => assert_eq!(
-                    chosen.map(|c| c.node),
-                    Err(vec![super::super::ExcludedNode {
+            let chosen = select_candidate(&cluster, &Config::default(), t0()).map(|c| c.node);
+            let want = match want {
+                None => Ok("w1".to_string()),
+                Some(reason) => Err(vec![
+                    ExcludedNode {
                         node: "w1".into(),
-                        reason
-                    }]),
-                    "case {name}"
-                ),
-            }
+                        reason,
+                    },
+                    spare_stays(),
+                ]),
+            };
+            assert_eq!(chosen, want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn pods_must_fit_on_the_other_workers() {
+        let full = |n: &str, pods: u32| -> Vec<PodInfo> {
+            (0..pods)
+                .map(|i| pod(&format!("{n}-{i}")).on(n).requests(200, 128))
+                .collect()
+        };
+        let room = |needed: (u64, u64), free: (u64, u64)| {
+            Some(UnremovableReason::NoRoomForPods {
+                needed: Resources {
+                    cpu_millis: needed.0,
+                    memory_bytes: needed.1 * 1024 * 1024,
+                },
+                free: Resources {
+                    cpu_millis: free.0,
+                    memory_bytes: free.1 * 1024 * 1024,
+                },
+            })
+        };
+        type Case = (
+            &'static str,
+            Vec<NodeInfo>,
+            Vec<PodInfo>,
+            Option<UnremovableReason>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "an empty node always fits",
+                vec![worker("w1")],
+                vec![],
+                None,
+            ),
+            (
+                "no other worker",
+                vec![worker("w1")],
+                full("w1", 1),
+                room((200, 128), (0, 0)),
+            ),
+            (
+                "fits exactly",
+                vec![worker("w1"), worker("w2")],
+                [full("w1", 4), full("w2", 5)].concat(),
+                None,
+            ),
+            (
+                "one pod too many",
+                vec![worker("w1"), worker("w2")],
+                [full("w1", 5), full("w2", 5)].concat(),
+                room((1000, 640), (800, 896)),
+            ),
+            (
+                "memory too",
+                vec![worker("w1"), worker("w2").allocatable(4000, 256)],
+                [full("w1", 3)].concat(),
+                room((600, 384), (4000, 256)),
+            ),
+            (
+                "NotReady workers offer nothing",
+                vec![worker("w1"), worker("w2").not_ready()],
+                full("w1", 1),
+                room((200, 128), (0, 0)),
+            ),
+            (
+                "cordoned workers offer nothing",
+                vec![worker("w1"), worker("w2").cordoned()],
+                full("w1", 1),
+                room((200, 128), (0, 0)),
+            ),
+            (
+                "control plane offers nothing",
+                vec![worker("w1"), worker("cp").control_plane()],
+                full("w1", 1),
+                room((200, 128), (0, 0)),
+            ),
+            (
+                "DaemonSet pods move nowhere",
+                vec![worker("w1")],
+                vec![pod("ds").on("w1").daemonset()],
+                None,
+            ),
+            (
+                "finished pods free their requests",
+                vec![worker("w1"), worker("w2")],
+                [
+                    full("w1", 5),
+                    full("w2", 5)
+                        .into_iter()
+                        .map(|p| p.phase(PodPhase::Succeeded))
+                        .collect(),
+                ]
+                .concat(),
+                None,
+            ),
+        ];
+        for (name, nodes, pods, want) in cases {
+            let cluster = ClusterView {
+                nodes,
+                pods,
+                pdbs: vec![],
+            };
+            assert_eq!(room_rule(&cluster.nodes[0], &cluster), want, "case {name}");
         }
     }
 }

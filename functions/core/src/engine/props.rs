@@ -24,7 +24,7 @@ fn windowed() -> impl Strategy<Value = Option<Windowed>> {
 }
 
 fn metric_names() -> impl Strategy<Value = Vec<MetricName>> {
-    proptest::collection::vec(
+    let some = proptest::collection::vec(
         select(vec![
             MetricName::Cpu,
             MetricName::Memory,
@@ -33,11 +33,12 @@ fn metric_names() -> impl Strategy<Value = Vec<MetricName>> {
             MetricName::LatencyP95,
             MetricName::ErrorRate,
         ]),
-        0..=2,
-    )
+        1..=2,
+    );
+    prop_oneof![3 => Just(vec![]), 1 => some]
 }
 
-fn snapshot() -> impl Strategy<Value = MetricsSnapshot> {
+fn random_snapshot() -> impl Strategy<Value = MetricsSnapshot> {
     (
         (
             proptest::option::weighted(0.9, ratio()),
@@ -50,9 +51,9 @@ fn snapshot() -> impl Strategy<Value = MetricsSnapshot> {
             (select(vec![0.0, 0.0, 1.0, 2.0]), 0u32..=14),
         ),
         (
-            proptest::option::of(0.0..2000.0f64),
+            proptest::option::weighted(0.3, 0.0..2000.0f64),
             windowed(),
-            proptest::option::of(0.0..4.0f64),
+            proptest::option::weighted(0.3, 0.0..4.0f64),
             windowed(),
         ),
         (
@@ -101,6 +102,26 @@ fn snapshot() -> impl Strategy<Value = MetricsSnapshot> {
                 }
             },
         )
+}
+
+/// A snapshot where every scale-down condition holds, sometimes nudged onto a boundary or made
+/// unusable in one way.
+fn idle_snapshot() -> impl Strategy<Value = MetricsSnapshot> {
+    (0.0..0.3f64, 0.0..0.5f64, 0.0..100.0f64, 0u32..8).prop_map(|(cpu, mem, queue, nudge)| {
+        let m = idle().cpu(cpu).memory(mem).queue(queue);
+        match nudge {
+            0 => m.cpu(0.3),
+            1 => m.memory(0.5),
+            2 => m.cpu_down_window(cpu, 39),
+            3 => m.stale(MetricName::Cpu),
+            4 => m.cached(ago(60)),
+            _ => m,
+        }
+    })
+}
+
+fn snapshot() -> impl Strategy<Value = MetricsSnapshot> {
+    prop_oneof![random_snapshot(), idle_snapshot()]
 }
 
 fn node(i: usize) -> impl Strategy<Value = NodeInfo> {
@@ -183,7 +204,7 @@ fn pod_on(nodes: usize, i: usize) -> impl Strategy<Value = PodInfo> {
 }
 
 fn cluster() -> impl Strategy<Value = ClusterView> {
-    (0usize..=12)
+    (0usize..=11)
         .prop_flat_map(|n| {
             let nodes: Vec<_> = (0..n).map(node).collect();
             let pods = (0usize..=30)
@@ -233,7 +254,7 @@ fn state() -> impl Strategy<Value = ScalingState> {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1u32..=4, 0u32..=8, 1u32..=3, any::<bool>()).prop_map(|(min, extra, inc, queue)| Config {
+    (1u32..=4, 1u32..=9, 1u32..=3, any::<bool>()).prop_map(|(min, extra, inc, queue)| Config {
         min_nodes: min,
         max_nodes: min + extra,
         scale_up_max_increment: inc,
@@ -279,12 +300,38 @@ fn breaks_a_rule(node: &NodeInfo, cluster: &ClusterView) -> bool {
                 || flag(&p.annotations, drainability::SAFE_TO_EVICT, "false")
                 || flag(&p.annotations, drainability::DO_NOT_DISRUPT, "true"))
     };
-    node_bad
-        || cluster
-            .pods
-            .iter()
-            .filter(|p| p.node_name.as_deref() == Some(node.name.as_str()))
-            .any(pod_bad)
+    node_bad || on(cluster, node).any(pod_bad) || no_room(node, cluster)
+}
+
+/// Pods scheduled on `n`.
+fn on<'a>(cluster: &'a ClusterView, n: &'a NodeInfo) -> impl Iterator<Item = &'a PodInfo> + 'a {
+    cluster
+        .pods
+        .iter()
+        .filter(move |p| p.node_name.as_deref() == Some(n.name.as_str()))
+}
+
+/// The pods a drain of `node` moves need more CPU or memory than the other Ready, schedulable
+/// workers have left.
+fn no_room(node: &NodeInfo, cluster: &ClusterView) -> bool {
+    let finished = |p: &&PodInfo| matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed);
+    let sum = |pods: Vec<&PodInfo>| {
+        pods.iter().fold((0u64, 0u64), |(c, m), p| {
+            (c + p.requests.cpu_millis, m + p.requests.memory_bytes)
+        })
+    };
+    let (need_cpu, need_mem) = sum(on(cluster, node)
+        .filter(|p| !(p.mirror || p.owner_kind == Some(OwnerKind::DaemonSet) || finished(p)))
+        .collect());
+    let (mut free_cpu, mut free_mem) = (0u64, 0u64);
+    for n in &cluster.nodes {
+        if n.name != node.name && !n.control_plane && n.ready && !n.unschedulable {
+            let (c, m) = sum(on(cluster, n).filter(|p| !finished(p)).collect());
+            free_cpu += n.allocatable.cpu_millis.saturating_sub(c);
+            free_mem += n.allocatable.memory_bytes.saturating_sub(m);
+        }
+    }
+    need_cpu > free_cpu || need_mem > free_mem
 }
 
 /// The cooldown of `state`'s last action at `now`, if one is running.
@@ -363,6 +410,18 @@ proptest! {
             for n in &s.inputs.cluster.nodes {
                 prop_assert!(breaks_a_rule(n, &s.inputs.cluster), "{} was excluded but breaks no rule", n.name);
             }
+        }
+    }
+
+    #[test]
+    fn scale_down_only_on_live_complete_metrics_and_a_healthy_fleet(s in scenes()) {
+        if let Decision::ScaleDown { .. } = s.decide() {
+            let m = &s.inputs.metrics;
+            prop_assert_eq!(m.provenance, Provenance::Live);
+            prop_assert!(m.unusable_required().is_empty());
+            prop_assert!(!Fleet::of(&s.inputs.cluster).breaker_tripped(&s.cfg));
+            prop_assert_eq!(m.pending_pods, Some(0.0));
+            prop_assert_eq!(s.inputs.cluster.pending_pods().count(), 0);
         }
     }
 

@@ -14,39 +14,35 @@ enum Want {
     Hold(&'static [&'static str]),
 }
 
-fn check(name: &str, s: &Scene, want: &Want) {
-    let d = s.decide();
-    let got = tags(&d);
-    match (want, &d) {
-        (Want::Up(n, reasons), Decision::ScaleUp { count, .. }) => {
-            assert_eq!(
-                (count, got.as_slice()),
-                (
-                    n,
-                    &reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>()[..]
-                ),
-                "case {name}: {d}"
-            )
+impl Want {
+    /// The same one-line summary [`summary`] gives a decision.
+    fn summary(&self) -> String {
+        match self {
+            Want::Up(count, reasons) => format!("up {count} {reasons:?}"),
+            Want::Down(node) => format!("down {node} i-{node}"),
+            Want::Hold(reasons) => format!("hold {reasons:?}"),
         }
-        (
-            Want::Down(node),
-            Decision::ScaleDown {
-                node: got_node,
-                instance_id,
-                ..
-            },
-        ) => {
-            assert_eq!(got_node, node, "case {name}: {d}");
-            assert_eq!(instance_id, &format!("i-{node}"), "case {name}");
-        }
-        (Want::Hold(reasons), Decision::NoChange { .. }) => {
-            assert_eq!(got, *reasons, "case {name}: {d}")
-        }
-        _ => panic!("case {name}: want {want:?}, got {d}"),
     }
 }
 
-const DOWN_ALL: &str = "w1";
+/// `up <count> [tags]`, `down <node> <instance>` or `hold [tags]`.
+fn summary(d: &Decision) -> String {
+    match d {
+        Decision::ScaleUp { count, .. } => format!("up {count} {:?}", tags(d)),
+        Decision::ScaleDown {
+            node, instance_id, ..
+        } => format!("down {node} {instance_id}"),
+        Decision::NoChange { .. } => format!("hold {:?}", tags(d)),
+    }
+}
+
+fn check(name: &str, s: &Scene, want: &Want) {
+    let d = s.decide();
+    assert_eq!(summary(&d), want.summary(), "case {name}: {d}");
+}
+
+/// The worker an otherwise even cluster gives up: the first by name.
+const FIRST: &str = "w1";
 
 #[test]
 fn scale_up_triggers() {
@@ -328,7 +324,7 @@ fn bounds_cooldowns_and_operations() {
         (
             "one above minimum scales down",
             cool().nodes(workers(3)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "NotReady workers do not count toward the minimum",
@@ -358,7 +354,7 @@ fn bounds_cooldowns_and_operations() {
         (
             "exactly at the scale-down cooldown end",
             cool().state(down(600)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "scale-down cooldown also holds scale-up",
@@ -401,11 +397,11 @@ fn scale_down_conditions_and_metrics_safety() {
     let cool = || scene().metrics(idle());
     let queued = || cool().cfg(|c| c.queue_metric_enabled = true);
     let cases: Vec<(&str, Scene, Want)> = vec![
-        ("idle cluster scales down", cool(), Want::Down(DOWN_ALL)),
+        ("idle cluster scales down", cool(), Want::Down(FIRST)),
         (
             "optional inputs missing never block",
             cool().metrics(idle().missing(MetricName::LatencyP95)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "cpu exactly 30% is not below",
@@ -415,7 +411,7 @@ fn scale_down_conditions_and_metrics_safety() {
         (
             "cpu 29.9999% is below",
             cool().metrics(idle().cpu(0.299999)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "cpu down window one sample short",
@@ -449,7 +445,7 @@ fn scale_down_conditions_and_metrics_safety() {
         (
             "queue below threshold when enabled",
             queued().metrics(idle().queue(99.0)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "queue exactly at threshold",
@@ -537,7 +533,7 @@ fn not_ready_circuit_breaker() {
         (
             "exactly 45% NotReady still scales down",
             pct_only().nodes(fleet(11, 9)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "just over 45% NotReady stops scale-down",
@@ -547,7 +543,7 @@ fn not_ready_circuit_breaker() {
         (
             "2 NotReady still scale down",
             count_only().nodes(fleet(8, 2)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "3 NotReady stop scale-down",
@@ -562,7 +558,7 @@ fn not_ready_circuit_breaker() {
         (
             "defaults: 1 of 4 NotReady (25%)",
             cool().nodes(fleet(3, 1)),
-            Want::Down(DOWN_ALL),
+            Want::Down(FIRST),
         ),
         (
             "breaker still allows scale-up",
@@ -738,4 +734,64 @@ fn no_safe_candidate_lists_every_node() {
         ),
         "{d}"
     );
+}
+
+#[test]
+fn cooldown_edges() {
+    let at = |ms: i64| {
+        after(
+            ScaleAction::ScaleUp,
+            t0() - chrono::Duration::milliseconds(ms),
+        )
+    };
+    let cases: Vec<(&str, ScalingState, Option<u64>)> = vec![
+        (
+            "half a second before the end rounds up",
+            at(299_500),
+            Some(1),
+        ),
+        ("a millisecond before the end", at(299_999), Some(1)),
+        ("exactly at the end", at(300_000), None),
+        ("after the end", at(300_001), None),
+        ("just after the action", at(0), Some(300)),
+        ("an action recorded in the future", at(-10_000), Some(310)),
+        ("never acted", fresh(), None),
+    ];
+    for (name, state, want) in cases {
+        let got = match scene().metrics(metrics().cpu(0.8)).state(state).decide() {
+            Decision::NoChange { reasons } => match reasons.as_slice() {
+                [NoChangeReason::Cooldown { remaining_secs, .. }] => Some(*remaining_secs),
+                other => panic!("case {name}: {other:?}"),
+            },
+            _ => None,
+        };
+        assert_eq!(got, want, "case {name}");
+    }
+}
+
+#[test]
+fn added_reasons_read_as_sentences() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "cache too old",
+            NoChangeReason::CachedMetricsTooOld { age_secs: 900, max_age_secs: 600 }.to_string(),
+            "cached metrics are 15m old, past the 10m limit: no scaling on them",
+        ),
+        ("at minimum", NoChangeReason::AtMinimum { workers: 2, min: 2 }.to_string(), "at minimum: 2 workers, MIN_NODES is 2"),
+        ("cordoned", ExcludedNode { node: "w1".into(), reason: UnremovableReason::Unschedulable }.to_string(), "w1 stays: it is already cordoned (unschedulable)"),
+        ("no instance", ExcludedNode { node: "w2".into(), reason: UnremovableReason::UnknownInstance }.to_string(), "w2 stays: its EC2 instance id is unknown"),
+        (
+            "steady",
+            scene().metrics(metrics()).decide().to_string(),
+            "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%; memory at 60.0%, not below 50%)",
+        ),
+        (
+            "window",
+            scene().metrics(metrics().cpu_up_window(0.8, 5)).decide().to_string(),
+            "no change: CPU window not met yet: 5 of 12 samples",
+        ),
+    ];
+    for (name, got, want) in cases {
+        assert_eq!(got, want, "case {name}");
+    }
 }
