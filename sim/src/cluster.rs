@@ -286,7 +286,11 @@ impl Cluster {
             return;
         }
         let mut extra = current - desired;
-        while extra > 0 && self.pending.pop_back().is_some() {
+        while extra > 0 {
+            let Some(created) = self.pending.pop_back() else {
+                break;
+            };
+            self.longest_wait_secs = self.longest_wait_secs.max(now - created);
             extra -= 1;
         }
         let grace = self.workload.termination_grace_secs as i64;
