@@ -64,9 +64,7 @@ fn resolve(name: &str) -> Result<Scenario, ScenarioError> {
     let path = Path::new(name);
     if builtin::toml(name).is_some() && !path.exists() {
         builtin::scenario(name)
-    } else if path.exists() {
-        scenario::load(path)
-    } else if name.ends_with(".toml") || name.contains('/') {
+    } else if path.exists() || name.ends_with(".toml") || name.contains('/') {
         scenario::load(path)
     } else {
         builtin::scenario(name)

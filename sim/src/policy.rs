@@ -243,40 +243,39 @@ impl SmartScale {
                     self.finish(ctx.at(now), ScaleAction::ScaleUp, cluster.alive_count());
                 }
             }
-            Some(InFlight::Down { node, deadline }) => {
-                if now % poll == 0 {
-                    if drain_round(cluster, node, now) {
-                        let name = cluster.nodes[node].name.clone();
-                        cluster.terminate(node, now);
-                        events.push(Event {
-                            t: now,
-                            kind: EventKind::ScaleDown,
-                            nodes: 1,
-                            reason: format!(
-                                "{name} drained and terminated: {}",
-                                self.state
-                                    .operation
-                                    .as_ref()
-                                    .map_or("", |o| o.reason.as_str())
-                            ),
-                        });
-                        self.finish(ctx.at(now), ScaleAction::ScaleDown, cluster.alive_count());
-                    } else if now >= deadline {
-                        cluster.uncordon(node);
-                        events.push(Event {
-                            t: now,
-                            kind: EventKind::DrainAborted,
-                            nodes: 0,
-                            reason: format!(
-                                "drain of {} not done by DRAIN_TIMEOUT: uncordoned",
-                                cluster.nodes[node].name
-                            ),
-                        });
-                        self.op = None;
-                        self.state.operation = None;
-                    }
+            Some(InFlight::Down { node, deadline }) if now % poll == 0 => {
+                if drain_round(cluster, node, now) {
+                    let name = cluster.nodes[node].name.clone();
+                    cluster.terminate(node, now);
+                    events.push(Event {
+                        t: now,
+                        kind: EventKind::ScaleDown,
+                        nodes: 1,
+                        reason: format!(
+                            "{name} drained and terminated: {}",
+                            self.state
+                                .operation
+                                .as_ref()
+                                .map_or("", |o| o.reason.as_str())
+                        ),
+                    });
+                    self.finish(ctx.at(now), ScaleAction::ScaleDown, cluster.alive_count());
+                } else if now >= deadline {
+                    cluster.uncordon(node);
+                    events.push(Event {
+                        t: now,
+                        kind: EventKind::DrainAborted,
+                        nodes: 0,
+                        reason: format!(
+                            "drain of {} not done by DRAIN_TIMEOUT: uncordoned",
+                            cluster.nodes[node].name
+                        ),
+                    });
+                    self.op = None;
+                    self.state.operation = None;
                 }
             }
+            Some(InFlight::Down { .. }) => {}
         }
         events
     }

@@ -479,7 +479,7 @@ pub fn parse(
         let line = sim_lines.iter().find(|(k, _)| *k == key).map_or(1, |x| x.1);
         if v == 0 {
             r.bad(line, format!("{key} must be longer than 0s"));
-        } else if tick > 0 && v % tick != 0 {
+        } else if tick > 0 && !v.is_multiple_of(tick) {
             r.bad(
                 line,
                 format!("{key} ({v}s) must be a multiple of tick ({tick}s)"),
@@ -646,7 +646,7 @@ pub fn parse(
             "[cluster_autoscaler] min_nodes is above max_nodes".into(),
         );
     }
-    if tick > 0 && cluster_autoscaler.scan_interval_secs % tick != 0 {
+    if tick > 0 && !cluster_autoscaler.scan_interval_secs.is_multiple_of(tick) {
         r.bad(
             ca_scan_line,
             format!("scan_interval must be a multiple of tick ({tick}s)"),
