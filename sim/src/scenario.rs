@@ -908,3 +908,74 @@ impl Reader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_errors_name_the_line() {
+        let cases = [
+            ("empty file", "", "t.csv: the trace is empty"),
+            ("bad header", "when,rps\n0,1\n", "t.csv:1: bad header"),
+            (
+                "three fields",
+                "time,rps\n0,1,2\n60,1\n",
+                "t.csv:2: expected 2 fields",
+            ),
+            (
+                "time not a number",
+                "time,rps\n0,1\nsoon,1\n",
+                "t.csv:3: time `soon`",
+            ),
+            (
+                "negative time",
+                "time,rps\n-5,1\n60,1\n",
+                "t.csv:2: time -5",
+            ),
+            (
+                "equal times",
+                "time,rps\n0,1\n0,2\n",
+                "t.csv:3: time `0` is not after",
+            ),
+            ("negative rps", "time,rps\n0,1\n60,-1\n", "t.csv:3: rps -1"),
+            (
+                "rps not a number",
+                "time,rps\n0,x\n60,1\n",
+                "t.csv:2: rps `x`",
+            ),
+            (
+                "mixed kinds",
+                "time,rps\n2026-11-23T00:00:00Z,1\n60,1\n",
+                "t.csv:3: mixes seconds and RFC 3339",
+            ),
+            (
+                "one row",
+                "time,rps\n0,1\n",
+                "t.csv: the trace covers no time",
+            ),
+        ];
+        for (name, text, want) in cases {
+            let err = parse_trace(text, "t.csv").unwrap_err().to_string();
+            assert!(err.contains(want), "case {name}: {err}");
+        }
+    }
+
+    #[test]
+    fn traces_read_in_seconds_or_rfc3339() {
+        let t = parse_trace(
+            "time,rps\n2026-11-23T09:00:00+06:00,100\n2026-11-23T09:02:00+06:00,500\n",
+            "t.csv",
+        )
+        .unwrap();
+        assert_eq!(t.points, [(0.0, 100.0), (120.0, 500.0)]);
+        assert_eq!(t.start.unwrap().to_rfc3339(), "2026-11-23T09:00:00+06:00");
+        let mut lin = t.cursor(Interpolation::Linear);
+        assert_eq!(lin.rps_at(60.0), 300.0);
+        assert_eq!(lin.rps_at(500.0), 500.0);
+        let mut step = t.cursor(Interpolation::Step);
+        assert_eq!(step.rps_at(119.0), 100.0);
+        let s = parse_trace("time,rps\n0,1\n60,2\n", "t.csv").unwrap();
+        assert_eq!(s.duration_secs(), 60.0);
+    }
+}
