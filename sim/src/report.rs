@@ -1,0 +1,155 @@
+//! The report: a table for people, one JSON object per policy for machines, and the timeline CSV.
+
+use crate::run::{Row, RunResult};
+use crate::scenario::Scenario;
+use chrono::Duration;
+use std::fmt::Write as _;
+
+/// The comparison table of one scenario's runs, ready to print.
+pub fn table(scenario: &Scenario, results: &[RunResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Scenario {} ({:.1} h from {}): {}",
+        scenario.name,
+        scenario.trace.duration_secs() / 3600.0,
+        scenario.start.format("%Y-%m-%d %H:%M %:z"),
+        scenario.description
+    );
+    let header = [
+        "policy",
+        "node-h",
+        "cost $",
+        "saving",
+        "pending pod-min",
+        "max pending",
+        "overload min",
+        "unserved CPU",
+        "ups",
+        "downs",
+        "nodes",
+    ];
+    let rows: Vec<[String; 11]> = results
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            [
+                s.policy.clone(),
+                format!("{:.1}", s.node_hours),
+                format!("{:.2}", s.cost_usd),
+                format!("{:.1}%", s.savings_pct),
+                format!("{:.1}", s.pending_pod_minutes),
+                format!("{:.0}s", s.max_pending_seconds),
+                format!("{:.1}", s.overload_minutes),
+                format!("{:.2}%", s.unserved_cpu_pct),
+                s.scale_ups.to_string(),
+                s.scale_downs.to_string(),
+                format!("{}-{}", s.nodes_min, s.nodes_max),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (c, cell) in cells.iter().enumerate() {
+            if c == 0 {
+                let _ = write!(l, "{cell:<w$}", w = widths[c]);
+            } else {
+                let _ = write!(l, "  {cell:>w$}", w = widths[c]);
+            }
+        }
+        l
+    };
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    let _ = writeln!(
+        out,
+        "{}",
+        line(widths.iter().map(|_| "").collect())
+            .chars()
+            .map(|_| '-')
+            .collect::<String>()
+    );
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
+    }
+    let _ = writeln!(
+        out,
+        "saving: against the baseline ({} fixed workers); overload: demanded CPU above 90% of Ready capacity; \
+cluster-autoscaler-model is a model of Cluster Autoscaler's documented defaults, not Cluster Autoscaler",
+        scenario.baseline_nodes
+    );
+    out
+}
+
+/// One JSON object (one line) per policy, with the report's keys.
+pub fn json_lines(results: &[RunResult]) -> String {
+    results
+        .iter()
+        .map(|r| serde_json::to_string(&r.summary).expect("a summary always serialises") + "\n")
+        .collect()
+}
+
+/// The timeline as CSV: one row per metrics interval, events on the row of their interval.
+pub fn timeline_csv(scenario: &Scenario, result: &RunResult) -> String {
+    let mut out = String::from(
+        "time_s,local_time,rps,desired_replicas,serving_pods,pending_pods,nodes,ready_nodes,demand_cores,served_cores,capacity_cores,cpu_pct,memory_pct,events\n",
+    );
+    let interval = scenario.simulation.metrics_interval_secs as i64;
+    let mut ev = result.events.iter().peekable();
+    for Row {
+        t,
+        rps,
+        desired_replicas,
+        serving_pods,
+        pending_pods,
+        nodes,
+        ready_nodes,
+        demand_cores,
+        served_cores,
+        capacity_cores,
+        cpu_ratio,
+        memory_ratio,
+    } in &result.timeline
+    {
+        let mut here = Vec::new();
+        while let Some(e) = ev.next_if(|e| e.t < t + interval) {
+            here.push(format!("{}:{}", e.kind.as_str(), e.nodes));
+        }
+        let pct = |r: &Option<f64>| r.map_or(String::new(), |v| format!("{:.1}", v * 100.0));
+        let local = scenario.start + Duration::seconds(*t);
+        let _ = writeln!(
+            out,
+            "{t},{},{rps:.1},{desired_replicas},{serving_pods},{pending_pods},{nodes},{ready_nodes},{demand_cores:.3},{served_cores:.3},{capacity_cores:.3},{},{},{}",
+            local.format("%Y-%m-%dT%H:%M:%S%:z"),
+            pct(cpu_ratio),
+            pct(memory_ratio),
+            here.join(" ")
+        );
+    }
+    out
+}
+
+/// Every scaling event as text, one per line: local time, kind, workers, reason.
+pub fn events_text(scenario: &Scenario, result: &RunResult) -> String {
+    let mut out = String::new();
+    for e in &result.events {
+        let local = scenario.start + Duration::seconds(e.t);
+        let _ = writeln!(
+            out,
+            "{} {} {} {}",
+            local.format("%a %H:%M:%S"),
+            e.kind.as_str(),
+            e.nodes,
+            e.reason
+        );
+    }
+    out
+}

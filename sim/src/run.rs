@@ -1,0 +1,244 @@
+//! The simulation loop: one policy over one scenario, tick by tick, with the timeline and the
+//! totals the report is made of.
+//!
+//! Each tick, in order: traffic is read; booting workers become Ready and stopping pods go; every
+//! metrics interval the HPA syncs; the scheduler places Pending pods; the load is computed and
+//! added to the totals; every metrics interval a sample is recorded; the policy acts.
+
+use crate::cluster::Cluster;
+use crate::observe::{Observer, Sample};
+use crate::policy::{self, Ctx, Event, EventKind, PolicyKind};
+use crate::scenario::Scenario;
+use chrono::Utc;
+use std::collections::BTreeMap;
+
+/// One timeline row, one per metrics interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Seconds since the start.
+    pub t: i64,
+    /// Traffic, requests/s.
+    pub rps: f64,
+    /// Replicas the HPA asks for.
+    pub desired_replicas: u32,
+    /// Pods serving.
+    pub serving_pods: u32,
+    /// Pods Pending.
+    pub pending_pods: u32,
+    /// Workers that exist (booting or Ready): what is billed.
+    pub nodes: u32,
+    /// Ready workers.
+    pub ready_nodes: u32,
+    /// CPU the traffic demands, cores.
+    pub demand_cores: f64,
+    /// CPU served, cores.
+    pub served_cores: f64,
+    /// What Ready workers can give pods, cores.
+    pub capacity_cores: f64,
+    /// Cluster CPU utilisation as SmartScale sees it (0..1), if any worker is Ready.
+    pub cpu_ratio: Option<f64>,
+    /// Cluster memory utilisation (0..1), if any worker is Ready.
+    pub memory_ratio: Option<f64>,
+}
+
+/// Totals of one run. Field names are the report's JSON keys.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Policy label.
+    pub policy: String,
+    /// Simulated time, hours.
+    pub duration_hours: f64,
+    /// Worker-hours billed (launch to termination, per second).
+    pub node_hours: f64,
+    /// Their cost, USD (with the per-instance billing minimum).
+    pub cost_usd: f64,
+    /// Saving against the baseline of the same run, percent (negative: costs more).
+    pub savings_pct: f64,
+    /// Pending pods integrated over time, pod-minutes.
+    pub pending_pod_minutes: f64,
+    /// Longest time one pod stayed Pending, seconds.
+    pub max_pending_seconds: f64,
+    /// Minutes where demanded CPU exceeded 90% of what Ready workers can give pods.
+    pub overload_minutes: f64,
+    /// Share of demanded CPU-time not served, percent.
+    pub unserved_cpu_pct: f64,
+    /// Scale-up actions.
+    pub scale_ups: u32,
+    /// Workers removed by scale-down.
+    pub scale_downs: u32,
+    /// Drains given up.
+    pub drains_aborted: u32,
+    /// Fewest workers at any time.
+    pub nodes_min: u32,
+    /// Most workers at any time.
+    pub nodes_max: u32,
+    /// Mean cluster CPU utilisation over the run, percent.
+    pub cpu_mean_pct: f64,
+    /// "No change" reasons SmartScale gave, with counts (empty for other policies).
+    pub no_change_reasons: BTreeMap<String, u64>,
+}
+
+/// One policy's run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Which policy.
+    pub policy: PolicyKind,
+    /// Totals.
+    pub summary: Summary,
+    /// One row per metrics interval.
+    pub timeline: Vec<Row>,
+    /// Every scaling event.
+    pub events: Vec<Event>,
+}
+
+/// Runs `kind` over `scenario`. `progress` is called with the simulated seconds done, now and
+/// then (for a progress bar). `savings_pct` is left at 0; [`run_all`] fills it in.
+pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64)) -> RunResult {
+    let sim = &scenario.simulation;
+    let tick = sim.tick_secs as i64;
+    let interval = sim.metrics_interval_secs as i64;
+    let duration = scenario.trace.duration_secs().ceil() as i64;
+    let ctx = Ctx {
+        scenario,
+        start: scenario.start.with_timezone(&Utc),
+    };
+    let mut cluster = Cluster::new(
+        scenario.node.clone(),
+        scenario.workload.clone(),
+        kind.initial_nodes(scenario),
+        scenario.initial_nodes_managed,
+    );
+    let mut policy = policy::build(kind, scenario);
+    let mut observer = Observer::new(&scenario.policy, sim.cpu_rate_window_secs);
+    let mut traffic = scenario.trace.cursor(scenario.interpolation);
+    let mut timeline = Vec::with_capacity((duration / interval + 1) as usize);
+    let mut events = Vec::new();
+    let dt = tick as f64;
+    let (mut pending_secs, mut overload_secs, mut demand, mut unserved) = (0.0, 0.0, 0.0, 0.0);
+    let (mut cpu_sum, mut cpu_n) = (0.0, 0u64);
+    let (mut nodes_min, mut nodes_max) = (u32::MAX, 0);
+
+    let mut t = 0;
+    while t <= duration {
+        let rps = traffic.rps_at(t as f64);
+        cluster.advance(t);
+        if t % interval == 0 {
+            cluster.set_traffic(t, rps);
+        }
+        cluster.schedule(t);
+        let load = cluster.load(rps);
+        observer.tick(t, load.cpu_ratio);
+        if t < duration {
+            pending_secs += cluster.pending.len() as f64 * dt;
+            if load.demand_cpu_millis > 0.9 * load.ready_capacity_cpu_millis {
+                overload_secs += dt;
+            }
+            demand += load.demand_cpu_millis * dt;
+            unserved += (load.demand_cpu_millis - load.served_cpu_millis).max(0.0) * dt;
+        }
+        let alive = cluster.alive_count();
+        nodes_min = nodes_min.min(alive);
+        nodes_max = nodes_max.max(alive);
+        if t % interval == 0 {
+            let cpu = observer.cpu_rate();
+            observer.record(Sample {
+                t,
+                cpu,
+                memory: load.memory_ratio,
+                pending: cluster.pending.len() as f64,
+            });
+            if let Some(c) = cpu {
+                cpu_sum += c;
+                cpu_n += 1;
+            }
+            timeline.push(Row {
+                t,
+                rps,
+                desired_replicas: cluster.desired_replicas,
+                serving_pods: load.serving_pods,
+                pending_pods: cluster.pending.len() as u32,
+                nodes: alive,
+                ready_nodes: cluster.ready_count(),
+                demand_cores: load.demand_cpu_millis / 1000.0,
+                served_cores: load.served_cpu_millis / 1000.0,
+                capacity_cores: load.ready_capacity_cpu_millis / 1000.0,
+                cpu_ratio: cpu,
+                memory_ratio: load.memory_ratio,
+            });
+        }
+        if t < duration {
+            events.extend(policy.step(t, &mut cluster, &observer, ctx));
+        }
+        if t % 3600 == 0 {
+            progress(t as u64);
+        }
+        t += tick;
+    }
+    progress(duration as u64);
+
+    let (node_secs, cost) = cluster.bill(
+        duration,
+        scenario.pricing.hourly_usd,
+        scenario.pricing.minimum_billed_secs,
+    );
+    let count = |k: EventKind| events.iter().filter(move |e| e.kind == k);
+    let summary = Summary {
+        scenario: scenario.name.clone(),
+        policy: kind.label().into(),
+        duration_hours: duration as f64 / 3600.0,
+        node_hours: node_secs / 3600.0,
+        cost_usd: cost,
+        savings_pct: 0.0,
+        pending_pod_minutes: pending_secs / 60.0,
+        max_pending_seconds: cluster.max_pending_secs(duration) as f64,
+        overload_minutes: overload_secs / 60.0,
+        unserved_cpu_pct: if demand > 0.0 {
+            100.0 * unserved / demand
+        } else {
+            0.0
+        },
+        scale_ups: count(EventKind::ScaleUp).count() as u32,
+        scale_downs: count(EventKind::ScaleDown).map(|e| e.nodes).sum(),
+        drains_aborted: count(EventKind::DrainAborted).count() as u32,
+        nodes_min: if nodes_min == u32::MAX { 0 } else { nodes_min },
+        nodes_max,
+        cpu_mean_pct: if cpu_n > 0 {
+            100.0 * cpu_sum / cpu_n as f64
+        } else {
+            0.0
+        },
+        no_change_reasons: policy.no_change_reasons(),
+    };
+    RunResult {
+        policy: kind,
+        summary,
+        timeline,
+        events,
+    }
+}
+
+/// Runs every policy over `scenario` and fills in each one's saving against the baseline.
+/// `progress` receives the simulated seconds done over all policies together.
+pub fn run_all(scenario: &Scenario, progress: &mut dyn FnMut(u64)) -> Vec<RunResult> {
+    let duration = scenario.trace.duration_secs().ceil() as u64;
+    let mut results: Vec<RunResult> = PolicyKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| run(scenario, kind, &mut |s| progress(i as u64 * duration + s)))
+        .collect();
+    let baseline = results
+        .iter()
+        .find(|r| r.policy == PolicyKind::Baseline)
+        .map(|r| r.summary.cost_usd)
+        .unwrap_or(0.0);
+    for r in &mut results {
+        r.summary.savings_pct = if baseline > 0.0 {
+            100.0 * (baseline - r.summary.cost_usd) / baseline
+        } else {
+            0.0
+        };
+    }
+    results
+}
