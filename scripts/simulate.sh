@@ -6,7 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SMARTSCALE_ROOT"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
-cargo build --locked -q -p smartscale-sim --bin smartscale
+# The whole workspace with all targets, exactly as the tests build it, so both share one build
+# (building one package alone resolves dependency features differently and rebuilds the AWS SDK).
+cargo build --locked -q --workspace --all-targets
 has_scenario=false
 for a in "$@"; do case "$a" in --scenario|--scenario=*) has_scenario=true ;; esac; done
 if $has_scenario; then
