@@ -4,6 +4,7 @@
 //! Nothing here reads the clock or the environment except [`config::Config::from_env`]; time is an
 //! argument everywhere.
 
+pub mod adapters;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -1,0 +1,3 @@
+//! Adapters: the seams implemented against real services and their local stand-ins.
+
+pub mod kubernetes;
