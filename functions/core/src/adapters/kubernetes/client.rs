@@ -128,6 +128,9 @@ pub fn build_client(creds: &K8sCredentials) -> Result<kube::Client> {
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(15));
     config.write_timeout = Some(Duration::from_secs(15));
+    // kube-rs retries 429/503/504 by default; a PDB-refused eviction (429) must come back to the
+    // drain step as "blocked" at once, and the state machine owns retries and the deadline.
+    config.default_retry = false;
     kube::Client::try_from(config).map_err(|e| Error::fatal(CONTEXT, e))
 }
 
