@@ -13,7 +13,7 @@ need_venv
 # package (google-cloud-sdk's dispatcher on some images), the package cannot be installed next to
 # it, so it is unpacked into the cache instead and used from there.
 kubectl_owner="$(dpkg -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)"
-if dpkg -s kubernetes-client >/dev/null 2>&1; then
+if dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q 'ok installed'; then
   KUBECTL=/usr/bin/kubectl
 elif [ -z "$kubectl_owner" ]; then
   need_apt kubernetes-client
@@ -138,8 +138,9 @@ out="$(kubectl drain w1 --ignore-daemonsets --delete-emptydir-data --timeout=60s
 set -e
 echo "$out"
 [ "$rc" -eq 0 ] || fail "kubectl drain w1 exited $rc"
-grep -q 'node/w1 drained' <<<"$out" || fail "drain w1 did not report drained"
-grep -q 'Ignoring DaemonSet-managed Pods: kube-system/node-exporter-' <<<"$out" || fail "DaemonSet pod not ignored"
+# kubectl 1.20 ends with "node/w1 evicted" after evictions (newer ones say "drained").
+grep -Eq '^node/w1 (drained|evicted)$' <<<"$out" || fail "drain w1 did not finish"
+grep -qi 'ignoring DaemonSet-managed Pods: kube-system/node-exporter-' <<<"$out" || fail "DaemonSet pod not ignored"
 left="$(kubectl get pods -A --field-selector spec.nodeName=w1 -o name)"
 [ "$(grep -c web <<<"$left" || true)" -eq 0 ] || fail "web pods left on w1: $left"
 

@@ -33,10 +33,20 @@ fn start(name: &str, seed: Value) -> Option<Emulator> {
         eprintln!("skipping {name}: SMARTSCALE_BIN is not set (scripts/test-k8s.sh sets it)");
         return None;
     };
-    let path = std::env::temp_dir().join(format!("smartscale-seed-{}-{name}.json", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "smartscale-seed-{}-{name}.json",
+        std::process::id()
+    ));
     std::fs::write(&path, seed.to_string()).expect("writing the seed");
     let mut child = Command::new(bin)
-        .args(["emulate", "--listen", "127.0.0.1:0", "--pod-startup", "1s", "--seed"])
+        .args([
+            "emulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--pod-startup",
+            "1s",
+            "--seed",
+        ])
         .arg(&path)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -100,11 +110,19 @@ async fn wait_running(c: &KubeCluster, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let v = c.view().await.expect("view");
-        let running = v.pods.iter().filter(|p| p.phase == PodPhase::Running).count();
+        let running = v
+            .pods
+            .iter()
+            .filter(|p| p.phase == PodPhase::Running)
+            .count();
         if running >= count {
             return;
         }
-        assert!(Instant::now() < deadline, "only {running} of {count} pods Running: {:?}", v.pods);
+        assert!(
+            Instant::now() < deadline,
+            "only {running} of {count} pods Running: {:?}",
+            v.pods
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -119,7 +137,10 @@ async fn drain_until_done(c: &KubeCluster, node: &str) -> Vec<DrainProgress> {
         if done {
             return steps;
         }
-        assert!(Instant::now() < deadline, "node {node} not drained: {steps:?}");
+        assert!(
+            Instant::now() < deadline,
+            "node {node} not drained: {steps:?}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -142,10 +163,16 @@ async fn pdb_blocks_the_last_eviction_until_a_replacement_runs() {
     c.cordon("w1").await.expect("cordon w1");
 
     let first = c.drain_step("w1").await.expect("first step");
-    assert_eq!(first.evicted.len(), 1, "one eviction fits the budget: {first:?}");
+    assert_eq!(
+        first.evicted.len(),
+        1,
+        "one eviction fits the budget: {first:?}"
+    );
     assert_eq!(first.blocked.len(), 1, "the last one is refused: {first:?}");
     assert!(
-        first.blocked[0].reason.contains("disruption budget shop/web-pdb"),
+        first.blocked[0]
+            .reason
+            .contains("disruption budget shop/web-pdb"),
         "reason names the budget: {:?}",
         first.blocked[0]
     );
@@ -157,10 +184,15 @@ async fn pdb_blocks_the_last_eviction_until_a_replacement_runs() {
         "the blocked pod was evicted once a replacement ran: {steps:?}"
     );
     let v = c.view().await.expect("view");
-    let web: Vec<_> = v.pods.iter().filter(|p| p.owner_name.as_deref() == Some("web")).collect();
+    let web: Vec<_> = v
+        .pods
+        .iter()
+        .filter(|p| p.owner_name.as_deref() == Some("web"))
+        .collect();
     assert_eq!(web.len(), 2, "both replicas exist again: {web:?}");
     assert!(
-        web.iter().all(|p| p.node_name.as_deref() == Some("w2") && p.phase == PodPhase::Running),
+        web.iter()
+            .all(|p| p.node_name.as_deref() == Some("w2") && p.phase == PodPhase::Running),
         "replacements run on w2: {web:?}"
     );
 }
@@ -189,7 +221,9 @@ async fn statefulset_and_pinned_pods_are_reported_and_nothing_is_evicted() {
             "nodes": [node("w1", json!({})), node("w2", json!({}))],
             "objects": [deployment("web", 1, Some("w1")), blocker]
         });
-        let Some(e) = start(&name.replace(' ', "-"), seed) else { return };
+        let Some(e) = start(&name.replace(' ', "-"), seed) else {
+            return;
+        };
         let c = cluster(&e);
         wait_running(&c, 2).await;
         c.cordon("w1").await.expect("cordon");
@@ -200,7 +234,9 @@ async fn statefulset_and_pinned_pods_are_reported_and_nothing_is_evicted() {
         assert!(!p.is_drained(), "case {name}");
         let v = c.view().await.expect("view");
         assert_eq!(
-            v.pods_on("w1").filter(|p| p.phase == PodPhase::Running).count(),
+            v.pods_on("w1")
+                .filter(|p| p.phase == PodPhase::Running)
+                .count(),
             2,
             "case {name}: both pods still run on w1"
         );
@@ -218,7 +254,9 @@ async fn daemonset_pods_stay_and_an_empty_node_drains_at_once() {
             deployment("web", 1, Some("w2"))
         ]
     });
-    let Some(e) = start("daemonset", seed) else { return };
+    let Some(e) = start("daemonset", seed) else {
+        return;
+    };
     let c = cluster(&e);
     wait_running(&c, 3).await;
     c.cordon("w1").await.expect("cordon");
@@ -260,10 +298,19 @@ async fn view_maps_nodes_owners_budgets_and_pending_pods() {
     assert_eq!(w1.instance_type.as_deref(), Some("t3.medium"));
     assert!(w1.ready && !w1.unschedulable && !w1.control_plane && !w1.managed);
     assert_eq!(w1.allocatable.cpu_millis, 2000);
-    assert!(w1.annotations.contains_key("cluster-autoscaler.kubernetes.io/scale-down-disabled"));
-    assert!(v.nodes.iter().any(|n| n.name == "cp" && n.control_plane && n.unschedulable));
+    assert!(w1
+        .annotations
+        .contains_key("cluster-autoscaler.kubernetes.io/scale-down-disabled"));
+    assert!(v
+        .nodes
+        .iter()
+        .any(|n| n.name == "cp" && n.control_plane && n.unschedulable));
 
-    let web: Vec<_> = v.pods.iter().filter(|p| p.labels.get("app").map(String::as_str) == Some("web")).collect();
+    let web: Vec<_> = v
+        .pods
+        .iter()
+        .filter(|p| p.labels.get("app").map(String::as_str) == Some("web"))
+        .collect();
     assert_eq!(web.len(), 2);
     for p in &web {
         assert_eq!(p.owner_kind, Some(OwnerKind::Deployment), "{p:?}");
@@ -286,10 +333,15 @@ async fn view_maps_nodes_owners_budgets_and_pending_pods() {
 #[tokio::test]
 async fn cordon_uncordon_and_delete_node() {
     let seed = json!({"nodes": [node("w1", json!({}))]});
-    let Some(e) = start("cordon", seed) else { return };
+    let Some(e) = start("cordon", seed) else {
+        return;
+    };
     let c = cluster(&e);
     let unschedulable = |v: &smartscale_core::model::ClusterView| {
-        v.nodes.iter().find(|n| n.name == "w1").map(|n| n.unschedulable)
+        v.nodes
+            .iter()
+            .find(|n| n.name == "w1")
+            .map(|n| n.unschedulable)
     };
     c.cordon("w1").await.expect("cordon");
     c.cordon("w1").await.expect("cordon is idempotent");

@@ -2,9 +2,9 @@
 //! emulator keeps, plus `pods/eviction`. JSON only (no protobuf, no watch); `kubectl get` receives
 //! a `meta.k8s.io/v1` Table when it asks for one.
 
+use super::status::ApiError;
 use super::store::{Key, Store, Stored};
 use super::{eviction, kubelet, patch, selector, status::json_response, table, AppState};
-use super::status::ApiError;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -37,11 +37,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/nodes", get(list::<Node>).post(create::<Node>))
         .route(
             "/api/v1/nodes/{name}",
-            get(read::<Node>).patch(patch::<Node>).delete(delete::<Node>),
+            get(read::<Node>)
+                .patch(patch::<Node>)
+                .delete(delete::<Node>),
         )
-        .route("/api/v1/nodes/{name}/status", get(read::<Node>).patch(patch::<Node>))
+        .route(
+            "/api/v1/nodes/{name}/status",
+            get(read::<Node>).patch(patch::<Node>),
+        )
         .route("/api/v1/pods", get(list::<Pod>))
-        .route("/api/v1/namespaces/{ns}/pods", get(list::<Pod>).post(create::<Pod>))
+        .route(
+            "/api/v1/namespaces/{ns}/pods",
+            get(list::<Pod>).post(create::<Pod>),
+        )
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}",
             get(read::<Pod>).patch(patch::<Pod>).delete(delete::<Pod>),
@@ -195,8 +203,14 @@ async fn list<T: Stored>(
         .iter()
         .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
         .map(|(_, o)| to_value(o))
-        .filter(|v| q.get("labelSelector").is_none_or(|s| selector::labels_match(s, v)))
-        .filter(|v| q.get("fieldSelector").is_none_or(|s| selector::fields_match(s, v)))
+        .filter(|v| {
+            q.get("labelSelector")
+                .is_none_or(|s| selector::labels_match(s, v))
+        })
+        .filter(|v| {
+            q.get("fieldSelector")
+                .is_none_or(|s| selector::fields_match(s, v))
+        })
         .collect();
     let revision = store.revision().to_string();
     drop(store);
@@ -275,7 +289,9 @@ async fn patch<T: Stored>(
     let obj: T = serde_json::from_value(patched)
         .map_err(|e| ApiError::bad_request(format!("the patched {} is invalid: {e}", T::KIND)))?;
     if super::store::key_of(obj.metadata()) != key {
-        return Err(ApiError::bad_request("a patch may not change name or namespace"));
+        return Err(ApiError::bad_request(
+            "a patch may not change name or namespace",
+        ));
     }
     let stored = store.put(obj);
     super::tick_locked(&mut store, Utc::now());
@@ -301,7 +317,10 @@ async fn delete<T: Stored>(
         .ok_or_else(|| ApiError::not_found(T::URL_PATH_SEGMENT, &key.1))?;
     if T::KIND == Pod::KIND {
         let pod = kubelet::delete_pod(&mut store, &key, grace, now);
-        return Ok(json_response(StatusCode::OK, &pod.map(|p| to_value(&p)).unwrap_or(current)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &pod.map(|p| to_value(&p)).unwrap_or(current),
+        ));
     }
     store.remove::<T>(&key);
     super::tick_locked(&mut store, now);
@@ -320,7 +339,10 @@ async fn evict(
     let now = Utc::now();
     let mut store = lock(&state);
     eviction::evict(&mut store, &key, grace, now)?;
-    Ok(json_response(StatusCode::CREATED, &super::status::success(201)))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &super::status::success(201),
+    ))
 }
 
 use k8s_openapi::Resource as _;

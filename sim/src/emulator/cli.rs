@@ -48,7 +48,9 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     };
     match num.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(Duration::from_secs_f64(v * scale)),
-        _ => Err(format!("'{raw}' is not a duration: write for example 20s, 500ms or 1m")),
+        _ => Err(format!(
+            "'{raw}' is not a duration: write for example 20s, 500ms or 1m"
+        )),
     }
 }
 
@@ -66,7 +68,8 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
         Some(p) => {
             let raw = std::fs::read_to_string(p)
                 .map_err(|e| anyhow::anyhow!("reading seed {}: {e}", p.display()))?;
-            serde_json::from_str(&raw).map_err(|e| anyhow::anyhow!("parsing seed {}: {e}", p.display()))?
+            serde_json::from_str(&raw)
+                .map_err(|e| anyhow::anyhow!("parsing seed {}: {e}", p.display()))?
         }
         None => Seed::default(),
     };

@@ -39,7 +39,11 @@ struct Traffic {
 
 async fn traffic(State(s): State<AppState>, Json(t): Json<Traffic>) -> Result<Response, ApiError> {
     let bad = |v: Option<f64>, max: f64| v.is_some_and(|x| !(0.0..=max).contains(&x));
-    if bad(t.rps, f64::MAX) || bad(t.cpu_utilisation, 1.0) || bad(t.error_ratio, 1.0) || bad(t.latency_secs, 3600.0) {
+    if bad(t.rps, f64::MAX)
+        || bad(t.cpu_utilisation, 1.0)
+        || bad(t.error_ratio, 1.0)
+        || bad(t.latency_secs, 3600.0)
+    {
         return Err(ApiError::bad_request(
             "rps must be >= 0; cpuUtilisation and errorRatio within 0..1; latencySecs within 0..3600",
         ));
@@ -75,17 +79,24 @@ struct NodeReady {
     ready: bool,
 }
 
-async fn node_ready(State(s): State<AppState>, Json(b): Json<NodeReady>) -> Result<Response, ApiError> {
+async fn node_ready(
+    State(s): State<AppState>,
+    Json(b): Json<NodeReady>,
+) -> Result<Response, ApiError> {
     let mut store = s.store.lock().unwrap_or_else(|p| p.into_inner());
     let now = Utc::now();
     let found = store.modify::<Node>(&(String::new(), b.node.clone()), |n| {
-        n.status.get_or_insert_with(Default::default).conditions = Some(node_conditions(b.ready, now));
+        n.status.get_or_insert_with(Default::default).conditions =
+            Some(node_conditions(b.ready, now));
     });
     if !found {
         return Err(ApiError::not_found("nodes", &b.node));
     }
     super::tick_locked(&mut store, now);
-    Ok(json_response(StatusCode::OK, &json!({"node": b.node, "ready": b.ready})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"node": b.node, "ready": b.ready}),
+    ))
 }
 
 async fn state(State(s): State<AppState>) -> Response {
@@ -93,22 +104,26 @@ async fn state(State(s): State<AppState>) -> Response {
     let nodes: Vec<_> = store
         .nodes
         .values()
-        .map(|n| json!({
-            "name": n.metadata.name,
-            "ready": super::kubelet::node_ready(n),
-            "unschedulable": n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
-            "providerID": n.spec.as_ref().and_then(|s| s.provider_id.clone()),
-        }))
+        .map(|n| {
+            json!({
+                "name": n.metadata.name,
+                "ready": super::kubelet::node_ready(n),
+                "unschedulable": n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
+                "providerID": n.spec.as_ref().and_then(|s| s.provider_id.clone()),
+            })
+        })
         .collect();
     let pods: Vec<_> = store
         .pods
         .values()
-        .map(|p| json!({
-            "namespace": p.metadata.namespace, "name": p.metadata.name,
-            "node": p.spec.as_ref().and_then(|s| s.node_name.clone()),
-            "phase": p.status.as_ref().and_then(|s| s.phase.clone()),
-            "terminating": p.metadata.deletion_timestamp.is_some(),
-        }))
+        .map(|p| {
+            json!({
+                "namespace": p.metadata.namespace, "name": p.metadata.name,
+                "node": p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                "phase": p.status.as_ref().and_then(|s| s.phase.clone()),
+                "terminating": p.metadata.deletion_timestamp.is_some(),
+            })
+        })
         .collect();
     json_response(StatusCode::OK, &json!({"nodes": nodes, "pods": pods}))
 }

@@ -81,7 +81,10 @@ fn new_pod(
 
 fn counts(pods: &[(&Key, &Pod)]) -> (i32, i32) {
     let live: Vec<_> = pods.iter().filter(|(_, p)| live(p)).collect();
-    let ready = live.iter().filter(|(_, p)| super::eviction::healthy(p)).count();
+    let ready = live
+        .iter()
+        .filter(|(_, p)| super::eviction::healthy(p))
+        .count();
     (live.len() as i32, ready as i32)
 }
 
@@ -134,7 +137,9 @@ fn deployments(store: &mut Store) {
                     .get_or_insert_with(Default::default)
                     .insert("pod-template-hash".into(), hash.clone());
                 let rs_spec = rs.spec.clone();
-                if rs_spec.replicas != Some(replicas) || rs_spec.template.as_ref() != Some(&template) {
+                if rs_spec.replicas != Some(replicas)
+                    || rs_spec.template.as_ref() != Some(&template)
+                {
                     store.modify::<ReplicaSet>(&rs_key, |r| {
                         r.spec.replicas = Some(replicas);
                         r.spec.template = Some(template);
@@ -187,8 +192,14 @@ fn scale_pods(
     } else if have > replicas {
         // Scale down newest first, as the ReplicaSet controller prefers unready and young pods.
         surplus.sort_by(|a, b| {
-            let ca = store.pods.get(a).and_then(|p| p.metadata.creation_timestamp.clone());
-            let cb = store.pods.get(b).and_then(|p| p.metadata.creation_timestamp.clone());
+            let ca = store
+                .pods
+                .get(a)
+                .and_then(|p| p.metadata.creation_timestamp.clone());
+            let cb = store
+                .pods
+                .get(b)
+                .and_then(|p| p.metadata.creation_timestamp.clone());
             cb.cmp(&ca).then(b.cmp(a))
         });
         for k in surplus.into_iter().take((have - replicas) as usize) {
@@ -204,7 +215,14 @@ fn replicasets(store: &mut Store, now: DateTime<Utc>) {
         let ns = rs.metadata.namespace.clone().unwrap_or_default();
         let spec = rs.spec.clone();
         let replicas = spec.replicas.unwrap_or(1);
-        let (_, ready) = scale_pods(store, owner_ref(&rs), &ns, spec.template.as_ref(), replicas, now);
+        let (_, ready) = scale_pods(
+            store,
+            owner_ref(&rs),
+            &ns,
+            spec.template.as_ref(),
+            replicas,
+            now,
+        );
         let (have, _) = counts(&owned_by(store, &owner_ref(&rs), &ns));
         let status = ReplicaSetStatus {
             replicas: have,
@@ -233,7 +251,13 @@ fn statefulsets(store: &mut Store, now: DateTime<Utc>) {
         for i in 0..replicas {
             let key = (ns.clone(), format!("{name}-{i}"));
             if !store.pods.contains_key(&key) {
-                let pod = new_pod(&spec.template, &ns, owner.clone(), Some(key.1.clone()), None);
+                let pod = new_pod(
+                    &spec.template,
+                    &ns,
+                    owner.clone(),
+                    Some(key.1.clone()),
+                    None,
+                );
                 let _ = store.create(pod, now);
             }
         }
@@ -254,7 +278,11 @@ fn statefulsets(store: &mut Store, now: DateTime<Utc>) {
 
 fn daemonsets(store: &mut Store, now: DateTime<Utc>) {
     let all: Vec<DaemonSet> = store.daemonsets.values().cloned().collect();
-    let nodes: Vec<String> = store.nodes.values().filter_map(|n| n.metadata.name.clone()).collect();
+    let nodes: Vec<String> = store
+        .nodes
+        .values()
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
     for ds in all {
         let ns = ds.metadata.namespace.clone().unwrap_or_default();
         let name = ds.metadata.name.clone().unwrap_or_default();
@@ -265,7 +293,13 @@ fn daemonsets(store: &mut Store, now: DateTime<Utc>) {
                 p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str())
             });
             if !present {
-                let mut pod = new_pod(&spec.template, &ns, owner.clone(), None, Some(format!("{name}-")));
+                let mut pod = new_pod(
+                    &spec.template,
+                    &ns,
+                    owner.clone(),
+                    None,
+                    Some(format!("{name}-")),
+                );
                 if let Some(s) = pod.spec.as_mut() {
                     s.node_name = Some(node.clone());
                 }

@@ -56,7 +56,10 @@ pub fn client(endpoint: &str, region: &str) -> aws_sdk_ec2::Client {
 /// The cluster's tagged instances, in any state.
 ///
 /// Errors: the SDK error, rendered, when EC2 cannot be asked.
-pub async fn describe(client: &aws_sdk_ec2::Client, cluster_id: &str) -> Result<Vec<Instance>, String> {
+pub async fn describe(
+    client: &aws_sdk_ec2::Client,
+    cluster_id: &str,
+) -> Result<Vec<Instance>, String> {
     let filter = |k: &str, v: &str| Filter::builder().name(k).values(v).build();
     let mut out = Vec::new();
     let mut pages = client
@@ -81,13 +84,19 @@ pub async fn describe(client: &aws_sdk_ec2::Client, cluster_id: &str) -> Result<
                     .and_then(|p| p.availability_zone())
                     .unwrap_or_default()
                     .to_owned(),
-                instance_type: i.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                instance_type: i
+                    .instance_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
                 state: i
                     .state()
                     .and_then(|s| s.name())
                     .map(|n| n.as_str().to_owned())
                     .unwrap_or_default(),
-                private_dns_name: i.private_dns_name().filter(|s| !s.is_empty()).map(str::to_owned),
+                private_dns_name: i
+                    .private_dns_name()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
                 private_ip: i.private_ip_address().map(str::to_owned),
                 never_join: tag(NEVER_JOIN_TAG).as_deref() == Some("true"),
             });
@@ -139,7 +148,10 @@ pub fn reconcile(
             }
             ("shutting-down" | "terminated" | "stopping" | "stopped", Some(node)) => {
                 if super::kubelet::node_ready(&node) {
-                    let key = (String::new(), node.metadata.name.clone().unwrap_or_default());
+                    let key = (
+                        String::new(),
+                        node.metadata.name.clone().unwrap_or_default(),
+                    );
                     store.modify::<Node>(&key, |n| {
                         let st = n.status.get_or_insert_with(Default::default);
                         st.conditions = Some(node_conditions(false, now));
@@ -160,7 +172,13 @@ pub async fn follow(state: AppState, client: aws_sdk_ec2::Client, interval: std:
         match describe(&client, &cluster).await {
             Ok(instances) => {
                 let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
-                reconcile(&mut store, &instances, &mut first_seen, boot_delay, Utc::now());
+                reconcile(
+                    &mut store,
+                    &instances,
+                    &mut first_seen,
+                    boot_delay,
+                    Utc::now(),
+                );
             }
             Err(e) => tracing::warn!("describing EC2 instances of cluster {cluster}: {e}"),
         }
@@ -192,10 +210,26 @@ mod tests {
         let mut seen = BTreeMap::new();
         let ready = |s: &Store, id: &str| node_for(s, id).map(super::super::kubelet::node_ready);
 
-        reconcile(&mut store, &[inst("i-1", "running", false), inst("i-2", "running", true)], &mut seen, delay, t0);
+        reconcile(
+            &mut store,
+            &[inst("i-1", "running", false), inst("i-2", "running", true)],
+            &mut seen,
+            delay,
+            t0,
+        );
         assert_eq!(ready(&store, "i-1"), None, "case still booting");
-        reconcile(&mut store, &[inst("i-1", "running", false), inst("i-2", "running", true)], &mut seen, delay, t0 + delay);
-        assert_eq!(ready(&store, "i-1"), Some(true), "case joined after the boot delay");
+        reconcile(
+            &mut store,
+            &[inst("i-1", "running", false), inst("i-2", "running", true)],
+            &mut seen,
+            delay,
+            t0 + delay,
+        );
+        assert_eq!(
+            ready(&store, "i-1"),
+            Some(true),
+            "case joined after the boot delay"
+        );
         assert_eq!(ready(&store, "i-2"), None, "case never-join tag");
         let n = node_for(&store, "i-1").unwrap();
         assert_eq!(
@@ -203,7 +237,17 @@ mod tests {
             Some("aws:///us-east-1a/i-1"),
             "case provider id"
         );
-        reconcile(&mut store, &[inst("i-1", "terminated", false)], &mut seen, delay, t0 + delay * 2);
-        assert_eq!(ready(&store, "i-1"), Some(false), "case terminated goes NotReady");
+        reconcile(
+            &mut store,
+            &[inst("i-1", "terminated", false)],
+            &mut seen,
+            delay,
+            t0 + delay * 2,
+        );
+        assert_eq!(
+            ready(&store, "i-1"),
+            Some(false),
+            "case terminated goes NotReady"
+        );
     }
 }

@@ -26,13 +26,26 @@ fn phase(p: &Pod) -> Option<&str> {
 /// Deletes a pod the way the API server does: at once when it never ran on a node, has finished
 /// or `grace` is 0; otherwise it turns Terminating (`deletionTimestamp = now + grace`) and
 /// [`step`] removes it when that time has come. Returns the pod as it is after the call.
-pub fn delete_pod(store: &mut Store, key: &Key, grace: Option<i64>, now: DateTime<Utc>) -> Option<Pod> {
+pub fn delete_pod(
+    store: &mut Store,
+    key: &Key,
+    grace: Option<i64>,
+    now: DateTime<Utc>,
+) -> Option<Pod> {
     let pod = store.pods.get(key)?.clone();
     let grace = grace
-        .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
         .unwrap_or(DEFAULT_GRACE_SECS)
         .max(0);
-    let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
+    let bound = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_some();
     let finished = matches!(phase(&pod), Some("Succeeded") | Some("Failed"));
     if !bound || finished || grace == 0 {
         return store.remove::<Pod>(key);
@@ -96,7 +109,10 @@ pub fn step(store: &mut Store, now: DateTime<Utc>) {
         let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
             continue;
         };
-        let node = store.nodes.get(&(String::new(), node_name.clone())).cloned();
+        let node = store
+            .nodes
+            .get(&(String::new(), node_name.clone()))
+            .cloned();
         let Some(node) = node else {
             store.remove::<Pod>(&key);
             continue;
@@ -110,7 +126,11 @@ pub fn step(store: &mut Store, now: DateTime<Utc>) {
         let ready_node = node_ready(&node);
         match (phase(&pod), ready_node) {
             (Some("Pending") | None, true) if started_by(&pod, store.pod_startup) <= now => {
-                let ip = format!("10.42.{}.{}", store.revision() % 250, 2 + store.pods.len() % 250);
+                let ip = format!(
+                    "10.42.{}.{}",
+                    store.revision() % 250,
+                    2 + store.pods.len() % 250
+                );
                 let host = node_ip(&node);
                 store.modify::<Pod>(&key, |p| start(p, ip, host, now));
             }

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Latency histogram bucket bounds, seconds.
-pub const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Traffic and the counters it accumulates.
 #[derive(Debug, Clone)]
@@ -80,7 +82,8 @@ impl Load {
         for n in store.nodes.values() {
             let name = n.metadata.name.clone().unwrap_or_default();
             let cpus = (allocatable(n).cpu_millis / 1000).max(1) as usize;
-            let per_cpu_busy = (busy.get(&name).copied().unwrap_or(0.0) / cpus as f64).clamp(0.0, 1.0);
+            let per_cpu_busy =
+                (busy.get(&name).copied().unwrap_or(0.0) / cpus as f64).clamp(0.0, 1.0);
             let counters = self.cpu_seconds.entry(name).or_default();
             counters.resize(cpus, (0.0, 0.0));
             for c in counters.iter_mut() {
@@ -106,7 +109,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(|s| render(s, Family::All)))
         .route("/metrics/node-exporter", get(|s| render(s, Family::Node)))
-        .route("/metrics/kube-state-metrics", get(|s| render(s, Family::State)))
+        .route(
+            "/metrics/kube-state-metrics",
+            get(|s| render(s, Family::State)),
+        )
         .route("/metrics/app", get(|s| render(s, Family::App)))
 }
 
@@ -131,11 +137,19 @@ async fn render(State(state): State<AppState>, family: Family) -> impl IntoRespo
     if matches!(family, Family::All | Family::App) {
         app(&mut out, &load);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
 }
 
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -145,12 +159,23 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
 /// Writes the node-exporter families.
 pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
     let busy = load.busy_cores(store);
-    head(out, "node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode.");
+    head(
+        out,
+        "node_cpu_seconds_total",
+        "counter",
+        "Seconds the CPUs spent in each mode.",
+    );
     for (node, cpus) in &load.cpu_seconds {
         for (i, (b, idle)) in cpus.iter().enumerate() {
             let n = esc(node);
-            let _ = writeln!(out, "node_cpu_seconds_total{{node=\"{n}\",cpu=\"{i}\",mode=\"idle\"}} {idle:.3}");
-            let _ = writeln!(out, "node_cpu_seconds_total{{node=\"{n}\",cpu=\"{i}\",mode=\"user\"}} {b:.3}");
+            let _ = writeln!(
+                out,
+                "node_cpu_seconds_total{{node=\"{n}\",cpu=\"{i}\",mode=\"idle\"}} {idle:.3}"
+            );
+            let _ = writeln!(
+                out,
+                "node_cpu_seconds_total{{node=\"{n}\",cpu=\"{i}\",mode=\"user\"}} {b:.3}"
+            );
         }
     }
     let mem: Vec<(String, f64, f64)> = store
@@ -171,13 +196,31 @@ pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
             (name, total, (total - used).max(0.0))
         })
         .collect();
-    head(out, "node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes.");
+    head(
+        out,
+        "node_memory_MemTotal_bytes",
+        "gauge",
+        "Memory information field MemTotal_bytes.",
+    );
     for (n, total, _) in &mem {
-        let _ = writeln!(out, "node_memory_MemTotal_bytes{{node=\"{}\"}} {total}", esc(n));
+        let _ = writeln!(
+            out,
+            "node_memory_MemTotal_bytes{{node=\"{}\"}} {total}",
+            esc(n)
+        );
     }
-    head(out, "node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes.");
+    head(
+        out,
+        "node_memory_MemAvailable_bytes",
+        "gauge",
+        "Memory information field MemAvailable_bytes.",
+    );
     for (n, _, avail) in &mem {
-        let _ = writeln!(out, "node_memory_MemAvailable_bytes{{node=\"{}\"}} {avail}", esc(n));
+        let _ = writeln!(
+            out,
+            "node_memory_MemAvailable_bytes{{node=\"{}\"}} {avail}",
+            esc(n)
+        );
     }
 }
 
@@ -194,10 +237,19 @@ fn condition_status(n: &k8s_openapi::api::core::v1::Node, t: &str) -> String {
 
 /// Writes the kube-state-metrics families.
 pub fn kube_state(out: &mut String, store: &Store) {
-    head(out, "kube_node_info", "gauge", "Information about a cluster node.");
+    head(
+        out,
+        "kube_node_info",
+        "gauge",
+        "Information about a cluster node.",
+    );
     for n in store.nodes.values() {
         let name = esc(n.metadata.name.as_deref().unwrap_or_default());
-        let pid = esc(n.spec.as_ref().and_then(|s| s.provider_id.as_deref()).unwrap_or_default());
+        let pid = esc(n
+            .spec
+            .as_ref()
+            .and_then(|s| s.provider_id.as_deref())
+            .unwrap_or_default());
         let ip = n
             .status
             .as_ref()
@@ -211,16 +263,30 @@ pub fn kube_state(out: &mut String, store: &Store) {
             super::api::VERSION
         );
     }
-    head(out, "kube_node_role", "gauge", "The role of a cluster node.");
+    head(
+        out,
+        "kube_node_role",
+        "gauge",
+        "The role of a cluster node.",
+    );
     for n in store.nodes.values() {
         let name = esc(n.metadata.name.as_deref().unwrap_or_default());
         for (k, _) in n.metadata.labels.iter().flatten() {
             if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
-                let _ = writeln!(out, "kube_node_role{{node=\"{name}\",role=\"{}\"}} 1", esc(role));
+                let _ = writeln!(
+                    out,
+                    "kube_node_role{{node=\"{name}\",role=\"{}\"}} 1",
+                    esc(role)
+                );
             }
         }
     }
-    head(out, "kube_node_status_condition", "gauge", "The condition of a cluster node.");
+    head(
+        out,
+        "kube_node_status_condition",
+        "gauge",
+        "The condition of a cluster node.",
+    );
     for n in store.nodes.values() {
         let name = esc(n.metadata.name.as_deref().unwrap_or_default());
         for cond in ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"] {
@@ -231,7 +297,12 @@ pub fn kube_state(out: &mut String, store: &Store) {
             }
         }
     }
-    head(out, "kube_node_spec_unschedulable", "gauge", "Whether a node can schedule new pods.");
+    head(
+        out,
+        "kube_node_spec_unschedulable",
+        "gauge",
+        "Whether a node can schedule new pods.",
+    );
     for n in store.nodes.values() {
         let name = esc(n.metadata.name.as_deref().unwrap_or_default());
         let v = u8::from(n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true));
@@ -240,22 +311,50 @@ pub fn kube_state(out: &mut String, store: &Store) {
     head(out, "kube_pod_info", "gauge", "Information about pod.");
     for p in store.pods.values() {
         let (ns, pod) = pod_labels(p);
-        let node = esc(p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or_default());
-        let _ = writeln!(out, "kube_pod_info{{namespace=\"{ns}\",pod=\"{pod}\",node=\"{node}\"}} 1");
+        let node = esc(p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "kube_pod_info{{namespace=\"{ns}\",pod=\"{pod}\",node=\"{node}\"}} 1"
+        );
     }
-    head(out, "kube_pod_status_phase", "gauge", "The pods current phase.");
+    head(
+        out,
+        "kube_pod_status_phase",
+        "gauge",
+        "The pods current phase.",
+    );
     for p in store.pods.values() {
         let (ns, pod) = pod_labels(p);
-        let phase = p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+        let phase = p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("Pending");
         for ph in ["Pending", "Running", "Succeeded", "Failed", "Unknown"] {
             let v = u8::from(ph == phase);
-            let _ = writeln!(out, "kube_pod_status_phase{{namespace=\"{ns}\",pod=\"{pod}\",phase=\"{ph}\"}} {v}");
+            let _ = writeln!(
+                out,
+                "kube_pod_status_phase{{namespace=\"{ns}\",pod=\"{pod}\",phase=\"{ph}\"}} {v}"
+            );
         }
     }
-    head(out, "kube_pod_container_resource_requests", "gauge", "The number of requested request resource by a container.");
+    head(
+        out,
+        "kube_pod_container_resource_requests",
+        "gauge",
+        "The number of requested request resource by a container.",
+    );
     for p in store.pods.values() {
         let (ns, pod) = pod_labels(p);
-        let node = esc(p.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or_default());
+        let node = esc(p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap_or_default());
         for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
             let one = k8s_openapi::api::core::v1::Pod {
                 spec: Some(k8s_openapi::api::core::v1::PodSpec {
@@ -285,16 +384,42 @@ fn pod_labels(p: &k8s_openapi::api::core::v1::Pod) -> (String, String) {
 
 /// Writes the application families.
 pub fn app(out: &mut String, load: &Load) {
-    head(out, "http_requests_total", "counter", "HTTP requests answered, by status code.");
+    head(
+        out,
+        "http_requests_total",
+        "counter",
+        "HTTP requests answered, by status code.",
+    );
     for (code, n) in &load.requests {
-        let _ = writeln!(out, "http_requests_total{{status=\"{code}\"}} {}", n.round());
+        let _ = writeln!(
+            out,
+            "http_requests_total{{status=\"{code}\"}} {}",
+            n.round()
+        );
     }
-    head(out, "http_request_duration_seconds", "histogram", "HTTP request latency.");
+    head(
+        out,
+        "http_request_duration_seconds",
+        "histogram",
+        "HTTP request latency.",
+    );
     for (i, b) in BUCKETS.iter().enumerate() {
-        let _ = writeln!(out, "http_request_duration_seconds_bucket{{le=\"{b}\"}} {}", load.buckets[i].round());
+        let _ = writeln!(
+            out,
+            "http_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
+            load.buckets[i].round()
+        );
     }
     let total = load.buckets[BUCKETS.len()];
-    let _ = writeln!(out, "http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}", total.round());
-    let _ = writeln!(out, "http_request_duration_seconds_sum {:.3}", load.latency_sum);
+    let _ = writeln!(
+        out,
+        "http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+        total.round()
+    );
+    let _ = writeln!(
+        out,
+        "http_request_duration_seconds_sum {:.3}",
+        load.latency_sum
+    );
     let _ = writeln!(out, "http_request_duration_seconds_count {}", total.round());
 }

@@ -111,7 +111,10 @@ pub fn router(state: AppState) -> axum::Router {
 /// configured, the EC2 follower.
 ///
 /// Errors: the seed is malformed, or the server fails.
-pub async fn serve(listener: tokio::net::TcpListener, config: EmulatorConfig) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: EmulatorConfig,
+) -> anyhow::Result<()> {
     let state = build(config).map_err(|e| anyhow::anyhow!("loading the seed: {e}"))?;
     let ticker = state.clone();
     tokio::spawn(async move {

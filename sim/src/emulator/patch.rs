@@ -153,7 +153,9 @@ mod tests {
                 "kubectl cordon (strategic merge)",
                 "application/strategic-merge-patch+json",
                 json!({"spec": {"unschedulable": true}}),
-                Ok(json!({"metadata": {"name": "n1", "labels": {"a": "1"}}, "spec": {"unschedulable": true}})),
+                Ok(
+                    json!({"metadata": {"name": "n1", "labels": {"a": "1"}}, "spec": {"unschedulable": true}}),
+                ),
             ),
             (
                 "kubectl uncordon deletes with null",
@@ -166,7 +168,9 @@ mod tests {
                 "application/json-patch+json",
                 json!([{"op": "add", "path": "/spec/unschedulable", "value": true},
                        {"op": "remove", "path": "/metadata/labels/a"}]),
-                Ok(json!({"metadata": {"name": "n1", "labels": {}}, "spec": {"unschedulable": true}})),
+                Ok(
+                    json!({"metadata": {"name": "n1", "labels": {}}, "spec": {"unschedulable": true}}),
+                ),
             ),
             (
                 "json patch replace of a missing key fails",

@@ -17,7 +17,9 @@ pub fn pod_requests(p: &Pod) -> Resources {
         let req = c.resources.as_ref().and_then(|r| r.requests.as_ref());
         let get = |k: &str| req.and_then(|r| r.get(k)).map(|q| q.0.clone());
         total = total.plus(Resources {
-            cpu_millis: get("cpu").and_then(|q| parse_cpu_millis(&q).ok()).unwrap_or(0),
+            cpu_millis: get("cpu")
+                .and_then(|q| parse_cpu_millis(&q).ok())
+                .unwrap_or(0),
             memory_bytes: get("memory")
                 .and_then(|q| parse_memory_bytes(&q).ok())
                 .unwrap_or(0),
@@ -31,7 +33,9 @@ pub fn allocatable(n: &Node) -> Resources {
     let a = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
     let get = |k: &str| a.and_then(|r| r.get(k)).map(|q| q.0.clone());
     Resources {
-        cpu_millis: get("cpu").and_then(|q| parse_cpu_millis(&q).ok()).unwrap_or(0),
+        cpu_millis: get("cpu")
+            .and_then(|q| parse_cpu_millis(&q).ok())
+            .unwrap_or(0),
         memory_bytes: get("memory")
             .and_then(|q| parse_memory_bytes(&q).ok())
             .unwrap_or(0),

@@ -92,21 +92,49 @@ pub fn node_conditions(ready: bool, now: DateTime<Utc>) -> Vec<NodeCondition> {
         last_transition_time: Some(k8s_time(now)),
     };
     let mut v = vec![
-        cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        cond(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        cond(
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure",
+        ),
+        cond(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
     ];
     v.push(if ready {
-        cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")
+        cond(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+        )
     } else {
-        cond("Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
+        cond(
+            "Ready",
+            "Unknown",
+            "NodeStatusUnknown",
+            "Kubelet stopped posting node status.",
+        )
     });
     v
 }
 
 /// Builds the Node object a K3s agent registers.
 pub fn build_node(s: &NodeSeed, now: DateTime<Utc>) -> Node {
-    let itype = s.instance_type.clone().unwrap_or_else(|| "t3.medium".into());
+    let itype = s
+        .instance_type
+        .clone()
+        .unwrap_or_else(|| "t3.medium".into());
     let (cpu, mem) = instance_capacity(&itype);
     let cpu = s.cpu.clone().unwrap_or_else(|| cpu.into());
     let mem = s.memory.clone().unwrap_or_else(|| mem.into());
@@ -122,7 +150,10 @@ pub fn build_node(s: &NodeSeed, now: DateTime<Utc>) -> Node {
         labels.insert("topology.kubernetes.io/region".into(), region.into());
     }
     if s.control_plane {
-        labels.insert("node-role.kubernetes.io/control-plane".into(), "true".into());
+        labels.insert(
+            "node-role.kubernetes.io/control-plane".into(),
+            "true".into(),
+        );
         labels.insert("node-role.kubernetes.io/master".into(), "true".into());
     }
     labels.extend(s.labels.clone());
@@ -177,7 +208,10 @@ pub fn build_node(s: &NodeSeed, now: DateTime<Utc>) -> Node {
 
 fn create_as<T: Stored>(store: &mut Store, v: Value, now: DateTime<Utc>) -> Result<(), String> {
     let obj: T = serde_json::from_value(v).map_err(|e| format!("{}: {e}", T::KIND))?;
-    store.create(obj, now).map(|_| ()).map_err(|e| e.to_string())
+    store
+        .create(obj, now)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Loads `seed` into `store`.
@@ -193,10 +227,13 @@ pub fn load(store: &mut Store, seed: &Seed, now: DateTime<Utc>) -> Result<(), St
         let kind = obj["kind"].as_str().unwrap_or_default().to_owned();
         let mut obj = obj.clone();
         // Selectors default to the template's labels, so short seeds stay short.
-        if matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
-            && obj["spec"]["selector"].is_null()
+        if matches!(
+            kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        ) && obj["spec"]["selector"].is_null()
         {
-            obj["spec"]["selector"] = serde_json::json!({"matchLabels": obj["spec"]["template"]["metadata"]["labels"]});
+            obj["spec"]["selector"] =
+                serde_json::json!({"matchLabels": obj["spec"]["template"]["metadata"]["labels"]});
         }
         let r = match kind.as_str() {
             "Deployment" => create_as::<Deployment>(store, obj, now),

@@ -79,7 +79,12 @@ mod tests {
             ("label absent", true, "!tier", false),
             ("field node", false, "spec.nodeName=n1", true),
             ("field other node", false, "spec.nodeName=n2", false),
-            ("field phase not", false, "status.phase!=Succeeded,status.phase!=Failed", true),
+            (
+                "field phase not",
+                false,
+                "status.phase!=Succeeded,status.phase!=Failed",
+                true,
+            ),
             ("field missing is empty", false, "spec.missing=", true),
         ];
         for (name, label, raw, want) in cases {

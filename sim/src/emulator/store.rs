@@ -121,7 +121,10 @@ pub fn owner_ref<T: Stored>(owner: &T) -> OwnerReference {
 }
 
 /// True when `labels` carries every pair of `selector`, which must not be empty.
-pub fn matches(selector: &BTreeMap<String, String>, labels: Option<&BTreeMap<String, String>>) -> bool {
+pub fn matches(
+    selector: &BTreeMap<String, String>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     !selector.is_empty()
         && selector
             .iter()
@@ -174,7 +177,10 @@ impl Store {
         } else {
             m.namespace = None;
         }
-        m.uid = Some(format!("{:08x}-0000-4000-8000-{:012x}", revision, self.serial));
+        m.uid = Some(format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            revision, self.serial
+        ));
         m.creation_timestamp = Some(k8s_time(now));
         m.resource_version = Some(revision.to_string());
         m.generation = Some(1);

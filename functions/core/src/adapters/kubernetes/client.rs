@@ -51,8 +51,9 @@ const CONTEXT: &str = "building the Kubernetes client";
 /// Why `server` may or may not be used: `Ok(true)` for plain HTTP to loopback, `Ok(false)` for
 /// HTTPS. Errors: [`Error::Config`]-like [`Error::InvalidInput`] for anything else.
 pub fn check_server(server: &str) -> Result<bool> {
-    let url = url::Url::parse(server)
-        .map_err(|e| Error::invalid_input(CONTEXT, format!("server {server:?} is not a URL: {e}")))?;
+    let url = url::Url::parse(server).map_err(|e| {
+        Error::invalid_input(CONTEXT, format!("server {server:?} is not a URL: {e}"))
+    })?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -94,7 +95,10 @@ pub fn pem_to_der(ca: &str) -> Result<Vec<Vec<u8>>> {
         } else if line.starts_with("-----END CERTIFICATE") {
             if let Some(body) = current.take() {
                 let der = b64.decode(body).map_err(|e| {
-                    Error::invalid_input(CONTEXT, format!("the CA certificate is not valid base64: {e}"))
+                    Error::invalid_input(
+                        CONTEXT,
+                        format!("the CA certificate is not valid base64: {e}"),
+                    )
                 })?;
                 certs.push(der);
             }
@@ -117,9 +121,10 @@ pub fn pem_to_der(ca: &str) -> Result<Vec<Vec<u8>>> {
 /// unreadable CA; [`Error::Fatal`] when the TLS stack cannot be set up.
 pub fn build_client(creds: &K8sCredentials) -> Result<kube::Client> {
     check_server(&creds.server)?;
-    let mut config = kube::Config::new(creds.server.parse().map_err(|e| {
-        Error::invalid_input(CONTEXT, format!("server {:?}: {e}", creds.server))
-    })?);
+    let mut config =
+        kube::Config::new(creds.server.parse().map_err(|e| {
+            Error::invalid_input(CONTEXT, format!("server {:?}: {e}", creds.server))
+        })?);
     if let Some(ca) = creds.ca.as_deref().filter(|c| !c.trim().is_empty()) {
         config.root_cert = Some(pem_to_der(ca)?);
     }
@@ -146,7 +151,11 @@ mod tests {
             ("http localhost", "http://localhost:8080", Some(true)),
             ("http loopback v6", "http://[::1]:8080", Some(true)),
             ("http private address", "http://10.0.1.10:6443", None),
-            ("http lookalike host", "http://127.0.0.1.evil.example:80", None),
+            (
+                "http lookalike host",
+                "http://127.0.0.1.evil.example:80",
+                None,
+            ),
             ("other scheme", "ftp://127.0.0.1", None),
             ("not a url", "k3s-master:6443", None),
         ];

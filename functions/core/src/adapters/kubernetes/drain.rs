@@ -96,7 +96,9 @@ pub fn classify_eviction(
             });
             let detail = causes.first().map_or(message, String::as_str);
             Some(Eviction::Blocked(match budget {
-                Some(b) => format!("disruption budget {namespace}/{b} allows no disruption now ({detail})"),
+                Some(b) => {
+                    format!("disruption budget {namespace}/{b} allows no disruption now ({detail})")
+                }
                 None => format!("disruption budget allows no disruption now ({message})"),
             }))
         }
@@ -136,8 +138,16 @@ mod tests {
         let web = pod("web-1", Some(OwnerKind::Deployment), &[]);
         let ds = pod("agent", Some(OwnerKind::DaemonSet), &[]);
         let db = pod("db-0", Some(OwnerKind::StatefulSet), &[]);
-        let pinned = pod("batch", Some(OwnerKind::Deployment), &[(SAFE_TO_EVICT, "false")]);
-        let karp = pod("k", Some(OwnerKind::ReplicaSet), &[(DO_NOT_DISRUPT, "true")]);
+        let pinned = pod(
+            "batch",
+            Some(OwnerKind::Deployment),
+            &[(SAFE_TO_EVICT, "false")],
+        );
+        let karp = pod(
+            "k",
+            Some(OwnerKind::ReplicaSet),
+            &[(DO_NOT_DISRUPT, "true")],
+        );
         let bare = pod("bare", None, &[]);
         let mut done = pod("job-1", Some(OwnerKind::Job), &[]);
         done.phase = PodPhase::Succeeded;
@@ -145,9 +155,21 @@ mod tests {
             ("empty node", vec![], 0, 0, 0),
             ("daemonset only", vec![(ds.clone(), false)], 0, 0, 0),
             ("finished pods ignored", vec![(done, false)], 0, 0, 0),
-            ("deployment evicted", vec![(web.clone(), false), (ds.clone(), false)], 1, 1, 0),
+            (
+                "deployment evicted",
+                vec![(web.clone(), false), (ds.clone(), false)],
+                1,
+                1,
+                0,
+            ),
             ("terminating waited for", vec![(web.clone(), true)], 0, 1, 0),
-            ("statefulset blocks all", vec![(web.clone(), false), (db, false)], 0, 2, 1),
+            (
+                "statefulset blocks all",
+                vec![(web.clone(), false), (db, false)],
+                0,
+                2,
+                1,
+            ),
             ("safe-to-evict false", vec![(pinned, false)], 0, 1, 1),
             ("do-not-disrupt", vec![(karp, false)], 0, 1, 1),
             ("bare pod", vec![(bare, false)], 0, 1, 1),
@@ -164,7 +186,8 @@ mod tests {
 
     #[test]
     fn eviction_outcomes() {
-        let cause = "The disruption budget web-pdb needs 2 healthy pods and has 2 currently".to_string();
+        let cause =
+            "The disruption budget web-pdb needs 2 healthy pods and has 2 currently".to_string();
         let cases = [
             ("created", 201, vec![], Some(Eviction::Evicted)),
             ("gone", 404, vec![], Some(Eviction::Gone)),
@@ -179,7 +202,11 @@ mod tests {
             ("server error", 500, vec![], None),
         ];
         for (name, code, causes, want) in cases {
-            assert_eq!(classify_eviction(code, "shop", "Cannot evict", &causes), want, "case {name}");
+            assert_eq!(
+                classify_eviction(code, "shop", "Cannot evict", &causes),
+                want,
+                "case {name}"
+            );
         }
     }
 }

@@ -2,9 +2,7 @@
 //! Deployment, with the workload's desired replicas), and disruption budgets. Pure functions.
 
 use crate::config::units::{parse_cpu_millis, parse_memory_bytes};
-use crate::model::{
-    parse_provider_id, NodeInfo, OwnerKind, PdbInfo, PodInfo, PodPhase, Resources,
-};
+use crate::model::{parse_provider_id, NodeInfo, OwnerKind, PdbInfo, PodInfo, PodPhase, Resources};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -198,11 +196,7 @@ pub fn pod_info(p: &Pod, owners: &Owners) -> PodInfo {
         workload_replicas: resolved.as_ref().and_then(|r| r.2),
         mirror: annotations.contains_key(MIRROR_ANNOTATION),
         requests: pod_requests(p),
-        has_local_storage: spec
-            .volumes
-            .iter()
-            .flatten()
-            .any(|v| v.empty_dir.is_some()),
+        has_local_storage: spec.volumes.iter().flatten().any(|v| v.empty_dir.is_some()),
         labels: p.metadata.labels.clone().unwrap_or_default(),
         annotations,
         created_at: time(p.metadata.creation_timestamp.as_ref()),
@@ -231,7 +225,8 @@ pub fn pdb_info(b: &PodDisruptionBudget) -> PdbInfo {
         } else {
             sel.and_then(|s| s.match_labels.clone()).unwrap_or_default()
         },
-        disruptions_allowed: b.status
+        disruptions_allowed: b
+            .status
             .as_ref()
             .and_then(|s| s.disruptions_allowed)
             .unwrap_or(0),
