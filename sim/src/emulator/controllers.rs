@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetStatus, Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
     ReplicaSetStatus, StatefulSet, StatefulSetStatus,
 };
-use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Pod, PodStatus, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 
 /// Runs every controller once at `now`.
@@ -71,7 +71,7 @@ fn new_pod(
     meta.owner_references = Some(vec![owner]);
     Pod {
         metadata: meta,
-        spec: Some(template.spec.clone().unwrap_or_else(PodSpec::default)),
+        spec: Some(template.spec.clone().unwrap_or_default()),
         status: Some(PodStatus {
             phase: Some("Pending".into()),
             ..Default::default()

@@ -146,17 +146,17 @@ pub fn reconcile(
                 };
                 let _ = store.create(build_node(&seed, now), now);
             }
-            ("shutting-down" | "terminated" | "stopping" | "stopped", Some(node)) => {
-                if super::kubelet::node_ready(&node) {
-                    let key = (
-                        String::new(),
-                        node.metadata.name.clone().unwrap_or_default(),
-                    );
-                    store.modify::<Node>(&key, |n| {
-                        let st = n.status.get_or_insert_with(Default::default);
-                        st.conditions = Some(node_conditions(false, now));
-                    });
-                }
+            ("shutting-down" | "terminated" | "stopping" | "stopped", Some(node))
+                if super::kubelet::node_ready(&node) =>
+            {
+                let key = (
+                    String::new(),
+                    node.metadata.name.clone().unwrap_or_default(),
+                );
+                store.modify::<Node>(&key, |n| {
+                    let st = n.status.get_or_insert_with(Default::default);
+                    st.conditions = Some(node_conditions(false, now));
+                });
             }
             _ => {}
         }

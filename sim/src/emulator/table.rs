@@ -82,9 +82,12 @@ fn pod_cells(p: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
+/// How one row's cells are computed from an object.
+type Cells = fn(&Value, DateTime<Utc>) -> Vec<Value>;
+
 /// Renders `items` (objects of kind `T`) as a Table.
 pub fn render<T: Stored>(items: &[Value], revision: &str, now: DateTime<Utc>) -> Value {
-    let (columns, cells): (Vec<Value>, fn(&Value, DateTime<Utc>) -> Vec<Value>) = match T::KIND {
+    let (columns, cells): (Vec<Value>, Cells) = match T::KIND {
         "Node" => (
             vec![
                 column("Name", "string", 0),

@@ -151,7 +151,8 @@ mod tests {
         let bare = pod("bare", None, &[]);
         let mut done = pod("job-1", Some(OwnerKind::Job), &[]);
         done.phase = PodPhase::Succeeded;
-        let cases: Vec<(&str, Vec<(PodInfo, bool)>, usize, usize, usize)> = vec![
+        type Case = (&'static str, Vec<(PodInfo, bool)>, usize, usize, usize);
+        let cases: Vec<Case> = vec![
             ("empty node", vec![], 0, 0, 0),
             ("daemonset only", vec![(ds.clone(), false)], 0, 0, 0),
             ("finished pods ignored", vec![(done, false)], 0, 0, 0),
