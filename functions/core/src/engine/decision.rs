@@ -1,6 +1,6 @@
 //! Decisions are values: what to do and every reason why, or why not. One place executes them.
 
-use crate::model::{MetricName, OperationKind, ScaleAction};
+use crate::model::{MetricName, OperationKind, Resources, ScaleAction};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -259,9 +259,10 @@ pub enum NoChangeReason {
         /// The maximum.
         max: u32,
     },
-    /// Scale-down is wanted but the cluster is at `MIN_NODES`.
+    /// Scale-down is wanted but the cluster is at `MIN_NODES`: removing a worker would leave fewer
+    /// Ready workers than the minimum.
     AtMinimum {
-        /// Workers now.
+        /// Ready workers now.
         workers: u32,
         /// The minimum.
         min: u32,
@@ -284,6 +285,13 @@ pub enum NoChangeReason {
     CachedMetrics {
         /// Their age, seconds.
         age_secs: u64,
+    },
+    /// Metrics came from a cache older than `METRICS_CACHE_MAX_AGE`: no scaling either way on them.
+    CachedMetricsTooOld {
+        /// Their age, seconds.
+        age_secs: u64,
+        /// The limit, seconds.
+        max_age_secs: u64,
     },
     /// Too many workers are NotReady: the circuit breaker stops scale-down.
     TooManyNotReady {
@@ -351,6 +359,15 @@ impl fmt::Display for NoChangeReason {
                 "using cached metrics {} old: scale-down needs live metrics",
                 human_secs(*age_secs)
             ),
+            NoChangeReason::CachedMetricsTooOld {
+                age_secs,
+                max_age_secs,
+            } => write!(
+                f,
+                "cached metrics are {} old, past the {} limit: no scaling on them",
+                human_secs(*age_secs),
+                human_secs(*max_age_secs)
+            ),
             NoChangeReason::TooManyNotReady { not_ready, workers } => write!(
                 f,
                 "{not_ready} of {workers} workers are NotReady: scale-down is suspended"
@@ -366,7 +383,7 @@ impl fmt::Display for NoChangeReason {
                 if unmet.is_empty() {
                     write!(f, "load is within thresholds")
                 } else {
-                    write!(f, "load is within thresholds ({})", unmet.join(", "))
+                    write!(f, "load is within thresholds ({})", unmet.join("; "))
                 }
             }
         }
@@ -400,6 +417,10 @@ pub enum UnremovableReason {
     ScaleDownDisabled,
     /// It is NotReady (the join-failure and recovery paths handle it, not scale-down).
     NotReady,
+    /// It is already cordoned: another operation or a person is handling it.
+    Unschedulable,
+    /// It is managed but its EC2 instance id is unknown, so it could not be terminated.
+    UnknownInstance,
     /// A kube-system pod that is not a DaemonSet pod.
     KubeSystemPod {
         /// `namespace/name`.
@@ -437,6 +458,14 @@ pub enum UnremovableReason {
         /// `namespace/name`.
         pod: String,
     },
+    /// The requests of the pods a drain would evict exceed what the other Ready, schedulable
+    /// workers have free, so they would be left Pending.
+    NoRoomForPods {
+        /// Summed requests of the pods to evict.
+        needed: Resources,
+        /// Summed free requests-capacity (allocatable minus requests) of the other workers.
+        free: Resources,
+    },
 }
 
 impl fmt::Display for UnremovableReason {
@@ -451,6 +480,12 @@ impl fmt::Display for UnremovableReason {
                 )
             }
             UnremovableReason::NotReady => write!(f, "it is NotReady"),
+            UnremovableReason::Unschedulable => {
+                write!(f, "it is already cordoned (unschedulable)")
+            }
+            UnremovableReason::UnknownInstance => {
+                write!(f, "its EC2 instance id is unknown")
+            }
             UnremovableReason::KubeSystemPod { pod } => {
                 write!(
                     f,
@@ -473,6 +508,14 @@ impl fmt::Display for UnremovableReason {
             UnremovableReason::DoNotDisrupt { pod } => {
                 write!(f, "{pod} is annotated karpenter.sh/do-not-disrupt=true")
             }
+            UnremovableReason::NoRoomForPods { needed, free } => write!(
+                f,
+                "its pods request {}m CPU and {}Mi memory, more than the {}m and {}Mi free on the other workers",
+                needed.cpu_millis,
+                needed.memory_bytes / (1024 * 1024),
+                free.cpu_millis,
+                free.memory_bytes / (1024 * 1024)
+            ),
         }
     }
 }

@@ -1,0 +1,137 @@
+/**
+ * Settings of one SmartScale deployment, read once from CDK context (`cdk deploy -c key=value`)
+ * and validated before any construct is built.
+ */
+
+/** How the private subnets reach the internet; see docs/DEPLOYMENT_GUIDE.md for the cost trade-off. */
+export type NatMode = 'per-zone' | 'single' | 'none';
+
+/** When EventBridge starts the scaling state machine. */
+export type ScheduleMode =
+  /** Every 2 minutes, all day (an EventBridge rule, UTC). */
+  | { kind: 'fixed'; ratePeriodMinutes: number }
+  /**
+   * Every 2 minutes from 09:00 to 20:59 and every 5 minutes otherwise, in `timeZone`
+   * (two EventBridge Scheduler schedules, which understand IANA time zones).
+   */
+  | { kind: 'business-hours'; timeZone: string };
+
+/** Everything a deployment can choose; every field has a default in {@link defaultConfig}. */
+export interface SmartScaleConfig {
+  /** Names this cluster in tags, the state table key and the IAM tag conditions. */
+  readonly clusterId: string;
+  readonly natMode: NatMode;
+  readonly schedule: ScheduleMode;
+  /** Worker bounds the engine keeps to (MIN_NODES / MAX_NODES). */
+  readonly minNodes: number;
+  readonly maxNodes: number;
+  /** CPU percentages (SCALE_UP_THRESHOLD_CPU / SCALE_DOWN_THRESHOLD_CPU). */
+  readonly scaleUpThresholdCpuPercent: number;
+  readonly scaleDownThresholdCpuPercent: number;
+  /** Cooldowns in seconds (COOLDOWN_SCALE_UP / COOLDOWN_SCALE_DOWN). */
+  readonly cooldownScaleUpSecs: number;
+  readonly cooldownScaleDownSecs: number;
+  readonly masterInstanceType: string;
+  readonly workerInstanceType: string;
+  /** K3s release installed on the master and the workers (pinned so they always match). */
+  readonly k3sVersion: string;
+  /**
+   * CIDR ranges allowed to reach the demo application NodePort 30080. Empty (the default) means
+   * nothing is open to the internet.
+   */
+  readonly demoAppIngressCidrs: readonly string[];
+  /** Directory holding `<function-name>/bootstrap.zip` from `cargo lambda build --release --output-format zip`. */
+  readonly lambdaAssetDir: string;
+  /**
+   * Synth-only: use the committed placeholder asset (test/fixtures/placeholder-lambda) instead of
+   * the real binaries, and the committed fixture ASL / Prometheus files when the real ones are absent.
+   * Never deploy a stack synthesised with this on.
+   */
+  readonly synthOnlyPlaceholders: boolean;
+  /** Root of the repository (statemachine/ and target/ are resolved against it). */
+  readonly repoRoot: string;
+}
+
+/** Error raised when a context value is missing its expected shape; the message names the key. */
+export class ConfigError extends Error {}
+
+const NAME_RE = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+
+/** Defaults for every field; `repoRoot` and `lambdaAssetDir` are relative to the cdk/ folder's parent. */
+export function defaultConfig(repoRoot: string): SmartScaleConfig {
+  return {
+    clusterId: 'smartscale-prod',
+    natMode: 'single',
+    schedule: { kind: 'fixed', ratePeriodMinutes: 2 },
+    minNodes: 2,
+    maxNodes: 10,
+    scaleUpThresholdCpuPercent: 70,
+    scaleDownThresholdCpuPercent: 30,
+    cooldownScaleUpSecs: 300,
+    cooldownScaleDownSecs: 600,
+    masterInstanceType: 't3.medium',
+    workerInstanceType: 't3.small',
+    k3sVersion: 'v1.31.4+k3s1',
+    demoAppIngressCidrs: [],
+    lambdaAssetDir: `${repoRoot}/target/lambda`,
+    synthOnlyPlaceholders: false,
+    repoRoot,
+  };
+}
+
+/** Reads a context value; `get` returns undefined for keys that are not set. */
+export type ContextGetter = (key: string) => unknown;
+
+function asInt(key: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'number' ? value : Number(String(value));
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`context ${key}: expected a non-negative integer, got ${String(value)}`);
+  return n;
+}
+
+function asBool(value: unknown): boolean {
+  return value === true || value === 'true' || value === '1';
+}
+
+/**
+ * Builds the configuration from CDK context (and the `SMARTSCALE_SYNTH_PLACEHOLDERS` environment
+ * variable for tests). Throws {@link ConfigError} naming the key when a value is invalid.
+ */
+export function configFromContext(get: ContextGetter, repoRoot: string, env: NodeJS.ProcessEnv = process.env): SmartScaleConfig {
+  const d = defaultConfig(repoRoot);
+  const clusterId = (get('clusterId') as string | undefined) ?? d.clusterId;
+  if (!NAME_RE.test(clusterId)) throw new ConfigError(`context clusterId: expected lower-case letters, digits and dashes (3-32), got ${clusterId}`);
+  const natMode = ((get('natMode') as string | undefined) ?? d.natMode) as NatMode;
+  if (!['per-zone', 'single', 'none'].includes(natMode)) throw new ConfigError(`context natMode: expected per-zone, single or none, got ${natMode}`);
+  const tz = get('businessHoursTimeZone') as string | undefined;
+  const schedule: ScheduleMode = tz ? { kind: 'business-hours', timeZone: tz } : d.schedule;
+  const cidrs = get('demoAppIngressCidrs');
+  const demoAppIngressCidrs = cidrs === undefined || cidrs === '' ? [] : Array.isArray(cidrs) ? cidrs.map(String) : String(cidrs).split(',').map((s) => s.trim());
+  for (const c of demoAppIngressCidrs) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c)) throw new ConfigError(`context demoAppIngressCidrs: not an IPv4 CIDR: ${c}`);
+  }
+  const cfg: SmartScaleConfig = {
+    ...d,
+    clusterId,
+    natMode,
+    schedule,
+    minNodes: asInt('minNodes', get('minNodes'), d.minNodes),
+    maxNodes: asInt('maxNodes', get('maxNodes'), d.maxNodes),
+    scaleUpThresholdCpuPercent: asInt('scaleUpThresholdCpu', get('scaleUpThresholdCpu'), d.scaleUpThresholdCpuPercent),
+    scaleDownThresholdCpuPercent: asInt('scaleDownThresholdCpu', get('scaleDownThresholdCpu'), d.scaleDownThresholdCpuPercent),
+    cooldownScaleUpSecs: asInt('cooldownScaleUp', get('cooldownScaleUp'), d.cooldownScaleUpSecs),
+    cooldownScaleDownSecs: asInt('cooldownScaleDown', get('cooldownScaleDown'), d.cooldownScaleDownSecs),
+    masterInstanceType: (get('masterInstanceType') as string | undefined) ?? d.masterInstanceType,
+    workerInstanceType: (get('workerInstanceType') as string | undefined) ?? d.workerInstanceType,
+    k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
+    demoAppIngressCidrs,
+    lambdaAssetDir: (get('lambdaAssetDir') as string | undefined) ?? d.lambdaAssetDir,
+    synthOnlyPlaceholders: asBool(get('synthOnlyPlaceholders')) || asBool(env.SMARTSCALE_SYNTH_PLACEHOLDERS),
+  };
+  if (cfg.minNodes < 1 || cfg.minNodes > cfg.maxNodes) throw new ConfigError(`context minNodes/maxNodes: need 1 <= minNodes (${cfg.minNodes}) <= maxNodes (${cfg.maxNodes})`);
+  if (cfg.scaleDownThresholdCpuPercent >= cfg.scaleUpThresholdCpuPercent || cfg.scaleUpThresholdCpuPercent > 100) {
+    throw new ConfigError('context scaleUpThresholdCpu/scaleDownThresholdCpu: need down < up <= 100');
+  }
+  if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(cfg.k3sVersion)) throw new ConfigError(`context k3sVersion: expected e.g. v1.31.4+k3s1, got ${cfg.k3sVersion}`);
+  return cfg;
+}

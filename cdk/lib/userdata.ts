@@ -1,0 +1,31 @@
+/**
+ * Renders the user-data scripts in userdata/: the settings as `export NAME='value'` lines,
+ * then the script body. Values may be CloudFormation tokens (ARNs, bucket names): they never carry
+ * secret values, only references to secrets.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CDK_DIR } from './sources';
+
+/** Absolute path of a script in cdk/userdata/. */
+export function userDataScriptPath(name: 'master.sh' | 'worker.sh'): string {
+  return path.join(CDK_DIR, 'userdata', name);
+}
+
+/** Quotes a value for a single-quoted shell word. Throws when the name is not a shell identifier. */
+function assignment(name: string, value: string): string {
+  if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`user data setting ${name} is not a shell identifier`);
+  return `export ${name}='${value.replace(/'/g, `'"'"'`)}'`;
+}
+
+/**
+ * The full user data: shebang, settings, then the script without its shebang. Settings are sorted
+ * so that the rendered text (and the launch template version) changes only when a value does.
+ */
+export function renderUserData(script: 'master.sh' | 'worker.sh', settings: Record<string, string>): string {
+  const body = fs.readFileSync(userDataScriptPath(script), 'utf8').replace(/^#!.*\n/, '');
+  const lines = Object.keys(settings)
+    .sort()
+    .map((k) => assignment(k, settings[k]!));
+  return ['#!/bin/bash', '# Settings rendered by the SmartScale CDK stack (references only, no secret values).', ...lines, body].join('\n');
+}

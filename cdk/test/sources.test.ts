@@ -1,0 +1,80 @@
+/**
+ * Where the stack finds its inputs: real Lambda zips, ASL files and Prometheus files win; the
+ * committed fixtures are used only in synth-only runs; a real synth with a missing input fails
+ * naming it; an ASL placeholder without a substitution fails the synth. Plus configuration checks.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { ConfigError, configFromContext, defaultConfig } from '../lib/config';
+import { SmartScaleStack } from '../lib/smartscale-stack';
+import { FIXTURES, MissingSourceError, lambdaAsset, stateMachineDefinition } from '../lib/sources';
+
+function tmpRoot(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-root-'));
+}
+
+describe('Lambda assets', () => {
+  it('a real synth uses <lambdaAssetDir>/<name>/bootstrap.zip', () => {
+    const root = tmpRoot();
+    fs.mkdirSync(path.join(root, 'target/lambda/evaluate'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'target/lambda/evaluate/bootstrap.zip'), 'zip');
+    const src = lambdaAsset(defaultConfig(root), 'evaluate');
+    assert.deepEqual(src, { path: path.join(root, 'target/lambda/evaluate/bootstrap.zip'), placeholder: false });
+  });
+  it('a real synth without the zip fails naming it and the build command', () => {
+    const root = tmpRoot();
+    assert.throws(() => lambdaAsset(defaultConfig(root), 'notify'), (e: Error) => e instanceof MissingSourceError && e.message.includes('notify/bootstrap.zip') && e.message.includes('cargo lambda build'));
+  });
+  it('the placeholder is used only when the configuration asks for it', () => {
+    const cfg = { ...defaultConfig(tmpRoot()), synthOnlyPlaceholders: true };
+    assert.deepEqual(lambdaAsset(cfg, 'notify'), { path: FIXTURES.placeholderLambda, placeholder: true });
+  });
+});
+
+describe('state machine definitions', () => {
+  it('a real synth without statemachine/ fails naming the file', () => {
+    assert.throws(() => stateMachineDefinition(defaultConfig(tmpRoot()), 'smartscale.asl.json'), /statemachine\/smartscale\.asl\.json is missing/);
+  });
+  it('the real file wins over the fixture', () => {
+    const root = tmpRoot();
+    fs.mkdirSync(path.join(root, 'statemachine'));
+    fs.writeFileSync(path.join(root, 'statemachine/smartscale.asl.json'), '{}');
+    assert.equal(stateMachineDefinition({ ...defaultConfig(root), synthOnlyPlaceholders: true }, 'smartscale.asl.json').placeholder, false);
+  });
+  it('a placeholder without a substitution fails the synth', () => {
+    const root = tmpRoot();
+    fs.mkdirSync(path.join(root, 'statemachine'));
+    fs.writeFileSync(path.join(root, 'statemachine/smartscale.asl.json'), JSON.stringify({ StartAt: 'A', States: { A: { Type: 'Task', Resource: '${UnknownFunctionArn}', End: true } } }));
+    fs.copyFileSync(path.join(FIXTURES.statemachine, 'spot-interruption.asl.json'), path.join(root, 'statemachine/spot-interruption.asl.json'));
+    const app = new App();
+    assert.throws(() => new SmartScaleStack(app, 'Bad', { config: { ...defaultConfig(root), synthOnlyPlaceholders: true } }), /no substitution for UnknownFunctionArn/);
+  });
+});
+
+describe('configuration', () => {
+  const cases: { name: string; context: Record<string, string>; error?: RegExp }[] = [
+    { name: 'defaults are valid', context: {} },
+    { name: 'cluster id must be a DNS-like name', context: { clusterId: 'Prod_1' }, error: /clusterId/ },
+    { name: 'unknown NAT mode', context: { natMode: 'two' }, error: /natMode/ },
+    { name: 'min above max', context: { minNodes: '5', maxNodes: '3' }, error: /minNodes/ },
+    { name: 'thresholds inverted', context: { scaleUpThresholdCpu: '30', scaleDownThresholdCpu: '70' }, error: /scaleUpThresholdCpu/ },
+    { name: 'non-numeric cooldown', context: { cooldownScaleUp: 'soon' }, error: /cooldownScaleUp/ },
+    { name: 'bad CIDR', context: { demoAppIngressCidrs: '0.0.0.0' }, error: /demoAppIngressCidrs/ },
+    { name: 'bad K3s version', context: { k3sVersion: 'latest' }, error: /k3sVersion/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const build = () => configFromContext((k) => c.context[k], '/repo', {});
+      if (c.error) assert.throws(build, (e: Error) => e instanceof ConfigError && c.error!.test(e.message));
+      else assert.equal(build().clusterId, 'smartscale-prod');
+    });
+  }
+  it('placeholders can be switched on by environment (tests) but are off by default', () => {
+    assert.equal(configFromContext(() => undefined, '/repo', {}).synthOnlyPlaceholders, false);
+    assert.equal(configFromContext(() => undefined, '/repo', { SMARTSCALE_SYNTH_PLACEHOLDERS: '1' }).synthOnlyPlaceholders, true);
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * User-data scripts: shellcheck on the sources and on the rendered user data, and the worker
+ * script run twice in a sandbox (temporary root, stub aws/curl/systemctl/IMDS on PATH) to prove
+ * it is idempotent: the second run installs nothing and leaves the same files.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { renderUserData, userDataScriptPath } from '../lib/userdata';
+import { CDK_DIR } from '../lib/sources';
+
+const STUBS = path.join(CDK_DIR, 'test', 'fixtures', 'userdata-stubs');
+const requireTools = process.env.CI === 'true';
+
+function haveShellcheck(): boolean {
+  return spawnSync('shellcheck', ['--version']).status === 0;
+}
+
+describe('shellcheck', () => {
+  const available = haveShellcheck();
+  it('shellcheck is installed (required in CI)', { skip: !available && !requireTools && 'not installed' }, () => {
+    assert.ok(available, 'shellcheck is required in CI (scripts/test-cdk.sh installs it)');
+  });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-ud-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const rendered = {
+    'worker.rendered.sh': renderUserData('worker.sh', { CLUSTER_ID: 'c', AWS_REGION: 'us-east-1', K3S_VERSION: 'v1.31.4+k3s1', K3S_TOKEN_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:x'y", ECR_CREDENTIAL_PROVIDER_VERSION: 'v1.31.1' }),
+    'master.rendered.sh': renderUserData('master.sh', { CLUSTER_ID: 'c', AWS_REGION: 'us-east-1', K3S_VERSION: 'v1.31.4+k3s1', MANIFESTS_S3_URL: 's3://b/k.zip', DEMO_APP_IMAGE: 'r:latest' }),
+  };
+  const files = [userDataScriptPath('worker.sh'), userDataScriptPath('master.sh'), ...fs.readdirSync(STUBS).map((f) => path.join(STUBS, f))];
+  for (const [name, text] of Object.entries(rendered)) {
+    fs.writeFileSync(path.join(tmp, name), text);
+    files.push(path.join(tmp, name));
+  }
+  for (const f of files) {
+    it(`${path.basename(f)} passes shellcheck`, { skip: !available && 'shellcheck not installed' }, () => {
+      const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', f], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    });
+  }
+  it('rendering quotes values so a quote cannot break out of the assignment', () => {
+    assert.match(rendered['worker.rendered.sh'], /export K3S_TOKEN_SECRET_ARN='arn:aws:secretsmanager:us-east-1:1:secret:x'"'"'y'/);
+  });
+});
+
+/** A sandbox root with the stub commands first on PATH; returns how to run the worker script in it. */
+function sandbox() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-worker-'));
+  const bin = path.join(root, 'stub-bin');
+  fs.mkdirSync(bin);
+  for (const f of fs.readdirSync(STUBS)) {
+    const target = path.join(bin, f.replace(/\.sh$/, ''));
+    fs.copyFileSync(path.join(STUBS, f), target);
+    fs.chmodSync(target, 0o755);
+  }
+  const env = {
+    PATH: `${bin}:/usr/bin:/bin`,
+    HOME: root,
+    SMARTSCALE_ROOT: root,
+    SMARTSCALE_IMDS_URL: 'http://imds.stub',
+    SMARTSCALE_RETRY_SLEEP: '0',
+    STUB_LOG: path.join(root, 'calls.log'),
+    STUB_STATE: path.join(root, 'stub-state'),
+    CLUSTER_ID: 'smartscale-test',
+    AWS_REGION: 'us-east-1',
+    K3S_VERSION: 'v1.31.4+k3s1',
+    K3S_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k3s-token',
+    ECR_CREDENTIAL_PROVIDER_VERSION: 'v1.31.1',
+  };
+  fs.mkdirSync(env.STUB_STATE);
+  const run = (extra: Record<string, string> = {}) => spawnSync('bash', [userDataScriptPath('worker.sh')], { env: { ...env, ...extra }, encoding: 'utf8' });
+  const calls = () => (fs.existsSync(env.STUB_LOG) ? fs.readFileSync(env.STUB_LOG, 'utf8').trim().split('\n') : []);
+  const resetCalls = () => fs.rmSync(env.STUB_LOG, { force: true });
+  const snapshot = () => {
+    const out: Record<string, string> = {};
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        const rel = path.relative(root, p);
+        if (rel.startsWith('stub-') || rel === 'calls.log' || rel === 'var/lib/smartscale/bootstrapped') continue;
+        if (e.isDirectory()) walk(p);
+        else out[rel] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') + ` ${(fs.statSync(p).mode & 0o777).toString(8)}`;
+      }
+    };
+    walk(root);
+    return out;
+  };
+  return { root, env, run, calls, resetCalls, snapshot, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+describe('worker user data in a sandbox', () => {
+
+  it('first run installs K3s and the credential provider, writes the agent config and starts k3s-agent', () => {
+    const sb = sandbox();
+    try {
+      const r = sb.run();
+      assert.equal(r.status, 0, r.stderr);
+      const calls = sb.calls();
+      assert.ok(calls.some((c) => c.startsWith('install-k3s ')), calls.join('\n'));
+      assert.ok(calls.includes('curl-download ecr-credential-provider'), calls.join('\n'));
+      assert.ok(calls.includes('systemctl restart k3s-agent'), calls.join('\n'));
+      const cfg = fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8');
+      assert.match(cfg, /^server: https:\/\/10\.0\.11\.10:6443$/m);
+      assert.match(cfg, /provider-id=aws:\/\/\/us-east-1a\/i-0123456789abcdef0/);
+      assert.match(cfg, /topology\.kubernetes\.io\/zone=us-east-1a/);
+      assert.match(cfg, /node\.kubernetes\.io\/instance-type=t3\.small/);
+      assert.match(cfg, /smartscale\.io\/managed=true/);
+      const token = path.join(sb.root, 'etc/rancher/k3s/token');
+      assert.equal(fs.readFileSync(token, 'utf8').trim(), 'K10stubtoken::server:stub');
+      assert.equal(fs.statSync(token).mode & 0o777, 0o600);
+      assert.ok(!(r.stdout + r.stderr).includes('K10stubtoken'), 'the join token was printed');
+      const install = calls.find((c) => c.startsWith('install-k3s '))!;
+      assert.match(install, /INSTALL_K3S_VERSION=v1\.31\.4\+k3s1 INSTALL_K3S_EXEC=agent/);
+      assert.ok(calls.some((c) => c.includes('describe-instances') && c.includes('Name=tag:Role,Values=k3s-master') && c.includes('Name=tag:Cluster,Values=smartscale-test')));
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('second run installs nothing, restarts nothing and leaves identical files', () => {
+    const sb = sandbox();
+    try {
+      assert.equal(sb.run().status, 0);
+      const before = sb.snapshot();
+      sb.resetCalls();
+      const r = sb.run();
+      assert.equal(r.status, 0, r.stderr);
+      const calls = sb.calls();
+      assert.deepEqual(calls.filter((c) => c.startsWith('install-k3s') || c.startsWith('curl-download') || c.startsWith('systemctl restart')), []);
+      assert.ok(calls.includes('systemctl is-active --quiet k3s-agent'), 'checks the agent');
+      assert.deepEqual(sb.snapshot(), before);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('a moved master rewrites the config and restarts the agent without reinstalling', () => {
+    const sb = sandbox();
+    try {
+      assert.equal(sb.run().status, 0);
+      sb.resetCalls();
+      const r = sb.run({ STUB_MASTER_IP: '10.0.12.20' });
+      assert.equal(r.status, 0, r.stderr);
+      const calls = sb.calls();
+      assert.ok(calls.includes('systemctl restart k3s-agent'));
+      assert.ok(!calls.some((c) => c.startsWith('install-k3s')));
+      assert.match(fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8'), /10\.0\.12\.20/);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('an unreachable credential provider does not stop the join; a later run adds it', () => {
+    const sb = sandbox();
+    try {
+      const r = sb.run({ STUB_ECR_PROVIDER_DOWN: '1' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /WARNING: could not download ecr-credential-provider/);
+      const cfgPath = path.join(sb.root, 'etc/rancher/k3s/config.yaml');
+      assert.ok(!fs.readFileSync(cfgPath, 'utf8').includes('image-credential-provider'));
+      sb.resetCalls();
+      assert.equal(sb.run().status, 0);
+      assert.ok(fs.readFileSync(cfgPath, 'utf8').includes('image-credential-provider-bin-dir'));
+      assert.ok(sb.calls().includes('systemctl restart k3s-agent'));
+      assert.ok(!sb.calls().some((c) => c.startsWith('install-k3s')));
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('fails when k3s-agent never becomes active', () => {
+    const sb = sandbox();
+    try {
+      const r = sb.run({ STUB_AGENT_NEVER_ACTIVE: '1' });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /k3s-agent is not active/);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('waits for the master to store a real K3s token (placeholder value first)', () => {
+    const sb = sandbox();
+    try {
+      const r = sb.run({ STUB_TOKEN_PLACEHOLDER_READS: '2' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(sb.calls().filter((c) => c.includes('get-secret-value')).length, 3);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('refuses to run without its settings', () => {
+    const r = spawnSync('bash', [userDataScriptPath('worker.sh')], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /CLUSTER_ID is required/);
+  });
+});
+

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SmartScale K3s master bootstrap, run by cloud-init as EC2 user data on the single master.
+#
+# Installs the K3s server, stores its join token in Secrets Manager, places SmartScale's manifests
+# (RBAC, Prometheus, Grafana, exporters, demo app) in K3s's auto-deploy directory, creates the
+# in-cluster secrets those manifests need from Secrets Manager, and stores the API credentials of
+# the smartscale service account for the Lambdas. No secret value is part of user data, and none is
+# printed: values move between files (mode 0600) and the AWS CLI's file:// parameters.
+#
+# Required settings (prepended by the CDK stack): CLUSTER_ID, AWS_REGION, K3S_VERSION,
+#   K3S_TOKEN_SECRET_ARN, K8S_CREDENTIALS_SECRET_ARN, PROMETHEUS_AUTH_SECRET_ARN,
+#   GRAFANA_ADMIN_SECRET_ARN, MANIFESTS_S3_URL, DEMO_APP_IMAGE.
+set -euo pipefail
+umask 077
+
+: "${CLUSTER_ID:?}" "${AWS_REGION:?}" "${K3S_VERSION:?}" "${K3S_TOKEN_SECRET_ARN:?}"
+: "${K8S_CREDENTIALS_SECRET_ARN:?}" "${PROMETHEUS_AUTH_SECRET_ARN:?}" "${GRAFANA_ADMIN_SECRET_ARN:?}"
+: "${MANIFESTS_S3_URL:?}" "${DEMO_APP_IMAGE:?}"
+
+ROOT="${SMARTSCALE_ROOT:-}"
+IMDS="${SMARTSCALE_IMDS_URL:-http://169.254.169.254}"
+K3S_BIN="$ROOT/usr/local/bin/k3s"
+CONF_DIR="$ROOT/etc/rancher/k3s"
+STATE_DIR="$ROOT/var/lib/smartscale"
+SERVER_DIR="$ROOT/var/lib/rancher/k3s/server"
+MANIFEST_DIR="$SERVER_DIR/manifests"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf '%s smartscale-master: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+kubectl() { "$K3S_BIN" kubectl "$@"; }
+wait_for() {
+  local what=$1 n=0
+  shift
+  until "$@" >/dev/null 2>&1; do
+    n=$((n + 1))
+    [ "$n" -ge 120 ] && die "timed out waiting for $what"
+    sleep 5
+  done
+}
+
+IMDS_TOKEN=$(curl -sSf -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300') \
+  || die "cannot get an IMDSv2 token"
+imds() { curl -sSf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "$IMDS/latest/meta-data/$1"; }
+ZONE=$(imds placement/availability-zone)
+INSTANCE_ID=$(imds instance-id)
+INSTANCE_TYPE=$(imds instance-type)
+PRIVATE_IP=$(imds local-ipv4)
+log "master $INSTANCE_ID ($INSTANCE_TYPE) in $ZONE at $PRIVATE_IP, cluster $CLUSTER_ID"
+
+mkdir -p "$CONF_DIR" "$STATE_DIR" "$MANIFEST_DIR"
+if ! command -v jq >/dev/null || ! command -v htpasswd >/dev/null; then
+  dnf install -y -q jq httpd-tools
+fi
+
+# --- SmartScale manifests into the auto-deploy directory (K3s applies and re-applies them) ---
+aws s3 cp --only-show-errors --region "$AWS_REGION" "$MANIFESTS_S3_URL" "$WORK/manifests.zip"
+python3 -m zipfile -e "$WORK/manifests.zip" "$WORK/manifests"
+for f in "$WORK"/manifests/*.yaml; do
+  # The demo app image lives in this stack's ECR repository, known only at deploy time.
+  sed -i -e "s|__DEMO_APP_IMAGE__|$DEMO_APP_IMAGE|g" -e "s|__AWS_REGION__|$AWS_REGION|g" "$f"
+  install -m 0600 "$f" "$MANIFEST_DIR/$(basename "$f")"
+done
+
+# --- K3s server ---
+cat >"$WORK/config.yaml" <<EOF
+write-kubeconfig-mode: "0600"
+secrets-encryption: true
+tls-san:
+  - $PRIVATE_IP
+disable:
+  - traefik
+  - servicelb
+node-taint:
+  - CriticalAddonsOnly=true:NoSchedule
+kubelet-arg:
+  - provider-id=aws:///$ZONE/$INSTANCE_ID
+node-label:
+  - topology.kubernetes.io/zone=$ZONE
+  - node.kubernetes.io/instance-type=$INSTANCE_TYPE
+  - smartscale.io/role=master
+EOF
+RESTART=0
+if ! cmp -s "$WORK/config.yaml" "$CONF_DIR/config.yaml"; then
+  install -m 0600 "$WORK/config.yaml" "$CONF_DIR/config.yaml"
+  RESTART=1
+fi
+if [ ! -x "$K3S_BIN" ] || [ "$(cat "$STATE_DIR/k3s.version" 2>/dev/null || true)" != "$K3S_VERSION" ]; then
+  log "installing K3s server $K3S_VERSION"
+  curl -sSfL --retry 5 -o "$WORK/k3s-install.sh" https://get.k3s.io
+  INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_START=true \
+    INSTALL_K3S_SKIP_SELINUX_RPM=true sh "$WORK/k3s-install.sh"
+  printf '%s\n' "$K3S_VERSION" >"$STATE_DIR/k3s.version"
+  RESTART=1
+fi
+systemctl enable k3s
+if [ "$RESTART" -eq 1 ] || ! systemctl is-active --quiet k3s; then
+  systemctl restart k3s
+fi
+wait_for "the K3s API" kubectl get --raw=/readyz
+
+# put_secret ARN FILE: stores FILE's content in the secret unless it already holds exactly that.
+put_secret() {
+  local arn=$1 file=$2
+  aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$arn" \
+    --query SecretString --output text >"$WORK/current" 2>/dev/null || true
+  if ! cmp -s <(printf '%s' "$(cat "$WORK/current")") <(printf '%s' "$(cat "$file")"); then
+    aws secretsmanager put-secret-value --region "$AWS_REGION" --secret-id "$arn" \
+      --secret-string "file://$file" >/dev/null
+    log "stored a new value in $arn"
+  fi
+  rm -f "$WORK/current"
+}
+get_secret() {
+  aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$1" \
+    --query SecretString --output text >"$2"
+}
+
+# --- join token for the workers ---
+wait_for "the node token" test -s "$SERVER_DIR/node-token"
+put_secret "$K3S_TOKEN_SECRET_ARN" "$SERVER_DIR/node-token"
+
+# --- in-cluster secrets for Prometheus (hashed basic auth) and Grafana ---
+wait_for "the monitoring namespace" kubectl get namespace monitoring
+get_secret "$PROMETHEUS_AUTH_SECRET_ARN" "$WORK/prom.json"
+jq -r .username "$WORK/prom.json" >"$WORK/prom-user"
+jq -r .password "$WORK/prom.json" >"$WORK/prom-pass"
+{
+  printf 'basic_auth_users:\n'
+  printf '  %s: ' "$(cat "$WORK/prom-user")"
+  htpasswd -niBC 10 "$(cat "$WORK/prom-user")" <"$WORK/prom-pass" | cut -d: -f2-
+} >"$WORK/web.yml"
+kubectl -n monitoring create secret generic prometheus-web-config \
+  --from-file=web.yml="$WORK/web.yml" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n monitoring create secret generic prometheus-basic-auth \
+  --from-file=username="$WORK/prom-user" --from-file=password="$WORK/prom-pass" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+get_secret "$GRAFANA_ADMIN_SECRET_ARN" "$WORK/grafana.json"
+jq -r .username "$WORK/grafana.json" >"$WORK/grafana-user"
+jq -r .password "$WORK/grafana.json" >"$WORK/grafana-pass"
+kubectl -n monitoring create secret generic grafana-admin \
+  --from-file=admin-user="$WORK/grafana-user" --from-file=admin-password="$WORK/grafana-pass" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+
+# --- API credentials of the smartscale service account, for the Lambdas ---
+sa_token() { kubectl -n kube-system get secret smartscale-token -o jsonpath='{.data.token}' | grep -q .; }
+wait_for "the smartscale service account token" sa_token
+kubectl -n kube-system get secret smartscale-token -o jsonpath='{.data.token}' | base64 -d >"$WORK/sa-token"
+jq -n --arg server "https://$PRIVATE_IP:6443" \
+  --rawfile ca "$SERVER_DIR/tls/server-ca.crt" \
+  --rawfile token "$WORK/sa-token" \
+  '{server: $server, ca: $ca, token: $token}' >"$WORK/k8s.json"
+put_secret "$K8S_CREDENTIALS_SECRET_ARN" "$WORK/k8s.json"
+
+date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE_DIR/bootstrapped"
+log "K3s server ready; manifests placed; secrets stored"

@@ -1,0 +1,130 @@
+// Harness for the flow tests of the definition: runs the real ASL files in aws-local-stepfunctions
+// with every Task state overridden by scripted responses and every Wait state / Retry pause shortened
+// through the tool's own overrides. The definitions themselves are never edited, only their
+// `${...}` substitution variables are filled in, as CloudFormation/CDK would do.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// aws-local-stepfunctions 3.0.0 declares node >= 22 and uses Promise.withResolvers (node 22+) for
+// its Task timeout. CI runs node 20, so provide the standard behaviour when it is missing.
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function withResolvers() {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+const { StateMachine, ExecutionError } = await import('aws-local-stepfunctions');
+
+export const STATEMACHINE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Substitution variables every definition may use, with the fake values the tests put in. */
+export const FUNCTIONS = [
+  'AcquireLock', 'Evaluate', 'LaunchNodes', 'CheckNodesReady', 'HandleJoinFailure', 'CordonNode',
+  'DrainNode', 'AbortDrain', 'TerminateNode', 'RecordOutcome', 'Notify', 'ReleaseLock', 'Cleanup',
+  'SpotInterruption',
+];
+export const TEST_CLUSTER_ID = 'test-cluster';
+export const fakeArn = (fn) => `arn:aws:lambda:us-east-1:123456789012:function:smartscale-${fn}`;
+
+/** The raw text of a definition file, `${...}` variables untouched. */
+export function readDefinitionText(file) {
+  return readFileSync(join(STATEMACHINE_DIR, file), 'utf8');
+}
+
+/**
+ * Fills the substitution variables the way the CDK app does and parses the result.
+ * Throws if a variable is left that the project does not define, so a typo fails the tests.
+ */
+export function loadDefinition(file) {
+  const values = Object.fromEntries(FUNCTIONS.map((fn) => [`${fn}FunctionArn`, fakeArn(fn)]));
+  values.ClusterId = TEST_CLUSTER_ID;
+  const text = readDefinitionText(file).replace(/\$\{([A-Za-z0-9]+)\}/g, (m, name) => {
+    if (!(name in values)) throw new Error(`${file}: unknown substitution variable ${m}`);
+    return values[name];
+  });
+  return JSON.parse(text);
+}
+
+/** An error as a Rust Lambda reports it: `errorType` becomes the ASL error name. */
+export function lambdaError(errorType, errorMessage = `${errorType} raised by the scripted step`) {
+  const e = new Error(JSON.stringify({ errorType, errorMessage }));
+  e.name = errorType;
+  return e;
+}
+
+/** Script entry meaning "this call fails with errorType". */
+export const fails = (errorType, message) => ({ __fails: errorType, message });
+
+/**
+ * Runs a definition once.
+ *
+ * `script` maps Task state names to the list of responses of its successive calls; an entry made
+ * with `fails(...)` throws that error instead. A call beyond the script is recorded in
+ * `unscripted` and fails with `UnscriptedCall`, so a test sees it both in the path and in that list.
+ *
+ * Returns { status: 'SUCCEEDED' | 'FAILED', output, error, visited, retried, caught, calls, unscripted }
+ * where `visited` is the state names in StateEntered order, `retried`/`caught` the state names of
+ * StateRetried/StateCaught events, and `calls[state]` the inputs each Task call received.
+ */
+export async function runFlow(definition, { input, script = {}, executionName = 'test' }) {
+  const machine = new StateMachine(definition);
+  const remaining = Object.fromEntries(Object.entries(script).map(([k, v]) => [k, [...v]]));
+  const calls = {};
+  const unscripted = [];
+  const taskResourceLocalHandlers = {};
+  const waitTimeOverrides = {};
+  const retryIntervalOverrides = {};
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+    if (state.Type === 'Task') {
+      retryIntervalOverrides[name] = 0;
+      taskResourceLocalHandlers[name] = async (taskInput) => {
+        (calls[name] ??= []).push(structuredClone(taskInput));
+        const next = remaining[name]?.shift();
+        if (next === undefined) {
+          unscripted.push(name);
+          throw lambdaError('UnscriptedCall', `no scripted response left for ${name}`);
+        }
+        if (next && typeof next === 'object' && '__fails' in next) throw lambdaError(next.__fails, next.message);
+        return structuredClone(next);
+      };
+    }
+  }
+  const executionArn = `arn:aws:states:us-east-1:123456789012:execution:smartscale:${executionName}`;
+  const execution = machine.run(input, {
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    context: { Execution: { Id: executionArn, Name: executionName } },
+  });
+  const events = [];
+  const collecting = (async () => {
+    for await (const event of execution.eventLogs) events.push(event);
+  })();
+  let status = 'SUCCEEDED';
+  let output = null;
+  try {
+    output = await execution.result;
+  } catch (e) {
+    if (!(e instanceof ExecutionError)) throw e;
+    status = 'FAILED';
+  }
+  await collecting;
+  const failed = events.find((e) => e.type === 'ExecutionFailed');
+  return {
+    status,
+    output,
+    error: failed ? { Error: failed.Error, Cause: failed.Cause } : null,
+    executionArn,
+    visited: events.filter((e) => e.type === 'StateEntered').map((e) => e.state.name),
+    retried: events.filter((e) => e.type === 'StateRetried').map((e) => e.state.name),
+    caught: events.filter((e) => e.type === 'StateCaught').map((e) => e.state.name),
+    calls,
+    unscripted,
+    leftover: Object.fromEntries(Object.entries(remaining).filter(([, v]) => v.length > 0)),
+  };
+}
