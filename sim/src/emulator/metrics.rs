@@ -8,12 +8,14 @@
 use super::scheduler::{allocatable, pod_requests};
 use super::store::Store;
 use super::AppState;
+use crate::workload::{ReplicaController, Workload};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
+use k8s_openapi::api::apps::v1::Deployment;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -41,6 +43,10 @@ pub struct Load {
     pub buckets: [f64; 12],
     /// Sum of latencies, seconds.
     pub latency_sum: f64,
+    /// The shared workload model (`crate::workload`): the Deployment it names serves `rps`.
+    pub workload: Workload,
+    /// Its HPA, once traffic has been set through the control endpoint.
+    pub hpa: Option<ReplicaController>,
 }
 
 impl Default for Load {
@@ -54,6 +60,8 @@ impl Default for Load {
             requests: BTreeMap::new(),
             buckets: [0.0; 12],
             latency_sum: 0.0,
+            workload: Workload::default(),
+            hpa: None,
         }
     }
 }
@@ -63,16 +71,47 @@ fn running(p: &k8s_openapi::api::core::v1::Pod) -> bool {
 }
 
 impl Load {
-    /// CPU cores busy on each node now: every running pod uses `cpu_utilisation` of its request.
+    fn serves(&self, p: &k8s_openapi::api::core::v1::Pod) -> bool {
+        p.metadata.namespace.as_deref() == Some(self.workload.namespace.as_str())
+            && p.metadata.labels.as_ref().and_then(|l| l.get("app")) == Some(&self.workload.name)
+    }
+
+    /// CPU cores busy on each node now: pods of the workload's Deployment use what the shared
+    /// workload model says for `rps` shared by the serving pods; every other running pod uses
+    /// `cpu_utilisation` of its request.
     pub fn busy_cores(&self, store: &Store) -> BTreeMap<String, f64> {
+        let serving = store
+            .pods
+            .values()
+            .filter(|p| running(p) && self.serves(p))
+            .count() as u32;
+        let usage = self.workload.pod_usage(self.rps, serving);
         let mut busy = BTreeMap::new();
         for p in store.pods.values().filter(|p| running(p)) {
             if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
-                let cores = pod_requests(p).cpu_millis as f64 / 1000.0 * self.cpu_utilisation;
+                let cores = if self.serves(p) {
+                    usage.cpu_millis / 1000.0
+                } else {
+                    pod_requests(p).cpu_millis as f64 / 1000.0 * self.cpu_utilisation
+                };
                 *busy.entry(n).or_insert(0.0) += cores;
             }
         }
         busy
+    }
+
+    /// Once traffic is driven, sets the workload Deployment's replicas as its HPA would
+    /// (the shared model's [`ReplicaController`]) at `now`.
+    pub fn scale(&mut self, store: &mut Store, now: DateTime<Utc>) {
+        let Some(hpa) = self.hpa.as_mut() else {
+            return;
+        };
+        let want = hpa.observe(&self.workload, now.timestamp(), self.rps) as i32;
+        let key = (self.workload.namespace.clone(), self.workload.name.clone());
+        let current = store.deployments.get(&key).map(|d| d.spec.replicas);
+        if current.is_some_and(|r| r != Some(want)) {
+            store.modify::<Deployment>(&key, |d| d.spec.replicas = Some(want));
+        }
     }
 
     /// Advances the counters from `last` to `now`.

@@ -127,6 +127,7 @@ pub async fn serve(
                 tick_locked(&mut store, now);
                 let mut load = ticker.load.lock().unwrap_or_else(|p| p.into_inner());
                 load.advance(&store, last, now);
+                load.scale(&mut store, now);
             }
             last = now;
         }
