@@ -128,7 +128,8 @@ pub fn build_client(creds: &K8sCredentials) -> Result<kube::Client> {
     if let Some(ca) = creds.ca.as_deref().filter(|c| !c.trim().is_empty()) {
         config.root_cert = Some(pem_to_der(ca)?);
     }
-    config.auth_info = serde_json::from_value(serde_json::json!({ "token": creds.token }))
+    // The secret is written from files: a trailing newline is not part of the token.
+    config.auth_info = serde_json::from_value(serde_json::json!({ "token": creds.token.trim() }))
         .map_err(|e| Error::fatal(CONTEXT, e))?;
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(15));
