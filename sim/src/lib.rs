@@ -9,6 +9,7 @@
 pub mod builtin;
 pub mod chart;
 pub mod cluster;
+pub mod emulator;
 pub mod observe;
 pub mod policy;
 pub mod report;

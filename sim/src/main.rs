@@ -28,6 +28,8 @@ enum Command {
     Simulate(SimulateArgs),
     /// Lists the built-in scenarios, or writes them as TOML + CSV files.
     Scenarios(ScenariosArgs),
+    /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
+    Emulate(smartscale_sim::emulator::cli::EmulateArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,6 +58,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate(args),
         Command::Scenarios(args) => scenarios(args),
+        Command::Emulate(args) => emulate(args),
+    }
+}
+
+fn emulate(args: smartscale_sim::emulator::cli::EmulateArgs) -> ExitCode {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    match smartscale_sim::emulator::cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smartscale emulate: {e:#}");
+            ExitCode::from(1)
+        }
     }
 }
 

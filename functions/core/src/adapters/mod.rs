@@ -3,5 +3,6 @@
 
 pub mod dynamodb;
 pub mod ec2;
+pub mod kubernetes;
 pub mod prometheus;
 pub mod secrets;

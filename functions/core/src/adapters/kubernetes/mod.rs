@@ -1,0 +1,218 @@
+//! [`ClusterApi`] on the Kubernetes API with kube-rs: the cluster view, cordon/uncordon, the
+//! PDB-respecting drain step (policy/v1 Eviction) and node deletion.
+//!
+//! RBAC it needs (cdk/manifests/smartscale-rbac.yaml): nodes get/list/patch/delete; pods list;
+//! pods/eviction create; policy poddisruptionbudgets list; apps deployments, replicasets and
+//! statefulsets list.
+
+pub mod client;
+pub mod drain;
+pub mod view;
+
+use crate::error::{Error, Result};
+use crate::model::ClusterView;
+use crate::seams::{BlockedPod, ClusterApi, DrainProgress};
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, EvictParams, ListParams};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+
+pub use client::{build_client, K8sCredentials};
+
+/// Translates a kube-rs error: 404 ⇒ [`Error::NotFound`]; 429, 5xx, connection failures and
+/// timeouts ⇒ [`Error::Transient`]; 401/403 ⇒ [`Error::Fatal`] naming RBAC; anything else fatal.
+pub fn translate(context: &str, what: &str, e: kube::Error) -> Error {
+    match &e {
+        kube::Error::Api(s) if s.code == 404 => Error::NotFound {
+            context: context.to_owned(),
+            what: what.to_owned(),
+        },
+        kube::Error::Api(s) if s.code == 429 || s.code >= 500 => {
+            Error::transient(context, format!("HTTP {}: {}", s.code, s.message))
+        }
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => Error::fatal(
+            context,
+            format!(
+                "HTTP {}: {} (check the token in the credentials secret and the smartscale ClusterRole)",
+                s.code, s.message
+            ),
+        ),
+        kube::Error::Api(s) => Error::fatal(context, format!("HTTP {}: {}", s.code, s.message)),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Error::transient(context, &e),
+        _ => Error::fatal(context, &e),
+    }
+}
+
+/// The Kubernetes cluster, through a client built in `main` ([`build_client`]).
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: kube::Client,
+}
+
+impl KubeCluster {
+    /// Wraps a client.
+    pub fn new(client: kube::Client) -> Self {
+        KubeCluster { client }
+    }
+
+    async fn list_all<K>(&self, context: &str, params: &ListParams) -> Result<Vec<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::all(self.client.clone());
+        api.list(params)
+            .await
+            .map(|l| l.items)
+            .map_err(|e| translate(context, "resource", e))
+    }
+
+    async fn list_everywhere<K>(&self, context: &str, params: &ListParams) -> Result<Vec<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::all(self.client.clone());
+        api.list(params)
+            .await
+            .map(|l| l.items)
+            .map_err(|e| translate(context, "resource", e))
+    }
+
+    async fn pods_on(&self, node: &str) -> Result<Vec<Pod>> {
+        let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
+        self.list_everywhere(&format!("listing the pods on node {node}"), &params)
+            .await
+    }
+
+    async fn owners(&self, context: &str) -> Result<view::Owners> {
+        let lp = ListParams::default();
+        let (rs, deploys, sts) = futures::try_join!(
+            self.list_everywhere::<ReplicaSet>(context, &lp),
+            self.list_everywhere::<Deployment>(context, &lp),
+            self.list_everywhere::<StatefulSet>(context, &lp),
+        )?;
+        Ok(view::Owners::new(&rs, &deploys, &sts))
+    }
+
+    async fn set_unschedulable(&self, node: &str, value: bool) -> Result<()> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        let verb = if value { "cordoning" } else { "uncordoning" };
+        let r = if value {
+            api.cordon(node).await
+        } else {
+            api.uncordon(node).await
+        };
+        r.map(|_| ())
+            .map_err(|e| translate(&format!("{verb} node {node}"), &format!("node {node}"), e))
+    }
+}
+
+#[async_trait]
+impl ClusterApi for KubeCluster {
+    async fn view(&self) -> Result<ClusterView> {
+        let context = "reading the cluster view";
+        let lp = ListParams::default();
+        let (nodes, pods, pdbs, owners) = futures::try_join!(
+            self.list_all::<Node>(context, &lp),
+            self.list_everywhere::<Pod>(context, &lp),
+            self.list_everywhere::<PodDisruptionBudget>(context, &lp),
+            self.owners(context),
+        )?;
+        let pods: Vec<_> = pods.iter().map(|p| view::pod_info(p, &owners)).collect();
+        let mut nodes: Vec<_> = nodes.iter().map(view::node_info).collect();
+        view::with_idle_since(&mut nodes, &pods);
+        Ok(ClusterView {
+            nodes,
+            pods,
+            pdbs: pdbs.iter().map(view::pdb_info).collect(),
+        })
+    }
+
+    async fn cordon(&self, node: &str) -> Result<()> {
+        self.set_unschedulable(node, true).await
+    }
+
+    async fn uncordon(&self, node: &str) -> Result<()> {
+        self.set_unschedulable(node, false).await
+    }
+
+    async fn drain_step(&self, node: &str) -> Result<DrainProgress> {
+        let context = format!("draining node {node}");
+        let pods = self.pods_on(node).await?;
+        let owners = self.owners(&context).await?;
+        let listed: Vec<_> = pods
+            .iter()
+            .map(|p| {
+                (
+                    view::pod_info(p, &owners),
+                    p.metadata.deletion_timestamp.is_some(),
+                )
+            })
+            .collect();
+        let plan = drain::plan(&listed);
+        let mut progress = DrainProgress {
+            evicted: Vec::new(),
+            remaining: plan.remaining,
+            blocked: plan.blocked,
+        };
+        for (ns, name) in plan.evict {
+            let key = format!("{ns}/{name}");
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+            let (code, message, causes) = match api.evict(&name, &EvictParams::default()).await {
+                Ok(_) => (201, String::new(), Vec::new()),
+                Err(kube::Error::Api(s)) => {
+                    let causes = s
+                        .details
+                        .as_ref()
+                        .map(|d| d.causes.iter().map(|c| c.message.clone()).collect())
+                        .unwrap_or_default();
+                    (s.code, s.message.clone(), causes)
+                }
+                Err(e) => return Err(translate(&format!("{context}: evicting {key}"), &key, e)),
+            };
+            match drain::classify_eviction(code, &ns, &message, &causes) {
+                Some(drain::Eviction::Evicted) => progress.evicted.push(key),
+                Some(drain::Eviction::Gone) => progress.remaining.retain(|k| *k != key),
+                Some(drain::Eviction::Blocked(reason)) => {
+                    progress.blocked.push(BlockedPod { pod: key, reason })
+                }
+                None if code >= 500 => {
+                    return Err(Error::transient(
+                        format!("{context}: evicting {key}"),
+                        format!("HTTP {code}: {message}"),
+                    ))
+                }
+                None => {
+                    return Err(Error::fatal(
+                        format!("{context}: evicting {key}"),
+                        format!("HTTP {code}: {message}"),
+                    ))
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    async fn delete_node(&self, node: &str) -> Result<()> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        match api.delete(node, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(translate(
+                &format!("deleting node {node}"),
+                &format!("node {node}"),
+                e,
+            )),
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The Kubernetes REST subset: discovery and list/get/create/patch/delete for the kinds the
+//! emulator keeps, plus `pods/eviction`. JSON only (no protobuf, no watch); `kubectl get` receives
+//! a `meta.k8s.io/v1` Table when it asks for one.
+
+use super::status::ApiError;
+use super::store::{Key, Store, Stored};
+use super::{eviction, kubelet, patch, selector, status::json_response, table, AppState};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Utc;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+type Params = HashMap<String, String>;
+
+/// The Kubernetes version the emulator reports.
+pub const VERSION: &str = "v1.31.4+k3s1";
+
+/// Routes of the Kubernetes API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/version", get(version))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/api", get(api_versions))
+        .route("/api/v1", get(core_resources))
+        .route("/apis", get(api_groups))
+        .route("/apis/apps/v1", get(apps_resources))
+        .route("/apis/policy/v1", get(policy_resources))
+        .route("/api/v1/nodes", get(list::<Node>).post(create::<Node>))
+        .route(
+            "/api/v1/nodes/{name}",
+            get(read::<Node>)
+                .patch(patch::<Node>)
+                .delete(delete::<Node>),
+        )
+        .route(
+            "/api/v1/nodes/{name}/status",
+            get(read::<Node>).patch(patch::<Node>),
+        )
+        .route("/api/v1/pods", get(list::<Pod>))
+        .route(
+            "/api/v1/namespaces/{ns}/pods",
+            get(list::<Pod>).post(create::<Pod>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}",
+            get(read::<Pod>).patch(patch::<Pod>).delete(delete::<Pod>),
+        )
+        .route("/api/v1/namespaces/{ns}/pods/{name}/eviction", post(evict))
+        .merge(namespaced::<PodDisruptionBudget>("/apis/policy/v1"))
+        .merge(namespaced::<Deployment>("/apis/apps/v1"))
+        .merge(namespaced::<ReplicaSet>("/apis/apps/v1"))
+        .merge(namespaced::<StatefulSet>("/apis/apps/v1"))
+        .merge(namespaced::<DaemonSet>("/apis/apps/v1"))
+}
+
+fn namespaced<T: Stored>(prefix: &str) -> Router<AppState> {
+    let plural = T::URL_PATH_SEGMENT;
+    Router::new()
+        .route(&format!("{prefix}/{plural}"), get(list::<T>))
+        .route(
+            &format!("{prefix}/namespaces/{{ns}}/{plural}"),
+            get(list::<T>).post(create::<T>),
+        )
+        .route(
+            &format!("{prefix}/namespaces/{{ns}}/{plural}/{{name}}"),
+            get(read::<T>).patch(patch::<T>).delete(delete::<T>),
+        )
+}
+
+async fn version() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "major": "1", "minor": "31", "gitVersion": VERSION,
+            "gitCommit": "smartscale-emulator", "gitTreeState": "clean",
+            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.9",
+            "compiler": "gc", "platform": "linux/amd64"
+        }),
+    )
+}
+
+async fn api_versions() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}),
+    )
+}
+
+fn group(name: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+    json!({"name": name, "versions": [gv], "preferredVersion": gv})
+}
+
+async fn api_groups() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [group("apps"), group("policy")]}),
+    )
+}
+
+fn resource(name: &str, singular: &str, namespaced: bool, kind: &str, short: &[&str]) -> Value {
+    json!({
+        "name": name, "singularName": singular, "namespaced": namespaced, "kind": kind,
+        "verbs": ["create", "delete", "get", "list", "patch"],
+        "shortNames": short,
+    })
+}
+
+fn resource_list(group_version: &str, resources: Vec<Value>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": resources}),
+    )
+}
+
+async fn core_resources() -> Response {
+    resource_list(
+        "v1",
+        vec![
+            resource("nodes", "node", false, "Node", &["no"]),
+            resource("nodes/status", "", false, "Node", &[]),
+            resource("pods", "pod", true, "Pod", &["po"]),
+            json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
+                   "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}),
+        ],
+    )
+}
+
+async fn apps_resources() -> Response {
+    resource_list(
+        "apps/v1",
+        vec![
+            resource("deployments", "deployment", true, "Deployment", &["deploy"]),
+            resource("replicasets", "replicaset", true, "ReplicaSet", &["rs"]),
+            resource("statefulsets", "statefulset", true, "StatefulSet", &["sts"]),
+            resource("daemonsets", "daemonset", true, "DaemonSet", &["ds"]),
+        ],
+    )
+}
+
+async fn policy_resources() -> Response {
+    resource_list(
+        "policy/v1",
+        vec![resource(
+            "poddisruptionbudgets",
+            "poddisruptionbudget",
+            true,
+            "PodDisruptionBudget",
+            &["pdb"],
+        )],
+    )
+}
+
+fn key<T: Stored>(p: &Params) -> Key {
+    let ns = if T::NAMESPACED {
+        p.get("ns").cloned().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    (ns, p.get("name").cloned().unwrap_or_default())
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+fn to_value<T: Stored>(obj: &T) -> Value {
+    serde_json::to_value(obj).unwrap_or(Value::Null)
+}
+
+fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Store> {
+    state.store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn list<T: Stored>(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    Query(q): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return Err(ApiError::not_supported(
+            "the SmartScale emulator does not implement watch; list instead",
+        ));
+    }
+    let store = lock(&state);
+    let ns = p.get("ns");
+    let items: Vec<Value> = T::map_ref(&store)
+        .iter()
+        .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
+        .map(|(_, o)| to_value(o))
+        .filter(|v| {
+            q.get("labelSelector")
+                .is_none_or(|s| selector::labels_match(s, v))
+        })
+        .filter(|v| {
+            q.get("fieldSelector")
+                .is_none_or(|s| selector::fields_match(s, v))
+        })
+        .collect();
+    let revision = store.revision().to_string();
+    drop(store);
+    let body = if wants_table(&headers) {
+        table::render::<T>(&items, &revision, Utc::now())
+    } else {
+        json!({"apiVersion": T::API_VERSION, "kind": T::LIST_KIND,
+               "metadata": {"resourceVersion": revision}, "items": items})
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn read<T: Stored>(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = key::<T>(&p);
+    let store = lock(&state);
+    let obj = T::map_ref(&store)
+        .get(&key)
+        .map(to_value)
+        .ok_or_else(|| ApiError::not_found(T::URL_PATH_SEGMENT, &key.1))?;
+    let revision = store.revision().to_string();
+    drop(store);
+    let body = if wants_table(&headers) {
+        table::render::<T>(&[obj], &revision, Utc::now())
+    } else {
+        obj
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn create<T: Stored>(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut obj: T = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("decoding {}: {e}", T::KIND)))?;
+    if let Some(ns) = p.get("ns") {
+        obj.metadata_mut().namespace = Some(ns.clone());
+    }
+    let mut store = lock(&state);
+    let created = store.create(obj, Utc::now()).map_err(|e| match e {
+        super::store::CreateError::Exists(name) => {
+            ApiError::already_exists(T::URL_PATH_SEGMENT, &name)
+        }
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    super::tick_locked(&mut store, Utc::now());
+    Ok(json_response(StatusCode::CREATED, &to_value(&created)))
+}
+
+async fn patch<T: Stored>(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = key::<T>(&p);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut store = lock(&state);
+    let current = T::map_ref(&store)
+        .get(&key)
+        .map(to_value)
+        .ok_or_else(|| ApiError::not_found(T::URL_PATH_SEGMENT, &key.1))?;
+    let patched = patch::apply(&content_type, current, &body).map_err(|e| match e {
+        patch::PatchError::Unsupported(_) => ApiError::unsupported_media(e.to_string()),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    let obj: T = serde_json::from_value(patched)
+        .map_err(|e| ApiError::bad_request(format!("the patched {} is invalid: {e}", T::KIND)))?;
+    if super::store::key_of(obj.metadata()) != key {
+        return Err(ApiError::bad_request(
+            "a patch may not change name or namespace",
+        ));
+    }
+    let stored = store.put(obj);
+    super::tick_locked(&mut store, Utc::now());
+    Ok(json_response(StatusCode::OK, &to_value(&stored)))
+}
+
+async fn delete<T: Stored>(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    Query(q): Query<Params>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = key::<T>(&p);
+    let options: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let grace = options["gracePeriodSeconds"]
+        .as_i64()
+        .or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+    let now = Utc::now();
+    let mut store = lock(&state);
+    let current = T::map_ref(&store)
+        .get(&key)
+        .map(to_value)
+        .ok_or_else(|| ApiError::not_found(T::URL_PATH_SEGMENT, &key.1))?;
+    if T::KIND == Pod::KIND {
+        let pod = kubelet::delete_pod(&mut store, &key, grace, now);
+        return Ok(json_response(
+            StatusCode::OK,
+            &pod.map(|p| to_value(&p)).unwrap_or(current),
+        ));
+    }
+    store.remove::<T>(&key);
+    super::tick_locked(&mut store, now);
+    Ok(json_response(StatusCode::OK, &current))
+}
+
+async fn evict(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let key = key::<Pod>(&p);
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("decoding Eviction: {e}")))?;
+    let grace = request["deleteOptions"]["gracePeriodSeconds"].as_i64();
+    let now = Utc::now();
+    let mut store = lock(&state);
+    eviction::evict(&mut store, &key, grace, now)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &super::status::success(201),
+    ))
+}
+
+use k8s_openapi::Resource as _;

@@ -1,0 +1,194 @@
+//! What kubelets and the pod garbage collector do: start bound pods, mark pods on NotReady nodes
+//! unready, finish graceful deletions once their grace period has passed, and remove pods whose
+//! node is gone.
+
+use super::store::{chrono_time, k8s_time, Key, Store};
+use chrono::{DateTime, Duration, Utc};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodCondition, PodIP};
+
+/// Default `terminationGracePeriodSeconds`, as in Kubernetes.
+pub const DEFAULT_GRACE_SECS: i64 = 30;
+
+/// True when the node's `Ready` condition is `True`.
+pub fn node_ready(n: &Node) -> bool {
+    n.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+fn phase(p: &Pod) -> Option<&str> {
+    p.status.as_ref().and_then(|s| s.phase.as_deref())
+}
+
+/// Deletes a pod the way the API server does: at once when it never ran on a node, has finished
+/// or `grace` is 0; otherwise it turns Terminating (`deletionTimestamp = now + grace`) and
+/// [`step`] removes it when that time has come. Returns the pod as it is after the call.
+pub fn delete_pod(
+    store: &mut Store,
+    key: &Key,
+    grace: Option<i64>,
+    now: DateTime<Utc>,
+) -> Option<Pod> {
+    let pod = store.pods.get(key)?.clone();
+    let grace = grace
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
+        .unwrap_or(DEFAULT_GRACE_SECS)
+        .max(0);
+    let bound = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_some();
+    let finished = matches!(phase(&pod), Some("Succeeded") | Some("Failed"));
+    if !bound || finished || grace == 0 {
+        return store.remove::<Pod>(key);
+    }
+    let until = now + Duration::seconds(grace);
+    let earlier = pod
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .is_some_and(|t| chrono_time(t) <= until);
+    if !earlier {
+        store.modify::<Pod>(key, |p| {
+            p.metadata.deletion_timestamp = Some(k8s_time(until));
+            p.metadata.deletion_grace_period_seconds = Some(grace);
+            set_ready(p, false, now);
+        });
+    }
+    store.pods.get(key).cloned()
+}
+
+fn condition(type_: &str, ok: bool, now: DateTime<Utc>) -> PodCondition {
+    PodCondition {
+        type_: type_.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        last_transition_time: Some(k8s_time(now)),
+        ..Default::default()
+    }
+}
+
+fn set_ready(p: &mut Pod, ready: bool, now: DateTime<Utc>) {
+    let st = p.status.get_or_insert_with(Default::default);
+    let conds = st.conditions.get_or_insert_with(Default::default);
+    conds.retain(|c| c.type_ != "Ready" && c.type_ != "ContainersReady");
+    conds.push(condition("ContainersReady", ready, now));
+    conds.push(condition("Ready", ready, now));
+    for c in st.container_statuses.iter_mut().flatten() {
+        c.ready = ready;
+    }
+}
+
+fn is_ready(p: &Pod) -> bool {
+    super::eviction::healthy(p)
+}
+
+fn node_ip(n: &Node) -> String {
+    n.status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .and_then(|a| a.first())
+        .map(|a| a.address.clone())
+        .unwrap_or_else(|| "10.0.0.1".into())
+}
+
+/// One pass of every kubelet and the pod garbage collector at time `now`.
+pub fn step(store: &mut Store, now: DateTime<Utc>) {
+    let keys: Vec<Key> = store.pods.keys().cloned().collect();
+    for key in keys {
+        let Some(pod) = store.pods.get(&key).cloned() else {
+            continue;
+        };
+        let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            continue;
+        };
+        let node = store
+            .nodes
+            .get(&(String::new(), node_name.clone()))
+            .cloned();
+        let Some(node) = node else {
+            store.remove::<Pod>(&key);
+            continue;
+        };
+        if let Some(t) = &pod.metadata.deletion_timestamp {
+            if chrono_time(t) <= now {
+                store.remove::<Pod>(&key);
+            }
+            continue;
+        }
+        let ready_node = node_ready(&node);
+        match (phase(&pod), ready_node) {
+            (Some("Pending") | None, true) if started_by(&pod, store.pod_startup) <= now => {
+                let ip = format!(
+                    "10.42.{}.{}",
+                    store.revision() % 250,
+                    2 + store.pods.len() % 250
+                );
+                let host = node_ip(&node);
+                store.modify::<Pod>(&key, |p| start(p, ip, host, now));
+            }
+            (Some("Running"), ready) if is_ready(&pod) != ready => {
+                store.modify::<Pod>(&key, |p| set_ready(p, ready, now));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// When a bound pod may run: its binding time plus the startup delay.
+fn started_by(p: &Pod, startup: Duration) -> DateTime<Utc> {
+    let bound = p
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "True")
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(chrono_time)
+        .unwrap_or_default();
+    bound + startup
+}
+
+fn start(p: &mut Pod, ip: String, host: String, now: DateTime<Utc>) {
+    let containers: Vec<(String, String)> = p
+        .spec
+        .as_ref()
+        .map(|s| {
+            s.containers
+                .iter()
+                .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let st = p.status.get_or_insert_with(Default::default);
+    st.phase = Some("Running".into());
+    st.start_time = Some(k8s_time(now));
+    st.pod_ip = Some(ip.clone());
+    st.pod_ips = Some(vec![PodIP { ip }]);
+    st.host_ip = Some(host);
+    st.container_statuses = Some(
+        containers
+            .into_iter()
+            .map(|(name, image)| ContainerStatus {
+                name,
+                image_id: format!("emulated://{image}"),
+                image,
+                ready: true,
+                started: Some(true),
+                ..Default::default()
+            })
+            .collect(),
+    );
+    let conds = st.conditions.get_or_insert_with(Default::default);
+    conds.retain(|c| c.type_ == "PodScheduled" || c.type_ == "DisruptionTarget");
+    conds.push(condition("Initialized", true, now));
+    set_ready(p, true, now);
+}

@@ -1,0 +1,109 @@
+//! `Status` error bodies shaped like the real API server's, so clients print the same messages.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// A failed request, answered with a `metav1.Status` body.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// `reason`, for example `NotFound` or `TooManyRequests`.
+    pub reason: &'static str,
+    /// `message`, which kubectl prints after `Error from server (<reason>):`.
+    pub message: String,
+    /// `details`, when the API server gives them.
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    /// 404 for `<plural> "<name>" not found`.
+    pub fn not_found(plural: &str, name: &str) -> Self {
+        ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{plural} \"{name}\" not found"),
+            details: Some(json!({"name": name, "kind": plural})),
+        }
+    }
+
+    /// 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            code: 400,
+            reason: "BadRequest",
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 409 for an object that already exists.
+    pub fn already_exists(plural: &str, name: &str) -> Self {
+        ApiError {
+            code: 409,
+            reason: "AlreadyExists",
+            message: format!("{plural} \"{name}\" already exists"),
+            details: Some(json!({"name": name, "kind": plural})),
+        }
+    }
+
+    /// 415 for a patch type the emulator does not implement.
+    pub fn unsupported_media(message: impl Into<String>) -> Self {
+        ApiError {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 405 for a verb the emulator does not implement.
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        ApiError {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// The `Status` body.
+    pub fn body(&self) -> Value {
+        let mut v = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            v["details"] = d.clone();
+        }
+        v
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(code, &self.body())
+    }
+}
+
+/// A JSON response with the content type Kubernetes clients expect.
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The `Status` a successful eviction or deletion answers with.
+pub fn success(code: u16) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code})
+}
