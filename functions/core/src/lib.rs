@@ -4,11 +4,15 @@
 //! Nothing here reads the clock or the environment except [`config::Config::from_env`]; time is an
 //! argument everywhere.
 
+pub mod adapters;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod seams;
+pub mod steps;
+pub mod telemetry;
 
 /// Tag keys and values SmartScale writes and checks on EC2 resources.
 pub mod tags {

@@ -1,0 +1,4 @@
+//! Adapters: the seams of [`crate::seams`] implemented against the real services. Each takes a
+//! client built by the caller and translates the vendor's errors into [`crate::Error`].
+
+pub mod notify;
