@@ -30,7 +30,10 @@ need_apt() {
 # need_venv: creates .venv and installs requirements-dev.txt into it when that file changed.
 need_venv() {
   local venv="$SMARTSCALE_ROOT/.venv" req="$SMARTSCALE_ROOT/requirements-dev.txt"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    # Debian's own python3 needs python3-venv for this; pyenv and upstream builds have it built in.
+    python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; need_apt python3-venv; python3 -m venv "$venv"; }
+  fi
   local stamp="$venv/.requirements.sha256"
   local want
   want="$(sha256sum "$req" | cut -d' ' -f1)"

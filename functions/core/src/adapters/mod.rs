@@ -1,4 +1,8 @@
 //! Adapters: the seams of [`crate::seams`] implemented against the real services. Each takes a
 //! client built by the caller and translates the vendor's errors into [`crate::Error`].
 
+pub mod dynamodb;
+pub mod ec2;
 pub mod notify;
+pub mod prometheus;
+pub mod secrets;

@@ -259,9 +259,10 @@ pub enum NoChangeReason {
         /// The maximum.
         max: u32,
     },
-    /// Scale-down is wanted but the cluster is at `MIN_NODES`.
+    /// Scale-down is wanted but the cluster is at `MIN_NODES`: removing a worker would leave fewer
+    /// Ready workers than the minimum.
     AtMinimum {
-        /// Workers now.
+        /// Ready workers now.
         workers: u32,
         /// The minimum.
         min: u32,
@@ -284,6 +285,13 @@ pub enum NoChangeReason {
     CachedMetrics {
         /// Their age, seconds.
         age_secs: u64,
+    },
+    /// Metrics came from a cache older than `METRICS_CACHE_MAX_AGE`: no scaling either way on them.
+    CachedMetricsTooOld {
+        /// Their age, seconds.
+        age_secs: u64,
+        /// The limit, seconds.
+        max_age_secs: u64,
     },
     /// Too many workers are NotReady: the circuit breaker stops scale-down.
     TooManyNotReady {
@@ -351,6 +359,15 @@ impl fmt::Display for NoChangeReason {
                 "using cached metrics {} old: scale-down needs live metrics",
                 human_secs(*age_secs)
             ),
+            NoChangeReason::CachedMetricsTooOld {
+                age_secs,
+                max_age_secs,
+            } => write!(
+                f,
+                "cached metrics are {} old, past the {} limit: no scaling on them",
+                human_secs(*age_secs),
+                human_secs(*max_age_secs)
+            ),
             NoChangeReason::TooManyNotReady { not_ready, workers } => write!(
                 f,
                 "{not_ready} of {workers} workers are NotReady: scale-down is suspended"
@@ -400,6 +417,10 @@ pub enum UnremovableReason {
     ScaleDownDisabled,
     /// It is NotReady (the join-failure and recovery paths handle it, not scale-down).
     NotReady,
+    /// It is already cordoned: another operation or a person is handling it.
+    Unschedulable,
+    /// It is managed but its EC2 instance id is unknown, so it could not be terminated.
+    UnknownInstance,
     /// A kube-system pod that is not a DaemonSet pod.
     KubeSystemPod {
         /// `namespace/name`.
@@ -451,6 +472,12 @@ impl fmt::Display for UnremovableReason {
                 )
             }
             UnremovableReason::NotReady => write!(f, "it is NotReady"),
+            UnremovableReason::Unschedulable => {
+                write!(f, "it is already cordoned (unschedulable)")
+            }
+            UnremovableReason::UnknownInstance => {
+                write!(f, "its EC2 instance id is unknown")
+            }
             UnremovableReason::KubeSystemPod { pod } => {
                 write!(
                     f,

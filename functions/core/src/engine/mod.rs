@@ -1,11 +1,35 @@
 //! The scaling engine: pure functions from inputs, state, configuration and the time to a
 //! [`Decision`]. No I/O, no clock reads.
+//!
+//! [`decide`] runs the checks in a fixed order (see its documentation and
+//! `docs/SCALING_ALGORITHM.md`); [`select_candidate`] picks the worker a scale-down removes.
 
+pub mod candidate;
+mod cooldown;
 pub mod decision;
+pub mod drainability;
+pub mod fleet;
+pub mod increment;
+mod metrics_gate;
+mod readings;
+mod scale_down;
+mod scale_up;
 
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+
+pub use candidate::{select_candidate, Candidate};
 pub use decision::*;
+pub use fleet::Fleet;
 
-use crate::model::{ClusterView, MetricsSnapshot};
+use crate::config::Config;
+use crate::model::{ClusterView, MetricsSnapshot, ScalingState};
+use chrono::{DateTime, Utc};
+use scale_down::Wish;
 use serde::{Deserialize, Serialize};
 
 /// What the engine sees in one evaluation.
@@ -15,4 +39,110 @@ pub struct Inputs {
     pub metrics: MetricsSnapshot,
     /// Nodes (joined with EC2 ownership), pods and disruption budgets.
     pub cluster: ClusterView,
+}
+
+/// Decides what to do at `now`. Pure: the same arguments always give the same decision.
+///
+/// Workers are the non-control-plane nodes, Ready or not. The checks run in this order and the
+/// first that settles the matter wins:
+///
+/// 1. An operation in flight ⇒ `NoChange(OperationInFlight)`.
+/// 2. Fewer workers than `MIN_NODES` ⇒ `ScaleUp(BelowMinimum, …)`. This is a repair: it ignores
+///    cooldowns and needs no metrics. Usable triggers that also fired are listed after it.
+/// 3. A cooldown running (by the last action) ⇒ `NoChange(Cooldown)`.
+/// 4. Cached metrics older than `METRICS_CACHE_MAX_AGE` ⇒ `NoChange(CachedMetricsTooOld)`.
+/// 5. Any scale-up trigger fired ⇒ `ScaleUp` by 1, or by `SCALE_UP_MAX_INCREMENT` when urgent,
+///    clamped to `MAX_NODES`; nothing left under the maximum ⇒ `NoChange(AtMaximum)`.
+/// 6. A trigger crossed its threshold but its window is short ⇒ `NoChange(WindowNotMet…)`; a
+///    building scale-up signal also holds scale-down back.
+/// 7. Cached metrics, or required inputs missing or stale ⇒ `NoChange(CachedMetrics,
+///    MetricsUnavailable)`: never scale down on them.
+/// 8. A scale-down condition unmet ⇒ `NoChange(Steady, WindowNotMet…)`.
+/// 9. Scale-down wanted but Ready workers ≤ `MIN_NODES`, or the NotReady circuit breaker tripped
+///    ⇒ `NoChange(AtMinimum, TooManyNotReady)` (both when both hold).
+/// 10. No node passes the "never remove" rules ⇒ `NoChange(NoSafeCandidate)` listing every node.
+/// 11. Otherwise `ScaleDown` of the [`select_candidate`] choice.
+///
+/// Every `NoChange` carries at least one reason.
+pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Config, now: DateTime<Utc>) -> Decision {
+    let no_change = |reasons: Vec<NoChangeReason>| Decision::NoChange { reasons };
+
+    if let Some(op) = &state.operation {
+        return no_change(vec![NoChangeReason::OperationInFlight {
+            id: op.id.clone(),
+            kind: op.kind,
+        }]);
+    }
+
+    let fleet = Fleet::of(&inputs.cluster);
+    let up_gate = metrics_gate::for_scale_up(&inputs.metrics, cfg, now);
+    let triggers = match up_gate {
+        Ok(()) => scale_up::triggers(&inputs.metrics, cfg),
+        Err(_) => scale_up::Triggers::default(),
+    };
+    let scale_up = |reasons: Vec<ScaleUpReason>, deficit: u32| {
+        let urgent = increment::urgent(&inputs.metrics, &inputs.cluster, cfg);
+        match increment::count(urgent, deficit, fleet.workers, cfg) {
+            0 => no_change(vec![NoChangeReason::AtMaximum {
+                workers: fleet.workers,
+                max: cfg.max_nodes,
+            }]),
+            count => Decision::ScaleUp { count, reasons },
+        }
+    };
+
+    if fleet.workers < cfg.min_nodes {
+        let mut reasons = vec![ScaleUpReason::BelowMinimum {
+            workers: fleet.workers,
+            min: cfg.min_nodes,
+        }];
+        reasons.extend(triggers.fired);
+        return scale_up(reasons, cfg.min_nodes - fleet.workers);
+    }
+    if let Some(cooling) = cooldown::active(state, cfg, now) {
+        return no_change(vec![cooling]);
+    }
+    if let Err(too_old) = up_gate {
+        return no_change(vec![too_old]);
+    }
+    if !triggers.fired.is_empty() {
+        return scale_up(triggers.fired, 0);
+    }
+    if !triggers.short.is_empty() {
+        return no_change(triggers.short);
+    }
+
+    let blocked = metrics_gate::for_scale_down(&inputs.metrics, cfg, now);
+    if !blocked.is_empty() {
+        return no_change(blocked);
+    }
+    let reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, cfg) {
+        Wish::NotWanted(unmet) => return no_change(unmet),
+        Wish::Wanted(reasons) => reasons,
+    };
+
+    let mut blocked = Vec::new();
+    if fleet.ready <= cfg.min_nodes {
+        blocked.push(NoChangeReason::AtMinimum {
+            workers: fleet.ready,
+            min: cfg.min_nodes,
+        });
+    }
+    if fleet.breaker_tripped(cfg) {
+        blocked.push(NoChangeReason::TooManyNotReady {
+            not_ready: fleet.not_ready(),
+            workers: fleet.workers,
+        });
+    }
+    if !blocked.is_empty() {
+        return no_change(blocked);
+    }
+    match select_candidate(&inputs.cluster, cfg, now) {
+        Ok(c) => Decision::ScaleDown {
+            node: c.node,
+            instance_id: c.instance_id,
+            reasons,
+        },
+        Err(excluded) => no_change(vec![NoChangeReason::NoSafeCandidate { excluded }]),
+    }
 }

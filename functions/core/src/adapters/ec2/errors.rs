@@ -1,0 +1,160 @@
+//! What an EC2 error means to SmartScale: the one place EC2 error codes are read.
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// The class of an EC2 failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No capacity for this instance type and purchase option: try the next one.
+    Capacity,
+    /// An account quota (instances, vCPUs): stop and alert, retrying cannot help.
+    Quota,
+    /// Throttling, 5xx, timeouts, connection errors: retry the same call.
+    Transient,
+    /// The instance does not exist (terminate treats this as done).
+    NotFound,
+    /// Anything else: permissions, a bad launch template, validation. Not retryable.
+    Fatal,
+}
+
+/// Classifies an error by its code and HTTP status (`None` for both: no answer at all).
+pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
+    match code {
+        Some(
+            "InsufficientInstanceCapacity"
+            | "InsufficientCapacity"
+            | "SpotMaxPriceTooLow"
+            | "MaxSpotInstanceCountExceeded"
+            | "UnfulfillableCapacity",
+        ) => Fault::Capacity,
+        Some("InstanceLimitExceeded" | "VcpuLimitExceeded") => Fault::Quota,
+        Some(
+            "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottlingException"
+            | "InternalError"
+            | "InternalFailure"
+            | "ServiceUnavailable"
+            | "Unavailable",
+        ) => Fault::Transient,
+        Some("InvalidInstanceID.NotFound") => Fault::NotFound,
+        Some(_) => match http_status {
+            Some(s) if s >= 500 => Fault::Transient,
+            _ => Fault::Fatal,
+        },
+        None => match http_status {
+            None => Fault::Transient,
+            Some(s) if s >= 500 || s == 429 => Fault::Transient,
+            Some(_) => Fault::Fatal,
+        },
+    }
+}
+
+/// Classifies an SDK error and renders its full message.
+pub fn fault_of<E>(err: &SdkError<E, HttpResponse>) -> (Fault, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let fault = match err {
+        SdkError::ServiceError(se) => classify(se.err().code(), Some(se.raw().status().as_u16())),
+        SdkError::ConstructionFailure(_) => Fault::Fatal,
+        _ => classify(None, None),
+    };
+    (fault, DisplayErrorContext(err).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_faults() {
+        let cases: &[(&str, Option<&str>, Option<u16>, Fault)] = &[
+            (
+                "no capacity",
+                Some("InsufficientInstanceCapacity"),
+                Some(500),
+                Fault::Capacity,
+            ),
+            (
+                "spot price",
+                Some("SpotMaxPriceTooLow"),
+                Some(400),
+                Fault::Capacity,
+            ),
+            (
+                "spot count",
+                Some("MaxSpotInstanceCountExceeded"),
+                Some(400),
+                Fault::Capacity,
+            ),
+            (
+                "unfulfillable",
+                Some("UnfulfillableCapacity"),
+                Some(400),
+                Fault::Capacity,
+            ),
+            (
+                "instance quota",
+                Some("InstanceLimitExceeded"),
+                Some(400),
+                Fault::Quota,
+            ),
+            (
+                "vcpu quota",
+                Some("VcpuLimitExceeded"),
+                Some(400),
+                Fault::Quota,
+            ),
+            (
+                "throttled",
+                Some("RequestLimitExceeded"),
+                Some(503),
+                Fault::Transient,
+            ),
+            (
+                "internal",
+                Some("InternalError"),
+                Some(500),
+                Fault::Transient,
+            ),
+            (
+                "unavailable",
+                Some("Unavailable"),
+                Some(503),
+                Fault::Transient,
+            ),
+            (
+                "gone",
+                Some("InvalidInstanceID.NotFound"),
+                Some(400),
+                Fault::NotFound,
+            ),
+            (
+                "denied",
+                Some("UnauthorizedOperation"),
+                Some(403),
+                Fault::Fatal,
+            ),
+            (
+                "bad template",
+                Some("InvalidLaunchTemplateId.NotFound"),
+                Some(400),
+                Fault::Fatal,
+            ),
+            (
+                "unknown code 500",
+                Some("Whatever"),
+                Some(500),
+                Fault::Transient,
+            ),
+            ("bare 503", None, Some(503), Fault::Transient),
+            ("bare 400", None, Some(400), Fault::Fatal),
+            ("no answer", None, None, Fault::Transient),
+        ];
+        for (name, code, status, want) in cases {
+            assert_eq!(classify(*code, *status), *want, "case {name}");
+        }
+    }
+}

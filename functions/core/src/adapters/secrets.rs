@@ -1,0 +1,413 @@
+//! [`Secrets`] on AWS Secrets Manager, cached for the life of the process, and the typed secrets
+//! SmartScale reads: the Kubernetes API credentials, the K3s join token, the Slack webhook URL and
+//! the Prometheus basic-auth pair.
+//!
+//! Secret values never appear in errors, logs or `Debug` output.
+
+use crate::error::{Error, Result};
+use crate::seams::Secrets;
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+/// The class of a Secrets Manager failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The secret does not exist, or is scheduled for deletion: create or restore it.
+    Missing,
+    /// Throttling, 5xx, timeouts: retry.
+    Transient,
+    /// Anything else: permissions, decryption (KMS). Not retryable.
+    Fatal,
+}
+
+/// Classifies an error by its code and HTTP status (`None` for both: no answer at all).
+pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
+    match code {
+        Some("ResourceNotFoundException") => Fault::Missing,
+        Some("ThrottlingException" | "InternalServiceError" | "RequestLimitExceeded") => {
+            Fault::Transient
+        }
+        Some(_) => match http_status {
+            Some(st) if st >= 500 => Fault::Transient,
+            _ => Fault::Fatal,
+        },
+        None => match http_status {
+            None => Fault::Transient,
+            Some(st) if st >= 500 || st == 429 => Fault::Transient,
+            Some(_) => Fault::Fatal,
+        },
+    }
+}
+
+/// Secrets Manager, each secret fetched at most once per process (concurrent first reads of one
+/// id share one request). Failures are not cached: the next call asks again.
+pub struct SecretsManagerSecrets {
+    client: aws_sdk_secretsmanager::Client,
+    cache: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
+}
+
+impl fmt::Debug for SecretsManagerSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cached = self.cache.lock().map(|c| c.len()).unwrap_or(0);
+        f.debug_struct("SecretsManagerSecrets")
+            .field("cached", &cached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretsManagerSecrets {
+    /// A cache in front of `client`.
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        SecretsManagerSecrets {
+            client,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn fetch(&self, id: &str) -> Result<String> {
+        let context = format!("reading secret {id}");
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                let (code, status) = match &e {
+                    SdkError::ServiceError(se) => {
+                        (se.err().code(), Some(se.raw().status().as_u16()))
+                    }
+                    SdkError::ConstructionFailure(_) => (Some("ConstructionFailure"), Some(400)),
+                    _ => (None, None),
+                };
+                let detail = DisplayErrorContext(&e).to_string();
+                match classify(code, status) {
+                    Fault::Missing => Error::SecretMissing {
+                        name: id.to_owned(),
+                        detail,
+                    },
+                    Fault::Transient => Error::Transient { context, detail },
+                    Fault::Fatal => Error::Fatal { context, detail },
+                }
+            })?;
+        match out.secret_string {
+            Some(v) if !v.trim().is_empty() => Ok(v),
+            _ => Err(Error::SecretMissing {
+                name: id.to_owned(),
+                detail: "the secret has no string value".into(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Secrets for SecretsManagerSecrets {
+    async fn get(&self, id: &str) -> Result<String> {
+        let cell = {
+            let mut cache = self
+                .cache
+                .lock()
+                .map_err(|_| Error::fatal(format!("reading secret {id}"), "cache poisoned"))?;
+            Arc::clone(cache.entry(id.to_owned()).or_default())
+        };
+        cell.get_or_try_init(|| self.fetch(id)).await.cloned()
+    }
+}
+
+/// Where and how to reach the Kubernetes API: the JSON secret `{"server","ca","token"}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct K8sCredentials {
+    /// API server URL, for example `https://10.0.1.10:6443`.
+    pub server: String,
+    /// The cluster CA certificate (PEM).
+    pub ca: String,
+    /// The service-account bearer token.
+    pub token: String,
+}
+
+impl fmt::Debug for K8sCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("K8sCredentials")
+            .field("server", &self.server)
+            .field("ca", &"<redacted>")
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl K8sCredentials {
+    /// Parses the JSON value of secret `name`.
+    ///
+    /// Errors: [`Error::InvalidInput`] naming the secret and the missing or empty key (values are
+    /// never printed).
+    pub fn parse(name: &str, json: &str) -> Result<Self> {
+        let mut keys = JsonKeys::parse(name, json)?;
+        Ok(K8sCredentials {
+            server: keys.take("server")?,
+            ca: keys.take("ca")?,
+            token: keys.take("token")?,
+        })
+    }
+
+    /// Reads and parses secret `id` through `secrets`. Errors: as [`Secrets::get`] and
+    /// [`K8sCredentials::parse`].
+    pub async fn read(secrets: &dyn Secrets, id: &str) -> Result<Self> {
+        K8sCredentials::parse(id, &secrets.get(id).await?)
+    }
+}
+
+/// Prometheus basic auth: the JSON secret `{"username","password"}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl BasicAuth {
+    /// Parses the JSON value of secret `name`. Errors: [`Error::InvalidInput`] naming the key.
+    pub fn parse(name: &str, json: &str) -> Result<Self> {
+        let mut keys = JsonKeys::parse(name, json)?;
+        Ok(BasicAuth {
+            username: keys.take("username")?,
+            password: keys.take("password")?,
+        })
+    }
+
+    /// Reads and parses secret `id` through `secrets`.
+    pub async fn read(secrets: &dyn Secrets, id: &str) -> Result<Self> {
+        BasicAuth::parse(id, &secrets.get(id).await?)
+    }
+}
+
+/// The K3s join token (plain string secret), trimmed. Errors: as [`Secrets::get`].
+pub async fn k3s_join_token(secrets: &dyn Secrets, id: &str) -> Result<String> {
+    Ok(secrets.get(id).await?.trim().to_owned())
+}
+
+/// The Slack incoming-webhook URL (plain string secret).
+///
+/// Errors: as [`Secrets::get`]; [`Error::InvalidInput`] naming the secret when the value is not an
+/// `https://` URL (the value itself is not printed: the URL is the credential).
+pub async fn slack_webhook_url(secrets: &dyn Secrets, id: &str) -> Result<String> {
+    let v = secrets.get(id).await?.trim().to_owned();
+    match url::Url::parse(&v) {
+        Ok(u) if u.scheme() == "https" => Ok(v),
+        _ => Err(Error::invalid_input(
+            format!("reading secret {id}"),
+            "the Slack webhook secret must hold an https:// URL",
+        )),
+    }
+}
+
+/// The string fields of a JSON object secret, taken one by one with errors naming the key.
+struct JsonKeys<'a> {
+    name: &'a str,
+    map: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> JsonKeys<'a> {
+    fn parse(name: &'a str, json: &str) -> Result<Self> {
+        match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(serde_json::Value::Object(map)) => Ok(JsonKeys { name, map }),
+            _ => Err(Error::invalid_input(
+                format!("reading secret {name}"),
+                "the value is not a JSON object",
+            )),
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Result<String> {
+        match self.map.remove(key) {
+            Some(serde_json::Value::String(v)) if !v.trim().is_empty() => Ok(v),
+            Some(serde_json::Value::String(_)) => Err(self.bad(key, "is empty")),
+            Some(_) => Err(self.bad(key, "is not a string")),
+            None => Err(self.bad(key, "is missing")),
+        }
+    }
+
+    fn bad(&self, key: &str, what: &str) -> Error {
+        Error::invalid_input(
+            format!("reading secret {}", self.name),
+            format!("key \"{key}\" {what}"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+    use aws_sdk_secretsmanager::types::error::InternalServiceError;
+    use aws_smithy_mocks::{mock, MockResponseInterceptor, RuleMode};
+
+    #[test]
+    fn codes_map_to_faults() {
+        let cases: &[(&str, Option<&str>, Option<u16>, Fault)] = &[
+            (
+                "not found",
+                Some("ResourceNotFoundException"),
+                Some(400),
+                Fault::Missing,
+            ),
+            (
+                "throttled",
+                Some("ThrottlingException"),
+                Some(400),
+                Fault::Transient,
+            ),
+            (
+                "internal",
+                Some("InternalServiceError"),
+                Some(500),
+                Fault::Transient,
+            ),
+            ("kms", Some("DecryptionFailure"), Some(400), Fault::Fatal),
+            (
+                "denied",
+                Some("AccessDeniedException"),
+                Some(400),
+                Fault::Fatal,
+            ),
+            (
+                "deleted",
+                Some("InvalidRequestException"),
+                Some(400),
+                Fault::Fatal,
+            ),
+            ("bare 502", None, Some(502), Fault::Transient),
+            ("no answer", None, None, Fault::Transient),
+        ];
+        for (name, code, status, want) in cases {
+            assert_eq!(classify(*code, *status), *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn k8s_credentials_errors_name_the_key_never_the_value() {
+        let cases = [
+            (
+                "missing token",
+                r#"{"server":"https://a","ca":"PEMDATA"}"#,
+                "key \"token\" is missing",
+            ),
+            (
+                "empty ca",
+                r#"{"server":"https://a","ca":" ","token":"SECRETTOKEN"}"#,
+                "key \"ca\" is empty",
+            ),
+            (
+                "number server",
+                r#"{"server":1,"ca":"PEMDATA","token":"SECRETTOKEN"}"#,
+                "key \"server\" is not a string",
+            ),
+            ("not an object", r#""SECRETTOKEN""#, "is not a JSON object"),
+        ];
+        for (name, json, want) in cases {
+            let err = K8sCredentials::parse("k8s-creds", json)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "case {name}: {err}");
+            assert!(err.contains("k8s-creds"), "case {name}: {err}");
+            assert!(
+                !err.contains("SECRETTOKEN") && !err.contains("PEMDATA"),
+                "case {name}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let creds = K8sCredentials::parse(
+            "k",
+            r#"{"server":"https://10.0.1.10:6443","ca":"PEMDATA","token":"SECRETTOKEN"}"#,
+        )
+        .unwrap();
+        let shown = format!("{creds:?}");
+        assert!(shown.contains("https://10.0.1.10:6443"), "{shown}");
+        assert!(
+            !shown.contains("SECRETTOKEN") && !shown.contains("PEMDATA"),
+            "{shown}"
+        );
+        let auth = BasicAuth::parse("p", r#"{"username":"u","password":"HUNTER2"}"#).unwrap();
+        assert!(!format!("{auth:?}").contains("HUNTER2"));
+    }
+
+    #[tokio::test]
+    async fn service_errors_are_transient_and_not_cached() {
+        let fail = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_error(|| {
+            GetSecretValueError::InternalServiceError(
+                InternalServiceError::builder()
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("InternalServiceError")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let ok = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(|| {
+            aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput::builder()
+                .secret_string("v")
+                .build()
+        });
+        let interceptor = MockResponseInterceptor::new()
+            .rule_mode(RuleMode::Sequential)
+            .with_rule(&fail)
+            .with_rule(&ok);
+        let conf = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::from_conf(conf));
+        let err = secrets.get("s").await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert!(err.to_string().starts_with("reading secret s"), "{err}");
+        assert_eq!(secrets.get("s").await.unwrap(), "v");
+        assert_eq!(secrets.get("s").await.unwrap(), "v");
+        assert_eq!(ok.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn slack_url_must_be_https() {
+        struct Fixed(&'static str);
+        #[async_trait]
+        impl Secrets for Fixed {
+            async fn get(&self, _id: &str) -> Result<String> {
+                Ok(self.0.to_owned())
+            }
+        }
+        let cases = [
+            ("https", "https://hooks.slack.com/services/T/B/X\n", true),
+            ("http", "http://hooks.slack.com/services/T/B/X", false),
+            ("garbage", "not a url", false),
+        ];
+        for (name, value, ok) in cases {
+            let got = slack_webhook_url(&Fixed(value), "slack").await;
+            assert_eq!(got.is_ok(), ok, "case {name}: {got:?}");
+            if let Err(e) = got {
+                assert!(!e.to_string().contains(value.trim()), "case {name}: {e}");
+            }
+        }
+    }
+}

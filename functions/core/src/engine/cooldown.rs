@@ -1,0 +1,34 @@
+//! Cooldowns by last action.
+
+use super::NoChangeReason;
+use crate::config::Config;
+use crate::model::{ScaleAction, ScalingState};
+use chrono::{DateTime, Utc};
+
+/// The cooldown still running at `now`, if any.
+///
+/// It lasts `COOLDOWN_SCALE_UP` after a scale-up and `COOLDOWN_SCALE_DOWN` after a scale-down,
+/// counted from `last_scale_time`; a recorded time without a recorded action takes the longer of
+/// the two. At the exact end (remaining 0) the cooldown is over. Remaining time is rounded up to
+/// whole seconds, so a cooldown that is still running never reports 0.
+pub(crate) fn active(
+    state: &ScalingState,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Option<NoChangeReason> {
+    let last = state.last_scale_time?;
+    let (after, secs) = match state.last_scale_action {
+        Some(ScaleAction::ScaleUp) => (ScaleAction::ScaleUp, cfg.scale_up_cooldown_secs),
+        Some(ScaleAction::ScaleDown) => (ScaleAction::ScaleDown, cfg.scale_down_cooldown_secs),
+        None if cfg.scale_up_cooldown_secs > cfg.scale_down_cooldown_secs => {
+            (ScaleAction::ScaleUp, cfg.scale_up_cooldown_secs)
+        }
+        None => (ScaleAction::ScaleDown, cfg.scale_down_cooldown_secs),
+    };
+    let end = last + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
+    let left_ms = (end - now).num_milliseconds();
+    (left_ms > 0).then(|| NoChangeReason::Cooldown {
+        after,
+        remaining_secs: (left_ms as u64).div_ceil(1000),
+    })
+}

@@ -1,0 +1,416 @@
+//! The "never remove" rules: what makes a node, or a pod on it, block its removal.
+
+use super::UnremovableReason;
+use crate::model::{ClusterView, NodeInfo, OwnerKind, PdbInfo, PodInfo};
+
+/// Node annotation that opts a node out of scale-down.
+pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
+/// Pod annotation that, set to `"false"`, forbids evicting the pod.
+pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+/// Pod annotation that, set to `"true"`, forbids disrupting the pod.
+pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
+
+/// True when `annotations[key]` is `value`, ignoring case and surrounding blanks.
+fn annotated(
+    annotations: &std::collections::BTreeMap<String, String>,
+    key: &str,
+    value: &str,
+) -> bool {
+    annotations
+        .get(key)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+/// The first rule the node itself breaks, checked in this order: control plane, not launched by
+/// SmartScale, instance id unknown, NotReady, already cordoned, `scale-down-disabled`.
+pub fn node_rule(node: &NodeInfo) -> Option<UnremovableReason> {
+    if node.control_plane {
+        Some(UnremovableReason::ControlPlane)
+    } else if !node.managed {
+        Some(UnremovableReason::NotManaged)
+    } else if node.instance_id.as_deref().is_none_or(str::is_empty) {
+        Some(UnremovableReason::UnknownInstance)
+    } else if !node.ready {
+        Some(UnremovableReason::NotReady)
+    } else if node.unschedulable {
+        Some(UnremovableReason::Unschedulable)
+    } else if annotated(&node.annotations, SCALE_DOWN_DISABLED, "true") {
+        Some(UnremovableReason::ScaleDownDisabled)
+    } else {
+        None
+    }
+}
+
+/// The first rule `pod` breaks, checked in this order: kube-system non-DaemonSet pod, StatefulSet
+/// pod, bare pod, single-replica workload, a covering budget that allows no disruption,
+/// `safe-to-evict: "false"`, `do-not-disrupt: "true"`.
+///
+/// DaemonSet, mirror and finished pods never block ([`PodInfo::ignored_by_drain`]).
+pub fn pod_rule(pod: &PodInfo, pdbs: &[PdbInfo]) -> Option<UnremovableReason> {
+    if pod.ignored_by_drain() {
+        return None;
+    }
+    if pod.namespace == "kube-system" {
+        return Some(UnremovableReason::KubeSystemPod { pod: pod.key() });
+    }
+    match &pod.owner_kind {
+        Some(OwnerKind::StatefulSet) => {
+            return Some(UnremovableReason::StatefulSetPod { pod: pod.key() })
+        }
+        None => return Some(UnremovableReason::BarePod { pod: pod.key() }),
+        Some(_) => {}
+    }
+    if pod.workload_replicas == Some(1) {
+        return Some(UnremovableReason::SingleReplica { pod: pod.key() });
+    }
+    if let Some(pdb) = pdbs
+        .iter()
+        .find(|b| b.disruptions_allowed <= 0 && b.selects(pod))
+    {
+        return Some(UnremovableReason::PdbAllowsNoDisruption {
+            pod: pod.key(),
+            pdb: format!("{}/{}", pdb.namespace, pdb.name),
+        });
+    }
+    if annotated(&pod.annotations, SAFE_TO_EVICT, "false") {
+        return Some(UnremovableReason::SafeToEvictFalse { pod: pod.key() });
+    }
+    if annotated(&pod.annotations, DO_NOT_DISRUPT, "true") {
+        return Some(UnremovableReason::DoNotDisrupt { pod: pod.key() });
+    }
+    None
+}
+
+/// The first rule that keeps `node` in the cluster: its own rules, then its pods' in the order
+/// the view lists them. `None` when it may be removed.
+pub fn unremovable(node: &NodeInfo, cluster: &ClusterView) -> Option<UnremovableReason> {
+    node_rule(node).or_else(|| {
+        cluster
+            .pods_on(&node.name)
+            .find_map(|p| pod_rule(p, &cluster.pdbs))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::candidate::select_candidate;
+    use super::super::testkit::*;
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{ClusterView, PodPhase};
+
+    /// One rule per case: a single worker `w1` with `node`'s tweaks and `pods` on it.
+    #[test]
+    fn every_never_remove_rule() {
+        let web = || pod("web-1").on("w1");
+        let owned = |kind: Option<OwnerKind>, replicas| web().owner(kind, replicas);
+        let ks = |p: PodInfo| p.ns("kube-system");
+        let dep = Some(OwnerKind::Deployment);
+        type Case = (
+            &'static str,
+            NodeInfo,
+            Vec<PodInfo>,
+            Vec<PdbInfo>,
+            Option<UnremovableReason>,
+        );
+        let w = || worker("w1");
+        let key = || "default/web-1".to_string();
+        let cases: Vec<Case> = vec![
+            ("a plain worker may go", w(), vec![web()], vec![], None),
+            (
+                "control plane",
+                w().control_plane(),
+                vec![],
+                vec![],
+                Some(UnremovableReason::ControlPlane),
+            ),
+            (
+                "not launched by SmartScale",
+                w().unmanaged(),
+                vec![],
+                vec![],
+                Some(UnremovableReason::NotManaged),
+            ),
+            (
+                "instance id unknown",
+                w().no_instance(),
+                vec![],
+                vec![],
+                Some(UnremovableReason::UnknownInstance),
+            ),
+            (
+                "NotReady",
+                w().not_ready(),
+                vec![],
+                vec![],
+                Some(UnremovableReason::NotReady),
+            ),
+            (
+                "already cordoned",
+                w().cordoned(),
+                vec![],
+                vec![],
+                Some(UnremovableReason::Unschedulable),
+            ),
+            (
+                "scale-down disabled",
+                w().annotated(SCALE_DOWN_DISABLED, "true"),
+                vec![],
+                vec![],
+                Some(UnremovableReason::ScaleDownDisabled),
+            ),
+            (
+                "scale-down disabled, any case",
+                w().annotated(SCALE_DOWN_DISABLED, " True "),
+                vec![],
+                vec![],
+                Some(UnremovableReason::ScaleDownDisabled),
+            ),
+            (
+                "scale-down disabled false",
+                w().annotated(SCALE_DOWN_DISABLED, "false"),
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                "kube-system Deployment pod",
+                w(),
+                vec![ks(web())],
+                vec![],
+                Some(UnremovableReason::KubeSystemPod {
+                    pod: "kube-system/web-1".into(),
+                }),
+            ),
+            (
+                "kube-system DaemonSet pod",
+                w(),
+                vec![ks(web().daemonset())],
+                vec![],
+                None,
+            ),
+            (
+                "kube-system mirror pod",
+                w(),
+                vec![ks(web().mirror())],
+                vec![],
+                None,
+            ),
+            (
+                "StatefulSet pod",
+                w(),
+                vec![owned(Some(OwnerKind::StatefulSet), Some(3))],
+                vec![],
+                Some(UnremovableReason::StatefulSetPod { pod: key() }),
+            ),
+            (
+                "single-replica Deployment",
+                w(),
+                vec![owned(dep.clone(), Some(1))],
+                vec![],
+                Some(UnremovableReason::SingleReplica { pod: key() }),
+            ),
+            (
+                "two-replica Deployment",
+                w(),
+                vec![owned(dep.clone(), Some(2))],
+                vec![],
+                None,
+            ),
+            (
+                "replicas unknown",
+                w(),
+                vec![owned(dep.clone(), None)],
+                vec![],
+                None,
+            ),
+            (
+                "single-replica ReplicaSet",
+                w(),
+                vec![owned(Some(OwnerKind::ReplicaSet), Some(1))],
+                vec![],
+                Some(UnremovableReason::SingleReplica { pod: key() }),
+            ),
+            (
+                "Job pod",
+                w(),
+                vec![owned(Some(OwnerKind::Job), None)],
+                vec![],
+                None,
+            ),
+            (
+                "bare pod",
+                w(),
+                vec![owned(None, None)],
+                vec![],
+                Some(UnremovableReason::BarePod { pod: key() }),
+            ),
+            (
+                "finished bare pod",
+                w(),
+                vec![owned(None, None).phase(PodPhase::Succeeded)],
+                vec![],
+                None,
+            ),
+            (
+                "failed StatefulSet pod",
+                w(),
+                vec![owned(Some(OwnerKind::StatefulSet), Some(3)).phase(PodPhase::Failed)],
+                vec![],
+                None,
+            ),
+            (
+                "budget allows 0",
+                w(),
+                vec![web()],
+                vec![pdb("web", 0)],
+                Some(UnremovableReason::PdbAllowsNoDisruption {
+                    pod: key(),
+                    pdb: "default/web".into(),
+                }),
+            ),
+            (
+                "budget allows -1",
+                w(),
+                vec![web()],
+                vec![pdb("web", -1)],
+                Some(UnremovableReason::PdbAllowsNoDisruption {
+                    pod: key(),
+                    pdb: "default/web".into(),
+                }),
+            ),
+            (
+                "budget allows 1",
+                w(),
+                vec![web()],
+                vec![pdb("web", 1)],
+                None,
+            ),
+            (
+                "budget in another namespace",
+                w(),
+                vec![web()],
+                vec![PdbInfo {
+                    namespace: "other".into(),
+                    ..pdb("web", 0)
+                }],
+                None,
+            ),
+            (
+                "budget selecting other pods",
+                w(),
+                vec![web()],
+                vec![PdbInfo {
+                    match_labels: [("app".to_string(), "api".to_string())].into(),
+                    ..pdb("api", 0)
+                }],
+                None,
+            ),
+            (
+                "second budget blocks",
+                w(),
+                vec![web()],
+                vec![pdb("ok", 2), pdb("tight", 0)],
+                Some(UnremovableReason::PdbAllowsNoDisruption {
+                    pod: key(),
+                    pdb: "default/tight".into(),
+                }),
+            ),
+            (
+                "safe-to-evict false",
+                w(),
+                vec![web().annotated(SAFE_TO_EVICT, "false")],
+                vec![],
+                Some(UnremovableReason::SafeToEvictFalse { pod: key() }),
+            ),
+            (
+                "safe-to-evict true",
+                w(),
+                vec![web().annotated(SAFE_TO_EVICT, "true")],
+                vec![],
+                None,
+            ),
+            (
+                "do-not-disrupt true",
+                w(),
+                vec![web().annotated(DO_NOT_DISRUPT, "true")],
+                vec![],
+                Some(UnremovableReason::DoNotDisrupt { pod: key() }),
+            ),
+            (
+                "do-not-disrupt false",
+                w(),
+                vec![web().annotated(DO_NOT_DISRUPT, "false")],
+                vec![],
+                None,
+            ),
+            (
+                "DaemonSet pod annotated do-not-disrupt",
+                w(),
+                vec![web().daemonset().annotated(DO_NOT_DISRUPT, "true")],
+                vec![],
+                None,
+            ),
+            (
+                "pods elsewhere do not count",
+                w(),
+                vec![owned(None, None).on("w9")],
+                vec![],
+                None,
+            ),
+            (
+                "Pending pods do not count",
+                w(),
+                vec![owned(None, None).pending()],
+                vec![],
+                None,
+            ),
+            (
+                "node rules come before pod rules",
+                w().not_ready(),
+                vec![owned(None, None)],
+                vec![],
+                Some(UnremovableReason::NotReady),
+            ),
+            (
+                "the first blocking pod is named",
+                w(),
+                vec![
+                    web(),
+                    pod("db-0")
+                        .on("w1")
+                        .owner(Some(OwnerKind::StatefulSet), Some(3)),
+                    owned(None, None),
+                ],
+                vec![],
+                Some(UnremovableReason::StatefulSetPod {
+                    pod: "default/db-0".into(),
+                }),
+            ),
+        ];
+        for (name, node, pods, pdbs, want) in cases {
+            let cluster = ClusterView {
+                nodes: vec![node],
+                pods,
+                pdbs,
+            };
+            assert_eq!(
+                unremovable(&cluster.nodes[0], &cluster),
+                want,
+                "case {name}"
+            );
+            let chosen = select_candidate(&cluster, &Config::default(), t0());
+            match want {
+                None => assert_eq!(chosen.map(|c| c.node), Ok("w1".to_string()), "case {name}"),
+                Some(reason) => assert_eq!(
+                    chosen.map(|c| c.node),
+                    Err(vec![super::super::ExcludedNode {
+                        node: "w1".into(),
+                        reason
+                    }]),
+                    "case {name}"
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,789 @@
+//! The AWS adapters against a live moto server (`scripts/test-aws.sh` starts it and sets
+//! `AWS_ENDPOINT_URL`). Every test creates its own table, VPC, subnets, launch template, secrets
+//! and cluster id, so the tests run in parallel against one server.
+//!
+//! The tests are `#[ignore]`d so a plain `cargo test --workspace` does not need a server;
+//! `scripts/test-aws.sh` runs them with `--ignored`. Run that way without `AWS_ENDPOINT_URL`, they
+//! skip locally and FAIL in CI (`CI=true`).
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_ec2::types::{
+    Filter, InstanceType, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
+};
+use chrono::{DateTime, Duration, Utc};
+use smartscale_core::adapters::dynamodb::DynamoStateStore;
+use smartscale_core::adapters::ec2::Ec2Provisioner;
+use smartscale_core::adapters::secrets::{K8sCredentials, SecretsManagerSecrets};
+use smartscale_core::model::{
+    Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
+};
+use smartscale_core::seams::{LaunchRequest, Lifecycle, NodeProvisioner, Secrets, StateStore};
+use smartscale_core::{Config, Error};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// The SDK configuration for moto, or `None` (skip) outside CI when no server is configured.
+async fn sdk() -> Option<aws_config::SdkConfig> {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "AWS_ENDPOINT_URL is not set: run these tests through scripts/test-aws.sh"
+        );
+        eprintln!("skipping: AWS_ENDPOINT_URL is not set (run scripts/test-aws.sh)");
+        return None;
+    }
+    Some(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await,
+    )
+}
+
+/// A name no other test (or earlier run against the same server) uses.
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB
+// ---------------------------------------------------------------------------------------------
+
+const STATE_TTL: u64 = 86_400;
+
+/// A fresh table and a store for a fresh cluster in it.
+async fn store(
+    sdk: &aws_config::SdkConfig,
+) -> (DynamoStateStore, aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let table = unique("state");
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("cluster_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("cluster_id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    let cluster = unique("cluster");
+    let store = DynamoStateStore::new(client.clone(), &table, &cluster, STATE_TTL);
+    (store, client, table)
+}
+
+fn operation(now: DateTime<Utc>) -> Operation {
+    Operation {
+        id: "op-1".into(),
+        kind: OperationKind::ScaleUp,
+        instance_ids: vec!["i-0aaa".into(), "i-0bbb".into()],
+        requested_count: 2,
+        node_name: None,
+        started_at: now,
+        deadline: now + Duration::seconds(300),
+        reason: "CPU 91% for 3m".into(),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn fifty_concurrent_acquires_yield_exactly_one_lease() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.acquire(&format!("exec-{i}"), t0(), 300).await })
+        })
+        .collect();
+    let mut leases = Vec::new();
+    let mut held_by = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(lease) => leases.push(lease),
+            Err(Error::LockHeld { owner, expires_at }) => held_by.push((owner, expires_at)),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(leases.len(), 1, "exactly one lease: {leases:?}");
+    let winner = &leases[0];
+    assert_eq!(winner.token, 1);
+    assert_eq!(winner.expires_at, t0() + Duration::seconds(300));
+    assert_eq!(held_by.len(), 49);
+    assert!(
+        held_by
+            .iter()
+            .all(|(o, e)| *o == winner.owner && *e == winner.expires_at),
+        "every loser is told who holds it until when: {held_by:?}"
+    );
+    assert_eq!(store.load().await.unwrap().lease.as_ref(), Some(winner));
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    let old = store.acquire("exec-old", t0(), 60).await.unwrap();
+
+    // Still valid: refused, naming the holder.
+    match store
+        .acquire("exec-new", t0() + Duration::seconds(59), 60)
+        .await
+    {
+        Err(Error::LockHeld { owner, expires_at }) => {
+            assert_eq!(owner, "exec-old");
+            assert_eq!(expires_at, t0() + Duration::seconds(60));
+        }
+        other => panic!("expected LockHeld, got {other:?}"),
+    }
+
+    // Expired: taken over with a higher token.
+    let later = t0() + Duration::seconds(61);
+    let new = store.acquire("exec-new", later, 60).await.unwrap();
+    assert!(new.token > old.token, "{new:?} vs {old:?}");
+
+    // Every write of the old holder is refused.
+    let snapshot = MetricsSnapshot::empty(later);
+    let attempts: Vec<(&str, Result<(), Error>)> = vec![
+        ("renew", store.renew(&old, later, 60).await.map(|_| ())),
+        (
+            "save_operation",
+            store.save_operation(&old, &operation(later)).await,
+        ),
+        (
+            "finish_operation",
+            store
+                .finish_operation(&old, Some(ScaleAction::ScaleUp), "x", 3, later)
+                .await,
+        ),
+        (
+            "save_cached_metrics",
+            store.save_cached_metrics(&old, &snapshot, later).await,
+        ),
+        ("release", store.release(&old).await),
+    ];
+    for (name, res) in attempts {
+        match res {
+            Err(Error::LeaseLost { context }) => {
+                assert!(context.contains("exec-old"), "case {name}: {context}")
+            }
+            other => panic!("case {name}: expected LeaseLost, got {other:?}"),
+        }
+    }
+
+    // Nothing the old holder tried landed; the new holder is intact and can renew.
+    let state = store.load().await.unwrap();
+    assert_eq!(state.lease.as_ref(), Some(&new));
+    assert_eq!(state.operation, None);
+    assert_eq!(state.cached_metrics, None);
+    let renewed = store
+        .renew(&new, later + Duration::seconds(30), 60)
+        .await
+        .unwrap();
+    assert_eq!(renewed.token, new.token);
+    assert_eq!(renewed.expires_at, later + Duration::seconds(90));
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn a_retried_acquire_by_the_same_owner_gets_a_new_token() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    // The first answer is lost (the Lambda timed out after the write); the step is retried.
+    let lost = store.acquire("exec-1", t0(), 300).await.unwrap();
+    let retried = store
+        .acquire("exec-1", t0() + Duration::seconds(5), 300)
+        .await
+        .unwrap();
+    assert!(retried.token > lost.token, "{retried:?} vs {lost:?}");
+    assert_eq!(retried.expires_at, t0() + Duration::seconds(305));
+    assert_eq!(store.release(&lost).await.unwrap_err().kind(), "LeaseLost");
+    // Others are still refused.
+    match store
+        .acquire("exec-2", t0() + Duration::seconds(6), 300)
+        .await
+    {
+        Err(Error::LockHeld { owner, .. }) => assert_eq!(owner, "exec-1"),
+        other => panic!("expected LockHeld, got {other:?}"),
+    }
+    store.release(&retried).await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn renew_after_expiry_is_lease_lost_even_without_a_takeover() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    let lease = store.acquire("exec-1", t0(), 60).await.unwrap();
+    let err = store
+        .renew(&lease, t0() + Duration::seconds(60), 60)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "LeaseLost", "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn release_by_a_non_owner_fails_and_tokens_keep_rising() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    let lease = store.acquire("exec-1", t0(), 300).await.unwrap();
+    let impostors = [
+        (
+            "other owner, same token",
+            Lease {
+                owner: "exec-2".into(),
+                ..lease.clone()
+            },
+        ),
+        (
+            "same owner, other token",
+            Lease {
+                token: lease.token + 1,
+                ..lease.clone()
+            },
+        ),
+    ];
+    for (name, fake) in impostors {
+        let err = store.release(&fake).await.unwrap_err();
+        assert_eq!(err.kind(), "LeaseLost", "case {name}: {err}");
+        assert_eq!(
+            store.load().await.unwrap().lease.as_ref(),
+            Some(&lease),
+            "case {name}: the lease is untouched"
+        );
+    }
+    store.release(&lease).await.unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.lease, None);
+    assert_eq!(state.last_token, lease.token);
+    // Released twice: no longer ours.
+    assert_eq!(store.release(&lease).await.unwrap_err().kind(), "LeaseLost");
+    // The next lease, even right away, gets a higher token than any before.
+    let next = store.acquire("exec-3", t0(), 300).await.unwrap();
+    assert_eq!(next.token, lease.token + 1);
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn load_returns_the_unfinished_operation_of_a_dead_run() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, client, table) = store(&sdk).await;
+    let cluster = store.load().await.unwrap().cluster_id;
+    assert_eq!(store.load().await.unwrap(), ScalingState::new(&cluster));
+
+    let lease = store.acquire("exec-dead", t0(), 300).await.unwrap();
+    let op = operation(t0());
+    store.save_operation(&lease, &op).await.unwrap();
+    let mut snapshot = MetricsSnapshot::empty(t0());
+    snapshot.cpu_ratio = Some(0.91);
+    store
+        .save_cached_metrics(&lease, &snapshot, t0())
+        .await
+        .unwrap();
+    // The run dies here. The next one finds everything.
+    let state = store.load().await.unwrap();
+    assert_eq!(state.operation.as_ref(), Some(&op));
+    assert_eq!(state.lease.as_ref(), Some(&lease));
+    let cached = state.cached_metrics.expect("cached metrics");
+    assert_eq!(cached.snapshot, snapshot);
+    assert_eq!(cached.fetched_at, t0());
+
+    // It takes over after expiry and finishes the operation.
+    let later = t0() + Duration::seconds(400);
+    let next = store.acquire("exec-next", later, 300).await.unwrap();
+    store
+        .finish_operation(
+            &next,
+            Some(ScaleAction::ScaleUp),
+            "CPU 91% for 3m",
+            4,
+            later,
+        )
+        .await
+        .unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.operation, None);
+    assert_eq!(state.node_count, Some(4));
+    assert_eq!(state.last_scale_action, Some(ScaleAction::ScaleUp));
+    assert_eq!(state.last_scale_time, Some(later));
+    assert_eq!(state.last_scale_reason.as_deref(), Some("CPU 91% for 3m"));
+
+    // An undone operation records the reason and count but no action (no cooldown starts).
+    store.save_operation(&next, &op).await.unwrap();
+    store
+        .finish_operation(
+            &next,
+            None,
+            "join timeout: undone",
+            4,
+            later + Duration::seconds(5),
+        )
+        .await
+        .unwrap();
+    let state = store.load().await.unwrap();
+    assert_eq!(state.operation, None);
+    assert_eq!(state.last_scale_time, Some(later));
+    assert_eq!(
+        state.last_scale_reason.as_deref(),
+        Some("join timeout: undone")
+    );
+
+    // The raw item carries the seed 004 attributes and the TTL.
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "cluster_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(cluster),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let n = |k: &str| item.get(k).and_then(|v| v.as_n().ok()).cloned();
+    assert_eq!(
+        n("ttl"),
+        Some((later.timestamp() + 5 + STATE_TTL as i64).to_string())
+    );
+    assert_eq!(
+        n("lock_expiry"),
+        Some((later.timestamp() + 300).to_string())
+    );
+    assert_eq!(
+        item.get("scaling_in_progress")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(!item.contains_key("operation"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// EC2
+// ---------------------------------------------------------------------------------------------
+
+/// A VPC with one subnet per zone, a launch template, and a config for a fresh cluster.
+struct Ec2Fixture {
+    client: aws_sdk_ec2::Client,
+    subnets: Vec<(String, String)>,
+    template: String,
+    image: String,
+    cluster: String,
+}
+
+impl Ec2Fixture {
+    async fn new(sdk: &aws_config::SdkConfig, zones: &[&str]) -> Self {
+        let client = aws_sdk_ec2::Client::new(sdk);
+        let vpc = client
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .expect("create vpc")
+            .vpc
+            .unwrap()
+            .vpc_id
+            .unwrap();
+        let mut subnets = Vec::new();
+        for (i, zone) in zones.iter().enumerate() {
+            let id = client
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.0.{i}.0/24"))
+                .availability_zone(*zone)
+                .send()
+                .await
+                .expect("create subnet")
+                .subnet
+                .unwrap()
+                .subnet_id
+                .unwrap();
+            subnets.push((id, zone.to_string()));
+        }
+        let image = client
+            .describe_images()
+            .send()
+            .await
+            .expect("describe images")
+            .images()
+            .first()
+            .and_then(|i| i.image_id())
+            .expect("moto ships images")
+            .to_owned();
+        let template = client
+            .create_launch_template()
+            .launch_template_name(unique("workers"))
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id(&image)
+                    .instance_type(InstanceType::T3Small)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create launch template")
+            .launch_template
+            .unwrap()
+            .launch_template_id
+            .unwrap();
+        Ec2Fixture {
+            client,
+            subnets,
+            template,
+            image,
+            cluster: unique("cluster"),
+        }
+    }
+
+    fn config(&self, use_spot: bool) -> Config {
+        let subnets = self
+            .subnets
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let vars = HashMap::from([
+            ("CLUSTER_ID", self.cluster.clone()),
+            ("LAUNCH_TEMPLATE_ID", self.template.clone()),
+            ("LAUNCH_TEMPLATE_VERSION", "1".to_owned()),
+            ("WORKER_SUBNET_IDS", subnets),
+            ("WORKER_INSTANCE_TYPES", "t3.small,t3a.small".to_owned()),
+            ("USE_SPOT", use_spot.to_string()),
+        ]);
+        Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
+    }
+
+    fn provisioner(&self, use_spot: bool) -> Ec2Provisioner {
+        Ec2Provisioner::new(self.client.clone(), &self.config(use_spot))
+    }
+
+    async fn tags_of_instance(&self, id: &str) -> BTreeMap<String, String> {
+        let out = self
+            .client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap();
+        let i = &out.reservations()[0].instances()[0];
+        to_map(i.tags())
+    }
+
+    async fn state_of(&self, id: &str) -> String {
+        let out = self
+            .client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap();
+        let i = &out.reservations()[0].instances()[0];
+        i.state().unwrap().name().unwrap().as_str().to_owned()
+    }
+
+    /// An instance launched outside SmartScale, with `tags`.
+    async fn foreign_instance(&self, tags: &[(&str, &str)]) -> String {
+        let mut req = self
+            .client
+            .run_instances()
+            .image_id(&self.image)
+            .instance_type(InstanceType::T3Small)
+            .subnet_id(&self.subnets[0].0)
+            .min_count(1)
+            .max_count(1);
+        if !tags.is_empty() {
+            req = req.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(
+                        tags.iter()
+                            .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                            .collect(),
+                    ))
+                    .build(),
+            );
+        }
+        req.send().await.unwrap().instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// The tags as a map, without the `aws:` ones EC2 adds itself (launch template id and version).
+fn to_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|t| !t.key().unwrap_or_default().starts_with("aws:"))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn launch(count: u32, op: &str) -> LaunchRequest {
+    LaunchRequest {
+        count,
+        operation_id: op.to_owned(),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn launch_tags_instances_and_volumes() {
+    let Some(sdk) = sdk().await else { return };
+    let fx = Ec2Fixture::new(&sdk, &["us-east-1a", "us-east-1b"]).await;
+    let cases = [
+        (
+            "on-demand",
+            false,
+            "op-od",
+            Lifecycle::OnDemand,
+            "on-demand",
+        ),
+        ("spot", true, "op-spot", Lifecycle::Spot, "spot"),
+    ];
+    for (name, spot, op, lifecycle, lifecycle_tag) in cases {
+        let launched = fx.provisioner(spot).launch(&launch(2, op)).await.unwrap();
+        assert_eq!(launched.len(), 2, "case {name}");
+        let want: BTreeMap<String, String> = [
+            ("Project", "SmartScale"),
+            ("ManagedBy", "smartscale"),
+            ("Cluster", fx.cluster.as_str()),
+            ("ScalingGroup", "k3s-workers"),
+            ("smartscale/operation-id", op),
+            ("Lifecycle", lifecycle_tag),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for m in &launched {
+            assert_eq!(m.lifecycle, lifecycle, "case {name}");
+            assert_eq!(m.instance_type, "t3.small", "case {name}");
+            assert_eq!(m.operation_id.as_deref(), Some(op), "case {name}");
+            assert_eq!(
+                fx.tags_of_instance(&m.instance_id).await,
+                want,
+                "case {name}: instance tags"
+            );
+            let volumes = fx
+                .client
+                .describe_volumes()
+                .filters(
+                    Filter::builder()
+                        .name("attachment.instance-id")
+                        .values(&m.instance_id)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert!(!volumes.volumes().is_empty(), "case {name}: a root volume");
+            for v in volumes.volumes() {
+                assert_eq!(to_map(v.tags()), want, "case {name}: volume tags");
+            }
+        }
+    }
+    // describe_managed sees all four with what node matching needs.
+    let managed = fx.provisioner(false).describe_managed().await.unwrap();
+    assert_eq!(managed.len(), 4);
+    for m in &managed {
+        assert_eq!(
+            m.provider_id(),
+            format!("aws:///{}/{}", m.zone, m.instance_id)
+        );
+        assert!(m.zone.starts_with("us-east-1"), "{m:?}");
+        assert!(["pending", "running"].contains(&m.state.as_str()), "{m:?}");
+        assert!(m.private_dns_name.is_some(), "{m:?}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn launches_keep_zones_balanced() {
+    let Some(sdk) = sdk().await else { return };
+    let fx = Ec2Fixture::new(&sdk, &["us-east-1a", "us-east-1b", "us-east-1c"]).await;
+    let p = fx.provisioner(false);
+    let mut zones = Vec::new();
+    for i in 0..4 {
+        let launched = p.launch(&launch(1, &format!("op-{i}"))).await.unwrap();
+        zones.push(launched[0].zone.clone());
+    }
+    assert_eq!(
+        zones,
+        vec!["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1a"]
+    );
+    // A two-worker launch goes to one of the emptiest zones (b), in its subnet.
+    let two = p.launch(&launch(2, "op-pair")).await.unwrap();
+    assert!(two.iter().all(|m| m.zone == "us-east-1b"), "{two:?}");
+    let mut per_zone: BTreeMap<String, usize> = BTreeMap::new();
+    for m in p.describe_managed().await.unwrap() {
+        *per_zone.entry(m.zone).or_default() += 1;
+    }
+    assert_eq!(
+        per_zone.into_values().collect::<Vec<_>>(),
+        vec![2, 3, 1],
+        "a, b, c"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn retry_of_a_half_done_launch_creates_only_the_missing_instances() {
+    let Some(sdk) = sdk().await else { return };
+    let fx = Ec2Fixture::new(&sdk, &["us-east-1a", "us-east-1b"]).await;
+    let p = fx.provisioner(false);
+    // The first run of the step got one worker out before it died.
+    let first = p.launch(&launch(1, "op-half")).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // The retry asks for the operation's full count.
+    let all = p.launch(&launch(3, "op-half")).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().any(|m| m.instance_id == first[0].instance_id));
+    // Another retry launches nothing.
+    let again = p.launch(&launch(3, "op-half")).await.unwrap();
+    let ids = |v: &[smartscale_core::seams::ManagedInstance]| {
+        let mut ids: Vec<_> = v.iter().map(|m| m.instance_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&again), ids(&all));
+    assert_eq!(p.describe_managed().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn terminate_acts_only_on_this_clusters_workers() {
+    let Some(sdk) = sdk().await else { return };
+    let fx = Ec2Fixture::new(&sdk, &["us-east-1a"]).await;
+    let p = fx.provisioner(false);
+    let untagged = fx.foreign_instance(&[]).await;
+    let other_cluster = fx
+        .foreign_instance(&[("ManagedBy", "smartscale"), ("Cluster", "someone-else")])
+        .await;
+    let not_managed = fx
+        .foreign_instance(&[("ManagedBy", "terraform"), ("Cluster", &fx.cluster)])
+        .await;
+    let refusals = [
+        ("untagged", &untagged, "no ManagedBy=smartscale tag"),
+        (
+            "other cluster",
+            &other_cluster,
+            "belongs to cluster someone-else",
+        ),
+        (
+            "managed by another tool",
+            &not_managed,
+            "tagged ManagedBy=terraform",
+        ),
+    ];
+    for (name, id, why) in refusals {
+        match p.terminate(id).await {
+            Err(e @ Error::NotOwned { .. }) => {
+                assert!(e.to_string().contains(why), "case {name}: {e}");
+                assert!(!e.is_retryable(), "case {name}");
+            }
+            other => panic!("case {name}: expected NotOwned, got {other:?}"),
+        }
+        assert_eq!(fx.state_of(id).await, "running", "case {name}: untouched");
+    }
+
+    let ours = p.launch(&launch(1, "op-t")).await.unwrap()[0]
+        .instance_id
+        .clone();
+    p.terminate(&ours).await.unwrap();
+    assert_eq!(fx.state_of(&ours).await, "terminated");
+    // Already terminated, or never existed: done.
+    p.terminate(&ours).await.unwrap();
+    p.terminate("i-0123456789abcdef0").await.unwrap();
+    assert!(p
+        .describe_managed()
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.instance_id != ours));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets Manager
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn secrets_are_read_once_per_process() {
+    let Some(sdk) = sdk().await else { return };
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = unique("k8s-credentials");
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"server":"https://10.0.1.10:6443","ca":"-----BEGIN CERTIFICATE-----","token":"sa-token"}"#)
+        .send()
+        .await
+        .unwrap();
+    let secrets = SecretsManagerSecrets::new(client.clone());
+    let first = K8sCredentials::read(&secrets, &name).await.unwrap();
+    assert_eq!(first.server, "https://10.0.1.10:6443");
+    assert_eq!(first.token, "sa-token");
+
+    // Delete it on the server: the cached value is still served, so the second read did not ask.
+    client
+        .delete_secret()
+        .secret_id(&name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(K8sCredentials::read(&secrets, &name).await.unwrap(), first);
+    // A fresh process (cache) does ask, and finds it gone.
+    let fresh = SecretsManagerSecrets::new(client);
+    assert!(matches!(
+        fresh.get(&name).await,
+        Err(Error::SecretMissing { .. })
+    ));
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn a_missing_secret_is_a_clear_permanent_error() {
+    let Some(sdk) = sdk().await else { return };
+    let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&sdk));
+    let name = unique("slack-webhook");
+    let err = secrets.get(&name).await.unwrap_err();
+    assert!(matches!(err, Error::SecretMissing { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .starts_with(&format!("secret {name} is missing")),
+        "{err}"
+    );
+}
