@@ -15,8 +15,14 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
+use smartscale_core::adapters::dynamodb::DynamoStateStore;
+use smartscale_core::adapters::ec2::Ec2Provisioner;
 use smartscale_core::adapters::notify::{SlackWebhook, SnsTopic};
-use smartscale_core::seams::Notifier;
+use smartscale_core::adapters::prometheus::{
+    BasicAuth as PromBasicAuth, PrometheusClient, PrometheusSettings,
+};
+use smartscale_core::adapters::secrets::SecretsManagerSecrets;
+use smartscale_core::seams::{Notifier, Secrets};
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::Deps;
 use smartscale_core::{telemetry, Config, Error};
@@ -88,34 +94,65 @@ fn init_tracing(local: bool) {
     };
 }
 
-/// Builds the seams `needs` names from `config`.
+/// Builds the seams `needs` names from `config`: the DynamoDB state store, the EC2 provisioner,
+/// the Prometheus client (basic auth from `PROMETHEUS_AUTH_SECRET_ARN` when set), and the
+/// notifiers (Slack when `SLACK_WEBHOOK_SECRET_ARN` is set, SNS when `SNS_TOPIC_ARN` is set).
+/// HTTP and AWS clients are built once here and shared.
 ///
-/// Errors: [`Error::Config`] when a needed variable is missing (for example `SNS_TOPIC_ARN` is
-/// optional, but a Slack notifier without a Secrets adapter is reported).
+/// Errors: [`Error::Config`] when a needed variable is missing or malformed (`PROMETHEUS_URL`),
+/// the Secrets adapter's errors when the Prometheus credentials cannot be read.
 pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
     let mut deps = Deps::unwired(config.clone());
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    // ADAPTERS-PENDING: the DynamoDB, EC2, Kubernetes, Prometheus and Secrets Manager adapters
-    // are wired here once they are merged; until then these seams stay Unwired and a step that
-    // calls them fails with a Fatal error naming the seam.
-    for (need, name) in [
-        (Needs::STORE, "StateStore (DynamoDB)"),
-        (Needs::EC2, "NodeProvisioner (EC2)"),
-        (Needs::CLUSTER, "ClusterApi (Kubernetes)"),
-        (Needs::METRICS, "MetricsSource (Prometheus)"),
-    ] {
-        if needs.has(need) {
-            tracing::warn!(seam = name, "adapter not in this build: the seam is unwired");
-        }
+    let http = reqwest::Client::builder()
+        .build()
+        .map_err(|e| Error::fatal("building the HTTP client", e))?;
+    let secrets: Arc<dyn Secrets> = Arc::new(SecretsManagerSecrets::new(
+        aws_sdk_secretsmanager::Client::new(&aws),
+    ));
+    if needs.has(Needs::STORE) {
+        deps.store = Arc::new(DynamoStateStore::from_config(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config,
+        ));
+    }
+    if needs.has(Needs::EC2) {
+        deps.provisioner = Arc::new(Ec2Provisioner::new(aws_sdk_ec2::Client::new(&aws), config));
+    }
+    if needs.has(Needs::METRICS) {
+        let auth = match &config.prometheus_auth_secret_arn {
+            Some(id) => {
+                let a = smartscale_core::adapters::secrets::BasicAuth::read(secrets.as_ref(), id)
+                    .await?;
+                Some(PromBasicAuth {
+                    username: a.username,
+                    password: a.password,
+                })
+            }
+            None => None,
+        };
+        deps.metrics = Arc::new(PrometheusClient::new(
+            http.clone(),
+            PrometheusSettings::from_config(config, auth)?,
+        ));
+    }
+    if needs.has(Needs::CLUSTER) {
+        // ADAPTERS-PENDING: the Kubernetes adapter is wired here once it is merged; until then
+        // the seam stays Unwired and a call fails with a Fatal error naming it.
+        tracing::warn!(seam = "ClusterApi (Kubernetes)", "adapter not in this build: the seam is unwired");
     }
     if needs.has(Needs::NOTIFY) {
         let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
-        if config.slack_webhook_secret_arn.is_some() {
-            tracing::warn!("Slack needs the Secrets Manager adapter, not in this build: Slack is off");
+        if let Some(id) = &config.slack_webhook_secret_arn {
+            notifiers.push(Arc::new(SlackWebhook::new(
+                http.clone(),
+                secrets.clone(),
+                id.clone(),
+                config.clone(),
+            )));
         }
-        let _ = SlackWebhook::new; // wired with the Secrets adapter (ADAPTERS-PENDING)
         if let Some(topic) = &config.sns_topic_arn {
             notifiers.push(Arc::new(SnsTopic::new(
                 aws_sdk_sns::Client::new(&aws),

@@ -7,7 +7,7 @@ use crate::model::Lease;
 use chrono::{DateTime, Utc};
 
 /// Takes the lease with owner = execution id for `LOCK_TTL`. A retry by the same execution gets
-/// its own unexpired lease back. Errors: `LockHeld` when another execution holds an unexpired
+/// a new lease with a higher token (the lost attempt's token is fenced off). Errors: `LockHeld` when another execution holds an unexpired
 /// lease (the machine ends in SkippedLockHeld), `Transient` from the store.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<Lease> {
     deps.store
@@ -18,6 +18,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seams::StateStore;
     use crate::steps::testkit::*;
 
     #[tokio::test]
@@ -27,7 +28,7 @@ mod tests {
             ("free", None, 0, Ok(1)),
             ("held by another, unexpired", Some(("other", 0)), 10, Err("LockHeld")),
             ("held by another, expired", Some(("other", -400)), 0, Ok(2)),
-            ("retry by the same execution", Some((EXEC, 0)), 5, Ok(1)),
+            ("retry by the same execution: a new, higher token", Some((EXEC, 0)), 5, Ok(2)),
         ];
         for (name, holder, now, want) in cases {
             let w = World::new();

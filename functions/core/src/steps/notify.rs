@@ -231,6 +231,7 @@ mod tests {
             blocked: vec![BlockedPod { pod: "db/pg-0".into(), reason: "pdb db/pg".into() }],
             deadline: at(90),
             skipped: None,
+            launch_error: None,
         });
         let at_max = DecisionPart { action: Action::None, count: 0, node: None, instance_id: None, reasons: vec!["at maximum capacity: 10 workers, MAX_NODES is 10".into()], codes: vec!["at_maximum".into()] };
         let steady = DecisionPart { codes: vec!["steady".into()], ..at_max.clone() };

@@ -80,10 +80,8 @@ impl StateStore for FakeStore {
         self.injected("acquire")?;
         let mut s = self.state.lock().unwrap();
         if let Some(l) = &s.lease {
-            if l.owner == owner && l.expires_at > now {
-                return Ok(l.clone());
-            }
-            if l.expires_at > now {
+            // Like the DynamoDB adapter: the same owner may take it again, with a new token.
+            if l.owner != owner && l.expires_at > now {
                 return Err(Error::LockHeld {
                     owner: l.owner.clone(),
                     expires_at: l.expires_at,
@@ -104,6 +102,11 @@ impl StateStore for FakeStore {
         self.injected("renew")?;
         self.check(lease, "renewing the lease")?;
         let mut s = self.state.lock().unwrap();
+        if s.lease.as_ref().is_some_and(|l| l.expires_at <= now) {
+            return Err(Error::LeaseLost {
+                context: "renewing an expired lease".into(),
+            });
+        }
         let renewed = Lease {
             expires_at: now + Duration::seconds(ttl_secs as i64),
             ..lease.clone()
@@ -472,7 +475,7 @@ impl World {
 
     /// Takes the lease for [`EXEC`] at `now` and returns a document holding it.
     pub async fn doc_with_lease(&self, now: DateTime<Utc>) -> ExecutionDocument {
-        let lease = self.store.acquire(EXEC, now, 300).await.unwrap();
+        let lease = self.store.acquire(EXEC, now, 3600).await.unwrap();
         ExecutionDocument {
             cluster_id: "c1".into(),
             execution_id: EXEC.into(),
@@ -484,7 +487,7 @@ impl World {
     /// Lets another execution take over the lease (ours expired).
     pub async fn steal_lease(&self) {
         self.store.state.lock().unwrap().lease = None;
-        self.store.acquire("other", at(10_000), 300).await.unwrap();
+        self.store.acquire("other", at(10_000), 3600).await.unwrap();
     }
 }
 
