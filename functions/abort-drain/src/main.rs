@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("abort-drain", Needs::STORE | Needs::CLUSTER, |doc, deps, now| async move {
-        abort_drain::run(&doc, &deps, now).await
-    })
+    run_step(
+        "abort-drain",
+        Needs::STORE | Needs::CLUSTER,
+        |doc, deps, now| async move { abort_drain::run(&doc, &deps, now).await },
+    )
     .await
 }

@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("cleanup", Needs::STORE | Needs::NOTIFY, |doc, deps, now| async move {
-        cleanup::run(&doc, &deps, now).await
-    })
+    run_step(
+        "cleanup",
+        Needs::STORE | Needs::NOTIFY,
+        |doc, deps, now| async move { cleanup::run(&doc, &deps, now).await },
+    )
     .await
 }

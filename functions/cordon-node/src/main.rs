@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("cordon-node", Needs::STORE | Needs::CLUSTER, |doc, deps, now| async move {
-        cordon_node::run(&doc, &deps, now).await
-    })
+    run_step(
+        "cordon-node",
+        Needs::STORE | Needs::CLUSTER,
+        |doc, deps, now| async move { cordon_node::run(&doc, &deps, now).await },
+    )
     .await
 }

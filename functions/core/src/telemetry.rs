@@ -4,8 +4,8 @@
 //!
 //! Namespace `SmartScale`; every line has the `ClusterId` dimension.
 
-use crate::steps::document::{ExecutionDocument, OutcomeResult, RecordedPart};
 use crate::model::ScaleAction;
+use crate::steps::document::{ExecutionDocument, OutcomeResult, RecordedPart};
 use crate::Config;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -75,7 +75,12 @@ pub fn emf(
 
 /// `AutoscalerInvocations` = 1 for one Lambda invocation of `step`.
 pub fn invocation(cluster_id: &str, step: &str, now: DateTime<Utc>) -> Value {
-    emf(cluster_id, &[("Step", step)], &[("AutoscalerInvocations", Unit::Count, 1.0)], now)
+    emf(
+        cluster_id,
+        &[("Step", step)],
+        &[("AutoscalerInvocations", Unit::Count, 1.0)],
+        now,
+    )
 }
 
 /// `LambdaExecutionTime` of one invocation of `step`, in milliseconds.
@@ -142,7 +147,12 @@ pub fn scale_event(
         ScaleAction::ScaleDown => "ScaleDownEvents",
     };
     let reason = codes.first().map_or("Custom", |c| reason_category(c));
-    emf(cluster_id, &[("Reason", reason)], &[(name, Unit::Count, 1.0)], now)
+    emf(
+        cluster_id,
+        &[("Reason", reason)],
+        &[(name, Unit::Count, 1.0)],
+        now,
+    )
 }
 
 /// The seed's `ErrorType` for an error name: `EC2QuotaExceeded`, `LockTimeout` (lease lost),
@@ -258,7 +268,10 @@ mod tests {
             let set = set.as_array().unwrap();
             assert!(!set.is_empty() && set.len() <= 30);
             for k in set {
-                assert!(v[k.as_str().unwrap()].is_string(), "dimension {k} at the root");
+                assert!(
+                    v[k.as_str().unwrap()].is_string(),
+                    "dimension {k} at the root"
+                );
             }
         }
         directive["Metrics"]
@@ -267,7 +280,8 @@ mod tests {
             .iter()
             .map(|m| {
                 let name = m["Name"].as_str().unwrap();
-                assert!(["Count", "Milliseconds", "Percent", "None"].contains(&m["Unit"].as_str().unwrap()));
+                assert!(["Count", "Milliseconds", "Percent", "None"]
+                    .contains(&m["Unit"].as_str().unwrap()));
                 assert!(v[name].is_number(), "{name} value at the root");
                 name.to_string()
             })
@@ -277,15 +291,69 @@ mod tests {
     #[test]
     fn every_metric_is_valid_emf() {
         let cfg = Config::default();
-        let summary = MetricsSummary { cpu_ratio: Some(0.81), memory_ratio: Some(0.62), pending_pods: Some(3.0), nodes: 3, ready_nodes: 3, managed_nodes: 2, cached: false };
+        let summary = MetricsSummary {
+            cpu_ratio: Some(0.81),
+            memory_ratio: Some(0.62),
+            pending_pods: Some(3.0),
+            nodes: 3,
+            ready_nodes: 3,
+            managed_nodes: 2,
+            cached: false,
+        };
         let cases: Vec<(&str, Value, Vec<&str>, Vec<(&str, &str)>)> = vec![
-            ("invocation", invocation("c1", "evaluate", t0()), vec!["AutoscalerInvocations"], vec![("Step", "evaluate")]),
-            ("execution time", execution_time("c1", "notify", 120, t0()), vec!["LambdaExecutionTime"], vec![("Step", "notify")]),
-            ("gauges", cluster_gauges("c1", &summary, &cfg, t0()), vec!["CurrentNodeCount", "EstimatedHourlyCost", "ClusterCPUUtilization", "ClusterMemoryUtilization", "PendingPods"], vec![]),
-            ("scale up", scale_event("c1", ScaleAction::ScaleUp, &["cpu_high".into()], t0()), vec!["ScaleUpEvents"], vec![("Reason", "CPU")]),
-            ("scale down", scale_event("c1", ScaleAction::ScaleDown, &["no_pending_pods".into()], t0()), vec!["ScaleDownEvents"], vec![("Reason", "Pending")]),
-            ("failure", failure("c1", "QuotaExceeded", t0()), vec!["ScalingFailures"], vec![("ErrorType", "EC2QuotaExceeded")]),
-            ("join latency", join_latency("c1", 95_000, t0()), vec!["NodeJoinLatency"], vec![]),
+            (
+                "invocation",
+                invocation("c1", "evaluate", t0()),
+                vec!["AutoscalerInvocations"],
+                vec![("Step", "evaluate")],
+            ),
+            (
+                "execution time",
+                execution_time("c1", "notify", 120, t0()),
+                vec!["LambdaExecutionTime"],
+                vec![("Step", "notify")],
+            ),
+            (
+                "gauges",
+                cluster_gauges("c1", &summary, &cfg, t0()),
+                vec![
+                    "CurrentNodeCount",
+                    "EstimatedHourlyCost",
+                    "ClusterCPUUtilization",
+                    "ClusterMemoryUtilization",
+                    "PendingPods",
+                ],
+                vec![],
+            ),
+            (
+                "scale up",
+                scale_event("c1", ScaleAction::ScaleUp, &["cpu_high".into()], t0()),
+                vec!["ScaleUpEvents"],
+                vec![("Reason", "CPU")],
+            ),
+            (
+                "scale down",
+                scale_event(
+                    "c1",
+                    ScaleAction::ScaleDown,
+                    &["no_pending_pods".into()],
+                    t0(),
+                ),
+                vec!["ScaleDownEvents"],
+                vec![("Reason", "Pending")],
+            ),
+            (
+                "failure",
+                failure("c1", "QuotaExceeded", t0()),
+                vec!["ScalingFailures"],
+                vec![("ErrorType", "EC2QuotaExceeded")],
+            ),
+            (
+                "join latency",
+                join_latency("c1", 95_000, t0()),
+                vec!["NodeJoinLatency"],
+                vec![],
+            ),
         ];
         for (name, v, metrics, dims) in cases {
             assert_eq!(assert_valid_emf(&v), metrics, "case {name}");
@@ -297,36 +365,82 @@ mod tests {
         let g = cluster_gauges("c1", &summary, &cfg, t0());
         assert!((g["ClusterCPUUtilization"].as_f64().unwrap() - 81.0).abs() < 1e-9);
         assert!((g["EstimatedHourlyCost"].as_f64().unwrap() - 3.0 * 0.0208).abs() < 1e-9);
-        let partial = cluster_gauges("c1", &MetricsSummary { nodes: 2, ..Default::default() }, &cfg, t0());
-        assert_eq!(assert_valid_emf(&partial), vec!["CurrentNodeCount", "EstimatedHourlyCost"]);
+        let partial = cluster_gauges(
+            "c1",
+            &MetricsSummary {
+                nodes: 2,
+                ..Default::default()
+            },
+            &cfg,
+            t0(),
+        );
+        assert_eq!(
+            assert_valid_emf(&partial),
+            vec!["CurrentNodeCount", "EstimatedHourlyCost"]
+        );
     }
 
     #[test]
     fn steps_emit_what_their_result_calls_for() {
         let cfg = Config::default();
-        let mut doc = ExecutionDocument { cluster_id: "c1".into(), ..Default::default() };
-        doc.decision = Some(DecisionPart { action: Action::ScaleUp, count: 2, node: None, instance_id: None, reasons: vec![], codes: vec!["pending_pods".into()] });
+        let mut doc = ExecutionDocument {
+            cluster_id: "c1".into(),
+            ..Default::default()
+        };
+        doc.decision = Some(DecisionPart {
+            action: Action::ScaleUp,
+            count: 2,
+            node: None,
+            instance_id: None,
+            reasons: vec![],
+            codes: vec!["pending_pods".into()],
+        });
         doc.operation = Some(scale_up_op("op", &["i-a"], at(300)));
-        doc.ready = Some(ReadyPart { status: ReadyStatus::Ready, ready: vec!["i-a".into()], not_ready: vec![] });
-        let names = |vs: Vec<Value>| -> Vec<String> { vs.iter().flat_map(assert_valid_emf).collect() };
+        doc.ready = Some(ReadyPart {
+            status: ReadyStatus::Ready,
+            ready: vec!["i-a".into()],
+            not_ready: vec![],
+        });
+        let names =
+            |vs: Vec<Value>| -> Vec<String> { vs.iter().flat_map(assert_valid_emf).collect() };
         let now = t0();
         let rec = serde_json::json!({"action": "scale_up", "node_count": 3, "reason": "x"});
-        assert_eq!(names(step_metrics("record-outcome", &doc, &rec, &cfg, now)), vec!["ScaleUpEvents", "NodeJoinLatency"]);
+        assert_eq!(
+            names(step_metrics("record-outcome", &doc, &rec, &cfg, now)),
+            vec!["ScaleUpEvents", "NodeJoinLatency"]
+        );
 
         let mut failed = doc.clone();
         failed.ready = None;
-        failed.outcome = Some(OutcomePart { result: OutcomeResult::DrainAborted, terminated: vec![], uncordoned: None, nodes_before: 2, nodes_after: 2 });
+        failed.outcome = Some(OutcomePart {
+            result: OutcomeResult::DrainAborted,
+            terminated: vec![],
+            uncordoned: None,
+            nodes_before: 2,
+            nodes_after: 2,
+        });
         let rec = serde_json::json!({"action": null, "node_count": 2, "reason": "x"});
         let got = step_metrics("record-outcome", &failed, &rec, &cfg, now);
         assert_eq!(names(got.clone()), vec!["ScalingFailures"]);
         assert_eq!(got[0]["ErrorType"], "DrainFailed");
 
-        failed.error = Some(CaughtError { error: "LeaseLost".into(), cause: String::new() });
+        failed.error = Some(CaughtError {
+            error: "LeaseLost".into(),
+            cause: String::new(),
+        });
         let got = step_metrics("cleanup", &failed, &Value::Null, &cfg, now);
         assert_eq!(got[0]["ErrorType"], "LockTimeout");
 
         let eval = serde_json::json!({"decision": {"action": "none"}, "operation": null, "metrics": {"cpu_ratio": 0.5, "memory_ratio": null, "pending_pods": 0.0, "nodes": 2, "ready_nodes": 2}});
-        assert_eq!(names(step_metrics("evaluate", &doc, &eval, &cfg, now)), vec!["CurrentNodeCount", "EstimatedHourlyCost", "ClusterCPUUtilization", "PendingPods"]);
+        assert_eq!(
+            names(step_metrics("evaluate", &doc, &eval, &cfg, now)),
+            vec![
+                "CurrentNodeCount",
+                "EstimatedHourlyCost",
+                "ClusterCPUUtilization",
+                "PendingPods"
+            ]
+        );
         assert!(step_metrics("notify", &doc, &Value::Null, &cfg, now).is_empty());
     }
 }

@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("evaluate", Needs::STORE | Needs::EC2 | Needs::CLUSTER | Needs::METRICS, |doc, deps, now| async move {
-        evaluate::run(&doc, &deps, now).await
-    })
+    run_step(
+        "evaluate",
+        Needs::STORE | Needs::EC2 | Needs::CLUSTER | Needs::METRICS,
+        |doc, deps, now| async move { evaluate::run(&doc, &deps, now).await },
+    )
     .await
 }

@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("handle-join-failure", Needs::STORE | Needs::EC2 | Needs::CLUSTER, |doc, deps, now| async move {
-        handle_join_failure::run(&doc, &deps, now).await
-    })
+    run_step(
+        "handle-join-failure",
+        Needs::STORE | Needs::EC2 | Needs::CLUSTER,
+        |doc, deps, now| async move { handle_join_failure::run(&doc, &deps, now).await },
+    )
     .await
 }

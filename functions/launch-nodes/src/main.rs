@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("launch-nodes", Needs::STORE | Needs::EC2 | Needs::NOTIFY, |doc, deps, now| async move {
-        launch_nodes::run(&doc, &deps, now).await
-    })
+    run_step(
+        "launch-nodes",
+        Needs::STORE | Needs::EC2 | Needs::NOTIFY,
+        |doc, deps, now| async move { launch_nodes::run(&doc, &deps, now).await },
+    )
     .await
 }

@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("record-outcome", Needs::STORE, |doc, deps, now| async move {
-        record_outcome::run(&doc, &deps, now).await
-    })
+    run_step(
+        "record-outcome",
+        Needs::STORE,
+        |doc, deps, now| async move { record_outcome::run(&doc, &deps, now).await },
+    )
     .await
 }

@@ -141,7 +141,10 @@ pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
     if needs.has(Needs::CLUSTER) {
         // ADAPTERS-PENDING: the Kubernetes adapter is wired here once it is merged; until then
         // the seam stays Unwired and a call fails with a Fatal error naming it.
-        tracing::warn!(seam = "ClusterApi (Kubernetes)", "adapter not in this build: the seam is unwired");
+        tracing::warn!(
+            seam = "ClusterApi (Kubernetes)",
+            "adapter not in this build: the seam is unwired"
+        );
     }
     if needs.has(Needs::NOTIFY) {
         let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
@@ -188,7 +191,12 @@ where
         emit(&telemetry::invocation(&doc.cluster_id, step, now));
         let result = handler(doc.clone(), deps, now).await;
         let millis = started.elapsed().as_millis() as u64;
-        emit(&telemetry::execution_time(&doc.cluster_id, step, millis, now));
+        emit(&telemetry::execution_time(
+            &doc.cluster_id,
+            step,
+            millis,
+            now,
+        ));
         match result {
             Ok(r) => {
                 let value = serde_json::to_value(r)
@@ -224,7 +232,11 @@ fn emit_stderr(v: &Value) {
 /// result JSON on stdout and exits 0, or prints `{"errorType", "errorMessage"}` and exits 1.
 ///
 /// Errors (start-up only): invalid configuration, unreadable event file, Lambda runtime failure.
-pub async fn run_step<F, Fut, R>(step: &'static str, needs: Needs, handler: F) -> Result<(), BoxError>
+pub async fn run_step<F, Fut, R>(
+    step: &'static str,
+    needs: Needs,
+    handler: F,
+) -> Result<(), BoxError>
 where
     F: Fn(ExecutionDocument, Arc<Deps>, DateTime<Utc>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<R, Error>> + Send,
@@ -232,7 +244,8 @@ where
 {
     let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
     init_tracing(local);
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, step, "invalid configuration"))?;
+    let config = Config::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, step, "invalid configuration"))?;
     let deps = Arc::new(build_deps(&config, needs).await?);
 
     if local {
@@ -275,8 +288,9 @@ fn read_local_event() -> Result<Value, BoxError> {
     let text = match args.as_slice() {
         [] => read_stdin()?,
         [flag, path] if flag == "--event" && path == "-" => read_stdin()?,
-        [flag, path] if flag == "--event" => std::fs::read_to_string(path)
-            .map_err(|e| format!("reading event file {path}: {e}"))?,
+        [flag, path] if flag == "--event" => {
+            std::fs::read_to_string(path).map_err(|e| format!("reading event file {path}: {e}"))?
+        }
         _ => return Err("usage: <step> [--event FILE|-]  (or the event JSON on stdin)".into()),
     };
     Ok(serde_json::from_str(&text).map_err(|e| format!("the event is not JSON: {e}"))?)
@@ -296,9 +310,29 @@ mod tests {
     fn errors_map_to_the_state_machine_names() {
         let cases: Vec<(&str, Error, &str)> = vec![
             ("transient", Error::transient("x", "throttled"), "Retryable"),
-            ("lock", Error::LockHeld { owner: "o".into(), expires_at: Utc::now() }, "LockHeld"),
-            ("lease", Error::LeaseLost { context: "renew".into() }, "LeaseLost"),
-            ("quota", Error::QuotaExceeded { context: "l".into(), detail: "q".into() }, "QuotaExceeded"),
+            (
+                "lock",
+                Error::LockHeld {
+                    owner: "o".into(),
+                    expires_at: Utc::now(),
+                },
+                "LockHeld",
+            ),
+            (
+                "lease",
+                Error::LeaseLost {
+                    context: "renew".into(),
+                },
+                "LeaseLost",
+            ),
+            (
+                "quota",
+                Error::QuotaExceeded {
+                    context: "l".into(),
+                    detail: "q".into(),
+                },
+                "QuotaExceeded",
+            ),
             ("input", Error::invalid_input("doc", "bad"), "Fatal"),
         ];
         for (name, e, kind) in cases {

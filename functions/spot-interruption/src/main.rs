@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("spot-interruption", Needs::EC2 | Needs::CLUSTER, |doc, deps, now| async move {
-        spot_interruption::run(&doc, &deps, now).await
-    })
+    run_step(
+        "spot-interruption",
+        Needs::EC2 | Needs::CLUSTER,
+        |doc, deps, now| async move { spot_interruption::run(&doc, &deps, now).await },
+    )
     .await
 }

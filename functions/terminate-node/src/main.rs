@@ -5,8 +5,10 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    run_step("terminate-node", Needs::STORE | Needs::EC2 | Needs::CLUSTER, |doc, deps, now| async move {
-        terminate_node::run(&doc, &deps, now).await
-    })
+    run_step(
+        "terminate-node",
+        Needs::STORE | Needs::EC2 | Needs::CLUSTER,
+        |doc, deps, now| async move { terminate_node::run(&doc, &deps, now).await },
+    )
     .await
 }

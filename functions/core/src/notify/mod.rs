@@ -49,16 +49,28 @@ impl NotificationKind {
     /// Emoji, title and severity of this kind.
     pub fn style(self) -> Style {
         let (emoji, title, alert) = match self {
-            NotificationKind::ScaleUpStarted => (":large_green_circle:", "Scale-Up Initiated", false),
-            NotificationKind::ScaleUpCompleted => (":large_green_circle:", "Scale-Up Completed", false),
-            NotificationKind::ScaleDownCompleted => (":large_blue_circle:", "Scale-Down Completed", false),
+            NotificationKind::ScaleUpStarted => {
+                (":large_green_circle:", "Scale-Up Initiated", false)
+            }
+            NotificationKind::ScaleUpCompleted => {
+                (":large_green_circle:", "Scale-Up Completed", false)
+            }
+            NotificationKind::ScaleDownCompleted => {
+                (":large_blue_circle:", "Scale-Down Completed", false)
+            }
             NotificationKind::ScalingFailure => (":red_circle:", "Scaling Failure", true),
             NotificationKind::JoinFailure => (":red_circle:", "Node Join Failure", true),
             NotificationKind::DrainAborted => (":warning:", "Drain Aborted", true),
-            NotificationKind::AtMaximumCapacity => (":warning:", "Cluster at Maximum Capacity", true),
+            NotificationKind::AtMaximumCapacity => {
+                (":warning:", "Cluster at Maximum Capacity", true)
+            }
             NotificationKind::SpotInterruption => (":warning:", "Spot Interruption", true),
         };
-        Style { emoji, title, alert }
+        Style {
+            emoji,
+            title,
+            alert,
+        }
     }
 
     /// The snake_case name, as serialised.
@@ -147,7 +159,10 @@ pub fn execution_console_url(execution_arn: &str, fallback_region: &str) -> Stri
 pub fn links(n: &Notification, cfg: &Config) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(arn) = n.execution_arn.as_deref().filter(|a| a.starts_with("arn:")) {
-        out.push(("View execution", execution_console_url(arn, &cfg.aws_region)));
+        out.push((
+            "View execution",
+            execution_console_url(arn, &cfg.aws_region),
+        ));
     }
     if let Some(url) = &cfg.dashboard_url {
         out.push(("View dashboard", url.clone()));

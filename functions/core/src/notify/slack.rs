@@ -81,7 +81,9 @@ mod tests {
             nodes_after: Some(after),
             recommendation: None,
             recovered: false,
-            time: chrono::Utc.with_ymd_and_hms(2026, 11, 23, 20, 5, 0).unwrap(),
+            time: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 23, 20, 5, 0)
+                .unwrap(),
             execution_arn: Some(
                 "arn:aws:states:eu-west-1:123456789012:execution:smartscale:abc".into(),
             ),
@@ -104,25 +106,97 @@ mod tests {
             ..Config::default()
         };
         let cases: Vec<(&str, NotificationKind, u32, u32, &str, &str)> = vec![
-            ("up started", NotificationKind::ScaleUpStarted, 3, 5, ":large_green_circle: Scale-Up Initiated", "*Estimated cost impact:*\n+$1.00/day"),
-            ("up completed", NotificationKind::ScaleUpCompleted, 3, 5, ":large_green_circle: Scale-Up Completed", "*Nodes:*\n3 → 5"),
-            ("down completed", NotificationKind::ScaleDownCompleted, 3, 2, ":large_blue_circle: Scale-Down Completed", "*Estimated savings:*\n-$0.50/day"),
-            ("failure", NotificationKind::ScalingFailure, 10, 10, ":red_circle: Scaling Failure", "*Estimated cost impact:*\n$0.00/day"),
-            ("join failure", NotificationKind::JoinFailure, 3, 4, ":red_circle: Node Join Failure", "*Nodes:*\n3 → 4"),
-            ("drain aborted", NotificationKind::DrainAborted, 3, 3, ":warning: Drain Aborted", "*Time:*\n2026-11-23 20:05:00 UTC"),
-            ("at max", NotificationKind::AtMaximumCapacity, 10, 10, ":warning: Cluster at Maximum Capacity", "*Reason:*\nCPU stayed above 70% for 3m (lowest 78.0%)"),
-            ("spot", NotificationKind::SpotInterruption, 3, 3, ":warning: Spot Interruption", "*Action:*\nAdded 2 nodes (i-0a, i-0b)"),
+            (
+                "up started",
+                NotificationKind::ScaleUpStarted,
+                3,
+                5,
+                ":large_green_circle: Scale-Up Initiated",
+                "*Estimated cost impact:*\n+$1.00/day",
+            ),
+            (
+                "up completed",
+                NotificationKind::ScaleUpCompleted,
+                3,
+                5,
+                ":large_green_circle: Scale-Up Completed",
+                "*Nodes:*\n3 → 5",
+            ),
+            (
+                "down completed",
+                NotificationKind::ScaleDownCompleted,
+                3,
+                2,
+                ":large_blue_circle: Scale-Down Completed",
+                "*Estimated savings:*\n-$0.50/day",
+            ),
+            (
+                "failure",
+                NotificationKind::ScalingFailure,
+                10,
+                10,
+                ":red_circle: Scaling Failure",
+                "*Estimated cost impact:*\n$0.00/day",
+            ),
+            (
+                "join failure",
+                NotificationKind::JoinFailure,
+                3,
+                4,
+                ":red_circle: Node Join Failure",
+                "*Nodes:*\n3 → 4",
+            ),
+            (
+                "drain aborted",
+                NotificationKind::DrainAborted,
+                3,
+                3,
+                ":warning: Drain Aborted",
+                "*Time:*\n2026-11-23 20:05:00 UTC",
+            ),
+            (
+                "at max",
+                NotificationKind::AtMaximumCapacity,
+                10,
+                10,
+                ":warning: Cluster at Maximum Capacity",
+                "*Reason:*\nCPU stayed above 70% for 3m (lowest 78.0%)",
+            ),
+            (
+                "spot",
+                NotificationKind::SpotInterruption,
+                3,
+                3,
+                ":warning: Spot Interruption",
+                "*Action:*\nAdded 2 nodes (i-0a, i-0b)",
+            ),
         ];
         for (name, kind, before, after, header, field) in cases {
             let v = payload(&sample(kind, before, after), &cfg);
             assert_eq!(v["blocks"][0]["type"], "header", "case {name}");
             assert_eq!(v["blocks"][0]["text"]["text"], header, "case {name}");
-            assert!(field_texts(&v).contains(&field.to_string()), "case {name}: {:?}", field_texts(&v));
+            assert!(
+                field_texts(&v).contains(&field.to_string()),
+                "case {name}: {:?}",
+                field_texts(&v)
+            );
             let buttons = v["blocks"][3]["elements"].as_array().unwrap();
             assert_eq!(buttons.len(), 2, "case {name}");
-            assert!(buttons[0]["url"].as_str().unwrap().starts_with("https://eu-west-1.console.aws.amazon.com/states/"), "case {name}");
-            assert_eq!(buttons[1]["url"], "https://grafana.example/d/s", "case {name}");
-            assert!(v["text"].as_str().unwrap().contains("smartscale-prod"), "case {name}");
+            assert!(
+                buttons[0]["url"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://eu-west-1.console.aws.amazon.com/states/"),
+                "case {name}"
+            );
+            assert_eq!(
+                buttons[1]["url"], "https://grafana.example/d/s",
+                "case {name}"
+            );
+            assert!(
+                v["text"].as_str().unwrap().contains("smartscale-prod"),
+                "case {name}"
+            );
         }
     }
 
@@ -133,9 +207,19 @@ mod tests {
         n.reason = "a <b> & c".into();
         n.execution_arn = None;
         let v = payload(&n, &Config::default());
-        assert_eq!(v["blocks"][0]["text"]["text"], ":red_circle: Node Join Failure (recovery)");
-        assert!(v["blocks"][1]["text"]["text"].as_str().unwrap().contains("left unfinished"));
+        assert_eq!(
+            v["blocks"][0]["text"]["text"],
+            ":red_circle: Node Join Failure (recovery)"
+        );
+        assert!(v["blocks"][1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("left unfinished"));
         assert!(field_texts(&v).contains(&"*Reason:*\na &lt;b&gt; &amp; c".to_string()));
-        assert_eq!(v["blocks"].as_array().unwrap().len(), 3, "no links, no actions block");
+        assert_eq!(
+            v["blocks"].as_array().unwrap().len(),
+            3,
+            "no links, no actions block"
+        );
     }
 }

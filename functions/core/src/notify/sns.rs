@@ -61,10 +61,15 @@ mod tests {
             nodes_after: Some(2),
             recommendation: None,
             recovered: false,
-            time: chrono::Utc.with_ymd_and_hms(2026, 11, 23, 22, 45, 0).unwrap(),
+            time: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 23, 22, 45, 0)
+                .unwrap(),
             execution_arn: Some("arn:aws:states:us-east-1:1:execution:m:x".into()),
         };
-        let long = Notification { cluster_id: "c".repeat(200), ..base.clone() };
+        let long = Notification {
+            cluster_id: "c".repeat(200),
+            ..base.clone()
+        };
         let failure = Notification {
             kind: NotificationKind::ScalingFailure,
             recommendation: Some("Request a quota increase".into()),
@@ -72,15 +77,31 @@ mod tests {
             ..base.clone()
         };
         let cases: Vec<(&str, Notification, &str, &[&str])> = vec![
-            ("scale down", base, "SmartScale Event: Scale-Down Completed [smartscale-prod]",
-             &["Nodes: 3 → 2", "Estimated savings: -$0.50/day", "Time: 2026-11-23 22:45:00 UTC", "View execution: https://us-east-1.console"]),
-            ("failure", failure, "SmartScale Alert: Scaling Failure (recovery) [smartscale-prod]",
-             &["Recommendation: Request a quota increase", "Recovery: "]),
+            (
+                "scale down",
+                base,
+                "SmartScale Event: Scale-Down Completed [smartscale-prod]",
+                &[
+                    "Nodes: 3 → 2",
+                    "Estimated savings: -$0.50/day",
+                    "Time: 2026-11-23 22:45:00 UTC",
+                    "View execution: https://us-east-1.console",
+                ],
+            ),
+            (
+                "failure",
+                failure,
+                "SmartScale Alert: Scaling Failure (recovery) [smartscale-prod]",
+                &["Recommendation: Request a quota increase", "Recovery: "],
+            ),
             ("long cluster id", long, "", &[]),
         ];
         for (name, n, want_subject, lines) in cases {
             let (subject, message) = subject_and_message(&n, &Config::default());
-            assert!(subject.len() < 100 && subject.is_ascii() && !subject.contains('\n'), "case {name}");
+            assert!(
+                subject.len() < 100 && subject.is_ascii() && !subject.contains('\n'),
+                "case {name}"
+            );
             if !want_subject.is_empty() {
                 assert_eq!(subject, want_subject, "case {name}");
             }

@@ -8,11 +8,7 @@ use chrono::{DateTime, Utc};
 /// Renews the lease and uncordons `$.operation.node_name` (idempotent). The node stays, so
 /// `nodes_after == nodes_before`. The alert is sent by Notify from this outcome.
 /// Errors: `LeaseLost`, `InvalidInput`, the cluster's errors.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<OutcomePart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<OutcomePart> {
     let node = doc.require_node_name()?;
     renew(doc, deps, now).await?;
     deps.cluster.uncordon(node).await?;

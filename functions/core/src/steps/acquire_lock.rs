@@ -24,11 +24,26 @@ mod tests {
     #[tokio::test]
     async fn acquire_paths() {
         // (name, holder before, now, want Ok token or Err kind)
-        let cases: Vec<(&str, Option<(&str, i64)>, i64, std::result::Result<u64, &str>)> = vec![
+        let cases: Vec<(
+            &str,
+            Option<(&str, i64)>,
+            i64,
+            std::result::Result<u64, &str>,
+        )> = vec![
             ("free", None, 0, Ok(1)),
-            ("held by another, unexpired", Some(("other", 0)), 10, Err("LockHeld")),
+            (
+                "held by another, unexpired",
+                Some(("other", 0)),
+                10,
+                Err("LockHeld"),
+            ),
             ("held by another, expired", Some(("other", -400)), 0, Ok(2)),
-            ("retry by the same execution: a new, higher token", Some((EXEC, 0)), 5, Ok(2)),
+            (
+                "retry by the same execution: a new, higher token",
+                Some((EXEC, 0)),
+                5,
+                Ok(2),
+            ),
         ];
         for (name, holder, now, want) in cases {
             let w = World::new();

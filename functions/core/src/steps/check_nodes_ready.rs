@@ -41,15 +41,87 @@ mod tests {
     #[tokio::test]
     async fn readiness_paths() {
         // (name, recorded ids, tagged instances, nodes (name, instance, ready), now, want status, ready, not ready)
-        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [(&'a str, &'a str, bool)], i64, ReadyStatus, &'a [&'a str], &'a [&'a str]);
+        type Case<'a> = (
+            &'a str,
+            &'a [&'a str],
+            &'a [&'a str],
+            &'a [(&'a str, &'a str, bool)],
+            i64,
+            ReadyStatus,
+            &'a [&'a str],
+            &'a [&'a str],
+        );
         let cases: Vec<Case> = vec![
-            ("none joined yet", &["i-a", "i-b"], &["i-a", "i-b"], &[], 10, ReadyStatus::Waiting, &[], &["i-a", "i-b"]),
-            ("half way", &["i-a", "i-b"], &["i-a", "i-b"], &[("na", "i-a", true), ("nb", "i-b", false)], 20, ReadyStatus::Waiting, &["i-a"], &["i-b"]),
-            ("all ready", &["i-a", "i-b"], &["i-a", "i-b"], &[("na", "i-a", true), ("nb", "i-b", true)], 30, ReadyStatus::Ready, &["i-a", "i-b"], &[]),
-            ("deadline passed", &["i-a", "i-b"], &["i-a", "i-b"], &[("na", "i-a", true)], 300, ReadyStatus::DeadlinePassed, &["i-a"], &["i-b"]),
-            ("recovery finds an unrecorded instance by tag", &[], &["i-a"], &[], 400, ReadyStatus::DeadlinePassed, &[], &["i-a"]),
-            ("recovery with nothing launched", &[], &[], &[], 400, ReadyStatus::Ready, &[], &[]),
-            ("instance gone counts as not ready", &["i-a"], &[], &[], 10, ReadyStatus::Waiting, &[], &["i-a"]),
+            (
+                "none joined yet",
+                &["i-a", "i-b"],
+                &["i-a", "i-b"],
+                &[],
+                10,
+                ReadyStatus::Waiting,
+                &[],
+                &["i-a", "i-b"],
+            ),
+            (
+                "half way",
+                &["i-a", "i-b"],
+                &["i-a", "i-b"],
+                &[("na", "i-a", true), ("nb", "i-b", false)],
+                20,
+                ReadyStatus::Waiting,
+                &["i-a"],
+                &["i-b"],
+            ),
+            (
+                "all ready",
+                &["i-a", "i-b"],
+                &["i-a", "i-b"],
+                &[("na", "i-a", true), ("nb", "i-b", true)],
+                30,
+                ReadyStatus::Ready,
+                &["i-a", "i-b"],
+                &[],
+            ),
+            (
+                "deadline passed",
+                &["i-a", "i-b"],
+                &["i-a", "i-b"],
+                &[("na", "i-a", true)],
+                300,
+                ReadyStatus::DeadlinePassed,
+                &["i-a"],
+                &["i-b"],
+            ),
+            (
+                "recovery finds an unrecorded instance by tag",
+                &[],
+                &["i-a"],
+                &[],
+                400,
+                ReadyStatus::DeadlinePassed,
+                &[],
+                &["i-a"],
+            ),
+            (
+                "recovery with nothing launched",
+                &[],
+                &[],
+                &[],
+                400,
+                ReadyStatus::Ready,
+                &[],
+                &[],
+            ),
+            (
+                "instance gone counts as not ready",
+                &["i-a"],
+                &[],
+                &[],
+                10,
+                ReadyStatus::Waiting,
+                &[],
+                &["i-a"],
+            ),
         ];
         for (name, recorded, tagged, nodes, now, status, ready, not_ready) in cases {
             let mut all_nodes = vec![node("w1", Some("i-1"), true)];
@@ -61,8 +133,16 @@ mod tests {
             doc.operation = Some(scale_up_op("c1-op-7", recorded, at(300)));
             let got = run(&doc, &w.deps, at(now)).await.unwrap();
             assert_eq!(got.status, status, "case {name}");
-            assert_eq!(got.ready, ready.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case {name}");
-            assert_eq!(got.not_ready, not_ready.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case {name}");
+            assert_eq!(
+                got.ready,
+                ready.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "case {name}"
+            );
+            assert_eq!(
+                got.not_ready,
+                not_ready.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "case {name}"
+            );
         }
     }
 
@@ -72,6 +152,9 @@ mod tests {
         let mut doc = w.doc_with_lease(t0()).await;
         doc.operation = Some(scale_up_op("c1-op-7", &["i-a"], at(300)));
         w.steal_lease().await;
-        assert_eq!(run(&doc, &w.deps, at(10)).await.unwrap_err().kind(), "LeaseLost");
+        assert_eq!(
+            run(&doc, &w.deps, at(10)).await.unwrap_err().kind(),
+            "LeaseLost"
+        );
     }
 }

@@ -23,11 +23,7 @@ pub fn recommendation(error_name: &str) -> &'static str {
 /// noted, not an error), leaves any operation in the state table for the next tick's recovery
 /// (the operation's deadline then decides finish or undo), and sends a scaling-failure alert with
 /// the caught error. Never returns an error: what could not be done is in the part.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<CleanupPart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<CleanupPart> {
     let (released, release_note) = match &doc.lease {
         None => (false, Some("no lease in the document".to_string())),
         Some(lease) => match deps.store.release(lease).await {
@@ -50,9 +46,9 @@ pub async fn run(
     };
     let operation = doc.operation.as_ref().map(|o| o.id.clone());
     let action = match (&operation, &doc.instance_id) {
-        (Some(id), _) => format!(
-            "Execution stopped; operation {id} is left for the next tick to finish or undo"
-        ),
+        (Some(id), _) => {
+            format!("Execution stopped; operation {id} is left for the next tick to finish or undo")
+        }
         (None, Some(instance)) => {
             format!("Spot handling of {instance} stopped; check its node and replacement")
         }
@@ -97,13 +93,70 @@ mod tests {
     #[tokio::test]
     async fn cleanup_paths() {
         // (name, has lease, stolen, error, has op, want released, reason starts, recommendation has)
-        type Case = (&'static str, bool, bool, Option<CaughtError>, bool, bool, &'static str, &'static str);
+        type Case = (
+            &'static str,
+            bool,
+            bool,
+            Option<CaughtError>,
+            bool,
+            bool,
+            &'static str,
+            &'static str,
+        );
         let cases: Vec<Case> = vec![
-            ("quota after launch", true, false, lambda_error("QuotaExceeded", "launch: quota exceeded: VcpuLimitExceeded"), true, true, "QuotaExceeded: launch: quota exceeded", "quota increase"),
-            ("no lease (AcquireLock failed)", false, false, lambda_error("Retryable", "dynamodb: throttled"), false, false, "Retryable: dynamodb", "dependency"),
-            ("lease taken over", true, true, lambda_error("LeaseLost", "renew"), true, false, "LeaseLost: renew", "took over"),
-            ("unexpected result", true, false, Some(CaughtError { error: "UnexpectedResult".into(), cause: "a step returned a status".into() }), false, true, "UnexpectedResult: a step returned", "bug"),
-            ("no error at all", true, false, None, false, true, "Unknown: ", "console"),
+            (
+                "quota after launch",
+                true,
+                false,
+                lambda_error("QuotaExceeded", "launch: quota exceeded: VcpuLimitExceeded"),
+                true,
+                true,
+                "QuotaExceeded: launch: quota exceeded",
+                "quota increase",
+            ),
+            (
+                "no lease (AcquireLock failed)",
+                false,
+                false,
+                lambda_error("Retryable", "dynamodb: throttled"),
+                false,
+                false,
+                "Retryable: dynamodb",
+                "dependency",
+            ),
+            (
+                "lease taken over",
+                true,
+                true,
+                lambda_error("LeaseLost", "renew"),
+                true,
+                false,
+                "LeaseLost: renew",
+                "took over",
+            ),
+            (
+                "unexpected result",
+                true,
+                false,
+                Some(CaughtError {
+                    error: "UnexpectedResult".into(),
+                    cause: "a step returned a status".into(),
+                }),
+                false,
+                true,
+                "UnexpectedResult: a step returned",
+                "bug",
+            ),
+            (
+                "no error at all",
+                true,
+                false,
+                None,
+                false,
+                true,
+                "Unknown: ",
+                "console",
+            ),
         ];
         for (name, with_lease, stolen, error, with_op, released, reason, rec) in cases {
             let w = World::new();
@@ -122,13 +175,32 @@ mod tests {
             assert_eq!(got.released, released, "case {name}");
             assert_eq!(got.release_note.is_none(), released, "case {name}");
             assert!(got.alerted, "case {name}");
-            assert_eq!(got.operation_left_for_recovery.is_some(), with_op, "case {name}");
+            assert_eq!(
+                got.operation_left_for_recovery.is_some(),
+                with_op,
+                "case {name}"
+            );
             let sent = w.slack.sent();
-            assert_eq!(sent[0].kind, NotificationKind::ScalingFailure, "case {name}");
-            assert!(sent[0].reason.starts_with(reason), "case {name}: {}", sent[0].reason);
-            assert!(sent[0].recommendation.as_deref().unwrap().contains(rec), "case {name}");
+            assert_eq!(
+                sent[0].kind,
+                NotificationKind::ScalingFailure,
+                "case {name}"
+            );
+            assert!(
+                sent[0].reason.starts_with(reason),
+                "case {name}: {}",
+                sent[0].reason
+            );
+            assert!(
+                sent[0].recommendation.as_deref().unwrap().contains(rec),
+                "case {name}"
+            );
             if stolen {
-                assert_eq!(w.store.snapshot().lease.unwrap().owner, "other", "case {name}: other lease untouched");
+                assert_eq!(
+                    w.store.snapshot().lease.unwrap().owner,
+                    "other",
+                    "case {name}: other lease untouched"
+                );
             }
         }
     }
@@ -138,7 +210,8 @@ mod tests {
         let mut w = World::new();
         w.deps.notifiers = vec![RecordingNotifier::new("slack", true)];
         let doc = w.doc_with_lease(t0()).await;
-        w.store.fail_next("release", Error::transient("release", "throttled"));
+        w.store
+            .fail_next("release", Error::transient("release", "throttled"));
         let got = run(&doc, &w.deps, at(30)).await.unwrap();
         assert!(!got.released && !got.alerted);
         assert!(got.release_note.unwrap().starts_with("release failed"));

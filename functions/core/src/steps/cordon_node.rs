@@ -7,11 +7,7 @@ use chrono::{DateTime, Utc};
 
 /// Renews the lease and cordons `$.operation.node_name` (idempotent).
 /// Errors: `LeaseLost`; `InvalidInput` without an operation node; `NotFound` when the node is gone.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<CordonedPart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<CordonedPart> {
     let node = doc.require_node_name()?;
     renew(doc, deps, now).await?;
     deps.cluster.cordon(node).await?;

@@ -145,7 +145,11 @@ impl CaughtError {
     pub fn message(&self) -> String {
         serde_json::from_str::<Value>(&self.cause)
             .ok()
-            .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| self.cause.clone())
     }
 }

@@ -33,11 +33,36 @@ mod tests {
     async fn drain_paths() {
         let cases: Vec<(&str, crate::seams::DrainProgress, i64, DrainStatus)> = vec![
             ("drained", progress(&[], &[]), 20, DrainStatus::Drained),
-            ("pods terminating, deadline ahead", progress(&["shop/web-1"], &[]), 20, DrainStatus::InProgress),
-            ("pdb blocks, deadline ahead", progress(&["db/pg-0"], &["db/pg-0"]), 20, DrainStatus::InProgress),
-            ("pdb blocks at the deadline", progress(&["db/pg-0"], &["db/pg-0"]), 300, DrainStatus::BlockedDeadline),
-            ("too slow past the deadline", progress(&["shop/slow-0"], &[]), 301, DrainStatus::DeadlinePassed),
-            ("drained just after the deadline", progress(&[], &[]), 305, DrainStatus::Drained),
+            (
+                "pods terminating, deadline ahead",
+                progress(&["shop/web-1"], &[]),
+                20,
+                DrainStatus::InProgress,
+            ),
+            (
+                "pdb blocks, deadline ahead",
+                progress(&["db/pg-0"], &["db/pg-0"]),
+                20,
+                DrainStatus::InProgress,
+            ),
+            (
+                "pdb blocks at the deadline",
+                progress(&["db/pg-0"], &["db/pg-0"]),
+                300,
+                DrainStatus::BlockedDeadline,
+            ),
+            (
+                "too slow past the deadline",
+                progress(&["shop/slow-0"], &[]),
+                301,
+                DrainStatus::DeadlinePassed,
+            ),
+            (
+                "drained just after the deadline",
+                progress(&[], &[]),
+                305,
+                DrainStatus::Drained,
+            ),
         ];
         for (name, p, now, want) in cases {
             let w = World::new();

@@ -8,8 +8,8 @@ use super::{renew, Deps};
 use crate::engine::{Decision, Inputs};
 use crate::error::Result;
 use crate::model::{
-    parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind,
-    Provenance, ScalingState,
+    parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
+    ScalingState,
 };
 use crate::Config;
 use chrono::{DateTime, Duration, Utc};
@@ -24,11 +24,7 @@ pub type DecideFn = fn(&Inputs, &ScalingState, &Config, DateTime<Utc>) -> Decisi
 /// Until the engine branch is merged this build has no `crate::engine::decide` and fails with a
 /// `Fatal` error saying so (ENGINE-PENDING: replace the body with
 /// `run_with(doc, deps, now, crate::engine::decide).await`).
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<EvaluatePart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
     let _ = (doc, deps, now);
     Err(crate::Error::fatal(
         "evaluating",
@@ -308,13 +304,18 @@ mod tests {
     fn none(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
         let workers = inputs.cluster.workers().count() as u32;
         Decision::NoChange {
-            reasons: vec![NoChangeReason::AtMaximum { workers, max: workers }],
+            reasons: vec![NoChangeReason::AtMaximum {
+                workers,
+                max: workers,
+            }],
         }
     }
     /// Scale up only on live metrics, like the engine's cached-metrics rule.
     fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
         match inputs.metrics.provenance {
-            Provenance::Cached { .. } => up(inputs, &ScalingState::new("c1"), &Config::default(), t0()),
+            Provenance::Cached { .. } => {
+                up(inputs, &ScalingState::new("c1"), &Config::default(), t0())
+            }
             Provenance::Live => none(inputs, &ScalingState::new("c1"), &Config::default(), t0()),
         }
     }
@@ -323,8 +324,20 @@ mod tests {
     async fn decision_paths() {
         // (name, decide, want action, want op kind, want deadline secs)
         let cases: Vec<(&str, DecideFn, Action, Option<OperationKind>, i64)> = vec![
-            ("scale up", up, Action::ScaleUp, Some(OperationKind::ScaleUp), 300),
-            ("scale down", down, Action::ScaleDown, Some(OperationKind::ScaleDown), 300),
+            (
+                "scale up",
+                up,
+                Action::ScaleUp,
+                Some(OperationKind::ScaleUp),
+                300,
+            ),
+            (
+                "scale down",
+                down,
+                Action::ScaleDown,
+                Some(OperationKind::ScaleDown),
+                300,
+            ),
             ("nothing to do", none, Action::None, None, 0),
         ];
         for (name, decide, action, kind, deadline) in cases {
@@ -334,18 +347,35 @@ mod tests {
             assert_eq!(got.decision.action, action, "case {name}");
             assert_eq!(got.operation.as_ref().map(|o| o.kind), kind, "case {name}");
             let m = got.metrics.clone().unwrap();
-            assert_eq!((m.nodes, m.ready_nodes, m.managed_nodes, m.cached), (2, 2, 2, false), "case {name}");
-            assert_eq!(w.store.snapshot().operation.map(|o| o.kind), kind, "case {name}: recorded");
+            assert_eq!(
+                (m.nodes, m.ready_nodes, m.managed_nodes, m.cached),
+                (2, 2, 2, false),
+                "case {name}"
+            );
+            assert_eq!(
+                w.store.snapshot().operation.map(|o| o.kind),
+                kind,
+                "case {name}: recorded"
+            );
             if let Some(op) = &got.operation {
                 assert_eq!(op.id, "c1-op-1", "case {name}");
                 assert_eq!(op.deadline, at(1 + deadline), "case {name}");
             }
-            assert!(!got.decision.reasons.is_empty() && !got.decision.codes.is_empty(), "case {name}");
+            assert!(
+                !got.decision.reasons.is_empty() && !got.decision.codes.is_empty(),
+                "case {name}"
+            );
             let v = serde_json::to_value(&got).unwrap();
             for key in ["decision", "operation", "metrics"] {
-                assert!(v.get(key).is_some(), "case {name}: key {key} always present");
+                assert!(
+                    v.get(key).is_some(),
+                    "case {name}: key {key} always present"
+                );
             }
-            assert!(w.store.snapshot().cached_metrics.is_some(), "case {name}: live metrics cached");
+            assert!(
+                w.store.snapshot().cached_metrics.is_some(),
+                "case {name}: live metrics cached"
+            );
         }
     }
 
@@ -353,14 +383,30 @@ mod tests {
     async fn managed_is_joined_from_ec2_by_provider_id() {
         // w2's instance is not SmartScale's: only w1 is managed.
         let w = World::with(
-            vec![node("w1", Some("i-1"), true), node("w2", Some("i-2"), false)],
+            vec![
+                node("w1", Some("i-1"), true),
+                node("w2", Some("i-2"), false),
+            ],
             vec![instance("i-1", None)],
         );
         let doc = w.doc_with_lease(t0()).await;
         fn check(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
-            let m: Vec<(String, bool, Option<String>)> = inputs.cluster.nodes.iter().map(|n| (n.name.clone(), n.managed, n.instance_id.clone())).collect();
-            assert_eq!(m, vec![("w1".into(), true, Some("i-1".into())), ("w2".into(), false, Some("i-2".into()))]);
-            Decision::NoChange { reasons: vec![NoChangeReason::Steady { unmet: vec![] }] }
+            let m: Vec<(String, bool, Option<String>)> = inputs
+                .cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.managed, n.instance_id.clone()))
+                .collect();
+            assert_eq!(
+                m,
+                vec![
+                    ("w1".into(), true, Some("i-1".into())),
+                    ("w2".into(), false, Some("i-2".into()))
+                ]
+            );
+            Decision::NoChange {
+                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+            }
         }
         let got = run_with(&doc, &w.deps, at(1), check).await.unwrap();
         let m = got.metrics.unwrap();
@@ -402,9 +448,24 @@ mod tests {
     async fn recovery_and_retry() {
         // (name, recorded operation id, kind, want action)
         let cases: Vec<(&str, &str, OperationKind, Action)> = vec![
-            ("dead run's scale-up", "c1-op-0", OperationKind::ScaleUp, Action::Recover),
-            ("dead run's scale-down", "c1-op-0", OperationKind::ScaleDown, Action::Recover),
-            ("own operation on retry", "c1-op-1", OperationKind::ScaleUp, Action::ScaleUp),
+            (
+                "dead run's scale-up",
+                "c1-op-0",
+                OperationKind::ScaleUp,
+                Action::Recover,
+            ),
+            (
+                "dead run's scale-down",
+                "c1-op-0",
+                OperationKind::ScaleDown,
+                Action::Recover,
+            ),
+            (
+                "own operation on retry",
+                "c1-op-1",
+                OperationKind::ScaleUp,
+                Action::ScaleUp,
+            ),
         ];
         for (name, id, kind, action) in cases {
             let w = World::new();
@@ -420,11 +481,25 @@ mod tests {
             assert_eq!(got.decision.action, action, "case {name}");
             let op = got.operation.unwrap();
             if action == Action::Recover {
-                assert_eq!((op.id.as_str(), op.kind, op.deadline), (id, kind, at(-100)), "case {name}: original deadline kept");
-                assert!(got.decision.reasons[0].contains("recovering"), "case {name}");
+                assert_eq!(
+                    (op.id.as_str(), op.kind, op.deadline),
+                    (id, kind, at(-100)),
+                    "case {name}: original deadline kept"
+                );
+                assert!(
+                    got.decision.reasons[0].contains("recovering"),
+                    "case {name}"
+                );
                 assert!(got.metrics.is_some(), "case {name}");
                 if kind == OperationKind::ScaleDown {
-                    assert_eq!((got.decision.node.as_deref(), got.decision.instance_id.as_deref()), (Some("w1"), Some("i-1")), "case {name}");
+                    assert_eq!(
+                        (
+                            got.decision.node.as_deref(),
+                            got.decision.instance_id.as_deref()
+                        ),
+                        (Some("w1"), Some("i-1")),
+                        "case {name}"
+                    );
                 }
             } else {
                 assert_eq!(op.id, "c1-op-1", "case {name}");
@@ -437,7 +512,10 @@ mod tests {
         let w = World::new();
         let doc = w.doc_with_lease(t0()).await;
         w.steal_lease().await;
-        assert_eq!(run_with(&doc, &w.deps, at(1), up).await.unwrap_err().kind(), "LeaseLost");
+        assert_eq!(
+            run_with(&doc, &w.deps, at(1), up).await.unwrap_err().kind(),
+            "LeaseLost"
+        );
         assert!(w.store.snapshot().operation.is_none());
         let _ = ScaleAction::ScaleUp;
     }

@@ -6,13 +6,34 @@ use chrono::TimeZone;
 use std::path::PathBuf;
 
 const KNOWN_KEYS: &[&str] = &[
-    "cluster_id", "execution_id", "lease", "skipped", "evaluation", "decision", "operation",
-    "metrics", "ready", "cordoned", "drain", "outcome", "recorded", "notified", "notify_error",
-    "released", "error", "cleanup", "cleanup_error", "instance_id", "signal", "event", "spot",
+    "cluster_id",
+    "execution_id",
+    "lease",
+    "skipped",
+    "evaluation",
+    "decision",
+    "operation",
+    "metrics",
+    "ready",
+    "cordoned",
+    "drain",
+    "outcome",
+    "recorded",
+    "notified",
+    "notify_error",
+    "released",
+    "error",
+    "cleanup",
+    "cleanup_error",
+    "instance_id",
+    "signal",
+    "event",
+    "spot",
 ];
 
 fn has_node(op: &Option<OperationPart>) -> bool {
-    op.as_ref().is_some_and(|o| o.node_name.is_some() && o.kind == OperationKind::ScaleDown)
+    op.as_ref()
+        .is_some_and(|o| o.node_name.is_some() && o.kind == OperationKind::ScaleDown)
 }
 
 #[test]
@@ -30,7 +51,10 @@ fn every_sample_event_fits_its_function() {
         let raw: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for key in raw.as_object().unwrap().keys() {
-            assert!(KNOWN_KEYS.contains(&key.as_str()), "{name}: unknown key {key}");
+            assert!(
+                KNOWN_KEYS.contains(&key.as_str()),
+                "{name}: unknown key {key}"
+            );
         }
         let doc = ExecutionDocument::from_value(raw)
             .unwrap_or_else(|e| panic!("{name}: not a document: {e}"));
@@ -44,7 +68,10 @@ fn every_sample_event_fits_its_function() {
             "launch-nodes" => {
                 doc.lease.is_some()
                     && doc.decision.is_some()
-                    && doc.operation.as_ref().is_some_and(|o| o.kind == OperationKind::ScaleUp)
+                    && doc
+                        .operation
+                        .as_ref()
+                        .is_some_and(|o| o.kind == OperationKind::ScaleUp)
             }
             "check-nodes-ready" => doc.lease.is_some() && doc.operation.is_some(),
             "handle-join-failure" => doc.lease.is_some() && doc.ready.is_some(),
@@ -55,7 +82,9 @@ fn every_sample_event_fits_its_function() {
                 doc.lease.is_some() && super::record_outcome::achieved(&doc).is_ok()
             }
             "notify" => {
-                let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 20, 6, 0).unwrap();
+                let now = chrono::Utc
+                    .with_ymd_and_hms(2026, 11, 23, 20, 6, 0)
+                    .unwrap();
                 super::notify::notification_for(&doc, now).is_some()
             }
             "cleanup" => doc.error.is_some(),
@@ -67,5 +96,9 @@ fn every_sample_event_fits_its_function() {
         seen += 1;
     }
     assert!(seen >= 14, "only {seen} samples");
-    assert_eq!(functions.len(), 14, "one sample per function at least: {functions:?}");
+    assert_eq!(
+        functions.len(),
+        14,
+        "one sample per function at least: {functions:?}"
+    );
 }

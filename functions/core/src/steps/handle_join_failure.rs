@@ -9,14 +9,11 @@ use chrono::{DateTime, Utc};
 /// and deletes the Node objects any of them registered (NotReady nodes). Instances that did join
 /// stay: `nodes_after = nodes_before + ready`. The alert is sent by Notify from this outcome.
 /// Errors: `LeaseLost`, `NotOwned` (Fatal), `InvalidInput` without `$.ready`, `Transient`.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<OutcomePart> {
-    let ready = doc.ready.as_ref().ok_or_else(|| {
-        Error::invalid_input("handling a join failure", "`ready` is missing")
-    })?;
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<OutcomePart> {
+    let ready = doc
+        .ready
+        .as_ref()
+        .ok_or_else(|| Error::invalid_input("handling a join failure", "`ready` is missing"))?;
     renew(doc, deps, now).await?;
     let view = deps.cluster.view().await?;
     for id in &ready.not_ready {
@@ -43,15 +40,35 @@ mod tests {
 
     #[tokio::test]
     async fn join_failure_paths() {
-        let cases: Vec<(&str, &[&str], &[&str], bool, std::result::Result<(u32, u32), &str>)> = vec![
+        let cases: Vec<(
+            &str,
+            &[&str],
+            &[&str],
+            bool,
+            std::result::Result<(u32, u32), &str>,
+        )> = vec![
             ("one joined, one not", &["i-a"], &["i-b"], false, Ok((2, 3))),
             ("none joined", &[], &["i-a", "i-b"], false, Ok((2, 2))),
-            ("lease lost terminates nothing", &[], &["i-a", "i-b"], true, Err("LeaseLost")),
+            (
+                "lease lost terminates nothing",
+                &[],
+                &["i-a", "i-b"],
+                true,
+                Err("LeaseLost"),
+            ),
         ];
         for (name, ready, not_ready, stolen, want) in cases {
             let w = World::with(
-                vec![node("w1", Some("i-1"), true), node("na", Some("i-a"), ready.contains(&"i-a")), node("nb", Some("i-b"), false)],
-                vec![instance("i-1", None), instance("i-a", Some("op")), instance("i-b", Some("op"))],
+                vec![
+                    node("w1", Some("i-1"), true),
+                    node("na", Some("i-a"), ready.contains(&"i-a")),
+                    node("nb", Some("i-b"), false),
+                ],
+                vec![
+                    instance("i-1", None),
+                    instance("i-a", Some("op")),
+                    instance("i-b", Some("op")),
+                ],
             );
             let mut doc = w.doc_with_lease(t0()).await;
             doc.operation = Some(scale_up_op("op", &["i-a", "i-b"], at(300)));
@@ -68,9 +85,15 @@ mod tests {
                 (Ok(o), Ok((b, a))) => {
                     assert_eq!((o.nodes_before, o.nodes_after), (b, a), "case {name}");
                     for id in not_ready {
-                        assert!(!w.ec2.live_ids().contains(&id.to_string()), "case {name}: {id} terminated");
+                        assert!(
+                            !w.ec2.live_ids().contains(&id.to_string()),
+                            "case {name}: {id} terminated"
+                        );
                     }
-                    assert!(w.k8s.node("nb").is_none(), "case {name}: NotReady node deleted");
+                    assert!(
+                        w.k8s.node("nb").is_none(),
+                        "case {name}: NotReady node deleted"
+                    );
                 }
                 (Err(e), Err(kind)) => {
                     assert_eq!(e.kind(), kind, "case {name}");

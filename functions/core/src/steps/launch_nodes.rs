@@ -3,7 +3,7 @@
 use super::document::{ExecutionDocument, OperationPart};
 use super::{renew, send_all, Deps};
 use crate::error::{Error, Result};
-use crate::model::{OperationKind, Operation};
+use crate::model::{Operation, OperationKind};
 use crate::notify::{Notification, NotificationKind};
 use crate::seams::LaunchRequest;
 use chrono::{DateTime, Duration, Utc};
@@ -108,12 +108,48 @@ mod tests {
     #[tokio::test]
     async fn launch_paths() {
         // (name, count, launch error, stolen lease, want launched ids or error kind)
-        let cases: Vec<(&str, u32, Option<Error>, bool, std::result::Result<usize, &str>)> = vec![
+        let cases: Vec<(
+            &str,
+            u32,
+            Option<Error>,
+            bool,
+            std::result::Result<usize, &str>,
+        )> = vec![
             ("launches two", 2, None, false, Ok(2)),
-            ("quota", 2, Some(Error::QuotaExceeded { context: "launch".into(), detail: "VcpuLimitExceeded".into() }), false, Err("QuotaExceeded")),
-            ("no capacity", 1, Some(Error::NoCapacity { context: "launch".into(), detail: "all types".into() }), false, Err("Fatal")),
-            ("throttled", 1, Some(Error::transient("launch", "RequestLimitExceeded")), false, Err("Retryable")),
-            ("lease lost launches nothing", 2, None, true, Err("LeaseLost")),
+            (
+                "quota",
+                2,
+                Some(Error::QuotaExceeded {
+                    context: "launch".into(),
+                    detail: "VcpuLimitExceeded".into(),
+                }),
+                false,
+                Err("QuotaExceeded"),
+            ),
+            (
+                "no capacity",
+                1,
+                Some(Error::NoCapacity {
+                    context: "launch".into(),
+                    detail: "all types".into(),
+                }),
+                false,
+                Err("Fatal"),
+            ),
+            (
+                "throttled",
+                1,
+                Some(Error::transient("launch", "RequestLimitExceeded")),
+                false,
+                Err("Retryable"),
+            ),
+            (
+                "lease lost launches nothing",
+                2,
+                None,
+                true,
+                Err("LeaseLost"),
+            ),
         ];
         for (name, count, err, stolen, want) in cases {
             let w = World::new();
@@ -133,8 +169,16 @@ mod tests {
                     assert_eq!(stored.instance_ids, op.instance_ids, "case {name}");
                     let sent = w.slack.sent();
                     assert_eq!(sent.len(), 1, "case {name}");
-                    assert_eq!(sent[0].kind, NotificationKind::ScaleUpStarted, "case {name}");
-                    assert_eq!((sent[0].nodes_before, sent[0].nodes_after), (Some(2), Some(4)), "case {name}");
+                    assert_eq!(
+                        sent[0].kind,
+                        NotificationKind::ScaleUpStarted,
+                        "case {name}"
+                    );
+                    assert_eq!(
+                        (sent[0].nodes_before, sent[0].nodes_after),
+                        (Some(2), Some(4)),
+                        "case {name}"
+                    );
                 }
                 (Err(e), Err(kind)) => {
                     assert_eq!(e.kind(), kind, "case {name}");
@@ -157,7 +201,14 @@ mod tests {
         let first = run(&doc, &w.deps, at(5)).await.unwrap();
         let second = run(&doc, &w.deps, at(9)).await.unwrap();
         assert_eq!(first.instance_ids, second.instance_ids);
-        assert_eq!(w.ec2.live_ids().len(), 4, "two workers plus two launched once");
-        assert_eq!(w.ec2.launch_calls.lock().unwrap()[1].operation_id, "c1-op-1");
+        assert_eq!(
+            w.ec2.live_ids().len(),
+            4,
+            "two workers plus two launched once"
+        );
+        assert_eq!(
+            w.ec2.launch_calls.lock().unwrap()[1].operation_id,
+            "c1-op-1"
+        );
     }
 }

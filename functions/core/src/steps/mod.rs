@@ -238,8 +238,7 @@ pub(crate) fn node_of_instance<'a>(
 ) -> Option<&'a crate::model::NodeInfo> {
     view.nodes.iter().find(|n| {
         n.instance_id.as_deref() == Some(instance_id)
-            || n
-                .provider_id
+            || n.provider_id
                 .as_deref()
                 .and_then(crate::model::parse_provider_id)
                 .is_some_and(|(_, id)| id == instance_id)

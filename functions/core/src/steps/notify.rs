@@ -116,11 +116,21 @@ pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<N
                 None,
             ),
         };
-        let mut n = base(kind, reason, action, Some(o.nodes_before), Some(o.nodes_after));
+        let mut n = base(
+            kind,
+            reason,
+            action,
+            Some(o.nodes_before),
+            Some(o.nodes_after),
+        );
         n.recommendation = recommendation;
         return Some(n);
     }
-    if let Some(r) = doc.ready.as_ref().filter(|r| r.status == ReadyStatus::Ready) {
+    if let Some(r) = doc
+        .ready
+        .as_ref()
+        .filter(|r| r.status == ReadyStatus::Ready)
+    {
         let after = if doc.is_recovery() {
             before
         } else {
@@ -139,9 +149,11 @@ pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<N
             Some(after),
         ));
     }
-    if let Some(d) = doc.decision.as_ref().filter(|d| {
-        d.action == Action::None && d.codes.iter().any(|c| c == "at_maximum")
-    }) {
+    if let Some(d) = doc
+        .decision
+        .as_ref()
+        .filter(|d| d.action == Action::None && d.codes.iter().any(|c| c == "at_maximum"))
+    {
         let mut n = base(
             NotificationKind::AtMaximumCapacity,
             d.reasons.join("; "),
@@ -165,11 +177,7 @@ fn blocked_list(blocked: &[crate::seams::BlockedPod]) -> String {
 
 /// Sends the notification the document calls for through every channel and reports, per
 /// channel, `sent`, `failed: <error>` or `skipped: <why>`. Never returns an error.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<NotifiedPart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<NotifiedPart> {
     match notification_for(doc, now) {
         Some(n) => Ok(send_all(deps, &n).await),
         None => Ok(deps
@@ -222,33 +230,141 @@ mod tests {
 
     #[test]
     fn the_document_picks_the_message() {
-        let ready = Some(ReadyPart { status: ReadyStatus::Ready, ready: vec!["i-a".into(), "i-b".into()], not_ready: vec![] });
+        let ready = Some(ReadyPart {
+            status: ReadyStatus::Ready,
+            ready: vec!["i-a".into(), "i-b".into()],
+            not_ready: vec![],
+        });
         let spot = Some(SpotPart {
             status: DrainStatus::BlockedDeadline,
             node_name: Some("w9".into()),
             replacement_instance_ids: vec!["i-r".into()],
             remaining: vec!["db/pg-0".into()],
-            blocked: vec![BlockedPod { pod: "db/pg-0".into(), reason: "pdb db/pg".into() }],
+            blocked: vec![BlockedPod {
+                pod: "db/pg-0".into(),
+                reason: "pdb db/pg".into(),
+            }],
             deadline: at(90),
             skipped: None,
             launch_error: None,
         });
-        let at_max = DecisionPart { action: Action::None, count: 0, node: None, instance_id: None, reasons: vec!["at maximum capacity: 10 workers, MAX_NODES is 10".into()], codes: vec!["at_maximum".into()] };
-        let steady = DecisionPart { codes: vec!["steady".into()], ..at_max.clone() };
+        let at_max = DecisionPart {
+            action: Action::None,
+            count: 0,
+            node: None,
+            instance_id: None,
+            reasons: vec!["at maximum capacity: 10 workers, MAX_NODES is 10".into()],
+            codes: vec!["at_maximum".into()],
+        };
+        let steady = DecisionPart {
+            codes: vec!["steady".into()],
+            ..at_max.clone()
+        };
         // (name, edit, want kind, want before/after, want text in action)
         type Edit = Box<dyn Fn(&mut ExecutionDocument)>;
-        let cases: Vec<(&str, Edit, Option<NotificationKind>, (Option<u32>, Option<u32>), &str)> = vec![
-            ("scale-up completed", Box::new({ let r = ready.clone(); move |d| d.ready = r.clone() }), Some(NotificationKind::ScaleUpCompleted), (Some(3), Some(5)), "Added 2 node(s): i-a, i-b"),
-            ("join failure", Box::new(|d| d.outcome = outcome(OutcomeResult::JoinFailed, 4)), Some(NotificationKind::JoinFailure), (Some(3), Some(4)), "Terminated 1 instance(s)"),
-            ("scale-down completed", Box::new(|d| d.outcome = outcome(OutcomeResult::ScaledDown, 2)), Some(NotificationKind::ScaleDownCompleted), (Some(3), Some(2)), "Removed 1 node (i-b)"),
-            ("drain aborted", Box::new(|d| {
-                d.outcome = outcome(OutcomeResult::DrainAborted, 3);
-                d.drain = Some(DrainPart { status: DrainStatus::BlockedDeadline, remaining: vec![], blocked: vec![BlockedPod { pod: "db/pg-0".into(), reason: "pdb db/pg".into() }], evicted: vec![] });
-            }), Some(NotificationKind::DrainAborted), (Some(3), Some(3)), "blocked: db/pg-0 (pdb db/pg)"),
-            ("at maximum", Box::new({ let a = at_max.clone(); move |d| { d.operation = None; d.decision = Some(a.clone()) } }), Some(NotificationKind::AtMaximumCapacity), (Some(3), Some(3)), "Cannot scale further"),
-            ("steady: nothing", Box::new({ let s = steady.clone(); move |d| { d.operation = None; d.decision = Some(s.clone()) } }), None, (None, None), ""),
-            ("spot", Box::new({ let s = spot.clone(); move |d| { d.spot = s.clone(); d.instance_id = Some("i-s".into()); d.signal = Some("EC2 Spot Instance Interruption Warning".into()) } }), Some(NotificationKind::SpotInterruption), (None, None), "replacement i-r"),
-            ("spot for a foreign instance", Box::new({ let s = spot.clone(); move |d| { let mut s = s.clone().unwrap(); s.skipped = Some("not managed".into()); d.spot = Some(s) } }), None, (None, None), ""),
+        let cases: Vec<(
+            &str,
+            Edit,
+            Option<NotificationKind>,
+            (Option<u32>, Option<u32>),
+            &str,
+        )> = vec![
+            (
+                "scale-up completed",
+                Box::new({
+                    let r = ready.clone();
+                    move |d| d.ready = r.clone()
+                }),
+                Some(NotificationKind::ScaleUpCompleted),
+                (Some(3), Some(5)),
+                "Added 2 node(s): i-a, i-b",
+            ),
+            (
+                "join failure",
+                Box::new(|d| d.outcome = outcome(OutcomeResult::JoinFailed, 4)),
+                Some(NotificationKind::JoinFailure),
+                (Some(3), Some(4)),
+                "Terminated 1 instance(s)",
+            ),
+            (
+                "scale-down completed",
+                Box::new(|d| d.outcome = outcome(OutcomeResult::ScaledDown, 2)),
+                Some(NotificationKind::ScaleDownCompleted),
+                (Some(3), Some(2)),
+                "Removed 1 node (i-b)",
+            ),
+            (
+                "drain aborted",
+                Box::new(|d| {
+                    d.outcome = outcome(OutcomeResult::DrainAborted, 3);
+                    d.drain = Some(DrainPart {
+                        status: DrainStatus::BlockedDeadline,
+                        remaining: vec![],
+                        blocked: vec![BlockedPod {
+                            pod: "db/pg-0".into(),
+                            reason: "pdb db/pg".into(),
+                        }],
+                        evicted: vec![],
+                    });
+                }),
+                Some(NotificationKind::DrainAborted),
+                (Some(3), Some(3)),
+                "blocked: db/pg-0 (pdb db/pg)",
+            ),
+            (
+                "at maximum",
+                Box::new({
+                    let a = at_max.clone();
+                    move |d| {
+                        d.operation = None;
+                        d.decision = Some(a.clone())
+                    }
+                }),
+                Some(NotificationKind::AtMaximumCapacity),
+                (Some(3), Some(3)),
+                "Cannot scale further",
+            ),
+            (
+                "steady: nothing",
+                Box::new({
+                    let s = steady.clone();
+                    move |d| {
+                        d.operation = None;
+                        d.decision = Some(s.clone())
+                    }
+                }),
+                None,
+                (None, None),
+                "",
+            ),
+            (
+                "spot",
+                Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        d.spot = s.clone();
+                        d.instance_id = Some("i-s".into());
+                        d.signal = Some("EC2 Spot Instance Interruption Warning".into())
+                    }
+                }),
+                Some(NotificationKind::SpotInterruption),
+                (None, None),
+                "replacement i-r",
+            ),
+            (
+                "spot for a foreign instance",
+                Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        let mut s = s.clone().unwrap();
+                        s.skipped = Some("not managed".into());
+                        d.spot = Some(s)
+                    }
+                }),
+                None,
+                (None, None),
+                "",
+            ),
         ];
         for (name, edit, kind, counts, text) in cases {
             let mut d = doc();

@@ -49,11 +49,7 @@ pub fn achieved(doc: &ExecutionDocument) -> Result<(Option<ScaleAction>, u32, St
 /// Renews the lease, clears the operation and records the action, the time, the reason and the
 /// node count (conditional on the lease). Idempotent: a retry writes the same values.
 /// Errors: `LeaseLost`, `InvalidInput`, the store's `Transient`.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<RecordedPart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<RecordedPart> {
     let (action, node_count, reason) = achieved(doc)?;
     let lease = renew(doc, deps, now).await?;
     deps.store
@@ -93,15 +89,71 @@ mod tests {
     #[tokio::test]
     async fn record_paths() {
         // (name, outcome, ready, recovery, want action, node count)
-        type Case = (&'static str, Option<OutcomePart>, Option<ReadyPart>, bool, Option<ScaleAction>, u32);
+        type Case = (
+            &'static str,
+            Option<OutcomePart>,
+            Option<ReadyPart>,
+            bool,
+            Option<ScaleAction>,
+            u32,
+        );
         let cases: Vec<Case> = vec![
-            ("scale-up joined", None, ready(&["i-a", "i-b"]), false, Some(ScaleAction::ScaleUp), 4),
-            ("recovered scale-up joined", None, ready(&["i-a"]), true, Some(ScaleAction::ScaleUp), 2),
-            ("recovery, nothing launched", None, ready(&[]), true, None, 2),
-            ("scaled down", outcome(OutcomeResult::ScaledDown, 2, 1), None, false, Some(ScaleAction::ScaleDown), 1),
-            ("join failed, one joined", outcome(OutcomeResult::JoinFailed, 2, 3), None, false, Some(ScaleAction::ScaleUp), 3),
-            ("join failed, none joined", outcome(OutcomeResult::JoinFailed, 2, 2), None, false, None, 2),
-            ("drain aborted", outcome(OutcomeResult::DrainAborted, 2, 2), None, false, None, 2),
+            (
+                "scale-up joined",
+                None,
+                ready(&["i-a", "i-b"]),
+                false,
+                Some(ScaleAction::ScaleUp),
+                4,
+            ),
+            (
+                "recovered scale-up joined",
+                None,
+                ready(&["i-a"]),
+                true,
+                Some(ScaleAction::ScaleUp),
+                2,
+            ),
+            (
+                "recovery, nothing launched",
+                None,
+                ready(&[]),
+                true,
+                None,
+                2,
+            ),
+            (
+                "scaled down",
+                outcome(OutcomeResult::ScaledDown, 2, 1),
+                None,
+                false,
+                Some(ScaleAction::ScaleDown),
+                1,
+            ),
+            (
+                "join failed, one joined",
+                outcome(OutcomeResult::JoinFailed, 2, 3),
+                None,
+                false,
+                Some(ScaleAction::ScaleUp),
+                3,
+            ),
+            (
+                "join failed, none joined",
+                outcome(OutcomeResult::JoinFailed, 2, 2),
+                None,
+                false,
+                None,
+                2,
+            ),
+            (
+                "drain aborted",
+                outcome(OutcomeResult::DrainAborted, 2, 2),
+                None,
+                false,
+                None,
+                2,
+            ),
         ];
         for (name, out, rdy, recovery, action, count) in cases {
             let w = World::new();
@@ -112,7 +164,11 @@ mod tests {
             doc.outcome = out;
             doc.ready = rdy;
             doc.decision = Some(DecisionPart {
-                action: if recovery { Action::Recover } else { Action::ScaleUp },
+                action: if recovery {
+                    Action::Recover
+                } else {
+                    Action::ScaleUp
+                },
                 count: 1,
                 node: None,
                 instance_id: None,
@@ -135,10 +191,16 @@ mod tests {
         let mut doc = w.doc_with_lease(t0()).await;
         doc.ready = ready(&["i-a"]);
         w.steal_lease().await;
-        assert_eq!(run(&doc, &w.deps, at(10)).await.unwrap_err().kind(), "LeaseLost");
+        assert_eq!(
+            run(&doc, &w.deps, at(10)).await.unwrap_err().kind(),
+            "LeaseLost"
+        );
         assert!(w.store.finished.lock().unwrap().is_empty());
         let mut empty = doc.clone();
         empty.ready = None;
-        assert_eq!(run(&empty, &w.deps, at(10)).await.unwrap_err().kind(), "Fatal");
+        assert_eq!(
+            run(&empty, &w.deps, at(10)).await.unwrap_err().kind(),
+            "Fatal"
+        );
     }
 }

@@ -49,7 +49,11 @@ mod tests {
                 (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
             }
             if stolen {
-                assert_eq!(w.store.snapshot().lease.unwrap().owner, "other", "case {name}");
+                assert_eq!(
+                    w.store.snapshot().lease.unwrap().owner,
+                    "other",
+                    "case {name}"
+                );
             }
         }
     }

@@ -78,10 +78,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         })
         .await
     {
-        Ok(instances) => (
-            instances.into_iter().map(|i| i.instance_id).collect(),
-            None,
-        ),
+        Ok(instances) => (instances.into_iter().map(|i| i.instance_id).collect(), None),
         Err(e) if e.is_retryable() => return Err(e),
         Err(e) => {
             tracing::warn!(error = %e, "no replacement for the interrupted worker; draining anyway");
@@ -128,7 +125,9 @@ mod tests {
             execution_id: EXEC.into(),
             instance_id: Some(instance.into()),
             signal: Some("EC2 Spot Instance Interruption Warning".into()),
-            event: Some(json!({"time": "2026-11-23T20:00:00Z", "detail": {"instance-id": instance}})),
+            event: Some(
+                json!({"time": "2026-11-23T20:00:00Z", "detail": {"instance-id": instance}}),
+            ),
             ..Default::default()
         }
     }
@@ -136,12 +135,60 @@ mod tests {
     #[tokio::test]
     async fn first_signal_paths() {
         // (name, instance, launch error, first drain step, now, want status, replacements, skipped)
-        type Case = (&'static str, &'static str, Option<Error>, crate::seams::DrainProgress, i64, DrainStatus, usize, bool);
+        type Case = (
+            &'static str,
+            &'static str,
+            Option<Error>,
+            crate::seams::DrainProgress,
+            i64,
+            DrainStatus,
+            usize,
+            bool,
+        );
         let cases: Vec<Case> = vec![
-            ("drains at once", "i-1", None, progress(&[], &[]), 5, DrainStatus::Drained, 1, false),
-            ("pods remain", "i-1", None, progress(&["shop/web-1"], &[]), 5, DrainStatus::InProgress, 1, false),
-            ("quota: drain anyway", "i-1", Some(Error::QuotaExceeded { context: "l".into(), detail: "q".into() }), progress(&["shop/web-1"], &[]), 5, DrainStatus::InProgress, 0, false),
-            ("not ours", "i-foreign", None, progress(&[], &[]), 5, DrainStatus::Drained, 0, true),
+            (
+                "drains at once",
+                "i-1",
+                None,
+                progress(&[], &[]),
+                5,
+                DrainStatus::Drained,
+                1,
+                false,
+            ),
+            (
+                "pods remain",
+                "i-1",
+                None,
+                progress(&["shop/web-1"], &[]),
+                5,
+                DrainStatus::InProgress,
+                1,
+                false,
+            ),
+            (
+                "quota: drain anyway",
+                "i-1",
+                Some(Error::QuotaExceeded {
+                    context: "l".into(),
+                    detail: "q".into(),
+                }),
+                progress(&["shop/web-1"], &[]),
+                5,
+                DrainStatus::InProgress,
+                0,
+                false,
+            ),
+            (
+                "not ours",
+                "i-foreign",
+                None,
+                progress(&[], &[]),
+                5,
+                DrainStatus::Drained,
+                0,
+                true,
+            ),
         ];
         for (name, instance_id, err, first, now, status, replacements, skipped) in cases {
             let w = World::new();
@@ -149,15 +196,25 @@ mod tests {
             w.k8s.drain_script.lock().unwrap().push_back(first);
             let got = run(&spot_doc(instance_id), &w.deps, at(now)).await.unwrap();
             assert_eq!(got.status, status, "case {name}");
-            assert_eq!(got.replacement_instance_ids.len(), replacements, "case {name}");
+            assert_eq!(
+                got.replacement_instance_ids.len(),
+                replacements,
+                "case {name}"
+            );
             assert_eq!(got.skipped.is_some(), skipped, "case {name}");
             assert_eq!(got.deadline, at(90), "case {name}: event time + 90 s");
             if !skipped {
                 assert_eq!(got.node_name.as_deref(), Some("w1"), "case {name}");
-                assert!(w.k8s.node("w1").unwrap().unschedulable, "case {name}: cordoned");
+                assert!(
+                    w.k8s.node("w1").unwrap().unschedulable,
+                    "case {name}: cordoned"
+                );
                 assert_eq!(got.launch_error.is_some(), replacements == 0, "case {name}");
             } else {
-                assert!(w.k8s.calls().is_empty() && w.ec2.launch_calls.lock().unwrap().is_empty(), "case {name}");
+                assert!(
+                    w.k8s.calls().is_empty() && w.ec2.launch_calls.lock().unwrap().is_empty(),
+                    "case {name}"
+                );
             }
         }
     }
@@ -179,14 +236,19 @@ mod tests {
         doc.spot = Some(second);
         let third = run(&doc, &w.deps, at(91)).await.unwrap();
         assert_eq!(third.status, DrainStatus::BlockedDeadline);
-        assert_eq!(third.replacement_instance_ids, first.replacement_instance_ids);
+        assert_eq!(
+            third.replacement_instance_ids,
+            first.replacement_instance_ids
+        );
 
         // A second signal for the same instance launches no second replacement.
         let dup = run(&spot_doc("i-1"), &w.deps, at(20)).await.unwrap();
         assert_eq!(dup.replacement_instance_ids, first.replacement_instance_ids);
         assert_eq!(w.ec2.live_ids().len(), 3);
 
-        let e = run(&ExecutionDocument::default(), &w.deps, at(1)).await.unwrap_err();
+        let e = run(&ExecutionDocument::default(), &w.deps, at(1))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), "Fatal");
     }
 }

@@ -8,11 +8,7 @@ use chrono::{DateTime, Utc};
 /// Renews the lease, terminates the operation's instance (only if SmartScale owns it; already
 /// gone is success) and deletes the node (already gone is success).
 /// Errors: `LeaseLost`; `NotOwned` (Fatal) when the instance is not SmartScale's; `InvalidInput`.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<OutcomePart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<OutcomePart> {
     let op = doc.require_operation()?;
     let node = doc.require_node_name()?;
     let instance_id = op
@@ -71,7 +67,10 @@ mod tests {
                     assert_eq!(o.terminated, vec![instance_id.to_string()], "case {name}");
                     assert_eq!((o.nodes_before, o.nodes_after), (2, 1), "case {name}");
                     assert!(w.k8s.node("w1").is_none(), "case {name}");
-                    assert!(!w.ec2.live_ids().contains(&instance_id.to_string()), "case {name}");
+                    assert!(
+                        !w.ec2.live_ids().contains(&instance_id.to_string()),
+                        "case {name}"
+                    );
                 }
                 (Err(e), Err(kind)) => {
                     assert_eq!(e.kind(), kind, "case {name}");

@@ -441,7 +441,11 @@ impl World {
     pub fn new() -> Self {
         let mut cp = node("cp", Some("i-cp"), true);
         cp.control_plane = true;
-        let nodes = vec![cp, node("w1", Some("i-1"), true), node("w2", Some("i-2"), true)];
+        let nodes = vec![
+            cp,
+            node("w1", Some("i-1"), true),
+            node("w2", Some("i-2"), true),
+        ];
         Self::with(nodes, vec![instance("i-1", None), instance("i-2", None)])
     }
 

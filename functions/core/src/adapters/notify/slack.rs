@@ -136,7 +136,9 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         tokio::spawn(async move {
             loop {
-                let Ok((mut sock, _)) = l.accept().await else { return };
+                let Ok((mut sock, _)) = l.accept().await else {
+                    return;
+                };
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 let (head_end, len) = loop {
@@ -182,7 +184,9 @@ mod tests {
             nodes_after: Some(5),
             recommendation: None,
             recovered: false,
-            time: chrono::Utc.with_ymd_and_hms(2026, 11, 23, 20, 5, 0).unwrap(),
+            time: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 23, 20, 5, 0)
+                .unwrap(),
             execution_arn: Some("arn:aws:states:us-east-1:1:execution:m:x".into()),
         }
     }
@@ -214,13 +218,23 @@ mod tests {
             let (path, body) = rx.recv().await.unwrap();
             assert_eq!(path, "/services/T000/B000/SECRETPART", "case {name}");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(v, slack::payload(&notification(), &Config::default()), "case {name}");
-            assert_eq!(v["blocks"][0]["text"]["text"], ":large_green_circle: Scale-Up Completed", "case {name}");
+            assert_eq!(
+                v,
+                slack::payload(&notification(), &Config::default()),
+                "case {name}"
+            );
+            assert_eq!(
+                v["blocks"][0]["text"]["text"], ":large_green_circle: Scale-Up Completed",
+                "case {name}"
+            );
             match (got, want) {
                 (Ok(()), Ok(())) => {}
                 (Err(e), Err(kind)) => {
                     assert_eq!(e.kind(), kind, "case {name}");
-                    assert!(!e.to_string().contains("SECRETPART"), "case {name}: URL leaked: {e}");
+                    assert!(
+                        !e.to_string().contains("SECRETPART"),
+                        "case {name}: URL leaked: {e}"
+                    );
                 }
                 (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
             }
@@ -241,10 +255,18 @@ mod tests {
             ("not a URL", "slack", "hunter2", "Fatal"),
         ];
         for (name, id, value, kind) in cases {
-            let hook = SlackWebhook::new(reqwest::Client::new(), Arc::new(OneSecret(value.into())), id, Config::default());
+            let hook = SlackWebhook::new(
+                reqwest::Client::new(),
+                Arc::new(OneSecret(value.into())),
+                id,
+                Config::default(),
+            );
             let e = hook.send(&notification()).await.unwrap_err();
             assert_eq!(e.kind(), kind, "case {name}");
-            assert!(!e.to_string().contains("SECRETPART") && !e.to_string().contains("hunter2"), "case {name}: {e}");
+            assert!(
+                !e.to_string().contains("SECRETPART") && !e.to_string().contains("hunter2"),
+                "case {name}: {e}"
+            );
         }
     }
 }

@@ -30,8 +30,13 @@ impl SnsTopic {
 fn retryable_code(code: &str) -> bool {
     matches!(
         code,
-        "Throttling" | "ThrottlingException" | "ThrottledException" | "InternalError"
-            | "InternalFailure" | "ServiceUnavailable" | "KMSThrottling"
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "InternalError"
+            | "InternalFailure"
+            | "ServiceUnavailable"
+            | "KMSThrottling"
     )
 }
 
@@ -58,13 +63,19 @@ impl Notifier for SnsTopic {
                 let code = e.code().unwrap_or("").to_string();
                 let detail = match e.message() {
                     Some(m) => format!("{code}: {m}"),
-                    None => format!("{code}: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+                    None => format!(
+                        "{code}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    ),
                 };
                 let is_service_error = e.as_service_error().is_some();
                 if !is_service_error || retryable_code(&code) {
                     Err(Error::transient(context, detail))
                 } else if code == "NotFound" {
-                    Err(Error::NotFound { context, what: format!("topic {}", self.topic_arn) })
+                    Err(Error::NotFound {
+                        context,
+                        what: format!("topic {}", self.topic_arn),
+                    })
                 } else {
                     Err(Error::fatal(context, detail))
                 }
