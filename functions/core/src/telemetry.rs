@@ -288,6 +288,7 @@ mod tests {
             .collect()
     }
 
+    #[allow(clippy::type_complexity)] // the case table's row type
     #[test]
     fn every_metric_is_valid_emf() {
         let cfg = Config::default();

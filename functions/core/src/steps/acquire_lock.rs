@@ -21,6 +21,7 @@ mod tests {
     use crate::seams::StateStore;
     use crate::steps::testkit::*;
 
+    #[allow(clippy::type_complexity)] // the case table's row type
     #[tokio::test]
     async fn acquire_paths() {
         // (name, holder before, now, want Ok token or Err kind)

@@ -22,6 +22,7 @@ mod tests {
     use super::*;
     use crate::steps::testkit::*;
 
+    #[allow(clippy::type_complexity)] // the case table's row type
     #[tokio::test]
     async fn cordon_paths() {
         let cases: Vec<(&str, &str, bool, bool, std::result::Result<(), &str>)> = vec![

@@ -38,6 +38,7 @@ mod tests {
     use crate::steps::document::{ReadyPart, ReadyStatus};
     use crate::steps::testkit::*;
 
+    #[allow(clippy::type_complexity)] // the case table's row type
     #[tokio::test]
     async fn join_failure_paths() {
         let cases: Vec<(

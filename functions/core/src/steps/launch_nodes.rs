@@ -105,6 +105,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::type_complexity)] // the case table's row type
     #[tokio::test]
     async fn launch_paths() {
         // (name, count, launch error, stolen lease, want launched ids or error kind)

@@ -228,6 +228,7 @@ mod tests {
         })
     }
 
+    #[allow(clippy::type_complexity)] // the case table's row type
     #[test]
     fn the_document_picks_the_message() {
         let ready = Some(ReadyPart {
