@@ -63,7 +63,9 @@ fn main() -> ExitCode {
 }
 
 fn emulate(args: smartscale_sim::emulator::cli::EmulateArgs) -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     match smartscale_sim::emulator::cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -9,7 +9,10 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod seams;
+pub mod steps;
+pub mod telemetry;
 
 /// Tag keys and values SmartScale writes and checks on EC2 resources.
 pub mod tags {

@@ -191,3 +191,15 @@ pub trait Secrets: Send + Sync {
     /// Errors: [`crate::Error::SecretMissing`] naming it (not retryable), `Transient` otherwise.
     async fn get(&self, id: &str) -> Result<String>;
 }
+
+/// A channel people are told through (Slack, SNS).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// A short channel name used as the key in the notify step's report: `slack`, `sns`.
+    fn channel(&self) -> &'static str;
+
+    /// Delivers one notification. Errors: [`crate::Error::Transient`] when a retry may deliver it
+    /// (5xx, 429, timeouts), [`crate::Error::SecretMissing`] when the channel's secret is missing,
+    /// [`crate::Error::Fatal`] when the channel refuses it (4xx). Never logs the channel's secret.
+    async fn send(&self, notification: &crate::notify::Notification) -> Result<()>;
+}

@@ -4,5 +4,6 @@
 pub mod dynamodb;
 pub mod ec2;
 pub mod kubernetes;
+pub mod notify;
 pub mod prometheus;
 pub mod secrets;

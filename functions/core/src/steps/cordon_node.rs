@@ -1,0 +1,58 @@
+//! CordonNode: mark the scale-down node unschedulable (also the entry of a recovered scale-down).
+
+use super::document::{CordonedPart, ExecutionDocument};
+use super::{renew, Deps};
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+
+/// Renews the lease and cordons `$.operation.node_name` (idempotent).
+/// Errors: `LeaseLost`; `InvalidInput` without an operation node; `NotFound` when the node is gone.
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<CordonedPart> {
+    let node = doc.require_node_name()?;
+    renew(doc, deps, now).await?;
+    deps.cluster.cordon(node).await?;
+    Ok(CordonedPart {
+        node_name: node.to_string(),
+        cordoned: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::testkit::*;
+
+    #[allow(clippy::type_complexity)] // the case table's row type
+    #[tokio::test]
+    async fn cordon_paths() {
+        let cases: Vec<(&str, &str, bool, bool, std::result::Result<(), &str>)> = vec![
+            ("cordons", "w1", false, false, Ok(())),
+            ("already cordoned (recovery)", "w1", true, false, Ok(())),
+            ("lease lost: no call", "w1", false, true, Err("LeaseLost")),
+            ("node gone", "w9", false, false, Err("Fatal")),
+        ];
+        for (name, node_name, pre, stolen, want) in cases {
+            let w = World::new();
+            if pre {
+                w.k8s.view.lock().unwrap().nodes[1].unschedulable = true;
+            }
+            let mut doc = w.doc_with_lease(t0()).await;
+            doc.operation = Some(scale_down_op(node_name, "i-1", at(300)));
+            if stolen {
+                w.steal_lease().await;
+            }
+            let got = run(&doc, &w.deps, at(5)).await;
+            match (got, want) {
+                (Ok(p), Ok(())) => {
+                    assert!(p.cordoned && p.node_name == node_name, "case {name}");
+                    assert!(w.k8s.node(node_name).unwrap().unschedulable, "case {name}");
+                }
+                (Err(e), Err(kind)) => assert_eq!(e.kind(), kind, "case {name}"),
+                (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
+            }
+            if stolen {
+                assert!(w.k8s.calls().is_empty(), "case {name}");
+            }
+        }
+    }
+}

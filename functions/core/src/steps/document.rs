@@ -1,0 +1,432 @@
+//! The execution document: the JSON object every state of both state machines receives whole,
+//! and the part each step returns, exactly as `docs/STATE_MACHINE.md` ("The execution document")
+//! describes it. Every part is optional at the top level because the document grows step by step;
+//! a step that needs a part the machine should have written reports
+//! [`crate::Error::InvalidInput`] naming it.
+
+use crate::error::{Error, Result};
+use crate::model::{Lease, Operation, OperationKind};
+use crate::seams::BlockedPod;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The whole document, periodic or spot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionDocument {
+    /// The cluster (periodic: from the input; spot: the `${ClusterId}` substitution).
+    pub cluster_id: String,
+    /// The execution ARN: the lease owner and the id in every log line.
+    pub execution_id: String,
+    /// Written by AcquireLock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// Written by AcquireLock's `LockHeld` Catch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<CaughtError>,
+    /// Evaluate's raw result, present only between Evaluate and ApplyEvaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Value>,
+    /// Written by Evaluate (via ApplyEvaluation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionPart>,
+    /// Written by Evaluate, replaced by LaunchNodes. `null` when the decision is `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OperationPart>,
+    /// Written by Evaluate (via ApplyEvaluation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSummary>,
+    /// Written by CheckNodesReady.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<ReadyPart>,
+    /// Written by CordonNode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cordoned: Option<CordonedPart>,
+    /// Written by DrainNode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainPart>,
+    /// Written by HandleJoinFailure, TerminateNode or AbortDrain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomePart>,
+    /// Written by RecordOutcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<RecordedPart>,
+    /// Written by Notify: channel name to what happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified: Option<NotifiedPart>,
+    /// Written by Notify's Catch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_error: Option<CaughtError>,
+    /// Written by ReleaseLock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<ReleasedPart>,
+    /// Written by every Catch to Cleanup and by UnexpectedResult.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<CaughtError>,
+    /// Written by Cleanup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupPart>,
+    /// Written by Cleanup's Catch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_error: Option<CaughtError>,
+    /// Spot: `$.detail['instance-id']` of the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Spot: the event's `detail-type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Spot: the whole EventBridge event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Value>,
+    /// Spot: written by HandleSpotSignal and SpotDrainStep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot: Option<SpotPart>,
+}
+
+impl ExecutionDocument {
+    /// Reads a document from JSON. Errors: [`Error::InvalidInput`] saying what does not match.
+    pub fn from_value(v: Value) -> Result<Self> {
+        serde_json::from_value(v)
+            .map_err(|e| Error::invalid_input("reading the execution document", e))
+    }
+
+    /// The lease, or `InvalidInput` when AcquireLock's part is missing.
+    pub fn require_lease(&self) -> Result<&Lease> {
+        self.lease.as_ref().ok_or_else(|| missing("lease"))
+    }
+
+    /// The operation, or `InvalidInput` when it is missing.
+    pub fn require_operation(&self) -> Result<&OperationPart> {
+        self.operation.as_ref().ok_or_else(|| missing("operation"))
+    }
+
+    /// The operation's node name, or `InvalidInput`.
+    pub fn require_node_name(&self) -> Result<&str> {
+        self.require_operation()?
+            .node_name
+            .as_deref()
+            .ok_or_else(|| missing("operation.node_name"))
+    }
+
+    /// Workers before this execution acted: `metrics.nodes`, 0 when unknown.
+    pub fn nodes_before(&self) -> u32 {
+        self.metrics.as_ref().map_or(0, |m| m.nodes)
+    }
+
+    /// True when Evaluate returned `recover` (an operation of a dead run is being finished).
+    pub fn is_recovery(&self) -> bool {
+        self.decision
+            .as_ref()
+            .is_some_and(|d| d.action == Action::Recover)
+    }
+}
+
+fn missing(part: &str) -> Error {
+    Error::invalid_input(
+        "reading the execution document",
+        format!("`{part}` is missing; the state machine writes it before this step"),
+    )
+}
+
+/// A caught error, as Step Functions writes it: `{Error, Cause}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaughtError {
+    /// The error name (the Lambda's `errorType`, `States.Timeout`, `UnexpectedResult`, ...).
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    /// For a Lambda error, the JSON of `{errorType, errorMessage, ...}`; otherwise text.
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+impl CaughtError {
+    /// The human message: `errorMessage` from a Lambda error's cause, else the cause itself.
+    pub fn message(&self) -> String {
+        serde_json::from_str::<Value>(&self.cause)
+            .ok()
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| self.cause.clone())
+    }
+}
+
+/// What Evaluate decided, flat, as RouteDecision reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing to do.
+    None,
+    /// Launch `count` workers.
+    ScaleUp,
+    /// Remove `node`.
+    ScaleDown,
+    /// Finish or undo the operation a dead run left.
+    Recover,
+}
+
+/// `$.decision`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionPart {
+    /// Routed on by RouteDecision.
+    pub action: Action,
+    /// Workers to add (scale-up), 1 for a scale-down, 0 otherwise.
+    #[serde(default)]
+    pub count: u32,
+    /// The node to remove (scale-down, recovered scale-down).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Its instance.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// The reasons, as sentences for people.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Short codes of the reasons (`cpu_high`, `pending_pods`, `at_maximum`, ...), used as the
+    /// `Reason` metric dimension and to pick notifications.
+    #[serde(default)]
+    pub codes: Vec<String>,
+}
+
+/// `$.operation`: the model's [`Operation`] as the document carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationPart {
+    /// Unique id; the `smartscale/operation-id` tag.
+    pub id: String,
+    /// What it does; RouteDecision reads it for a recovery.
+    pub kind: OperationKind,
+    /// Instances launched (scale-up) or to terminate (scale-down).
+    #[serde(default)]
+    pub instance_ids: Vec<String>,
+    /// The node being drained.
+    #[serde(default)]
+    pub node_name: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Join or drain deadline; the steps compare it with `now`.
+    pub deadline: DateTime<Utc>,
+    /// Workers asked for (scale-up).
+    #[serde(default)]
+    pub requested_count: u32,
+    /// The decision's reasons, rendered.
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl From<Operation> for OperationPart {
+    fn from(o: Operation) -> Self {
+        OperationPart {
+            id: o.id,
+            kind: o.kind,
+            instance_ids: o.instance_ids,
+            node_name: o.node_name,
+            started_at: o.started_at,
+            deadline: o.deadline,
+            requested_count: o.requested_count,
+            reason: o.reason,
+        }
+    }
+}
+
+impl From<OperationPart> for Operation {
+    fn from(o: OperationPart) -> Self {
+        Operation {
+            id: o.id,
+            kind: o.kind,
+            instance_ids: o.instance_ids,
+            requested_count: o.requested_count,
+            node_name: o.node_name,
+            started_at: o.started_at,
+            deadline: o.deadline,
+            reason: o.reason,
+        }
+    }
+}
+
+/// `$.metrics`: a small summary, far below the 256 KiB payload limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSummary {
+    /// Cluster CPU utilisation, 0..1.
+    pub cpu_ratio: Option<f64>,
+    /// Cluster memory utilisation, 0..1.
+    pub memory_ratio: Option<f64>,
+    /// Pods Pending now.
+    pub pending_pods: Option<f64>,
+    /// Worker nodes (control plane excluded).
+    pub nodes: u32,
+    /// Ready worker nodes.
+    pub ready_nodes: u32,
+    /// Workers SmartScale launched (EC2 ownership tags).
+    #[serde(default)]
+    pub managed_nodes: u32,
+    /// True when the values came from the cache because Prometheus failed.
+    #[serde(default)]
+    pub cached: bool,
+}
+
+/// What Evaluate returns: all three keys always present (`null` allowed), because ApplyEvaluation
+/// reads each of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluatePart {
+    /// The decision.
+    pub decision: DecisionPart,
+    /// The operation to carry out or recover; `null` for `none`.
+    pub operation: Option<OperationPart>,
+    /// The metrics summary; `null` when none was read (a recovery).
+    pub metrics: Option<MetricsSummary>,
+}
+
+/// `$.ready.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadyStatus {
+    /// Every instance of the operation is a Ready node.
+    Ready,
+    /// Not all Ready yet, deadline not reached.
+    Waiting,
+    /// Not all Ready and `now >= deadline`.
+    DeadlinePassed,
+}
+
+/// `$.ready`: instance ids by readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyPart {
+    /// Routed on by RouteReadiness.
+    pub status: ReadyStatus,
+    /// Instances whose node is Ready.
+    pub ready: Vec<String>,
+    /// Instances with no node or a NotReady one.
+    pub not_ready: Vec<String>,
+}
+
+/// `$.cordoned`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CordonedPart {
+    /// The node.
+    pub node_name: String,
+    /// Always true on success (cordon is idempotent).
+    pub cordoned: bool,
+}
+
+/// `$.drain.status` and `$.spot.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainStatus {
+    /// Nothing a drain must move is left.
+    Drained,
+    /// Pods remain and the deadline is ahead.
+    InProgress,
+    /// The deadline passed and a disruption budget (or a never-evict annotation) kept pods on
+    /// the node.
+    BlockedDeadline,
+    /// The deadline passed with pods still terminating or not yet evicted.
+    DeadlinePassed,
+}
+
+/// `$.drain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainPart {
+    /// Routed on by RouteDrain.
+    pub status: DrainStatus,
+    /// Pods still on the node (`namespace/name`).
+    pub remaining: Vec<String>,
+    /// Pods whose eviction was refused, with why.
+    pub blocked: Vec<BlockedPod>,
+    /// Pods evicted by this step.
+    #[serde(default)]
+    pub evicted: Vec<String>,
+}
+
+/// `$.outcome.result`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeResult {
+    /// TerminateNode: the drained worker was terminated.
+    ScaledDown,
+    /// HandleJoinFailure: instances that did not join were terminated.
+    JoinFailed,
+    /// AbortDrain: the node was uncordoned.
+    DrainAborted,
+}
+
+/// `$.outcome`: what was done, with node counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomePart {
+    /// Which step and how it ended.
+    pub result: OutcomeResult,
+    /// Instances terminated.
+    #[serde(default)]
+    pub terminated: Vec<String>,
+    /// The node uncordoned (AbortDrain).
+    #[serde(default)]
+    pub uncordoned: Option<String>,
+    /// Workers before the operation.
+    pub nodes_before: u32,
+    /// Workers after it.
+    pub nodes_after: u32,
+}
+
+/// `$.recorded`: the state-table write RecordOutcome made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPart {
+    /// `scale_up`, `scale_down`, or `null` when the operation was undone.
+    pub action: Option<crate::model::ScaleAction>,
+    /// Workers recorded.
+    pub node_count: u32,
+    /// The reason recorded.
+    pub reason: String,
+}
+
+/// `$.notified`: channel name (`slack`, `sns`) to `sent`, `skipped: ...` or `failed: ...`.
+pub type NotifiedPart = BTreeMap<String, String>;
+
+/// `$.released`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedPart {
+    /// True when this execution's lease was given up.
+    pub released: bool,
+}
+
+/// `$.cleanup`: what Cleanup did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupPart {
+    /// True when this execution's lease was released.
+    pub released: bool,
+    /// Why not, when it was not (no lease, or it was no longer ours).
+    #[serde(default)]
+    pub release_note: Option<String>,
+    /// True when at least one channel took the alert.
+    pub alerted: bool,
+    /// What each channel did.
+    #[serde(default)]
+    pub notified: NotifiedPart,
+    /// The operation left in the state table for the next tick to recover, if any.
+    #[serde(default)]
+    pub operation_left_for_recovery: Option<String>,
+}
+
+/// `$.spot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpotPart {
+    /// Routed on by RouteSpotDrain.
+    pub status: DrainStatus,
+    /// The interrupted instance's node, when it has one.
+    pub node_name: Option<String>,
+    /// The replacement launched for it.
+    pub replacement_instance_ids: Vec<String>,
+    /// Pods still on the node.
+    pub remaining: Vec<String>,
+    /// Pods whose eviction was refused.
+    pub blocked: Vec<BlockedPod>,
+    /// Signal time + `SPOT_DRAIN_TIMEOUT`.
+    pub deadline: DateTime<Utc>,
+    /// Set when the signal is ignored (the instance is not SmartScale's); Notify then sends nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Why no replacement was launched (quota, capacity), when none was: the drain goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_error: Option<String>,
+}

@@ -1,0 +1,522 @@
+//! Evaluate: read the state, the cluster and the metrics, and decide — or find an unfinished
+//! operation of a dead run and return `recover`.
+
+use super::document::{
+    Action, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
+};
+use super::{renew, Deps};
+use crate::engine::{Decision, Inputs};
+use crate::error::Result;
+use crate::model::{
+    parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
+    ScalingState,
+};
+use crate::Config;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// The engine's decision function, as `crate::engine::decide` has it.
+pub type DecideFn = fn(&Inputs, &ScalingState, &Config, DateTime<Utc>) -> Decision;
+
+/// [`run_with`] the scaling engine.
+///
+/// Until the engine branch is merged this build has no `crate::engine::decide` and fails with a
+/// `Fatal` error saying so (ENGINE-PENDING: replace the body with
+/// `run_with(doc, deps, now, crate::engine::decide).await`).
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
+    let _ = (doc, deps, now);
+    Err(crate::Error::fatal(
+        "evaluating",
+        "the scaling engine (crate::engine::decide) is not merged into this build yet",
+    ))
+}
+
+/// The id of the operation this execution starts: `<cluster>-op-<fencing token>`, unique per
+/// cluster because tokens only grow, and the same on every retry of the execution.
+pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
+    format!("{cluster_id}-op-{}", lease.token)
+}
+
+/// Renews the lease and loads the state. An operation recorded by another execution (whose lease
+/// therefore lapsed, since this one holds it now) is returned as `recover` with its original
+/// deadline, without reading metrics. Otherwise joins the cluster view with EC2 ownership
+/// (`NodeInfo::managed` by instance id from the provider id), reads the metrics — falling back to
+/// the cached snapshot (at most `METRICS_CACHE_MAX_AGE` old, marked cached so the engine uses it
+/// for scale-up only) or to an all-missing snapshot when Prometheus fails — caches live metrics,
+/// asks `decide`, and records a new operation before returning it. Always returns all three
+/// parts.
+///
+/// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient` (cluster, EC2, state table).
+/// Prometheus failures are not errors here.
+pub async fn run_with(
+    doc: &ExecutionDocument,
+    deps: &Deps,
+    now: DateTime<Utc>,
+    decide: DecideFn,
+) -> Result<EvaluatePart> {
+    let cfg = &deps.config;
+    let lease = renew(doc, deps, now).await?;
+    let mut state = deps.store.load().await?;
+    let own_id = operation_id(&doc.cluster_id, &lease);
+
+    let view = joined_view(deps).await?;
+    let mut summary = summarise(&view);
+
+    if let Some(op) = state.operation.clone() {
+        if op.id == own_id {
+            // A retry of this Evaluate after it recorded its operation: decide afresh.
+            state.operation = None;
+        } else if matches!(op.kind, OperationKind::ScaleUp | OperationKind::ScaleDown) {
+            return Ok(recover(op, summary));
+        }
+    }
+
+    let snapshot = metrics(deps, &state, &lease, now).await?;
+    summary.cpu_ratio = snapshot.cpu_ratio;
+    summary.memory_ratio = snapshot.memory_ratio;
+    summary.pending_pods = snapshot.pending_pods;
+    summary.cached = matches!(snapshot.provenance, Provenance::Cached { .. });
+
+    let inputs = Inputs {
+        metrics: snapshot,
+        cluster: view,
+    };
+    let decision = decide(&inputs, &state, cfg, now);
+    tracing::info!(decision = %decision, "evaluated");
+    let reasons = decision.reason_sentences();
+    let codes = reason_codes(&decision);
+    let reason = reasons.join("; ");
+
+    let (part, operation) = match decision {
+        Decision::ScaleUp { count, .. } => (
+            DecisionPart {
+                action: Action::ScaleUp,
+                count,
+                node: None,
+                instance_id: None,
+                reasons,
+                codes,
+            },
+            Some(OperationPart {
+                id: own_id,
+                kind: OperationKind::ScaleUp,
+                instance_ids: vec![],
+                node_name: None,
+                started_at: now,
+                deadline: now + Duration::seconds(cfg.join_timeout_secs as i64),
+                requested_count: count,
+                reason,
+            }),
+        ),
+        Decision::ScaleDown {
+            node, instance_id, ..
+        } => (
+            DecisionPart {
+                action: Action::ScaleDown,
+                count: 1,
+                node: Some(node.clone()),
+                instance_id: Some(instance_id.clone()),
+                reasons,
+                codes,
+            },
+            Some(OperationPart {
+                id: own_id,
+                kind: OperationKind::ScaleDown,
+                instance_ids: vec![instance_id],
+                node_name: Some(node),
+                started_at: now,
+                deadline: now + Duration::seconds(cfg.drain_timeout_secs as i64),
+                requested_count: 0,
+                reason,
+            }),
+        ),
+        Decision::NoChange { .. } => (
+            DecisionPart {
+                action: Action::None,
+                count: 0,
+                node: None,
+                instance_id: None,
+                reasons,
+                codes,
+            },
+            None,
+        ),
+    };
+    if let Some(op) = &operation {
+        deps.store
+            .save_operation(&lease, &Operation::from(op.clone()))
+            .await?;
+    }
+    Ok(EvaluatePart {
+        decision: part,
+        operation,
+        metrics: Some(summary),
+    })
+}
+
+/// The cluster view with `managed` set from EC2 and `instance_id` filled from the provider id.
+async fn joined_view(deps: &Deps) -> Result<ClusterView> {
+    let mut view = deps.cluster.view().await?;
+    let managed: HashSet<String> = deps
+        .provisioner
+        .describe_managed()
+        .await?
+        .into_iter()
+        .map(|m| m.instance_id)
+        .collect();
+    for n in &mut view.nodes {
+        if n.instance_id.is_none() {
+            n.instance_id = n
+                .provider_id
+                .as_deref()
+                .and_then(parse_provider_id)
+                .map(|(_, id)| id);
+        }
+        n.managed = n
+            .instance_id
+            .as_ref()
+            .is_some_and(|id| managed.contains(id));
+    }
+    Ok(view)
+}
+
+fn summarise(view: &ClusterView) -> MetricsSummary {
+    MetricsSummary {
+        nodes: view.workers().count() as u32,
+        ready_nodes: view.workers().filter(|n| n.ready).count() as u32,
+        managed_nodes: view.workers().filter(|n| n.managed).count() as u32,
+        ..MetricsSummary::default()
+    }
+}
+
+/// Live metrics (cached when their required inputs are usable), else the cache when young
+/// enough, else a snapshot with every input missing.
+async fn metrics(
+    deps: &Deps,
+    state: &ScalingState,
+    lease: &Lease,
+    now: DateTime<Utc>,
+) -> Result<MetricsSnapshot> {
+    match deps.metrics.snapshot(now).await {
+        Ok(s) => {
+            if s.unusable_required().is_empty() && s.provenance == Provenance::Live {
+                deps.store.save_cached_metrics(lease, &s, now).await?;
+            }
+            Ok(s)
+        }
+        Err(e) => {
+            let max_age = Duration::seconds(deps.config.metrics_cache_max_age_secs as i64);
+            match &state.cached_metrics {
+                Some(c) if now - c.fetched_at <= max_age => {
+                    tracing::warn!(error = %e, fetched_at = %c.fetched_at, "metrics unavailable: using the cached snapshot (scale-up only)");
+                    Ok(MetricsSnapshot {
+                        provenance: Provenance::Cached {
+                            fetched_at: c.fetched_at,
+                        },
+                        ..c.snapshot.clone()
+                    })
+                }
+                _ => {
+                    tracing::warn!(error = %e, "metrics unavailable and no usable cache: deciding with every input missing");
+                    Ok(MetricsSnapshot::empty(now))
+                }
+            }
+        }
+    }
+}
+
+fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
+    let kind = match op.kind {
+        OperationKind::ScaleUp => "scale-up",
+        _ => "scale-down",
+    };
+    let sentence = format!(
+        "recovering unfinished {kind} {} of an earlier run (started {}, deadline {})",
+        op.id,
+        op.started_at.format("%H:%M:%S"),
+        op.deadline.format("%H:%M:%S")
+    );
+    let code = format!("recover_{}", kind.replace('-', "_"));
+    let decision = DecisionPart {
+        action: Action::Recover,
+        count: match op.kind {
+            OperationKind::ScaleUp => op.requested_count,
+            _ => 1,
+        },
+        node: op.node_name.clone(),
+        instance_id: match op.kind {
+            OperationKind::ScaleDown => op.instance_ids.first().cloned(),
+            _ => None,
+        },
+        reasons: vec![sentence],
+        codes: vec![code],
+    };
+    EvaluatePart {
+        decision,
+        operation: Some(op.into()),
+        metrics: Some(summary),
+    }
+}
+
+/// Short codes of a decision's reasons: the serde tag of each (`cpu_high`, `pending_pods`,
+/// `at_maximum`, `cooldown`, ...).
+pub fn reason_codes(d: &Decision) -> Vec<String> {
+    fn tag<T: Serialize>(r: &T, key: &str) -> String {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.get(key).and_then(|t| t.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into())
+    }
+    match d {
+        Decision::ScaleUp { reasons, .. } => reasons.iter().map(|r| tag(r, "trigger")).collect(),
+        Decision::ScaleDown { reasons, .. } => {
+            reasons.iter().map(|r| tag(r, "condition")).collect()
+        }
+        Decision::NoChange { reasons } => reasons.iter().map(|r| tag(r, "reason")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{NoChangeReason, ScaleDownReason, ScaleUpReason};
+    use crate::model::{CachedMetrics, ScaleAction};
+    use crate::steps::testkit::*;
+
+    fn up(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        Decision::ScaleUp {
+            count: 2,
+            reasons: vec![ScaleUpReason::PendingPods {
+                count: inputs.metrics.pending_pods.unwrap_or(0.0) as u32,
+                window_secs: 180,
+            }],
+        }
+    }
+    fn down(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        let n = inputs.cluster.workers().find(|n| n.managed).unwrap();
+        Decision::ScaleDown {
+            node: n.name.clone(),
+            instance_id: n.instance_id.clone().unwrap(),
+            reasons: vec![ScaleDownReason::NoPendingPods],
+        }
+    }
+    fn none(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        let workers = inputs.cluster.workers().count() as u32;
+        Decision::NoChange {
+            reasons: vec![NoChangeReason::AtMaximum {
+                workers,
+                max: workers,
+            }],
+        }
+    }
+    /// Scale up only on live metrics, like the engine's cached-metrics rule.
+    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        match inputs.metrics.provenance {
+            Provenance::Cached { .. } => {
+                up(inputs, &ScalingState::new("c1"), &Config::default(), t0())
+            }
+            Provenance::Live => none(inputs, &ScalingState::new("c1"), &Config::default(), t0()),
+        }
+    }
+
+    #[tokio::test]
+    async fn decision_paths() {
+        // (name, decide, want action, want op kind, want deadline secs)
+        let cases: Vec<(&str, DecideFn, Action, Option<OperationKind>, i64)> = vec![
+            (
+                "scale up",
+                up,
+                Action::ScaleUp,
+                Some(OperationKind::ScaleUp),
+                300,
+            ),
+            (
+                "scale down",
+                down,
+                Action::ScaleDown,
+                Some(OperationKind::ScaleDown),
+                300,
+            ),
+            ("nothing to do", none, Action::None, None, 0),
+        ];
+        for (name, decide, action, kind, deadline) in cases {
+            let w = World::new();
+            let doc = w.doc_with_lease(t0()).await;
+            let got = run_with(&doc, &w.deps, at(1), decide).await.unwrap();
+            assert_eq!(got.decision.action, action, "case {name}");
+            assert_eq!(got.operation.as_ref().map(|o| o.kind), kind, "case {name}");
+            let m = got.metrics.clone().unwrap();
+            assert_eq!(
+                (m.nodes, m.ready_nodes, m.managed_nodes, m.cached),
+                (2, 2, 2, false),
+                "case {name}"
+            );
+            assert_eq!(
+                w.store.snapshot().operation.map(|o| o.kind),
+                kind,
+                "case {name}: recorded"
+            );
+            if let Some(op) = &got.operation {
+                assert_eq!(op.id, "c1-op-1", "case {name}");
+                assert_eq!(op.deadline, at(1 + deadline), "case {name}");
+            }
+            assert!(
+                !got.decision.reasons.is_empty() && !got.decision.codes.is_empty(),
+                "case {name}"
+            );
+            let v = serde_json::to_value(&got).unwrap();
+            for key in ["decision", "operation", "metrics"] {
+                assert!(
+                    v.get(key).is_some(),
+                    "case {name}: key {key} always present"
+                );
+            }
+            assert!(
+                w.store.snapshot().cached_metrics.is_some(),
+                "case {name}: live metrics cached"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn managed_is_joined_from_ec2_by_provider_id() {
+        // w2's instance is not SmartScale's: only w1 is managed.
+        let w = World::with(
+            vec![
+                node("w1", Some("i-1"), true),
+                node("w2", Some("i-2"), false),
+            ],
+            vec![instance("i-1", None)],
+        );
+        let doc = w.doc_with_lease(t0()).await;
+        fn check(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+            let m: Vec<(String, bool, Option<String>)> = inputs
+                .cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.managed, n.instance_id.clone()))
+                .collect();
+            assert_eq!(
+                m,
+                vec![
+                    ("w1".into(), true, Some("i-1".into())),
+                    ("w2".into(), false, Some("i-2".into()))
+                ]
+            );
+            Decision::NoChange {
+                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+            }
+        }
+        let got = run_with(&doc, &w.deps, at(1), check).await.unwrap();
+        let m = got.metrics.unwrap();
+        assert_eq!((m.nodes, m.ready_nodes, m.managed_nodes), (2, 1, 1));
+        assert_eq!(got.decision.codes, vec!["steady"]);
+    }
+
+    #[tokio::test]
+    async fn metrics_fallbacks() {
+        // (name, prometheus up, cache age secs, want cached, want decision)
+        let cases: Vec<(&str, bool, Option<i64>, bool, Action)> = vec![
+            ("live", true, Some(60), false, Action::None),
+            ("down, young cache", false, Some(300), true, Action::ScaleUp),
+            ("down, old cache", false, Some(601), false, Action::None),
+            ("down, no cache", false, None, false, Action::None),
+        ];
+        for (name, up_, cache_age, cached, action) in cases {
+            let w = World::new();
+            if !up_ {
+                *w.prom.0.lock().unwrap() = None;
+            }
+            if let Some(age) = cache_age {
+                w.store.state.lock().unwrap().cached_metrics = Some(CachedMetrics {
+                    snapshot: live_metrics(at(-age), 0.95, 4.0),
+                    fetched_at: at(-age),
+                });
+            }
+            let doc = w.doc_with_lease(t0()).await;
+            let got = run_with(&doc, &w.deps, t0(), up_if_cached).await.unwrap();
+            assert_eq!(got.metrics.as_ref().unwrap().cached, cached, "case {name}");
+            assert_eq!(got.decision.action, action, "case {name}");
+            if cached {
+                assert_eq!(got.metrics.unwrap().cpu_ratio, Some(0.95), "case {name}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn recovery_and_retry() {
+        // (name, recorded operation id, kind, want action)
+        let cases: Vec<(&str, &str, OperationKind, Action)> = vec![
+            (
+                "dead run's scale-up",
+                "c1-op-0",
+                OperationKind::ScaleUp,
+                Action::Recover,
+            ),
+            (
+                "dead run's scale-down",
+                "c1-op-0",
+                OperationKind::ScaleDown,
+                Action::Recover,
+            ),
+            (
+                "own operation on retry",
+                "c1-op-1",
+                OperationKind::ScaleUp,
+                Action::ScaleUp,
+            ),
+        ];
+        for (name, id, kind, action) in cases {
+            let w = World::new();
+            let doc = w.doc_with_lease(t0()).await;
+            let mut op: Operation = if kind == OperationKind::ScaleUp {
+                scale_up_op(id, &["i-9"], at(-100)).into()
+            } else {
+                scale_down_op("w1", "i-1", at(-100)).into()
+            };
+            op.id = id.into();
+            w.store.state.lock().unwrap().operation = Some(op);
+            let got = run_with(&doc, &w.deps, at(1), up).await.unwrap();
+            assert_eq!(got.decision.action, action, "case {name}");
+            let op = got.operation.unwrap();
+            if action == Action::Recover {
+                assert_eq!(
+                    (op.id.as_str(), op.kind, op.deadline),
+                    (id, kind, at(-100)),
+                    "case {name}: original deadline kept"
+                );
+                assert!(
+                    got.decision.reasons[0].contains("recovering"),
+                    "case {name}"
+                );
+                assert!(got.metrics.is_some(), "case {name}");
+                if kind == OperationKind::ScaleDown {
+                    assert_eq!(
+                        (
+                            got.decision.node.as_deref(),
+                            got.decision.instance_id.as_deref()
+                        ),
+                        (Some("w1"), Some("i-1")),
+                        "case {name}"
+                    );
+                }
+            } else {
+                assert_eq!(op.id, "c1-op-1", "case {name}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn lease_lost_decides_nothing() {
+        let w = World::new();
+        let doc = w.doc_with_lease(t0()).await;
+        w.steal_lease().await;
+        assert_eq!(
+            run_with(&doc, &w.deps, at(1), up).await.unwrap_err().kind(),
+            "LeaseLost"
+        );
+        assert!(w.store.snapshot().operation.is_none());
+        let _ = ScaleAction::ScaleUp;
+    }
+}

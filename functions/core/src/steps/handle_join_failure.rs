@@ -1,0 +1,107 @@
+//! HandleJoinFailure: instances not Ready by the join deadline are terminated.
+
+use super::document::{ExecutionDocument, OutcomePart, OutcomeResult};
+use super::{node_of_instance, renew, Deps};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+
+/// Renews the lease, terminates every instance in `$.ready.not_ready` (already gone is success)
+/// and deletes the Node objects any of them registered (NotReady nodes). Instances that did join
+/// stay: `nodes_after = nodes_before + ready`. The alert is sent by Notify from this outcome.
+/// Errors: `LeaseLost`, `NotOwned` (Fatal), `InvalidInput` without `$.ready`, `Transient`.
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<OutcomePart> {
+    let ready = doc
+        .ready
+        .as_ref()
+        .ok_or_else(|| Error::invalid_input("handling a join failure", "`ready` is missing"))?;
+    renew(doc, deps, now).await?;
+    let view = deps.cluster.view().await?;
+    for id in &ready.not_ready {
+        deps.provisioner.terminate(id).await?;
+        if let Some(n) = node_of_instance(&view, id) {
+            deps.cluster.delete_node(&n.name).await?;
+        }
+    }
+    let before = doc.nodes_before();
+    Ok(OutcomePart {
+        result: OutcomeResult::JoinFailed,
+        terminated: ready.not_ready.clone(),
+        uncordoned: None,
+        nodes_before: before,
+        nodes_after: before + ready.ready.len() as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::document::{ReadyPart, ReadyStatus};
+    use crate::steps::testkit::*;
+
+    #[allow(clippy::type_complexity)] // the case table's row type
+    #[tokio::test]
+    async fn join_failure_paths() {
+        let cases: Vec<(
+            &str,
+            &[&str],
+            &[&str],
+            bool,
+            std::result::Result<(u32, u32), &str>,
+        )> = vec![
+            ("one joined, one not", &["i-a"], &["i-b"], false, Ok((2, 3))),
+            ("none joined", &[], &["i-a", "i-b"], false, Ok((2, 2))),
+            (
+                "lease lost terminates nothing",
+                &[],
+                &["i-a", "i-b"],
+                true,
+                Err("LeaseLost"),
+            ),
+        ];
+        for (name, ready, not_ready, stolen, want) in cases {
+            let w = World::with(
+                vec![
+                    node("w1", Some("i-1"), true),
+                    node("na", Some("i-a"), ready.contains(&"i-a")),
+                    node("nb", Some("i-b"), false),
+                ],
+                vec![
+                    instance("i-1", None),
+                    instance("i-a", Some("op")),
+                    instance("i-b", Some("op")),
+                ],
+            );
+            let mut doc = w.doc_with_lease(t0()).await;
+            doc.operation = Some(scale_up_op("op", &["i-a", "i-b"], at(300)));
+            doc.metrics = Some(summary(2));
+            doc.ready = Some(ReadyPart {
+                status: ReadyStatus::DeadlinePassed,
+                ready: ready.iter().map(|s| s.to_string()).collect(),
+                not_ready: not_ready.iter().map(|s| s.to_string()).collect(),
+            });
+            if stolen {
+                w.steal_lease().await;
+            }
+            match (run(&doc, &w.deps, at(301)).await, want) {
+                (Ok(o), Ok((b, a))) => {
+                    assert_eq!((o.nodes_before, o.nodes_after), (b, a), "case {name}");
+                    for id in not_ready {
+                        assert!(
+                            !w.ec2.live_ids().contains(&id.to_string()),
+                            "case {name}: {id} terminated"
+                        );
+                    }
+                    assert!(
+                        w.k8s.node("nb").is_none(),
+                        "case {name}: NotReady node deleted"
+                    );
+                }
+                (Err(e), Err(kind)) => {
+                    assert_eq!(e.kind(), kind, "case {name}");
+                    assert_eq!(w.ec2.live_ids().len(), 3, "case {name}");
+                }
+                (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}

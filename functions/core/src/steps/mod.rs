@@ -1,0 +1,246 @@
+//! The step logic each Lambda runs: one module per state of the two state machines. Each step
+//! takes the execution document, the seams and `now`, and returns only its part of the document
+//! (see [`document`]). Rules every step follows:
+//! - it renews the lease first when it runs under one, and writes state only with it (the
+//!   [`crate::seams::StateStore`] writes are conditional), so a run whose lease was taken over
+//!   stops with `LeaseLost`;
+//! - deadlines come from `$.operation.deadline` (or `$.spot.deadline`) against `now`, never from
+//!   counting loops;
+//! - it is idempotent for a given document: a `Retry` re-runs it with the same input.
+
+pub mod abort_drain;
+pub mod acquire_lock;
+pub mod check_nodes_ready;
+pub mod cleanup;
+pub mod cordon_node;
+pub mod document;
+pub mod drain_node;
+pub mod evaluate;
+pub mod handle_join_failure;
+pub mod launch_nodes;
+pub mod notify;
+pub mod record_outcome;
+pub mod release_lock;
+pub mod spot_interruption;
+pub mod terminate_node;
+
+#[cfg(test)]
+mod events_test;
+#[cfg(test)]
+pub(crate) mod testkit;
+
+use crate::error::{Error, Result};
+use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
+use crate::notify::Notification;
+use crate::seams::{
+    ClusterApi, DrainProgress, LaunchRequest, ManagedInstance, MetricsSource, NodeProvisioner,
+    Notifier, StateStore,
+};
+use crate::Config;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use document::{DrainStatus, NotifiedPart};
+use std::sync::Arc;
+
+/// What a step runs with: the configuration and one implementation per seam.
+///
+/// A Lambda wires only the seams its step uses; the others are [`Unwired`], which fails every
+/// call with a `Fatal` error naming the seam, so a wiring mistake is loud rather than silent.
+#[derive(Clone)]
+pub struct Deps {
+    /// The configuration read at cold start.
+    pub config: Config,
+    /// The DynamoDB state item.
+    pub store: Arc<dyn StateStore>,
+    /// EC2 workers.
+    pub provisioner: Arc<dyn NodeProvisioner>,
+    /// The Kubernetes API.
+    pub cluster: Arc<dyn ClusterApi>,
+    /// Prometheus.
+    pub metrics: Arc<dyn MetricsSource>,
+    /// The channels people are told through, in order (Slack, SNS); may be empty.
+    pub notifiers: Vec<Arc<dyn Notifier>>,
+}
+
+impl Deps {
+    /// Deps with every seam [`Unwired`] and no notifier; set the fields a step needs.
+    pub fn unwired(config: Config) -> Self {
+        let u = Arc::new(Unwired);
+        Deps {
+            config,
+            store: u.clone(),
+            provisioner: u.clone(),
+            cluster: u.clone(),
+            metrics: u,
+            notifiers: Vec::new(),
+        }
+    }
+}
+
+/// The stand-in for a seam a Lambda does not wire: every call fails with [`Error::Fatal`]
+/// naming the seam.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unwired;
+
+fn unwired<T>(seam: &str) -> Result<T> {
+    Err(Error::fatal(
+        format!("calling {seam}"),
+        "this Lambda is not wired with that seam (a wiring bug in its main.rs)",
+    ))
+}
+
+#[async_trait]
+impl StateStore for Unwired {
+    async fn load(&self) -> Result<ScalingState> {
+        unwired("StateStore")
+    }
+    async fn acquire(&self, _: &str, _: DateTime<Utc>, _: u64) -> Result<Lease> {
+        unwired("StateStore")
+    }
+    async fn renew(&self, _: &Lease, _: DateTime<Utc>, _: u64) -> Result<Lease> {
+        unwired("StateStore")
+    }
+    async fn release(&self, _: &Lease) -> Result<()> {
+        unwired("StateStore")
+    }
+    async fn save_operation(&self, _: &Lease, _: &Operation) -> Result<()> {
+        unwired("StateStore")
+    }
+    async fn finish_operation(
+        &self,
+        _: &Lease,
+        _: Option<ScaleAction>,
+        _: &str,
+        _: u32,
+        _: DateTime<Utc>,
+    ) -> Result<()> {
+        unwired("StateStore")
+    }
+    async fn save_cached_metrics(
+        &self,
+        _: &Lease,
+        _: &MetricsSnapshot,
+        _: DateTime<Utc>,
+    ) -> Result<()> {
+        unwired("StateStore")
+    }
+}
+
+#[async_trait]
+impl NodeProvisioner for Unwired {
+    async fn launch(&self, _: &LaunchRequest) -> Result<Vec<ManagedInstance>> {
+        unwired("NodeProvisioner")
+    }
+    async fn terminate(&self, _: &str) -> Result<()> {
+        unwired("NodeProvisioner")
+    }
+    async fn describe_managed(&self) -> Result<Vec<ManagedInstance>> {
+        unwired("NodeProvisioner")
+    }
+}
+
+#[async_trait]
+impl ClusterApi for Unwired {
+    async fn view(&self) -> Result<ClusterView> {
+        unwired("ClusterApi")
+    }
+    async fn cordon(&self, _: &str) -> Result<()> {
+        unwired("ClusterApi")
+    }
+    async fn uncordon(&self, _: &str) -> Result<()> {
+        unwired("ClusterApi")
+    }
+    async fn drain_step(&self, _: &str) -> Result<DrainProgress> {
+        unwired("ClusterApi")
+    }
+    async fn delete_node(&self, _: &str) -> Result<()> {
+        unwired("ClusterApi")
+    }
+}
+
+#[async_trait]
+impl MetricsSource for Unwired {
+    async fn snapshot(&self, _: DateTime<Utc>) -> Result<MetricsSnapshot> {
+        unwired("MetricsSource")
+    }
+}
+
+/// Renews the document's lease for `LOCK_TTL` and returns the renewed lease.
+/// Errors: `InvalidInput` without a lease, `LeaseLost` when it is no longer ours.
+pub(crate) async fn renew(
+    doc: &document::ExecutionDocument,
+    deps: &Deps,
+    now: DateTime<Utc>,
+) -> Result<Lease> {
+    let lease = doc.require_lease()?;
+    deps.store
+        .renew(lease, now, deps.config.lock_ttl_secs)
+        .await
+}
+
+/// The status of a drain after a step, against its deadline: drained wins, then the deadline
+/// (blocked when something refused eviction), else in progress.
+pub(crate) fn drain_status(
+    progress: &DrainProgress,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DrainStatus {
+    if progress.is_drained() {
+        DrainStatus::Drained
+    } else if now < deadline {
+        DrainStatus::InProgress
+    } else if !progress.blocked.is_empty() {
+        DrainStatus::BlockedDeadline
+    } else {
+        DrainStatus::DeadlinePassed
+    }
+}
+
+/// Sends `n` through every notifier; never fails. Returns what each channel did.
+pub(crate) async fn send_all(deps: &Deps, n: &Notification) -> NotifiedPart {
+    let mut out = NotifiedPart::new();
+    for notifier in &deps.notifiers {
+        let result = match notifier.send(n).await {
+            Ok(()) => "sent".to_string(),
+            Err(e) => {
+                tracing::warn!(channel = notifier.channel(), kind = n.kind.as_str(), error = %e, "notification not delivered");
+                format!("failed: {e}")
+            }
+        };
+        out.insert(notifier.channel().to_string(), result);
+    }
+    out
+}
+
+/// Instance ids of an operation: those recorded plus those EC2 tags with its operation id (so an
+/// instance launched by a run that died before recording it is not leaked). Sorted, unique.
+pub(crate) fn operation_instances(
+    recorded: &[String],
+    managed: &[ManagedInstance],
+    operation_id: &str,
+) -> Vec<String> {
+    let mut ids: Vec<String> = recorded.to_vec();
+    ids.extend(
+        managed
+            .iter()
+            .filter(|m| m.operation_id.as_deref() == Some(operation_id))
+            .map(|m| m.instance_id.clone()),
+    );
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The node whose provider id names `instance_id`, if any.
+pub(crate) fn node_of_instance<'a>(
+    view: &'a ClusterView,
+    instance_id: &str,
+) -> Option<&'a crate::model::NodeInfo> {
+    view.nodes.iter().find(|n| {
+        n.instance_id.as_deref() == Some(instance_id)
+            || n.provider_id
+                .as_deref()
+                .and_then(crate::model::parse_provider_id)
+                .is_some_and(|(_, id)| id == instance_id)
+    })
+}

@@ -1,0 +1,403 @@
+//! Notify: tell people what this execution did. Never fails the execution.
+
+use super::document::{
+    Action, DrainStatus, ExecutionDocument, NotifiedPart, OutcomeResult, ReadyStatus,
+};
+use super::{send_all, Deps};
+use crate::error::Result;
+use crate::notify::{Notification, NotificationKind};
+use chrono::{DateTime, Utc};
+
+/// The notification the document calls for, or `None` when there is nothing to tell (a spot
+/// signal for an instance that is not SmartScale's, or a document with no outcome).
+///
+/// Picks, in order: the spot outcome; the periodic outcome (join failure, drain aborted,
+/// scale-down completed); a scale-up whose workers are Ready; a `none` decision at maximum
+/// capacity. A recovery says so.
+pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<Notification> {
+    let base = |kind, reason: String, action: String, before, after| Notification {
+        kind,
+        cluster_id: doc.cluster_id.clone(),
+        reason,
+        action,
+        nodes_before: before,
+        nodes_after: after,
+        recommendation: None,
+        recovered: doc.is_recovery(),
+        time: now,
+        execution_arn: Some(doc.execution_id.clone()),
+    };
+    if let Some(spot) = &doc.spot {
+        if spot.skipped.is_some() {
+            return None;
+        }
+        let instance = doc.instance_id.clone().unwrap_or_default();
+        let signal = doc.signal.clone().unwrap_or_else(|| "Spot signal".into());
+        let drained = match spot.status {
+            DrainStatus::Drained => "drained".to_string(),
+            DrainStatus::InProgress => "drain in progress".to_string(),
+            DrainStatus::BlockedDeadline => format!(
+                "not drained by the deadline, blocked: {}",
+                blocked_list(&spot.blocked)
+            ),
+            DrainStatus::DeadlinePassed => format!(
+                "not drained by the deadline, remaining: {}",
+                spot.remaining.join(", ")
+            ),
+        };
+        let mut n = base(
+            NotificationKind::SpotInterruption,
+            format!("{signal} for {instance}"),
+            format!(
+                "Cordoned {}, {drained}; replacement {}",
+                spot.node_name.as_deref().unwrap_or("(no node)"),
+                if spot.replacement_instance_ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    spot.replacement_instance_ids.join(", ")
+                }
+            ),
+            None,
+            None,
+        );
+        if spot.status != DrainStatus::Drained {
+            n.recommendation = Some(
+                "Pods left on the node are lost when the instance is reclaimed; check their workloads rescheduled".into(),
+            );
+        }
+        return Some(n);
+    }
+
+    let reason = doc
+        .operation
+        .as_ref()
+        .map(|o| super::launch_nodes::reason_of(doc, o))
+        .or_else(|| doc.decision.as_ref().map(|d| d.reasons.join("; ")))
+        .unwrap_or_default();
+    let before = doc.nodes_before();
+    if let Some(o) = &doc.outcome {
+        let (kind, action, recommendation) = match o.result {
+            OutcomeResult::JoinFailed => (
+                NotificationKind::JoinFailure,
+                format!(
+                    "Terminated {} instance(s) not Ready by the join deadline: {}",
+                    o.terminated.len(),
+                    o.terminated.join(", ")
+                ),
+                Some("Check the workers' user data, the K3s join token and the security groups (console output of the instances)".to_string()),
+            ),
+            OutcomeResult::DrainAborted => {
+                let blocked = doc
+                    .drain
+                    .as_ref()
+                    .map(|d| blocked_list(&d.blocked))
+                    .filter(|b| !b.is_empty());
+                (
+                    NotificationKind::DrainAborted,
+                    format!(
+                        "Drain of {} not finished by the deadline; node uncordoned{}",
+                        o.uncordoned.as_deref().unwrap_or("the node"),
+                        blocked.map(|b| format!(" (blocked: {b})")).unwrap_or_default()
+                    ),
+                    Some("Check the disruption budgets and pods named above; the next scale-down will try again".to_string()),
+                )
+            }
+            OutcomeResult::ScaledDown => (
+                NotificationKind::ScaleDownCompleted,
+                format!(
+                    "Removed 1 node ({}{})",
+                    doc.operation
+                        .as_ref()
+                        .and_then(|op| op.node_name.as_deref())
+                        .map(|n| format!("{n}, "))
+                        .unwrap_or_default(),
+                    o.terminated.join(", ")
+                ),
+                None,
+            ),
+        };
+        let mut n = base(
+            kind,
+            reason,
+            action,
+            Some(o.nodes_before),
+            Some(o.nodes_after),
+        );
+        n.recommendation = recommendation;
+        return Some(n);
+    }
+    if let Some(r) = doc
+        .ready
+        .as_ref()
+        .filter(|r| r.status == ReadyStatus::Ready)
+    {
+        let after = if doc.is_recovery() {
+            before
+        } else {
+            before + r.ready.len() as u32
+        };
+        let action = if r.ready.is_empty() {
+            "Nothing was launched; the operation was closed".to_string()
+        } else {
+            format!("Added {} node(s): {}", r.ready.len(), r.ready.join(", "))
+        };
+        return Some(base(
+            NotificationKind::ScaleUpCompleted,
+            reason,
+            action,
+            Some(before),
+            Some(after),
+        ));
+    }
+    if let Some(d) = doc
+        .decision
+        .as_ref()
+        .filter(|d| d.action == Action::None && d.codes.iter().any(|c| c == "at_maximum"))
+    {
+        let mut n = base(
+            NotificationKind::AtMaximumCapacity,
+            d.reasons.join("; "),
+            "Cannot scale further; service degradation possible".into(),
+            Some(before),
+            Some(before),
+        );
+        n.recommendation = Some("Optimise workloads or raise MAX_NODES".into());
+        return Some(n);
+    }
+    None
+}
+
+fn blocked_list(blocked: &[crate::seams::BlockedPod]) -> String {
+    blocked
+        .iter()
+        .map(|b| format!("{} ({})", b.pod, b.reason))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sends the notification the document calls for through every channel and reports, per
+/// channel, `sent`, `failed: <error>` or `skipped: <why>`. Never returns an error.
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<NotifiedPart> {
+    match notification_for(doc, now) {
+        Some(n) => Ok(send_all(deps, &n).await),
+        None => Ok(deps
+            .notifiers
+            .iter()
+            .map(|c| {
+                (
+                    c.channel().to_string(),
+                    "skipped: nothing to tell".to_string(),
+                )
+            })
+            .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seams::BlockedPod;
+    use crate::steps::document::*;
+    use crate::steps::testkit::*;
+
+    fn doc() -> ExecutionDocument {
+        ExecutionDocument {
+            cluster_id: "c1".into(),
+            execution_id: EXEC.into(),
+            metrics: Some(summary(3)),
+            decision: Some(DecisionPart {
+                action: Action::ScaleUp,
+                count: 2,
+                node: None,
+                instance_id: None,
+                reasons: vec!["2 pod(s) Pending for over 3m".into()],
+                codes: vec!["pending_pods".into()],
+            }),
+            operation: Some(scale_up_op("op", &["i-a", "i-b"], at(300))),
+            ..Default::default()
+        }
+    }
+
+    fn outcome(result: OutcomeResult, after: u32) -> Option<OutcomePart> {
+        Some(OutcomePart {
+            result,
+            terminated: vec!["i-b".into()],
+            uncordoned: Some("w1".into()),
+            nodes_before: 3,
+            nodes_after: after,
+        })
+    }
+
+    #[allow(clippy::type_complexity)] // the case table's row type
+    #[test]
+    fn the_document_picks_the_message() {
+        let ready = Some(ReadyPart {
+            status: ReadyStatus::Ready,
+            ready: vec!["i-a".into(), "i-b".into()],
+            not_ready: vec![],
+        });
+        let spot = Some(SpotPart {
+            status: DrainStatus::BlockedDeadline,
+            node_name: Some("w9".into()),
+            replacement_instance_ids: vec!["i-r".into()],
+            remaining: vec!["db/pg-0".into()],
+            blocked: vec![BlockedPod {
+                pod: "db/pg-0".into(),
+                reason: "pdb db/pg".into(),
+            }],
+            deadline: at(90),
+            skipped: None,
+            launch_error: None,
+        });
+        let at_max = DecisionPart {
+            action: Action::None,
+            count: 0,
+            node: None,
+            instance_id: None,
+            reasons: vec!["at maximum capacity: 10 workers, MAX_NODES is 10".into()],
+            codes: vec!["at_maximum".into()],
+        };
+        let steady = DecisionPart {
+            codes: vec!["steady".into()],
+            ..at_max.clone()
+        };
+        // (name, edit, want kind, want before/after, want text in action)
+        type Edit = Box<dyn Fn(&mut ExecutionDocument)>;
+        let cases: Vec<(
+            &str,
+            Edit,
+            Option<NotificationKind>,
+            (Option<u32>, Option<u32>),
+            &str,
+        )> = vec![
+            (
+                "scale-up completed",
+                Box::new({
+                    let r = ready.clone();
+                    move |d| d.ready = r.clone()
+                }),
+                Some(NotificationKind::ScaleUpCompleted),
+                (Some(3), Some(5)),
+                "Added 2 node(s): i-a, i-b",
+            ),
+            (
+                "join failure",
+                Box::new(|d| d.outcome = outcome(OutcomeResult::JoinFailed, 4)),
+                Some(NotificationKind::JoinFailure),
+                (Some(3), Some(4)),
+                "Terminated 1 instance(s)",
+            ),
+            (
+                "scale-down completed",
+                Box::new(|d| d.outcome = outcome(OutcomeResult::ScaledDown, 2)),
+                Some(NotificationKind::ScaleDownCompleted),
+                (Some(3), Some(2)),
+                "Removed 1 node (i-b)",
+            ),
+            (
+                "drain aborted",
+                Box::new(|d| {
+                    d.outcome = outcome(OutcomeResult::DrainAborted, 3);
+                    d.drain = Some(DrainPart {
+                        status: DrainStatus::BlockedDeadline,
+                        remaining: vec![],
+                        blocked: vec![BlockedPod {
+                            pod: "db/pg-0".into(),
+                            reason: "pdb db/pg".into(),
+                        }],
+                        evicted: vec![],
+                    });
+                }),
+                Some(NotificationKind::DrainAborted),
+                (Some(3), Some(3)),
+                "blocked: db/pg-0 (pdb db/pg)",
+            ),
+            (
+                "at maximum",
+                Box::new({
+                    let a = at_max.clone();
+                    move |d| {
+                        d.operation = None;
+                        d.decision = Some(a.clone())
+                    }
+                }),
+                Some(NotificationKind::AtMaximumCapacity),
+                (Some(3), Some(3)),
+                "Cannot scale further",
+            ),
+            (
+                "steady: nothing",
+                Box::new({
+                    let s = steady.clone();
+                    move |d| {
+                        d.operation = None;
+                        d.decision = Some(s.clone())
+                    }
+                }),
+                None,
+                (None, None),
+                "",
+            ),
+            (
+                "spot",
+                Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        d.spot = s.clone();
+                        d.instance_id = Some("i-s".into());
+                        d.signal = Some("EC2 Spot Instance Interruption Warning".into())
+                    }
+                }),
+                Some(NotificationKind::SpotInterruption),
+                (None, None),
+                "replacement i-r",
+            ),
+            (
+                "spot for a foreign instance",
+                Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        let mut s = s.clone().unwrap();
+                        s.skipped = Some("not managed".into());
+                        d.spot = Some(s)
+                    }
+                }),
+                None,
+                (None, None),
+                "",
+            ),
+        ];
+        for (name, edit, kind, counts, text) in cases {
+            let mut d = doc();
+            edit(&mut d);
+            let n = notification_for(&d, at(100));
+            assert_eq!(n.as_ref().map(|n| n.kind), kind, "case {name}");
+            if let Some(n) = n {
+                assert_eq!((n.nodes_before, n.nodes_after), counts, "case {name}");
+                assert!(n.action.contains(text), "case {name}: {}", n.action);
+                assert_eq!(n.execution_arn.as_deref(), Some(EXEC), "case {name}");
+                assert!(!n.reason.is_empty(), "case {name}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn recovery_is_flagged_and_failures_are_reported_not_raised() {
+        let mut d = doc();
+        d.decision.as_mut().unwrap().action = Action::Recover;
+        d.outcome = outcome(OutcomeResult::JoinFailed, 3);
+        let ok = RecordingNotifier::new("slack", false);
+        let bad = RecordingNotifier::new("sns", true);
+        let mut w = World::new();
+        w.deps.notifiers = vec![ok.clone(), bad];
+        let got = run(&d, &w.deps, at(100)).await.unwrap();
+        assert_eq!(got.get("slack").map(String::as_str), Some("sent"));
+        assert!(got["sns"].starts_with("failed: "), "{got:?}");
+        assert!(ok.sent()[0].recovered);
+
+        d.outcome = None;
+        d.decision.as_mut().unwrap().action = Action::None;
+        let got = run(&d, &w.deps, at(100)).await.unwrap();
+        assert_eq!(got["slack"], "skipped: nothing to tell");
+    }
+}

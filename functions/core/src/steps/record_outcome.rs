@@ -1,0 +1,206 @@
+//! RecordOutcome: write what the operation achieved to the state table and clear it.
+
+use super::document::{ExecutionDocument, OutcomeResult, ReadyStatus, RecordedPart};
+use super::{renew, Deps};
+use crate::error::{Error, Result};
+use crate::model::ScaleAction;
+use chrono::{DateTime, Utc};
+
+/// What the document says the operation achieved: `(action, workers after, reason)`. The action
+/// is `None` when nothing changed (drain aborted, no worker joined, nothing launched), so the
+/// cooldown does not start for an undone operation.
+/// Errors: `InvalidInput` when the document has neither `outcome` nor a `ready` status `ready`.
+pub fn achieved(doc: &ExecutionDocument) -> Result<(Option<ScaleAction>, u32, String)> {
+    let reason = doc
+        .operation
+        .as_ref()
+        .map(|o| super::launch_nodes::reason_of(doc, o))
+        .unwrap_or_default();
+    let before = doc.nodes_before();
+    if let Some(o) = &doc.outcome {
+        let action = match o.result {
+            OutcomeResult::ScaledDown => Some(ScaleAction::ScaleDown),
+            OutcomeResult::JoinFailed if o.nodes_after > o.nodes_before => {
+                Some(ScaleAction::ScaleUp)
+            }
+            OutcomeResult::JoinFailed | OutcomeResult::DrainAborted => None,
+        };
+        return Ok((action, o.nodes_after, reason));
+    }
+    match &doc.ready {
+        Some(r) if r.status == ReadyStatus::Ready => {
+            let joined = r.ready.len() as u32;
+            // A recovery's node count was taken after the dead run's workers registered.
+            let after = if doc.is_recovery() {
+                before
+            } else {
+                before + joined
+            };
+            let action = (joined > 0).then_some(ScaleAction::ScaleUp);
+            Ok((action, after, reason))
+        }
+        _ => Err(Error::invalid_input(
+            "recording the outcome",
+            "the document has no `outcome` and no `ready` with status `ready`",
+        )),
+    }
+}
+
+/// Renews the lease, clears the operation and records the action, the time, the reason and the
+/// node count (conditional on the lease). Idempotent: a retry writes the same values.
+/// Errors: `LeaseLost`, `InvalidInput`, the store's `Transient`.
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<RecordedPart> {
+    let (action, node_count, reason) = achieved(doc)?;
+    let lease = renew(doc, deps, now).await?;
+    deps.store
+        .finish_operation(&lease, action, &reason, node_count, now)
+        .await?;
+    Ok(RecordedPart {
+        action,
+        node_count,
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::document::*;
+    use crate::steps::testkit::*;
+
+    fn outcome(result: OutcomeResult, before: u32, after: u32) -> Option<OutcomePart> {
+        Some(OutcomePart {
+            result,
+            terminated: vec![],
+            uncordoned: None,
+            nodes_before: before,
+            nodes_after: after,
+        })
+    }
+
+    fn ready(ids: &[&str]) -> Option<ReadyPart> {
+        Some(ReadyPart {
+            status: ReadyStatus::Ready,
+            ready: ids.iter().map(|s| s.to_string()).collect(),
+            not_ready: vec![],
+        })
+    }
+
+    #[tokio::test]
+    async fn record_paths() {
+        // (name, outcome, ready, recovery, want action, node count)
+        type Case = (
+            &'static str,
+            Option<OutcomePart>,
+            Option<ReadyPart>,
+            bool,
+            Option<ScaleAction>,
+            u32,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "scale-up joined",
+                None,
+                ready(&["i-a", "i-b"]),
+                false,
+                Some(ScaleAction::ScaleUp),
+                4,
+            ),
+            (
+                "recovered scale-up joined",
+                None,
+                ready(&["i-a"]),
+                true,
+                Some(ScaleAction::ScaleUp),
+                2,
+            ),
+            (
+                "recovery, nothing launched",
+                None,
+                ready(&[]),
+                true,
+                None,
+                2,
+            ),
+            (
+                "scaled down",
+                outcome(OutcomeResult::ScaledDown, 2, 1),
+                None,
+                false,
+                Some(ScaleAction::ScaleDown),
+                1,
+            ),
+            (
+                "join failed, one joined",
+                outcome(OutcomeResult::JoinFailed, 2, 3),
+                None,
+                false,
+                Some(ScaleAction::ScaleUp),
+                3,
+            ),
+            (
+                "join failed, none joined",
+                outcome(OutcomeResult::JoinFailed, 2, 2),
+                None,
+                false,
+                None,
+                2,
+            ),
+            (
+                "drain aborted",
+                outcome(OutcomeResult::DrainAborted, 2, 2),
+                None,
+                false,
+                None,
+                2,
+            ),
+        ];
+        for (name, out, rdy, recovery, action, count) in cases {
+            let w = World::new();
+            let mut doc = w.doc_with_lease(t0()).await;
+            doc.operation = Some(scale_up_op("op", &[], at(300)));
+            w.store.state.lock().unwrap().operation = Some(doc.operation.clone().unwrap().into());
+            doc.metrics = Some(summary(2));
+            doc.outcome = out;
+            doc.ready = rdy;
+            doc.decision = Some(DecisionPart {
+                action: if recovery {
+                    Action::Recover
+                } else {
+                    Action::ScaleUp
+                },
+                count: 1,
+                node: None,
+                instance_id: None,
+                reasons: vec!["because".into()],
+                codes: vec![],
+            });
+            let got = run(&doc, &w.deps, at(100)).await.unwrap();
+            assert_eq!((got.action, got.node_count), (action, count), "case {name}");
+            let s = w.store.snapshot();
+            assert!(s.operation.is_none(), "case {name}: operation cleared");
+            assert_eq!(s.node_count, Some(count), "case {name}");
+            assert_eq!(s.last_scale_action, action, "case {name}");
+            assert_eq!(s.last_scale_time, action.map(|_| at(100)), "case {name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn lease_lost_writes_nothing() {
+        let w = World::new();
+        let mut doc = w.doc_with_lease(t0()).await;
+        doc.ready = ready(&["i-a"]);
+        w.steal_lease().await;
+        assert_eq!(
+            run(&doc, &w.deps, at(10)).await.unwrap_err().kind(),
+            "LeaseLost"
+        );
+        assert!(w.store.finished.lock().unwrap().is_empty());
+        let mut empty = doc.clone();
+        empty.ready = None;
+        assert_eq!(
+            run(&empty, &w.deps, at(10)).await.unwrap_err().kind(),
+            "Fatal"
+        );
+    }
+}

@@ -1,0 +1,548 @@
+//! Hand-written fakes of the seams for the step unit tests. The store has real lease semantics
+//! (owner, fencing token, expiry, conditional writes); the provisioner is idempotent per
+//! operation id like the EC2 adapter promises.
+
+use super::document::*;
+use super::Deps;
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::notify::Notification;
+use crate::seams::*;
+use crate::Config;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// 2026-11-23 20:00:00 UTC, the tests' "now".
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap()
+}
+
+/// `t0 + secs`.
+pub fn at(secs: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(secs)
+}
+
+pub const EXEC: &str = "arn:aws:states:eu-west-1:123456789012:execution:smartscale:exec-1";
+
+/// A DynamoDB item with real lease semantics.
+pub struct FakeStore {
+    pub state: Mutex<ScalingState>,
+    /// Errors to return once from the named method.
+    pub fail_once: Mutex<HashMap<&'static str, Error>>,
+    pub finished: Mutex<Vec<(Option<ScaleAction>, String, u32)>>,
+}
+
+impl FakeStore {
+    pub fn new() -> Self {
+        FakeStore {
+            state: Mutex::new(ScalingState::new("c1")),
+            fail_once: Mutex::new(HashMap::new()),
+            finished: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn fail_next(&self, method: &'static str, e: Error) {
+        self.fail_once.lock().unwrap().insert(method, e);
+    }
+
+    fn injected(&self, method: &'static str) -> Result<()> {
+        match self.fail_once.lock().unwrap().remove(method) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn check(&self, lease: &Lease, what: &str) -> Result<()> {
+        let s = self.state.lock().unwrap();
+        match &s.lease {
+            Some(l) if l.owner == lease.owner && l.token == lease.token => Ok(()),
+            _ => Err(Error::LeaseLost {
+                context: what.to_string(),
+            }),
+        }
+    }
+
+    pub fn snapshot(&self) -> ScalingState {
+        self.state.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl StateStore for FakeStore {
+    async fn load(&self) -> Result<ScalingState> {
+        self.injected("load")?;
+        Ok(self.snapshot())
+    }
+
+    async fn acquire(&self, owner: &str, now: DateTime<Utc>, ttl_secs: u64) -> Result<Lease> {
+        self.injected("acquire")?;
+        let mut s = self.state.lock().unwrap();
+        if let Some(l) = &s.lease {
+            // Like the DynamoDB adapter: the same owner may take it again, with a new token.
+            if l.owner != owner && l.expires_at > now {
+                return Err(Error::LockHeld {
+                    owner: l.owner.clone(),
+                    expires_at: l.expires_at,
+                });
+            }
+        }
+        s.last_token += 1;
+        let lease = Lease {
+            owner: owner.to_string(),
+            token: s.last_token,
+            expires_at: now + Duration::seconds(ttl_secs as i64),
+        };
+        s.lease = Some(lease.clone());
+        Ok(lease)
+    }
+
+    async fn renew(&self, lease: &Lease, now: DateTime<Utc>, ttl_secs: u64) -> Result<Lease> {
+        self.injected("renew")?;
+        self.check(lease, "renewing the lease")?;
+        let mut s = self.state.lock().unwrap();
+        if s.lease.as_ref().is_some_and(|l| l.expires_at <= now) {
+            return Err(Error::LeaseLost {
+                context: "renewing an expired lease".into(),
+            });
+        }
+        let renewed = Lease {
+            expires_at: now + Duration::seconds(ttl_secs as i64),
+            ..lease.clone()
+        };
+        s.lease = Some(renewed.clone());
+        Ok(renewed)
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<()> {
+        self.injected("release")?;
+        self.check(lease, "releasing the lease")?;
+        self.state.lock().unwrap().lease = None;
+        Ok(())
+    }
+
+    async fn save_operation(&self, lease: &Lease, op: &Operation) -> Result<()> {
+        self.injected("save_operation")?;
+        self.check(lease, "saving the operation")?;
+        self.state.lock().unwrap().operation = Some(op.clone());
+        Ok(())
+    }
+
+    async fn finish_operation(
+        &self,
+        lease: &Lease,
+        action: Option<ScaleAction>,
+        reason: &str,
+        node_count: u32,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.injected("finish_operation")?;
+        self.check(lease, "finishing the operation")?;
+        let mut s = self.state.lock().unwrap();
+        s.operation = None;
+        s.node_count = Some(node_count);
+        if action.is_some() {
+            s.last_scale_action = action;
+            s.last_scale_time = Some(now);
+            s.last_scale_reason = Some(reason.to_string());
+        }
+        self.finished
+            .lock()
+            .unwrap()
+            .push((action, reason.to_string(), node_count));
+        Ok(())
+    }
+
+    async fn save_cached_metrics(
+        &self,
+        lease: &Lease,
+        snapshot: &MetricsSnapshot,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.injected("save_cached_metrics")?;
+        self.check(lease, "caching metrics")?;
+        self.state.lock().unwrap().cached_metrics = Some(CachedMetrics {
+            snapshot: snapshot.clone(),
+            fetched_at: now,
+        });
+        Ok(())
+    }
+}
+
+/// EC2 workers, idempotent per operation id.
+pub struct FakeProvisioner {
+    pub instances: Mutex<Vec<ManagedInstance>>,
+    pub next_launch_error: Mutex<Option<Error>>,
+    pub launch_calls: Mutex<Vec<LaunchRequest>>,
+    pub terminated: Mutex<Vec<String>>,
+    /// Instance ids that exist but are not SmartScale's.
+    pub foreign: Vec<String>,
+    seq: Mutex<u32>,
+}
+
+impl FakeProvisioner {
+    pub fn new(instances: Vec<ManagedInstance>) -> Self {
+        FakeProvisioner {
+            instances: Mutex::new(instances),
+            next_launch_error: Mutex::new(None),
+            launch_calls: Mutex::new(Vec::new()),
+            terminated: Mutex::new(Vec::new()),
+            foreign: Vec::new(),
+            seq: Mutex::new(0),
+        }
+    }
+
+    pub fn live_ids(&self) -> Vec<String> {
+        self.instances
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| i.instance_id.clone())
+            .collect()
+    }
+}
+
+pub fn instance(id: &str, op: Option<&str>) -> ManagedInstance {
+    ManagedInstance {
+        instance_id: id.to_string(),
+        zone: "eu-west-1a".into(),
+        instance_type: "t3.small".into(),
+        lifecycle: Lifecycle::OnDemand,
+        state: "running".into(),
+        launched_at: at(-3600),
+        operation_id: op.map(str::to_string),
+        private_dns_name: Some(format!("node-{id}")),
+    }
+}
+
+#[async_trait]
+impl NodeProvisioner for FakeProvisioner {
+    async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ManagedInstance>> {
+        self.launch_calls.lock().unwrap().push(req.clone());
+        if let Some(e) = self.next_launch_error.lock().unwrap().take() {
+            return Err(e);
+        }
+        let mut all = self.instances.lock().unwrap();
+        let have = all
+            .iter()
+            .filter(|i| i.operation_id.as_deref() == Some(req.operation_id.as_str()))
+            .count() as u32;
+        for _ in have..req.count {
+            let mut seq = self.seq.lock().unwrap();
+            *seq += 1;
+            all.push(instance(&format!("i-new{}", *seq), Some(&req.operation_id)));
+        }
+        Ok(all
+            .iter()
+            .filter(|i| i.operation_id.as_deref() == Some(req.operation_id.as_str()))
+            .cloned()
+            .collect())
+    }
+
+    async fn terminate(&self, instance_id: &str) -> Result<()> {
+        if self.foreign.iter().any(|f| f == instance_id) {
+            return Err(Error::NotOwned {
+                action: "terminate".into(),
+                resource: instance_id.into(),
+                why: "no ManagedBy=smartscale tag".into(),
+            });
+        }
+        self.instances
+            .lock()
+            .unwrap()
+            .retain(|i| i.instance_id != instance_id);
+        self.terminated
+            .lock()
+            .unwrap()
+            .push(instance_id.to_string());
+        Ok(())
+    }
+
+    async fn describe_managed(&self) -> Result<Vec<ManagedInstance>> {
+        Ok(self.instances.lock().unwrap().clone())
+    }
+}
+
+/// A Kubernetes API over an in-memory view, with scripted drain steps.
+pub struct FakeCluster {
+    pub view: Mutex<ClusterView>,
+    /// Drain step results, in order; when empty a step reports the node drained.
+    pub drain_script: Mutex<VecDeque<DrainProgress>>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl FakeCluster {
+    pub fn new(nodes: Vec<NodeInfo>) -> Self {
+        FakeCluster {
+            view: Mutex::new(ClusterView {
+                nodes,
+                ..ClusterView::default()
+            }),
+            drain_script: Mutex::new(VecDeque::new()),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn node(&self, name: &str) -> Option<NodeInfo> {
+        self.view
+            .lock()
+            .unwrap()
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .cloned()
+    }
+
+    fn set_unschedulable(&self, name: &str, v: bool) -> Result<()> {
+        let mut view = self.view.lock().unwrap();
+        match view.nodes.iter_mut().find(|n| n.name == name) {
+            Some(n) => {
+                n.unschedulable = v;
+                Ok(())
+            }
+            None => Err(Error::NotFound {
+                context: format!("cordoning {name}"),
+                what: format!("node {name}"),
+            }),
+        }
+    }
+}
+
+pub fn node(name: &str, instance_id: Option<&str>, ready: bool) -> NodeInfo {
+    NodeInfo {
+        name: name.to_string(),
+        provider_id: instance_id.map(|i| provider_id("eu-west-1a", i)),
+        instance_id: None,
+        zone: Some("eu-west-1a".into()),
+        instance_type: Some("t3.small".into()),
+        ready,
+        unschedulable: false,
+        control_plane: false,
+        managed: false,
+        created_at: at(-7200),
+        idle_since: None,
+        allocatable: Resources {
+            cpu_millis: 1800,
+            memory_bytes: 1 << 30,
+        },
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+    }
+}
+
+#[async_trait]
+impl ClusterApi for FakeCluster {
+    async fn view(&self) -> Result<ClusterView> {
+        Ok(self.view.lock().unwrap().clone())
+    }
+    async fn cordon(&self, node: &str) -> Result<()> {
+        self.calls.lock().unwrap().push(format!("cordon {node}"));
+        self.set_unschedulable(node, true)
+    }
+    async fn uncordon(&self, node: &str) -> Result<()> {
+        self.calls.lock().unwrap().push(format!("uncordon {node}"));
+        self.set_unschedulable(node, false)
+    }
+    async fn drain_step(&self, node: &str) -> Result<DrainProgress> {
+        self.calls.lock().unwrap().push(format!("drain {node}"));
+        Ok(self
+            .drain_script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_default())
+    }
+    async fn delete_node(&self, node: &str) -> Result<()> {
+        self.calls.lock().unwrap().push(format!("delete {node}"));
+        self.view.lock().unwrap().nodes.retain(|n| n.name != node);
+        Ok(())
+    }
+}
+
+/// Prometheus: a snapshot, or `MetricsUnavailable` when `None`.
+pub struct FakeMetrics(pub Mutex<Option<MetricsSnapshot>>);
+
+#[async_trait]
+impl MetricsSource for FakeMetrics {
+    async fn snapshot(&self, _now: DateTime<Utc>) -> Result<MetricsSnapshot> {
+        self.0
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| Error::MetricsUnavailable {
+                context: "querying Prometheus".into(),
+                detail: "connection refused after 3 attempts".into(),
+            })
+    }
+}
+
+/// A live snapshot with the required inputs set.
+pub fn live_metrics(now: DateTime<Utc>, cpu: f64, pending: f64) -> MetricsSnapshot {
+    MetricsSnapshot {
+        cpu_ratio: Some(cpu),
+        memory_ratio: Some(0.5),
+        pending_pods: Some(pending),
+        missing: vec![],
+        ..MetricsSnapshot::empty(now)
+    }
+}
+
+/// Records what it is asked to send; fails every send when `fail` is set.
+pub struct RecordingNotifier {
+    pub name: &'static str,
+    pub sent: Mutex<Vec<Notification>>,
+    pub fail: bool,
+}
+
+impl RecordingNotifier {
+    pub fn new(name: &'static str, fail: bool) -> Arc<Self> {
+        Arc::new(RecordingNotifier {
+            name,
+            sent: Mutex::new(Vec::new()),
+            fail,
+        })
+    }
+    pub fn sent(&self) -> Vec<Notification> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    fn channel(&self) -> &'static str {
+        self.name
+    }
+    async fn send(&self, n: &Notification) -> Result<()> {
+        if self.fail {
+            return Err(Error::transient("posting to the webhook", "HTTP 503"));
+        }
+        self.sent.lock().unwrap().push(n.clone());
+        Ok(())
+    }
+}
+
+/// Every fake, wired into [`Deps`].
+pub struct World {
+    pub store: Arc<FakeStore>,
+    pub ec2: Arc<FakeProvisioner>,
+    pub k8s: Arc<FakeCluster>,
+    pub prom: Arc<FakeMetrics>,
+    pub slack: Arc<RecordingNotifier>,
+    pub deps: Deps,
+}
+
+impl World {
+    /// Two Ready managed workers (`w1`/`i-1`, `w2`/`i-2`) and a control-plane node.
+    pub fn new() -> Self {
+        let mut cp = node("cp", Some("i-cp"), true);
+        cp.control_plane = true;
+        let nodes = vec![
+            cp,
+            node("w1", Some("i-1"), true),
+            node("w2", Some("i-2"), true),
+        ];
+        Self::with(nodes, vec![instance("i-1", None), instance("i-2", None)])
+    }
+
+    pub fn with(nodes: Vec<NodeInfo>, instances: Vec<ManagedInstance>) -> Self {
+        let store = Arc::new(FakeStore::new());
+        let ec2 = Arc::new(FakeProvisioner::new(instances));
+        let k8s = Arc::new(FakeCluster::new(nodes));
+        let prom = Arc::new(FakeMetrics(Mutex::new(Some(live_metrics(t0(), 0.5, 0.0)))));
+        let slack = RecordingNotifier::new("slack", false);
+        let cfg = Config {
+            cluster_id: "c1".into(),
+            ..Config::default()
+        };
+        let deps = Deps {
+            config: cfg,
+            store: store.clone(),
+            provisioner: ec2.clone(),
+            cluster: k8s.clone(),
+            metrics: prom.clone(),
+            notifiers: vec![slack.clone()],
+        };
+        World {
+            store,
+            ec2,
+            k8s,
+            prom,
+            slack,
+            deps,
+        }
+    }
+
+    /// Takes the lease for [`EXEC`] at `now` and returns a document holding it.
+    pub async fn doc_with_lease(&self, now: DateTime<Utc>) -> ExecutionDocument {
+        let lease = self.store.acquire(EXEC, now, 3600).await.unwrap();
+        ExecutionDocument {
+            cluster_id: "c1".into(),
+            execution_id: EXEC.into(),
+            lease: Some(lease),
+            ..ExecutionDocument::default()
+        }
+    }
+
+    /// Lets another execution take over the lease (ours expired).
+    pub async fn steal_lease(&self) {
+        self.store.state.lock().unwrap().lease = None;
+        self.store.acquire("other", at(10_000), 3600).await.unwrap();
+    }
+}
+
+pub fn scale_up_op(id: &str, instance_ids: &[&str], deadline: DateTime<Utc>) -> OperationPart {
+    OperationPart {
+        id: id.into(),
+        kind: OperationKind::ScaleUp,
+        instance_ids: instance_ids.iter().map(|s| s.to_string()).collect(),
+        node_name: None,
+        started_at: t0(),
+        deadline,
+        requested_count: instance_ids.len().max(1) as u32,
+        reason: "2 pod(s) Pending for over 3m".into(),
+    }
+}
+
+pub fn scale_down_op(node: &str, instance_id: &str, deadline: DateTime<Utc>) -> OperationPart {
+    OperationPart {
+        id: "c1-op-1".into(),
+        kind: OperationKind::ScaleDown,
+        instance_ids: vec![instance_id.into()],
+        node_name: Some(node.into()),
+        started_at: t0(),
+        deadline,
+        requested_count: 0,
+        reason: "CPU stayed below 30% for 10m (highest 20.0%)".into(),
+    }
+}
+
+pub fn summary(nodes: u32) -> MetricsSummary {
+    MetricsSummary {
+        cpu_ratio: Some(0.8),
+        memory_ratio: Some(0.5),
+        pending_pods: Some(2.0),
+        nodes,
+        ready_nodes: nodes,
+        managed_nodes: nodes,
+        cached: false,
+    }
+}
+
+pub fn progress(remaining: &[&str], blocked: &[&str]) -> DrainProgress {
+    DrainProgress {
+        evicted: vec![],
+        remaining: remaining.iter().map(|s| s.to_string()).collect(),
+        blocked: blocked
+            .iter()
+            .map(|p| BlockedPod {
+                pod: p.to_string(),
+                reason: "disruption budget shop/pdb allows no disruption".into(),
+            })
+            .collect(),
+    }
+}

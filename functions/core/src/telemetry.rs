@@ -1,0 +1,447 @@
+//! CloudWatch Embedded Metric Format (EMF): the seed's custom metrics as JSON log lines, which
+//! CloudWatch Logs turns into metrics with no `PutMetricData` call. Pure: every function takes the
+//! time and returns the line's JSON; the Lambda glue prints it to stdout.
+//!
+//! Namespace `SmartScale`; every line has the `ClusterId` dimension.
+
+use crate::model::ScaleAction;
+use crate::steps::document::{ExecutionDocument, OutcomeResult, RecordedPart};
+use crate::Config;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+/// The CloudWatch namespace of every SmartScale metric.
+pub const NAMESPACE: &str = "SmartScale";
+
+/// A CloudWatch unit, as EMF spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// `Count`.
+    Count,
+    /// `Milliseconds`.
+    Milliseconds,
+    /// `Percent`.
+    Percent,
+    /// `None` (used for the USD cost).
+    None,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Percent => "Percent",
+            Unit::None => "None",
+        }
+    }
+}
+
+/// One EMF object: `metrics` as `(name, unit, value)` under the dimension set `ClusterId` plus
+/// `dimensions`, timestamped `now` (milliseconds since the epoch).
+pub fn emf(
+    cluster_id: &str,
+    dimensions: &[(&str, &str)],
+    metrics: &[(&str, Unit, f64)],
+    now: DateTime<Utc>,
+) -> Value {
+    let mut root = Map::new();
+    let mut keys = vec![Value::from("ClusterId")];
+    root.insert("ClusterId".into(), Value::from(cluster_id));
+    for (k, v) in dimensions {
+        keys.push(Value::from(*k));
+        root.insert((*k).into(), Value::from(*v));
+    }
+    let defs: Vec<Value> = metrics
+        .iter()
+        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))
+        .collect();
+    for (name, _, value) in metrics {
+        root.insert((*name).into(), json!(value));
+    }
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [keys],
+                "Metrics": defs,
+            }]
+        }),
+    );
+    Value::Object(root)
+}
+
+/// `AutoscalerInvocations` = 1 for one Lambda invocation of `step`.
+pub fn invocation(cluster_id: &str, step: &str, now: DateTime<Utc>) -> Value {
+    emf(
+        cluster_id,
+        &[("Step", step)],
+        &[("AutoscalerInvocations", Unit::Count, 1.0)],
+        now,
+    )
+}
+
+/// `LambdaExecutionTime` of one invocation of `step`, in milliseconds.
+pub fn execution_time(cluster_id: &str, step: &str, millis: u64, now: DateTime<Utc>) -> Value {
+    emf(
+        cluster_id,
+        &[("Step", step)],
+        &[("LambdaExecutionTime", Unit::Milliseconds, millis as f64)],
+        now,
+    )
+}
+
+/// The cluster gauges Evaluate saw: `CurrentNodeCount`, `EstimatedHourlyCost` (workers ×
+/// `WORKER_HOURLY_PRICE_USD`), and, when known, `ClusterCPUUtilization`,
+/// `ClusterMemoryUtilization` (percent) and `PendingPods`.
+pub fn cluster_gauges(
+    cluster_id: &str,
+    summary: &crate::steps::document::MetricsSummary,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut m = vec![
+        ("CurrentNodeCount", Unit::Count, f64::from(summary.nodes)),
+        (
+            "EstimatedHourlyCost",
+            Unit::None,
+            f64::from(summary.nodes) * cfg.worker_hourly_price_usd,
+        ),
+    ];
+    if let Some(c) = summary.cpu_ratio {
+        m.push(("ClusterCPUUtilization", Unit::Percent, c * 100.0));
+    }
+    if let Some(c) = summary.memory_ratio {
+        m.push(("ClusterMemoryUtilization", Unit::Percent, c * 100.0));
+    }
+    if let Some(p) = summary.pending_pods {
+        m.push(("PendingPods", Unit::Count, p));
+    }
+    emf(cluster_id, &[], &m, now)
+}
+
+/// The seed's `Reason` categories from a decision's reason codes: `CPU`, `Memory`, `Pending`,
+/// `Minimum`, `Recovery` or `Custom` (queue, latency, error rate).
+pub fn reason_category(code: &str) -> &'static str {
+    match code {
+        "cpu_high" | "cpu_low" => "CPU",
+        "memory_high" | "memory_low" => "Memory",
+        "pending_pods" | "no_pending_pods" => "Pending",
+        "below_minimum" => "Minimum",
+        c if c.starts_with("recover") => "Recovery",
+        _ => "Custom",
+    }
+}
+
+/// `ScaleUpEvents` or `ScaleDownEvents` = 1 with the `Reason` of the first reason code.
+pub fn scale_event(
+    cluster_id: &str,
+    action: ScaleAction,
+    codes: &[String],
+    now: DateTime<Utc>,
+) -> Value {
+    let name = match action {
+        ScaleAction::ScaleUp => "ScaleUpEvents",
+        ScaleAction::ScaleDown => "ScaleDownEvents",
+    };
+    let reason = codes.first().map_or("Custom", |c| reason_category(c));
+    emf(
+        cluster_id,
+        &[("Reason", reason)],
+        &[(name, Unit::Count, 1.0)],
+        now,
+    )
+}
+
+/// The seed's `ErrorType` for an error name: `EC2QuotaExceeded`, `LockTimeout` (lease lost),
+/// `DrainFailed`, `JoinTimeout`, else the name itself.
+pub fn error_type(error_name: &str) -> &str {
+    match error_name {
+        "QuotaExceeded" => "EC2QuotaExceeded",
+        "LeaseLost" => "LockTimeout",
+        "DrainAborted" => "DrainFailed",
+        other => other,
+    }
+}
+
+/// `ScalingFailures` = 1 with `ErrorType`.
+pub fn failure(cluster_id: &str, error_name: &str, now: DateTime<Utc>) -> Value {
+    emf(
+        cluster_id,
+        &[("ErrorType", error_type(error_name))],
+        &[("ScalingFailures", Unit::Count, 1.0)],
+        now,
+    )
+}
+
+/// `NodeJoinLatency` from launch to Ready, in milliseconds.
+pub fn join_latency(cluster_id: &str, millis: i64, now: DateTime<Utc>) -> Value {
+    emf(
+        cluster_id,
+        &[],
+        &[("NodeJoinLatency", Unit::Milliseconds, millis.max(0) as f64)],
+        now,
+    )
+}
+
+/// The metrics one step's result calls for, besides invocation and execution time: Evaluate's
+/// gauges; RecordOutcome's scale events, join latency and handled failures (`JoinTimeout`,
+/// `DrainFailed`); Cleanup's failure by error name.
+pub fn step_metrics(
+    step: &str,
+    doc: &ExecutionDocument,
+    result: &Value,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Vec<Value> {
+    let cluster = doc.cluster_id.as_str();
+    let mut out = Vec::new();
+    match step {
+        "evaluate" => {
+            if let Some(summary) = result
+                .get("metrics")
+                .cloned()
+                .and_then(|m| serde_json::from_value(m).ok())
+            {
+                out.push(cluster_gauges(cluster, &summary, cfg, now));
+            }
+        }
+        "record-outcome" => {
+            let codes = doc
+                .decision
+                .as_ref()
+                .map(|d| d.codes.clone())
+                .unwrap_or_default();
+            if let Ok(rec) = serde_json::from_value::<RecordedPart>(result.clone()) {
+                if let Some(action) = rec.action {
+                    out.push(scale_event(cluster, action, &codes, now));
+                }
+            }
+            if let (Some(op), Some(_)) = (
+                &doc.operation,
+                doc.ready.as_ref().filter(|r| !r.ready.is_empty()),
+            ) {
+                out.push(join_latency(
+                    cluster,
+                    (now - op.started_at).num_milliseconds(),
+                    now,
+                ));
+            }
+            match doc.outcome.as_ref().map(|o| o.result) {
+                Some(OutcomeResult::JoinFailed) => out.push(failure(cluster, "JoinTimeout", now)),
+                Some(OutcomeResult::DrainAborted) => {
+                    out.push(failure(cluster, "DrainAborted", now))
+                }
+                _ => {}
+            }
+        }
+        "cleanup" => {
+            let name = doc
+                .error
+                .as_ref()
+                .map(|e| e.error.as_str())
+                .filter(|e| !e.is_empty())
+                .unwrap_or("Unknown");
+            out.push(failure(cluster, name, now));
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::document::*;
+    use crate::steps::testkit::*;
+
+    /// Checks a line against the EMF specification: `_aws.Timestamp` in ms, one directive in
+    /// `SmartScale`, every dimension key and metric name present at the root, metric values numbers.
+    fn assert_valid_emf(v: &Value) -> Vec<String> {
+        let aws = &v["_aws"];
+        assert_eq!(aws["Timestamp"], t0().timestamp_millis());
+        let directive = &aws["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        for set in directive["Dimensions"].as_array().unwrap() {
+            let set = set.as_array().unwrap();
+            assert!(!set.is_empty() && set.len() <= 30);
+            for k in set {
+                assert!(
+                    v[k.as_str().unwrap()].is_string(),
+                    "dimension {k} at the root"
+                );
+            }
+        }
+        directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let name = m["Name"].as_str().unwrap();
+                assert!(["Count", "Milliseconds", "Percent", "None"]
+                    .contains(&m["Unit"].as_str().unwrap()));
+                assert!(v[name].is_number(), "{name} value at the root");
+                name.to_string()
+            })
+            .collect()
+    }
+
+    #[allow(clippy::type_complexity)] // the case table's row type
+    #[test]
+    fn every_metric_is_valid_emf() {
+        let cfg = Config::default();
+        let summary = MetricsSummary {
+            cpu_ratio: Some(0.81),
+            memory_ratio: Some(0.62),
+            pending_pods: Some(3.0),
+            nodes: 3,
+            ready_nodes: 3,
+            managed_nodes: 2,
+            cached: false,
+        };
+        let cases: Vec<(&str, Value, Vec<&str>, Vec<(&str, &str)>)> = vec![
+            (
+                "invocation",
+                invocation("c1", "evaluate", t0()),
+                vec!["AutoscalerInvocations"],
+                vec![("Step", "evaluate")],
+            ),
+            (
+                "execution time",
+                execution_time("c1", "notify", 120, t0()),
+                vec!["LambdaExecutionTime"],
+                vec![("Step", "notify")],
+            ),
+            (
+                "gauges",
+                cluster_gauges("c1", &summary, &cfg, t0()),
+                vec![
+                    "CurrentNodeCount",
+                    "EstimatedHourlyCost",
+                    "ClusterCPUUtilization",
+                    "ClusterMemoryUtilization",
+                    "PendingPods",
+                ],
+                vec![],
+            ),
+            (
+                "scale up",
+                scale_event("c1", ScaleAction::ScaleUp, &["cpu_high".into()], t0()),
+                vec!["ScaleUpEvents"],
+                vec![("Reason", "CPU")],
+            ),
+            (
+                "scale down",
+                scale_event(
+                    "c1",
+                    ScaleAction::ScaleDown,
+                    &["no_pending_pods".into()],
+                    t0(),
+                ),
+                vec!["ScaleDownEvents"],
+                vec![("Reason", "Pending")],
+            ),
+            (
+                "failure",
+                failure("c1", "QuotaExceeded", t0()),
+                vec!["ScalingFailures"],
+                vec![("ErrorType", "EC2QuotaExceeded")],
+            ),
+            (
+                "join latency",
+                join_latency("c1", 95_000, t0()),
+                vec!["NodeJoinLatency"],
+                vec![],
+            ),
+        ];
+        for (name, v, metrics, dims) in cases {
+            assert_eq!(assert_valid_emf(&v), metrics, "case {name}");
+            assert_eq!(v["ClusterId"], "c1", "case {name}");
+            for (k, want) in dims {
+                assert_eq!(v[k], want, "case {name}");
+            }
+        }
+        let g = cluster_gauges("c1", &summary, &cfg, t0());
+        assert!((g["ClusterCPUUtilization"].as_f64().unwrap() - 81.0).abs() < 1e-9);
+        assert!((g["EstimatedHourlyCost"].as_f64().unwrap() - 3.0 * 0.0208).abs() < 1e-9);
+        let partial = cluster_gauges(
+            "c1",
+            &MetricsSummary {
+                nodes: 2,
+                ..Default::default()
+            },
+            &cfg,
+            t0(),
+        );
+        assert_eq!(
+            assert_valid_emf(&partial),
+            vec!["CurrentNodeCount", "EstimatedHourlyCost"]
+        );
+    }
+
+    #[test]
+    fn steps_emit_what_their_result_calls_for() {
+        let cfg = Config::default();
+        let mut doc = ExecutionDocument {
+            cluster_id: "c1".into(),
+            ..Default::default()
+        };
+        doc.decision = Some(DecisionPart {
+            action: Action::ScaleUp,
+            count: 2,
+            node: None,
+            instance_id: None,
+            reasons: vec![],
+            codes: vec!["pending_pods".into()],
+        });
+        doc.operation = Some(scale_up_op("op", &["i-a"], at(300)));
+        doc.ready = Some(ReadyPart {
+            status: ReadyStatus::Ready,
+            ready: vec!["i-a".into()],
+            not_ready: vec![],
+        });
+        let names =
+            |vs: Vec<Value>| -> Vec<String> { vs.iter().flat_map(assert_valid_emf).collect() };
+        let now = t0();
+        let rec = serde_json::json!({"action": "scale_up", "node_count": 3, "reason": "x"});
+        assert_eq!(
+            names(step_metrics("record-outcome", &doc, &rec, &cfg, now)),
+            vec!["ScaleUpEvents", "NodeJoinLatency"]
+        );
+
+        let mut failed = doc.clone();
+        failed.ready = None;
+        failed.outcome = Some(OutcomePart {
+            result: OutcomeResult::DrainAborted,
+            terminated: vec![],
+            uncordoned: None,
+            nodes_before: 2,
+            nodes_after: 2,
+        });
+        let rec = serde_json::json!({"action": null, "node_count": 2, "reason": "x"});
+        let got = step_metrics("record-outcome", &failed, &rec, &cfg, now);
+        assert_eq!(names(got.clone()), vec!["ScalingFailures"]);
+        assert_eq!(got[0]["ErrorType"], "DrainFailed");
+
+        failed.error = Some(CaughtError {
+            error: "LeaseLost".into(),
+            cause: String::new(),
+        });
+        let got = step_metrics("cleanup", &failed, &Value::Null, &cfg, now);
+        assert_eq!(got[0]["ErrorType"], "LockTimeout");
+
+        let eval = serde_json::json!({"decision": {"action": "none"}, "operation": null, "metrics": {"cpu_ratio": 0.5, "memory_ratio": null, "pending_pods": 0.0, "nodes": 2, "ready_nodes": 2}});
+        assert_eq!(
+            names(step_metrics("evaluate", &doc, &eval, &cfg, now)),
+            vec![
+                "CurrentNodeCount",
+                "EstimatedHourlyCost",
+                "ClusterCPUUtilization",
+                "PendingPods"
+            ]
+        );
+        assert!(step_metrics("notify", &doc, &Value::Null, &cfg, now).is_empty());
+    }
+}
