@@ -95,7 +95,8 @@ fn init_tracing(local: bool) {
 }
 
 /// Builds the seams `needs` names from `config`: the DynamoDB state store, the EC2 provisioner,
-/// the Prometheus client (basic auth from `PROMETHEUS_AUTH_SECRET_ARN` when set), and the
+/// the Prometheus client (basic auth from `PROMETHEUS_AUTH_SECRET_ARN` when set), the Kubernetes
+/// client (credentials from `K8S_CREDENTIALS_SECRET_ARN`), and the
 /// notifiers (Slack when `SLACK_WEBHOOK_SECRET_ARN` is set, SNS when `SNS_TOPIC_ARN` is set).
 /// HTTP and AWS clients are built once here and shared.
 ///
@@ -139,12 +140,10 @@ pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
         ));
     }
     if needs.has(Needs::CLUSTER) {
-        // ADAPTERS-PENDING: the Kubernetes adapter is wired here once it is merged; until then
-        // the seam stays Unwired and a call fails with a Fatal error naming it.
-        tracing::warn!(
-            seam = "ClusterApi (Kubernetes)",
-            "adapter not in this build: the seam is unwired"
-        );
+        use smartscale_core::adapters::kubernetes::{build_client, K8sCredentials, KubeCluster};
+        let id = config.require_k8s_credentials_secret()?;
+        let creds = K8sCredentials::from_json(&secrets.get(id).await?)?;
+        deps.cluster = Arc::new(KubeCluster::new(build_client(&creds)?));
     }
     if needs.has(Needs::NOTIFY) {
         let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();

@@ -19,17 +19,9 @@ use std::collections::HashSet;
 /// The engine's decision function, as `crate::engine::decide` has it.
 pub type DecideFn = fn(&Inputs, &ScalingState, &Config, DateTime<Utc>) -> Decision;
 
-/// [`run_with`] the scaling engine.
-///
-/// Until the engine branch is merged this build has no `crate::engine::decide` and fails with a
-/// `Fatal` error saying so (ENGINE-PENDING: replace the body with
-/// `run_with(doc, deps, now, crate::engine::decide).await`).
+/// [`run_with`] the scaling engine, [`crate::engine::decide`].
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
-    let _ = (doc, deps, now);
-    Err(crate::Error::fatal(
-        "evaluating",
-        "the scaling engine (crate::engine::decide) is not merged into this build yet",
-    ))
+    run_with(doc, deps, now, crate::engine::decide).await
 }
 
 /// The id of the operation this execution starts: `<cluster>-op-<fencing token>`, unique per
