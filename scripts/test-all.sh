@@ -10,7 +10,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --all-targets --locked
 
-log "rust: unit and property tests"
+log "rust: unit, property and emulator-backed tests"
+# The kube-rs adapter tests start the emulator binary built just above.
+export SMARTSCALE_BIN="$CARGO_TARGET_DIR/debug/smartscale"
 cargo test --workspace --locked
 
 for area in scripts/test-*.sh; do

@@ -44,13 +44,13 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 log "building smartscale (emulator)"
-cargo build -p smartscale-sim --bin smartscale
+# --workspace keeps feature unification identical to the other cargo runs, so nothing rebuilds.
+cargo build --workspace --locked --bins
 export SMARTSCALE_BIN="$CARGO_TARGET_DIR/debug/smartscale"
 
 log "kube-rs adapter against the emulator"
-cargo test -p smartscale-core --test kubernetes_emulator -- --test-threads=2
-cargo test -p smartscale-core adapters::kubernetes
-cargo test -p smartscale-sim emulator
+cargo test --workspace --locked --test kubernetes_emulator -- --test-threads=2
+cargo test --workspace --locked --lib -- adapters::kubernetes emulator
 
 # start_emulator NAME ARGS...: starts `smartscale emulate` on a free port, exports URL_<NAME>.
 start_emulator() {
