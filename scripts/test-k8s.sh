@@ -45,7 +45,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 log "building smartscale (emulator)"
 # --workspace keeps feature unification identical to the other cargo runs, so nothing rebuilds.
-cargo build --workspace --locked --bins
+cargo build --workspace --locked --all-targets
 export SMARTSCALE_BIN="$CARGO_TARGET_DIR/debug/smartscale"
 
 log "kube-rs adapter against the emulator"
