@@ -15,7 +15,8 @@ use aws_sdk_ec2::types::{
 use chrono::{DateTime, Duration, Utc};
 use smartscale_core::adapters::dynamodb::DynamoStateStore;
 use smartscale_core::adapters::ec2::Ec2Provisioner;
-use smartscale_core::adapters::secrets::{K8sCredentials, SecretsManagerSecrets};
+use smartscale_core::adapters::kubernetes::K8sCredentials;
+use smartscale_core::adapters::secrets::SecretsManagerSecrets;
 use smartscale_core::model::{
     Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
 };
@@ -751,9 +752,10 @@ async fn secrets_are_read_once_per_process() {
         .await
         .unwrap();
     let secrets = SecretsManagerSecrets::new(client.clone());
-    let first = K8sCredentials::read(&secrets, &name).await.unwrap();
-    assert_eq!(first.server, "https://10.0.1.10:6443");
-    assert_eq!(first.token, "sa-token");
+    let first = secrets.get(&name).await.unwrap();
+    let creds = K8sCredentials::from_json(&first).unwrap();
+    assert_eq!(creds.server, "https://10.0.1.10:6443");
+    assert_eq!(creds.token, "sa-token");
 
     // Delete it on the server: the cached value is still served, so the second read did not ask.
     client
@@ -763,7 +765,7 @@ async fn secrets_are_read_once_per_process() {
         .send()
         .await
         .unwrap();
-    assert_eq!(K8sCredentials::read(&secrets, &name).await.unwrap(), first);
+    assert_eq!(secrets.get(&name).await.unwrap(), first);
     // A fresh process (cache) does ask, and finds it gone.
     let fresh = SecretsManagerSecrets::new(client);
     assert!(matches!(

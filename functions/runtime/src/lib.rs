@@ -124,14 +124,7 @@ pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
     }
     if needs.has(Needs::METRICS) {
         let auth = match &config.prometheus_auth_secret_arn {
-            Some(id) => {
-                let a = smartscale_core::adapters::secrets::BasicAuth::read(secrets.as_ref(), id)
-                    .await?;
-                Some(PromBasicAuth {
-                    username: a.username,
-                    password: a.password,
-                })
-            }
+            Some(id) => Some(PromBasicAuth::read(secrets.as_ref(), id).await?),
             None => None,
         };
         deps.metrics = Arc::new(PrometheusClient::new(

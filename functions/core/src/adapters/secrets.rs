@@ -1,6 +1,6 @@
 //! [`Secrets`] on AWS Secrets Manager, cached for the life of the process, and the typed secrets
-//! SmartScale reads: the Kubernetes API credentials, the K3s join token, the Slack webhook URL and
-//! the Prometheus basic-auth pair.
+//! SmartScale reads: the K3s join token, the Slack webhook URL and the Prometheus basic-auth pair.
+//! (The Kubernetes API credentials are parsed by [`crate::adapters::kubernetes::K8sCredentials`].)
 //!
 //! Secret values never appear in errors, logs or `Debug` output.
 
@@ -115,48 +115,6 @@ impl Secrets for SecretsManagerSecrets {
             Arc::clone(cache.entry(id.to_owned()).or_default())
         };
         cell.get_or_try_init(|| self.fetch(id)).await.cloned()
-    }
-}
-
-/// Where and how to reach the Kubernetes API: the JSON secret `{"server","ca","token"}`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct K8sCredentials {
-    /// API server URL, for example `https://10.0.1.10:6443`.
-    pub server: String,
-    /// The cluster CA certificate (PEM).
-    pub ca: String,
-    /// The service-account bearer token.
-    pub token: String,
-}
-
-impl fmt::Debug for K8sCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("K8sCredentials")
-            .field("server", &self.server)
-            .field("ca", &"<redacted>")
-            .field("token", &"<redacted>")
-            .finish()
-    }
-}
-
-impl K8sCredentials {
-    /// Parses the JSON value of secret `name`.
-    ///
-    /// Errors: [`Error::InvalidInput`] naming the secret and the missing or empty key (values are
-    /// never printed).
-    pub fn parse(name: &str, json: &str) -> Result<Self> {
-        let mut keys = JsonKeys::parse(name, json)?;
-        Ok(K8sCredentials {
-            server: keys.take("server")?,
-            ca: keys.take("ca")?,
-            token: keys.take("token")?,
-        })
-    }
-
-    /// Reads and parses secret `id` through `secrets`. Errors: as [`Secrets::get`] and
-    /// [`K8sCredentials::parse`].
-    pub async fn read(secrets: &dyn Secrets, id: &str) -> Result<Self> {
-        K8sCredentials::parse(id, &secrets.get(id).await?)
     }
 }
 
@@ -298,51 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn k8s_credentials_errors_name_the_key_never_the_value() {
-        let cases = [
-            (
-                "missing token",
-                r#"{"server":"https://a","ca":"PEMDATA"}"#,
-                "key \"token\" is missing",
-            ),
-            (
-                "empty ca",
-                r#"{"server":"https://a","ca":" ","token":"SECRETTOKEN"}"#,
-                "key \"ca\" is empty",
-            ),
-            (
-                "number server",
-                r#"{"server":1,"ca":"PEMDATA","token":"SECRETTOKEN"}"#,
-                "key \"server\" is not a string",
-            ),
-            ("not an object", r#""SECRETTOKEN""#, "is not a JSON object"),
-        ];
-        for (name, json, want) in cases {
-            let err = K8sCredentials::parse("k8s-creds", json)
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(want), "case {name}: {err}");
-            assert!(err.contains("k8s-creds"), "case {name}: {err}");
-            assert!(
-                !err.contains("SECRETTOKEN") && !err.contains("PEMDATA"),
-                "case {name}: {err}"
-            );
-        }
-    }
-
-    #[test]
     fn debug_redacts_credentials() {
-        let creds = K8sCredentials::parse(
-            "k",
-            r#"{"server":"https://10.0.1.10:6443","ca":"PEMDATA","token":"SECRETTOKEN"}"#,
-        )
-        .unwrap();
-        let shown = format!("{creds:?}");
-        assert!(shown.contains("https://10.0.1.10:6443"), "{shown}");
-        assert!(
-            !shown.contains("SECRETTOKEN") && !shown.contains("PEMDATA"),
-            "{shown}"
-        );
         let auth = BasicAuth::parse("p", r#"{"username":"u","password":"HUNTER2"}"#).unwrap();
         assert!(!format!("{auth:?}").contains("HUNTER2"));
     }

@@ -11,27 +11,10 @@ use crate::seams::MetricsSource;
 use crate::Config;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::fmt;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Basic-auth credentials for Prometheus's web endpoint. `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password.
-    pub password: String,
-}
-
-impl fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+pub use crate::adapters::secrets::BasicAuth;
 
 /// How the client talks to Prometheus.
 #[derive(Debug, Clone)]
