@@ -60,3 +60,28 @@ wait_http() {
   echo "timed out after ${limit}s waiting for $url" >&2
   return 1
 }
+
+# start_moto PORT LOGFILE: starts moto server on 127.0.0.1:PORT in the background (its pid in
+# MOTO_PID) and waits until it answers. Needs need_venv first.
+# moto_server's own entry point serves requests on many threads, and moto's conditional writes
+# are check-then-set without a lock: two concurrent conditional UpdateItems can both pass, which
+# real DynamoDB (serialisable per item) never allows. So moto's WSGI app is run the way
+# moto_server runs it, but on one thread: each request is atomic, as each DynamoDB item write is.
+start_moto() {
+  local port="$1" logfile="$2"
+  "$SMARTSCALE_ROOT/.venv/bin/python" -c '
+import os, sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
+port = int(sys.argv[1])
+os.environ.setdefault("MOTO_PORT", str(port))
+run_simple("127.0.0.1", port, DomainDispatcherApplication(create_backend_app),
+           threaded=False, request_handler=MotoRequestHandler)
+' "$port" >"$logfile" 2>&1 &
+  MOTO_PID=$!
+  if ! wait_http "http://127.0.0.1:$port/" 60; then
+    cat "$logfile" >&2
+    return 1
+  fi
+}

@@ -4,7 +4,8 @@
 #  - flow tests of the definition: aws-local-stepfunctions runs the real definitions for every
 #    path with Task states answered by scripted responses and Wait/Retry pauses shortened by the
 #    tool's overrides.
-# Needs node 20+ and npm; installs the pinned npm packages from statemachine/package-lock.json.
+# Needs node 20+ and npm; installs the pinned npm packages from statemachine/package-lock.json
+# (`--install-only`: only that).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../statemachine"
@@ -17,5 +18,6 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
+[ "${1:-}" = --install-only ] && exit 0
 
 node --test test/*.test.mjs

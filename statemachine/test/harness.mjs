@@ -19,7 +19,7 @@ if (typeof Promise.withResolvers !== 'function') {
     return { promise, resolve, reject };
   };
 }
-const { StateMachine, ExecutionError } = await import('aws-local-stepfunctions');
+const { StateMachine, ExecutionError, ExecutionAbortedError } = await import('aws-local-stepfunctions');
 
 export const STATEMACHINE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -68,12 +68,10 @@ export const fails = (errorType, message) => ({ __fails: errorType, message });
  * with `fails(...)` throws that error instead. A call beyond the script is recorded in
  * `unscripted` and fails with `UnscriptedCall`, so a test sees it both in the path and in that list.
  *
- * Returns { status: 'SUCCEEDED' | 'FAILED', output, error, visited, retried, caught, calls, unscripted }
- * where `visited` is the state names in StateEntered order, `retried`/`caught` the state names of
- * StateRetried/StateCaught events, and `calls[state]` the inputs each Task call received.
+ * Returns what {@link runMachine} returns, plus `calls[state]` (the inputs each Task call received),
+ * `unscripted` and `leftover` (scripted responses never used).
  */
 export async function runFlow(definition, { input, script = {}, executionName = 'test' }) {
-  const machine = new StateMachine(definition);
   const remaining = Object.fromEntries(Object.entries(script).map(([k, v]) => [k, [...v]]));
   const calls = {};
   const unscripted = [];
@@ -96,11 +94,36 @@ export async function runFlow(definition, { input, script = {}, executionName = 
       };
     }
   }
+  const run = await runMachine(definition, {
+    input,
+    executionName,
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+  });
+  return {
+    ...run,
+    calls,
+    unscripted,
+    leftover: Object.fromEntries(Object.entries(remaining).filter(([, v]) => v.length > 0)),
+  };
+}
+
+/**
+ * Runs `definition` once in aws-local-stepfunctions with `overrides` and the execution context the
+ * real service gives (`$$.Execution.Id` = an execution ARN named `executionName`).
+ *
+ * `onStart(execution)` is called with the running execution (so a test can `abort()` it, as a
+ * crash would). Returns { status: 'SUCCEEDED' | 'FAILED' | 'ABORTED', output, error, executionArn,
+ * events, visited, retried, caught } where `events` is the tool's whole event log, `visited` the
+ * state names in StateEntered order, `retried`/`caught` those of StateRetried/StateCaught events.
+ */
+export async function runMachine(definition, { input, executionName = 'test', overrides = {}, onStart }) {
+  const machine = new StateMachine(definition);
   const executionArn = `arn:aws:states:us-east-1:123456789012:execution:smartscale:${executionName}`;
   const execution = machine.run(input, {
-    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    overrides,
     context: { Execution: { Id: executionArn, Name: executionName } },
   });
+  onStart?.(execution);
   const events = [];
   const collecting = (async () => {
     for await (const event of execution.eventLogs) events.push(event);
@@ -110,21 +133,21 @@ export async function runFlow(definition, { input, script = {}, executionName = 
   try {
     output = await execution.result;
   } catch (e) {
-    if (!(e instanceof ExecutionError)) throw e;
-    status = 'FAILED';
+    if (e instanceof ExecutionAbortedError) status = 'ABORTED';
+    else if (e instanceof ExecutionError) status = 'FAILED';
+    else throw e;
   }
   await collecting;
   const failed = events.find((e) => e.type === 'ExecutionFailed');
+  const named = (type) => events.filter((e) => e.type === type).map((e) => e.state.name);
   return {
     status,
     output,
     error: failed ? { Error: failed.Error, Cause: failed.Cause } : null,
     executionArn,
-    visited: events.filter((e) => e.type === 'StateEntered').map((e) => e.state.name),
-    retried: events.filter((e) => e.type === 'StateRetried').map((e) => e.state.name),
-    caught: events.filter((e) => e.type === 'StateCaught').map((e) => e.state.name),
-    calls,
-    unscripted,
-    leftover: Object.fromEntries(Object.entries(remaining).filter(([, v]) => v.length > 0)),
+    events,
+    visited: named('StateEntered'),
+    retried: named('StateRetried'),
+    caught: named('StateCaught'),
   };
 }
