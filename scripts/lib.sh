@@ -79,6 +79,7 @@ os.environ.setdefault("MOTO_PORT", str(port))
 run_simple("127.0.0.1", port, DomainDispatcherApplication(create_backend_app),
            threaded=False, request_handler=MotoRequestHandler)
 ' "$port" >"$logfile" 2>&1 &
+  # shellcheck disable=SC2034 # read by the scripts that start moto
   MOTO_PID=$!
   if ! wait_http "http://127.0.0.1:$port/" 60; then
     cat "$logfile" >&2

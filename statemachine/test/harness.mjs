@@ -114,7 +114,9 @@ export async function runFlow(definition, { input, script = {}, executionName = 
  * `onStart(execution)` is called with the running execution (so a test can `abort()` it, as a
  * crash would). Returns { status: 'SUCCEEDED' | 'FAILED' | 'ABORTED', output, error, executionArn,
  * events, visited, retried, caught } where `events` is the tool's whole event log, `visited` the
- * state names in StateEntered order, `retried`/`caught` those of StateRetried/StateCaught events.
+ * state names in StateEntered order, `retried`/`caught` those of StateRetried/StateCaught events,
+ * and `document` the execution's last document: its output, or for a failed or aborted execution
+ * the input of the last state entered.
  */
 export async function runMachine(definition, { input, executionName = 'test', overrides = {}, onStart }) {
   const machine = new StateMachine(definition);
@@ -140,9 +142,11 @@ export async function runMachine(definition, { input, executionName = 'test', ov
   await collecting;
   const failed = events.find((e) => e.type === 'ExecutionFailed');
   const named = (type) => events.filter((e) => e.type === type).map((e) => e.state.name);
+  const entered = events.filter((e) => e.type === 'StateEntered');
   return {
     status,
     output,
+    document: output ?? entered.at(-1)?.state.input ?? null,
     error: failed ? { Error: failed.Error, Cause: failed.Cause } : null,
     executionArn,
     events,

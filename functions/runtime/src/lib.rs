@@ -223,7 +223,10 @@ fn emit_stderr(v: &Value) {
 /// Local mode: `<binary> --event FILE` (or the event on stdin, or `--event -`); prints the
 /// result JSON on stdout and exits 0, or prints `{"errorType", "errorMessage"}` and exits 1.
 ///
-/// Errors (start-up only): invalid configuration, unreadable event file, Lambda runtime failure.
+/// An invalid configuration, or a client that cannot be built, is returned as the step's error
+/// (kind `Fatal` for configuration) on every invocation.
+///
+/// Errors (start-up only): unreadable event file, Lambda runtime failure.
 pub async fn run_step<F, Fut, R>(
     step: &'static str,
     needs: Needs,
@@ -236,21 +239,33 @@ where
 {
     let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
     init_tracing(local);
-    let config = Config::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, step, "invalid configuration"))?;
-    let deps = Arc::new(build_deps(&config, needs).await?);
+    // A bad configuration is reported as this step's Fatal error (naming the variable and what to
+    // do) on every invocation, rather than by exiting: Step Functions then shows it in the
+    // execution and the Catch to Cleanup applies, instead of an opaque Runtime.ExitError.
+    let deps = match Config::from_env() {
+        Ok(config) => build_deps(&config, needs).await.map(Arc::new),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| {
+        tracing::error!(error = %e, step, "cannot start the step");
+        diagnostic(&e)
+    });
 
     if local {
         let payload = read_local_event()?;
-        let out = invoke(step, payload, deps, handler, emit_stderr).await;
+        let out = match deps {
+            Ok(deps) => invoke(step, payload, deps, handler, emit_stderr)
+                .await
+                .map_err(|e| diagnostic(&e)),
+            Err(d) => Err(d),
+        };
         let mut stdout = std::io::stdout().lock();
         return match out {
             Ok(v) => {
                 writeln!(stdout, "{v}")?;
                 Ok(())
             }
-            Err(e) => {
-                let d = diagnostic(&e);
+            Err(d) => {
                 writeln!(
                     stdout,
                     "{}",
@@ -266,9 +281,12 @@ where
         let deps = deps.clone();
         let handler = handler.clone();
         async move {
-            invoke(step, event.payload, deps, handler, emit_stdout)
-                .await
-                .map_err(|e| diagnostic(&e))
+            match deps {
+                Ok(deps) => invoke(step, event.payload, deps, handler, emit_stdout)
+                    .await
+                    .map_err(|e| diagnostic(&e)),
+                Err(d) => Err(d),
+            }
         }
     }))
     .await

@@ -148,8 +148,9 @@ export class Scenario {
 
   /**
    * Starts the stand-ins for a cluster of `workers` running workers plus a control-plane node,
-   * with the Kubernetes `objects` (Deployments, PDBs, ...) created once the workers are Ready and
-   * the emulator's `traffic` set; `settings` override {@link BASE_SETTINGS}.
+   * with the Kubernetes `objects` (Deployments, PDBs, ...; or a function of the Ready worker list
+   * returning them) created once the workers are Ready and the emulator's `traffic` set;
+   * `settings` override {@link BASE_SETTINGS}.
    */
   static async start(name, { workers = 3, objects = [], traffic, settings = {}, bootDelay = '2s' } = {}) {
     const s = new Scenario(name);
@@ -185,7 +186,8 @@ export class Scenario {
     ]);
     await waitFor('the emulator', () => fetch(`${this.emulatorUrl}/version`).then((r) => r.ok));
     await waitFor(`${workers} Ready workers`, async () => (await this.workers()).filter((n) => n.ready).length === workers);
-    for (const o of objects) await this.create(o);
+    const list = typeof objects === 'function' ? objects(await this.workers()) : objects;
+    for (const o of list) await this.create(o);
     if (traffic) await this.traffic(traffic);
 
     const promPort = await freePort();
