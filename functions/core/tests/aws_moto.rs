@@ -113,6 +113,23 @@ fn operation(now: DateTime<Utc>) -> Operation {
     }
 }
 
+/// The results of concurrent lock-like calls: what the winners got, and the holder and expiry
+/// each loser was told (`LockHeld`). Any other error fails the test.
+async fn winners_and_losers<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
+) -> (Vec<T>, Vec<(String, DateTime<Utc>)>) {
+    let mut winners = Vec::new();
+    let mut held_by = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(won) => winners.push(won),
+            Err(Error::LockHeld { owner, expires_at }) => held_by.push((owner, expires_at)),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    (winners, held_by)
+}
+
 #[tokio::test]
 #[ignore = "needs a moto server: run scripts/test-aws.sh"]
 async fn fifty_concurrent_acquires_yield_exactly_one_lease() {
@@ -125,15 +142,7 @@ async fn fifty_concurrent_acquires_yield_exactly_one_lease() {
             tokio::spawn(async move { store.acquire(&format!("exec-{i}"), t0(), 300).await })
         })
         .collect();
-    let mut leases = Vec::new();
-    let mut held_by = Vec::new();
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(lease) => leases.push(lease),
-            Err(Error::LockHeld { owner, expires_at }) => held_by.push((owner, expires_at)),
-            Err(other) => panic!("unexpected error: {other}"),
-        }
-    }
+    let (leases, held_by) = winners_and_losers(tasks).await;
     assert_eq!(leases.len(), 1, "exactly one lease: {leases:?}");
     let winner = &leases[0];
     assert_eq!(winner.token, 1);
@@ -463,15 +472,7 @@ async fn twenty_concurrent_spot_claims_yield_exactly_one() {
             })
         })
         .collect();
-    let mut winners = Vec::new();
-    let mut held_by = Vec::new();
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(owner) => winners.push(owner),
-            Err(Error::LockHeld { owner, expires_at }) => held_by.push((owner, expires_at)),
-            Err(other) => panic!("unexpected error: {other}"),
-        }
-    }
+    let (winners, held_by) = winners_and_losers(tasks).await;
     assert_eq!(winners.len(), 1, "exactly one claim: {winners:?}");
     assert_eq!(held_by.len(), 19);
     let expiry = t0() + Duration::seconds(600);
