@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The AWS adapters (DynamoDB lease and state, EC2 provisioner, Secrets Manager) against a live
-# moto server on 127.0.0.1, plus their unit tests (aws-smithy-mocks for the error codes moto
-# cannot produce). Installs moto into .venv from requirements-dev.txt.
+# The AWS adapters (DynamoDB lease, state and spot claims, EC2 provisioner, Secrets Manager, SNS
+# publishing checked through an SQS subscription) against a live moto server on 127.0.0.1, plus
+# their unit tests (aws-smithy-mocks for the error codes moto cannot produce). Installs moto into
+# .venv from requirements-dev.txt.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"

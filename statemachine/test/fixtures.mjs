@@ -14,6 +14,18 @@ export const evaluation = {
     operation: null,
     metrics: { ...metrics, cpu_ratio: 0.45, pending_pods: 0 },
   },
+  // Held at MAX_NODES while scale-up is wanted, and the alert is due (Evaluate rate-limits it).
+  atMaximum: {
+    decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['at maximum capacity: 10 workers, MAX_NODES is 10'], codes: ['at_maximum'], alert: 'at_maximum_capacity' },
+    operation: null,
+    metrics: { ...metrics, cpu_ratio: 0.93, pending_pods: 6, nodes: 10, ready_nodes: 10 },
+  },
+  // The same hold within CAPACITY_ALERT_INTERVAL of the last alert: no alert key at all.
+  atMaximumQuiet: {
+    decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['at maximum capacity: 10 workers, MAX_NODES is 10'], codes: ['at_maximum'] },
+    operation: null,
+    metrics: { ...metrics, cpu_ratio: 0.93, pending_pods: 6, nodes: 10, ready_nodes: 10 },
+  },
   scaleUp: {
     decision: { action: 'scale_up', count: 2, node: null, instance_id: null, reasons: ['pending_pods_over_3m', 'cpu_over_70_for_3m'] },
     operation: { id: 'op-up-1', kind: 'scale_up', instance_ids: [], node_name: null, started_at: '2026-11-23T20:00:00Z', deadline: '2026-11-23T20:05:00Z' },
@@ -45,11 +57,14 @@ export const ready = {
   deadline: { status: 'deadline_passed', ready: ['i-0new1'], not_ready: ['i-0new2'] },
 };
 
+// A pod the drain could not evict, as the Rust DrainNode and spot steps report it.
+const dbBlocked = { pod: 'default/db-0', reason: 'disruption budget default/db allows no disruption' };
+
 export const drain = {
   inProgress: { status: 'in_progress', remaining: ['default/web-1', 'default/web-2'], blocked: [] },
-  blocked: { status: 'in_progress', remaining: ['default/db-0'], blocked: ['default/db-0 (pdb db: 0 disruptions allowed)'] },
+  blocked: { status: 'in_progress', remaining: ['default/db-0'], blocked: [dbBlocked] },
   drained: { status: 'drained', remaining: [], blocked: [] },
-  blockedDeadline: { status: 'blocked_deadline', remaining: ['default/db-0'], blocked: ['default/db-0 (pdb db: 0 disruptions allowed)'] },
+  blockedDeadline: { status: 'blocked_deadline', remaining: ['default/db-0'], blocked: [dbBlocked] },
   deadline: { status: 'deadline_passed', remaining: ['default/slow-0'], blocked: [] },
 };
 
@@ -82,5 +97,5 @@ export const spot = {
   inProgress: { status: 'in_progress', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/web-3'], blocked: [], deadline: '2026-11-23T20:01:30Z' },
   drained: { status: 'drained', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: [], blocked: [], deadline: '2026-11-23T20:01:30Z' },
   deadline: { status: 'deadline_passed', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/slow-0'], blocked: [], deadline: '2026-11-23T20:01:30Z' },
-  blockedDeadline: { status: 'blocked_deadline', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/db-0'], blocked: ['default/db-0 (pdb db: 0 disruptions allowed)'], deadline: '2026-11-23T20:01:30Z' },
+  blockedDeadline: { status: 'blocked_deadline', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/db-0'], blocked: [dbBlocked], deadline: '2026-11-23T20:01:30Z' },
 };

@@ -56,6 +56,44 @@ test('nothing to do: evaluate, release, Done', async () => {
   assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.none), released: f.released });
 });
 
+test('at maximum capacity with the alert due: evaluate, Notify, release, Done', async () => {
+  const name = 'at-maximum-alert';
+  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.atMaximum], Notify: [f.notified], ReleaseLock: [f.released] });
+  assert.equal(r.status, 'SUCCEEDED');
+  assert.deepEqual(r.visited, [...HEAD, 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
+  assert.equal(r.calls.Notify[0].decision.alert, 'at_maximum_capacity', 'Notify reads the alert from the decision');
+  assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.atMaximum), notified: f.notified, released: f.released });
+});
+
+test('at maximum capacity, alert rate-limited (no alert key): the idle path, no Notify', async () => {
+  const name = 'at-maximum-quiet';
+  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.atMaximumQuiet], ReleaseLock: [f.released] });
+  assert.equal(r.status, 'SUCCEEDED');
+  assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
+});
+
+test('a none with an alert this machine does not know is the idle path', async () => {
+  const name = 'unknown-alert';
+  const ev = { ...f.evaluation.none, decision: { ...f.evaluation.none.decision, alert: 'something_new' } };
+  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [ev], ReleaseLock: [f.released] });
+  assert.equal(r.status, 'SUCCEEDED');
+  assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
+});
+
+test('at maximum capacity, Notify failing: caught, released, Done', async () => {
+  const name = 'at-maximum-notify-fails';
+  const r = await run(name, {
+    AcquireLock: acquire(name),
+    Evaluate: [f.evaluation.atMaximum],
+    Notify: [fails('Fatal', 'slack refused the message')],
+    ReleaseLock: [f.released],
+  });
+  assert.equal(r.status, 'SUCCEEDED');
+  assert.deepEqual(r.visited, [...HEAD, 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
+  assert.equal(r.output.notify_error.Error, 'Fatal');
+  assert.equal(r.output.notified, undefined);
+});
+
 test('lock held: AcquireLock raises LockHeld, ends in SkippedLockHeld without touching anything', async () => {
   const r = await run('lock-held', { AcquireLock: [fails('LockHeld', 'lease held by execution smartscale:other until 20:04:10Z')] });
   assert.equal(r.status, 'SUCCEEDED');

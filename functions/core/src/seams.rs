@@ -65,6 +65,25 @@ pub trait StateStore: Send + Sync {
         snapshot: &MetricsSnapshot,
         now: DateTime<Utc>,
     ) -> Result<()>;
+
+    /// Records that the "at maximum capacity" alert was raised at `now` by `lease`'s holder
+    /// ([`ScalingState::capacity_alert`]), so later ticks stay silent for the configured interval.
+    /// Writing it again with the same lease is harmless. Errors: `LeaseLost`.
+    async fn record_capacity_alert(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()>;
+
+    /// Claims Spot `instance_id` for `owner` (the spot execution) until `now + ttl_secs`, in an
+    /// item of its own beside the cluster item, so one interrupted instance is handled by one
+    /// execution. Succeeds when nobody holds the claim, when it expired at `now`, or when `owner`
+    /// already holds it (a retried step); the claim does not touch the cluster lease.
+    ///
+    /// Errors: [`crate::Error::LockHeld`] naming the other owner and its expiry otherwise.
+    async fn claim_instance(
+        &self,
+        instance_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl_secs: u64,
+    ) -> Result<()>;
 }
 
 /// Whether a worker is Spot or on-demand.

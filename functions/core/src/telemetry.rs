@@ -395,6 +395,7 @@ mod tests {
             instance_id: None,
             reasons: vec![],
             codes: vec!["pending_pods".into()],
+            alert: None,
         });
         doc.operation = Some(scale_up_op("op", &["i-a"], at(300)));
         doc.ready = Some(ReadyPart {

@@ -16,11 +16,15 @@ use chrono::{DateTime, Duration, Utc};
 use smartscale_core::adapters::dynamodb::DynamoStateStore;
 use smartscale_core::adapters::ec2::Ec2Provisioner;
 use smartscale_core::adapters::kubernetes::K8sCredentials;
+use smartscale_core::adapters::notify::SnsTopic;
 use smartscale_core::adapters::secrets::SecretsManagerSecrets;
 use smartscale_core::model::{
-    Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
+    AlertRecord, Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
 };
-use smartscale_core::seams::{LaunchRequest, Lifecycle, NodeProvisioner, Secrets, StateStore};
+use smartscale_core::notify::{Notification, NotificationKind};
+use smartscale_core::seams::{
+    LaunchRequest, Lifecycle, NodeProvisioner, Notifier, Secrets, StateStore,
+};
 use smartscale_core::{Config, Error};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -109,6 +113,23 @@ fn operation(now: DateTime<Utc>) -> Operation {
     }
 }
 
+/// The results of concurrent lock-like calls: what the winners got, and the holder and expiry
+/// each loser was told (`LockHeld`). Any other error fails the test.
+async fn winners_and_losers<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
+) -> (Vec<T>, Vec<(String, DateTime<Utc>)>) {
+    let mut winners = Vec::new();
+    let mut held_by = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(won) => winners.push(won),
+            Err(Error::LockHeld { owner, expires_at }) => held_by.push((owner, expires_at)),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    (winners, held_by)
+}
+
 #[tokio::test]
 #[ignore = "needs a moto server: run scripts/test-aws.sh"]
 async fn fifty_concurrent_acquires_yield_exactly_one_lease() {
@@ -121,15 +142,7 @@ async fn fifty_concurrent_acquires_yield_exactly_one_lease() {
             tokio::spawn(async move { store.acquire(&format!("exec-{i}"), t0(), 300).await })
         })
         .collect();
-    let mut leases = Vec::new();
-    let mut held_by = Vec::new();
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(lease) => leases.push(lease),
-            Err(Error::LockHeld { owner, expires_at }) => held_by.push((owner, expires_at)),
-            Err(other) => panic!("unexpected error: {other}"),
-        }
-    }
+    let (leases, held_by) = winners_and_losers(tasks).await;
     assert_eq!(leases.len(), 1, "exactly one lease: {leases:?}");
     let winner = &leases[0];
     assert_eq!(winner.token, 1);
@@ -384,6 +397,150 @@ async fn load_returns_the_unfinished_operation_of_a_dead_run() {
         Some("true")
     );
     assert!(!item.contains_key("operation"));
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn capacity_alert_is_recorded_under_the_lease_only() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, _, _) = store(&sdk).await;
+    assert_eq!(store.load().await.unwrap().capacity_alert, None);
+    let lease = store.acquire("exec-1", t0(), 300).await.unwrap();
+    store.record_capacity_alert(&lease, t0()).await.unwrap();
+    let want = AlertRecord {
+        at: t0(),
+        token: lease.token,
+    };
+    assert_eq!(store.load().await.unwrap().capacity_alert, Some(want));
+
+    // A holder whose lease was taken over cannot move the alert time.
+    let later = t0() + Duration::seconds(400);
+    let next = store.acquire("exec-2", later, 300).await.unwrap();
+    let err = store
+        .record_capacity_alert(&lease, later)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "LeaseLost", "{err}");
+    assert_eq!(store.load().await.unwrap().capacity_alert, Some(want));
+    store.record_capacity_alert(&next, later).await.unwrap();
+    assert_eq!(
+        store.load().await.unwrap().capacity_alert,
+        Some(AlertRecord {
+            at: later,
+            token: next.token
+        })
+    );
+}
+
+/// The raw spot claim item of `instance` in `table`.
+async fn claim_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    cluster: &str,
+    instance: &str,
+) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    client
+        .get_item()
+        .table_name(table)
+        .key(
+            "cluster_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{cluster}#spot-claim#{instance}")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the claim item exists")
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn twenty_concurrent_spot_claims_yield_exactly_one() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, client, table) = store(&sdk).await;
+    let cluster = store.load().await.unwrap().cluster_id;
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .claim_instance("i-0spot", &format!("spot-{i}"), t0(), 600)
+                    .await
+                    .map(|()| format!("spot-{i}"))
+            })
+        })
+        .collect();
+    let (winners, held_by) = winners_and_losers(tasks).await;
+    assert_eq!(winners.len(), 1, "exactly one claim: {winners:?}");
+    assert_eq!(held_by.len(), 19);
+    let expiry = t0() + Duration::seconds(600);
+    assert!(
+        held_by
+            .iter()
+            .all(|(o, e)| *o == winners[0] && *e == expiry),
+        "every loser is told who holds it until when: {held_by:?}"
+    );
+
+    // The claim is an item of its own: the cluster item (lease, state) is untouched.
+    assert_eq!(store.load().await.unwrap(), ScalingState::new(&cluster));
+    let item = claim_item(&client, &table, &cluster, "i-0spot").await;
+    let get = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok().or_else(|| v.as_n().ok()).map(String::as_str))
+    };
+    assert_eq!(get("claim_owner"), Some(winners[0].as_str()));
+    assert_eq!(get("instance_id"), Some("i-0spot"));
+    let expiry_secs = expiry.timestamp().to_string();
+    assert_eq!(get("claim_expiry"), Some(expiry_secs.as_str()));
+    assert_eq!(get("ttl"), Some(expiry_secs.as_str()));
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn spot_claims_are_idempotent_for_their_owner_and_lapse() {
+    let Some(sdk) = sdk().await else { return };
+    let (store, client, table) = store(&sdk).await;
+    let cluster = store.load().await.unwrap().cluster_id;
+    // (name, owner, now offset secs, want: Ok or LockHeld by whom)
+    let steps: Vec<(&str, &str, i64, Option<&str>)> = vec![
+        ("first claim", "spot-a", 0, None),
+        ("same owner again (a retried step)", "spot-a", 10, None),
+        ("another owner before expiry", "spot-b", 100, Some("spot-a")),
+        ("another instance is independent", "spot-b", 100, None),
+        ("another owner at expiry", "spot-b", 610, None),
+        (
+            "the first owner is now refused",
+            "spot-a",
+            620,
+            Some("spot-b"),
+        ),
+    ];
+    for (name, owner, offset, held_by) in steps {
+        let instance = if name.starts_with("another instance") {
+            "i-0other"
+        } else {
+            "i-0spot"
+        };
+        let now = t0() + Duration::seconds(offset);
+        let got = store.claim_instance(instance, owner, now, 600).await;
+        match (held_by, got) {
+            (None, Ok(())) => {}
+            (Some(holder), Err(Error::LockHeld { owner, .. })) => {
+                assert_eq!(owner, holder, "step {name}")
+            }
+            (want, got) => panic!("step {name}: wanted held by {want:?}, got {got:?}"),
+        }
+    }
+    // "same owner again" at +10 s extended the claim to +610 s, which is when spot-b took it.
+    let item = claim_item(&client, &table, &cluster, "i-0spot").await;
+    assert_eq!(
+        item.get("claim_owner")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str),
+        Some("spot-b")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -788,4 +945,111 @@ async fn a_missing_secret_is_a_clear_permanent_error() {
             .starts_with(&format!("secret {name} is missing")),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SNS (delivered to SQS by moto)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn sns_topic_delivers_subject_message_and_attributes() {
+    let Some(sdk) = sdk().await else { return };
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("alerts-inbox"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+
+    let cfg = Config {
+        worker_hourly_price_usd: 0.0208,
+        ..Config::default()
+    };
+    let n = Notification {
+        kind: NotificationKind::AtMaximumCapacity,
+        cluster_id: "smartscale-moto".into(),
+        reason: "at maximum capacity: 10 workers, MAX_NODES is 10".into(),
+        action: "Cannot scale further".into(),
+        nodes_before: Some(10),
+        nodes_after: Some(10),
+        recommendation: Some("Optimise workloads or raise MAX_NODES".into()),
+        recovered: false,
+        time: t0(),
+        execution_arn: Some("arn:aws:states:us-east-1:123456789012:execution:smartscale:x".into()),
+    };
+    let topic = SnsTopic::new(sns, &topic_arn, cfg.clone());
+    assert_eq!(topic.channel(), "sns");
+    topic.send(&n).await.unwrap();
+
+    let msgs = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    // Without raw delivery, SQS receives SNS's JSON envelope.
+    let envelope: serde_json::Value =
+        serde_json::from_str(msgs[0].body.as_deref().unwrap()).unwrap();
+    let (subject, message) = smartscale_core::notify::sns::subject_and_message(&n, &cfg);
+    assert_eq!(envelope["TopicArn"], topic_arn.as_str());
+    assert_eq!(envelope["Subject"], subject.as_str());
+    assert_eq!(
+        subject,
+        "SmartScale Alert: Cluster at Maximum Capacity [smartscale-moto]"
+    );
+    assert_eq!(envelope["Message"], message.as_str());
+    for line in [
+        "Reason: at maximum capacity: 10 workers, MAX_NODES is 10",
+        "Nodes: 10 → 10",
+        "Estimated cost impact: $0.00/day",
+        "Recommendation: Optimise workloads or raise MAX_NODES",
+        "View execution: https://us-east-1.console.aws.amazon.com/",
+    ] {
+        assert!(message.contains(line), "{line} not in {message}");
+    }
+    let attrs = &envelope["MessageAttributes"];
+    for (name, want) in [
+        ("kind", "at_maximum_capacity"),
+        ("severity", "alert"),
+        ("cluster_id", "smartscale-moto"),
+    ] {
+        assert_eq!(attrs[name]["Type"], "String", "attribute {name}: {attrs}");
+        assert_eq!(attrs[name]["Value"], want, "attribute {name}: {attrs}");
+    }
 }

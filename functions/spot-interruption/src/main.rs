@@ -7,7 +7,7 @@ use smartscale_runtime::{run_step, BoxError, Needs};
 async fn main() -> Result<(), BoxError> {
     run_step(
         "spot-interruption",
-        Needs::EC2 | Needs::CLUSTER,
+        Needs::STORE | Needs::EC2 | Needs::CLUSTER,
         |doc, deps, now| async move { spot_interruption::run(&doc, &deps, now).await },
     )
     .await

@@ -6,4 +6,5 @@ pub mod ec2;
 pub mod kubernetes;
 pub mod notify;
 pub mod prometheus;
+pub mod sdk_error;
 pub mod secrets;

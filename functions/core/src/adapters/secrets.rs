@@ -4,10 +4,10 @@
 //!
 //! Secret values never appear in errors, logs or `Debug` output.
 
+use crate::adapters::sdk_error::{fault_of, Classify};
 use crate::error::{Error, Result};
 use crate::seams::Secrets;
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,16 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
             Some(st) if st >= 500 || st == 429 => Fault::Transient,
             Some(_) => Fault::Fatal,
         },
+    }
+}
+
+impl Classify for Fault {
+    fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
+        classify(code, http_status)
+    }
+
+    fn unsendable() -> Self {
+        Fault::Fatal
     }
 }
 
@@ -77,15 +87,8 @@ impl SecretsManagerSecrets {
             .send()
             .await
             .map_err(|e| {
-                let (code, status) = match &e {
-                    SdkError::ServiceError(se) => {
-                        (se.err().code(), Some(se.raw().status().as_u16()))
-                    }
-                    SdkError::ConstructionFailure(_) => (Some("ConstructionFailure"), Some(400)),
-                    _ => (None, None),
-                };
-                let detail = DisplayErrorContext(&e).to_string();
-                match classify(code, status) {
+                let (fault, detail) = fault_of(&e);
+                match fault {
                     Fault::Missing => Error::SecretMissing {
                         name: id.to_owned(),
                         detail,

@@ -110,6 +110,9 @@ pub struct Config {
     pub lock_ttl_secs: u64,
     /// `STATE_TTL`: DynamoDB TTL for stale state. Default 24h.
     pub state_ttl_secs: u64,
+    /// `CAPACITY_ALERT_INTERVAL`: the "at maximum capacity" alert is sent at most once per this
+    /// interval while scale-up stays wanted at `MAX_NODES`. Default 30m.
+    pub capacity_alert_interval_secs: u64,
 
     /// `NOT_READY_MAX_PERCENT`: more NotReady nodes than this share of all workers stops scale-down. Default 45.
     pub not_ready_max_pct: f64,
@@ -232,6 +235,11 @@ impl Config {
             join_timeout_secs: r.parse("JOIN_TIMEOUT", 300, parse_duration_secs),
             lock_ttl_secs: r.parse("LOCK_TTL", 300, parse_duration_secs),
             state_ttl_secs: r.parse("STATE_TTL", 86_400, parse_duration_secs),
+            capacity_alert_interval_secs: r.parse(
+                "CAPACITY_ALERT_INTERVAL",
+                1800,
+                parse_duration_secs,
+            ),
             not_ready_max_pct: r.parse("NOT_READY_MAX_PERCENT", 45.0, parse_percent),
             not_ready_max_count: r.parse("NOT_READY_MAX_COUNT", 3, parse_u32),
             dashboard_url: r.url("DASHBOARD_URL"),
@@ -373,6 +381,7 @@ impl Config {
             ("LOCK_TTL", self.lock_ttl_secs),
             ("PROMETHEUS_TIMEOUT", self.prometheus_timeout_secs),
             ("SPOT_DRAIN_TIMEOUT", self.spot_drain_timeout_secs),
+            ("CAPACITY_ALERT_INTERVAL", self.capacity_alert_interval_secs),
         ] {
             if secs == 0 {
                 bad(var, "must be longer than 0s".into());
@@ -534,6 +543,7 @@ mod tests {
             (300, 600)
         );
         assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
+        assert_eq!(c.capacity_alert_interval_secs, 1800);
         assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (2, 1));
         assert_eq!(c.cluster_id, "smartscale-prod");
         assert_eq!(c.dynamodb_table, "k3s-autoscaler-state");
@@ -556,8 +566,10 @@ mod tests {
             ("WORKER_SUBNET_IDS", "subnet-a, subnet-b"),
             ("PROMETHEUS_URL", "http://10.0.1.10:30090/"),
             ("MASTER_NODE_TAG", "Role:k3s-server"),
+            ("CAPACITY_ALERT_INTERVAL", "1h"),
         ])
         .unwrap();
+        assert_eq!(c.capacity_alert_interval_secs, 3600);
         assert_eq!((c.min_nodes, c.max_nodes), (3, 8));
         assert_eq!(c.scale_up_threshold_cpu_pct, 80.0);
         assert_eq!(
@@ -648,6 +660,11 @@ mod tests {
                 "zero drain timeout",
                 &[("DRAIN_TIMEOUT", "0")],
                 "DRAIN_TIMEOUT: must be longer than 0s",
+            ),
+            (
+                "zero capacity alert interval",
+                &[("CAPACITY_ALERT_INTERVAL", "0")],
+                "CAPACITY_ALERT_INTERVAL: must be longer than 0s",
             ),
         ];
         for (name, vars, want) in cases {

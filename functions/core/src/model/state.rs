@@ -100,6 +100,18 @@ pub struct ScalingState {
     pub operation: Option<Operation>,
     /// Last good metrics.
     pub cached_metrics: Option<CachedMetrics>,
+    /// The last "at maximum capacity" alert, if any: alerts are rate-limited against it.
+    pub capacity_alert: Option<AlertRecord>,
+}
+
+/// When an alert was last raised, and under which lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// When it was raised.
+    pub at: DateTime<Utc>,
+    /// The fencing token of the lease that raised it: a retried step of the same execution
+    /// recognises its own alert by it.
+    pub token: u64,
 }
 
 impl ScalingState {
@@ -115,6 +127,7 @@ impl ScalingState {
             last_token: 0,
             operation: None,
             cached_metrics: None,
+            capacity_alert: None,
         }
     }
 }

@@ -44,6 +44,25 @@ pub fn subject_and_message(n: &Notification, cfg: &Config) -> (String, String) {
     (subject, message)
 }
 
+/// The SNS message attributes of `n`, as `(name, String value)`, for subscription filter policies:
+/// `kind` (`at_maximum_capacity`, `scale_up_completed`, ...), `severity` (`alert` or `event`) and
+/// `cluster_id`.
+pub fn message_attributes(n: &Notification) -> Vec<(&'static str, String)> {
+    vec![
+        ("kind", n.kind.as_str().to_string()),
+        (
+            "severity",
+            if n.kind.style().alert {
+                "alert"
+            } else {
+                "event"
+            }
+            .to_string(),
+        ),
+        ("cluster_id", n.cluster_id.clone()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

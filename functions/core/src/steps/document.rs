@@ -189,6 +189,19 @@ pub struct DecisionPart {
     /// `Reason` metric dimension and to pick notifications.
     #[serde(default)]
     pub codes: Vec<String>,
+    /// An alert people must get although nothing is done; absent (not `null`) otherwise, so
+    /// RouteDecision tests it with `IsPresent` and the idle tick routes as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Alert>,
+}
+
+/// `$.decision.alert`: why a `none` decision still goes to Notify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alert {
+    /// Scale-up is wanted but the cluster is at `MAX_NODES`; raised at most once per
+    /// `CAPACITY_ALERT_INTERVAL`.
+    AtMaximumCapacity,
 }
 
 /// `$.operation`: the model's [`Operation`] as the document carries it.

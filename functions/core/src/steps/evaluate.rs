@@ -2,10 +2,10 @@
 //! operation of a dead run and return `recover`.
 
 use super::document::{
-    Action, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
+    Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
 };
 use super::{renew, Deps};
-use crate::engine::{Decision, Inputs};
+use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
@@ -36,8 +36,9 @@ pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
 /// (`NodeInfo::managed` by instance id from the provider id), reads the metrics — falling back to
 /// the cached snapshot (at most `METRICS_CACHE_MAX_AGE` old, marked cached so the engine uses it
 /// for scale-up only) or to an all-missing snapshot when Prometheus fails — caches live metrics,
-/// asks `decide`, and records a new operation before returning it. Always returns all three
-/// parts.
+/// asks `decide`, and records a new operation before returning it. A `none` held at `MAX_NODES`
+/// while scale-up is wanted carries `alert: at_maximum_capacity` when [`capacity_alert_due`],
+/// and the alert's time is recorded under the lease. Always returns all three parts.
 ///
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient` (cluster, EC2, state table).
 /// Prometheus failures are not errors here.
@@ -89,6 +90,7 @@ pub async fn run_with(
                 instance_id: None,
                 reasons,
                 codes,
+                alert: None,
             },
             Some(OperationPart {
                 id: own_id,
@@ -111,6 +113,7 @@ pub async fn run_with(
                 instance_id: Some(instance_id.clone()),
                 reasons,
                 codes,
+                alert: None,
             },
             Some(OperationPart {
                 id: own_id,
@@ -123,17 +126,29 @@ pub async fn run_with(
                 reason,
             }),
         ),
-        Decision::NoChange { .. } => (
-            DecisionPart {
-                action: Action::None,
-                count: 0,
-                node: None,
-                instance_id: None,
-                reasons,
-                codes,
-            },
-            None,
-        ),
+        Decision::NoChange { reasons: why } => {
+            let at_maximum = why
+                .iter()
+                .any(|r| matches!(r, NoChangeReason::AtMaximum { .. }));
+            let alert = if at_maximum && capacity_alert_due(&state, &lease, cfg, now) {
+                deps.store.record_capacity_alert(&lease, now).await?;
+                Some(Alert::AtMaximumCapacity)
+            } else {
+                None
+            };
+            (
+                DecisionPart {
+                    action: Action::None,
+                    count: 0,
+                    node: None,
+                    instance_id: None,
+                    reasons,
+                    codes,
+                    alert,
+                },
+                None,
+            )
+        }
     };
     if let Some(op) = &operation {
         deps.store
@@ -145,6 +160,22 @@ pub async fn run_with(
         operation,
         metrics: Some(summary),
     })
+}
+
+/// True when the "at maximum capacity" alert may be raised at `now`: none was raised yet, the
+/// last one is at least `CAPACITY_ALERT_INTERVAL` old, or it was raised under this very lease (a
+/// retried Evaluate raises its own alert again rather than losing it).
+pub fn capacity_alert_due(
+    state: &ScalingState,
+    lease: &Lease,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> bool {
+    match state.capacity_alert {
+        None => true,
+        Some(last) if last.token == lease.token => true,
+        Some(last) => now - last.at >= Duration::seconds(cfg.capacity_alert_interval_secs as i64),
+    }
 }
 
 /// The cluster view with `managed` set from EC2 and `instance_id` filled from the provider id.
@@ -243,6 +274,7 @@ fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
         },
         reasons: vec![sentence],
         codes: vec![code],
+        alert: None,
     };
     EvaluatePart {
         decision,
@@ -273,7 +305,7 @@ pub fn reason_codes(d: &Decision) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::engine::{NoChangeReason, ScaleDownReason, ScaleUpReason};
-    use crate::model::{CachedMetrics, ScaleAction};
+    use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
     use crate::steps::testkit::*;
 
     fn up(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
@@ -369,6 +401,119 @@ mod tests {
                 "case {name}: live metrics cached"
             );
         }
+    }
+
+    fn steady(_: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        Decision::NoChange {
+            reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+        }
+    }
+
+    #[tokio::test]
+    async fn every_path_returns_the_three_keys() {
+        // (name, decide, operation recorded by a dead run, want action, want operation null)
+        let cases: Vec<(&str, DecideFn, bool, &str, bool)> = vec![
+            ("hold", steady, false, "none", true),
+            ("hold at maximum", none, false, "none", true),
+            ("scale up", up, false, "scale_up", false),
+            ("scale down", down, false, "scale_down", false),
+            ("recover", up, true, "recover", false),
+        ];
+        for (name, decide, dead_run, action, op_null) in cases {
+            let w = World::new();
+            if dead_run {
+                let mut op: Operation = scale_up_op("c1-op-0", &["i-9"], at(-100)).into();
+                op.id = "c1-op-0".into();
+                w.store.state.lock().unwrap().operation = Some(op);
+            }
+            let doc = w.doc_with_lease(t0()).await;
+            let got = run_with(&doc, &w.deps, at(1), decide).await.unwrap();
+            let v = serde_json::to_value(&got).unwrap();
+            let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            for key in ["decision", "operation", "metrics"] {
+                assert!(keys.contains(&key), "case {name}: key {key} missing in {v}");
+            }
+            assert_eq!(v["decision"]["action"], action, "case {name}");
+            assert_eq!(v["operation"].is_null(), op_null, "case {name}: {v}");
+            assert!(v["metrics"].is_object(), "case {name}: {v}");
+        }
+    }
+
+    #[tokio::test]
+    async fn capacity_alert_is_rate_limited() {
+        // The lease taken by `doc_with_lease` has token 1; CAPACITY_ALERT_INTERVAL is 1800 s.
+        // (name, decide, last alert (secs from t0, token), want alert, want record (secs, token))
+        type Case = (
+            &'static str,
+            DecideFn,
+            Option<(i64, u64)>,
+            bool,
+            Option<(i64, u64)>,
+        );
+        let cases: Vec<Case> = vec![
+            ("first time at maximum", none, None, true, Some((1, 1))),
+            (
+                "again within the interval",
+                none,
+                Some((-600, 0)),
+                false,
+                Some((-600, 0)),
+            ),
+            (
+                "interval just passed",
+                none,
+                Some((-1799, 0)),
+                true,
+                Some((1, 1)),
+            ),
+            (
+                "own alert, retried Evaluate",
+                none,
+                Some((0, 1)),
+                true,
+                Some((1, 1)),
+            ),
+            ("steady: never", steady, None, false, None),
+            ("scale up: never", up, None, false, None),
+        ];
+        for (name, decide, last, want_alert, want_record) in cases {
+            let w = World::new();
+            w.store.state.lock().unwrap().capacity_alert =
+                last.map(|(s, token)| AlertRecord { at: at(s), token });
+            let doc = w.doc_with_lease(t0()).await;
+            let got = run_with(&doc, &w.deps, at(1), decide).await.unwrap();
+            assert_eq!(
+                got.decision.alert,
+                want_alert.then_some(Alert::AtMaximumCapacity),
+                "case {name}"
+            );
+            let v = serde_json::to_value(&got.decision).unwrap();
+            assert_eq!(
+                v.get("alert").and_then(|a| a.as_str()),
+                want_alert.then_some("at_maximum_capacity"),
+                "case {name}: absent unless raised"
+            );
+            assert_eq!(
+                w.store.snapshot().capacity_alert,
+                want_record.map(|(s, token)| AlertRecord { at: at(s), token }),
+                "case {name}: recorded"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn capacity_alert_needs_the_lease() {
+        let w = World::new();
+        let doc = w.doc_with_lease(t0()).await;
+        w.store.fail_next(
+            "record_capacity_alert",
+            crate::Error::LeaseLost {
+                context: "stolen".into(),
+            },
+        );
+        let err = run_with(&doc, &w.deps, at(1), none).await.unwrap_err();
+        assert_eq!(err.kind(), "LeaseLost");
+        assert!(w.store.snapshot().capacity_alert.is_none());
     }
 
     #[tokio::test]

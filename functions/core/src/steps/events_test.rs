@@ -96,6 +96,17 @@ fn every_sample_event_fits_its_function() {
         seen += 1;
     }
     assert!(seen >= 14, "only {seen} samples");
+    // The at-maximum sample is what RouteDecision sends to Notify: a `none` with the alert.
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("notify.at-maximum.json")).unwrap())
+            .unwrap();
+    let doc = ExecutionDocument::from_value(raw).unwrap();
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 23, 20, 1, 0)
+        .unwrap();
+    let n = super::notify::notification_for(&doc, now).expect("a notification");
+    assert_eq!(n.kind, crate::notify::NotificationKind::AtMaximumCapacity);
+    assert_eq!((n.nodes_before, n.nodes_after), (Some(10), Some(10)));
     assert_eq!(
         functions.len(),
         14,

@@ -102,6 +102,7 @@ mod tests {
             instance_id: None,
             reasons: vec!["2 pod(s) Pending for over 3m".into()],
             codes: vec!["pending_pods".into()],
+            alert: None,
         }
     }
 

@@ -124,6 +124,12 @@ impl StateStore for Unwired {
     ) -> Result<()> {
         unwired("StateStore")
     }
+    async fn record_capacity_alert(&self, _: &Lease, _: DateTime<Utc>) -> Result<()> {
+        unwired("StateStore")
+    }
+    async fn claim_instance(&self, _: &str, _: &str, _: DateTime<Utc>, _: u64) -> Result<()> {
+        unwired("StateStore")
+    }
 }
 
 #[async_trait]

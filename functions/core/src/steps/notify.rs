@@ -1,7 +1,7 @@
 //! Notify: tell people what this execution did. Never fails the execution.
 
 use super::document::{
-    Action, DrainStatus, ExecutionDocument, NotifiedPart, OutcomeResult, ReadyStatus,
+    Action, Alert, DrainStatus, ExecutionDocument, NotifiedPart, OutcomeResult, ReadyStatus,
 };
 use super::{send_all, Deps};
 use crate::error::Result;
@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 /// signal for an instance that is not SmartScale's, or a document with no outcome).
 ///
 /// Picks, in order: the spot outcome; the periodic outcome (join failure, drain aborted,
-/// scale-down completed); a scale-up whose workers are Ready; a `none` decision at maximum
-/// capacity. A recovery says so.
+/// scale-down completed); a scale-up whose workers are Ready; a `none` decision carrying
+/// `alert: at_maximum_capacity` (Evaluate rate-limits it). A recovery says so.
 pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<Notification> {
     let base = |kind, reason: String, action: String, before, after| Notification {
         kind,
@@ -152,12 +152,12 @@ pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<N
     if let Some(d) = doc
         .decision
         .as_ref()
-        .filter(|d| d.action == Action::None && d.codes.iter().any(|c| c == "at_maximum"))
+        .filter(|d| d.action == Action::None && d.alert == Some(Alert::AtMaximumCapacity))
     {
         let mut n = base(
             NotificationKind::AtMaximumCapacity,
             d.reasons.join("; "),
-            "Cannot scale further; service degradation possible".into(),
+            "Cannot scale further: scale-up is wanted but nothing was launched; service degradation possible".into(),
             Some(before),
             Some(before),
         );
@@ -212,6 +212,7 @@ mod tests {
                 instance_id: None,
                 reasons: vec!["2 pod(s) Pending for over 3m".into()],
                 codes: vec!["pending_pods".into()],
+                alert: None,
             }),
             operation: Some(scale_up_op("op", &["i-a", "i-b"], at(300))),
             ..Default::default()
@@ -256,9 +257,15 @@ mod tests {
             instance_id: None,
             reasons: vec!["at maximum capacity: 10 workers, MAX_NODES is 10".into()],
             codes: vec!["at_maximum".into()],
+            alert: Some(Alert::AtMaximumCapacity),
         };
         let steady = DecisionPart {
             codes: vec!["steady".into()],
+            alert: None,
+            ..at_max.clone()
+        };
+        let at_max_quiet = DecisionPart {
+            alert: None,
             ..at_max.clone()
         };
         // (name, edit, want kind, want before/after, want text in action)
@@ -324,6 +331,19 @@ mod tests {
                 Some(NotificationKind::AtMaximumCapacity),
                 (Some(3), Some(3)),
                 "Cannot scale further",
+            ),
+            (
+                "at maximum, alert rate-limited: nothing",
+                Box::new({
+                    let a = at_max_quiet.clone();
+                    move |d| {
+                        d.operation = None;
+                        d.decision = Some(a.clone())
+                    }
+                }),
+                None,
+                (None, None),
+                "",
             ),
             (
                 "steady: nothing",

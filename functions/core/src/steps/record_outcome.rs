@@ -174,6 +174,7 @@ mod tests {
                 instance_id: None,
                 reasons: vec!["because".into()],
                 codes: vec![],
+                alert: None,
             });
             let got = run(&doc, &w.deps, at(100)).await.unwrap();
             assert_eq!((got.action, got.node_count), (action, count), "case {name}");

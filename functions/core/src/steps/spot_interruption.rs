@@ -9,6 +9,12 @@ use crate::error::{Error, Result};
 use crate::seams::LaunchRequest;
 use chrono::{DateTime, Duration, Utc};
 
+/// How long a spot execution's claim on an instance lasts: past the spot machine's 300 s timeout,
+/// so a redelivered event or the Interruption Warning that follows a Rebalance Recommendation
+/// during the execution is skipped, and short enough that a claim left by a dead execution does
+/// not silence a later signal for long.
+pub const SPOT_CLAIM_TTL_SECS: u64 = 600;
+
 /// The operation id of a spot replacement: `spot-<instance id>`. The provisioner launches at most
 /// one instance per operation id, so a duplicate or second signal for the same instance (a
 /// Rebalance Recommendation then the Interruption Warning, or a redelivered event) launches no
@@ -17,14 +23,16 @@ pub fn replacement_operation_id(instance_id: &str) -> String {
     format!("spot-{instance_id}")
 }
 
-/// First call (no `$.spot`): ignores instances SmartScale does not own (`skipped`), launches the
+/// First call (no `$.spot`): claims the instance for this execution (`execution_id`, for
+/// [`SPOT_CLAIM_TTL_SECS`]) before anything else, ignores instances SmartScale does not own (`skipped`), launches the
 /// replacement (a quota or capacity failure is reported in `launch_error` and the drain goes on:
 /// moving the pods matters more), cordons the node, sets `deadline = event time +
 /// SPOT_DRAIN_TIMEOUT` and takes the first drain step. Later calls (`$.spot` present) only take a
 /// drain step against that deadline. Status as DrainNode's; an instance without a node is
 /// `drained`.
 ///
-/// Errors: `InvalidInput` without `instance_id`; `Transient` from EC2 or Kubernetes (retried by
+/// Errors: `LockHeld` when another execution holds the instance's claim (the machine ends in
+/// SkippedAlreadyHandled); `InvalidInput` without `instance_id`; `Transient` from EC2 or Kubernetes (retried by
 /// the machine; every action here is idempotent).
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<SpotPart> {
     let instance_id = doc.instance_id.as_deref().ok_or_else(|| {
@@ -45,6 +53,10 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
             ..prev.clone()
         });
     }
+
+    deps.store
+        .claim_instance(instance_id, &doc.execution_id, now, SPOT_CLAIM_TTL_SECS)
+        .await?;
 
     let signal_time = doc
         .event
@@ -250,5 +262,57 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), "Fatal");
+    }
+
+    #[tokio::test]
+    async fn the_instance_is_claimed_first() {
+        // (name, claim held before: (owner, expiry secs), now, want error kind)
+        type Case = (
+            &'static str,
+            Option<(&'static str, i64)>,
+            i64,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            ("unclaimed", None, 5, None),
+            (
+                "held by another execution",
+                Some(("spot:other", 600)),
+                5,
+                Some("LockHeld"),
+            ),
+            ("own claim (a retry)", Some((EXEC, 600)), 5, None),
+            (
+                "another's claim expired",
+                Some(("spot:other", 600)),
+                600,
+                None,
+            ),
+        ];
+        for (name, held, now, want) in cases {
+            let w = World::new();
+            if let Some((owner, expiry)) = held {
+                w.store
+                    .claims
+                    .lock()
+                    .unwrap()
+                    .insert("i-1".into(), (owner.into(), at(expiry)));
+            }
+            let got = run(&spot_doc("i-1"), &w.deps, at(now)).await;
+            assert_eq!(got.as_ref().err().map(|e| e.kind()), want, "case {name}");
+            if want.is_some() {
+                assert!(
+                    w.k8s.calls().is_empty() && w.ec2.launch_calls.lock().unwrap().is_empty(),
+                    "case {name}: nothing done"
+                );
+            } else {
+                let claims = w.store.claims.lock().unwrap();
+                assert_eq!(
+                    claims.get("i-1"),
+                    Some(&(EXEC.to_string(), at(now + SPOT_CLAIM_TTL_SECS as i64))),
+                    "case {name}: claimed by this execution"
+                );
+            }
+        }
     }
 }

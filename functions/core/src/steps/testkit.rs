@@ -32,6 +32,8 @@ pub struct FakeStore {
     /// Errors to return once from the named method.
     pub fail_once: Mutex<HashMap<&'static str, Error>>,
     pub finished: Mutex<Vec<(Option<ScaleAction>, String, u32)>>,
+    /// Spot claims: instance id to (owner, expiry), the claim items beside the cluster item.
+    pub claims: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
 }
 
 impl FakeStore {
@@ -40,6 +42,7 @@ impl FakeStore {
             state: Mutex::new(ScalingState::new("c1")),
             fail_once: Mutex::new(HashMap::new()),
             finished: Mutex::new(Vec::new()),
+            claims: Mutex::new(HashMap::new()),
         }
     }
 
@@ -166,6 +169,41 @@ impl StateStore for FakeStore {
             snapshot: snapshot.clone(),
             fetched_at: now,
         });
+        Ok(())
+    }
+
+    async fn record_capacity_alert(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
+        self.injected("record_capacity_alert")?;
+        self.check(lease, "recording the capacity alert")?;
+        self.state.lock().unwrap().capacity_alert = Some(AlertRecord {
+            at: now,
+            token: lease.token,
+        });
+        Ok(())
+    }
+
+    async fn claim_instance(
+        &self,
+        instance_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl_secs: u64,
+    ) -> Result<()> {
+        self.injected("claim_instance")?;
+        let mut claims = self.claims.lock().unwrap();
+        // Like the DynamoDB adapter: free, expired at `now`, or already ours.
+        if let Some((holder, expires_at)) = claims.get(instance_id) {
+            if holder != owner && *expires_at > now {
+                return Err(Error::LockHeld {
+                    owner: holder.clone(),
+                    expires_at: *expires_at,
+                });
+            }
+        }
+        claims.insert(
+            instance_id.to_string(),
+            (owner.to_string(), now + Duration::seconds(ttl_secs as i64)),
+        );
         Ok(())
     }
 }

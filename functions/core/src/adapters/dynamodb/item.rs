@@ -4,7 +4,9 @@
 //! write. The operation in flight is a map; the cached metrics are one JSON string.
 
 use crate::error::{Error, Result};
-use crate::model::{CachedMetrics, Lease, Operation, OperationKind, ScaleAction, ScalingState};
+use crate::model::{
+    AlertRecord, CachedMetrics, Lease, Operation, OperationKind, ScaleAction, ScalingState,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -35,8 +37,37 @@ pub mod attr {
     pub const OPERATION: &str = "operation";
     /// The last good metrics, JSON of `CachedMetrics` (S).
     pub const CACHED_METRICS: &str = "cached_metrics";
+    /// Unix seconds of the last "at maximum capacity" alert (N).
+    pub const CAPACITY_ALERT_TIME: &str = "capacity_alert_time";
+    /// Fencing token of the lease that raised that alert (N).
+    pub const CAPACITY_ALERT_TOKEN: &str = "capacity_alert_token";
     /// DynamoDB TTL: Unix seconds after which the item may be deleted (N).
     pub const TTL: &str = "ttl";
+    /// Spot claim item: the instance claimed (S).
+    pub const INSTANCE_ID: &str = "instance_id";
+    /// Spot claim item: the claiming spot execution (S).
+    pub const CLAIM_OWNER: &str = "claim_owner";
+    /// Spot claim item: Unix seconds the claim lapses at (N).
+    pub const CLAIM_EXPIRY: &str = "claim_expiry";
+}
+
+/// The partition key of the spot claim item of `instance_id` in cluster `cluster_id`:
+/// `<cluster>#spot-claim#<instance>`. `#` cannot occur in a cluster id or an instance id, so the
+/// key never collides with a cluster item.
+pub fn spot_claim_key(cluster_id: &str, instance_id: &str) -> String {
+    format!("{cluster_id}#spot-claim#{instance_id}")
+}
+
+/// The claim recorded in a spot claim item: `(owner, expires_at)`.
+pub fn claim_from_item(
+    item: &HashMap<String, AttributeValue>,
+    context: &str,
+) -> Result<Option<(String, DateTime<Utc>)>> {
+    let r = Reader { item, context };
+    let Some(owner) = r.string(attr::CLAIM_OWNER)? else {
+        return Ok(None);
+    };
+    Ok(Some((owner, r.required_time(attr::CLAIM_EXPIRY)?)))
 }
 
 /// A Number attribute.
@@ -222,6 +253,13 @@ pub fn state_from_item(
         .map(|v| operation_from_attr(v, context))
         .transpose()?;
     let lease = lease_from_item(item, context)?;
+    let capacity_alert = match r.time(attr::CAPACITY_ALERT_TIME)? {
+        None => None,
+        Some(at) => Some(AlertRecord {
+            at,
+            token: r.number(attr::CAPACITY_ALERT_TOKEN)?.unwrap_or(0),
+        }),
+    };
     let last_token = r
         .number::<u64>(attr::LAST_TOKEN)?
         .unwrap_or(0)
@@ -238,6 +276,7 @@ pub fn state_from_item(
         last_token,
         operation,
         cached_metrics,
+        capacity_alert,
     })
 }
 

@@ -12,6 +12,7 @@
 pub mod errors;
 pub mod item;
 
+use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
@@ -23,7 +24,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use chrono::{DateTime, Utc};
-use errors::{fault_of, Fault};
+use errors::Fault;
 use item::{attr, num, plus_secs, s, secs};
 use std::collections::HashMap;
 
@@ -341,6 +342,93 @@ impl StateStore for DynamoStateStore {
             .expression_attribute_values(":m", s(json))
             .expression_attribute_values(":ttl", self.ttl(now));
         self.send_fenced(req, context).await
+    }
+
+    async fn record_capacity_alert(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
+        let context = format!(
+            "recording the capacity alert under the {}",
+            self.describe(lease)
+        );
+        let req = self
+            .fenced(lease)
+            .update_expression("SET #at = :at, #by = :token, #ttl = :ttl")
+            .expression_attribute_names("#at", attr::CAPACITY_ALERT_TIME)
+            .expression_attribute_names("#by", attr::CAPACITY_ALERT_TOKEN)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":at", num(secs(now)))
+            .expression_attribute_values(":ttl", self.ttl(now));
+        self.send_fenced(req, context).await
+    }
+
+    async fn claim_instance(
+        &self,
+        instance_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl_secs: u64,
+    ) -> Result<()> {
+        let context = format!(
+            "claiming spot instance {instance_id} of cluster {} for {owner}",
+            self.cluster_id
+        );
+        let expiry = plus_secs(now, ttl_secs);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                attr::CLUSTER_ID,
+                s(item::spot_claim_key(&self.cluster_id, instance_id)),
+            )
+            .update_expression(
+                "SET #owner = :owner, #expiry = :expiry, #instance = :instance, #ttl = :expiry",
+            )
+            .condition_expression(
+                "attribute_not_exists(#owner) OR #expiry <= :now OR #owner = :owner",
+            )
+            .expression_attribute_names("#owner", attr::CLAIM_OWNER)
+            .expression_attribute_names("#expiry", attr::CLAIM_EXPIRY)
+            .expression_attribute_names("#instance", attr::INSTANCE_ID)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":expiry", num(expiry))
+            .expression_attribute_values(":instance", s(instance_id))
+            .expression_attribute_values(":now", num(secs(now)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match res {
+            Ok(_) => return Ok(()),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                match se.err() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                    _ => None,
+                }
+            }
+            Err(e) => {
+                return Err(self.translate(&e, context, |c| {
+                    Error::fatal(c, "unexpected condition failure")
+                }))
+            }
+        };
+        let holder = match old {
+            Some(item) => item::claim_from_item(&item, &context)?,
+            None => None,
+        };
+        // The condition failed, so someone else holds an unexpired claim; when the service did
+        // not return the item, its owner is unknown here.
+        let (owner, expires_at) = holder.unwrap_or_else(|| {
+            (
+                "another execution".to_owned(),
+                DateTime::from_timestamp(expiry, 0).unwrap_or(now),
+            )
+        });
+        Err(Error::LockHeld { owner, expires_at })
     }
 }
 

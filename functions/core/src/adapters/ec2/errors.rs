@@ -1,7 +1,6 @@
 //! What an EC2 error means to SmartScale: the one place EC2 error codes are read.
 
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use crate::adapters::sdk_error::Classify;
 
 /// The class of an EC2 failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +50,14 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
     }
 }
 
-/// Classifies an SDK error and renders its full message.
-pub fn fault_of<E>(err: &SdkError<E, HttpResponse>) -> (Fault, String)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let fault = match err {
-        SdkError::ServiceError(se) => classify(se.err().code(), Some(se.raw().status().as_u16())),
-        SdkError::ConstructionFailure(_) => Fault::Fatal,
-        _ => classify(None, None),
-    };
-    (fault, DisplayErrorContext(err).to_string())
+impl Classify for Fault {
+    fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
+        classify(code, http_status)
+    }
+
+    fn unsendable() -> Self {
+        Fault::Fatal
+    }
 }
 
 #[cfg(test)]

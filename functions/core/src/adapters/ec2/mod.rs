@@ -10,6 +10,7 @@
 pub mod errors;
 pub mod plan;
 
+use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::seams::{LaunchRequest, Lifecycle, ManagedInstance, NodeProvisioner};
@@ -22,7 +23,7 @@ use aws_sdk_ec2::types::{
     Tag, TagSpecification,
 };
 use chrono::{DateTime, Utc};
-use errors::{fault_of, Fault};
+use errors::Fault;
 use plan::{Attempt, Subnet};
 
 /// Instance states that count as "exists" for describe and terminate.

@@ -1,4 +1,5 @@
-//! SNS: publishes the subject and plain-text message to the alerts topic.
+//! SNS: publishes the subject and plain-text message to the alerts topic, with the message
+//! attributes of [`sns::message_attributes`] for subscription filters.
 
 use crate::error::{Error, Result};
 use crate::notify::{sns, Notification};
@@ -6,6 +7,7 @@ use crate::seams::Notifier;
 use crate::Config;
 use async_trait::async_trait;
 use aws_sdk_sns::error::ProvideErrorMetadata;
+use aws_sdk_sns::types::MessageAttributeValue;
 
 /// Publishes notifications to one SNS topic.
 pub struct SnsTopic {
@@ -49,15 +51,21 @@ impl Notifier for SnsTopic {
     async fn send(&self, n: &Notification) -> Result<()> {
         let context = format!("publishing to SNS topic {}", self.topic_arn);
         let (subject, message) = sns::subject_and_message(n, &self.config);
-        match self
+        let mut req = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
-            .message(message)
-            .send()
-            .await
-        {
+            .message(message);
+        for (name, value) in sns::message_attributes(n) {
+            let attr = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| Error::fatal(context.clone(), e.to_string()))?;
+            req = req.message_attributes(name, attr);
+        }
+        match req.send().await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let code = e.code().unwrap_or("").to_string();
