@@ -46,4 +46,4 @@ log "end-to-end scenarios"
 cd statemachine
 name_pattern=()
 [ -z "${E2E_ONLY:-}" ] || name_pattern=(--test-name-pattern "$E2E_ONLY")
-node --test --test-concurrency=1 "${name_pattern[@]}" test/e2e/*.e2e.mjs
+node --test --test-concurrency=4 "${name_pattern[@]}" test/e2e/*.e2e.mjs

@@ -38,12 +38,13 @@ export function readDefinitionText(file) {
 }
 
 /**
- * Fills the substitution variables the way the CDK app does and parses the result.
+ * Fills the substitution variables the way the CDK app does (`${ClusterId}` = `clusterId`) and
+ * parses the result.
  * Throws if a variable is left that the project does not define, so a typo fails the tests.
  */
-export function loadDefinition(file) {
+export function loadDefinition(file, { clusterId = TEST_CLUSTER_ID } = {}) {
   const values = Object.fromEntries(FUNCTIONS.map((fn) => [`${fn}FunctionArn`, fakeArn(fn)]));
-  values.ClusterId = TEST_CLUSTER_ID;
+  values.ClusterId = clusterId;
   const text = readDefinitionText(file).replace(/\$\{([A-Za-z0-9]+)\}/g, (m, name) => {
     if (!(name in values)) throw new Error(`${file}: unknown substitution variable ${m}`);
     return values[name];

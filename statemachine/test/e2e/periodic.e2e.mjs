@@ -4,64 +4,10 @@
 // state: instances in moto, nodes in the emulator, the DynamoDB item, Slack and SNS.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Scenario, slackText, waitFor } from './standins.mjs';
+import { OVERLOAD, assertReleased, benchTransitions, deployment, pdb, running, stepOutput, titles, waitForPendingWindow, withScenario } from './kit.mjs';
+import { waitFor } from './standins.mjs';
 
-/** A Deployment of `replicas` pods requesting `cpu` and `memory` each. */
-function deployment(name, replicas, { cpu = '200m', memory = '128Mi', nodeSelector } = {}) {
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' },
-    spec: {
-      replicas, selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          terminationGracePeriodSeconds: 1, ...(nodeSelector ? { nodeSelector } : {}),
-          containers: [{ name, image: `${name}:e2e`, resources: { requests: { cpu, memory } } }],
-        },
-      },
-    },
-  };
-}
-
-/** A PodDisruptionBudget keeping `minAvailable` pods of app `app`. */
-function pdb(app, minAvailable) {
-  return {
-    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: `${app}-pdb`, namespace: 'default' },
-    spec: { minAvailable, selector: { matchLabels: { app } } },
-  };
-}
-
-// 12 pods of 600m on 3 workers of 2 vCPU: 3 fit per worker, 3 stay Pending.
-const OVERLOAD = { workers: 3, objects: [deployment('web', 12, { cpu: '600m' })], traffic: { cpuUtilisation: 0.6 } };
 const PERIODIC_IDLE = ['Init', 'AcquireLock', 'Evaluate', 'ApplyEvaluation', 'RouteDecision', 'ReleaseLock', 'RouteFinish', 'Done'];
-
-const running = (inspect) => inspect.instances.filter((i) => i.state === 'running').map((i) => i.id).sort();
-const titles = (s) => s.slack.messages.map(slackText);
-const stepOutput = (tick, state) => tick.steps.filter((x) => x.state === state && x.ok).at(-1)?.output;
-
-/** Runs `body` with a started scenario and always stops it. */
-async function withScenario(name, options, body) {
-  const s = await Scenario.start(name, options);
-  try {
-    await body(s);
-  } catch (e) {
-    e.message += `\n(logs of scenario ${name}: ${s.logs})`;
-    throw e;
-  } finally {
-    await s.stop();
-  }
-}
-
-/** Waits until Prometheus has held pending pods for a whole 60 s window (the scale-up rule). */
-function waitForPendingWindow(s) {
-  return waitFor('pods pending for a whole window', async () =>
-    (await s.query('min_over_time(smartscale:pending_pods:count[75s])')) > 0
-    && (await s.query('count_over_time(smartscale:pending_pods:count[75s])')) >= 5, { seconds: 180, everyMs: 2000 });
-}
-
-function assertReleased(inspect) {
-  assert.equal(inspect.item.lock_owner, undefined, `lock released (item: ${JSON.stringify(inspect.item)})`);
-}
 
 describe('periodic machine, end to end', { concurrency: true }, () => {
   test('nothing to do: the tick takes and releases the lock and changes nothing', async () => {
@@ -71,6 +17,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       const t = await s.tick();
       assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.error));
       assert.deepEqual(t.visited, PERIODIC_IDLE);
+      benchTransitions('idle', t);
       assert.equal(t.output.decision.action, 'none');
       assert.ok(t.output.decision.reasons.length > 0, 'a hold says why');
       const after = await s.inspect();
@@ -89,6 +36,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       const t = await s.tick();
       assert.equal(t.status, 'SUCCEEDED');
       assert.deepEqual(t.visited, ['Init', 'AcquireLock', 'SkippedLockHeld']);
+      benchTransitions('lock_held', t);
       assert.equal(t.output.skipped.Error, 'LockHeld');
       const after = await s.inspect();
       assert.equal(after.item.lock_owner, other, 'the other execution keeps its lease');
@@ -105,6 +53,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.error));
       assert.equal(t.output.decision.action, 'scale_up');
       assert.ok(t.output.decision.reasons.some((r) => /pending/i.test(r)), t.output.decision.reasons.join('; '));
+      benchTransitions('scale_up', t);
       for (const state of ['LaunchNodes', 'WaitForNodes', 'CheckNodesReady', 'RecordOutcome', 'Notify', 'ReleaseLock', 'Done']) {
         assert.ok(t.visited.includes(state), `${state} in ${t.visited}`);
       }
@@ -162,6 +111,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.error));
       const d = t.output.decision;
       assert.equal(d.action, 'scale_down');
+      benchTransitions('scale_down', t);
       for (const state of ['CordonNode', 'DrainNode', 'TerminateNode', 'RecordOutcome', 'Notify', 'ReleaseLock', 'Done']) {
         assert.ok(t.visited.includes(state), `${state} in ${t.visited}`);
       }
@@ -290,6 +240,25 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       const said = titles(s).join('\n---\n');
       assert.match(said, /Node Join Failure/);
       assert.match(said, /recover/i, 'the notification says it was a recovery');
+    });
+  });
+
+  test('at maximum capacity: pods pending at MAX_NODES alert once, then the alert is rate-limited', async () => {
+    await withScenario('at-max', { ...OVERLOAD, settings: { MAX_NODES: '3' } }, async (s) => {
+      const start = running(await s.inspect());
+      const { tick: t, before } = await s.tickUntil('Notify');
+      for (const b of before) assert.deepEqual(b.visited, PERIODIC_IDLE);
+      assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.error));
+      assert.deepEqual(t.visited, ['Init', 'AcquireLock', 'Evaluate', 'ApplyEvaluation', 'RouteDecision', 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
+      assert.equal(t.output.decision.action, 'none');
+      assert.equal(t.output.decision.alert, 'at_maximum_capacity');
+      const next = await s.tick();
+      assert.deepEqual(next.visited, PERIODIC_IDLE, 'the next tick does not alert again');
+      const after = await s.inspect();
+      assert.deepEqual(running(after), start, 'nothing launched above the maximum');
+      assertReleased(after);
+      assert.equal(titles(s).filter((m) => /Maximum Capacity/.test(m)).length, 1, titles(s).join('\n---\n'));
+      assert.ok(after.sns.some((m) => /Maximum Capacity/.test(m.subject)), JSON.stringify(after.sns));
     });
   });
 });

@@ -333,7 +333,7 @@ export class Scenario {
    * Returns what runMachine returns plus `steps`: [{ state, attempt, ok, output | error, millis }].
    */
   async tick({ file = 'smartscale.asl.json', input, name, env, after, waitMs = 1000 } = {}) {
-    const definition = loadDefinition(file);
+    const definition = loadDefinition(file, { clusterId: this.cluster });
     const executionName = name ?? `${this.name}-${++this.runs}`;
     const steps = [];
     const attempts = {};
