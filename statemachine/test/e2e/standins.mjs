@@ -296,6 +296,15 @@ export class Scenario {
     });
   }
 
+  /** Sets a Deployment's replica count (a JSON merge patch, as `kubectl scale` would). */
+  scale(name, replicas, namespace = 'default') {
+    return getJson(`${this.emulatorUrl}/apis/apps/v1/namespaces/${namespace}/deployments/${name}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ spec: { replicas } }),
+    });
+  }
+
   /** Sets the emulator's load (see sim/src/emulator/control.rs). */
   traffic(t) {
     return getJson(`${this.emulatorUrl}/control/traffic`, {

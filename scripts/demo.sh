@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job on the local stand-ins, no AWS account needed: SmartScale's real state machine
+# (aws-local-stepfunctions) and step binaries manage a cluster emulator whose nodes follow EC2 in
+# moto server, reading Debian's Prometheus, through a flash sale and the night after it, printing
+# each tick's decision and reasons, the Slack messages and the cluster's size. About 6 minutes.
+# Env: DEMO_LIMIT_SECONDS (default 900), SMARTSCALE_E2E_LOGS=DIR keeps the logs.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$SMARTSCALE_ROOT"
+
+need_apt prometheus curl
+need_venv
+log "building the step binaries and the emulator"
+cargo build --workspace --locked --all-targets
+export SMARTSCALE_BIN_DIR="$CARGO_TARGET_DIR/debug"
+export SMARTSCALE_PYTHON="$SMARTSCALE_ROOT/.venv/bin/python"
+
+WORK="$(mktemp -d)"
+MOTO_PID=""
+cleanup() {
+  [ -z "$MOTO_PID" ] || { kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+port="$(free_port)"
+start_moto "$port" "$WORK/moto.log"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+
+bash scripts/test-statemachine.sh --install-only
+log "SmartScale on the local stand-ins"
+node statemachine/demo/demo.mjs
