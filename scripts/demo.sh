@@ -16,18 +16,8 @@ cargo build --workspace --locked --all-targets
 export SMARTSCALE_BIN_DIR="$CARGO_TARGET_DIR/debug"
 export SMARTSCALE_PYTHON="$SMARTSCALE_ROOT/.venv/bin/python"
 
-WORK="$(mktemp -d)"
-MOTO_PID=""
-cleanup() {
-  [ -z "$MOTO_PID" ] || { kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-port="$(free_port)"
-start_moto "$port" "$WORK/moto.log"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+trap moto_down EXIT
+moto_up
 
 bash scripts/test-statemachine.sh --install-only
 log "SmartScale on the local stand-ins"

@@ -61,14 +61,18 @@ wait_http() {
   return 1
 }
 
-# start_moto PORT LOGFILE: starts moto server on 127.0.0.1:PORT in the background (its pid in
-# MOTO_PID) and waits until it answers. Needs need_venv first.
+# moto_up: starts moto server on a free 127.0.0.1 port in the background, waits until it answers
+# and exports AWS_ENDPOINT_URL and throwaway credentials for it. Stop it with moto_down (for
+# example `trap moto_down EXIT`). Needs need_venv first.
 # moto_server's own entry point serves requests on many threads, and moto's conditional writes
 # are check-then-set without a lock: two concurrent conditional UpdateItems can both pass, which
 # real DynamoDB (serialisable per item) never allows. So moto's WSGI app is run the way
 # moto_server runs it, but on one thread: each request is atomic, as each DynamoDB item write is.
-start_moto() {
-  local port="$1" logfile="$2"
+moto_up() {
+  local port
+  port="$(free_port)"
+  MOTO_LOG="$(mktemp -t moto.XXXXXX.log)"
+  log "moto server (single-threaded) on 127.0.0.1:$port"
   "$SMARTSCALE_ROOT/.venv/bin/python" -c '
 import os, sys
 from werkzeug.serving import run_simple
@@ -78,11 +82,22 @@ port = int(sys.argv[1])
 os.environ.setdefault("MOTO_PORT", str(port))
 run_simple("127.0.0.1", port, DomainDispatcherApplication(create_backend_app),
            threaded=False, request_handler=MotoRequestHandler)
-' "$port" >"$logfile" 2>&1 &
-  # shellcheck disable=SC2034 # read by the scripts that start moto
+' "$port" >"$MOTO_LOG" 2>&1 &
   MOTO_PID=$!
   if ! wait_http "http://127.0.0.1:$port/" 60; then
-    cat "$logfile" >&2
+    cat "$MOTO_LOG" >&2
     return 1
   fi
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+}
+
+# moto_down: stops the moto server moto_up started (if any) and removes its log.
+moto_down() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+  rm -f "${MOTO_LOG:-}"
 }

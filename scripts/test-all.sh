@@ -5,6 +5,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SMARTSCALE_ROOT"
 
+log "shell: shellcheck of every script"
+need_apt shellcheck
+shellcheck -x scripts/*.sh
+
 log "rust: format, lints, build once"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

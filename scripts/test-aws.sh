@@ -10,20 +10,8 @@ cd "$SMARTSCALE_ROOT"
 
 need_venv
 
-port="$(free_port)"
-log "moto server (single-threaded) on 127.0.0.1:$port"
-moto_log="$(mktemp -t moto.XXXXXX.log)"
-MOTO_PID=""
-cleanup() {
-  [ -z "$MOTO_PID" ] || { kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
-  rm -f "$moto_log"
-}
-trap cleanup EXIT
-start_moto "$port" "$moto_log"
-
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+trap moto_down EXIT
+moto_up
 
 # --workspace keeps feature unification identical to the other cargo runs, so nothing rebuilds.
 log "cargo test: adapter unit tests"

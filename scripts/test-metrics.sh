@@ -38,7 +38,7 @@ sed -E -e 's/kubernetes_sd_configs:/file_sd_configs:/' \
   -e 's/- role: (node|pod|endpoints|service)$/- files: ["sd\/\1.json"]/' \
   -e "s#(/var/run/secrets|/etc/prometheus)#$WORK/check/fs\1#g" \
   "$PROM_DIR/prometheus.yml" >"$WORK/check/prometheus.yml"
-for f in $(grep -oE "$WORK/check/fs[^ ]+" "$WORK/check/prometheus.yml" | sort -u); do
+grep -oE "$WORK/check/fs[^ ]+" "$WORK/check/prometheus.yml" | sort -u | while read -r f; do
   mkdir -p "$(dirname "$f")"; echo placeholder >"$f"
 done
 for r in node pod endpoints service; do echo '[]' >"$WORK/check/sd/$r.json"; done
@@ -51,6 +51,7 @@ echo "== promtool check web-config"
 PROM_USER=smartscale
 PROM_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 HASH=$(htpasswd -nbBC 10 "$PROM_USER" "$PROM_PASSWORD" | cut -d: -f2)
+# shellcheck disable=SC2016 # envsubst takes the variable name literally
 PROMETHEUS_BASIC_AUTH_BCRYPT=$HASH envsubst '${PROMETHEUS_BASIC_AUTH_BCRYPT}' \
   <"$PROM_DIR/web-config.yml.tmpl" >"$WORK/web-config.yml"
 promtool check web-config "$WORK/web-config.yml"
@@ -98,7 +99,7 @@ stop_prometheus() { kill "$PROM_PID"; wait "$PROM_PID" 2>/dev/null || true; PROM
 # Recording rules read other recorded series (node -> cluster CPU -> windows), and
 # create-blocks-from rules only sees what the server already holds, so backfill in three
 # passes, reloading the blocks between them. Overlapping identical samples are merged.
-for pass in 1 2 3; do
+for _ in 1 2 3; do
   start_prometheus
   rm -rf "$WORK/rules-out"
   promtool tsdb create-blocks-from rules -q --url "$URL" --start "$START" --end "$END" \

@@ -40,7 +40,7 @@ async function tick() {
   const steps = [...counts].map(([x, n]) => (n > 1 ? `${x}×${n}` : x)).join(' → ');
   say(`tick ${t.executionArn.split(':').pop()}: ${t.status}${t.error ? ` (${t.error.Error})` : ''}; ${steps}`);
   if (d) say(`      decision ${d.action}${d.count ? ` ${d.count}` : ''}${d.node ? ` ${d.node}` : ''}: ${d.reasons.join('; ')}`);
-  for (const m of s.slack.messages.slice(seenSlack)) say(`      Slack: ${slackText(m).split('\n').slice(0, 2).join(' | ')}`);
+  for (const m of s.slack.messages.slice(seenSlack)) say(`      Slack: ${slackText(m).split('\n')[0]}`);
   seenSlack = s.slack.messages.length;
   say(`      ${(await status()).text}`);
   return t;
