@@ -76,6 +76,15 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       await waitFor('no Pending pod', async () => (await s.pods()).every((p) => p.phase !== 'Pending'));
       assert.ok(titles(s).some((m) => /Scale-Up Completed/.test(m)), titles(s).join('\n---\n'));
       assert.ok(after.sns.some((m) => /Scale-Up Completed/.test(m.subject)), JSON.stringify(after.sns));
+      const emf = s.emf();
+      const ups = emf.filter((m) => m.name === 'ScaleUpEvents');
+      assert.equal(ups.length, 1, 'one ScaleUpEvents');
+      assert.deepEqual(ups[0].dimensions, { ClusterId: s.cluster, Reason: 'Pending' });
+      assert.ok(emf.some((m) => m.name === 'NodeJoinLatency' && m.unit === 'Milliseconds' && m.value > 0));
+      for (const name of ['AutoscalerInvocations', 'LambdaExecutionTime', 'CurrentNodeCount', 'ClusterCPUUtilization',
+        'ClusterMemoryUtilization', 'PendingPods', 'EstimatedHourlyCost']) {
+        assert.ok(emf.some((m) => m.name === name), `EMF ${name} logged`);
+      }
     });
   });
 
@@ -101,6 +110,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       assertReleased(after);
       assert.ok(titles(s).some((m) => /Node Join Failure/.test(m)), titles(s).join('\n---\n'));
       assert.ok(after.sns.some((m) => /Node Join Failure/.test(m.subject)), JSON.stringify(after.sns));
+      assert.ok(s.emf().some((m) => m.name === 'ScalingFailures' && m.dimensions.ErrorType === 'JoinTimeout'), 'ScalingFailures by error type');
     });
   });
 
@@ -126,6 +136,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       assert.ok(pods.every((p) => p.node !== d.node), 'no pod left on the removed node');
       assert.ok(titles(s).some((m) => /Scale-Down Completed/.test(m)), titles(s).join('\n---\n'));
       assert.ok(after.sns.some((m) => /Scale-Down Completed/.test(m.subject)), JSON.stringify(after.sns));
+      assert.equal(s.emf().filter((m) => m.name === 'ScaleDownEvents').length, 1, 'one ScaleDownEvents');
     });
   });
 

@@ -13,7 +13,7 @@
 // PROMETHEUS_BIN (default /usr/bin/prometheus), SMARTSCALE_E2E_LOGS (kept logs, optional),
 // SMARTSCALE_BENCH_OUT (optional: append one JSON line per step run with wall time and peak RSS).
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,7 @@ function required(name) {
 
 const kebab = (pascal) => pascal.replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase());
 const FUNCTION_OF_ARN = Object.fromEntries(FUNCTIONS.map((fn) => [fakeArn(fn), kebab(fn)]));
+const FUNCTION_NAMES = new Set(Object.values(FUNCTION_OF_ARN));
 const TABLE = 'smartscale-e2e-state';
 
 /** Settings every scenario's Lambdas get: the seed's rules with windows and deadlines shortened. */
@@ -244,6 +245,25 @@ export class Scenario {
     const r = await run(python, [join(HERE, 'aws_fixture.py'), command, JSON.stringify(args)], { env: process.env });
     if (r.code !== 0) throw new Error(`aws_fixture.py ${command} failed:\n${r.stderr}`);
     return JSON.parse(r.stdout);
+  }
+
+  /**
+   * The CloudWatch Embedded Metric Format records the step binaries logged so far (every log line
+   * with an `_aws` member), as { name, value, dimensions } per metric.
+   */
+  emf() {
+    const records = [];
+    for (const file of readdirSync(this.logs).filter((f) => FUNCTION_NAMES.has(f.replace(/\.log$/, '')))) {
+      for (const line of readFileSync(join(this.logs, file), 'utf8').split('\n')) {
+        if (!line.includes('"_aws"')) continue;
+        const rec = JSON.parse(line);
+        for (const directive of rec._aws.CloudWatchMetrics) {
+          const dimensions = Object.fromEntries(directive.Dimensions.flat().map((d) => [d, rec[d]]));
+          for (const m of directive.Metrics) records.push({ name: m.Name, unit: m.Unit, value: rec[m.Name], dimensions, step: file.replace(/\.log$/, '') });
+        }
+      }
+    }
+    return records;
   }
 
   /** Kills every process this scenario started and closes the Slack listener. */
