@@ -371,7 +371,7 @@ export class Scenario {
     const retryIntervalOverrides = {};
     let execution;
     for (const [state, def] of Object.entries(definition.States)) {
-      if (state && def.Type === 'Wait') waitTimeOverrides[state] = waitMs;
+      if (def.Type === 'Wait') waitTimeOverrides[state] = waitMs;
       if (def.Type !== 'Task') continue;
       retryIntervalOverrides[state] = 200;
       const fn = FUNCTION_OF_ARN[def.Resource];
