@@ -56,6 +56,17 @@ pub struct Config {
     pub scale_up_max_increment: u32,
     /// `SCALE_DOWN_INCREMENT`: workers one scale-down removes. Only 1 is supported. Default 1.
     pub scale_down_increment: u32,
+    /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
+    /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
+    /// (seed 004's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below `SCALE_UP_THRESHOLD_CPU`.
+    /// Default: 10 points under `SCALE_UP_THRESHOLD_CPU` (60 with seed 004's 70); an addition to
+    /// seed 004, see docs/SCALING_ALGORITHM.md.
+    pub scale_down_projected_cpu_pct: f64,
+    /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
+    /// the whole `PENDING_PODS_WINDOW` waits only this long instead of `COOLDOWN_SCALE_UP`. Must not
+    /// exceed `COOLDOWN_SCALE_UP`. Default 0s (an addition to seed 004: see
+    /// docs/SCALING_ALGORITHM.md).
+    pub scale_up_cooldown_pending_secs: u64,
 
     /// `SCALE_UP_THRESHOLD_CPU`: scale up when CPU stays above this for the scale-up window. Default 70.
     pub scale_up_threshold_cpu_pct: f64,
@@ -145,7 +156,7 @@ impl Config {
             lookup: &lookup,
             problems: Vec::new(),
         };
-        let cfg = Config {
+        let mut cfg = Config {
             cluster_id: r.string("CLUSTER_ID", "smartscale-prod"),
             dynamodb_table: r.string("DYNAMODB_TABLE", "k3s-autoscaler-state"),
             prometheus_url: r.url("PROMETHEUS_URL"),
@@ -175,6 +186,17 @@ impl Config {
             max_nodes: r.parse("MAX_NODES", 10, parse_u32),
             scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 2, parse_u32),
             scale_down_increment: r.parse("SCALE_DOWN_INCREMENT", 1, parse_u32),
+            // Unset: 10 points under SCALE_UP_THRESHOLD_CPU, filled in below.
+            scale_down_projected_cpu_pct: r.parse(
+                "SCALE_DOWN_PROJECTED_CPU",
+                f64::NAN,
+                parse_percent,
+            ),
+            scale_up_cooldown_pending_secs: r.parse(
+                "COOLDOWN_SCALE_UP_PENDING",
+                0,
+                parse_duration_secs,
+            ),
             scale_up_threshold_cpu_pct: r.parse("SCALE_UP_THRESHOLD_CPU", 70.0, parse_percent),
             scale_up_urgent_threshold_cpu_pct: r.parse(
                 "SCALE_UP_URGENT_THRESHOLD_CPU",
@@ -237,6 +259,9 @@ impl Config {
             dashboard_url: r.url("DASHBOARD_URL"),
             aws_region: r.string("AWS_REGION", "us-east-1"),
         };
+        if cfg.scale_down_projected_cpu_pct.is_nan() {
+            cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 10.0).max(0.0);
+        }
         let mut problems = r.problems;
         problems.extend(cfg.consistency_problems());
         if problems.is_empty() {
@@ -344,6 +369,24 @@ impl Config {
                     format!("{down} must be below {up_var} ({up}), or the cluster would flap"),
                 );
             }
+        }
+        if self.scale_down_projected_cpu_pct >= self.scale_up_threshold_cpu_pct {
+            bad(
+                "SCALE_DOWN_PROJECTED_CPU",
+                format!(
+                    "{} must be below SCALE_UP_THRESHOLD_CPU ({}), or a removal would trigger a scale-up (0 turns it off)",
+                    self.scale_down_projected_cpu_pct, self.scale_up_threshold_cpu_pct
+                ),
+            );
+        }
+        if self.scale_up_cooldown_pending_secs > self.scale_up_cooldown_secs {
+            bad(
+                "COOLDOWN_SCALE_UP_PENDING",
+                format!(
+                    "{}s is longer than COOLDOWN_SCALE_UP ({}s)",
+                    self.scale_up_cooldown_pending_secs, self.scale_up_cooldown_secs
+                ),
+            );
         }
         if self.scale_up_urgent_threshold_cpu_pct < self.scale_up_threshold_cpu_pct {
             bad(
@@ -535,6 +578,13 @@ mod tests {
         );
         assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
         assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (2, 1));
+        assert_eq!(
+            (
+                c.scale_down_projected_cpu_pct,
+                c.scale_up_cooldown_pending_secs
+            ),
+            (60.0, 0)
+        );
         assert_eq!(c.cluster_id, "smartscale-prod");
         assert_eq!(c.dynamodb_table, "k3s-autoscaler-state");
         assert_eq!(
@@ -571,6 +621,40 @@ mod tests {
             "http://10.0.1.10:30090"
         );
         assert_eq!(c.master_node_tag.1, "k3s-server");
+    }
+
+    #[test]
+    fn projected_cpu_defaults_under_the_scale_up_threshold() {
+        let cases: &[(&str, &[(&str, &str)], f64)] = &[
+            ("seed default", &[], 60.0),
+            (
+                "follows a raised threshold",
+                &[("SCALE_UP_THRESHOLD_CPU", "80")],
+                70.0,
+            ),
+            (
+                "follows a lowered threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                ],
+                40.0,
+            ),
+            (
+                "never below 0",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "5"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "1"),
+                ],
+                0.0,
+            ),
+            ("set", &[("SCALE_DOWN_PROJECTED_CPU", "55%")], 55.0),
+            ("turned off", &[("SCALE_DOWN_PROJECTED_CPU", "0")], 0.0),
+        ];
+        for (name, vars, want) in cases {
+            let c = load(vars).unwrap_or_else(|e| panic!("case {name}: {e}"));
+            assert_eq!(c.scale_down_projected_cpu_pct, *want, "case {name}");
+        }
     }
 
     /// (case name, variables set, expected problem).
@@ -618,6 +702,25 @@ mod tests {
                 "queue down at up",
                 &[("SCALE_DOWN_THRESHOLD_QUEUE", "1000")],
                 "SCALE_DOWN_THRESHOLD_QUEUE",
+            ),
+            (
+                "projected cpu at the scale-up threshold",
+                &[("SCALE_DOWN_PROJECTED_CPU", "70")],
+                "SCALE_DOWN_PROJECTED_CPU: 70 must be below SCALE_UP_THRESHOLD_CPU (70)",
+            ),
+            (
+                "projected cpu above a lowered scale-up threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                    ("SCALE_DOWN_PROJECTED_CPU", "55"),
+                ],
+                "SCALE_DOWN_PROJECTED_CPU: 55 must be below SCALE_UP_THRESHOLD_CPU (50)",
+            ),
+            (
+                "pending cooldown longer than the scale-up cooldown",
+                &[("COOLDOWN_SCALE_UP_PENDING", "6m")],
+                "COOLDOWN_SCALE_UP_PENDING: 360s is longer than COOLDOWN_SCALE_UP (300s)",
             ),
             (
                 "unknown unit",
