@@ -52,14 +52,16 @@ pub struct Config {
     pub min_nodes: u32,
     /// `MAX_NODES`: never more workers than this. Default 10.
     pub max_nodes: u32,
-    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Default 2.
+    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Default 4 (seed 004 says 2:
+    /// scale-ups are sized by the Pending pods' requests and the load, see
+    /// docs/SCALING_ALGORITHM.md).
     pub scale_up_max_increment: u32,
     /// `SCALE_DOWN_INCREMENT`: workers one scale-down removes. Only 1 is supported. Default 1.
     pub scale_down_increment: u32,
     /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
     /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
     /// (seed 004's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below `SCALE_UP_THRESHOLD_CPU`.
-    /// Default: 10 points under `SCALE_UP_THRESHOLD_CPU` (60 with seed 004's 70); an addition to
+    /// Default: 15 points under `SCALE_UP_THRESHOLD_CPU` (55 with seed 004's 70); an addition to
     /// seed 004, see docs/SCALING_ALGORITHM.md.
     pub scale_down_projected_cpu_pct: f64,
     /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
@@ -184,9 +186,9 @@ impl Config {
             ),
             min_nodes: r.parse("MIN_NODES", 2, parse_u32),
             max_nodes: r.parse("MAX_NODES", 10, parse_u32),
-            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 2, parse_u32),
+            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 4, parse_u32),
             scale_down_increment: r.parse("SCALE_DOWN_INCREMENT", 1, parse_u32),
-            // Unset: 10 points under SCALE_UP_THRESHOLD_CPU, filled in below.
+            // Unset: 15 points under SCALE_UP_THRESHOLD_CPU, filled in below.
             scale_down_projected_cpu_pct: r.parse(
                 "SCALE_DOWN_PROJECTED_CPU",
                 f64::NAN,
@@ -260,7 +262,7 @@ impl Config {
             aws_region: r.string("AWS_REGION", "us-east-1"),
         };
         if cfg.scale_down_projected_cpu_pct.is_nan() {
-            cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 10.0).max(0.0);
+            cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
         }
         let mut problems = r.problems;
         problems.extend(cfg.consistency_problems());
@@ -577,13 +579,15 @@ mod tests {
             (300, 600)
         );
         assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
-        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (2, 1));
+        // Departures from seed 004 (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
+        // projected scale-down CPU and the pending-pods cooldown are additions.
+        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (4, 1));
         assert_eq!(
             (
                 c.scale_down_projected_cpu_pct,
                 c.scale_up_cooldown_pending_secs
             ),
-            (60.0, 0)
+            (55.0, 0)
         );
         assert_eq!(c.cluster_id, "smartscale-prod");
         assert_eq!(c.dynamodb_table, "k3s-autoscaler-state");
@@ -626,11 +630,11 @@ mod tests {
     #[test]
     fn projected_cpu_defaults_under_the_scale_up_threshold() {
         let cases: &[(&str, &[(&str, &str)], f64)] = &[
-            ("seed default", &[], 60.0),
+            ("seed default", &[], 55.0),
             (
                 "follows a raised threshold",
                 &[("SCALE_UP_THRESHOLD_CPU", "80")],
-                70.0,
+                65.0,
             ),
             (
                 "follows a lowered threshold",
@@ -638,7 +642,7 @@ mod tests {
                     ("SCALE_UP_THRESHOLD_CPU", "50"),
                     ("SCALE_DOWN_THRESHOLD_CPU", "20"),
                 ],
-                40.0,
+                35.0,
             ),
             (
                 "never below 0",

@@ -402,7 +402,10 @@ fn bounds_cooldowns_and_operations() {
         ),
         (
             "deficit capped by the max increment",
-            scene().cfg(|c| c.min_nodes = 5).nodes(workers(1)),
+            scene()
+                .cfg(|c| c.min_nodes = 5)
+                .cfg(|c| c.scale_up_max_increment = 2)
+                .nodes(workers(1)),
             Want::Up(2, &["below_minimum"]),
         ),
         (
@@ -500,6 +503,7 @@ fn bounds_cooldowns_and_operations() {
 fn scale_down_conditions_and_metrics_safety() {
     let cool = || scene().metrics(idle());
     let queued = || cool().cfg(|c| c.queue_metric_enabled = true);
+    let at60 = || cool().cfg(|c| c.scale_down_projected_cpu_pct = 60.0);
     let cases: Vec<(&str, Scene, Want)> = vec![
         ("idle cluster scales down", cool(), Want::Down(FIRST)),
         (
@@ -523,12 +527,12 @@ fn scale_down_conditions_and_metrics_safety() {
         ),
         (
             "cpu 45% on 4 is 60% on 3: exactly at the projected threshold",
-            cool().metrics(idle().cpu(0.45)),
+            at60().metrics(idle().cpu(0.45)),
             Want::Hold(&["steady"]),
         ),
         (
             "cpu 44.9999% on 4 is below 60% on 3",
-            cool().metrics(idle().cpu(0.449999)),
+            at60().metrics(idle().cpu(0.449999)),
             Want::Down(FIRST),
         ),
         (
@@ -920,7 +924,7 @@ fn added_reasons_read_as_sentences() {
         (
             "steady",
             scene().metrics(metrics()).decide().to_string(),
-            "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%, and would be 66.7% on one worker fewer, not below 60%; memory at 60.0%, not below 50%)",
+            "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%, and would be 66.7% on one worker fewer, not below 55%; memory at 60.0%, not below 50%)",
         ),
         (
             "window",
