@@ -627,9 +627,12 @@ mod tests {
         assert_eq!(c.master_node_tag.1, "k3s-server");
     }
 
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+
     #[test]
     fn projected_cpu_defaults_under_the_scale_up_threshold() {
-        let cases: &[(&str, &[(&str, &str)], f64)] = &[
+        // (case name, variables set, expected SCALE_DOWN_PROJECTED_CPU).
+        let cases: &[(&str, Vars, f64)] = &[
             ("seed default", &[], 55.0),
             (
                 "follows a raised threshold",

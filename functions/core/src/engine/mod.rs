@@ -49,15 +49,24 @@ pub struct Inputs {
 /// 1. An operation in flight ⇒ `NoChange(OperationInFlight)`.
 /// 2. Fewer workers than `MIN_NODES` ⇒ `ScaleUp(BelowMinimum, …)`. This is a repair: it ignores
 ///    cooldowns and needs no metrics. Usable triggers that also fired are listed after it.
-/// 3. A cooldown running (by the last action) ⇒ `NoChange(Cooldown)`.
+/// 3. A cooldown running (by the last action) ⇒ `NoChange(Cooldown)`, except that after a
+///    scale-up, once `COOLDOWN_SCALE_UP_PENDING` has passed, pods Pending over the whole
+///    `PENDING_PODS_WINDOW` get a `ScaleUp(PendingPods, …)` sized for them alone (a scale-down
+///    still waits the whole cooldown).
 /// 4. Cached metrics older than `METRICS_CACHE_MAX_AGE` ⇒ `NoChange(CachedMetricsTooOld)`.
-/// 5. Any scale-up trigger fired ⇒ `ScaleUp` by 1, or by `SCALE_UP_MAX_INCREMENT` when urgent,
-///    clamped to `MAX_NODES`; nothing left under the maximum ⇒ `NoChange(AtMaximum)`.
+/// 5. Any scale-up trigger fired ⇒ `ScaleUp`, sized by the largest need (see [`increment`]): the
+///    Pending pods' requests packed onto new workers, the CPU or memory that fired brought back to
+///    its threshold, 2 when urgent, at least 1; never above `SCALE_UP_MAX_INCREMENT` nor past
+///    `MAX_NODES`; a need above 1 is explained by a `PendingPodsNeedWorkers` or
+///    `LoadNeedsWorkers` reason after the triggers; nothing left under the maximum ⇒
+///    `NoChange(AtMaximum)`.
 /// 6. A trigger crossed its threshold but its window is short ⇒ `NoChange(WindowNotMet…)`; a
 ///    building scale-up signal also holds scale-down back.
 /// 7. Cached metrics, or required inputs missing or stale ⇒ `NoChange(CachedMetrics,
 ///    MetricsUnavailable)`: never scale down on them.
-/// 8. A scale-down condition unmet ⇒ `NoChange(Steady, WindowNotMet…)`.
+/// 8. A scale-down condition unmet ⇒ `NoChange(Steady, WindowNotMet…)`. CPU holds when below
+///    `SCALE_DOWN_THRESHOLD_CPU`, or when on one Ready worker fewer it would stay below
+///    `SCALE_DOWN_PROJECTED_CPU`.
 /// 9. Scale-down wanted but Ready workers ≤ `MIN_NODES`, or the NotReady circuit breaker tripped
 ///    ⇒ `NoChange(AtMinimum, TooManyNotReady)` (both when both hold).
 /// 10. No node passes the "never remove" rules ⇒ `NoChange(NoSafeCandidate)` listing every node.
