@@ -12,7 +12,9 @@ pub enum Decision {
     ScaleUp {
         /// Workers to add.
         count: u32,
-        /// Every trigger that fired.
+        /// Every trigger that fired, then, when the sized need is above 1, the one
+        /// [`ScaleUpReason::PendingPodsNeedWorkers`] or [`ScaleUpReason::LoadNeedsWorkers`] that
+        /// explains it (the count may still be capped by `SCALE_UP_MAX_INCREMENT` or `MAX_NODES`).
         reasons: Vec<ScaleUpReason>,
     },
     /// Remove one worker: cordon, drain, terminate.
@@ -66,7 +68,8 @@ impl fmt::Display for Decision {
     }
 }
 
-/// A scale-up trigger that fired (any one suffices).
+/// A scale-up trigger that fired (any one suffices), or, for the last two variants, how the count
+/// was sized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "trigger")]
 pub enum ScaleUpReason {

@@ -927,6 +927,21 @@ fn added_reasons_read_as_sentences() {
             "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%, and would be 66.7% on one worker fewer, not below 55%; memory at 60.0%, not below 50%)",
         ),
         (
+            "pending pods need workers",
+            ScaleUpReason::PendingPodsNeedWorkers { pods: 24, workers: 4 }.to_string(),
+            "the requests of 24 Pending pod(s) fill 4 new worker(s)",
+        ),
+        (
+            "load needs workers",
+            ScaleUpReason::LoadNeedsWorkers { metric: MetricName::Cpu, pct: 92.04, threshold_pct: 70.0, workers: 2 }.to_string(),
+            "CPU at 92.0% needs 2 more worker(s) to return to 70%",
+        ),
+        (
+            "cpu low after removal",
+            ScaleDownReason::CpuLowAfterRemoval { max_pct: 31.7, projected_pct: 47.56, threshold_pct: 55.0, window_secs: 600 }.to_string(),
+            "CPU over 10m (highest 31.7%) would be 47.6% on one worker fewer, below 55%",
+        ),
+        (
             "window",
             scene().metrics(metrics().cpu_up_window(0.8, 5)).decide().to_string(),
             "no change: CPU window not met yet: 5 of 12 samples",
