@@ -52,10 +52,23 @@ pub struct Config {
     pub min_nodes: u32,
     /// `MAX_NODES`: never more workers than this. Default 10.
     pub max_nodes: u32,
-    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Default 2.
+    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Default 4 (seed 004 says 2:
+    /// scale-ups are sized by the Pending pods' requests and the load, see
+    /// docs/SCALING_ALGORITHM.md).
     pub scale_up_max_increment: u32,
     /// `SCALE_DOWN_INCREMENT`: workers one scale-down removes. Only 1 is supported. Default 1.
     pub scale_down_increment: u32,
+    /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
+    /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
+    /// (seed 004's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below `SCALE_UP_THRESHOLD_CPU`.
+    /// Default: 15 points under `SCALE_UP_THRESHOLD_CPU` (55 with seed 004's 70); an addition to
+    /// seed 004, see docs/SCALING_ALGORITHM.md.
+    pub scale_down_projected_cpu_pct: f64,
+    /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
+    /// the whole `PENDING_PODS_WINDOW` waits only this long instead of `COOLDOWN_SCALE_UP`. Must not
+    /// exceed `COOLDOWN_SCALE_UP`. Default 0s (an addition to seed 004: see
+    /// docs/SCALING_ALGORITHM.md).
+    pub scale_up_cooldown_pending_secs: u64,
 
     /// `SCALE_UP_THRESHOLD_CPU`: scale up when CPU stays above this for the scale-up window. Default 70.
     pub scale_up_threshold_cpu_pct: f64,
@@ -148,7 +161,7 @@ impl Config {
             lookup: &lookup,
             problems: Vec::new(),
         };
-        let cfg = Config {
+        let mut cfg = Config {
             cluster_id: r.string("CLUSTER_ID", "smartscale-prod"),
             dynamodb_table: r.string("DYNAMODB_TABLE", "k3s-autoscaler-state"),
             prometheus_url: r.url("PROMETHEUS_URL"),
@@ -176,8 +189,19 @@ impl Config {
             ),
             min_nodes: r.parse("MIN_NODES", 2, parse_u32),
             max_nodes: r.parse("MAX_NODES", 10, parse_u32),
-            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 2, parse_u32),
+            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 4, parse_u32),
             scale_down_increment: r.parse("SCALE_DOWN_INCREMENT", 1, parse_u32),
+            // Unset: 15 points under SCALE_UP_THRESHOLD_CPU, filled in below.
+            scale_down_projected_cpu_pct: r.parse(
+                "SCALE_DOWN_PROJECTED_CPU",
+                f64::NAN,
+                parse_percent,
+            ),
+            scale_up_cooldown_pending_secs: r.parse(
+                "COOLDOWN_SCALE_UP_PENDING",
+                0,
+                parse_duration_secs,
+            ),
             scale_up_threshold_cpu_pct: r.parse("SCALE_UP_THRESHOLD_CPU", 70.0, parse_percent),
             scale_up_urgent_threshold_cpu_pct: r.parse(
                 "SCALE_UP_URGENT_THRESHOLD_CPU",
@@ -245,6 +269,9 @@ impl Config {
             dashboard_url: r.url("DASHBOARD_URL"),
             aws_region: r.string("AWS_REGION", "us-east-1"),
         };
+        if cfg.scale_down_projected_cpu_pct.is_nan() {
+            cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
+        }
         let mut problems = r.problems;
         problems.extend(cfg.consistency_problems());
         if problems.is_empty() {
@@ -352,6 +379,24 @@ impl Config {
                     format!("{down} must be below {up_var} ({up}), or the cluster would flap"),
                 );
             }
+        }
+        if self.scale_down_projected_cpu_pct >= self.scale_up_threshold_cpu_pct {
+            bad(
+                "SCALE_DOWN_PROJECTED_CPU",
+                format!(
+                    "{} must be below SCALE_UP_THRESHOLD_CPU ({}), or a removal would trigger a scale-up (0 turns it off)",
+                    self.scale_down_projected_cpu_pct, self.scale_up_threshold_cpu_pct
+                ),
+            );
+        }
+        if self.scale_up_cooldown_pending_secs > self.scale_up_cooldown_secs {
+            bad(
+                "COOLDOWN_SCALE_UP_PENDING",
+                format!(
+                    "{}s is longer than COOLDOWN_SCALE_UP ({}s)",
+                    self.scale_up_cooldown_pending_secs, self.scale_up_cooldown_secs
+                ),
+            );
         }
         if self.scale_up_urgent_threshold_cpu_pct < self.scale_up_threshold_cpu_pct {
             bad(
@@ -544,7 +589,16 @@ mod tests {
         );
         assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
         assert_eq!(c.capacity_alert_interval_secs, 1800);
-        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (2, 1));
+        // Departures from seed 004 (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
+        // projected scale-down CPU and the pending-pods cooldown are additions.
+        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (4, 1));
+        assert_eq!(
+            (
+                c.scale_down_projected_cpu_pct,
+                c.scale_up_cooldown_pending_secs
+            ),
+            (55.0, 0)
+        );
         assert_eq!(c.cluster_id, "smartscale-prod");
         assert_eq!(c.dynamodb_table, "k3s-autoscaler-state");
         assert_eq!(
@@ -583,6 +637,43 @@ mod tests {
             "http://10.0.1.10:30090"
         );
         assert_eq!(c.master_node_tag.1, "k3s-server");
+    }
+
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+
+    #[test]
+    fn projected_cpu_defaults_under_the_scale_up_threshold() {
+        // (case name, variables set, expected SCALE_DOWN_PROJECTED_CPU).
+        let cases: &[(&str, Vars, f64)] = &[
+            ("seed default", &[], 55.0),
+            (
+                "follows a raised threshold",
+                &[("SCALE_UP_THRESHOLD_CPU", "80")],
+                65.0,
+            ),
+            (
+                "follows a lowered threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                ],
+                35.0,
+            ),
+            (
+                "never below 0",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "5"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "1"),
+                ],
+                0.0,
+            ),
+            ("set", &[("SCALE_DOWN_PROJECTED_CPU", "55%")], 55.0),
+            ("turned off", &[("SCALE_DOWN_PROJECTED_CPU", "0")], 0.0),
+        ];
+        for (name, vars, want) in cases {
+            let c = load(vars).unwrap_or_else(|e| panic!("case {name}: {e}"));
+            assert_eq!(c.scale_down_projected_cpu_pct, *want, "case {name}");
+        }
     }
 
     /// (case name, variables set, expected problem).
@@ -630,6 +721,25 @@ mod tests {
                 "queue down at up",
                 &[("SCALE_DOWN_THRESHOLD_QUEUE", "1000")],
                 "SCALE_DOWN_THRESHOLD_QUEUE",
+            ),
+            (
+                "projected cpu at the scale-up threshold",
+                &[("SCALE_DOWN_PROJECTED_CPU", "70")],
+                "SCALE_DOWN_PROJECTED_CPU: 70 must be below SCALE_UP_THRESHOLD_CPU (70)",
+            ),
+            (
+                "projected cpu above a lowered scale-up threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                    ("SCALE_DOWN_PROJECTED_CPU", "55"),
+                ],
+                "SCALE_DOWN_PROJECTED_CPU: 55 must be below SCALE_UP_THRESHOLD_CPU (50)",
+            ),
+            (
+                "pending cooldown longer than the scale-up cooldown",
+                &[("COOLDOWN_SCALE_UP_PENDING", "6m")],
+                "COOLDOWN_SCALE_UP_PENDING: 360s is longer than COOLDOWN_SCALE_UP (300s)",
             ),
             (
                 "unknown unit",

@@ -32,3 +32,17 @@ pub(crate) fn active(
         remaining_secs: (left_ms as u64).div_ceil(1000),
     })
 }
+
+/// True when a scale-up for pods Pending over the whole `PENDING_PODS_WINDOW` may skip the running
+/// cooldown: the last action was a scale-up and at least `COOLDOWN_SCALE_UP_PENDING` has passed
+/// since it. Pending pods are demand the last scale-up did not meet, so adding room for them cannot
+/// thrash; a scale-down after a scale-up still waits the whole `COOLDOWN_SCALE_UP`.
+pub(crate) fn pending_may_follow(state: &ScalingState, cfg: &Config, now: DateTime<Utc>) -> bool {
+    match (state.last_scale_action, state.last_scale_time) {
+        (Some(ScaleAction::ScaleUp), Some(last)) => {
+            let wait = i64::try_from(cfg.scale_up_cooldown_pending_secs).unwrap_or(i64::MAX / 1000);
+            now >= last + chrono::Duration::seconds(wait)
+        }
+        _ => false,
+    }
+}

@@ -12,7 +12,9 @@ pub enum Decision {
     ScaleUp {
         /// Workers to add.
         count: u32,
-        /// Every trigger that fired.
+        /// Every trigger that fired, then, when the sized need is above 1, the one
+        /// [`ScaleUpReason::PendingPodsNeedWorkers`] or [`ScaleUpReason::LoadNeedsWorkers`] that
+        /// explains it (the count may still be capped by `SCALE_UP_MAX_INCREMENT` or `MAX_NODES`).
         reasons: Vec<ScaleUpReason>,
     },
     /// Remove one worker: cordon, drain, terminate.
@@ -66,7 +68,8 @@ impl fmt::Display for Decision {
     }
 }
 
-/// A scale-up trigger that fired (any one suffices).
+/// A scale-up trigger that fired (any one suffices), or, for the last two variants, how the count
+/// was sized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "trigger")]
 pub enum ScaleUpReason {
@@ -123,6 +126,26 @@ pub enum ScaleUpReason {
         /// The minimum.
         min: u32,
     },
+    /// Not a trigger: how the count was sized. The Pending pods' requests, packed onto empty
+    /// workers, need this many new workers.
+    PendingPodsNeedWorkers {
+        /// Pending pods that fit on an empty worker (the others no new worker would help).
+        pods: u32,
+        /// Empty workers they fill.
+        workers: u32,
+    },
+    /// Not a trigger: how the count was sized. This many more Ready workers bring the load that
+    /// fired a trigger back to its threshold.
+    LoadNeedsWorkers {
+        /// The input that fired.
+        metric: MetricName,
+        /// Its value, percent.
+        pct: f64,
+        /// Its threshold, percent.
+        threshold_pct: f64,
+        /// Workers to add.
+        workers: u32,
+    },
 }
 
 impl fmt::Display for ScaleUpReason {
@@ -168,6 +191,20 @@ impl fmt::Display for ScaleUpReason {
             ScaleUpReason::BelowMinimum { workers, min } => {
                 write!(f, "{workers} worker(s), below the minimum of {min}")
             }
+            ScaleUpReason::PendingPodsNeedWorkers { pods, workers } => write!(
+                f,
+                "the requests of {pods} Pending pod(s) fill {workers} new worker(s)"
+            ),
+            ScaleUpReason::LoadNeedsWorkers {
+                metric,
+                pct,
+                threshold_pct,
+                workers,
+            } => write!(
+                f,
+                "{} at {pct:.1}% needs {workers} more worker(s) to return to {threshold_pct:.0}%",
+                metric.label()
+            ),
         }
     }
 }
@@ -181,6 +218,18 @@ pub enum ScaleDownReason {
         /// Highest CPU over the window, percent.
         max_pct: f64,
         /// Threshold, percent.
+        threshold_pct: f64,
+        /// Window, seconds.
+        window_secs: u64,
+    },
+    /// CPU is not below `SCALE_DOWN_THRESHOLD_CPU`, but spread over one Ready worker fewer its
+    /// highest value over the scale-down window stays below `SCALE_DOWN_PROJECTED_CPU`.
+    CpuLowAfterRemoval {
+        /// Highest CPU over the window, percent.
+        max_pct: f64,
+        /// That load on one worker fewer, percent.
+        projected_pct: f64,
+        /// `SCALE_DOWN_PROJECTED_CPU`, percent.
         threshold_pct: f64,
         /// Window, seconds.
         window_secs: u64,
@@ -215,6 +264,16 @@ impl fmt::Display for ScaleDownReason {
             } => write!(
                 f,
                 "CPU stayed below {threshold_pct:.0}% for {} (highest {max_pct:.1}%)",
+                human_secs(*window_secs)
+            ),
+            ScaleDownReason::CpuLowAfterRemoval {
+                max_pct,
+                projected_pct,
+                threshold_pct,
+                window_secs,
+            } => write!(
+                f,
+                "CPU over {} (highest {max_pct:.1}%) would be {projected_pct:.1}% on one worker fewer, below {threshold_pct:.0}%",
                 human_secs(*window_secs)
             ),
             ScaleDownReason::NoPendingPods => write!(f, "no pods Pending"),

@@ -347,6 +347,27 @@ fn in_cooldown(state: &ScalingState, cfg: &Config, now: chrono::DateTime<chrono:
     }
 }
 
+/// A scale-up the pending-pods exception lets through a scale-up's cooldown: after a scale-up,
+/// at least `COOLDOWN_SCALE_UP_PENDING` later, with the pending-pods trigger as its only trigger.
+fn is_pending_follow_up(
+    d: &Decision,
+    state: &ScalingState,
+    cfg: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let after_up = match (state.last_scale_time, state.last_scale_action) {
+        (Some(t), Some(ScaleAction::ScaleUp)) => {
+            now >= t + Duration::seconds(cfg.scale_up_cooldown_pending_secs as i64)
+        }
+        _ => false,
+    };
+    after_up
+        && matches!(d, Decision::ScaleUp { reasons, .. } if reasons.iter().all(|r| matches!(
+            r,
+            ScaleUpReason::PendingPods { .. } | ScaleUpReason::PendingPodsNeedWorkers { .. }
+        )))
+}
+
 fn is_repair(d: &Decision) -> bool {
     matches!(d, Decision::ScaleUp { reasons, .. } if matches!(reasons.first(), Some(ScaleUpReason::BelowMinimum { .. })))
 }
@@ -375,7 +396,9 @@ proptest! {
     fn no_action_inside_a_cooldown_but_the_minimum_repair(s in scenes()) {
         let d = s.decide();
         if in_cooldown(&s.state, &s.cfg, s.now) || s.state.operation.is_some() {
-            prop_assert!(d.action() == "none" || (s.state.operation.is_none() && is_repair(&d)), "{d}");
+            let allowed = s.state.operation.is_none()
+                && (is_repair(&d) || is_pending_follow_up(&d, &s.state, &s.cfg, s.now));
+            prop_assert!(d.action() == "none" || allowed, "{d}");
         }
     }
 
@@ -390,7 +413,8 @@ proptest! {
         let next = Scene { state: after(action, s.now), now: s.now + Duration::seconds(later), ..s.clone() };
         let second = next.decide();
         if in_cooldown(&next.state, &next.cfg, next.now) {
-            prop_assert!(second.action() == "none" || is_repair(&second), "{first} then {second}");
+            let allowed = is_repair(&second) || is_pending_follow_up(&second, &next.state, &next.cfg, next.now);
+            prop_assert!(second.action() == "none" || allowed, "{first} then {second}");
         }
     }
 

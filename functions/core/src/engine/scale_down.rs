@@ -1,7 +1,7 @@
 //! Scale-down conditions: all must hold. Run only on usable metrics (the metrics gate comes first).
 
 use super::readings::{ratio, Readings};
-use super::{NoChangeReason, ScaleDownReason};
+use super::{Fleet, NoChangeReason, ScaleDownReason};
 use crate::config::Config;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, Windowed};
 
@@ -48,31 +48,19 @@ impl Tally {
 
 /// Evaluates every scale-down condition of the rules table.
 ///
+/// The CPU condition holds when the highest CPU over the scale-down window is below
+/// `SCALE_DOWN_THRESHOLD_CPU` (seed 004), or, when `SCALE_DOWN_PROJECTED_CPU` is above 0 and more
+/// than one worker is Ready, when that highest CPU spread over one Ready worker fewer
+/// (`max × ready / (ready − 1)`) is below `SCALE_DOWN_PROJECTED_CPU`.
+///
 /// Pending pods count as the larger of the metric and the cluster view's unscheduled Pending pods,
 /// so either source seeing one blocks scale-down. Comparisons are strict: a value exactly at its
 /// threshold is not below it.
-pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, cfg: &Config) -> Wish {
+pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Config) -> Wish {
     let r = Readings::new(m);
     let mut t = Tally::default();
 
-    t.windowed(
-        MetricName::Cpu,
-        r.window(MetricName::Cpu, m.cpu_max_down_window),
-        ratio(cfg.scale_down_threshold_cpu_pct),
-        cfg.required_samples(cfg.scale_down_window_secs),
-        |w| ScaleDownReason::CpuLow {
-            max_pct: w.value * 100.0,
-            threshold_pct: cfg.scale_down_threshold_cpu_pct,
-            window_secs: cfg.scale_down_window_secs,
-        },
-        |w| {
-            format!(
-                "CPU reached {:.1}% in the scale-down window, not below {:.0}%",
-                w.value * 100.0,
-                cfg.scale_down_threshold_cpu_pct
-            )
-        },
-    );
+    cpu(&mut t, &r, m, fleet.ready, cfg);
 
     let viewed = cluster.pending_pods().count() as f64;
     match r.value(MetricName::PendingPods, m.pending_pods) {
@@ -125,4 +113,52 @@ pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, cfg: &Config) -> 
     }
     reasons.extend(t.short);
     Wish::NotWanted(reasons)
+}
+
+/// The CPU condition (see [`wish`]).
+fn cpu(t: &mut Tally, r: &Readings<'_>, m: &MetricsSnapshot, ready: u32, cfg: &Config) {
+    let needed = cfg.required_samples(cfg.scale_down_window_secs);
+    let Some(w) = r.window(MetricName::Cpu, m.cpu_max_down_window) else {
+        t.unmet.push(format!("{} unknown", MetricName::Cpu.label()));
+        return;
+    };
+    let projected = (cfg.scale_down_projected_cpu_pct > 0.0 && ready > 1)
+        .then(|| w.value * f64::from(ready) / f64::from(ready - 1));
+    let below_seed = w.value < ratio(cfg.scale_down_threshold_cpu_pct);
+    let below_projected = projected.is_some_and(|p| p < ratio(cfg.scale_down_projected_cpu_pct));
+    if !below_seed && !below_projected {
+        t.unmet.push(match projected {
+            Some(p) => format!(
+                "CPU reached {:.1}% in the scale-down window, not below {:.0}%, and would be {:.1}% on one worker fewer, not below {:.0}%",
+                w.value * 100.0,
+                cfg.scale_down_threshold_cpu_pct,
+                p * 100.0,
+                cfg.scale_down_projected_cpu_pct
+            ),
+            None => format!(
+                "CPU reached {:.1}% in the scale-down window, not below {:.0}%",
+                w.value * 100.0,
+                cfg.scale_down_threshold_cpu_pct
+            ),
+        });
+    } else if w.samples < needed {
+        t.short.push(NoChangeReason::WindowNotMet {
+            metric: MetricName::Cpu,
+            samples: w.samples,
+            needed,
+        });
+    } else if below_seed {
+        t.met.push(ScaleDownReason::CpuLow {
+            max_pct: w.value * 100.0,
+            threshold_pct: cfg.scale_down_threshold_cpu_pct,
+            window_secs: cfg.scale_down_window_secs,
+        });
+    } else {
+        t.met.push(ScaleDownReason::CpuLowAfterRemoval {
+            max_pct: w.value * 100.0,
+            projected_pct: projected.unwrap_or(w.value) * 100.0,
+            threshold_pct: cfg.scale_down_projected_cpu_pct,
+            window_secs: cfg.scale_down_window_secs,
+        });
+    }
 }

@@ -177,23 +177,44 @@ fn scale_up_triggers() {
 }
 
 #[test]
-fn increments_by_urgency() {
+fn increments_by_need_and_urgency() {
     let big = || scene().metrics(metrics().pending(10.0));
+    let inc = |n: u32| move |c: &mut Config| c.scale_up_max_increment = n;
     let cases: Vec<(&str, Scene, Want)> = vec![
         (
-            "cpu at the urgent threshold adds 2",
-            scene().metrics(metrics().cpu(0.90)),
+            "cpu 87% on 4 fits in 5 at 70%: adds 1",
+            scene().metrics(metrics().cpu(0.87)),
+            Want::Up(1, &["cpu_high"]),
+        ),
+        (
+            "cpu 88% on 4 needs 6 at 70%: adds 2",
+            scene().metrics(metrics().cpu(0.88)),
+            Want::Up(2, &["cpu_high", "load_needs_workers"]),
+        ),
+        (
+            "cpu at the urgent threshold adds 2 even when 1 is enough",
+            scene().nodes(workers(2)).metrics(metrics().cpu(0.90)),
             Want::Up(2, &["cpu_high"]),
         ),
         (
-            "cpu just below urgent adds 1",
-            scene().metrics(metrics().cpu(0.8999)),
+            "cpu just below urgent on 2 adds 1",
+            scene().nodes(workers(2)).metrics(metrics().cpu(0.8999)),
             Want::Up(1, &["cpu_high"]),
+        ),
+        (
+            "memory 90% on 4 fits in 5 at 75%: adds 1",
+            scene().metrics(metrics().memory(0.90)),
+            Want::Up(1, &["memory_high"]),
+        ),
+        (
+            "memory 95% on 4 needs 2",
+            scene().metrics(metrics().memory(0.95)),
+            Want::Up(2, &["memory_high", "load_needs_workers"]),
         ),
         (
             "pending cpu over one worker adds 2",
             big().pods(pending(10, 200, 64)),
-            Want::Up(2, &["pending_pods"]),
+            Want::Up(2, &["pending_pods", "pending_pods_need_workers"]),
         ),
         (
             "pending cpu exactly one worker adds 1",
@@ -203,7 +224,32 @@ fn increments_by_urgency() {
         (
             "pending memory over one worker adds 2",
             big().pods(pending(7, 100, 256)),
-            Want::Up(2, &["pending_pods"]),
+            Want::Up(2, &["pending_pods", "pending_pods_need_workers"]),
+        ),
+        (
+            "24 pending pods fill 4 workers",
+            big().cfg(inc(5)).pods(pending(24, 200, 256)),
+            Want::Up(4, &["pending_pods", "pending_pods_need_workers"]),
+        ),
+        (
+            "24 pending pods capped by the max increment",
+            big().cfg(inc(3)).pods(pending(24, 200, 256)),
+            Want::Up(3, &["pending_pods", "pending_pods_need_workers"]),
+        ),
+        (
+            "DaemonSet requests shrink a new worker",
+            big()
+                .cfg(inc(5))
+                .pods([pending(6, 200, 256), vec![pod("ds").on("w1").daemonset()]].concat()),
+            Want::Up(2, &["pending_pods", "pending_pods_need_workers"]),
+        ),
+        (
+            "pending pods in the view size a cpu scale-up",
+            scene()
+                .cfg(inc(5))
+                .metrics(metrics().cpu(0.75))
+                .pods(pending(13, 200, 256)),
+            Want::Up(3, &["cpu_high", "pending_pods_need_workers"]),
         ),
         (
             "allocatable read from a Ready managed worker",
@@ -227,19 +273,17 @@ fn increments_by_urgency() {
                         .collect(),
                 )
                 .pods(pending(10, 200, 64)),
-            Want::Up(2, &["pending_pods"]),
+            Want::Up(2, &["pending_pods", "pending_pods_need_workers"]),
         ),
         (
             "max increment 1 never adds 2",
-            scene()
-                .cfg(|c| c.scale_up_max_increment = 1)
-                .metrics(metrics().cpu(0.95)),
-            Want::Up(1, &["cpu_high"]),
+            scene().cfg(inc(1)).metrics(metrics().cpu(0.95)),
+            Want::Up(1, &["cpu_high", "load_needs_workers"]),
         ),
         (
             "max-1 workers with urgency adds 1",
             scene().nodes(workers(9)).metrics(metrics().cpu(0.95)),
-            Want::Up(1, &["cpu_high"]),
+            Want::Up(1, &["cpu_high", "load_needs_workers"]),
         ),
         (
             "at max",
@@ -268,8 +312,68 @@ fn increments_by_urgency() {
             "control plane does not count toward max",
             scene()
                 .nodes([workers(9), vec![worker("cp").control_plane()]].concat())
-                .metrics(metrics().cpu(0.8)),
+                .metrics(metrics().cpu(0.75)),
             Want::Up(1, &["cpu_high"]),
+        ),
+    ];
+    for (name, s, want) in &cases {
+        check(name, s, want);
+    }
+}
+
+#[test]
+fn pending_pods_may_follow_a_scale_up() {
+    let up = |secs| after(ScaleAction::ScaleUp, ago(secs));
+    let down = |secs| after(ScaleAction::ScaleDown, ago(secs));
+    let pending = || scene().metrics(metrics().pending(3.0));
+    let cases: Vec<(&str, Scene, Want)> = vec![
+        (
+            "pending pods follow a scale-up inside its cooldown",
+            pending().state(up(60)),
+            Want::Up(1, &["pending_pods"]),
+        ),
+        (
+            "only the pending trigger is listed and sized",
+            pending()
+                .metrics(metrics().pending(3.0).cpu(0.95))
+                .state(up(60)),
+            Want::Up(1, &["pending_pods"]),
+        ),
+        (
+            "cpu alone waits for the scale-up cooldown",
+            scene().metrics(metrics().cpu(0.95)).state(up(60)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "pending pods wait for the scale-down cooldown",
+            pending().state(down(60)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "a short pending window waits for the cooldown",
+            scene()
+                .metrics(metrics().pending_window(3.0, 11))
+                .state(up(60)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "one second before COOLDOWN_SCALE_UP_PENDING",
+            pending()
+                .cfg(|c| c.scale_up_cooldown_pending_secs = 120)
+                .state(up(119)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "exactly at COOLDOWN_SCALE_UP_PENDING",
+            pending()
+                .cfg(|c| c.scale_up_cooldown_pending_secs = 120)
+                .state(up(120)),
+            Want::Up(1, &["pending_pods"]),
+        ),
+        (
+            "an idle cluster never scales down inside a scale-up cooldown",
+            scene().metrics(idle()).state(up(60)),
+            Want::Hold(&["cooldown"]),
         ),
     ];
     for (name, s, want) in &cases {
@@ -298,7 +402,10 @@ fn bounds_cooldowns_and_operations() {
         ),
         (
             "deficit capped by the max increment",
-            scene().cfg(|c| c.min_nodes = 5).nodes(workers(1)),
+            scene()
+                .cfg(|c| c.min_nodes = 5)
+                .cfg(|c| c.scale_up_max_increment = 2)
+                .nodes(workers(1)),
             Want::Up(2, &["below_minimum"]),
         ),
         (
@@ -396,6 +503,7 @@ fn bounds_cooldowns_and_operations() {
 fn scale_down_conditions_and_metrics_safety() {
     let cool = || scene().metrics(idle());
     let queued = || cool().cfg(|c| c.queue_metric_enabled = true);
+    let at60 = || cool().cfg(|c| c.scale_down_projected_cpu_pct = 60.0);
     let cases: Vec<(&str, Scene, Want)> = vec![
         ("idle cluster scales down", cool(), Want::Down(FIRST)),
         (
@@ -404,14 +512,47 @@ fn scale_down_conditions_and_metrics_safety() {
             Want::Down(FIRST),
         ),
         (
-            "cpu exactly 30% is not below",
-            cool().metrics(idle().cpu(0.30)),
+            "cpu exactly 30% is not below (projection off)",
+            cool()
+                .cfg(|c| c.scale_down_projected_cpu_pct = 0.0)
+                .metrics(idle().cpu(0.30)),
             Want::Hold(&["steady"]),
         ),
         (
-            "cpu 29.9999% is below",
-            cool().metrics(idle().cpu(0.299999)),
+            "cpu 29.9999% is below (projection off)",
+            cool()
+                .cfg(|c| c.scale_down_projected_cpu_pct = 0.0)
+                .metrics(idle().cpu(0.299999)),
             Want::Down(FIRST),
+        ),
+        (
+            "cpu 45% on 4 is 60% on 3: exactly at the projected threshold",
+            at60().metrics(idle().cpu(0.45)),
+            Want::Hold(&["steady"]),
+        ),
+        (
+            "cpu 44.9999% on 4 is below 60% on 3",
+            at60().metrics(idle().cpu(0.449999)),
+            Want::Down(FIRST),
+        ),
+        (
+            "cpu 30% on 3 is 45% on 2",
+            cool().nodes(workers(3)).metrics(idle().cpu(0.30)),
+            Want::Down(FIRST),
+        ),
+        (
+            "projection never counts NotReady workers",
+            cool()
+                .nodes([workers(3), vec![worker("j1").not_ready()]].concat())
+                .cfg(|c| c.not_ready_max_count = 10)
+                .cfg(|c| c.not_ready_max_pct = 100.0)
+                .metrics(idle().cpu(0.41)),
+            Want::Hold(&["steady"]),
+        ),
+        (
+            "projected cpu window one sample short",
+            cool().metrics(idle().cpu_down_window(0.4, 39)),
+            Want::Hold(&["window_not_met"]),
         ),
         (
             "cpu down window one sample short",
@@ -783,7 +924,22 @@ fn added_reasons_read_as_sentences() {
         (
             "steady",
             scene().metrics(metrics()).decide().to_string(),
-            "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%; memory at 60.0%, not below 50%)",
+            "no change: load is within thresholds (CPU reached 50.0% in the scale-down window, not below 30%, and would be 66.7% on one worker fewer, not below 55%; memory at 60.0%, not below 50%)",
+        ),
+        (
+            "pending pods need workers",
+            ScaleUpReason::PendingPodsNeedWorkers { pods: 24, workers: 4 }.to_string(),
+            "the requests of 24 Pending pod(s) fill 4 new worker(s)",
+        ),
+        (
+            "load needs workers",
+            ScaleUpReason::LoadNeedsWorkers { metric: MetricName::Cpu, pct: 92.04, threshold_pct: 70.0, workers: 2 }.to_string(),
+            "CPU at 92.0% needs 2 more worker(s) to return to 70%",
+        ),
+        (
+            "cpu low after removal",
+            ScaleDownReason::CpuLowAfterRemoval { max_pct: 31.7, projected_pct: 47.56, threshold_pct: 55.0, window_secs: 600 }.to_string(),
+            "CPU over 10m (highest 31.7%) would be 47.6% on one worker fewer, below 55%",
         ),
         (
             "window",
