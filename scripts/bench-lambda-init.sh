@@ -49,7 +49,7 @@ echo "| step | wall time, mean ± σ (ms) | min (ms) | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|"
 for name in "${STEPS[@]}"; do
   zip="$dir/$name/bootstrap.zip"
-  [ -f "$zip" ] || { echo "$zip is missing: run scripts/package-lambdas.sh first" >&2; exit 1; }
+  [ -f "$zip" ] || { echo "$name: skipped, $zip is missing (run scripts/package-lambdas.sh)" >&2; continue; }
   unzip -q -o "$zip" bootstrap -d "$tmp/$name"
   bin="$tmp/$name/bootstrap"
   # The run must end in the event's rejection (exit 1 with errorType), not anywhere earlier.
