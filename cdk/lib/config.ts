@@ -40,7 +40,7 @@ export interface SmartScaleConfig {
    * nothing is open to the internet.
    */
   readonly demoAppIngressCidrs: readonly string[];
-  /** Directory holding `<function-name>/bootstrap.zip` from `cargo lambda build --release --output-format zip`. */
+  /** Directory holding `<function-name>/bootstrap.zip` from `scripts/package-lambdas.sh` (`--out <dir>`). */
   readonly lambdaAssetDir: string;
   /**
    * Synth-only: use the committed placeholder asset (test/fixtures/placeholder-lambda) instead of

@@ -36,7 +36,7 @@ export function lambdaAsset(cfg: SmartScaleConfig, name: string): Source {
   const zip = path.resolve(cfg.lambdaAssetDir, name, 'bootstrap.zip');
   if (!fs.existsSync(zip)) {
     throw new MissingSourceError(
-      `Lambda asset ${zip} is missing: run \`cargo lambda build --release --output-format zip\` at the repository root ` +
+      `Lambda asset ${zip} is missing: run \`scripts/package-lambdas.sh\` at the repository root ` +
         '(or pass -c lambdaAssetDir=<dir>). Tests pass -c synthOnlyPlaceholders=true instead.',
     );
   }

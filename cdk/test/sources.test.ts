@@ -27,7 +27,7 @@ describe('Lambda assets', () => {
   });
   it('a real synth without the zip fails naming it and the build command', () => {
     const root = tmpRoot();
-    assert.throws(() => lambdaAsset(defaultConfig(root), 'notify'), (e: Error) => e instanceof MissingSourceError && e.message.includes('notify/bootstrap.zip') && e.message.includes('cargo lambda build'));
+    assert.throws(() => lambdaAsset(defaultConfig(root), 'notify'), (e: Error) => e instanceof MissingSourceError && e.message.includes('notify/bootstrap.zip') && e.message.includes('scripts/package-lambdas.sh'));
   });
   it('the placeholder is used only when the configuration asks for it', () => {
     const cfg = { ...defaultConfig(tmpRoot()), synthOnlyPlaceholders: true };
