@@ -65,8 +65,9 @@ pub struct Config {
     /// seed 004, see docs/SCALING_ALGORITHM.md.
     pub scale_down_projected_cpu_pct: f64,
     /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
-    /// the whole `PENDING_PODS_WINDOW` waits only this long instead of `COOLDOWN_SCALE_UP`. Must not
-    /// exceed `COOLDOWN_SCALE_UP`. Default 0s (an addition to seed 004: see
+    /// the whole `PENDING_PODS_WINDOW` waits only this long (and at least that window, so the pods
+    /// were Pending after the last scale-up's workers were Ready) instead of `COOLDOWN_SCALE_UP`.
+    /// Must not exceed `COOLDOWN_SCALE_UP`. Default 0s (an addition to seed 004: see
     /// docs/SCALING_ALGORITHM.md).
     pub scale_up_cooldown_pending_secs: u64,
 

@@ -34,13 +34,21 @@ pub(crate) fn active(
 }
 
 /// True when a scale-up for pods Pending over the whole `PENDING_PODS_WINDOW` may skip the running
-/// cooldown: the last action was a scale-up and at least `COOLDOWN_SCALE_UP_PENDING` has passed
-/// since it. Pending pods are demand the last scale-up did not meet, so adding room for them cannot
-/// thrash; a scale-down after a scale-up still waits the whole `COOLDOWN_SCALE_UP`.
+/// cooldown: the last action was a scale-up, and since it at least `COOLDOWN_SCALE_UP_PENDING`
+/// *and* a whole `PENDING_PODS_WINDOW` have passed. The second bound means the pods were Pending
+/// for a whole window after the last scale-up's workers were Ready (its time is recorded when they
+/// are), so the window is not still showing the demand that scale-up met: without it, the lagging
+/// window re-fired on every tick until it emptied (seen in `scripts/demo.sh`: 3 workers grew to 6
+/// for pods that one worker held). Pending pods are then demand the last scale-up did not meet, so
+/// adding room for them cannot thrash; a scale-down after a scale-up still waits the whole
+/// `COOLDOWN_SCALE_UP`.
 pub(crate) fn pending_may_follow(state: &ScalingState, cfg: &Config, now: DateTime<Utc>) -> bool {
     match (state.last_scale_action, state.last_scale_time) {
         (Some(ScaleAction::ScaleUp), Some(last)) => {
-            let wait = i64::try_from(cfg.scale_up_cooldown_pending_secs).unwrap_or(i64::MAX / 1000);
+            let secs = cfg
+                .scale_up_cooldown_pending_secs
+                .max(cfg.pending_pods_window_secs);
+            let wait = i64::try_from(secs).unwrap_or(i64::MAX / 1000);
             now >= last + chrono::Duration::seconds(wait)
         }
         _ => false,

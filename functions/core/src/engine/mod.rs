@@ -118,7 +118,10 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Config, now: DateTime
             .into_iter()
             .filter(|r| matches!(r, ScaleUpReason::PendingPods { .. }))
             .collect();
-        if !pending.is_empty() && cooldown::pending_may_follow(state, cfg, now) {
+        // The follow-up is sized from the cluster view alone, so it also needs the view to still
+        // hold Pending pods that new workers would run: the metrics window lags the view.
+        let still_pending = || increment::pending_need(&inputs.cluster, cfg, 1).0 > 0;
+        if !pending.is_empty() && cooldown::pending_may_follow(state, cfg, now) && still_pending() {
             return scale_up(pending, 0, true);
         }
         return no_change(vec![cooling]);

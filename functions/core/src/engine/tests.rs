@@ -325,18 +325,23 @@ fn increments_by_need_and_urgency() {
 fn pending_pods_may_follow_a_scale_up() {
     let up = |secs| after(ScaleAction::ScaleUp, ago(secs));
     let down = |secs| after(ScaleAction::ScaleDown, ago(secs));
-    let pending = || scene().metrics(metrics().pending(3.0));
+    // Pods Pending in the metrics window and, still, in the cluster view.
+    let waiting = || {
+        scene()
+            .pods(pending(3, 500, 256))
+            .metrics(metrics().pending(3.0))
+    };
     let cases: Vec<(&str, Scene, Want)> = vec![
         (
             "pending pods follow a scale-up inside its cooldown",
-            pending().state(up(60)),
+            waiting().state(up(180)),
             Want::Up(1, &["pending_pods"]),
         ),
         (
             "only the pending trigger is listed and sized",
-            pending()
+            waiting()
                 .metrics(metrics().pending(3.0).cpu(0.95))
-                .state(up(60)),
+                .state(up(180)),
             Want::Up(1, &["pending_pods"]),
         ),
         (
@@ -346,7 +351,7 @@ fn pending_pods_may_follow_a_scale_up() {
         ),
         (
             "pending pods wait for the scale-down cooldown",
-            pending().state(down(60)),
+            waiting().state(down(60)),
             Want::Hold(&["cooldown"]),
         ),
         (
@@ -358,17 +363,27 @@ fn pending_pods_may_follow_a_scale_up() {
         ),
         (
             "one second before COOLDOWN_SCALE_UP_PENDING",
-            pending()
-                .cfg(|c| c.scale_up_cooldown_pending_secs = 120)
-                .state(up(119)),
+            waiting()
+                .cfg(|c| c.scale_up_cooldown_pending_secs = 240)
+                .state(up(239)),
             Want::Hold(&["cooldown"]),
         ),
         (
             "exactly at COOLDOWN_SCALE_UP_PENDING",
-            pending()
-                .cfg(|c| c.scale_up_cooldown_pending_secs = 120)
-                .state(up(120)),
+            waiting()
+                .cfg(|c| c.scale_up_cooldown_pending_secs = 240)
+                .state(up(240)),
             Want::Up(1, &["pending_pods"]),
+        ),
+        (
+            "one second before a whole pending window after the scale-up",
+            waiting().state(up(179)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "the window still shows pods the view no longer has Pending",
+            scene().metrics(metrics().pending(3.0)).state(up(180)),
+            Want::Hold(&["cooldown"]),
         ),
         (
             "an idle cluster never scales down inside a scale-up cooldown",
