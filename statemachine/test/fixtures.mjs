@@ -2,7 +2,30 @@
 // is what one Lambda returns (only its part); the state machine places it with ResultPath.
 
 export const CLUSTER = 'smartscale-test';
-export const INPUT = { cluster_id: CLUSTER };
+
+/**
+ * The execution inputs the deployment's triggers send (cdk/lib/smartscale-stack.ts): the
+ * fixed-rate EventBridge rule has no `Input`, so Step Functions receives the whole scheduled
+ * event; the business-hours Scheduler schedules send their fixed `input`. Neither carries the
+ * cluster id: the definition gets it from its `${ClusterId}` substitution.
+ */
+export const TRIGGER_INPUTS = {
+  'EventBridge rule (scheduled event)': {
+    version: '0',
+    id: '89d1a02d-5ec7-412e-82f5-13505f849b41',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: '2026-11-23T20:00:00Z',
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:123456789012:rule/smartscale-smartscale-test-schedule'],
+    detail: {},
+  },
+  'Scheduler schedule': { source: 'smartscale.schedule' },
+};
+
+/** The input of a tick unless a test says otherwise: what the default (fixed-rate) rule sends. */
+export const INPUT = TRIGGER_INPUTS['EventBridge rule (scheduled event)'];
 
 export const lease = (owner) => ({ owner, token: 42, expires_at: '2026-11-23T20:05:00Z' });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { loadDefinition, runFlow, fails } from './harness.mjs';
 import * as f from './fixtures.mjs';
 
-const definition = loadDefinition('smartscale.asl.json');
+const definition = loadDefinition('smartscale.asl.json', { clusterId: f.CLUSTER });
 const visitedAnywhere = new Set();
 
 const HEAD = ['Init', 'AcquireLock', 'Evaluate', 'ApplyEvaluation', 'RouteDecision'];
@@ -27,7 +27,7 @@ async function run(name, script, input = f.INPUT) {
   const leaseGranted = r.visited.includes('Evaluate');
   for (const [state, inputs] of Object.entries(r.calls)) {
     for (const doc of inputs) {
-      assert.equal(doc.cluster_id, input.cluster_id, `${name}: ${state} got the cluster id`);
+      assert.equal(doc.cluster_id, f.CLUSTER, `${name}: ${state} got the cluster id (the definition's substitution)`);
       assert.equal(doc.execution_id, r.executionArn, `${name}: ${state} got the execution id`);
       if (leaseGranted && state !== 'AcquireLock') {
         assert.deepEqual(doc.lease, f.lease(r.executionArn), `${name}: ${state} got the lease`);
@@ -47,6 +47,19 @@ const docAfter = (name, ev) => ({
   lease: acquire(name)[0],
   ...ev,
 });
+
+// What each trigger of the deployed stack sends reaches AcquireLock and finishes: the cluster id
+// comes from the definition, nothing from the input is kept.
+for (const [trigger, input] of Object.entries(f.TRIGGER_INPUTS)) {
+  test(`started by the ${trigger}: Init takes the cluster id from the definition, AcquireLock runs, Done`, async () => {
+    const name = `trigger-${trigger.split(' ')[0].toLowerCase()}`;
+    const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.none], ReleaseLock: [f.released] }, input);
+    assert.equal(r.status, 'SUCCEEDED', JSON.stringify(r.error));
+    assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
+    assert.deepEqual(r.calls.AcquireLock[0], { cluster_id: f.CLUSTER, execution_id: r.executionArn });
+    assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.none), released: f.released });
+  });
+}
 
 test('nothing to do: evaluate, release, Done', async () => {
   const name = 'nothing-to-do';
