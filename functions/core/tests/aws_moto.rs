@@ -992,10 +992,8 @@ async fn sns_topic_delivers_subject_message_and_attributes() {
         .await
         .unwrap();
 
-    let cfg = Config {
-        worker_hourly_price_usd: 0.0208,
-        ..Config::default()
-    };
+    let mut cfg = Config::default();
+    cfg.worker_hourly_price_usd = 0.0208;
     let n = Notification {
         kind: NotificationKind::AtMaximumCapacity,
         cluster_id: "smartscale-moto".into(),
@@ -1026,7 +1024,8 @@ async fn sns_topic_delivers_subject_message_and_attributes() {
     // Without raw delivery, SQS receives SNS's JSON envelope.
     let envelope: serde_json::Value =
         serde_json::from_str(msgs[0].body.as_deref().unwrap()).unwrap();
-    let (subject, message) = smartscale_core::notify::sns::subject_and_message(&n, &cfg);
+    let (subject, message) =
+        smartscale_core::notify::sns::subject_and_message(&n, &cfg.presentation());
     assert_eq!(envelope["TopicArn"], topic_arn.as_str());
     assert_eq!(envelope["Subject"], subject.as_str());
     assert_eq!(

@@ -5,19 +5,19 @@ use super::document::{
     Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
 };
 use super::{renew, Deps};
+use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
     ScalingState,
 };
-use crate::Config;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
 
 /// The engine's decision function, as `crate::engine::decide` has it.
-pub type DecideFn = fn(&Inputs, &ScalingState, &Config, DateTime<Utc>) -> Decision;
+pub type DecideFn = fn(&Inputs, &ScalingState, &Policy, DateTime<Utc>) -> Decision;
 
 /// [`run_with`] the scaling engine, [`crate::engine::decide`].
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
@@ -308,7 +308,7 @@ mod tests {
     use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
     use crate::steps::testkit::*;
 
-    fn up(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn up(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         Decision::ScaleUp {
             count: 2,
             reasons: vec![ScaleUpReason::PendingPods {
@@ -317,7 +317,7 @@ mod tests {
             }],
         }
     }
-    fn down(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn down(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         let n = inputs.cluster.workers().find(|n| n.managed).unwrap();
         Decision::ScaleDown {
             node: n.name.clone(),
@@ -325,7 +325,7 @@ mod tests {
             reasons: vec![ScaleDownReason::NoPendingPods],
         }
     }
-    fn none(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn none(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         let workers = inputs.cluster.workers().count() as u32;
         Decision::NoChange {
             reasons: vec![NoChangeReason::AtMaximum {
@@ -335,7 +335,7 @@ mod tests {
         }
     }
     /// Scale up only on live metrics, like the engine's cached-metrics rule.
-    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         match inputs.metrics.provenance {
             Provenance::Cached { .. } => {
                 up(inputs, &ScalingState::new("c1"), &Config::default(), t0())
@@ -403,7 +403,7 @@ mod tests {
         }
     }
 
-    fn steady(_: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn steady(_: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         Decision::NoChange {
             reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
         }
@@ -527,7 +527,7 @@ mod tests {
             vec![instance("i-1", None)],
         );
         let doc = w.doc_with_lease(t0()).await;
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
             let m: Vec<(String, bool, Option<String>)> = inputs
                 .cluster
                 .nodes

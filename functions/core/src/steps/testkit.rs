@@ -493,10 +493,8 @@ impl World {
         let k8s = Arc::new(FakeCluster::new(nodes));
         let prom = Arc::new(FakeMetrics(Mutex::new(Some(live_metrics(t0(), 0.5, 0.0)))));
         let slack = RecordingNotifier::new("slack", false);
-        let cfg = Config {
-            cluster_id: "c1".into(),
-            ..Config::default()
-        };
+        let mut cfg = Config::default();
+        cfg.cluster_id = "c1".into();
         let deps = Deps {
             config: cfg,
             store: store.clone(),

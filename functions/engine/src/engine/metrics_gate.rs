@@ -1,7 +1,7 @@
 //! Whether the metrics may drive a scale-up or a scale-down at all.
 
 use super::NoChangeReason;
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{MetricName, MetricsSnapshot, Provenance};
 use chrono::{DateTime, Utc};
 
@@ -17,7 +17,7 @@ fn cache_age_secs(m: &MetricsSnapshot, now: DateTime<Utc>) -> Option<u64> {
 /// `METRICS_CACHE_MAX_AGE` (an age exactly at the limit is still usable); `Ok` otherwise.
 pub(crate) fn for_scale_up(
     m: &MetricsSnapshot,
-    cfg: &Config,
+    cfg: &Policy,
     now: DateTime<Utc>,
 ) -> Result<(), NoChangeReason> {
     match cache_age_secs(m, now) {
@@ -36,7 +36,7 @@ pub(crate) fn for_scale_up(
 /// included when `QUEUE_METRIC_ENABLED`). Empty when scale-down may be considered.
 pub(crate) fn for_scale_down(
     m: &MetricsSnapshot,
-    cfg: &Config,
+    cfg: &Policy,
     now: DateTime<Utc>,
 ) -> Vec<NoChangeReason> {
     let mut reasons = Vec::new();

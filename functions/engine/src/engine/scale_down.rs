@@ -2,7 +2,7 @@
 
 use super::readings::{ratio, Readings};
 use super::{Fleet, NoChangeReason, ScaleDownReason};
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, Windowed};
 
 /// Whether the load asks for a scale-down.
@@ -56,7 +56,7 @@ impl Tally {
 /// Pending pods count as the larger of the metric and the cluster view's unscheduled Pending pods,
 /// so either source seeing one blocks scale-down. Comparisons are strict: a value exactly at its
 /// threshold is not below it.
-pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Config) -> Wish {
+pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Policy) -> Wish {
     let r = Readings::new(m);
     let mut t = Tally::default();
 
@@ -116,7 +116,7 @@ pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg
 }
 
 /// The CPU condition (see [`wish`]).
-fn cpu(t: &mut Tally, r: &Readings<'_>, m: &MetricsSnapshot, ready: u32, cfg: &Config) {
+fn cpu(t: &mut Tally, r: &Readings<'_>, m: &MetricsSnapshot, ready: u32, cfg: &Policy) {
     let needed = cfg.required_samples(cfg.scale_down_window_secs);
     let Some(w) = r.window(MetricName::Cpu, m.cpu_max_down_window) else {
         t.unmet.push(format!("{} unknown", MetricName::Cpu.label()));

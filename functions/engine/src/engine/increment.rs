@@ -2,7 +2,7 @@
 //! requests, the load over its threshold), at least the urgency floor, then the bounds.
 
 use super::readings::{ratio, Readings};
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, OwnerKind, Resources};
 use std::cmp::Reverse;
 
@@ -13,7 +13,7 @@ pub const URGENT_INCREMENT: u32 = 2;
 /// the Ready, managed workers that report one, else `WORKER_ALLOCATABLE_CPU` /
 /// `WORKER_ALLOCATABLE_MEMORY`. Taking the smallest keeps the answer independent of node order
 /// and errs towards adding more.
-pub fn worker_allocatable(cluster: &ClusterView, cfg: &Config) -> Resources {
+pub fn worker_allocatable(cluster: &ClusterView, cfg: &Policy) -> Resources {
     cluster
         .workers()
         .filter(|n| n.ready && n.managed)
@@ -32,7 +32,7 @@ pub fn worker_allocatable(cluster: &ClusterView, cfg: &Config) -> Resources {
 /// What a new worker offers the Pending pods: [`worker_allocatable`] minus the requests of the
 /// DaemonSet pods it will also run (the largest such sum on any Ready, managed worker; CPU and
 /// memory taken separately), never below zero.
-pub fn new_worker_room(cluster: &ClusterView, cfg: &Config) -> Resources {
+pub fn new_worker_room(cluster: &ClusterView, cfg: &Policy) -> Resources {
     let daemonsets = cluster
         .workers()
         .filter(|n| n.ready && n.managed)
@@ -58,7 +58,7 @@ pub fn new_worker_room(cluster: &ClusterView, cfg: &Config) -> Resources {
 /// Pending pods that fit on an empty worker, and the workers they fill. A pod too big for an empty
 /// worker is left out, since no new worker would let it run. Packing stops once `limit` workers are
 /// filled, so the answer never exceeds `limit`. The result does not depend on the order of the pods.
-pub fn pending_need(cluster: &ClusterView, cfg: &Config, limit: u32) -> (u32, u32) {
+pub fn pending_need(cluster: &ClusterView, cfg: &Policy, limit: u32) -> (u32, u32) {
     let room = new_worker_room(cluster, cfg);
     let share = |r: Resources| {
         (u128::from(r.cpu_millis) * u128::from(room.memory_bytes))
@@ -103,7 +103,7 @@ pub fn load_need(value: f64, threshold_pct: f64, ready: u32) -> u32 {
 /// True when the scale-up is urgent: the Pending pods' summed requests do not fit in one worker's
 /// allocatable (either CPU or memory), or, when `with_cpu`, current CPU is at or above
 /// `SCALE_UP_URGENT_THRESHOLD_CPU`.
-pub fn urgent(m: &MetricsSnapshot, cluster: &ClusterView, cfg: &Config, with_cpu: bool) -> bool {
+pub fn urgent(m: &MetricsSnapshot, cluster: &ClusterView, cfg: &Policy, with_cpu: bool) -> bool {
     let pending = cluster
         .pending_pods()
         .fold(Resources::default(), |sum, p| sum.plus(p.requests));
@@ -118,7 +118,7 @@ pub fn urgent(m: &MetricsSnapshot, cluster: &ClusterView, cfg: &Config, with_cpu
 /// `deficit` (workers missing below `MIN_NODES`) and, when `urgent`, [`URGENT_INCREMENT`]; never
 /// above `SCALE_UP_MAX_INCREMENT`, then clamped so that `workers + count <= MAX_NODES`. 0 means
 /// the cluster is at its maximum.
-pub fn count(urgent: bool, deficit: u32, sized: u32, workers: u32, cfg: &Config) -> u32 {
+pub fn count(urgent: bool, deficit: u32, sized: u32, workers: u32, cfg: &Policy) -> u32 {
     let step = cfg.scale_up_max_increment.max(1);
     let floor = if urgent { URGENT_INCREMENT } else { 1 };
     let wanted = floor.max(deficit).max(sized).min(step);
@@ -191,7 +191,7 @@ mod tests {
                 pdbs: vec![],
             };
             assert_eq!(
-                pending_need(&cluster, &Config::default(), limit),
+                pending_need(&cluster, &Policy::default(), limit),
                 want,
                 "case {name}"
             );
@@ -200,9 +200,9 @@ mod tests {
 
     #[test]
     fn count_takes_the_largest_need_within_the_bounds() {
-        let cfg = |inc: u32| Config {
+        let cfg = |inc: u32| Policy {
             scale_up_max_increment: inc,
-            ..Config::default()
+            ..Policy::default()
         };
         // (name, urgent, deficit, sized, workers, max increment, want)
         let cases = [

@@ -3,7 +3,7 @@
 
 use super::readings::{ratio, Readings};
 use super::{NoChangeReason, ScaleUpReason};
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{MetricName, MetricsSnapshot, Windowed};
 
 /// What the scale-up triggers found in one snapshot.
@@ -55,7 +55,7 @@ impl Triggers {
 /// Comparisons are strict: a value exactly at its threshold does not fire (pending pods fire from
 /// one pod up). Queue depth counts only when `QUEUE_METRIC_ENABLED`. Missing, stale or NaN inputs
 /// never fire.
-pub(crate) fn triggers(m: &MetricsSnapshot, cfg: &Config) -> Triggers {
+pub(crate) fn triggers(m: &MetricsSnapshot, cfg: &Policy) -> Triggers {
     let r = Readings::new(m);
     let mut t = Triggers::default();
 

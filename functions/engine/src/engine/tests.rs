@@ -179,7 +179,7 @@ fn scale_up_triggers() {
 #[test]
 fn increments_by_need_and_urgency() {
     let big = || scene().metrics(metrics().pending(10.0));
-    let inc = |n: u32| move |c: &mut Config| c.scale_up_max_increment = n;
+    let inc = |n: u32| move |c: &mut Policy| c.scale_up_max_increment = n;
     let cases: Vec<(&str, Scene, Want)> = vec![
         (
             "cpu 87% on 4 fits in 5 at 70%: adds 1",

@@ -1,6 +1,6 @@
 //! Worker counts and the NotReady circuit breaker.
 
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::ClusterView;
 
 /// How many workers (non-control-plane nodes) the cluster has, and how many are Ready.
@@ -29,7 +29,7 @@ impl Fleet {
     /// True when so many workers are NotReady that scale-down must stop: more than
     /// `NOT_READY_MAX_PERCENT` of the workers, or `NOT_READY_MAX_COUNT` or more. A fleet with no
     /// NotReady worker never trips it, whatever the limits.
-    pub fn breaker_tripped(&self, cfg: &Config) -> bool {
+    pub fn breaker_tripped(&self, cfg: &Policy) -> bool {
         let not_ready = self.not_ready();
         not_ready > 0
             && (f64::from(not_ready) * 100.0 > cfg.not_ready_max_pct * f64::from(self.workers)

@@ -131,7 +131,7 @@ mod tests {
     use super::super::testkit::*;
     use super::super::ExcludedNode;
     use super::*;
-    use crate::config::Config;
+    use crate::config::Policy;
     use crate::model::ClusterView;
 
     /// One rule per case: a single worker `w1` with `node`'s tweaks and `pods` on it.
@@ -440,7 +440,7 @@ mod tests {
                 want,
                 "case {name}"
             );
-            let chosen = select_candidate(&cluster, &Config::default(), t0()).map(|c| c.node);
+            let chosen = select_candidate(&cluster, &Policy::default(), t0()).map(|c| c.node);
             let want = match want {
                 None => Ok("w1".to_string()),
                 Some(reason) => Err(vec![

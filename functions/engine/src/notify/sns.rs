@@ -1,14 +1,14 @@
 //! SNS subject and message. SNS subjects must be ASCII without line breaks and under 100
 //! characters, so the subject carries no emoji; the message is plain text, one fact per line.
 
+use super::Presentation;
 use super::{facts, links, Notification};
-use crate::Config;
 
 /// The most characters SNS accepts in a subject, minus one.
 const SUBJECT_MAX_CHARS: usize = 99;
 
 /// `(subject, message)` for `n`.
-pub fn subject_and_message(n: &Notification, cfg: &Config) -> (String, String) {
+pub fn subject_and_message(n: &Notification, cfg: &Presentation) -> (String, String) {
     let style = n.kind.style();
     let mut subject = format!(
         "SmartScale {}: {}{}",
@@ -116,7 +116,7 @@ mod tests {
             ("long cluster id", long, "", &[]),
         ];
         for (name, n, want_subject, lines) in cases {
-            let (subject, message) = subject_and_message(&n, &Config::default());
+            let (subject, message) = subject_and_message(&n, &Presentation::default());
             assert!(
                 subject.len() < 100 && subject.is_ascii() && !subject.contains('\n'),
                 "case {name}"

@@ -1,13 +1,13 @@
 //! `decide` latency on a 10-node cluster (9 workers and the control plane) with 300 pods, on its three paths:
 //! a scale-down (every node and pod checked against the "never remove" rules, then the
 //! preference order), a scale-up (triggers and the urgency sum over Pending pods), and a steady
-//! no-change. Run: `cargo bench -p smartscale-core --bench decide`.
+//! no-change. Run: `cargo bench -p smartscale-engine --bench decide`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use smartscale_core::engine::{decide, select_candidate, Inputs};
-use smartscale_core::model::*;
-use smartscale_core::Config;
+use smartscale_engine::engine::{decide, select_candidate, Inputs};
+use smartscale_engine::model::*;
+use smartscale_engine::Policy;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -112,7 +112,7 @@ fn metrics(cpu: f64, memory: f64, pending: f64) -> MetricsSnapshot {
 }
 
 fn bench(c: &mut Criterion) {
-    let cfg = Config::default();
+    let cfg = Policy::default();
     let state = ScalingState::new("bench");
     let cases = [
         (

@@ -3,7 +3,7 @@
 //! cluster; each builder method changes one thing.
 
 use super::{decide, Decision, Inputs};
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
@@ -337,7 +337,7 @@ pub(crate) fn in_flight(kind: OperationKind) -> ScalingState {
 pub(crate) struct Scene {
     pub(crate) inputs: Inputs,
     pub(crate) state: ScalingState,
-    pub(crate) cfg: Config,
+    pub(crate) cfg: Policy,
     pub(crate) now: DateTime<Utc>,
 }
 
@@ -353,7 +353,7 @@ pub(crate) fn scene() -> Scene {
             },
         },
         state: fresh(),
-        cfg: Config::default(),
+        cfg: Policy::default(),
         now: t0(),
     }
 }
@@ -379,7 +379,7 @@ impl Scene {
         self.state = state;
         self
     }
-    pub(crate) fn cfg(mut self, f: impl FnOnce(&mut Config)) -> Self {
+    pub(crate) fn cfg(mut self, f: impl FnOnce(&mut Policy)) -> Self {
         f(&mut self.cfg);
         self
     }

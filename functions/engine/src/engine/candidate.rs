@@ -3,7 +3,7 @@
 
 use super::drainability::unremovable;
 use super::ExcludedNode;
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{ClusterView, NodeInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ pub struct Candidate {
 /// yet; it is where per-cluster selection policy will live.
 pub fn select_candidate(
     cluster: &ClusterView,
-    _cfg: &Config,
+    _cfg: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Candidate, Vec<ExcludedNode>> {
     let mut zones: BTreeMap<Option<&str>, u32> = BTreeMap::new();
@@ -202,7 +202,7 @@ mod tests {
                 pods,
                 pdbs: vec![],
             };
-            let got = select_candidate(&cluster, &Config::default(), t0())
+            let got = select_candidate(&cluster, &Policy::default(), t0())
                 .unwrap_or_else(|e| panic!("case {name}: {e:?}"));
             assert_eq!(got.node, want, "case {name}");
             assert_eq!(got.instance_id, format!("i-{want}"), "case {name}");
@@ -221,7 +221,7 @@ mod tests {
             pods: vec![pod("p1").on("w2"), pod("d1").on("w2").daemonset()],
             pdbs: vec![],
         };
-        let got = select_candidate(&cluster, &Config::default(), t0()).unwrap();
+        let got = select_candidate(&cluster, &Policy::default(), t0()).unwrap();
         assert_eq!(
             (got.node.as_str(), got.zone.as_deref(), got.evicted_pods),
             ("w2", Some("b"), 1)
@@ -229,7 +229,7 @@ mod tests {
         let names: Vec<&str> = got.excluded.iter().map(|e| e.node.as_str()).collect();
         assert_eq!(names, ["cp", "w1", "spare"]);
         assert_eq!(
-            select_candidate(&ClusterView::default(), &Config::default(), t0()),
+            select_candidate(&ClusterView::default(), &Policy::default(), t0()),
             Err(vec![])
         );
     }

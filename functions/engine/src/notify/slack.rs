@@ -1,15 +1,15 @@
 //! Slack incoming-webhook payloads with Block Kit: a header with the seed's emoji and title, the
 //! facts as fields, the links as buttons, and a plain `text` fallback for notifications.
 
+use super::Presentation;
 use super::{facts, links, Notification};
-use crate::Config;
 use serde_json::{json, Value};
 
 /// Slack's limit on one `mrkdwn` field's text is 2000 characters; we stay below it.
 const FIELD_MAX_CHARS: usize = 1900;
 
 /// The JSON body to POST to an incoming webhook for `n`.
-pub fn payload(n: &Notification, cfg: &Config) -> Value {
+pub fn payload(n: &Notification, cfg: &Presentation) -> Value {
     let style = n.kind.style();
     let title = if n.recovered {
         format!("{} (recovery)", style.title)
@@ -101,9 +101,9 @@ mod tests {
 
     #[test]
     fn every_kind_has_header_facts_and_links() {
-        let cfg = Config {
+        let cfg = Presentation {
             dashboard_url: Some("https://grafana.example/d/s".into()),
-            ..Config::default()
+            ..Presentation::default()
         };
         let cases: Vec<(&str, NotificationKind, u32, u32, &str, &str)> = vec![
             (
@@ -206,7 +206,7 @@ mod tests {
         n.recovered = true;
         n.reason = "a <b> & c".into();
         n.execution_arn = None;
-        let v = payload(&n, &Config::default());
+        let v = payload(&n, &Presentation::default());
         assert_eq!(
             v["blocks"][0]["text"]["text"],
             ":red_circle: Node Join Failure (recovery)"

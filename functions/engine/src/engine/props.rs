@@ -253,13 +253,13 @@ fn state() -> impl Strategy<Value = ScalingState> {
         })
 }
 
-fn config() -> impl Strategy<Value = Config> {
-    (1u32..=4, 1u32..=9, 1u32..=3, any::<bool>()).prop_map(|(min, extra, inc, queue)| Config {
+fn config() -> impl Strategy<Value = Policy> {
+    (1u32..=4, 1u32..=9, 1u32..=3, any::<bool>()).prop_map(|(min, extra, inc, queue)| Policy {
         min_nodes: min,
         max_nodes: min + extra,
         scale_up_max_increment: inc,
         queue_metric_enabled: queue,
-        ..Config::default()
+        ..Policy::default()
     })
 }
 
@@ -335,7 +335,7 @@ fn no_room(node: &NodeInfo, cluster: &ClusterView) -> bool {
 }
 
 /// The cooldown of `state`'s last action at `now`, if one is running.
-fn in_cooldown(state: &ScalingState, cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> bool {
+fn in_cooldown(state: &ScalingState, cfg: &Policy, now: chrono::DateTime<chrono::Utc>) -> bool {
     match (state.last_scale_time, state.last_scale_action) {
         (Some(t), Some(ScaleAction::ScaleUp)) => {
             now < t + Duration::seconds(cfg.scale_up_cooldown_secs as i64)
@@ -352,7 +352,7 @@ fn in_cooldown(state: &ScalingState, cfg: &Config, now: chrono::DateTime<chrono:
 fn is_pending_follow_up(
     d: &Decision,
     state: &ScalingState,
-    cfg: &Config,
+    cfg: &Policy,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
     let after_up = match (state.last_scale_time, state.last_scale_action) {

@@ -26,7 +26,7 @@ pub use candidate::{select_candidate, Candidate};
 pub use decision::*;
 pub use fleet::Fleet;
 
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, ScalingState};
 use chrono::{DateTime, Utc};
 use scale_down::Wish;
@@ -73,7 +73,7 @@ pub struct Inputs {
 /// 11. Otherwise `ScaleDown` of the [`select_candidate`] choice.
 ///
 /// Every `NoChange` carries at least one reason.
-pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Config, now: DateTime<Utc>) -> Decision {
+pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> Decision {
     let no_change = |reasons: Vec<NoChangeReason>| Decision::NoChange { reasons };
 
     if let Some(op) = &state.operation {
@@ -181,7 +181,7 @@ fn sizing(
     inputs: &Inputs,
     fired: &[ScaleUpReason],
     fleet: Fleet,
-    cfg: &Config,
+    cfg: &Policy,
     pending_only: bool,
 ) -> (u32, Option<ScaleUpReason>) {
     let limit = cfg.max_nodes;

@@ -1,7 +1,7 @@
 //! Cooldowns by last action.
 
 use super::NoChangeReason;
-use crate::config::Config;
+use crate::config::Policy;
 use crate::model::{ScaleAction, ScalingState};
 use chrono::{DateTime, Utc};
 
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 /// whole seconds, so a cooldown that is still running never reports 0.
 pub(crate) fn active(
     state: &ScalingState,
-    cfg: &Config,
+    cfg: &Policy,
     now: DateTime<Utc>,
 ) -> Option<NoChangeReason> {
     let last = state.last_scale_time?;
@@ -42,7 +42,7 @@ pub(crate) fn active(
 /// for pods that one worker held). Pending pods are then demand the last scale-up did not meet, so
 /// adding room for them cannot thrash; a scale-down after a scale-up still waits the whole
 /// `COOLDOWN_SCALE_UP`.
-pub(crate) fn pending_may_follow(state: &ScalingState, cfg: &Config, now: DateTime<Utc>) -> bool {
+pub(crate) fn pending_may_follow(state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> bool {
     match (state.last_scale_action, state.last_scale_time) {
         (Some(ScaleAction::ScaleUp), Some(last)) => {
             let secs = cfg

@@ -8,9 +8,32 @@
 pub mod slack;
 pub mod sns;
 
-use crate::Config;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// What the channel builders add to a notification from the configuration: the price behind the
+/// cost estimate and the links' targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presentation {
+    /// On-demand price of one worker in USD per hour (`WORKER_HOURLY_PRICE_USD`).
+    pub worker_hourly_price_usd: f64,
+    /// The dashboard linked from messages (`DASHBOARD_URL`), when set.
+    pub dashboard_url: Option<String>,
+    /// The region of console links when an execution ARN names none (`AWS_REGION`).
+    pub aws_region: String,
+}
+
+#[cfg(test)]
+impl Default for Presentation {
+    /// The policy's default price, no dashboard, `us-east-1`.
+    fn default() -> Self {
+        Presentation {
+            worker_hourly_price_usd: crate::Policy::default().worker_hourly_price_usd,
+            dashboard_url: None,
+            aws_region: "us-east-1".into(),
+        }
+    }
+}
 
 /// The events people are told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +148,7 @@ impl Notification {
 
 /// Estimated cost change per day of adding (`delta > 0`) or removing workers:
 /// `WORKER_HOURLY_PRICE_USD × 24 × delta`, in USD.
-pub fn cost_impact_per_day_usd(cfg: &Config, delta: i64) -> f64 {
+pub fn cost_impact_per_day_usd(cfg: &Presentation, delta: i64) -> f64 {
     cfg.worker_hourly_price_usd * 24.0 * delta as f64
 }
 
@@ -156,7 +179,7 @@ pub fn execution_console_url(execution_arn: &str, fallback_region: &str) -> Stri
 
 /// The links a message carries, as `(label, url)`: the execution console and the dashboard, each
 /// only when known.
-pub fn links(n: &Notification, cfg: &Config) -> Vec<(&'static str, String)> {
+pub fn links(n: &Notification, cfg: &Presentation) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(arn) = n.execution_arn.as_deref().filter(|a| a.starts_with("arn:")) {
         out.push((
@@ -177,7 +200,7 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 
 /// The message's facts as `(label, value)` lines shared by every channel: reason, action, node
 /// counts, cost impact, recommendation, time.
-pub fn facts(n: &Notification, cfg: &Config) -> Vec<(&'static str, String)> {
+pub fn facts(n: &Notification, cfg: &Presentation) -> Vec<(&'static str, String)> {
     let mut out = vec![("Reason", n.reason.clone()), ("Action", n.action.clone())];
     match (n.nodes_before, n.nodes_after) {
         (Some(b), Some(a)) => out.push(("Nodes", format!("{b} → {a}"))),
@@ -208,10 +231,10 @@ mod tests {
 
     #[test]
     fn cost_and_links() {
-        let cfg = Config {
+        let cfg = Presentation {
             worker_hourly_price_usd: 0.0208,
             dashboard_url: Some("https://grafana.example/d/smartscale".into()),
-            ..Config::default()
+            ..Presentation::default()
         };
         let cases: Vec<(&str, i64, &str)> = vec![
             ("two added", 2, "+$1.00/day"),
