@@ -2,6 +2,7 @@
 
 use super::UnremovableReason;
 use crate::model::{ClusterView, NodeInfo, OwnerKind, PdbInfo, PodInfo, PodPhase, Resources};
+use std::fmt;
 
 /// Node annotation that opts a node out of scale-down.
 pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
@@ -19,6 +20,59 @@ fn annotated(
     annotations
         .get(key)
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+/// An annotation with which a pod's owner forbids evicting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictionVeto {
+    /// `cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`.
+    SafeToEvictFalse,
+    /// `karpenter.sh/do-not-disrupt: "true"`.
+    DoNotDisrupt,
+}
+
+impl fmt::Display for EvictionVeto {
+    /// `annotated <key>=<value>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvictionVeto::SafeToEvictFalse => write!(f, "annotated {SAFE_TO_EVICT}=false"),
+            EvictionVeto::DoNotDisrupt => write!(f, "annotated {DO_NOT_DISRUPT}=true"),
+        }
+    }
+}
+
+/// The annotation on `pod` that forbids evicting it, if any: `safe-to-evict: "false"` first, then
+/// `do-not-disrupt: "true"`, values compared ignoring case and surrounding blanks.
+///
+/// The one owner of the never-evict annotations: the engine's [`pod_rule`] (which node may be
+/// chosen) and the drain (`smartscale_core::adapters::kubernetes::drain`, through
+/// [`never_evict`]) both ask it, so a pod that keeps its node from being chosen is never evicted
+/// by a Spot drain either.
+pub fn eviction_veto(pod: &PodInfo) -> Option<EvictionVeto> {
+    if annotated(&pod.annotations, SAFE_TO_EVICT, "false") {
+        Some(EvictionVeto::SafeToEvictFalse)
+    } else if annotated(&pod.annotations, DO_NOT_DISRUPT, "true") {
+        Some(EvictionVeto::DoNotDisrupt)
+    } else {
+        None
+    }
+}
+
+/// Why a drain must never evict `pod`, if it must not: an [`eviction_veto`] annotation, a
+/// StatefulSet owner, or no owner at all (a bare pod no controller would recreate). The drain
+/// reports such pods blocked and evicts nothing on their node.
+pub fn never_evict(pod: &PodInfo) -> Option<String> {
+    if let Some(veto) = eviction_veto(pod) {
+        return Some(veto.to_string());
+    }
+    match (&pod.owner_kind, &pod.owner_name) {
+        (Some(OwnerKind::StatefulSet), name) => Some(format!(
+            "owned by StatefulSet {}: SmartScale never moves StatefulSet pods",
+            name.as_deref().unwrap_or("?")
+        )),
+        (None, _) => Some("bare pod: no controller would recreate it".into()),
+        _ => None,
+    }
 }
 
 /// The first rule the node itself breaks, checked in this order: control plane, not launched by
@@ -72,13 +126,12 @@ pub fn pod_rule(pod: &PodInfo, pdbs: &[PdbInfo]) -> Option<UnremovableReason> {
             pdb: format!("{}/{}", pdb.namespace, pdb.name),
         });
     }
-    if annotated(&pod.annotations, SAFE_TO_EVICT, "false") {
-        return Some(UnremovableReason::SafeToEvictFalse { pod: pod.key() });
+    match eviction_veto(pod)? {
+        EvictionVeto::SafeToEvictFalse => {
+            Some(UnremovableReason::SafeToEvictFalse { pod: pod.key() })
+        }
+        EvictionVeto::DoNotDisrupt => Some(UnremovableReason::DoNotDisrupt { pod: pod.key() }),
     }
-    if annotated(&pod.annotations, DO_NOT_DISRUPT, "true") {
-        return Some(UnremovableReason::DoNotDisrupt { pod: pod.key() });
-    }
-    None
 }
 
 /// Requests of the pods on `node` that a drain would evict.
