@@ -12,7 +12,7 @@ pub mod seams;
 pub mod steps;
 pub mod telemetry;
 
-pub use smartscale_engine::{engine, model, notify};
+pub use smartscale_engine::{engine, lifecycle, model, notify};
 
 /// Tag keys and values SmartScale writes and checks on EC2 resources.
 pub mod tags {

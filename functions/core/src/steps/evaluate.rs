@@ -8,6 +8,7 @@ use super::{renew, Deps};
 use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
+use crate::lifecycle;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
     ScalingState,
@@ -24,10 +25,10 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
     run_with(doc, deps, now, crate::engine::decide).await
 }
 
-/// The id of the operation this execution starts: `<cluster>-op-<fencing token>`, unique per
-/// cluster because tokens only grow, and the same on every retry of the execution.
+/// The id of the operation this execution starts, [`lifecycle::operation_id`] of the lease's
+/// fencing token: the same on every retry of the execution.
 pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
-    format!("{cluster_id}-op-{}", lease.token)
+    lifecycle::operation_id(cluster_id, lease.token)
 }
 
 /// Renews the lease and loads the state. An operation recorded by another execution (whose lease
@@ -98,7 +99,7 @@ pub async fn run_with(
                 instance_ids: vec![],
                 node_name: None,
                 started_at: now,
-                deadline: now + Duration::seconds(cfg.join_timeout_secs as i64),
+                deadline: lifecycle::deadline(OperationKind::ScaleUp, cfg, now),
                 requested_count: count,
                 reason,
             }),
@@ -121,7 +122,7 @@ pub async fn run_with(
                 instance_ids: vec![instance_id],
                 node_name: Some(node),
                 started_at: now,
-                deadline: now + Duration::seconds(cfg.drain_timeout_secs as i64),
+                deadline: lifecycle::deadline(OperationKind::ScaleDown, cfg, now),
                 requested_count: 0,
                 reason,
             }),
