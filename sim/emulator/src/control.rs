@@ -51,7 +51,7 @@ async fn traffic(State(s): State<AppState>, Json(t): Json<Traffic>) -> Result<Re
     let mut load = s.load.lock().unwrap_or_else(|p| p.into_inner());
     load.rps = t.rps.unwrap_or(load.rps);
     if t.rps.is_some() && load.hpa.is_none() {
-        load.hpa = Some(crate::workload::ReplicaController::new(&load.workload));
+        load.hpa = Some(smartscale_workload::ReplicaController::new(&load.workload));
     }
     load.cpu_utilisation = t.cpu_utilisation.unwrap_or(load.cpu_utilisation);
     load.error_ratio = t.error_ratio.unwrap_or(load.error_ratio);

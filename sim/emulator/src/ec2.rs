@@ -110,7 +110,7 @@ fn node_for<'a>(store: &'a Store, instance_id: &str) -> Option<&'a Node> {
         n.spec
             .as_ref()
             .and_then(|s| s.provider_id.as_deref())
-            .and_then(smartscale_core::model::parse_provider_id)
+            .and_then(smartscale_engine::model::parse_provider_id)
             .is_some_and(|(_, id)| id == instance_id)
     })
 }

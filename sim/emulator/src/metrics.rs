@@ -8,7 +8,6 @@
 use super::scheduler::{allocatable, pod_requests};
 use super::store::Store;
 use super::AppState;
-use crate::workload::{ReplicaController, Workload};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -16,6 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::Deployment;
+use smartscale_workload::{ReplicaController, Workload};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -43,7 +43,7 @@ pub struct Load {
     pub buckets: [f64; 12],
     /// Sum of latencies, seconds.
     pub latency_sum: f64,
-    /// The shared workload model (`crate::workload`): the Deployment it names serves `rps`.
+    /// The shared workload model (`smartscale_workload`): the Deployment it names serves `rps`.
     pub workload: Workload,
     /// Its HPA, once traffic has been set through the control endpoint.
     pub hpa: Option<ReplicaController>,

@@ -6,8 +6,8 @@ use super::kubelet::node_ready;
 use super::store::{k8s_time, Key, Store};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
-use smartscale_core::config::units::{parse_cpu_millis, parse_memory_bytes};
-use smartscale_core::model::Resources;
+use smartscale_engine::config::units::{parse_cpu_millis, parse_memory_bytes};
+use smartscale_engine::model::Resources;
 use std::collections::BTreeMap;
 
 /// The sum of a pod's container requests.

@@ -163,7 +163,7 @@ pub fn build_node(s: &NodeSeed, now: DateTime<Utc>) -> Node {
         ("pods".into(), Quantity("110".into())),
     ]);
     let provider_id = match (&s.zone, &s.instance_id) {
-        (Some(z), Some(i)) => Some(smartscale_core::model::provider_id(z, i)),
+        (Some(z), Some(i)) => Some(smartscale_engine::model::provider_id(z, i)),
         _ => None,
     };
     Node {

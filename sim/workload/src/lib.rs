@@ -12,7 +12,7 @@
 //! use more than it requests, up to what its node has).
 
 use chrono::{DateTime, Utc};
-use smartscale_core::model::{OwnerKind, PdbInfo, PodInfo, PodPhase, Resources};
+use smartscale_engine::model::{OwnerKind, PdbInfo, PodInfo, PodPhase, Resources};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Mebibyte, in bytes.
