@@ -6,7 +6,7 @@
 //! creation times, so the longest wait is exact.
 
 use crate::workload::{ReplicaController, Workload};
-use smartscale_core::model::Resources;
+use smartscale_engine::model::Resources;
 use std::collections::VecDeque;
 
 /// The shape of one worker and how long it takes to join. Keys of the `[cluster]` section.

@@ -1,5 +1,7 @@
-//! SmartScale's planning and testing tools, never deployed: the what-if simulator and the cluster
-//! emulator, behind the `smartscale` command.
+//! SmartScale's planning tool, never deployed: the what-if simulator behind the `smartscale`
+//! command. It depends on the pure `smartscale_engine` only (no AWS SDK, no HTTP server); the
+//! cluster emulator (`smartscale emulate`) is the separate `smartscale_emulator` crate, linked by
+//! the binary alone, and the workload model both share is `smartscale_workload`.
 //!
 //! The simulator: [`scenario`] and [`builtin`] give a [`scenario::Scenario`]; [`run`] replays it
 //! against each [`policy`] over a simulated [`cluster`] running the [`workload`], observed by
@@ -9,10 +11,9 @@
 pub mod builtin;
 pub mod chart;
 pub mod cluster;
-pub mod emulator;
 pub mod observe;
 pub mod policy;
 pub mod report;
 pub mod run;
 pub mod scenario;
-pub mod workload;
+pub use smartscale_workload as workload;

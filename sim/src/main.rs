@@ -29,7 +29,7 @@ enum Command {
     /// Lists the built-in scenarios, or writes them as TOML + CSV files.
     Scenarios(ScenariosArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
-    Emulate(smartscale_sim::emulator::cli::EmulateArgs),
+    Emulate(smartscale_emulator::cli::EmulateArgs),
 }
 
 #[derive(clap::Args)]
@@ -62,11 +62,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn emulate(args: smartscale_sim::emulator::cli::EmulateArgs) -> ExitCode {
+fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
-    match smartscale_sim::emulator::cli::run(args) {
+    match smartscale_emulator::cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("smartscale emulate: {e:#}");

@@ -8,11 +8,11 @@
 
 use crate::cluster::{Cluster, NodeState};
 use chrono::{DateTime, Duration, Utc};
-use smartscale_core::model::{
+use smartscale_engine::model::{
     ClusterView, MetricName, MetricsSnapshot, NodeInfo, OwnerKind, PodInfo, PodPhase, Provenance,
     Windowed,
 };
-use smartscale_core::Config;
+use smartscale_engine::Policy as Config;
 use std::collections::{BTreeMap, VecDeque};
 
 /// One recorded sample of the cluster series.
@@ -218,7 +218,10 @@ pub fn cluster_view(cluster: &Cluster, start: DateTime<Utc>) -> ClusterView {
     for n in cluster.nodes.iter().filter(|n| n.alive()) {
         view.nodes.push(NodeInfo {
             name: n.name.clone(),
-            provider_id: Some(smartscale_core::model::provider_id(&n.zone, &n.instance_id)),
+            provider_id: Some(smartscale_engine::model::provider_id(
+                &n.zone,
+                &n.instance_id,
+            )),
             instance_id: Some(n.instance_id.clone()),
             zone: Some(n.zone.clone()),
             instance_type: Some(shape.instance_type.clone()),

@@ -9,9 +9,9 @@ use crate::cluster::{Cluster, NodeState};
 use crate::observe::{cluster_view, Observer};
 use crate::scenario::{CaSettings, Scenario};
 use chrono::{DateTime, Duration, Utc};
-use smartscale_core::engine::{Decision, Inputs};
-use smartscale_core::model::{Operation, OperationKind, ScaleAction, ScalingState};
-use smartscale_core::Config;
+use smartscale_engine::engine::{Decision, Inputs};
+use smartscale_engine::model::{Operation, OperationKind, ScaleAction, ScalingState};
+use smartscale_engine::Policy as Config;
 use std::collections::BTreeMap;
 
 /// The one place the simulator asks SmartScale's engine for a decision.
@@ -21,7 +21,7 @@ pub fn smartscale_decide(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Decision {
-    smartscale_core::engine::decide(inputs, state, config, now)
+    smartscale_engine::engine::decide(inputs, state, config, now)
 }
 
 /// Which policy a run simulates.

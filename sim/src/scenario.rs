@@ -7,9 +7,9 @@
 use crate::cluster::NodeShape;
 use crate::workload::Workload;
 use chrono::{DateTime, FixedOffset};
-use smartscale_core::config::units::{parse_cpu_millis, parse_duration_secs, parse_memory_bytes};
-use smartscale_core::model::Resources;
-use smartscale_core::{Config, Error as CoreError};
+use smartscale_engine::config::units::{parse_cpu_millis, parse_duration_secs, parse_memory_bytes};
+use smartscale_engine::model::Resources;
+use smartscale_engine::{Error as CoreError, Policy as Config};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

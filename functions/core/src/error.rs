@@ -10,20 +10,7 @@ use std::fmt;
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// One problem found in one configuration variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The environment variable (or scenario key) that holds the bad value.
-    pub variable: String,
-    /// What is wrong and what to do about it.
-    pub problem: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.variable, self.problem)
-    }
-}
+pub use smartscale_engine::ConfigProblem;
 
 /// Everything that can go wrong, named by what was being done.
 ///
@@ -137,6 +124,18 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+}
+
+impl From<smartscale_engine::Error> for Error {
+    fn from(e: smartscale_engine::Error) -> Self {
+        match e {
+            smartscale_engine::Error::Config { problems } => Error::Config { problems },
+            other => Error::Fatal {
+                context: "reading the policy".into(),
+                detail: other.to_string(),
+            },
+        }
+    }
 }
 
 impl Error {

@@ -1,18 +1,18 @@
-//! SmartScale's core: configuration, the pure scaling engine, the seams to the outside systems and
-//! their adapters, and the step logic each Lambda calls.
+//! SmartScale's core: the configuration a Lambda reads, the seams to the outside systems and their
+//! adapters, and the step logic each Lambda calls. The pure engine (model, policy, decide,
+//! notification payloads) lives in `smartscale_engine` and is re-exported here under its old paths.
 //!
 //! Nothing here reads the clock or the environment except [`config::Config::from_env`]; time is an
 //! argument everywhere.
 
 pub mod adapters;
 pub mod config;
-pub mod engine;
 pub mod error;
-pub mod model;
-pub mod notify;
 pub mod seams;
 pub mod steps;
 pub mod telemetry;
+
+pub use smartscale_engine::{engine, lifecycle, model, notify};
 
 /// Tag keys and values SmartScale writes and checks on EC2 resources.
 pub mod tags {

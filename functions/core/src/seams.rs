@@ -6,7 +6,8 @@
 //! retryable.
 
 use crate::error::Result;
-use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
+use crate::lifecycle::Finish;
+use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,17 +47,12 @@ pub trait StateStore: Send + Sync {
     /// Errors: `LeaseLost`.
     async fn save_operation(&self, lease: &Lease, op: &Operation) -> Result<()>;
 
-    /// Clears the operation in flight and records the finished action (`None` when the operation
-    /// was undone): `last_scale_action`, `last_scale_time = now`, `last_scale_reason`, `node_count`.
+    /// Clears the operation in flight and records `finish` as [`crate::lifecycle::apply`] does:
+    /// `node_count` and `last_scale_reason` always, `last_scale_action` and
+    /// `last_scale_time = finish.at` only when an action was recorded (`None`: the operation was
+    /// undone, no cooldown starts).
     /// Errors: `LeaseLost`.
-    async fn finish_operation(
-        &self,
-        lease: &Lease,
-        action: Option<ScaleAction>,
-        reason: &str,
-        node_count: u32,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
+    async fn finish_operation(&self, lease: &Lease, finish: &Finish) -> Result<()>;
 
     /// Stores the last good metrics. Errors: `LeaseLost`.
     async fn save_cached_metrics(

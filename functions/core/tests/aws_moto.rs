@@ -18,6 +18,8 @@ use smartscale_core::adapters::ec2::Ec2Provisioner;
 use smartscale_core::adapters::kubernetes::K8sCredentials;
 use smartscale_core::adapters::notify::SnsTopic;
 use smartscale_core::adapters::secrets::SecretsManagerSecrets;
+use smartscale_core::config::Policy;
+use smartscale_core::lifecycle::Finish;
 use smartscale_core::model::{
     AlertRecord, Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
 };
@@ -48,6 +50,16 @@ async fn sdk() -> Option<aws_config::SdkConfig> {
 }
 
 /// A name no other test (or earlier run against the same server) uses.
+/// What RecordOutcome would hand the store.
+fn finish(action: Option<ScaleAction>, reason: &str, node_count: u32, at: DateTime<Utc>) -> Finish {
+    Finish {
+        action,
+        reason: reason.into(),
+        node_count,
+        at,
+    }
+}
+
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
@@ -192,7 +204,7 @@ async fn expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
         (
             "finish_operation",
             store
-                .finish_operation(&old, Some(ScaleAction::ScaleUp), "x", 3, later)
+                .finish_operation(&old, &finish(Some(ScaleAction::ScaleUp), "x", 3, later))
                 .await,
         ),
         (
@@ -334,10 +346,7 @@ async fn load_returns_the_unfinished_operation_of_a_dead_run() {
     store
         .finish_operation(
             &next,
-            Some(ScaleAction::ScaleUp),
-            "CPU 91% for 3m",
-            4,
-            later,
+            &finish(Some(ScaleAction::ScaleUp), "CPU 91% for 3m", 4, later),
         )
         .await
         .unwrap();
@@ -353,10 +362,12 @@ async fn load_returns_the_unfinished_operation_of_a_dead_run() {
     store
         .finish_operation(
             &next,
-            None,
-            "join timeout: undone",
-            4,
-            later + Duration::seconds(5),
+            &finish(
+                None,
+                "join timeout: undone",
+                4,
+                later + Duration::seconds(5),
+            ),
         )
         .await
         .unwrap();
@@ -993,7 +1004,10 @@ async fn sns_topic_delivers_subject_message_and_attributes() {
         .unwrap();
 
     let cfg = Config {
-        worker_hourly_price_usd: 0.0208,
+        policy: Policy {
+            worker_hourly_price_usd: 0.0208,
+            ..Policy::default()
+        },
         ..Config::default()
     };
     let n = Notification {
@@ -1026,7 +1040,8 @@ async fn sns_topic_delivers_subject_message_and_attributes() {
     // Without raw delivery, SQS receives SNS's JSON envelope.
     let envelope: serde_json::Value =
         serde_json::from_str(msgs[0].body.as_deref().unwrap()).unwrap();
-    let (subject, message) = smartscale_core::notify::sns::subject_and_message(&n, &cfg);
+    let (subject, message) =
+        smartscale_core::notify::sns::subject_and_message(&n, &cfg.presentation());
     assert_eq!(envelope["TopicArn"], topic_arn.as_str());
     assert_eq!(envelope["Subject"], subject.as_str());
     assert_eq!(

@@ -1,14 +1,16 @@
 //! CheckNodesReady: have the operation's instances joined as Ready nodes?
 
-use super::document::{ExecutionDocument, ReadyPart, ReadyStatus};
+use super::document::{ExecutionDocument, ReadyPart};
 use super::{node_of_instance, operation_instances, renew, Deps};
 use crate::error::Result;
+use crate::lifecycle;
 use chrono::{DateTime, Utc};
 
 /// Renews the lease and sorts the operation's instances — those in `$.operation.instance_ids`
 /// plus any EC2 tags with its operation id, so a recovery finds instances a dead run launched but
-/// never recorded — into Ready and not Ready. `ready` when all are Ready (or there are none:
-/// nothing was launched), `waiting` before `$.operation.deadline`, `deadline_passed` from it on.
+/// never recorded — into Ready and not Ready, and judges them by [`lifecycle::readiness`]: `ready`
+/// when all are Ready (or there are none: nothing was launched), `waiting` before
+/// `$.operation.deadline`, `deadline_passed` from it on.
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient`.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<ReadyPart> {
     let op = doc.require_operation()?;
@@ -19,13 +21,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
     let (ready, not_ready): (Vec<String>, Vec<String>) = ids
         .into_iter()
         .partition(|id| node_of_instance(&view, id).is_some_and(|n| n.ready));
-    let status = if not_ready.is_empty() {
-        ReadyStatus::Ready
-    } else if now < op.deadline {
-        ReadyStatus::Waiting
-    } else {
-        ReadyStatus::DeadlinePassed
-    };
+    let status = lifecycle::readiness(not_ready.len(), op.deadline, now);
     Ok(ReadyPart {
         status,
         ready,
@@ -36,6 +32,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::document::ReadyStatus;
     use crate::steps::testkit::*;
 
     #[tokio::test]

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub use crate::lifecycle::{DrainStatus, OutcomeResult, ReadyStatus};
+
 /// The whole document, periodic or spot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionDocument {
@@ -292,18 +294,6 @@ pub struct EvaluatePart {
     pub metrics: Option<MetricsSummary>,
 }
 
-/// `$.ready.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadyStatus {
-    /// Every instance of the operation is a Ready node.
-    Ready,
-    /// Not all Ready yet, deadline not reached.
-    Waiting,
-    /// Not all Ready and `now >= deadline`.
-    DeadlinePassed,
-}
-
 /// `$.ready`: instance ids by readiness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadyPart {
@@ -324,21 +314,6 @@ pub struct CordonedPart {
     pub cordoned: bool,
 }
 
-/// `$.drain.status` and `$.spot.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DrainStatus {
-    /// Nothing a drain must move is left.
-    Drained,
-    /// Pods remain and the deadline is ahead.
-    InProgress,
-    /// The deadline passed and a disruption budget (or a never-evict annotation) kept pods on
-    /// the node.
-    BlockedDeadline,
-    /// The deadline passed with pods still terminating or not yet evicted.
-    DeadlinePassed,
-}
-
 /// `$.drain`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrainPart {
@@ -351,18 +326,6 @@ pub struct DrainPart {
     /// Pods evicted by this step.
     #[serde(default)]
     pub evicted: Vec<String>,
-}
-
-/// `$.outcome.result`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutcomeResult {
-    /// TerminateNode: the drained worker was terminated.
-    ScaledDown,
-    /// HandleJoinFailure: instances that did not join were terminated.
-    JoinFailed,
-    /// AbortDrain: the node was uncordoned.
-    DrainAborted,
 }
 
 /// `$.outcome`: what was done, with node counts.

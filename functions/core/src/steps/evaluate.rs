@@ -5,29 +5,30 @@ use super::document::{
     Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
 };
 use super::{renew, Deps};
+use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
+use crate::lifecycle;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
     ScalingState,
 };
-use crate::Config;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
 
 /// The engine's decision function, as `crate::engine::decide` has it.
-pub type DecideFn = fn(&Inputs, &ScalingState, &Config, DateTime<Utc>) -> Decision;
+pub type DecideFn = fn(&Inputs, &ScalingState, &Policy, DateTime<Utc>) -> Decision;
 
 /// [`run_with`] the scaling engine, [`crate::engine::decide`].
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
     run_with(doc, deps, now, crate::engine::decide).await
 }
 
-/// The id of the operation this execution starts: `<cluster>-op-<fencing token>`, unique per
-/// cluster because tokens only grow, and the same on every retry of the execution.
+/// The id of the operation this execution starts, [`lifecycle::operation_id`] of the lease's
+/// fencing token: the same on every retry of the execution.
 pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
-    format!("{cluster_id}-op-{}", lease.token)
+    lifecycle::operation_id(cluster_id, lease.token)
 }
 
 /// Renews the lease and loads the state. An operation recorded by another execution (whose lease
@@ -98,7 +99,7 @@ pub async fn run_with(
                 instance_ids: vec![],
                 node_name: None,
                 started_at: now,
-                deadline: now + Duration::seconds(cfg.join_timeout_secs as i64),
+                deadline: lifecycle::deadline(OperationKind::ScaleUp, cfg, now),
                 requested_count: count,
                 reason,
             }),
@@ -121,7 +122,7 @@ pub async fn run_with(
                 instance_ids: vec![instance_id],
                 node_name: Some(node),
                 started_at: now,
-                deadline: now + Duration::seconds(cfg.drain_timeout_secs as i64),
+                deadline: lifecycle::deadline(OperationKind::ScaleDown, cfg, now),
                 requested_count: 0,
                 reason,
             }),
@@ -308,7 +309,7 @@ mod tests {
     use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
     use crate::steps::testkit::*;
 
-    fn up(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn up(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         Decision::ScaleUp {
             count: 2,
             reasons: vec![ScaleUpReason::PendingPods {
@@ -317,7 +318,7 @@ mod tests {
             }],
         }
     }
-    fn down(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn down(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         let n = inputs.cluster.workers().find(|n| n.managed).unwrap();
         Decision::ScaleDown {
             node: n.name.clone(),
@@ -325,7 +326,7 @@ mod tests {
             reasons: vec![ScaleDownReason::NoPendingPods],
         }
     }
-    fn none(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn none(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         let workers = inputs.cluster.workers().count() as u32;
         Decision::NoChange {
             reasons: vec![NoChangeReason::AtMaximum {
@@ -335,7 +336,7 @@ mod tests {
         }
     }
     /// Scale up only on live metrics, like the engine's cached-metrics rule.
-    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         match inputs.metrics.provenance {
             Provenance::Cached { .. } => {
                 up(inputs, &ScalingState::new("c1"), &Config::default(), t0())
@@ -403,7 +404,7 @@ mod tests {
         }
     }
 
-    fn steady(_: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+    fn steady(_: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
         Decision::NoChange {
             reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
         }
@@ -527,7 +528,7 @@ mod tests {
             vec![instance("i-1", None)],
         );
         let doc = w.doc_with_lease(t0()).await;
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Config, _: DateTime<Utc>) -> Decision {
+        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
             let m: Vec<(String, bool, Option<String>)> = inputs
                 .cluster
                 .nodes

@@ -78,9 +78,7 @@ fn every_sample_event_fits_its_function() {
             "cordon-node" | "drain-node" | "abort-drain" | "terminate-node" => {
                 doc.lease.is_some() && has_node(&doc.operation)
             }
-            "record-outcome" => {
-                doc.lease.is_some() && super::record_outcome::achieved(&doc).is_ok()
-            }
+            "record-outcome" => doc.lease.is_some() && super::record_outcome::ending(&doc).is_ok(),
             "notify" => {
                 let now = chrono::Utc
                     .with_ymd_and_hms(2026, 11, 23, 20, 6, 0)

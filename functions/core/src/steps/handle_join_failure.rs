@@ -3,11 +3,12 @@
 use super::document::{ExecutionDocument, OutcomePart, OutcomeResult};
 use super::{node_of_instance, renew, Deps};
 use crate::error::{Error, Result};
+use crate::lifecycle;
 use chrono::{DateTime, Utc};
 
 /// Renews the lease, terminates every instance in `$.ready.not_ready` (already gone is success)
 /// and deletes the Node objects any of them registered (NotReady nodes). Instances that did join
-/// stay: `nodes_after = nodes_before + ready`. The alert is sent by Notify from this outcome.
+/// stay: `nodes_after = nodes_before + ready` ([`lifecycle::workers_after_join_failure`]). The alert is sent by Notify from this outcome.
 /// Errors: `LeaseLost`, `NotOwned` (Fatal), `InvalidInput` without `$.ready`, `Transient`.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<OutcomePart> {
     let ready = doc
@@ -28,7 +29,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         terminated: ready.not_ready.clone(),
         uncordoned: None,
         nodes_before: before,
-        nodes_after: before + ready.ready.len() as u32,
+        nodes_after: lifecycle::workers_after_join_failure(before, ready.ready.len() as u32),
     })
 }
 

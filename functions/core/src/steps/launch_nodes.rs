@@ -3,10 +3,11 @@
 use super::document::{ExecutionDocument, OperationPart};
 use super::{renew, send_all, Deps};
 use crate::error::{Error, Result};
+use crate::lifecycle;
 use crate::model::{Operation, OperationKind};
 use crate::notify::{Notification, NotificationKind};
 use crate::seams::LaunchRequest;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// Renews the lease, makes sure `$.decision.count` workers exist for the operation (the
 /// provisioner launches only what is missing, so a retry launches nothing twice), records the
@@ -46,7 +47,7 @@ pub async fn run(
     launched.instance_ids = instances.iter().map(|i| i.instance_id.clone()).collect();
     launched.instance_ids.sort();
     launched.requested_count = count;
-    launched.deadline = now + Duration::seconds(deps.config.join_timeout_secs as i64);
+    launched.deadline = lifecycle::deadline(OperationKind::ScaleUp, &deps.config, now);
     deps.store
         .save_operation(&lease, &Operation::from(launched.clone()))
         .await?;

@@ -30,7 +30,8 @@ mod events_test;
 pub(crate) mod testkit;
 
 use crate::error::{Error, Result};
-use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
+use crate::lifecycle::Finish;
+use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use crate::notify::Notification;
 use crate::seams::{
     ClusterApi, DrainProgress, LaunchRequest, ManagedInstance, MetricsSource, NodeProvisioner,
@@ -106,14 +107,7 @@ impl StateStore for Unwired {
     async fn save_operation(&self, _: &Lease, _: &Operation) -> Result<()> {
         unwired("StateStore")
     }
-    async fn finish_operation(
-        &self,
-        _: &Lease,
-        _: Option<ScaleAction>,
-        _: &str,
-        _: u32,
-        _: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn finish_operation(&self, _: &Lease, _: &Finish) -> Result<()> {
         unwired("StateStore")
     }
     async fn save_cached_metrics(
@@ -191,15 +185,12 @@ pub(crate) fn drain_status(
     deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> DrainStatus {
-    if progress.is_drained() {
-        DrainStatus::Drained
-    } else if now < deadline {
-        DrainStatus::InProgress
-    } else if !progress.blocked.is_empty() {
-        DrainStatus::BlockedDeadline
-    } else {
-        DrainStatus::DeadlinePassed
-    }
+    crate::lifecycle::drain_status(
+        progress.is_drained(),
+        !progress.blocked.is_empty(),
+        deadline,
+        now,
+    )
 }
 
 /// Sends `n` through every notifier; never fails. Returns what each channel did.

@@ -1,44 +1,26 @@
 //! RecordOutcome: write what the operation achieved to the state table and clear it.
 
-use super::document::{ExecutionDocument, OutcomeResult, ReadyStatus, RecordedPart};
+use super::document::{ExecutionDocument, ReadyStatus, RecordedPart};
 use super::{renew, Deps};
 use crate::error::{Error, Result};
-use crate::model::ScaleAction;
+use crate::lifecycle::{self, Ending, Finish};
 use chrono::{DateTime, Utc};
 
-/// What the document says the operation achieved: `(action, workers after, reason)`. The action
-/// is `None` when nothing changed (drain aborted, no worker joined, nothing launched), so the
-/// cooldown does not start for an undone operation.
-/// Errors: `InvalidInput` when the document has neither `outcome` nor a `ready` status `ready`.
-pub fn achieved(doc: &ExecutionDocument) -> Result<(Option<ScaleAction>, u32, String)> {
-    let reason = doc
-        .operation
-        .as_ref()
-        .map(|o| super::launch_nodes::reason_of(doc, o))
-        .unwrap_or_default();
-    let before = doc.nodes_before();
+/// How the document says the operation ended: its `outcome`, or a `ready` with status `ready`.
+/// Errors: `InvalidInput` when the document has neither.
+pub fn ending(doc: &ExecutionDocument) -> Result<Ending> {
     if let Some(o) = &doc.outcome {
-        let action = match o.result {
-            OutcomeResult::ScaledDown => Some(ScaleAction::ScaleDown),
-            OutcomeResult::JoinFailed if o.nodes_after > o.nodes_before => {
-                Some(ScaleAction::ScaleUp)
-            }
-            OutcomeResult::JoinFailed | OutcomeResult::DrainAborted => None,
-        };
-        return Ok((action, o.nodes_after, reason));
+        return Ok(Ending::Outcome {
+            result: o.result,
+            nodes_before: o.nodes_before,
+            nodes_after: o.nodes_after,
+        });
     }
     match &doc.ready {
-        Some(r) if r.status == ReadyStatus::Ready => {
-            let joined = r.ready.len() as u32;
-            // A recovery's node count was taken after the dead run's workers registered.
-            let after = if doc.is_recovery() {
-                before
-            } else {
-                before + joined
-            };
-            let action = (joined > 0).then_some(ScaleAction::ScaleUp);
-            Ok((action, after, reason))
-        }
+        Some(r) if r.status == ReadyStatus::Ready => Ok(Ending::AllJoined {
+            joined: r.ready.len() as u32,
+            recovery: doc.is_recovery(),
+        }),
         _ => Err(Error::invalid_input(
             "recording the outcome",
             "the document has no `outcome` and no `ready` with status `ready`",
@@ -46,25 +28,42 @@ pub fn achieved(doc: &ExecutionDocument) -> Result<(Option<ScaleAction>, u32, St
     }
 }
 
+/// What finishing the document's operation at `now` records, by [`lifecycle::finish`]: the
+/// action is `None` when nothing changed (drain aborted, no worker joined, nothing launched), so
+/// no cooldown starts for an undone operation.
+/// Errors: `InvalidInput` when the document has neither `outcome` nor a `ready` status `ready`.
+pub fn achieved(doc: &ExecutionDocument, now: DateTime<Utc>) -> Result<Finish> {
+    let reason = doc
+        .operation
+        .as_ref()
+        .map(|o| super::launch_nodes::reason_of(doc, o))
+        .unwrap_or_default();
+    Ok(lifecycle::finish(
+        ending(doc)?,
+        doc.nodes_before(),
+        reason,
+        now,
+    ))
+}
+
 /// Renews the lease, clears the operation and records the action, the time, the reason and the
 /// node count (conditional on the lease). Idempotent: a retry writes the same values.
 /// Errors: `LeaseLost`, `InvalidInput`, the store's `Transient`.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<RecordedPart> {
-    let (action, node_count, reason) = achieved(doc)?;
+    let finish = achieved(doc, now)?;
     let lease = renew(doc, deps, now).await?;
-    deps.store
-        .finish_operation(&lease, action, &reason, node_count, now)
-        .await?;
+    deps.store.finish_operation(&lease, &finish).await?;
     Ok(RecordedPart {
-        action,
-        node_count,
-        reason,
+        action: finish.action,
+        node_count: finish.node_count,
+        reason: finish.reason,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ScaleAction;
     use crate::steps::document::*;
     use crate::steps::testkit::*;
 

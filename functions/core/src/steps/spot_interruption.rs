@@ -6,8 +6,10 @@
 use super::document::{DrainStatus, ExecutionDocument, SpotPart};
 use super::{drain_status, node_of_instance, Deps};
 use crate::error::{Error, Result};
+use crate::lifecycle;
+use crate::model::OperationKind;
 use crate::seams::LaunchRequest;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// How long a spot execution's claim on an instance lasts: past the spot machine's 300 s timeout,
 /// so a redelivered event or the Interruption Warning that follows a Rebalance Recommendation
@@ -65,7 +67,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         .and_then(|t| t.as_str())
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map_or(now, |t| t.with_timezone(&Utc));
-    let deadline = signal_time + Duration::seconds(deps.config.spot_drain_timeout_secs as i64);
+    let deadline = lifecycle::deadline(OperationKind::SpotReplace, &deps.config, signal_time);
     let managed = deps.provisioner.describe_managed().await?;
     if !managed.iter().any(|m| m.instance_id == instance_id) {
         return Ok(SpotPart {

@@ -5,6 +5,7 @@
 use super::document::*;
 use super::Deps;
 use crate::error::{Error, Result};
+use crate::lifecycle::Finish;
 use crate::model::*;
 use crate::notify::Notification;
 use crate::seams::*;
@@ -31,7 +32,7 @@ pub struct FakeStore {
     pub state: Mutex<ScalingState>,
     /// Errors to return once from the named method.
     pub fail_once: Mutex<HashMap<&'static str, Error>>,
-    pub finished: Mutex<Vec<(Option<ScaleAction>, String, u32)>>,
+    pub finished: Mutex<Vec<Finish>>,
     /// Spot claims: instance id to (owner, expiry), the claim items beside the cluster item.
     pub claims: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
 }
@@ -132,28 +133,11 @@ impl StateStore for FakeStore {
         Ok(())
     }
 
-    async fn finish_operation(
-        &self,
-        lease: &Lease,
-        action: Option<ScaleAction>,
-        reason: &str,
-        node_count: u32,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn finish_operation(&self, lease: &Lease, finish: &Finish) -> Result<()> {
         self.injected("finish_operation")?;
         self.check(lease, "finishing the operation")?;
-        let mut s = self.state.lock().unwrap();
-        s.operation = None;
-        s.node_count = Some(node_count);
-        if action.is_some() {
-            s.last_scale_action = action;
-            s.last_scale_time = Some(now);
-            s.last_scale_reason = Some(reason.to_string());
-        }
-        self.finished
-            .lock()
-            .unwrap()
-            .push((action, reason.to_string(), node_count));
+        crate::lifecycle::apply(&mut self.state.lock().unwrap(), finish);
+        self.finished.lock().unwrap().push(finish.clone());
         Ok(())
     }
 
@@ -494,7 +478,10 @@ impl World {
         let prom = Arc::new(FakeMetrics(Mutex::new(Some(live_metrics(t0(), 0.5, 0.0)))));
         let slack = RecordingNotifier::new("slack", false);
         let cfg = Config {
-            cluster_id: "c1".into(),
+            policy: crate::config::Policy {
+                cluster_id: "c1".into(),
+                ..Default::default()
+            },
             ..Config::default()
         };
         let deps = Deps {

@@ -15,6 +15,7 @@ pub mod item;
 use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::lifecycle::Finish;
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
 use crate::seams::StateStore;
 use async_trait::async_trait;
@@ -287,14 +288,13 @@ impl StateStore for DynamoStateStore {
         self.send_fenced(req, context).await
     }
 
-    async fn finish_operation(
-        &self,
-        lease: &Lease,
-        action: Option<ScaleAction>,
-        reason: &str,
-        node_count: u32,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn finish_operation(&self, lease: &Lease, finish: &Finish) -> Result<()> {
+        let (action, reason, node_count, now) = (
+            finish.action,
+            finish.reason.as_str(),
+            finish.node_count,
+            finish.at,
+        );
         let context = format!(
             "recording the outcome ({}) under the {}",
             action.map_or("undone", ScaleAction::as_str),

@@ -2,34 +2,9 @@
 //! means. The decisions are pure ([`plan`], [`classify_eviction`]); [`super::KubeCluster`] runs
 //! them against the API.
 
-use crate::model::{OwnerKind, PodInfo};
+use crate::engine::drainability::never_evict;
+use crate::model::PodInfo;
 use crate::seams::BlockedPod;
-
-/// `cluster-autoscaler.kubernetes.io/safe-to-evict`.
-pub const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
-/// `karpenter.sh/do-not-disrupt`.
-pub const DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
-
-/// Why a pod on the node must never be evicted by SmartScale, if it must not.
-///
-/// Such pods are reported blocked and nothing on the node is evicted: a node that cannot be
-/// emptied is not disturbed at all.
-pub fn never_evict(p: &PodInfo) -> Option<String> {
-    if p.annotations.get(SAFE_TO_EVICT).map(String::as_str) == Some("false") {
-        return Some(format!("annotated {SAFE_TO_EVICT}=false"));
-    }
-    if p.annotations.get(DO_NOT_DISRUPT).map(String::as_str) == Some("true") {
-        return Some(format!("annotated {DO_NOT_DISRUPT}=true"));
-    }
-    match (&p.owner_kind, &p.owner_name) {
-        (Some(OwnerKind::StatefulSet), name) => Some(format!(
-            "owned by StatefulSet {}: SmartScale never moves StatefulSet pods",
-            name.as_deref().unwrap_or("?")
-        )),
-        (None, _) => Some("bare pod: no controller would recreate it".into()),
-        _ => None,
-    }
-}
 
 /// What one step does with the pods listed on the node.
 #[derive(Debug, Default, PartialEq)]
@@ -42,7 +17,9 @@ pub struct Plan {
     pub blocked: Vec<BlockedPod>,
 }
 
-/// Plans a step for the pods on one node. `terminating` says whether a pod already has a
+/// Plans a step for the pods on one node. A pod the engine's never-evict rule
+/// ([`never_evict`]) protects is reported blocked, and then nothing on the node is evicted: a node
+/// that cannot be emptied is not disturbed at all. `terminating` says whether a pod already has a
 /// deletion timestamp (evicted earlier: waited for, not evicted again).
 pub fn plan(pods: &[(PodInfo, bool)]) -> Plan {
     let mut plan = Plan::default();
@@ -109,7 +86,8 @@ pub fn classify_eviction(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PodPhase;
+    use crate::engine::drainability::{DO_NOT_DISRUPT, SAFE_TO_EVICT};
+    use crate::model::{OwnerKind, PodPhase};
     use std::collections::BTreeMap;
 
     fn pod(name: &str, owner: Option<OwnerKind>, annotations: &[(&str, &str)]) -> PodInfo {
@@ -148,6 +126,16 @@ mod tests {
             Some(OwnerKind::ReplicaSet),
             &[(DO_NOT_DISRUPT, "true")],
         );
+        let pinned_capitalised = pod(
+            "report",
+            Some(OwnerKind::Deployment),
+            &[(SAFE_TO_EVICT, "False")],
+        );
+        let karp_padded = pod(
+            "k2",
+            Some(OwnerKind::ReplicaSet),
+            &[(DO_NOT_DISRUPT, " TRUE ")],
+        );
         let bare = pod("bare", None, &[]);
         let mut done = pod("job-1", Some(OwnerKind::Job), &[]);
         done.phase = PodPhase::Succeeded;
@@ -173,6 +161,20 @@ mod tests {
             ),
             ("safe-to-evict false", vec![(pinned, false)], 0, 1, 1),
             ("do-not-disrupt", vec![(karp, false)], 0, 1, 1),
+            (
+                "safe-to-evict False, as the engine reads it, blocks the drain",
+                vec![(web.clone(), false), (pinned_capitalised, false)],
+                0,
+                2,
+                1,
+            ),
+            (
+                "do-not-disrupt TRUE with blanks blocks the drain",
+                vec![(karp_padded, false)],
+                0,
+                1,
+                1,
+            ),
             ("bare pod", vec![(bare, false)], 0, 1, 1),
         ];
         for (name, pods, evict, remaining, blocked) in cases {

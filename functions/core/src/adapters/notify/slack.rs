@@ -75,7 +75,7 @@ impl Notifier for SlackWebhook {
     async fn send(&self, n: &Notification) -> Result<()> {
         const CONTEXT: &str = "posting to the Slack webhook";
         let url = self.url().await?;
-        let body = slack::payload(n, &self.config);
+        let body = slack::payload(n, &self.config.presentation());
         let resp = self
             .http
             .post(url)
@@ -220,7 +220,7 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(
                 v,
-                slack::payload(&notification(), &Config::default()),
+                slack::payload(&notification(), &Config::default().presentation()),
                 "case {name}"
             );
             assert_eq!(

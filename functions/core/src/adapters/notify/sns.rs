@@ -50,7 +50,7 @@ impl Notifier for SnsTopic {
 
     async fn send(&self, n: &Notification) -> Result<()> {
         let context = format!("publishing to SNS topic {}", self.topic_arn);
-        let (subject, message) = sns::subject_and_message(n, &self.config);
+        let (subject, message) = sns::subject_and_message(n, &self.config.presentation());
         let mut req = self
             .client
             .publish()

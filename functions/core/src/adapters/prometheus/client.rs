@@ -307,12 +307,12 @@ mod tests {
 
     #[test]
     fn settings_follow_the_config() {
-        let cfg = Config {
+        let mut cfg = Config {
             prometheus_url: Some("http://h:1".into()),
             prometheus_timeout_secs: 7,
-            metrics_max_age_secs: 90,
             ..Config::default()
         };
+        cfg.metrics_max_age_secs = 90;
         let s = PrometheusSettings::from_config(&cfg, None).unwrap();
         assert_eq!(
             (s.budget, s.retries, s.max_sample_age_secs),

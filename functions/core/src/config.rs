@@ -1,0 +1,459 @@
+//! SmartScale's configuration as a Lambda reads it: the wiring the clients need to
+//! reach the outside systems (table, ARNs, URLs, launch template, subnets, client timeouts) and,
+//! embedded, the engine's [`Policy`]. Read from the environment once at cold start and validated
+//! there; every problem of both parts is reported together.
+//!
+//! Variable names and defaults follow the specification's table (see docs/CONFIGURATION.md).
+//! Durations accept `300`, `300s`, `5m`, `1h`; percentages `70` or `70%`.
+
+use crate::error::{ConfigProblem, Error, Result};
+pub use smartscale_engine::config::{units, Policy, Reader};
+use units::*;
+
+/// Every parameter a SmartScale Lambda runs with: the wiring below plus the [`Policy`] the engine
+/// decides with. Field names carry their unit.
+///
+/// `Config` dereferences to its [`Policy`], so `config.min_nodes` reads the policy's field and a
+/// `&Config` can be passed where the engine takes a `&Policy`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `DYNAMODB_TABLE`: the state table. Default `k3s-autoscaler-state`.
+    pub dynamodb_table: String,
+    /// `PROMETHEUS_URL`: base URL of the Prometheus HTTP API; see [`Config::require_prometheus_url`].
+    pub prometheus_url: Option<String>,
+    /// `PROMETHEUS_AUTH_SECRET_ARN`: secret holding `{"username","password"}` for basic auth.
+    pub prometheus_auth_secret_arn: Option<String>,
+    /// `K8S_CREDENTIALS_SECRET_ARN`: secret holding `{"server","ca","token"}` for the K3s API.
+    pub k8s_credentials_secret_arn: Option<String>,
+    /// `K3S_TOKEN_SECRET_ARN`: the K3s join token secret (read by workers; checked by SmartScale).
+    pub k3s_token_secret_arn: Option<String>,
+    /// `SLACK_WEBHOOK_SECRET_ARN`: secret holding the Slack incoming-webhook URL.
+    pub slack_webhook_secret_arn: Option<String>,
+    /// `SNS_TOPIC_ARN`: topic for alerts.
+    pub sns_topic_arn: Option<String>,
+    /// `MASTER_NODE_TAG`: `Key:Value` of the tag that marks the K3s server. Default `Role:k3s-master`.
+    pub master_node_tag: (String, String),
+    /// `LAUNCH_TEMPLATE_ID`: the worker launch template.
+    pub launch_template_id: Option<String>,
+    /// `LAUNCH_TEMPLATE_VERSION`: version of the launch template. Default `$Latest`.
+    pub launch_template_version: String,
+    /// `WORKER_SUBNET_IDS`: comma-separated subnets, one per zone, that workers launch into.
+    pub worker_subnet_ids: Vec<String>,
+    /// `WORKER_INSTANCE_TYPES`: instance types tried in order. Default `t3.small`.
+    pub worker_instance_types: Vec<String>,
+    /// `USE_SPOT`: launch Spot first, falling back to on-demand. Default false.
+    pub use_spot: bool,
+    /// `PROMETHEUS_TIMEOUT`: total time budget for one metrics snapshot. Default 5s.
+    pub prometheus_timeout_secs: u64,
+    /// `LOCK_TTL`: lease duration; every step renews it. Default 300s.
+    pub lock_ttl_secs: u64,
+    /// `STATE_TTL`: DynamoDB TTL for stale state. Default 24h.
+    pub state_ttl_secs: u64,
+    /// `DASHBOARD_URL`: linked from notifications.
+    pub dashboard_url: Option<String>,
+    /// `AWS_REGION`: used to build console links. Default `us-east-1`.
+    pub aws_region: String,
+    /// The thresholds, windows, bounds, cooldowns, deadlines and sizing the engine reads.
+    pub policy: Policy,
+}
+
+impl std::ops::Deref for Config {
+    type Target = Policy;
+    fn deref(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+impl std::ops::DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut Policy {
+        &mut self.policy
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the process environment. Call once, at cold start.
+    ///
+    /// Errors: [`Error::Config`] listing every variable that is malformed or inconsistent.
+    pub fn from_env() -> Result<Self> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, a test table), applies the defaults to
+    /// what is absent or empty, and validates the result.
+    ///
+    /// Errors: [`Error::Config`] listing every bad variable (wiring and policy) with what is wrong.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut r = Reader::new(&lookup);
+        let cfg = Config {
+            dynamodb_table: r.string("DYNAMODB_TABLE", "k3s-autoscaler-state"),
+            prometheus_url: r.url("PROMETHEUS_URL"),
+            prometheus_auth_secret_arn: r.optional("PROMETHEUS_AUTH_SECRET_ARN"),
+            k8s_credentials_secret_arn: r.optional("K8S_CREDENTIALS_SECRET_ARN"),
+            k3s_token_secret_arn: r.optional("K3S_TOKEN_SECRET_ARN"),
+            slack_webhook_secret_arn: r.optional("SLACK_WEBHOOK_SECRET_ARN"),
+            sns_topic_arn: r.optional("SNS_TOPIC_ARN"),
+            master_node_tag: r.tag("MASTER_NODE_TAG", ("Role", "k3s-master")),
+            launch_template_id: r.optional("LAUNCH_TEMPLATE_ID"),
+            launch_template_version: r.string("LAUNCH_TEMPLATE_VERSION", "$Latest"),
+            worker_subnet_ids: r.list("WORKER_SUBNET_IDS", &[]),
+            worker_instance_types: r.list("WORKER_INSTANCE_TYPES", &["t3.small"]),
+            use_spot: r.parse("USE_SPOT", false, parse_bool),
+            prometheus_timeout_secs: r.parse("PROMETHEUS_TIMEOUT", 5, parse_duration_secs),
+            lock_ttl_secs: r.parse("LOCK_TTL", 300, parse_duration_secs),
+            state_ttl_secs: r.parse("STATE_TTL", 86_400, parse_duration_secs),
+            dashboard_url: r.url("DASHBOARD_URL"),
+            aws_region: r.string("AWS_REGION", "us-east-1"),
+            policy: Policy::read(&mut r),
+        };
+        for (var, secs) in [
+            ("LOCK_TTL", cfg.lock_ttl_secs),
+            ("PROMETHEUS_TIMEOUT", cfg.prometheus_timeout_secs),
+        ] {
+            if secs == 0 {
+                r.problem(var, "must be longer than 0s".into());
+            }
+        }
+        if cfg.worker_instance_types.is_empty() {
+            r.problem(
+                "WORKER_INSTANCE_TYPES",
+                "must name at least one instance type, for example t3.small".into(),
+            );
+        }
+        let problems = r.into_problems();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(Error::Config { problems })
+        }
+    }
+
+    /// What the notification builders need: the price, the dashboard and the region.
+    pub fn presentation(&self) -> crate::notify::Presentation {
+        crate::notify::Presentation {
+            worker_hourly_price_usd: self.policy.worker_hourly_price_usd,
+            dashboard_url: self.dashboard_url.clone(),
+            aws_region: self.aws_region.clone(),
+        }
+    }
+
+    /// The Prometheus URL, or [`Error::Config`] naming `PROMETHEUS_URL` when a step that needs it
+    /// runs without it.
+    pub fn require_prometheus_url(&self) -> Result<&str> {
+        self.prometheus_url.as_deref().ok_or_else(|| {
+            missing(
+                "PROMETHEUS_URL",
+                "the Prometheus base URL, for example http://10.0.1.10:30090",
+            )
+        })
+    }
+
+    /// The worker launch template id, or [`Error::Config`] naming `LAUNCH_TEMPLATE_ID`.
+    pub fn require_launch_template_id(&self) -> Result<&str> {
+        self.launch_template_id.as_deref().ok_or_else(|| {
+            missing(
+                "LAUNCH_TEMPLATE_ID",
+                "the worker launch template id, for example lt-0abc123",
+            )
+        })
+    }
+
+    /// The Kubernetes credentials secret, or [`Error::Config`] naming `K8S_CREDENTIALS_SECRET_ARN`.
+    pub fn require_k8s_credentials_secret(&self) -> Result<&str> {
+        self.k8s_credentials_secret_arn.as_deref().ok_or_else(|| {
+            missing(
+                "K8S_CREDENTIALS_SECRET_ARN",
+                "the ARN of the secret holding server, ca and token",
+            )
+        })
+    }
+}
+
+fn missing(variable: &str, what: &str) -> Error {
+    Error::Config {
+        problems: vec![ConfigProblem {
+            variable: variable.into(),
+            problem: format!("is not set: set it to {what}"),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn problems(vars: &[(&str, &str)]) -> Vec<String> {
+        match load(vars) {
+            Err(Error::Config { problems }) => problems.iter().map(ToString::to_string).collect(),
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_seed_004() {
+        let c = Config::default();
+        assert_eq!((c.min_nodes, c.max_nodes), (2, 10));
+        assert_eq!(
+            (c.scale_up_threshold_cpu_pct, c.scale_down_threshold_cpu_pct),
+            (70.0, 30.0)
+        );
+        assert_eq!(
+            (
+                c.scale_up_threshold_memory_pct,
+                c.scale_down_threshold_memory_pct
+            ),
+            (75.0, 50.0)
+        );
+        assert_eq!(
+            (
+                c.scale_up_threshold_queue_depth,
+                c.scale_down_threshold_queue_depth
+            ),
+            (1000.0, 100.0)
+        );
+        assert_eq!(c.scale_up_threshold_latency_p95_secs, 2.0);
+        assert_eq!(c.scale_up_threshold_error_rate_pct, 5.0);
+        assert_eq!(
+            (
+                c.scale_up_window_secs,
+                c.scale_down_window_secs,
+                c.error_rate_window_secs
+            ),
+            (180, 600, 120)
+        );
+        assert_eq!(
+            (c.scale_up_cooldown_secs, c.scale_down_cooldown_secs),
+            (300, 600)
+        );
+        assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
+        assert_eq!(c.capacity_alert_interval_secs, 1800);
+        // Departures from seed 004 (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
+        // projected scale-down CPU and the pending-pods cooldown are additions.
+        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (4, 1));
+        assert_eq!(
+            (
+                c.scale_down_projected_cpu_pct,
+                c.scale_up_cooldown_pending_secs
+            ),
+            (55.0, 0)
+        );
+        assert_eq!(c.cluster_id, "smartscale-prod");
+        assert_eq!(c.dynamodb_table, "k3s-autoscaler-state");
+        assert_eq!(
+            c.master_node_tag,
+            ("Role".to_string(), "k3s-master".to_string())
+        );
+        assert_eq!(c.required_samples(c.scale_up_window_secs), 12);
+    }
+
+    #[test]
+    fn reads_the_seed_variable_names_and_units() {
+        let c = load(&[
+            ("MIN_NODES", "3"),
+            ("MAX_NODES", "8"),
+            ("SCALE_UP_THRESHOLD_CPU", "80%"),
+            ("COOLDOWN_SCALE_UP", "2m"),
+            ("COOLDOWN_SCALE_DOWN", "900"),
+            ("SCALE_UP_THRESHOLD_LATENCY_P95", "1500ms"),
+            ("WORKER_SUBNET_IDS", "subnet-a, subnet-b"),
+            ("PROMETHEUS_URL", "http://10.0.1.10:30090/"),
+            ("MASTER_NODE_TAG", "Role:k3s-server"),
+            ("CAPACITY_ALERT_INTERVAL", "1h"),
+        ])
+        .unwrap();
+        assert_eq!(c.capacity_alert_interval_secs, 3600);
+        assert_eq!((c.min_nodes, c.max_nodes), (3, 8));
+        assert_eq!(c.scale_up_threshold_cpu_pct, 80.0);
+        assert_eq!(
+            (c.scale_up_cooldown_secs, c.scale_down_cooldown_secs),
+            (120, 900)
+        );
+        assert_eq!(c.scale_up_threshold_latency_p95_secs, 1.5);
+        assert_eq!(c.worker_subnet_ids, vec!["subnet-a", "subnet-b"]);
+        assert_eq!(
+            c.require_prometheus_url().unwrap(),
+            "http://10.0.1.10:30090"
+        );
+        assert_eq!(c.master_node_tag.1, "k3s-server");
+    }
+
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+
+    #[test]
+    fn projected_cpu_defaults_under_the_scale_up_threshold() {
+        // (case name, variables set, expected SCALE_DOWN_PROJECTED_CPU).
+        let cases: &[(&str, Vars, f64)] = &[
+            ("seed default", &[], 55.0),
+            (
+                "follows a raised threshold",
+                &[("SCALE_UP_THRESHOLD_CPU", "80")],
+                65.0,
+            ),
+            (
+                "follows a lowered threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                ],
+                35.0,
+            ),
+            (
+                "never below 0",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "5"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "1"),
+                ],
+                0.0,
+            ),
+            ("set", &[("SCALE_DOWN_PROJECTED_CPU", "55%")], 55.0),
+            ("turned off", &[("SCALE_DOWN_PROJECTED_CPU", "0")], 0.0),
+        ];
+        for (name, vars, want) in cases {
+            let c = load(vars).unwrap_or_else(|e| panic!("case {name}: {e}"));
+            assert_eq!(c.scale_down_projected_cpu_pct, *want, "case {name}");
+        }
+    }
+
+    /// (case name, variables set, expected problem).
+    type BadCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+    #[test]
+    fn every_bad_value_is_named() {
+        let cases: &[BadCase] = &[
+            (
+                "min above max",
+                &[("MIN_NODES", "6"), ("MAX_NODES", "5")],
+                "MIN_NODES: 6 is greater than MAX_NODES (5)",
+            ),
+            (
+                "min below one",
+                &[("MIN_NODES", "0")],
+                "MIN_NODES: must be at least 1",
+            ),
+            (
+                "non-numeric",
+                &[("MAX_NODES", "ten")],
+                "MAX_NODES: 'ten' is not a whole number",
+            ),
+            (
+                "threshold above 100",
+                &[("SCALE_UP_THRESHOLD_CPU", "170")],
+                "SCALE_UP_THRESHOLD_CPU: 170 is outside 0-100",
+            ),
+            (
+                "threshold below 0",
+                &[("SCALE_DOWN_THRESHOLD_CPU", "-5")],
+                "SCALE_DOWN_THRESHOLD_CPU: -5 is outside 0-100",
+            ),
+            (
+                "down at up",
+                &[("SCALE_DOWN_THRESHOLD_CPU", "70")],
+                "SCALE_DOWN_THRESHOLD_CPU: 70 must be below SCALE_UP_THRESHOLD_CPU (70)",
+            ),
+            (
+                "memory down above up",
+                &[("SCALE_DOWN_THRESHOLD_MEMORY", "80")],
+                "SCALE_DOWN_THRESHOLD_MEMORY: 80 must be below",
+            ),
+            (
+                "queue down at up",
+                &[("SCALE_DOWN_THRESHOLD_QUEUE", "1000")],
+                "SCALE_DOWN_THRESHOLD_QUEUE",
+            ),
+            (
+                "projected cpu at the scale-up threshold",
+                &[("SCALE_DOWN_PROJECTED_CPU", "70")],
+                "SCALE_DOWN_PROJECTED_CPU: 70 must be below SCALE_UP_THRESHOLD_CPU (70)",
+            ),
+            (
+                "projected cpu above a lowered scale-up threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                    ("SCALE_DOWN_PROJECTED_CPU", "55"),
+                ],
+                "SCALE_DOWN_PROJECTED_CPU: 55 must be below SCALE_UP_THRESHOLD_CPU (50)",
+            ),
+            (
+                "pending cooldown longer than the scale-up cooldown",
+                &[("COOLDOWN_SCALE_UP_PENDING", "6m")],
+                "COOLDOWN_SCALE_UP_PENDING: 360s is longer than COOLDOWN_SCALE_UP (300s)",
+            ),
+            (
+                "unknown unit",
+                &[("COOLDOWN_SCALE_UP", "5 fortnights")],
+                "COOLDOWN_SCALE_UP: unknown unit 'fortnights'",
+            ),
+            (
+                "bad url",
+                &[("PROMETHEUS_URL", "prometheus:30090")],
+                "PROMETHEUS_URL: 'prometheus:30090' is not an http(s) URL",
+            ),
+            (
+                "bad tag",
+                &[("MASTER_NODE_TAG", "k3s-master")],
+                "MASTER_NODE_TAG: 'k3s-master' is not Key:Value",
+            ),
+            (
+                "down increment",
+                &[("SCALE_DOWN_INCREMENT", "2")],
+                "SCALE_DOWN_INCREMENT: 2 is not supported",
+            ),
+            (
+                "window shorter than a sample",
+                &[("SCALE_UP_WINDOW", "10s")],
+                "SCALE_UP_WINDOW: 10s is shorter than METRICS_SAMPLE_INTERVAL",
+            ),
+            (
+                "zero drain timeout",
+                &[("DRAIN_TIMEOUT", "0")],
+                "DRAIN_TIMEOUT: must be longer than 0s",
+            ),
+            (
+                "zero capacity alert interval",
+                &[("CAPACITY_ALERT_INTERVAL", "0")],
+                "CAPACITY_ALERT_INTERVAL: must be longer than 0s",
+            ),
+        ];
+        for (name, vars, want) in cases {
+            let got = problems(vars);
+            assert!(
+                got.iter().any(|p| p.contains(want)),
+                "case {name}: {got:?} lacks {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let got = problems(&[
+            ("MIN_NODES", "x"),
+            ("MAX_NODES", "y"),
+            ("COOLDOWN_SCALE_UP", "1d"),
+        ]);
+        assert_eq!(got.len(), 3, "{got:?}");
+    }
+
+    #[test]
+    fn missing_required_urls_name_the_variable() {
+        let err = Config::default()
+            .require_prometheus_url()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PROMETHEUS_URL: is not set"), "{err}");
+    }
+}

@@ -1,0 +1,164 @@
+//! `decide` latency on a 10-node cluster (9 workers and the control plane) with 300 pods, on its three paths:
+//! a scale-down (every node and pod checked against the "never remove" rules, then the
+//! preference order), a scale-up (triggers and the urgency sum over Pending pods), and a steady
+//! no-change. Run: `cargo bench -p smartscale-engine --bench decide`.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, Criterion};
+use smartscale_engine::engine::{decide, select_candidate, Inputs};
+use smartscale_engine::model::*;
+use smartscale_engine::Policy;
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+const MI: u64 = 1024 * 1024;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap()
+}
+
+fn node(i: usize) -> NodeInfo {
+    let zone = ["us-east-1a", "us-east-1b", "us-east-1c"][i % 3];
+    let instance = format!("i-{i:017x}");
+    NodeInfo {
+        name: format!("ip-10-0-{}-{i}", i % 3),
+        provider_id: Some(provider_id(zone, &instance)),
+        instance_id: Some(instance),
+        zone: Some(zone.into()),
+        instance_type: Some("t3.small".into()),
+        ready: true,
+        unschedulable: false,
+        control_plane: i == 0,
+        managed: i != 0,
+        created_at: now() - Duration::hours(i as i64),
+        idle_since: None,
+        allocatable: Resources {
+            cpu_millis: 1800,
+            memory_bytes: 1536 * MI,
+        },
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+    }
+}
+
+/// Pod `i`: mostly Deployment replicas under a budget, with DaemonSet, kube-system and a few
+/// StatefulSet pods mixed in, spread over the workers; `pending` of them unscheduled. Requests are
+/// small enough (25m / 16Mi) that most workers' pods fit on the others.
+fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
+    let (namespace, owner) = match i % 10 {
+        0 => ("kube-system", OwnerKind::DaemonSet),
+        1 => ("monitoring", OwnerKind::DaemonSet),
+        2 if i % 50 == 2 => ("data", OwnerKind::StatefulSet),
+        _ => ("shop", OwnerKind::Deployment),
+    };
+    let app = format!("app-{}", i % 7);
+    PodInfo {
+        namespace: namespace.into(),
+        name: format!("{app}-{i}"),
+        node_name: (i >= pending)
+            .then(|| format!("ip-10-0-{}-{}", (i % workers + 1) % 3, i % workers + 1)),
+        phase: if i < pending {
+            PodPhase::Pending
+        } else {
+            PodPhase::Running
+        },
+        owner_kind: Some(owner),
+        owner_name: Some(app.clone()),
+        workload_replicas: Some(4),
+        mirror: false,
+        requests: Resources {
+            cpu_millis: 25,
+            memory_bytes: 16 * MI,
+        },
+        has_local_storage: false,
+        labels: BTreeMap::from([("app".to_string(), app)]),
+        annotations: BTreeMap::new(),
+        created_at: now() - Duration::minutes(i as i64),
+    }
+}
+
+fn cluster(pending: usize) -> ClusterView {
+    let workers = 9;
+    ClusterView {
+        nodes: (0..=workers).map(node).collect(),
+        pods: (0..300).map(|i| pod(i, workers, pending)).collect(),
+        pdbs: (0..7)
+            .map(|a| PdbInfo {
+                namespace: "shop".into(),
+                name: format!("app-{a}"),
+                match_labels: BTreeMap::from([("app".to_string(), format!("app-{a}"))]),
+                disruptions_allowed: 1,
+            })
+            .collect(),
+    }
+}
+
+fn metrics(cpu: f64, memory: f64, pending: f64) -> MetricsSnapshot {
+    let w = |value, samples| Some(Windowed { value, samples });
+    MetricsSnapshot {
+        cpu_ratio: Some(cpu),
+        cpu_min_up_window: w(cpu, 12),
+        cpu_max_down_window: w(cpu, 40),
+        memory_ratio: Some(memory),
+        pending_pods: Some(pending),
+        pending_pods_min_window: w(pending, 12),
+        missing: vec![
+            MetricName::QueueDepth,
+            MetricName::LatencyP95,
+            MetricName::ErrorRate,
+        ],
+        ..MetricsSnapshot::empty(now())
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let cfg = Policy::default();
+    let state = ScalingState::new("bench");
+    let cases = [
+        (
+            "decide/scale_down_10_nodes_300_pods",
+            Inputs {
+                metrics: metrics(0.1, 0.2, 0.0),
+                cluster: cluster(0),
+            },
+            "scale_down",
+        ),
+        (
+            "decide/scale_up_10_nodes_300_pods",
+            Inputs {
+                metrics: metrics(0.95, 0.6, 12.0),
+                cluster: cluster(12),
+            },
+            "scale_up",
+        ),
+        (
+            "decide/steady_10_nodes_300_pods",
+            Inputs {
+                metrics: metrics(0.5, 0.6, 0.0),
+                cluster: cluster(0),
+            },
+            "none",
+        ),
+    ];
+    for (name, inputs, action) in &cases {
+        let d = decide(inputs, &state, &cfg, now());
+        assert_eq!(d.action(), *action, "{name}: {d}");
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                decide(
+                    black_box(inputs),
+                    black_box(&state),
+                    black_box(&cfg),
+                    black_box(now()),
+                )
+            })
+        });
+    }
+    let view = cluster(0);
+    c.bench_function("select_candidate/10_nodes_300_pods", |b| {
+        b.iter(|| select_candidate(black_box(&view), black_box(&cfg), black_box(now())))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

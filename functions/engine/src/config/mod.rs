@@ -1,0 +1,460 @@
+//! SmartScale's scaling policy: the thresholds, windows, bounds, cooldowns, deadlines and worker
+//! sizing that [`crate::engine::decide`] and [`crate::lifecycle`] read, read once through a lookup
+//! (the environment at cold start, a scenario file in the simulator) and validated there.
+//!
+//! Variable names and defaults follow the specification's table (`MIN_NODES`,
+//! `SCALE_UP_THRESHOLD_CPU`, `COOLDOWN_SCALE_UP`, …; see docs/CONFIGURATION.md). Durations accept
+//! `300`, `300s`, `5m`, `1h`; percentages `70` or `70%`. The wiring (ARNs, URLs, subnets, client
+//! timeouts) is read by `smartscale_core::config` with the same [`Reader`].
+
+pub mod units;
+
+use crate::error::{ConfigProblem, Error};
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+use units::*;
+
+/// Every parameter the pure engine decides with. Field names carry their unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// `CLUSTER_ID`: the DynamoDB partition key and the `Cluster` tag value. Default `smartscale-prod`.
+    pub cluster_id: String,
+    /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates. Default 0.0208 (t3.small, us-east-1).
+    pub worker_hourly_price_usd: f64,
+    /// `WORKER_ALLOCATABLE_CPU`: allocatable CPU of one worker in millicores, used when no Ready
+    /// worker reports it. Default `1800m`.
+    pub worker_allocatable_cpu_millis: u64,
+    /// `WORKER_ALLOCATABLE_MEMORY`: allocatable memory of one worker in bytes. Default `1536Mi`.
+    pub worker_allocatable_memory_bytes: u64,
+
+    /// `MIN_NODES`: never fewer workers than this. Default 2.
+    pub min_nodes: u32,
+    /// `MAX_NODES`: never more workers than this. Default 10.
+    pub max_nodes: u32,
+    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Default 4 (seed 004 says 2:
+    /// scale-ups are sized by the Pending pods' requests and the load, see
+    /// docs/SCALING_ALGORITHM.md).
+    pub scale_up_max_increment: u32,
+    /// `SCALE_DOWN_INCREMENT`: workers one scale-down removes. Only 1 is supported. Default 1.
+    pub scale_down_increment: u32,
+    /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
+    /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
+    /// (seed 004's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below `SCALE_UP_THRESHOLD_CPU`.
+    /// Default: 15 points under `SCALE_UP_THRESHOLD_CPU` (55 with seed 004's 70); an addition to
+    /// seed 004, see docs/SCALING_ALGORITHM.md.
+    pub scale_down_projected_cpu_pct: f64,
+    /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
+    /// the whole `PENDING_PODS_WINDOW` waits only this long (and at least that window, so the pods
+    /// were Pending after the last scale-up's workers were Ready) instead of `COOLDOWN_SCALE_UP`.
+    /// Must not exceed `COOLDOWN_SCALE_UP`. Default 0s (an addition to seed 004: see
+    /// docs/SCALING_ALGORITHM.md).
+    pub scale_up_cooldown_pending_secs: u64,
+
+    /// `SCALE_UP_THRESHOLD_CPU`: scale up when CPU stays above this for the scale-up window. Default 70.
+    pub scale_up_threshold_cpu_pct: f64,
+    /// `SCALE_UP_URGENT_THRESHOLD_CPU`: CPU this high adds the maximum increment. Default 90.
+    pub scale_up_urgent_threshold_cpu_pct: f64,
+    /// `SCALE_DOWN_THRESHOLD_CPU`: scale down only when CPU stays below this for the scale-down window. Default 30.
+    pub scale_down_threshold_cpu_pct: f64,
+    /// `SCALE_UP_THRESHOLD_MEMORY`: scale up when memory is above this. Default 75.
+    pub scale_up_threshold_memory_pct: f64,
+    /// `SCALE_DOWN_THRESHOLD_MEMORY`: scale down only when memory is below this. Default 50.
+    pub scale_down_threshold_memory_pct: f64,
+    /// `QUEUE_METRIC_ENABLED`: the queue-depth rules apply (and its absence blocks scale-down). Default false.
+    pub queue_metric_enabled: bool,
+    /// `SCALE_UP_THRESHOLD_QUEUE`: scale up when queue depth is above this many messages. Default 1000.
+    pub scale_up_threshold_queue_depth: f64,
+    /// `SCALE_DOWN_THRESHOLD_QUEUE`: scale down only when queue depth stays below this. Default 100.
+    pub scale_down_threshold_queue_depth: f64,
+    /// `SCALE_UP_THRESHOLD_LATENCY_P95`: scale up when p95 latency is above this. Default 2s.
+    pub scale_up_threshold_latency_p95_secs: f64,
+    /// `SCALE_UP_THRESHOLD_ERROR_RATE`: scale up when the 5xx rate stays above this for the error window. Default 5.
+    pub scale_up_threshold_error_rate_pct: f64,
+
+    /// `SCALE_UP_WINDOW`: how long CPU must stay high. Default 3m.
+    pub scale_up_window_secs: u64,
+    /// `PENDING_PODS_WINDOW`: how long pods must stay Pending. Default 3m.
+    pub pending_pods_window_secs: u64,
+    /// `SCALE_DOWN_WINDOW`: how long CPU and queue must stay low. Default 10m.
+    pub scale_down_window_secs: u64,
+    /// `ERROR_RATE_WINDOW`: how long the error rate must stay high. Default 2m.
+    pub error_rate_window_secs: u64,
+    /// `METRICS_SAMPLE_INTERVAL`: Prometheus scrape and rule interval; windows need
+    /// `window / interval` samples to count as met. Default 15s.
+    pub metrics_sample_interval_secs: u64,
+    /// `METRICS_MAX_AGE`: samples older than this are stale. Default 60s.
+    pub metrics_max_age_secs: u64,
+    /// `METRICS_CACHE_MAX_AGE`: cached metrics older than this are not used even for scale-up. Default 10m.
+    pub metrics_cache_max_age_secs: u64,
+
+    /// `COOLDOWN_SCALE_UP`: no action this long after a scale-up. Default 300s.
+    pub scale_up_cooldown_secs: u64,
+    /// `COOLDOWN_SCALE_DOWN`: no action this long after a scale-down. Default 600s.
+    pub scale_down_cooldown_secs: u64,
+    /// `DRAIN_TIMEOUT`: a drain not finished by then is aborted and the node uncordoned. Default 300s.
+    pub drain_timeout_secs: u64,
+    /// `SPOT_DRAIN_TIMEOUT`: drain deadline after a Spot interruption warning. Default 90s.
+    pub spot_drain_timeout_secs: u64,
+    /// `JOIN_TIMEOUT`: a launched worker not Ready by then is terminated. Default 300s.
+    pub join_timeout_secs: u64,
+    /// `CAPACITY_ALERT_INTERVAL`: the "at maximum capacity" alert is sent at most once per this
+    /// interval while scale-up stays wanted at `MAX_NODES`. Default 30m.
+    pub capacity_alert_interval_secs: u64,
+
+    /// `NOT_READY_MAX_PERCENT`: more NotReady nodes than this share of all workers stops scale-down. Default 45.
+    pub not_ready_max_pct: f64,
+    /// `NOT_READY_MAX_COUNT`: this many or more NotReady workers stops scale-down. Default 3.
+    pub not_ready_max_count: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl Policy {
+    /// Reads variables through `lookup` (a scenario file, a test table), applies the defaults to
+    /// what is absent or empty, and validates the result.
+    ///
+    /// Errors: [`Error::Config`] listing every bad variable with what is wrong.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut r = Reader::new(&lookup);
+        let policy = Policy::read(&mut r);
+        let problems = r.into_problems();
+        if problems.is_empty() {
+            Ok(policy)
+        } else {
+            Err(Error::Config { problems })
+        }
+    }
+
+    /// Reads the policy's variables through `r`, recording what is malformed or inconsistent in
+    /// `r` (so a caller reading more variables reports every problem together).
+    pub fn read(r: &mut Reader<'_>) -> Self {
+        let mut cfg = Policy {
+            cluster_id: r.string("CLUSTER_ID", "smartscale-prod"),
+            worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", 0.0208, parse_non_negative),
+            worker_allocatable_cpu_millis: r.parse(
+                "WORKER_ALLOCATABLE_CPU",
+                1800,
+                parse_cpu_millis,
+            ),
+            worker_allocatable_memory_bytes: r.parse(
+                "WORKER_ALLOCATABLE_MEMORY",
+                1536 * 1024 * 1024,
+                parse_memory_bytes,
+            ),
+            min_nodes: r.parse("MIN_NODES", 2, parse_u32),
+            max_nodes: r.parse("MAX_NODES", 10, parse_u32),
+            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 4, parse_u32),
+            scale_down_increment: r.parse("SCALE_DOWN_INCREMENT", 1, parse_u32),
+            // Unset: 15 points under SCALE_UP_THRESHOLD_CPU, filled in below.
+            scale_down_projected_cpu_pct: r.parse(
+                "SCALE_DOWN_PROJECTED_CPU",
+                f64::NAN,
+                parse_percent,
+            ),
+            scale_up_cooldown_pending_secs: r.parse(
+                "COOLDOWN_SCALE_UP_PENDING",
+                0,
+                parse_duration_secs,
+            ),
+            scale_up_threshold_cpu_pct: r.parse("SCALE_UP_THRESHOLD_CPU", 70.0, parse_percent),
+            scale_up_urgent_threshold_cpu_pct: r.parse(
+                "SCALE_UP_URGENT_THRESHOLD_CPU",
+                90.0,
+                parse_percent,
+            ),
+            scale_down_threshold_cpu_pct: r.parse("SCALE_DOWN_THRESHOLD_CPU", 30.0, parse_percent),
+            scale_up_threshold_memory_pct: r.parse(
+                "SCALE_UP_THRESHOLD_MEMORY",
+                75.0,
+                parse_percent,
+            ),
+            scale_down_threshold_memory_pct: r.parse(
+                "SCALE_DOWN_THRESHOLD_MEMORY",
+                50.0,
+                parse_percent,
+            ),
+            queue_metric_enabled: r.parse("QUEUE_METRIC_ENABLED", false, parse_bool),
+            scale_up_threshold_queue_depth: r.parse(
+                "SCALE_UP_THRESHOLD_QUEUE",
+                1000.0,
+                parse_non_negative,
+            ),
+            scale_down_threshold_queue_depth: r.parse(
+                "SCALE_DOWN_THRESHOLD_QUEUE",
+                100.0,
+                parse_non_negative,
+            ),
+            scale_up_threshold_latency_p95_secs: r.parse(
+                "SCALE_UP_THRESHOLD_LATENCY_P95",
+                2.0,
+                parse_duration_f64,
+            ),
+            scale_up_threshold_error_rate_pct: r.parse(
+                "SCALE_UP_THRESHOLD_ERROR_RATE",
+                5.0,
+                parse_percent,
+            ),
+            scale_up_window_secs: r.parse("SCALE_UP_WINDOW", 180, parse_duration_secs),
+            pending_pods_window_secs: r.parse("PENDING_PODS_WINDOW", 180, parse_duration_secs),
+            scale_down_window_secs: r.parse("SCALE_DOWN_WINDOW", 600, parse_duration_secs),
+            error_rate_window_secs: r.parse("ERROR_RATE_WINDOW", 120, parse_duration_secs),
+            metrics_sample_interval_secs: r.parse(
+                "METRICS_SAMPLE_INTERVAL",
+                15,
+                parse_duration_secs,
+            ),
+            metrics_max_age_secs: r.parse("METRICS_MAX_AGE", 60, parse_duration_secs),
+            metrics_cache_max_age_secs: r.parse("METRICS_CACHE_MAX_AGE", 600, parse_duration_secs),
+            scale_up_cooldown_secs: r.parse("COOLDOWN_SCALE_UP", 300, parse_duration_secs),
+            scale_down_cooldown_secs: r.parse("COOLDOWN_SCALE_DOWN", 600, parse_duration_secs),
+            drain_timeout_secs: r.parse("DRAIN_TIMEOUT", 300, parse_duration_secs),
+            spot_drain_timeout_secs: r.parse("SPOT_DRAIN_TIMEOUT", 90, parse_duration_secs),
+            join_timeout_secs: r.parse("JOIN_TIMEOUT", 300, parse_duration_secs),
+            capacity_alert_interval_secs: r.parse(
+                "CAPACITY_ALERT_INTERVAL",
+                1800,
+                parse_duration_secs,
+            ),
+            not_ready_max_pct: r.parse("NOT_READY_MAX_PERCENT", 45.0, parse_percent),
+            not_ready_max_count: r.parse("NOT_READY_MAX_COUNT", 3, parse_u32),
+        };
+        if cfg.scale_down_projected_cpu_pct.is_nan() {
+            cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
+        }
+        r.problems.extend(cfg.consistency_problems());
+        cfg
+    }
+
+    /// Samples a window of `window_secs` must hold to count as met (`window / sample interval`).
+    pub fn required_samples(&self, window_secs: u64) -> u32 {
+        (window_secs / self.metrics_sample_interval_secs.max(1)) as u32
+    }
+
+    fn consistency_problems(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        let mut bad = |variable: &str, problem: String| {
+            p.push(ConfigProblem {
+                variable: variable.into(),
+                problem,
+            })
+        };
+        if self.min_nodes < 1 {
+            bad(
+                "MIN_NODES",
+                "must be at least 1 (2 keeps the cluster highly available)".into(),
+            );
+        }
+        if self.min_nodes > self.max_nodes {
+            bad(
+                "MIN_NODES",
+                format!(
+                    "{} is greater than MAX_NODES ({}): lower MIN_NODES or raise MAX_NODES",
+                    self.min_nodes, self.max_nodes
+                ),
+            );
+        }
+        if self.scale_up_max_increment < 1 {
+            bad("SCALE_UP_MAX_INCREMENT", "must be at least 1".into());
+        }
+        if self.scale_down_increment != 1 {
+            bad(
+                "SCALE_DOWN_INCREMENT",
+                format!(
+                    "{} is not supported: SmartScale removes exactly 1 node per operation",
+                    self.scale_down_increment
+                ),
+            );
+        }
+        let pairs = [
+            (
+                "SCALE_DOWN_THRESHOLD_CPU",
+                self.scale_down_threshold_cpu_pct,
+                "SCALE_UP_THRESHOLD_CPU",
+                self.scale_up_threshold_cpu_pct,
+            ),
+            (
+                "SCALE_DOWN_THRESHOLD_MEMORY",
+                self.scale_down_threshold_memory_pct,
+                "SCALE_UP_THRESHOLD_MEMORY",
+                self.scale_up_threshold_memory_pct,
+            ),
+            (
+                "SCALE_DOWN_THRESHOLD_QUEUE",
+                self.scale_down_threshold_queue_depth,
+                "SCALE_UP_THRESHOLD_QUEUE",
+                self.scale_up_threshold_queue_depth,
+            ),
+        ];
+        for (down_var, down, up_var, up) in pairs {
+            if down >= up {
+                bad(
+                    down_var,
+                    format!("{down} must be below {up_var} ({up}), or the cluster would flap"),
+                );
+            }
+        }
+        if self.scale_down_projected_cpu_pct >= self.scale_up_threshold_cpu_pct {
+            bad(
+                "SCALE_DOWN_PROJECTED_CPU",
+                format!(
+                    "{} must be below SCALE_UP_THRESHOLD_CPU ({}), or a removal would trigger a scale-up (0 turns it off)",
+                    self.scale_down_projected_cpu_pct, self.scale_up_threshold_cpu_pct
+                ),
+            );
+        }
+        if self.scale_up_cooldown_pending_secs > self.scale_up_cooldown_secs {
+            bad(
+                "COOLDOWN_SCALE_UP_PENDING",
+                format!(
+                    "{}s is longer than COOLDOWN_SCALE_UP ({}s)",
+                    self.scale_up_cooldown_pending_secs, self.scale_up_cooldown_secs
+                ),
+            );
+        }
+        if self.scale_up_urgent_threshold_cpu_pct < self.scale_up_threshold_cpu_pct {
+            bad(
+                "SCALE_UP_URGENT_THRESHOLD_CPU",
+                format!(
+                    "{} is below SCALE_UP_THRESHOLD_CPU ({})",
+                    self.scale_up_urgent_threshold_cpu_pct, self.scale_up_threshold_cpu_pct
+                ),
+            );
+        }
+        if self.metrics_sample_interval_secs == 0 {
+            bad("METRICS_SAMPLE_INTERVAL", "must be at least 1s".into());
+        }
+        for (var, window) in [
+            ("SCALE_UP_WINDOW", self.scale_up_window_secs),
+            ("PENDING_PODS_WINDOW", self.pending_pods_window_secs),
+            ("SCALE_DOWN_WINDOW", self.scale_down_window_secs),
+            ("ERROR_RATE_WINDOW", self.error_rate_window_secs),
+        ] {
+            if window < self.metrics_sample_interval_secs {
+                bad(var, format!("{window}s is shorter than METRICS_SAMPLE_INTERVAL ({}s): a window needs at least one sample", self.metrics_sample_interval_secs));
+            }
+        }
+        for (var, secs) in [
+            ("DRAIN_TIMEOUT", self.drain_timeout_secs),
+            ("JOIN_TIMEOUT", self.join_timeout_secs),
+            ("SPOT_DRAIN_TIMEOUT", self.spot_drain_timeout_secs),
+            ("CAPACITY_ALERT_INTERVAL", self.capacity_alert_interval_secs),
+        ] {
+            if secs == 0 {
+                bad(var, "must be longer than 0s".into());
+            }
+        }
+        p
+    }
+}
+
+/// Reads variables and records every problem instead of stopping at the first. A blank value
+/// counts as absent; each method returns its default for an absent or malformed value.
+pub struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader asking `lookup` for each variable.
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Reader {
+            lookup,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Records a problem found by the caller (a consistency rule across variables).
+    pub fn problem(&mut self, variable: &str, problem: String) {
+        self.problems.push(ConfigProblem {
+            variable: variable.into(),
+            problem,
+        });
+    }
+
+    /// Every problem recorded so far.
+    pub fn into_problems(self) -> Vec<ConfigProblem> {
+        self.problems
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Reads `name` as a trimmed string.
+    pub fn string(&mut self, name: &str, default: &str) -> String {
+        self.get(name)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Reads `name` as an optional trimmed string.
+    pub fn optional(&mut self, name: &str) -> Option<String> {
+        self.get(name).map(|v| v.trim().to_owned())
+    }
+
+    /// Reads `name` as a comma-separated list.
+    pub fn list(&mut self, name: &str, default: &[&str]) -> Vec<String> {
+        match self.get(name) {
+            Some(v) => parse_list(&v),
+            None => default.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Reads `name` as an http(s) URL without a trailing slash.
+    pub fn url(&mut self, name: &str) -> Option<String> {
+        let v = self.optional(name)?;
+        match url::Url::parse(&v) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
+                Some(v.trim_end_matches('/').to_owned())
+            }
+            _ => {
+                self.problems.push(ConfigProblem {
+                    variable: name.into(),
+                    problem: format!(
+                        "'{v}' is not an http(s) URL: write for example http://10.0.1.10:30090"
+                    ),
+                });
+                None
+            }
+        }
+    }
+
+    /// Reads `name` as a `Key:Value` pair.
+    pub fn tag(&mut self, name: &str, default: (&str, &str)) -> (String, String) {
+        match self.get(name) {
+            None => (default.0.into(), default.1.into()),
+            Some(v) => match v.split_once(':') {
+                Some((k, val)) if !k.trim().is_empty() && !val.trim().is_empty() => {
+                    (k.trim().into(), val.trim().into())
+                }
+                _ => {
+                    self.problems.push(ConfigProblem {
+                        variable: name.into(),
+                        problem: format!(
+                            "'{v}' is not Key:Value: write for example Role:k3s-master"
+                        ),
+                    });
+                    (default.0.into(), default.1.into())
+                }
+            },
+        }
+    }
+
+    /// Reads `name` with `parse` (one of [`units`]), recording its error.
+    pub fn parse<T>(&mut self, name: &str, default: T, parse: fn(&str) -> Result<T, String>) -> T {
+        match self.get(name) {
+            None => default,
+            Some(raw) => parse(&raw).unwrap_or_else(|problem| {
+                self.problems.push(ConfigProblem {
+                    variable: name.into(),
+                    problem,
+                });
+                default
+            }),
+        }
+    }
+}

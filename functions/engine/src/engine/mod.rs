@@ -1,0 +1,236 @@
+//! The scaling engine: pure functions from inputs, state, configuration and the time to a
+//! [`Decision`]. No I/O, no clock reads.
+//!
+//! [`decide`] runs the checks in a fixed order (see its documentation and
+//! `docs/SCALING_ALGORITHM.md`); [`select_candidate`] picks the worker a scale-down removes.
+
+pub mod candidate;
+mod cooldown;
+pub mod decision;
+pub mod drainability;
+pub mod fleet;
+pub mod increment;
+mod metrics_gate;
+mod readings;
+mod scale_down;
+mod scale_up;
+
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+
+pub use candidate::{select_candidate, Candidate};
+pub use decision::*;
+pub use fleet::Fleet;
+
+use crate::config::Policy;
+use crate::model::{ClusterView, MetricName, MetricsSnapshot, ScalingState};
+use chrono::{DateTime, Utc};
+use scale_down::Wish;
+use serde::{Deserialize, Serialize};
+
+/// What the engine sees in one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// Windowed metric aggregates, with what is missing or stale.
+    pub metrics: MetricsSnapshot,
+    /// Nodes (joined with EC2 ownership), pods and disruption budgets.
+    pub cluster: ClusterView,
+}
+
+/// Decides what to do at `now`. Pure: the same arguments always give the same decision.
+///
+/// Workers are the non-control-plane nodes, Ready or not. The checks run in this order and the
+/// first that settles the matter wins:
+///
+/// 1. An operation in flight ⇒ `NoChange(OperationInFlight)`.
+/// 2. Fewer workers than `MIN_NODES` ⇒ `ScaleUp(BelowMinimum, …)`. This is a repair: it ignores
+///    cooldowns and needs no metrics. Usable triggers that also fired are listed after it.
+/// 3. A cooldown running (by the last action) ⇒ `NoChange(Cooldown)`, except that after a
+///    scale-up, once `COOLDOWN_SCALE_UP_PENDING` has passed, pods Pending over the whole
+///    `PENDING_PODS_WINDOW` get a `ScaleUp(PendingPods, …)` sized for them alone (a scale-down
+///    still waits the whole cooldown).
+/// 4. Cached metrics older than `METRICS_CACHE_MAX_AGE` ⇒ `NoChange(CachedMetricsTooOld)`.
+/// 5. Any scale-up trigger fired ⇒ `ScaleUp`, sized by the largest need (see [`increment`]): the
+///    Pending pods' requests packed onto new workers, the CPU or memory that fired brought back to
+///    its threshold, 2 when urgent, at least 1; never above `SCALE_UP_MAX_INCREMENT` nor past
+///    `MAX_NODES`; a need above 1 is explained by a `PendingPodsNeedWorkers` or
+///    `LoadNeedsWorkers` reason after the triggers; nothing left under the maximum ⇒
+///    `NoChange(AtMaximum)`.
+/// 6. A trigger crossed its threshold but its window is short ⇒ `NoChange(WindowNotMet…)`; a
+///    building scale-up signal also holds scale-down back.
+/// 7. Cached metrics, or required inputs missing or stale ⇒ `NoChange(CachedMetrics,
+///    MetricsUnavailable)`: never scale down on them.
+/// 8. A scale-down condition unmet ⇒ `NoChange(Steady, WindowNotMet…)`. CPU holds when below
+///    `SCALE_DOWN_THRESHOLD_CPU`, or when on one Ready worker fewer it would stay below
+///    `SCALE_DOWN_PROJECTED_CPU`.
+/// 9. Scale-down wanted but Ready workers ≤ `MIN_NODES`, or the NotReady circuit breaker tripped
+///    ⇒ `NoChange(AtMinimum, TooManyNotReady)` (both when both hold).
+/// 10. No node passes the "never remove" rules ⇒ `NoChange(NoSafeCandidate)` listing every node.
+/// 11. Otherwise `ScaleDown` of the [`select_candidate`] choice.
+///
+/// Every `NoChange` carries at least one reason.
+pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> Decision {
+    let no_change = |reasons: Vec<NoChangeReason>| Decision::NoChange { reasons };
+
+    if let Some(op) = &state.operation {
+        return no_change(vec![NoChangeReason::OperationInFlight {
+            id: op.id.clone(),
+            kind: op.kind,
+        }]);
+    }
+
+    let fleet = Fleet::of(&inputs.cluster);
+    let up_gate = metrics_gate::for_scale_up(&inputs.metrics, cfg, now);
+    let triggers = match up_gate {
+        Ok(()) => scale_up::triggers(&inputs.metrics, cfg),
+        Err(_) => scale_up::Triggers::default(),
+    };
+    let scale_up = |mut reasons: Vec<ScaleUpReason>, deficit: u32, pending_only: bool| {
+        let urgent = increment::urgent(&inputs.metrics, &inputs.cluster, cfg, !pending_only);
+        let (sized, why) = sizing(inputs, &reasons, fleet, cfg, pending_only);
+        match increment::count(urgent, deficit, sized, fleet.workers, cfg) {
+            0 => no_change(vec![NoChangeReason::AtMaximum {
+                workers: fleet.workers,
+                max: cfg.max_nodes,
+            }]),
+            count => {
+                reasons.extend(why);
+                Decision::ScaleUp { count, reasons }
+            }
+        }
+    };
+
+    if fleet.workers < cfg.min_nodes {
+        let mut reasons = vec![ScaleUpReason::BelowMinimum {
+            workers: fleet.workers,
+            min: cfg.min_nodes,
+        }];
+        reasons.extend(triggers.fired);
+        return scale_up(reasons, cfg.min_nodes - fleet.workers, false);
+    }
+    if let Some(cooling) = cooldown::active(state, cfg, now) {
+        let pending: Vec<ScaleUpReason> = triggers
+            .fired
+            .into_iter()
+            .filter(|r| matches!(r, ScaleUpReason::PendingPods { .. }))
+            .collect();
+        // The follow-up is sized from the cluster view alone, so it also needs the view to still
+        // hold Pending pods that new workers would run: the metrics window lags the view.
+        let still_pending = || increment::pending_need(&inputs.cluster, cfg, 1).0 > 0;
+        if !pending.is_empty() && cooldown::pending_may_follow(state, cfg, now) && still_pending() {
+            return scale_up(pending, 0, true);
+        }
+        return no_change(vec![cooling]);
+    }
+    if let Err(too_old) = up_gate {
+        return no_change(vec![too_old]);
+    }
+    if !triggers.fired.is_empty() {
+        return scale_up(triggers.fired, 0, false);
+    }
+    if !triggers.short.is_empty() {
+        return no_change(triggers.short);
+    }
+
+    let blocked = metrics_gate::for_scale_down(&inputs.metrics, cfg, now);
+    if !blocked.is_empty() {
+        return no_change(blocked);
+    }
+    let reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg) {
+        Wish::NotWanted(unmet) => return no_change(unmet),
+        Wish::Wanted(reasons) => reasons,
+    };
+
+    let mut blocked = Vec::new();
+    if fleet.ready <= cfg.min_nodes {
+        blocked.push(NoChangeReason::AtMinimum {
+            workers: fleet.ready,
+            min: cfg.min_nodes,
+        });
+    }
+    if fleet.breaker_tripped(cfg) {
+        blocked.push(NoChangeReason::TooManyNotReady {
+            not_ready: fleet.not_ready(),
+            workers: fleet.workers,
+        });
+    }
+    if !blocked.is_empty() {
+        return no_change(blocked);
+    }
+    match select_candidate(&inputs.cluster, cfg, now) {
+        Ok(c) => Decision::ScaleDown {
+            node: c.node,
+            instance_id: c.instance_id,
+            reasons,
+        },
+        Err(excluded) => no_change(vec![NoChangeReason::NoSafeCandidate { excluded }]),
+    }
+}
+
+/// What the fired triggers measured, as workers to add, with the reason that explains the largest
+/// need when it is above 1: the Pending pods of the cluster view, their requests packed onto new
+/// workers ([`increment::pending_need`]), whatever started the scale-up (it is happening anyway,
+/// and a pod Pending now will still need room when the new workers are Ready); and, unless `pending_only`,
+/// the CPU (lowest over the scale-up window) or memory (now) that fired, brought back to its
+/// threshold over the Ready workers ([`increment::load_need`]).
+fn sizing(
+    inputs: &Inputs,
+    fired: &[ScaleUpReason],
+    fleet: Fleet,
+    cfg: &Policy,
+    pending_only: bool,
+) -> (u32, Option<ScaleUpReason>) {
+    let limit = cfg.max_nodes;
+    let mut best: (u32, Option<ScaleUpReason>) = (0, None);
+    let mut consider = |workers: u32, why: ScaleUpReason| {
+        if workers > best.0 {
+            best = (workers, Some(why));
+        }
+    };
+    let (pods, workers) = increment::pending_need(&inputs.cluster, cfg, limit);
+    consider(
+        workers,
+        ScaleUpReason::PendingPodsNeedWorkers { pods, workers },
+    );
+    for r in fired {
+        match r {
+            ScaleUpReason::CpuHigh {
+                min_pct,
+                threshold_pct,
+                ..
+            } if !pending_only => {
+                let workers = increment::load_need(min_pct / 100.0, *threshold_pct, fleet.ready);
+                consider(
+                    workers,
+                    ScaleUpReason::LoadNeedsWorkers {
+                        metric: MetricName::Cpu,
+                        pct: *min_pct,
+                        threshold_pct: *threshold_pct,
+                        workers,
+                    },
+                );
+            }
+            ScaleUpReason::MemoryHigh { pct, threshold_pct } if !pending_only => {
+                let workers = increment::load_need(pct / 100.0, *threshold_pct, fleet.ready);
+                consider(
+                    workers,
+                    ScaleUpReason::LoadNeedsWorkers {
+                        metric: MetricName::Memory,
+                        pct: *pct,
+                        threshold_pct: *threshold_pct,
+                        workers,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    match best {
+        (n, why) if n > 1 => (n, why),
+        (n, _) => (n, None),
+    }
+}
