@@ -45,6 +45,30 @@ need_venv() {
   export PATH="$venv/bin:$PATH"
 }
 
+# need_kubectl: sets KUBECTL to Debian's kubectl (package kubernetes-client). Where /usr/bin/kubectl
+# already belongs to another package (google-cloud-sdk's dispatcher on some images), the package
+# cannot be installed next to it, so it is unpacked into the cache instead and used from there.
+need_kubectl() {
+  local owner deb_dir
+  owner="$(dpkg -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)"
+  if dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q 'ok installed'; then
+    KUBECTL=/usr/bin/kubectl
+  elif [ -z "$owner" ]; then
+    need_apt kubernetes-client
+    KUBECTL=/usr/bin/kubectl
+  else
+    KUBECTL="$SMARTSCALE_CACHE/kubernetes-client/usr/bin/kubectl"
+    if [ ! -x "$KUBECTL" ]; then
+      log "unpacking Debian's kubernetes-client into $SMARTSCALE_CACHE"
+      deb_dir="$(mktemp -d)"
+      (cd "$deb_dir" && apt-get download -qq kubernetes-client)
+      dpkg-deb -x "$deb_dir"/kubernetes-client_*.deb "$SMARTSCALE_CACHE/kubernetes-client"
+      rm -rf "$deb_dir"
+    fi
+  fi
+  export KUBECTL
+}
+
 # free_port: prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

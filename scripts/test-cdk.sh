@@ -2,10 +2,13 @@
 # Every test of the CDK app (issue 6), from a fresh clone: installs shellcheck (apt), cfn-lint and
 # kubernetes-validate (.venv), the CDK app's npm packages (npm ci), then runs
 #   1. the TypeScript build (strict; the same check as `tsc --noEmit`),
-#   2. the node:test suites (CDK assertions, cdk-nag, shellcheck, worker user-data sandbox,
-#      manifests against Kubernetes schemas offline, Grafana dashboard queries),
-#   3. `cdk synth` (cdk-nag AwsSolutions runs in the app: an error fails the synth),
-#   4. cfn-lint on that template and on the variant templates the nag test writes
+#   2. the GitOps kustomize tree (`kubectl kustomize cdk/gitops` with Debian's kubectl) against the
+#      Kubernetes schemas offline,
+#   3. the node:test suites (CDK assertions, cdk-nag, shellcheck, worker user-data sandbox,
+#      manifests against Kubernetes schemas offline, the GitOps tree against the bundle, Grafana
+#      dashboard queries, docs/TROUBLESHOOTING.md naming every alert and error),
+#   4. `cdk synth` (cdk-nag AwsSolutions runs in the app: an error fails the synth),
+#   5. cfn-lint on that template and on the variant templates the nag test writes
 #      (no NAT + business-hours schedule + opened demo app).
 # Synthesis uses the committed synth-only placeholders (SMARTSCALE_SYNTH_PLACEHOLDERS=1): no
 # `cargo lambda build` is needed, and such a template is never deployed.
@@ -33,6 +36,16 @@ step "TypeScript build (strict)"
 
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
+
+step "GitOps tree: kubectl kustomize cdk/gitops, validated against the Kubernetes schemas offline"
+need_kubectl
+"$KUBECTL" kustomize "$CDK/gitops" >"$OUT/gitops.yaml"
+k8s_version="$(cd "$CDK" && node -p "require('./build/lib/config').defaultConfig('.').k3sVersion.replace(/^v(\\d+\\.\\d+)\\..*$/, '\$1.0')")"
+offline=()
+unshare -n true 2>/dev/null && offline=(unshare -n)
+"${offline[@]}" "$ROOT/.venv/bin/kubernetes-validate" --strict --quiet -k "$k8s_version" "$OUT/gitops.yaml"
+echo "cdk/gitops: $(grep -c '^kind:' "$OUT/gitops.yaml") objects, valid for Kubernetes $k8s_version${offline[*]:+ with no network}"
+export SMARTSCALE_GITOPS_RENDERED="$OUT/gitops.yaml"
 
 step "node:test suites"
 (cd "$CDK" && SMARTSCALE_TEMPLATE_OUT="$OUT/variants" node --test build/test/*.test.js)

@@ -9,25 +9,7 @@ cd "$SMARTSCALE_ROOT"
 need_apt curl
 need_venv
 
-# Debian's kubectl (package kubernetes-client). Where /usr/bin/kubectl already belongs to another
-# package (google-cloud-sdk's dispatcher on some images), the package cannot be installed next to
-# it, so it is unpacked into the cache instead and used from there.
-kubectl_owner="$(dpkg -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)"
-if dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q 'ok installed'; then
-  KUBECTL=/usr/bin/kubectl
-elif [ -z "$kubectl_owner" ]; then
-  need_apt kubernetes-client
-  KUBECTL=/usr/bin/kubectl
-else
-  KUBECTL="$SMARTSCALE_CACHE/kubernetes-client/usr/bin/kubectl"
-  if [ ! -x "$KUBECTL" ]; then
-    log "unpacking Debian's kubernetes-client into $SMARTSCALE_CACHE"
-    deb_dir="$(mktemp -d)"
-    (cd "$deb_dir" && apt-get download -qq kubernetes-client)
-    dpkg-deb -x "$deb_dir"/kubernetes-client_*.deb "$SMARTSCALE_CACHE/kubernetes-client"
-    rm -rf "$deb_dir"
-  fi
-fi
+need_kubectl
 kubectl() { "$KUBECTL" "$@"; }
 "$KUBECTL" version --client
 

@@ -16,6 +16,17 @@ export type ScheduleMode =
    */
   | { kind: 'business-hours'; timeZone: string };
 
+/** Where Flux pulls the cluster manifests from (see lib/gitops.ts and the README's "GitOps"). */
+export interface GitOpsConfig {
+  /** `https://` or `ssh://` URL of the Git repository holding this tree. */
+  readonly repoUrl: string;
+  readonly branch: string;
+  /** Path of the kustomize tree in the repository, `./`-relative (default `./cdk/gitops`). */
+  readonly path: string;
+  /** Secret in flux-system with the Git credentials of a private repository, if any. */
+  readonly secretName?: string;
+}
+
 /** Everything a deployment can choose; every field has a default in {@link defaultConfig}. */
 export interface SmartScaleConfig {
   /** Names this cluster in tags, the state table key and the IAM tag conditions. */
@@ -50,6 +61,8 @@ export interface SmartScaleConfig {
   readonly synthOnlyPlaceholders: boolean;
   /** Root of the repository (statemachine/ and target/ are resolved against it). */
   readonly repoRoot: string;
+  /** Flux GitOps sync; absent (the default) leaves the stack exactly as without it. */
+  readonly gitops?: GitOpsConfig;
 }
 
 /** Error raised when a context value is missing its expected shape; the message names the key. */
@@ -133,5 +146,19 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     throw new ConfigError('context scaleUpThresholdCpu/scaleDownThresholdCpu: need down < up <= 100');
   }
   if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(cfg.k3sVersion)) throw new ConfigError(`context k3sVersion: expected e.g. v1.31.4+k3s1, got ${cfg.k3sVersion}`);
-  return cfg;
+  const gitops = gitopsFromContext(get);
+  return gitops ? { ...cfg, gitops } : cfg;
+}
+
+function gitopsFromContext(get: ContextGetter): GitOpsConfig | undefined {
+  const repoUrl = get('gitopsRepoUrl') as string | undefined;
+  if (repoUrl === undefined || repoUrl === '') return undefined;
+  if (!/^(https|ssh):\/\/[^\s]+$/.test(repoUrl)) throw new ConfigError(`context gitopsRepoUrl: expected an https:// or ssh:// URL, got ${repoUrl}`);
+  const branch = (get('gitopsBranch') as string | undefined) ?? 'main';
+  if (!/^[A-Za-z0-9._/-]+$/.test(branch)) throw new ConfigError(`context gitopsBranch: not a branch name: ${branch}`);
+  const path = (get('gitopsPath') as string | undefined) ?? './cdk/gitops';
+  if (!/^\.\/[A-Za-z0-9._/-]*$/.test(path) || path.split('/').includes('..')) throw new ConfigError(`context gitopsPath: expected a ./-relative path inside the repository, got ${path}`);
+  const secretName = get('gitopsSecretName') as string | undefined;
+  if (secretName !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(secretName)) throw new ConfigError(`context gitopsSecretName: not a Kubernetes Secret name: ${secretName}`);
+  return { repoUrl, branch, path, ...(secretName ? { secretName } : {}) };
 }

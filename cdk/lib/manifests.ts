@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { SmartScaleConfig } from './config';
+import { FLUX_SYNC_FILE, fluxSyncManifest } from './gitops';
 import { CDK_DIR, prometheusFile } from './sources';
 
 /** The generated bundle: its directory, file names, and whether a synth-only fixture went into it. */
@@ -19,6 +20,9 @@ export interface ManifestBundle {
   readonly files: readonly string[];
   readonly placeholder: boolean;
 }
+
+/** The kustomize file in cdk/manifests (for GitOps, cdk/gitops/); it is no manifest for K3s. */
+export const KUSTOMIZATION_FILE = 'kustomization.yaml';
 
 /** cdk/manifests and cdk/dashboards. */
 export const MANIFEST_SOURCE_DIR = path.join(CDK_DIR, 'manifests');
@@ -73,10 +77,12 @@ const cache = new Map<string, ManifestBundle>();
 /** Writes the bundle (static + generated manifests) to a content-addressed temporary directory. */
 export function buildManifestBundle(cfg: SmartScaleConfig): ManifestBundle {
   const generated = generatedManifests(cfg);
-  const all: Record<string, string> = { ...generated.files };
-  for (const f of fs.readdirSync(MANIFEST_SOURCE_DIR).filter((n) => n.endsWith('.yaml')).sort()) {
-    all[f] = fs.readFileSync(path.join(MANIFEST_SOURCE_DIR, f), 'utf8');
+  const statics: Record<string, string> = {};
+  for (const f of fs.readdirSync(MANIFEST_SOURCE_DIR).filter((n) => n.endsWith('.yaml') && n !== KUSTOMIZATION_FILE).sort()) {
+    statics[f] = fs.readFileSync(path.join(MANIFEST_SOURCE_DIR, f), 'utf8');
   }
+  const all: Record<string, string> = { ...generated.files, ...statics };
+  if (cfg.gitops) all[FLUX_SYNC_FILE] = fluxSyncManifest(cfg.gitops, statics);
   const names = Object.keys(all).sort();
   const hash = crypto.createHash('sha256');
   for (const n of names) hash.update(n).update('\0').update(all[n]!).update('\0');
