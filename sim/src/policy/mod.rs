@@ -8,8 +8,10 @@
 mod cluster_autoscaler;
 mod fixed;
 mod smartscale;
+#[cfg(test)]
+mod testing;
 
-pub use cluster_autoscaler::CaModel;
+pub use cluster_autoscaler::{CaModel, Unremovable, Verdict};
 pub use fixed::Fixed;
 pub use smartscale::{smartscale_decide, SmartScale};
 
