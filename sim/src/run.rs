@@ -60,7 +60,8 @@ pub struct Summary {
     pub pending_pod_minutes: f64,
     /// Longest time one pod stayed Pending, seconds.
     pub max_pending_seconds: f64,
-    /// Minutes where demanded CPU exceeded 90% of what Ready workers can give pods.
+    /// Minutes where demanded CPU exceeded the overload line (`[simulation] overload_ratio`, 90 %)
+    /// of what Ready workers can give pods.
     pub overload_minutes: f64,
     /// Share of demanded CPU-time not served, percent.
     pub unserved_cpu_pct: f64,
@@ -132,7 +133,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         observer.tick(t, load.cpu_ratio);
         if t < duration {
             pending_secs += cluster.pending.len() as f64 * dt;
-            if load.demand_cpu_millis > 0.9 * load.ready_capacity_cpu_millis {
+            if load.demand_cpu_millis > sim.overload_ratio * load.ready_capacity_cpu_millis {
                 overload_secs += dt;
             }
             demand += load.demand_cpu_millis * dt;

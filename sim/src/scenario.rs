@@ -271,6 +271,9 @@ pub struct Simulation {
     pub evaluation_interval_secs: u64,
     /// How often the state machine checks a drain (its `Wait 10s` loop).
     pub drain_poll_secs: u64,
+    /// The overload line: demanded CPU above this share of what Ready workers can give pods
+    /// counts as overload, and the oracle keeps demand at or below it (0.9).
+    pub overload_ratio: f64,
 }
 
 impl Default for Simulation {
@@ -281,6 +284,7 @@ impl Default for Simulation {
             cpu_rate_window_secs: 60,
             evaluation_interval_secs: 120,
             drain_poll_secs: 10,
+            overload_ratio: 0.9,
         }
     }
 }
@@ -303,23 +307,72 @@ impl Default for Pricing {
     }
 }
 
-/// Cluster Autoscaler model constants (its documented defaults). Keys of `[cluster_autoscaler]`.
+/// Cluster Autoscaler model constants, Cluster Autoscaler 1.3x's defaults (the rules and their
+/// sources: `policy/cluster_autoscaler.rs`). Keys of `[cluster_autoscaler]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaSettings {
     /// `--scan-interval`: the loop period (10 s).
     pub scan_interval_secs: u64,
-    /// `--scale-down-utilization-threshold`: a node whose requests are below this share of its
-    /// allocatable is unneeded (0.5).
+    /// `--scale-down-utilization-threshold`: a worker whose requests are below this share of its
+    /// allocatable may be unneeded (0.5).
     pub scale_down_utilization_threshold: f64,
-    /// `--scale-down-unneeded-time`: how long a node must be unneeded before removal (10 min).
+    /// `--scale-down-unneeded-time`: how long a worker must be unneeded before removal (10 min).
     pub scale_down_unneeded_secs: u64,
     /// `--scale-down-delay-after-add`: no scale-down this long after a scale-up (10 min).
     pub scale_down_delay_after_add_secs: u64,
-    /// `--max-graceful-termination-sec`: the drain deadline (600 s).
-    pub max_graceful_termination_secs: u64,
+    /// `--scale-down-delay-after-delete`: no scale-down this long after a removal (0 s).
+    pub scale_down_delay_after_delete_secs: u64,
+    /// `--scale-down-delay-after-failure`: no scale-down this long after a failed drain (3 min).
+    pub scale_down_delay_after_failure_secs: u64,
+    /// `--max-pod-eviction-time`: how long a drain retries evictions before it fails (2 min).
+    pub max_pod_eviction_secs: u64,
+    /// `--max-node-provision-time`: a worker not Ready this long after launch is removed (15 min).
+    pub max_node_provision_secs: u64,
+    /// `--unremovable-node-recheck-timeout`: a worker refused for room or budget is not
+    /// simulated again before this (5 min).
+    pub unremovable_recheck_secs: u64,
+    /// `--max-empty-bulk-delete`: empty workers removed in one loop at most (10).
+    pub max_empty_bulk_delete: u32,
+    /// `--ok-total-unready-count`: unready workers always tolerated (3).
+    pub ok_total_unready_count: u32,
+    /// `--max-total-unready-percentage`: above this share (and the count) the loop halts (45).
+    pub max_total_unready_pct: f64,
+    /// First scale-up backoff after a worker that never joined (5 min).
+    pub initial_backoff_secs: u64,
+    /// Longest backoff, doubling from the first (30 min).
+    pub max_backoff_secs: u64,
+    /// Backoff starts again from the first after this long without a failure (3 h).
+    pub backoff_reset_secs: u64,
     /// Node group minimum (defaults to the policy's `MIN_NODES`).
     pub min_nodes: u32,
     /// Node group maximum (defaults to the policy's `MAX_NODES`).
+    pub max_nodes: u32,
+}
+
+/// Karpenter model constants, Karpenter v1's defaults (the rules and their sources:
+/// `policy/karpenter.rs`). Keys of `[karpenter]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KarpenterSettings {
+    /// `BATCH_IDLE_DURATION`: a provisioning batch closes once no pod arrived for this long (1 s).
+    pub batch_idle_secs: u64,
+    /// `BATCH_MAX_DURATION`: a provisioning batch closes this long after it opened (10 s).
+    pub batch_max_secs: u64,
+    /// The disruption controller's polling period (10 s).
+    pub disruption_poll_secs: u64,
+    /// `spec.disruption.consolidateAfter`: quiet time after a worker's last pod event before it
+    /// may be consolidated (v1 default 0 s).
+    pub consolidate_after_secs: u64,
+    /// `spec.disruption.budgets[].nodes` as a percentage of the NodePool's workers, rounded up
+    /// (default `10%`).
+    pub budget_nodes_pct: f64,
+    /// Wait before a disruption command is validated again and executed (15 s).
+    pub validation_secs: u64,
+    /// Most candidates one multi-node consolidation considers (100).
+    pub max_multi_node_candidates: usize,
+    /// Workers never consolidated away (a NodePool has no minimum: 0; a static pool's floor would
+    /// be `MIN_NODES`).
+    pub min_nodes: u32,
+    /// The NodePool's `limits`, as workers (defaults to the policy's `MAX_NODES`).
     pub max_nodes: u32,
 }
 
@@ -352,6 +405,8 @@ pub struct Scenario {
     pub baseline_nodes: u32,
     /// Cluster Autoscaler model.
     pub cluster_autoscaler: CaSettings,
+    /// Karpenter model.
+    pub karpenter: KarpenterSettings,
     /// SmartScale's configuration: defaults overridden by `[policy]`.
     pub policy: Config,
     /// The `[policy]` overrides as written, for the report.
@@ -360,7 +415,7 @@ pub struct Scenario {
 
 type Entries = BTreeMap<Spanned<String>, Spanned<Value>>;
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "scenario",
     "simulation",
     "cluster",
@@ -368,6 +423,7 @@ const SECTIONS: [&str; 8] = [
     "pricing",
     "baseline",
     "cluster_autoscaler",
+    "karpenter",
     "policy",
 ];
 
@@ -456,6 +512,7 @@ pub fn parse(
         cpu_rate_window_secs: r.duration(&m, "cpu_rate_window", d.cpu_rate_window_secs),
         evaluation_interval_secs: r.duration(&m, "evaluation_interval", d.evaluation_interval_secs),
         drain_poll_secs: r.duration(&m, "drain_poll_interval", d.drain_poll_secs),
+        overload_ratio: r.number(&m, "overload_ratio", d.overload_ratio),
     };
     let sim_lines: Vec<(&str, usize)> = [
         "tick",
@@ -634,7 +691,17 @@ pub fn parse(
         scale_down_utilization_threshold: r.number(&a, "scale_down_utilization_threshold", 0.5),
         scale_down_unneeded_secs: r.duration(&a, "scale_down_unneeded_time", 600),
         scale_down_delay_after_add_secs: r.duration(&a, "scale_down_delay_after_add", 600),
-        max_graceful_termination_secs: r.duration(&a, "max_graceful_termination", 600),
+        scale_down_delay_after_delete_secs: r.duration(&a, "scale_down_delay_after_delete", 0),
+        scale_down_delay_after_failure_secs: r.duration(&a, "scale_down_delay_after_failure", 180),
+        max_pod_eviction_secs: r.duration(&a, "max_pod_eviction_time", 120),
+        max_node_provision_secs: r.duration(&a, "max_node_provision_time", 900),
+        unremovable_recheck_secs: r.duration(&a, "unremovable_node_recheck_timeout", 300),
+        max_empty_bulk_delete: r.count(&a, "max_empty_bulk_delete", 10),
+        ok_total_unready_count: r.count(&a, "ok_total_unready_count", 3),
+        max_total_unready_pct: r.number(&a, "max_total_unready_percentage", 45.0),
+        initial_backoff_secs: r.duration(&a, "initial_node_group_backoff", 300),
+        max_backoff_secs: r.duration(&a, "max_node_group_backoff", 1800),
+        backoff_reset_secs: r.duration(&a, "node_group_backoff_reset", 10_800),
         min_nodes: r.count(&a, "min_nodes", policy.min_nodes),
         max_nodes: r.count(&a, "max_nodes", policy.max_nodes),
     };
@@ -650,6 +717,27 @@ pub fn parse(
         r.bad(
             ca_scan_line,
             format!("scan_interval must be a multiple of tick ({tick}s)"),
+        );
+    }
+
+    let (karpenter_line, k) = take("karpenter");
+    let karpenter = KarpenterSettings {
+        batch_idle_secs: r.duration(&k, "batch_idle_duration", 1),
+        batch_max_secs: r.duration(&k, "batch_max_duration", 10),
+        disruption_poll_secs: r.duration(&k, "disruption_poll_interval", 10),
+        consolidate_after_secs: r.duration(&k, "consolidate_after", 0),
+        budget_nodes_pct: r.number(&k, "budget_nodes_percent", 10.0),
+        validation_secs: r.duration(&k, "validation_delay", 15),
+        max_multi_node_candidates: 100,
+        min_nodes: r.count(&k, "min_nodes", 0),
+        max_nodes: r.count(&k, "max_nodes", policy.max_nodes),
+    };
+    let poll_line = r.line_of_key(&k, "disruption_poll_interval", karpenter_line);
+    r.finish(k, "karpenter");
+    if karpenter.disruption_poll_secs == 0 {
+        r.bad(
+            poll_line,
+            "disruption_poll_interval must be longer than 0s".into(),
         );
     }
 
@@ -699,6 +787,7 @@ pub fn parse(
         pricing,
         baseline_nodes,
         cluster_autoscaler,
+        karpenter,
         policy,
         policy_overrides,
     })
