@@ -26,8 +26,6 @@ pub struct Config {
     pub prometheus_auth_secret_arn: Option<String>,
     /// `K8S_CREDENTIALS_SECRET_ARN`: secret holding `{"server","ca","token"}` for the K3s API.
     pub k8s_credentials_secret_arn: Option<String>,
-    /// `K3S_TOKEN_SECRET_ARN`: the K3s join token secret (read by workers; checked by SmartScale).
-    pub k3s_token_secret_arn: Option<String>,
     /// `SLACK_WEBHOOK_SECRET_ARN`: secret holding the Slack incoming-webhook URL.
     pub slack_webhook_secret_arn: Option<String>,
     /// `SNS_TOPIC_ARN`: topic for alerts.
@@ -96,7 +94,6 @@ impl Config {
             prometheus_url: r.url("PROMETHEUS_URL"),
             prometheus_auth_secret_arn: r.optional("PROMETHEUS_AUTH_SECRET_ARN"),
             k8s_credentials_secret_arn: r.optional("K8S_CREDENTIALS_SECRET_ARN"),
-            k3s_token_secret_arn: r.optional("K3S_TOKEN_SECRET_ARN"),
             slack_webhook_secret_arn: r.optional("SLACK_WEBHOOK_SECRET_ARN"),
             sns_topic_arn: r.optional("SNS_TOPIC_ARN"),
             master_node_tag: r.tag("MASTER_NODE_TAG"),
@@ -244,7 +241,10 @@ mod tests {
         assert_eq!(c.capacity_alert_interval_secs, 1800);
         // Departures from the specification (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
         // projected scale-down CPU and the pending-pods cooldown are additions.
-        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (4, 1));
+        assert_eq!(
+            (c.scale_up_max_increment, default("SCALE_DOWN_INCREMENT")),
+            (4, "1")
+        );
         assert_eq!(
             (
                 c.scale_down_projected_cpu_pct,

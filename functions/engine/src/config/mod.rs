@@ -36,8 +36,6 @@ pub struct Policy {
     /// specification's 2 because scale-ups are sized by the Pending pods' requests and the load
     /// (docs/SCALING_ALGORITHM.md).
     pub scale_up_max_increment: u32,
-    /// `SCALE_DOWN_INCREMENT`: workers one scale-down removes. Only 1 is supported.
-    pub scale_down_increment: u32,
     /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
     /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
     /// (the specification's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below
@@ -142,7 +140,6 @@ impl Policy {
             min_nodes: r.parse("MIN_NODES", parse_u32),
             max_nodes: r.parse("MAX_NODES", parse_u32),
             scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", parse_u32),
-            scale_down_increment: r.parse("SCALE_DOWN_INCREMENT", parse_u32),
             // Unset: 15 points under SCALE_UP_THRESHOLD_CPU, filled in below.
             scale_down_projected_cpu_pct: r
                 .parse_optional("SCALE_DOWN_PROJECTED_CPU", parse_percent)
@@ -182,6 +179,15 @@ impl Policy {
         if cfg.scale_down_projected_cpu_pct.is_nan() {
             cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
         }
+        // SCALE_DOWN_INCREMENT is accepted for the specification's sake, but a scale-down removes
+        // exactly one node, so any other value is refused rather than kept.
+        let down_increment = r.parse("SCALE_DOWN_INCREMENT", parse_u32);
+        if down_increment != 1 {
+            r.problem(
+                "SCALE_DOWN_INCREMENT",
+                format!("{down_increment} is not supported: SmartScale removes exactly 1 node per operation"),
+            );
+        }
         r.problems.extend(cfg.consistency_problems());
         cfg
     }
@@ -216,15 +222,6 @@ impl Policy {
         }
         if self.scale_up_max_increment < 1 {
             bad("SCALE_UP_MAX_INCREMENT", "must be at least 1".into());
-        }
-        if self.scale_down_increment != 1 {
-            bad(
-                "SCALE_DOWN_INCREMENT",
-                format!(
-                    "{} is not supported: SmartScale removes exactly 1 node per operation",
-                    self.scale_down_increment
-                ),
-            );
         }
         let pairs = [
             (
