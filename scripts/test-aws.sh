@@ -16,5 +16,5 @@ moto_up
 # --workspace keeps feature unification identical to the other cargo runs, so nothing rebuilds.
 log "cargo test: adapter unit tests"
 cargo test --workspace --locked --lib adapters::
-log "cargo test: aws_moto"
+log "cargo test: aws_moto (tests/aws_moto.rs, crate smartscale-tests)"
 cargo test --workspace --locked --test aws_moto -- --ignored

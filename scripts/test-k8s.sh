@@ -30,9 +30,11 @@ log "building smartscale (emulator)"
 cargo build --workspace --locked --all-targets
 export SMARTSCALE_BIN="$CARGO_TARGET_DIR/debug/smartscale"
 
-log "kube-rs adapter against the emulator"
+log "kube-rs adapter against the emulator (tests/kubernetes_emulator.rs, crate smartscale-tests)"
 cargo test --workspace --locked --test kubernetes_emulator -- --test-threads=2
-cargo test --workspace --locked --lib -- adapters::kubernetes emulator
+# The adapter's and the emulator's unit tests: the emulator is its own crate (sim/emulator), whose
+# test names carry no common prefix, so every library's unit tests run (built above, a few seconds).
+cargo test --workspace --locked --lib
 
 # start_emulator NAME ARGS...: starts `smartscale emulate` on a free port, exports URL_<NAME>.
 start_emulator() {

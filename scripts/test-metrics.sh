@@ -112,9 +112,9 @@ done
 start_prometheus --web.config.file="$WORK/web-config.yml"
 echo "prometheus $URL pid $PROM_PID (basic auth on)"
 
-echo "== cargo test --test prometheus_live (freezes, then stops, this Prometheus)"
+echo "== cargo test --test prometheus_live (tests/prometheus_live.rs; freezes, then stops, this Prometheus)"
 PROMETHEUS_URL=$URL PROMETHEUS_USERNAME=$PROM_USER PROMETHEUS_PASSWORD=$PROM_PASSWORD \
   PROMETHEUS_PID=$PROM_PID \
-  cargo test --workspace --test prometheus_live -- --ignored --test-threads=1
+  cargo test --workspace --locked --test prometheus_live -- --ignored --test-threads=1
 echo "== unit tests of the Prometheus adapter"
 cargo test --workspace --lib -- adapters::prometheus

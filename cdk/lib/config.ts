@@ -3,6 +3,10 @@
  * and validated before any construct is built.
  */
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CDK_DIR } from './sources';
+
 /** How the private subnets reach the internet; see docs/DEPLOYMENT_GUIDE.md for the cost trade-off. */
 export type NatMode = 'per-zone' | 'single' | 'none';
 
@@ -70,20 +74,29 @@ export class ConfigError extends Error {}
 
 const NAME_RE = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
 
+/**
+ * The engine's defaults, `functions/engine/defaults.json` (the one source the Rust configuration
+ * reads too), as the environment would hold them.
+ */
+export function engineDefaults(): Record<string, string> {
+  return JSON.parse(fs.readFileSync(path.join(CDK_DIR, '..', 'functions', 'engine', 'defaults.json'), 'utf8')) as Record<string, string>;
+}
+
 /** Defaults for every field; `repoRoot` and `lambdaAssetDir` are relative to the cdk/ folder's parent. */
 export function defaultConfig(repoRoot: string): SmartScaleConfig {
+  const e = engineDefaults();
   return {
-    clusterId: 'smartscale-prod',
+    clusterId: e.CLUSTER_ID,
     natMode: 'single',
     schedule: { kind: 'fixed', ratePeriodMinutes: 2 },
-    minNodes: 2,
-    maxNodes: 10,
-    scaleUpThresholdCpuPercent: 70,
-    scaleDownThresholdCpuPercent: 30,
-    cooldownScaleUpSecs: 300,
-    cooldownScaleDownSecs: 600,
+    minNodes: Number(e.MIN_NODES),
+    maxNodes: Number(e.MAX_NODES),
+    scaleUpThresholdCpuPercent: Number(e.SCALE_UP_THRESHOLD_CPU),
+    scaleDownThresholdCpuPercent: Number(e.SCALE_DOWN_THRESHOLD_CPU),
+    cooldownScaleUpSecs: Number(e.COOLDOWN_SCALE_UP),
+    cooldownScaleDownSecs: Number(e.COOLDOWN_SCALE_DOWN),
     masterInstanceType: 't3.medium',
-    workerInstanceType: 't3.small',
+    workerInstanceType: e.WORKER_INSTANCE_TYPES.split(',')[0].trim(),
     k3sVersion: 'v1.31.4+k3s1',
     demoAppIngressCidrs: [],
     lambdaAssetDir: `${repoRoot}/target/lambda`,

@@ -7,17 +7,18 @@
 //! Durations accept `300`, `300s`, `5m`, `1h`; percentages `70` or `70%`.
 
 use crate::error::{ConfigProblem, Error, Result};
-pub use smartscale_engine::config::{units, Policy, Reader};
+pub use smartscale_engine::config::{default, units, Policy, Reader};
 use units::*;
 
 /// Every parameter a SmartScale Lambda runs with: the wiring below plus the [`Policy`] the engine
-/// decides with. Field names carry their unit.
+/// decides with. Field names carry their unit; each default is in `functions/engine/defaults.json`
+/// ([`smartscale_engine::config::default`]).
 ///
 /// `Config` dereferences to its [`Policy`], so `config.min_nodes` reads the policy's field and a
 /// `&Config` can be passed where the engine takes a `&Policy`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `DYNAMODB_TABLE`: the state table. Default `k3s-autoscaler-state`.
+    /// `DYNAMODB_TABLE`: the state table.
     pub dynamodb_table: String,
     /// `PROMETHEUS_URL`: base URL of the Prometheus HTTP API; see [`Config::require_prometheus_url`].
     pub prometheus_url: Option<String>,
@@ -25,33 +26,31 @@ pub struct Config {
     pub prometheus_auth_secret_arn: Option<String>,
     /// `K8S_CREDENTIALS_SECRET_ARN`: secret holding `{"server","ca","token"}` for the K3s API.
     pub k8s_credentials_secret_arn: Option<String>,
-    /// `K3S_TOKEN_SECRET_ARN`: the K3s join token secret (read by workers; checked by SmartScale).
-    pub k3s_token_secret_arn: Option<String>,
     /// `SLACK_WEBHOOK_SECRET_ARN`: secret holding the Slack incoming-webhook URL.
     pub slack_webhook_secret_arn: Option<String>,
     /// `SNS_TOPIC_ARN`: topic for alerts.
     pub sns_topic_arn: Option<String>,
-    /// `MASTER_NODE_TAG`: `Key:Value` of the tag that marks the K3s server. Default `Role:k3s-master`.
+    /// `MASTER_NODE_TAG`: `Key:Value` of the tag that marks the K3s server.
     pub master_node_tag: (String, String),
     /// `LAUNCH_TEMPLATE_ID`: the worker launch template.
     pub launch_template_id: Option<String>,
-    /// `LAUNCH_TEMPLATE_VERSION`: version of the launch template. Default `$Latest`.
+    /// `LAUNCH_TEMPLATE_VERSION`: version of the launch template.
     pub launch_template_version: String,
     /// `WORKER_SUBNET_IDS`: comma-separated subnets, one per zone, that workers launch into.
     pub worker_subnet_ids: Vec<String>,
-    /// `WORKER_INSTANCE_TYPES`: instance types tried in order. Default `t3.small`.
+    /// `WORKER_INSTANCE_TYPES`: instance types tried in order.
     pub worker_instance_types: Vec<String>,
-    /// `USE_SPOT`: launch Spot first, falling back to on-demand. Default false.
+    /// `USE_SPOT`: launch Spot first, falling back to on-demand.
     pub use_spot: bool,
-    /// `PROMETHEUS_TIMEOUT`: total time budget for one metrics snapshot. Default 5s.
+    /// `PROMETHEUS_TIMEOUT`: total time budget for one metrics snapshot.
     pub prometheus_timeout_secs: u64,
-    /// `LOCK_TTL`: lease duration; every step renews it. Default 300s.
+    /// `LOCK_TTL`: lease duration; every step renews it.
     pub lock_ttl_secs: u64,
-    /// `STATE_TTL`: DynamoDB TTL for stale state. Default 24h.
+    /// `STATE_TTL`: DynamoDB TTL for stale state.
     pub state_ttl_secs: u64,
     /// `DASHBOARD_URL`: linked from notifications.
     pub dashboard_url: Option<String>,
-    /// `AWS_REGION`: used to build console links. Default `us-east-1`.
+    /// `AWS_REGION`: used to build console links.
     pub aws_region: String,
     /// The thresholds, windows, bounds, cooldowns, deadlines and sizing the engine reads.
     pub policy: Policy,
@@ -91,24 +90,23 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut r = Reader::new(&lookup);
         let cfg = Config {
-            dynamodb_table: r.string("DYNAMODB_TABLE", "k3s-autoscaler-state"),
+            dynamodb_table: r.string("DYNAMODB_TABLE"),
             prometheus_url: r.url("PROMETHEUS_URL"),
             prometheus_auth_secret_arn: r.optional("PROMETHEUS_AUTH_SECRET_ARN"),
             k8s_credentials_secret_arn: r.optional("K8S_CREDENTIALS_SECRET_ARN"),
-            k3s_token_secret_arn: r.optional("K3S_TOKEN_SECRET_ARN"),
             slack_webhook_secret_arn: r.optional("SLACK_WEBHOOK_SECRET_ARN"),
             sns_topic_arn: r.optional("SNS_TOPIC_ARN"),
-            master_node_tag: r.tag("MASTER_NODE_TAG", ("Role", "k3s-master")),
+            master_node_tag: r.tag("MASTER_NODE_TAG"),
             launch_template_id: r.optional("LAUNCH_TEMPLATE_ID"),
-            launch_template_version: r.string("LAUNCH_TEMPLATE_VERSION", "$Latest"),
-            worker_subnet_ids: r.list("WORKER_SUBNET_IDS", &[]),
-            worker_instance_types: r.list("WORKER_INSTANCE_TYPES", &["t3.small"]),
-            use_spot: r.parse("USE_SPOT", false, parse_bool),
-            prometheus_timeout_secs: r.parse("PROMETHEUS_TIMEOUT", 5, parse_duration_secs),
-            lock_ttl_secs: r.parse("LOCK_TTL", 300, parse_duration_secs),
-            state_ttl_secs: r.parse("STATE_TTL", 86_400, parse_duration_secs),
+            launch_template_version: r.string("LAUNCH_TEMPLATE_VERSION"),
+            worker_subnet_ids: r.list("WORKER_SUBNET_IDS"),
+            worker_instance_types: r.list("WORKER_INSTANCE_TYPES"),
+            use_spot: r.parse("USE_SPOT", parse_bool),
+            prometheus_timeout_secs: r.parse("PROMETHEUS_TIMEOUT", parse_duration_secs),
+            lock_ttl_secs: r.parse("LOCK_TTL", parse_duration_secs),
+            state_ttl_secs: r.parse("STATE_TTL", parse_duration_secs),
             dashboard_url: r.url("DASHBOARD_URL"),
-            aws_region: r.string("AWS_REGION", "us-east-1"),
+            aws_region: r.string("AWS_REGION"),
             policy: Policy::read(&mut r),
         };
         for (var, secs) in [
@@ -241,9 +239,12 @@ mod tests {
         );
         assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
         assert_eq!(c.capacity_alert_interval_secs, 1800);
-        // Departures from seed 004 (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
+        // Departures from the specification (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
         // projected scale-down CPU and the pending-pods cooldown are additions.
-        assert_eq!((c.scale_up_max_increment, c.scale_down_increment), (4, 1));
+        assert_eq!(
+            (c.scale_up_max_increment, default("SCALE_DOWN_INCREMENT")),
+            (4, "1")
+        );
         assert_eq!(
             (
                 c.scale_down_projected_cpu_pct,
@@ -446,6 +447,26 @@ mod tests {
             ("COOLDOWN_SCALE_UP", "1d"),
         ]);
         assert_eq!(got.len(), 3, "{got:?}");
+    }
+
+    #[test]
+    fn every_default_in_defaults_json_is_read() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_owned());
+            None
+        })
+        .unwrap();
+        let defaults: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(smartscale_engine::config::DEFAULTS_JSON).unwrap();
+        let stale: Vec<&String> = defaults
+            .keys()
+            .filter(|k| !k.starts_with('$') && !asked.borrow().contains(*k))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "defaults.json entries nobody reads: {stale:?}"
+        );
     }
 
     #[test]

@@ -197,7 +197,6 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// Writes the node-exporter families.
 pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
-    let busy = load.busy_cores(store);
     head(
         out,
         "node_cpu_seconds_total",
@@ -231,7 +230,6 @@ pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
                 .sum::<f64>()
                 // System daemons take a little memory on every node.
                 + total * 0.05;
-            let _ = busy.get(&name);
             (name, total, (total - used).max(0.0))
         })
         .collect();

@@ -18,6 +18,22 @@ pub trait Classify: Sized {
     fn unsendable() -> Self;
 }
 
+/// The class of an error the service's code table does not settle, by HTTP status alone:
+/// `transient` for no answer at all, a 5xx, or a 429 — except that when the service named an
+/// error code (`coded`) the adapter does not know, only a 5xx is transient (the code says the
+/// request itself was refused) — else `fatal`.
+pub fn by_status<F>(coded: bool, http_status: Option<u16>, transient: F, fatal: F) -> F {
+    let retry = match http_status {
+        None => !coded,
+        Some(s) => s >= 500 || (!coded && s == 429),
+    };
+    if retry {
+        transient
+    } else {
+        fatal
+    }
+}
+
 /// Classifies an SDK error as `F` and renders its full message (with every source).
 pub fn fault_of<F, E>(err: &SdkError<E, HttpResponse>) -> (F, String)
 where

@@ -4,7 +4,7 @@
 //!
 //! Secret values never appear in errors, logs or `Debug` output.
 
-use crate::adapters::sdk_error::{fault_of, Classify};
+use crate::adapters::sdk_error::{by_status, fault_of, Classify};
 use crate::error::{Error, Result};
 use crate::seams::Secrets;
 use async_trait::async_trait;
@@ -31,15 +31,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
         Some("ThrottlingException" | "InternalServiceError" | "RequestLimitExceeded") => {
             Fault::Transient
         }
-        Some(_) => match http_status {
-            Some(st) if st >= 500 => Fault::Transient,
-            _ => Fault::Fatal,
-        },
-        None => match http_status {
-            None => Fault::Transient,
-            Some(st) if st >= 500 || st == 429 => Fault::Transient,
-            Some(_) => Fault::Fatal,
-        },
+        other => by_status(other.is_some(), http_status, Fault::Transient, Fault::Fatal),
     }
 }
 

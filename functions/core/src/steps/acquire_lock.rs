@@ -21,32 +21,46 @@ mod tests {
     use crate::seams::StateStore;
     use crate::steps::testkit::*;
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    struct Case {
+        name: &'static str,
+        /// Who acquired the lease before, and when.
+        holder: Option<(&'static str, i64)>,
+        now: i64,
+        /// The new token, or the error kind.
+        want: std::result::Result<u64, &'static str>,
+    }
+
     #[tokio::test]
     async fn acquire_paths() {
-        // (name, holder before, now, want Ok token or Err kind)
-        let cases: Vec<(
-            &str,
-            Option<(&str, i64)>,
-            i64,
-            std::result::Result<u64, &str>,
-        )> = vec![
-            ("free", None, 0, Ok(1)),
-            (
+        let case = |name, holder, now, want| Case {
+            name,
+            holder,
+            now,
+            want,
+        };
+        let cases = [
+            case("free", None, 0, Ok(1)),
+            case(
                 "held by another, unexpired",
                 Some(("other", 0)),
                 10,
                 Err("LockHeld"),
             ),
-            ("held by another, expired", Some(("other", -400)), 0, Ok(2)),
-            (
+            case("held by another, expired", Some(("other", -400)), 0, Ok(2)),
+            case(
                 "retry by the same execution: a new, higher token",
                 Some((EXEC, 0)),
                 5,
                 Ok(2),
             ),
         ];
-        for (name, holder, now, want) in cases {
+        for Case {
+            name,
+            holder,
+            now,
+            want,
+        } in cases
+        {
             let w = World::new();
             if let Some((owner, t)) = holder {
                 w.store.acquire(owner, at(t), 300).await.unwrap();

@@ -22,16 +22,40 @@ mod tests {
     use super::*;
     use crate::steps::testkit::*;
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    struct Case {
+        name: &'static str,
+        node_name: &'static str,
+        /// The node is cordoned before the step runs.
+        pre: bool,
+        /// The lease is taken over before the step runs.
+        stolen: bool,
+        /// `Ok` or the error kind.
+        want: std::result::Result<(), &'static str>,
+    }
+
     #[tokio::test]
     async fn cordon_paths() {
-        let cases: Vec<(&str, &str, bool, bool, std::result::Result<(), &str>)> = vec![
-            ("cordons", "w1", false, false, Ok(())),
-            ("already cordoned (recovery)", "w1", true, false, Ok(())),
-            ("lease lost: no call", "w1", false, true, Err("LeaseLost")),
-            ("node gone", "w9", false, false, Err("Fatal")),
+        let case = |name, node_name, pre, stolen, want| Case {
+            name,
+            node_name,
+            pre,
+            stolen,
+            want,
+        };
+        let cases = [
+            case("cordons", "w1", false, false, Ok(())),
+            case("already cordoned (recovery)", "w1", true, false, Ok(())),
+            case("lease lost: no call", "w1", false, true, Err("LeaseLost")),
+            case("node gone", "w9", false, false, Err("Fatal")),
         ];
-        for (name, node_name, pre, stolen, want) in cases {
+        for Case {
+            name,
+            node_name,
+            pre,
+            stolen,
+            want,
+        } in cases
+        {
             let w = World::new();
             if pre {
                 w.k8s.view.lock().unwrap().nodes[1].unschedulable = true;

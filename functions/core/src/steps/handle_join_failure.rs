@@ -39,27 +39,49 @@ mod tests {
     use crate::steps::document::{ReadyPart, ReadyStatus};
     use crate::steps::testkit::*;
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    struct Case {
+        name: &'static str,
+        ready: &'static [&'static str],
+        not_ready: &'static [&'static str],
+        /// The lease is taken over before the step runs.
+        stolen: bool,
+        /// `(nodes_before, nodes_after)`, or the error kind.
+        want: std::result::Result<(u32, u32), &'static str>,
+    }
+
     #[tokio::test]
     async fn join_failure_paths() {
-        let cases: Vec<(
-            &str,
-            &[&str],
-            &[&str],
-            bool,
-            std::result::Result<(u32, u32), &str>,
-        )> = vec![
-            ("one joined, one not", &["i-a"], &["i-b"], false, Ok((2, 3))),
-            ("none joined", &[], &["i-a", "i-b"], false, Ok((2, 2))),
-            (
-                "lease lost terminates nothing",
-                &[],
-                &["i-a", "i-b"],
-                true,
-                Err("LeaseLost"),
-            ),
+        let cases = [
+            Case {
+                name: "one joined, one not",
+                ready: &["i-a"],
+                not_ready: &["i-b"],
+                stolen: false,
+                want: Ok((2, 3)),
+            },
+            Case {
+                name: "none joined",
+                ready: &[],
+                not_ready: &["i-a", "i-b"],
+                stolen: false,
+                want: Ok((2, 2)),
+            },
+            Case {
+                name: "lease lost terminates nothing",
+                ready: &[],
+                not_ready: &["i-a", "i-b"],
+                stolen: true,
+                want: Err("LeaseLost"),
+            },
         ];
-        for (name, ready, not_ready, stolen, want) in cases {
+        for Case {
+            name,
+            ready,
+            not_ready,
+            stolen,
+            want,
+        } in cases
+        {
             let w = World::with(
                 vec![
                     node("w1", Some("i-1"), true),

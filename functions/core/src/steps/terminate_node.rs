@@ -40,16 +40,40 @@ mod tests {
     use super::*;
     use crate::steps::testkit::*;
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    struct Case {
+        name: &'static str,
+        instance_id: &'static str,
+        /// The instance is not SmartScale's.
+        foreign: bool,
+        /// The lease is taken over before the step runs.
+        stolen: bool,
+        /// `Ok` or the error kind.
+        want: std::result::Result<(), &'static str>,
+    }
+
     #[tokio::test]
     async fn terminate_paths() {
-        let cases: Vec<(&str, &str, bool, bool, std::result::Result<(), &str>)> = vec![
-            ("terminates and deletes", "i-1", false, false, Ok(())),
-            ("already terminated (retry)", "i-gone", false, false, Ok(())),
-            ("not ours", "i-1", true, false, Err("Fatal")),
-            ("lease lost", "i-1", false, true, Err("LeaseLost")),
+        let case = |name, instance_id, foreign, stolen, want| Case {
+            name,
+            instance_id,
+            foreign,
+            stolen,
+            want,
+        };
+        let cases = [
+            case("terminates and deletes", "i-1", false, false, Ok(())),
+            case("already terminated (retry)", "i-gone", false, false, Ok(())),
+            case("not ours", "i-1", true, false, Err("Fatal")),
+            case("lease lost", "i-1", false, true, Err("LeaseLost")),
         ];
-        for (name, instance_id, foreign, stolen, want) in cases {
+        for Case {
+            name,
+            instance_id,
+            foreign,
+            stolen,
+            want,
+        } in cases
+        {
             let mut w = World::new();
             if foreign {
                 let mut p = FakeProvisioner::new(vec![instance("i-2", None)]);

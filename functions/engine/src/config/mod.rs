@@ -14,96 +14,95 @@ use crate::error::{ConfigProblem, Error};
 type Result<T, E = Error> = std::result::Result<T, E>;
 use units::*;
 
-/// Every parameter the pure engine decides with. Field names carry their unit.
+/// Every parameter the pure engine decides with. Field names carry their unit; each default is
+/// in `functions/engine/defaults.json` ([`default`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    /// `CLUSTER_ID`: the DynamoDB partition key and the `Cluster` tag value. Default `smartscale-prod`.
+    /// `CLUSTER_ID`: the DynamoDB partition key and the `Cluster` tag value.
     pub cluster_id: String,
-    /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates. Default 0.0208 (t3.small, us-east-1).
+    /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates.
     pub worker_hourly_price_usd: f64,
     /// `WORKER_ALLOCATABLE_CPU`: allocatable CPU of one worker in millicores, used when no Ready
-    /// worker reports it. Default `1800m`.
+    /// worker reports it.
     pub worker_allocatable_cpu_millis: u64,
-    /// `WORKER_ALLOCATABLE_MEMORY`: allocatable memory of one worker in bytes. Default `1536Mi`.
+    /// `WORKER_ALLOCATABLE_MEMORY`: allocatable memory of one worker in bytes.
     pub worker_allocatable_memory_bytes: u64,
 
-    /// `MIN_NODES`: never fewer workers than this. Default 2.
+    /// `MIN_NODES`: never fewer workers than this.
     pub min_nodes: u32,
-    /// `MAX_NODES`: never more workers than this. Default 10.
+    /// `MAX_NODES`: never more workers than this.
     pub max_nodes: u32,
-    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Default 4 (seed 004 says 2:
-    /// scale-ups are sized by the Pending pods' requests and the load, see
-    /// docs/SCALING_ALGORITHM.md).
+    /// `SCALE_UP_MAX_INCREMENT`: the most workers one scale-up adds. Its default is above the
+    /// specification's 2 because scale-ups are sized by the Pending pods' requests and the load
+    /// (docs/SCALING_ALGORITHM.md).
     pub scale_up_max_increment: u32,
-    /// `SCALE_DOWN_INCREMENT`: workers one scale-down removes. Only 1 is supported. Default 1.
-    pub scale_down_increment: u32,
     /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
     /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
-    /// (seed 004's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below `SCALE_UP_THRESHOLD_CPU`.
-    /// Default: 15 points under `SCALE_UP_THRESHOLD_CPU` (55 with seed 004's 70); an addition to
-    /// seed 004, see docs/SCALING_ALGORITHM.md.
+    /// (the specification's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below
+    /// `SCALE_UP_THRESHOLD_CPU`. When unset: 15 points under `SCALE_UP_THRESHOLD_CPU`. An addition
+    /// to the specification, see docs/SCALING_ALGORITHM.md.
     pub scale_down_projected_cpu_pct: f64,
     /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
     /// the whole `PENDING_PODS_WINDOW` waits only this long (and at least that window, so the pods
     /// were Pending after the last scale-up's workers were Ready) instead of `COOLDOWN_SCALE_UP`.
-    /// Must not exceed `COOLDOWN_SCALE_UP`. Default 0s (an addition to seed 004: see
-    /// docs/SCALING_ALGORITHM.md).
+    /// Must not exceed `COOLDOWN_SCALE_UP`. An addition to the specification, see
+    /// docs/SCALING_ALGORITHM.md.
     pub scale_up_cooldown_pending_secs: u64,
 
-    /// `SCALE_UP_THRESHOLD_CPU`: scale up when CPU stays above this for the scale-up window. Default 70.
+    /// `SCALE_UP_THRESHOLD_CPU`: scale up when CPU stays above this for the scale-up window.
     pub scale_up_threshold_cpu_pct: f64,
-    /// `SCALE_UP_URGENT_THRESHOLD_CPU`: CPU this high adds the maximum increment. Default 90.
+    /// `SCALE_UP_URGENT_THRESHOLD_CPU`: CPU this high adds the maximum increment.
     pub scale_up_urgent_threshold_cpu_pct: f64,
-    /// `SCALE_DOWN_THRESHOLD_CPU`: scale down only when CPU stays below this for the scale-down window. Default 30.
+    /// `SCALE_DOWN_THRESHOLD_CPU`: scale down only when CPU stays below this for the scale-down window.
     pub scale_down_threshold_cpu_pct: f64,
-    /// `SCALE_UP_THRESHOLD_MEMORY`: scale up when memory is above this. Default 75.
+    /// `SCALE_UP_THRESHOLD_MEMORY`: scale up when memory is above this.
     pub scale_up_threshold_memory_pct: f64,
-    /// `SCALE_DOWN_THRESHOLD_MEMORY`: scale down only when memory is below this. Default 50.
+    /// `SCALE_DOWN_THRESHOLD_MEMORY`: scale down only when memory is below this.
     pub scale_down_threshold_memory_pct: f64,
-    /// `QUEUE_METRIC_ENABLED`: the queue-depth rules apply (and its absence blocks scale-down). Default false.
+    /// `QUEUE_METRIC_ENABLED`: the queue-depth rules apply (and its absence blocks scale-down).
     pub queue_metric_enabled: bool,
-    /// `SCALE_UP_THRESHOLD_QUEUE`: scale up when queue depth is above this many messages. Default 1000.
+    /// `SCALE_UP_THRESHOLD_QUEUE`: scale up when queue depth is above this many messages.
     pub scale_up_threshold_queue_depth: f64,
-    /// `SCALE_DOWN_THRESHOLD_QUEUE`: scale down only when queue depth stays below this. Default 100.
+    /// `SCALE_DOWN_THRESHOLD_QUEUE`: scale down only when queue depth stays below this.
     pub scale_down_threshold_queue_depth: f64,
-    /// `SCALE_UP_THRESHOLD_LATENCY_P95`: scale up when p95 latency is above this. Default 2s.
+    /// `SCALE_UP_THRESHOLD_LATENCY_P95`: scale up when p95 latency is above this.
     pub scale_up_threshold_latency_p95_secs: f64,
-    /// `SCALE_UP_THRESHOLD_ERROR_RATE`: scale up when the 5xx rate stays above this for the error window. Default 5.
+    /// `SCALE_UP_THRESHOLD_ERROR_RATE`: scale up when the 5xx rate stays above this for the error window.
     pub scale_up_threshold_error_rate_pct: f64,
 
-    /// `SCALE_UP_WINDOW`: how long CPU must stay high. Default 3m.
+    /// `SCALE_UP_WINDOW`: how long CPU must stay high.
     pub scale_up_window_secs: u64,
-    /// `PENDING_PODS_WINDOW`: how long pods must stay Pending. Default 3m.
+    /// `PENDING_PODS_WINDOW`: how long pods must stay Pending.
     pub pending_pods_window_secs: u64,
-    /// `SCALE_DOWN_WINDOW`: how long CPU and queue must stay low. Default 10m.
+    /// `SCALE_DOWN_WINDOW`: how long CPU and queue must stay low.
     pub scale_down_window_secs: u64,
-    /// `ERROR_RATE_WINDOW`: how long the error rate must stay high. Default 2m.
+    /// `ERROR_RATE_WINDOW`: how long the error rate must stay high.
     pub error_rate_window_secs: u64,
     /// `METRICS_SAMPLE_INTERVAL`: Prometheus scrape and rule interval; windows need
-    /// `window / interval` samples to count as met. Default 15s.
+    /// `window / interval` samples to count as met.
     pub metrics_sample_interval_secs: u64,
-    /// `METRICS_MAX_AGE`: samples older than this are stale. Default 60s.
+    /// `METRICS_MAX_AGE`: samples older than this are stale.
     pub metrics_max_age_secs: u64,
-    /// `METRICS_CACHE_MAX_AGE`: cached metrics older than this are not used even for scale-up. Default 10m.
+    /// `METRICS_CACHE_MAX_AGE`: cached metrics older than this are not used even for scale-up.
     pub metrics_cache_max_age_secs: u64,
 
-    /// `COOLDOWN_SCALE_UP`: no action this long after a scale-up. Default 300s.
+    /// `COOLDOWN_SCALE_UP`: no action this long after a scale-up.
     pub scale_up_cooldown_secs: u64,
-    /// `COOLDOWN_SCALE_DOWN`: no action this long after a scale-down. Default 600s.
+    /// `COOLDOWN_SCALE_DOWN`: no action this long after a scale-down.
     pub scale_down_cooldown_secs: u64,
-    /// `DRAIN_TIMEOUT`: a drain not finished by then is aborted and the node uncordoned. Default 300s.
+    /// `DRAIN_TIMEOUT`: a drain not finished by then is aborted and the node uncordoned.
     pub drain_timeout_secs: u64,
-    /// `SPOT_DRAIN_TIMEOUT`: drain deadline after a Spot interruption warning. Default 90s.
+    /// `SPOT_DRAIN_TIMEOUT`: drain deadline after a Spot interruption warning.
     pub spot_drain_timeout_secs: u64,
-    /// `JOIN_TIMEOUT`: a launched worker not Ready by then is terminated. Default 300s.
+    /// `JOIN_TIMEOUT`: a launched worker not Ready by then is terminated.
     pub join_timeout_secs: u64,
     /// `CAPACITY_ALERT_INTERVAL`: the "at maximum capacity" alert is sent at most once per this
-    /// interval while scale-up stays wanted at `MAX_NODES`. Default 30m.
+    /// interval while scale-up stays wanted at `MAX_NODES`.
     pub capacity_alert_interval_secs: u64,
 
-    /// `NOT_READY_MAX_PERCENT`: more NotReady nodes than this share of all workers stops scale-down. Default 45.
+    /// `NOT_READY_MAX_PERCENT`: more NotReady nodes than this share of all workers stops scale-down.
     pub not_ready_max_pct: f64,
-    /// `NOT_READY_MAX_COUNT`: this many or more NotReady workers stops scale-down. Default 3.
+    /// `NOT_READY_MAX_COUNT`: this many or more NotReady workers stops scale-down.
     pub not_ready_max_count: u32,
 }
 
@@ -133,97 +132,61 @@ impl Policy {
     /// `r` (so a caller reading more variables reports every problem together).
     pub fn read(r: &mut Reader<'_>) -> Self {
         let mut cfg = Policy {
-            cluster_id: r.string("CLUSTER_ID", "smartscale-prod"),
-            worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", 0.0208, parse_non_negative),
-            worker_allocatable_cpu_millis: r.parse(
-                "WORKER_ALLOCATABLE_CPU",
-                1800,
-                parse_cpu_millis,
-            ),
-            worker_allocatable_memory_bytes: r.parse(
-                "WORKER_ALLOCATABLE_MEMORY",
-                1536 * 1024 * 1024,
-                parse_memory_bytes,
-            ),
-            min_nodes: r.parse("MIN_NODES", 2, parse_u32),
-            max_nodes: r.parse("MAX_NODES", 10, parse_u32),
-            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", 4, parse_u32),
-            scale_down_increment: r.parse("SCALE_DOWN_INCREMENT", 1, parse_u32),
+            cluster_id: r.string("CLUSTER_ID"),
+            worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", parse_non_negative),
+            worker_allocatable_cpu_millis: r.parse("WORKER_ALLOCATABLE_CPU", parse_cpu_millis),
+            worker_allocatable_memory_bytes: r
+                .parse("WORKER_ALLOCATABLE_MEMORY", parse_memory_bytes),
+            min_nodes: r.parse("MIN_NODES", parse_u32),
+            max_nodes: r.parse("MAX_NODES", parse_u32),
+            scale_up_max_increment: r.parse("SCALE_UP_MAX_INCREMENT", parse_u32),
             // Unset: 15 points under SCALE_UP_THRESHOLD_CPU, filled in below.
-            scale_down_projected_cpu_pct: r.parse(
-                "SCALE_DOWN_PROJECTED_CPU",
-                f64::NAN,
-                parse_percent,
-            ),
-            scale_up_cooldown_pending_secs: r.parse(
-                "COOLDOWN_SCALE_UP_PENDING",
-                0,
-                parse_duration_secs,
-            ),
-            scale_up_threshold_cpu_pct: r.parse("SCALE_UP_THRESHOLD_CPU", 70.0, parse_percent),
-            scale_up_urgent_threshold_cpu_pct: r.parse(
-                "SCALE_UP_URGENT_THRESHOLD_CPU",
-                90.0,
-                parse_percent,
-            ),
-            scale_down_threshold_cpu_pct: r.parse("SCALE_DOWN_THRESHOLD_CPU", 30.0, parse_percent),
-            scale_up_threshold_memory_pct: r.parse(
-                "SCALE_UP_THRESHOLD_MEMORY",
-                75.0,
-                parse_percent,
-            ),
-            scale_down_threshold_memory_pct: r.parse(
-                "SCALE_DOWN_THRESHOLD_MEMORY",
-                50.0,
-                parse_percent,
-            ),
-            queue_metric_enabled: r.parse("QUEUE_METRIC_ENABLED", false, parse_bool),
-            scale_up_threshold_queue_depth: r.parse(
-                "SCALE_UP_THRESHOLD_QUEUE",
-                1000.0,
-                parse_non_negative,
-            ),
-            scale_down_threshold_queue_depth: r.parse(
-                "SCALE_DOWN_THRESHOLD_QUEUE",
-                100.0,
-                parse_non_negative,
-            ),
-            scale_up_threshold_latency_p95_secs: r.parse(
-                "SCALE_UP_THRESHOLD_LATENCY_P95",
-                2.0,
-                parse_duration_f64,
-            ),
-            scale_up_threshold_error_rate_pct: r.parse(
-                "SCALE_UP_THRESHOLD_ERROR_RATE",
-                5.0,
-                parse_percent,
-            ),
-            scale_up_window_secs: r.parse("SCALE_UP_WINDOW", 180, parse_duration_secs),
-            pending_pods_window_secs: r.parse("PENDING_PODS_WINDOW", 180, parse_duration_secs),
-            scale_down_window_secs: r.parse("SCALE_DOWN_WINDOW", 600, parse_duration_secs),
-            error_rate_window_secs: r.parse("ERROR_RATE_WINDOW", 120, parse_duration_secs),
-            metrics_sample_interval_secs: r.parse(
-                "METRICS_SAMPLE_INTERVAL",
-                15,
-                parse_duration_secs,
-            ),
-            metrics_max_age_secs: r.parse("METRICS_MAX_AGE", 60, parse_duration_secs),
-            metrics_cache_max_age_secs: r.parse("METRICS_CACHE_MAX_AGE", 600, parse_duration_secs),
-            scale_up_cooldown_secs: r.parse("COOLDOWN_SCALE_UP", 300, parse_duration_secs),
-            scale_down_cooldown_secs: r.parse("COOLDOWN_SCALE_DOWN", 600, parse_duration_secs),
-            drain_timeout_secs: r.parse("DRAIN_TIMEOUT", 300, parse_duration_secs),
-            spot_drain_timeout_secs: r.parse("SPOT_DRAIN_TIMEOUT", 90, parse_duration_secs),
-            join_timeout_secs: r.parse("JOIN_TIMEOUT", 300, parse_duration_secs),
-            capacity_alert_interval_secs: r.parse(
-                "CAPACITY_ALERT_INTERVAL",
-                1800,
-                parse_duration_secs,
-            ),
-            not_ready_max_pct: r.parse("NOT_READY_MAX_PERCENT", 45.0, parse_percent),
-            not_ready_max_count: r.parse("NOT_READY_MAX_COUNT", 3, parse_u32),
+            scale_down_projected_cpu_pct: r
+                .parse_optional("SCALE_DOWN_PROJECTED_CPU", parse_percent)
+                .unwrap_or(f64::NAN),
+            scale_up_cooldown_pending_secs: r
+                .parse("COOLDOWN_SCALE_UP_PENDING", parse_duration_secs),
+            scale_up_threshold_cpu_pct: r.parse("SCALE_UP_THRESHOLD_CPU", parse_percent),
+            scale_up_urgent_threshold_cpu_pct: r
+                .parse("SCALE_UP_URGENT_THRESHOLD_CPU", parse_percent),
+            scale_down_threshold_cpu_pct: r.parse("SCALE_DOWN_THRESHOLD_CPU", parse_percent),
+            scale_up_threshold_memory_pct: r.parse("SCALE_UP_THRESHOLD_MEMORY", parse_percent),
+            scale_down_threshold_memory_pct: r.parse("SCALE_DOWN_THRESHOLD_MEMORY", parse_percent),
+            queue_metric_enabled: r.parse("QUEUE_METRIC_ENABLED", parse_bool),
+            scale_up_threshold_queue_depth: r.parse("SCALE_UP_THRESHOLD_QUEUE", parse_non_negative),
+            scale_down_threshold_queue_depth: r
+                .parse("SCALE_DOWN_THRESHOLD_QUEUE", parse_non_negative),
+            scale_up_threshold_latency_p95_secs: r
+                .parse("SCALE_UP_THRESHOLD_LATENCY_P95", parse_duration_f64),
+            scale_up_threshold_error_rate_pct: r
+                .parse("SCALE_UP_THRESHOLD_ERROR_RATE", parse_percent),
+            scale_up_window_secs: r.parse("SCALE_UP_WINDOW", parse_duration_secs),
+            pending_pods_window_secs: r.parse("PENDING_PODS_WINDOW", parse_duration_secs),
+            scale_down_window_secs: r.parse("SCALE_DOWN_WINDOW", parse_duration_secs),
+            error_rate_window_secs: r.parse("ERROR_RATE_WINDOW", parse_duration_secs),
+            metrics_sample_interval_secs: r.parse("METRICS_SAMPLE_INTERVAL", parse_duration_secs),
+            metrics_max_age_secs: r.parse("METRICS_MAX_AGE", parse_duration_secs),
+            metrics_cache_max_age_secs: r.parse("METRICS_CACHE_MAX_AGE", parse_duration_secs),
+            scale_up_cooldown_secs: r.parse("COOLDOWN_SCALE_UP", parse_duration_secs),
+            scale_down_cooldown_secs: r.parse("COOLDOWN_SCALE_DOWN", parse_duration_secs),
+            drain_timeout_secs: r.parse("DRAIN_TIMEOUT", parse_duration_secs),
+            spot_drain_timeout_secs: r.parse("SPOT_DRAIN_TIMEOUT", parse_duration_secs),
+            join_timeout_secs: r.parse("JOIN_TIMEOUT", parse_duration_secs),
+            capacity_alert_interval_secs: r.parse("CAPACITY_ALERT_INTERVAL", parse_duration_secs),
+            not_ready_max_pct: r.parse("NOT_READY_MAX_PERCENT", parse_percent),
+            not_ready_max_count: r.parse("NOT_READY_MAX_COUNT", parse_u32),
         };
         if cfg.scale_down_projected_cpu_pct.is_nan() {
             cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
+        }
+        // SCALE_DOWN_INCREMENT is accepted for the specification's sake, but a scale-down removes
+        // exactly one node, so any other value is refused rather than kept.
+        let down_increment = r.parse("SCALE_DOWN_INCREMENT", parse_u32);
+        if down_increment != 1 {
+            r.problem(
+                "SCALE_DOWN_INCREMENT",
+                format!("{down_increment} is not supported: SmartScale removes exactly 1 node per operation"),
+            );
         }
         r.problems.extend(cfg.consistency_problems());
         cfg
@@ -259,15 +222,6 @@ impl Policy {
         }
         if self.scale_up_max_increment < 1 {
             bad("SCALE_UP_MAX_INCREMENT", "must be at least 1".into());
-        }
-        if self.scale_down_increment != 1 {
-            bad(
-                "SCALE_DOWN_INCREMENT",
-                format!(
-                    "{} is not supported: SmartScale removes exactly 1 node per operation",
-                    self.scale_down_increment
-                ),
-            );
         }
         let pairs = [
             (
@@ -384,27 +338,24 @@ impl<'a> Reader<'a> {
         (self.lookup)(name).filter(|v| !v.trim().is_empty())
     }
 
-    /// Reads `name` as a trimmed string.
-    pub fn string(&mut self, name: &str, default: &str) -> String {
+    /// Reads `name` as a trimmed string, its [`default`] when absent.
+    pub fn string(&mut self, name: &str) -> String {
         self.get(name)
             .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|| default.to_owned())
+            .unwrap_or_else(|| default(name).to_owned())
     }
 
-    /// Reads `name` as an optional trimmed string.
+    /// Reads `name` as an optional trimmed string (no default).
     pub fn optional(&mut self, name: &str) -> Option<String> {
         self.get(name).map(|v| v.trim().to_owned())
     }
 
-    /// Reads `name` as a comma-separated list.
-    pub fn list(&mut self, name: &str, default: &[&str]) -> Vec<String> {
-        match self.get(name) {
-            Some(v) => parse_list(&v),
-            None => default.iter().map(|s| s.to_string()).collect(),
-        }
+    /// Reads `name` as a comma-separated list, its [`default`] when absent.
+    pub fn list(&mut self, name: &str) -> Vec<String> {
+        parse_list(&self.get(name).unwrap_or_else(|| default(name).to_owned()))
     }
 
-    /// Reads `name` as an http(s) URL without a trailing slash.
+    /// Reads `name` as an http(s) URL without a trailing slash (no default).
     pub fn url(&mut self, name: &str) -> Option<String> {
         let v = self.optional(name)?;
         match url::Url::parse(&v) {
@@ -423,38 +374,78 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads `name` as a `Key:Value` pair.
-    pub fn tag(&mut self, name: &str, default: (&str, &str)) -> (String, String) {
+    /// Reads `name` as a `Key:Value` pair, its [`default`] when absent or malformed.
+    pub fn tag(&mut self, name: &str) -> (String, String) {
+        let split = |v: &str| match v.split_once(':') {
+            Some((k, val)) if !k.trim().is_empty() && !val.trim().is_empty() => {
+                Some((k.trim().to_owned(), val.trim().to_owned()))
+            }
+            _ => None,
+        };
+        let fallback = || split(default(name)).expect("defaults.json holds a Key:Value tag");
         match self.get(name) {
-            None => (default.0.into(), default.1.into()),
-            Some(v) => match v.split_once(':') {
-                Some((k, val)) if !k.trim().is_empty() && !val.trim().is_empty() => {
-                    (k.trim().into(), val.trim().into())
-                }
-                _ => {
-                    self.problems.push(ConfigProblem {
-                        variable: name.into(),
-                        problem: format!(
-                            "'{v}' is not Key:Value: write for example Role:k3s-master"
-                        ),
-                    });
-                    (default.0.into(), default.1.into())
-                }
-            },
+            None => fallback(),
+            Some(v) => split(&v).unwrap_or_else(|| {
+                self.problems.push(ConfigProblem {
+                    variable: name.into(),
+                    problem: format!("'{v}' is not Key:Value: write for example Role:k3s-master"),
+                });
+                fallback()
+            }),
         }
     }
 
-    /// Reads `name` with `parse` (one of [`units`]), recording its error.
-    pub fn parse<T>(&mut self, name: &str, default: T, parse: fn(&str) -> Result<T, String>) -> T {
+    /// Reads `name` with `parse` (one of [`units`]), recording its error; its [`default`] (read
+    /// by the same parser) when absent or malformed.
+    pub fn parse<T>(&mut self, name: &str, parse: fn(&str) -> Result<T, String>) -> T {
+        let fallback =
+            || parse(default(name)).unwrap_or_else(|e| panic!("defaults.json: {name}: {e}"));
         match self.get(name) {
-            None => default,
+            None => fallback(),
             Some(raw) => parse(&raw).unwrap_or_else(|problem| {
                 self.problems.push(ConfigProblem {
                     variable: name.into(),
                     problem,
                 });
-                default
+                fallback()
             }),
         }
     }
+
+    /// Reads `name` with `parse`, recording its error; `None` when absent or malformed (for a
+    /// variable without a default, or whose default is derived from others).
+    pub fn parse_optional<T>(
+        &mut self,
+        name: &str,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.get(name)?;
+        parse(&raw)
+            .map_err(|problem| {
+                self.problems.push(ConfigProblem {
+                    variable: name.into(),
+                    problem,
+                })
+            })
+            .ok()
+    }
+}
+
+/// `defaults.json`: the one source of every configuration default, as the environment would hold
+/// it. The CDK app reads the same file (`cdk/lib/config.ts`).
+pub const DEFAULTS_JSON: &str = include_str!("../../defaults.json");
+
+/// The default of variable `name`, as the environment would hold it.
+///
+/// Panics when `defaults.json` is malformed or has no entry for `name`: both are programming
+/// errors that [`Policy::default`] and the configuration tests catch.
+pub fn default(name: &str) -> &'static str {
+    static DEFAULTS: std::sync::OnceLock<std::collections::BTreeMap<String, String>> =
+        std::sync::OnceLock::new();
+    DEFAULTS
+        .get_or_init(|| {
+            serde_json::from_str(DEFAULTS_JSON).expect("defaults.json is a JSON object of strings")
+        })
+        .get(name)
+        .unwrap_or_else(|| panic!("defaults.json has no default for {name}"))
 }

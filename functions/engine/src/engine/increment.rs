@@ -6,7 +6,7 @@ use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, OwnerKind, Resources};
 use std::cmp::Reverse;
 
-/// Workers an urgent scale-up adds at least (seed 004: "1-2 nodes per event, based on urgency").
+/// Workers an urgent scale-up adds at least (the specification's "1-2 nodes per event, based on urgency"; docs/SCALING_ALGORITHM.md).
 pub const URGENT_INCREMENT: u32 = 2;
 
 /// What one new worker offers: the smallest `allocatable` (CPU and memory taken separately) among

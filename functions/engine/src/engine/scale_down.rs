@@ -49,7 +49,7 @@ impl Tally {
 /// Evaluates every scale-down condition of the rules table.
 ///
 /// The CPU condition holds when the highest CPU over the scale-down window is below
-/// `SCALE_DOWN_THRESHOLD_CPU` (seed 004), or, when `SCALE_DOWN_PROJECTED_CPU` is above 0 and more
+/// `SCALE_DOWN_THRESHOLD_CPU` (docs/SCALING_ALGORITHM.md), or, when `SCALE_DOWN_PROJECTED_CPU` is above 0 and more
 /// than one worker is Ready, when that highest CPU spread over one Ready worker fewer
 /// (`max × ready / (ready − 1)`) is below `SCALE_DOWN_PROJECTED_CPU`.
 ///

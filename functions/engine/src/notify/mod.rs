@@ -60,7 +60,7 @@ pub enum NotificationKind {
 /// How a kind looks: emoji, title, and whether it is an alert (failure or warning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
-    /// Slack emoji shortcode shown before the title, as in seed 004 (green, blue, red, warning).
+    /// Slack emoji shortcode shown before the title, as in the specification's message table (green, blue, red, warning; docs/OPERATIONS.md).
     pub emoji: &'static str,
     /// The title, for example `Scale-Up Completed`.
     pub title: &'static str,

@@ -1,6 +1,6 @@
 //! What a DynamoDB error means to SmartScale: the one place DynamoDB error codes are read.
 
-use crate::adapters::sdk_error::Classify;
+use crate::adapters::sdk_error::{by_status, Classify};
 
 /// The class of a DynamoDB failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,11 +29,8 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
             | "TransactionConflictException",
         ) => Fault::Transient,
         Some("ResourceNotFoundException") => Fault::TableMissing,
-        _ => match http_status {
-            None => Fault::Transient,
-            Some(s) if s >= 500 || s == 429 => Fault::Transient,
-            Some(_) => Fault::Fatal,
-        },
+        // DynamoDB's other codes are judged by the status alone, as if none was named.
+        _ => by_status(false, http_status, Fault::Transient, Fault::Fatal),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The item layout: [`ScalingState`] to and from DynamoDB attributes.
 //!
-//! Timestamps are whole Unix seconds (Number), as in seed 004; sub-second parts are dropped on
+//! Timestamps are whole Unix seconds (Number), as docs/STATE_AND_LOCKING.md specifies; sub-second parts are dropped on
 //! write. The operation in flight is a map; the cached metrics are one JSON string.
 
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ pub mod attr {
     pub const LAST_SCALE_ACTION: &str = "last_scale_action";
     /// Rendered reasons of the last action (S).
     pub const LAST_SCALE_REASON: &str = "last_scale_reason";
-    /// `"true"` while a lease exists, absent otherwise (S; seed 004 compatibility).
+    /// `"true"` while a lease exists, absent otherwise (S; the item layout of docs/STATE_AND_LOCKING.md).
     pub const SCALING_IN_PROGRESS: &str = "scaling_in_progress";
     /// Unix seconds the lease lapses at (N).
     pub const LOCK_EXPIRY: &str = "lock_expiry";

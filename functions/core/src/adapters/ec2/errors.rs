@@ -1,6 +1,6 @@
 //! What an EC2 error means to SmartScale: the one place EC2 error codes are read.
 
-use crate::adapters::sdk_error::Classify;
+use crate::adapters::sdk_error::{by_status, Classify};
 
 /// The class of an EC2 failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,15 +38,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
             | "Unavailable",
         ) => Fault::Transient,
         Some("InvalidInstanceID.NotFound") => Fault::NotFound,
-        Some(_) => match http_status {
-            Some(s) if s >= 500 => Fault::Transient,
-            _ => Fault::Fatal,
-        },
-        None => match http_status {
-            None => Fault::Transient,
-            Some(s) if s >= 500 || s == 429 => Fault::Transient,
-            Some(_) => Fault::Fatal,
-        },
+        other => by_status(other.is_some(), http_status, Fault::Transient, Fault::Fatal),
     }
 }
 

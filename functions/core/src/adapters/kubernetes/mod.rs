@@ -58,27 +58,10 @@ impl KubeCluster {
         KubeCluster { client }
     }
 
+    /// Lists `K` in the whole cluster (every namespace for namespaced kinds).
     async fn list_all<K>(&self, context: &str, params: &ListParams) -> Result<Vec<K>>
     where
-        K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug,
-        K::DynamicType: Default,
-    {
-        let api: Api<K> = Api::all(self.client.clone());
-        api.list(params)
-            .await
-            .map(|l| l.items)
-            .map_err(|e| translate(context, "resource", e))
-    }
-
-    async fn list_everywhere<K>(&self, context: &str, params: &ListParams) -> Result<Vec<K>>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Debug,
+        K: kube::Resource + Clone + DeserializeOwned + Debug,
         K::DynamicType: Default,
     {
         let api: Api<K> = Api::all(self.client.clone());
@@ -90,16 +73,16 @@ impl KubeCluster {
 
     async fn pods_on(&self, node: &str) -> Result<Vec<Pod>> {
         let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
-        self.list_everywhere(&format!("listing the pods on node {node}"), &params)
+        self.list_all(&format!("listing the pods on node {node}"), &params)
             .await
     }
 
     async fn owners(&self, context: &str) -> Result<view::Owners> {
         let lp = ListParams::default();
         let (rs, deploys, sts) = futures::try_join!(
-            self.list_everywhere::<ReplicaSet>(context, &lp),
-            self.list_everywhere::<Deployment>(context, &lp),
-            self.list_everywhere::<StatefulSet>(context, &lp),
+            self.list_all::<ReplicaSet>(context, &lp),
+            self.list_all::<Deployment>(context, &lp),
+            self.list_all::<StatefulSet>(context, &lp),
         )?;
         Ok(view::Owners::new(&rs, &deploys, &sts))
     }
@@ -124,8 +107,8 @@ impl ClusterApi for KubeCluster {
         let lp = ListParams::default();
         let (nodes, pods, pdbs, owners) = futures::try_join!(
             self.list_all::<Node>(context, &lp),
-            self.list_everywhere::<Pod>(context, &lp),
-            self.list_everywhere::<PodDisruptionBudget>(context, &lp),
+            self.list_all::<Pod>(context, &lp),
+            self.list_all::<PodDisruptionBudget>(context, &lp),
             self.owners(context),
         )?;
         let pods: Vec<_> = pods.iter().map(|p| view::pod_info(p, &owners)).collect();

@@ -1,4 +1,4 @@
-//! The "retry twice, then use cached metrics" rule of seed 004, as pure functions over the state
+//! The "retry twice, then use cached metrics" rule (docs/METRICS.md), as pure functions over the state
 //! item's [`CachedMetrics`]: remember a live snapshot when it is good, and fall back to it, marked
 //! [`Provenance::Cached`] with its fetch time, when Prometheus fails. The engine uses a cached
 //! snapshot for scale-up only, never for scale-down.

@@ -379,7 +379,7 @@ async fn load_returns_the_unfinished_operation_of_a_dead_run() {
         Some("join timeout: undone")
     );
 
-    // The raw item carries the seed 004 attributes and the TTL.
+    // The raw item carries the attributes docs/STATE_AND_LOCKING.md lists and the TTL.
     let item = client
         .get_item()
         .table_name(&table)
