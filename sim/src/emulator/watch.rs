@@ -299,8 +299,13 @@ mod tests {
     #[test]
     fn starting_points() {
         use EventType::*;
+        type Case = (
+            &'static str,
+            Option<&'static str>,
+            Vec<(EventType, &'static str, &'static str)>,
+        );
         let current = vec![node("a", 3, true), node("b", 8, true)];
-        let cases: Vec<(&str, Option<&str>, Vec<(EventType, &str, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "no version: all added",
                 None,
