@@ -146,6 +146,13 @@ start_emulator EC2 --ec2-endpoint "http://127.0.0.1:$MOTO_PORT" --cluster-id tes
   --boot-delay 2s --ec2-poll 500ms
 kubeconfig "$URL_EC2" "$KUBECONFIG"
 
+log "watch: kubectl get nodes -w from before the node exists"
+# The cluster has no node yet, so every row for the node below comes through the watch stream.
+kubectl get nodes -w >"$WORK/watch-nodes.txt" 2>&1 &
+WATCH_PID=$!
+PIDS+=("$WATCH_PID")
+sleep 1
+
 ids="$(MOTO="http://127.0.0.1:$MOTO_PORT" "$SMARTSCALE_ROOT/.venv/bin/python" - <<'EOF'
 import os, boto3
 ec2 = boto3.client("ec2", endpoint_url=os.environ["MOTO"], region_name="us-east-1",
@@ -174,6 +181,26 @@ kubectl get nodes -L topology.kubernetes.io/zone -L node.kubernetes.io/instance-
 kubectl get node "$NODE" -o jsonpath='{.metadata.labels.node\.kubernetes\.io/instance-type}' | grep -qx t3.large \
   || fail "instance-type label"
 kubectl get nodes "$NODE" | grep -Eq "^$NODE +Ready " || fail "$NODE not Ready"
+for _ in $(seq 1 20); do grep -Eq "^$NODE +Ready " "$WORK/watch-nodes.txt" && break; sleep 0.25; done
+echo "kubectl get nodes -w so far:"; cat "$WORK/watch-nodes.txt"
+grep -Eq "^$NODE +Ready " "$WORK/watch-nodes.txt" || fail "kubectl get nodes -w did not stream $NODE joining"
+
+log "watch: the raw event stream"
+# Without resourceVersion every node arrives as ADDED; from the list's resourceVersion nothing
+# arrives until something changes; timeoutSeconds ends the stream.
+list_json="$(curl -fsS "$URL_EC2/api/v1/nodes")"
+rv="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])' <<<"$list_json")"
+n_nodes="$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' <<<"$list_json")"
+curl -fsS -N --max-time 10 "$URL_EC2/api/v1/nodes?watch=true&timeoutSeconds=1" >"$WORK/watch-all.jsonl" \
+  || fail "watch with timeoutSeconds=1 did not end cleanly"
+[ "$n_nodes" -ge 1 ] || fail "no node to watch"
+python3 - "$WORK/watch-all.jsonl" "$n_nodes" <<'PY' || fail "watch without resourceVersion: not one ADDED per node"
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(events) == int(sys.argv[2]) and all(e["type"] == "ADDED" and e["object"]["kind"] == "Node" for e in events), events
+PY
+curl -fsS -N --max-time 10 "$URL_EC2/api/v1/nodes?watch=true&resourceVersion=$rv&timeoutSeconds=1" >"$WORK/watch-from-rv.jsonl"
+[ ! -s "$WORK/watch-from-rv.jsonl" ] || fail "watch from the list's resourceVersion replayed: $(cat "$WORK/watch-from-rv.jsonl")"
 sleep 3
 [ -z "$(node_with "$NEVER_ID")" ] || fail "never-join instance $NEVER_ID registered"
 [ -z "$(kubectl get nodes -o jsonpath='{.items[*].spec.providerID}' | grep "$OTHER_ID" || true)" ] \
@@ -188,6 +215,11 @@ EOF
 for _ in $(seq 1 40); do kubectl get nodes "$NODE" | grep -Eq "^$NODE +NotReady" && break; sleep 0.5; done
 kubectl get nodes
 kubectl get nodes "$NODE" | grep -Eq "^$NODE +NotReady" || fail "$NODE not NotReady after termination"
+for _ in $(seq 1 20); do grep -Eq "^$NODE +NotReady " "$WORK/watch-nodes.txt" && break; sleep 0.25; done
+grep -Eq "^$NODE +NotReady " "$WORK/watch-nodes.txt" || fail "kubectl get nodes -w did not stream $NODE going NotReady"
+[ "$(grep -Ec "^$NODE " "$WORK/watch-nodes.txt")" -ge 2 ] || fail "kubectl get nodes -w printed $NODE once: not streamed"
+kill "$WATCH_PID" 2>/dev/null || true
+echo "kubectl get nodes -w:"; cat "$WORK/watch-nodes.txt"
 
 log "metrics"
 curl -fsS "$URL_K8S/metrics" >"$WORK/metrics.txt"

@@ -1,10 +1,10 @@
-//! The Kubernetes REST subset: discovery and list/get/create/patch/delete for the kinds the
-//! emulator keeps, plus `pods/eviction`. JSON only (no protobuf, no watch); `kubectl get` receives
-//! a `meta.k8s.io/v1` Table when it asks for one.
+//! The Kubernetes REST subset: discovery and list/watch/get/create/patch/delete for the kinds the
+//! emulator keeps, plus `pods/eviction`. JSON only (no protobuf); `kubectl get` receives a
+//! `meta.k8s.io/v1` Table when it asks for one; `?watch=true` is served by [`super::watch`].
 
 use super::status::ApiError;
 use super::store::{Key, Store, Stored};
-use super::{eviction, kubelet, patch, selector, status::json_response, table, AppState};
+use super::{eviction, kubelet, patch, selector, status::json_response, table, watch, AppState};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -18,7 +18,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-type Params = HashMap<String, String>;
+/// Path or query parameters by name.
+pub type Params = HashMap<String, String>;
 
 /// The Kubernetes version the emulator reports.
 pub const VERSION: &str = "v1.31.4+k3s1";
@@ -186,20 +187,10 @@ fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Store> {
     state.store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn list<T: Stored>(
-    State(state): State<AppState>,
-    Path(p): Path<Params>,
-    Query(q): Query<Params>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        return Err(ApiError::not_supported(
-            "the SmartScale emulator does not implement watch; list instead",
-        ));
-    }
-    let store = lock(&state);
-    let ns = p.get("ns");
-    let items: Vec<Value> = T::map_ref(&store)
+/// The objects of kind `T` a list or watch selects, as JSON: those in namespace `ns` (all when
+/// `None`) matching the query's `labelSelector` and `fieldSelector`.
+pub fn selected<T: Stored>(store: &Store, ns: Option<&String>, q: &Params) -> Vec<Value> {
+    T::map_ref(store)
         .iter()
         .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
         .map(|(_, o)| to_value(o))
@@ -211,7 +202,21 @@ async fn list<T: Stored>(
             q.get("fieldSelector")
                 .is_none_or(|s| selector::fields_match(s, v))
         })
-        .collect();
+        .collect()
+}
+
+async fn list<T: Stored>(
+    State(state): State<AppState>,
+    Path(p): Path<Params>,
+    Query(q): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        let table = wants_table(&headers);
+        return Ok(watch::respond::<T>(state, p.get("ns").cloned(), q, table));
+    }
+    let store = lock(&state);
+    let items = selected::<T>(&store, p.get("ns"), &q);
     let revision = store.revision().to_string();
     drop(store);
     let body = if wants_table(&headers) {

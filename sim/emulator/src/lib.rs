@@ -18,6 +18,7 @@ pub mod selector;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod watch;
 
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
