@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 const WIDTH: f64 = 1200.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 160.0;
+const RIGHT: f64 = 250.0;
 const PANEL_H: f64 = 220.0;
 const GAP: f64 = 50.0;
 const TOP: f64 = 50.0;
