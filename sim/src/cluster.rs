@@ -373,6 +373,30 @@ impl Cluster {
         n
     }
 
+    /// Moves the serving pods of worker `i` onto the other Ready, uncordoned workers with room,
+    /// fewest pods first, without a pause in service (what no real cluster can do: the clairvoyant
+    /// bound's idealised move). Pods that fit nowhere stay. Returns how many moved.
+    pub fn relocate(&mut self, i: usize) -> u32 {
+        let slots = self.slots;
+        let mut moved = 0;
+        while self.nodes[i].pods > 0 {
+            let Some(to) = (0..self.nodes.len())
+                .filter(|&j| {
+                    let n = &self.nodes[j];
+                    j != i && n.ready() && !n.cordoned && n.occupied() < slots
+                })
+                .min_by_key(|&j| self.nodes[j].occupied())
+            else {
+                break;
+            };
+            self.nodes[i].pods -= 1;
+            self.nodes[to].pods += 1;
+            self.nodes[to].idle_since = None;
+            moved += 1;
+        }
+        moved
+    }
+
     /// Terminates worker `i` at `now`. Pods still bound to it are lost and replaced (Pending).
     pub fn terminate(&mut self, i: usize, now: i64) {
         let node = &mut self.nodes[i];

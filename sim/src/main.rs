@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use smartscale_sim::scenario::{self, Scenario, ScenarioError};
-use smartscale_sim::{builtin, chart, report, run};
+use smartscale_sim::{builtin, chart, family, report, run, suite};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,10 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replays a traffic scenario against SmartScale, a fixed-size baseline and a Cluster
-    /// Autoscaler model, and compares cost and risk.
+    /// Replays a traffic scenario against SmartScale, the fixed-size baseline, the Cluster
+    /// Autoscaler and Karpenter models and the clairvoyant oracle, and compares cost and risk;
+    /// or, with --suite, every policy over many generated weeks.
     Simulate(SimulateArgs),
-    /// Lists the built-in scenarios, or writes them as TOML + CSV files.
+    /// Lists the built-in scenarios and families, or writes them (or one family week) as TOML +
+    /// CSV files.
     Scenarios(ScenariosArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
     Emulate(smartscale_emulator::cli::EmulateArgs),
@@ -44,13 +46,33 @@ struct SimulateArgs {
     /// into this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Run every policy over generated weeks of this family (techflow, volatile) instead of one
+    /// scenario, and print each policy's median and worst figures.
+    #[arg(long, value_name = "FAMILY", conflicts_with = "out")]
+    suite: Option<String>,
+    /// Weeks in the suite.
+    #[arg(long, default_value_t = 100, requires = "suite")]
+    seeds: u64,
+    /// Seed of the suite's first week.
+    #[arg(long, default_value_t = 1, requires = "suite")]
+    first_seed: u64,
+    /// Weeks simulated at once (default: the CPUs available).
+    #[arg(long, requires = "suite")]
+    jobs: Option<usize>,
 }
 
 #[derive(clap::Args)]
 struct ScenariosArgs {
-    /// Write every built-in scenario's TOML and CSV into this directory.
+    /// Write every built-in scenario's TOML and CSV (or, with --family, that week's) into this
+    /// directory.
     #[arg(long, value_name = "DIR")]
     write: Option<PathBuf>,
+    /// A generated week of this family (techflow, volatile) instead of the built-ins.
+    #[arg(long, value_name = "NAME")]
+    family: Option<String>,
+    /// Which week of the family.
+    #[arg(long, default_value_t = 1, requires = "family")]
+    seed: u64,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +110,9 @@ fn resolve(name: &str) -> Result<Scenario, ScenarioError> {
 }
 
 fn simulate(args: SimulateArgs) -> ExitCode {
+    if let Some(name) = &args.suite {
+        return simulate_suite(name, &args);
+    }
     let scenario = match resolve(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
@@ -132,6 +157,38 @@ fn simulate(args: SimulateArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn simulate_suite(name: &str, args: &SimulateArgs) -> ExitCode {
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
+    let bar = ProgressBar::with_draw_target(Some(args.seeds), ProgressDrawTarget::hidden());
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+    let started = Instant::now();
+    let result = suite::run(name, seeds, jobs, &|done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let suite = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smartscale simulate: bad suite\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        print!("{}", suite.json_lines());
+    } else {
+        print!("{}", suite.table());
+    }
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{:.0} simulated hours in {wall:.1} s wall on {jobs} thread(s)",
+        suite.simulated_hours()
+    );
+    ExitCode::SUCCESS
+}
+
 fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
@@ -161,6 +218,9 @@ fn write_outputs(
 }
 
 fn scenarios(args: ScenariosArgs) -> ExitCode {
+    if let Some(name) = &args.family {
+        return family_week(name, args.seed, args.write.as_deref());
+    }
     match args.write {
         None => {
             for name in builtin::NAMES {
@@ -168,6 +228,9 @@ fn scenarios(args: ScenariosArgs) -> ExitCode {
                     .map(|s| s.description)
                     .unwrap_or_default();
                 println!("{name:<15} {desc}");
+            }
+            for f in &family::FAMILIES {
+                println!("--family {:<6} {}", f.name, f.description);
             }
             ExitCode::SUCCESS
         }
@@ -181,5 +244,67 @@ fn scenarios(args: ScenariosArgs) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+    }
+}
+
+/// Prints week `seed` of family `name`'s parameters, or writes its TOML and CSV into `dir`.
+fn family_week(name: &str, seed: u64, dir: Option<&Path>) -> ExitCode {
+    let Some(f) = family::family(name) else {
+        let names: Vec<&str> = family::FAMILIES.iter().map(|f| f.name).collect();
+        eprintln!(
+            "smartscale scenarios: no such family `{name}`: the families are {}",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let week = family::Week::draw(f, seed);
+    let Some(dir) = dir else {
+        println!("{}: {}", week.name, week.description);
+        println!(
+            "night {:.0} rps; noise ±{:.1} %",
+            week.night_rps,
+            week.noise * 100.0
+        );
+        for (d, day) in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            .iter()
+            .enumerate()
+        {
+            let (rs, rl) = week.ramps[d];
+            let (ds, dl) = week.declines[d];
+            println!(
+                "{day}: peak {:.0} rps; ramp from {rs:.2} h over {rl:.2} h; decline from {ds:.2} h over {dl:.2} h",
+                week.peaks[d]
+            );
+        }
+        for s in &week.sales {
+            println!(
+                "flash sale at {:.2} h (day {}, {:.2} h): ×{:.2} for {:.0} min",
+                s.start_hour,
+                (s.start_hour / 24.0).floor() as u32 + 1,
+                s.start_hour % 24.0,
+                s.factor,
+                s.minutes
+            );
+        }
+        return ExitCode::SUCCESS;
+    };
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join(format!("{}.toml", week.name)), week.toml())?;
+        std::fs::write(dir.join(format!("{}.csv", week.name)), week.trace_csv())
+    };
+    match write() {
+        Ok(()) => {
+            println!(
+                "wrote {0}.toml and {0}.csv into {1}",
+                week.name,
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("smartscale scenarios: writing {}: {e}", dir.display());
+            ExitCode::from(1)
+        }
     }
 }

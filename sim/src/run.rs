@@ -56,6 +56,8 @@ pub struct Summary {
     pub cost_usd: f64,
     /// Saving against the baseline of the same run, percent (negative: costs more).
     pub savings_pct: f64,
+    /// Worker-hours over the oracle's in the same run (1.0 = the bound; 0 without an oracle run).
+    pub vs_oracle: f64,
     /// Pending pods integrated over time, pod-minutes.
     pub pending_pod_minutes: f64,
     /// Longest time one pod stayed Pending, seconds.
@@ -95,7 +97,8 @@ pub struct RunResult {
 }
 
 /// Runs `kind` over `scenario`. `progress` is called with the simulated seconds done, now and
-/// then (for a progress bar). `savings_pct` is left at 0; [`run_all`] fills it in.
+/// then (for a progress bar). `savings_pct` and `vs_oracle` are left at 0; [`run_all`] fills them
+/// in.
 pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64)) -> RunResult {
     let sim = &scenario.simulation;
     let tick = sim.tick_secs as i64;
@@ -192,6 +195,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         node_hours: node_secs / 3600.0,
         cost_usd: cost,
         savings_pct: 0.0,
+        vs_oracle: 0.0,
         pending_pod_minutes: pending_secs / 60.0,
         max_pending_seconds: cluster.max_pending_secs(duration) as f64,
         overload_minutes: overload_secs / 60.0,
@@ -220,7 +224,8 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
     }
 }
 
-/// Runs every policy over `scenario` and fills in each one's saving against the baseline.
+/// Runs every policy over `scenario` and fills in each one's saving against the baseline and its
+/// worker-hours over the oracle's.
 /// `progress` receives the simulated seconds done over all policies together.
 pub fn run_all(scenario: &Scenario, progress: &mut dyn FnMut(u64)) -> Vec<RunResult> {
     let duration = scenario.trace.duration_secs().ceil() as u64;
@@ -234,7 +239,15 @@ pub fn run_all(scenario: &Scenario, progress: &mut dyn FnMut(u64)) -> Vec<RunRes
         .find(|r| r.policy == PolicyKind::Baseline)
         .map(|r| r.summary.cost_usd)
         .unwrap_or(0.0);
+    let oracle = results
+        .iter()
+        .find(|r| r.policy == PolicyKind::Oracle)
+        .map(|r| r.summary.node_hours)
+        .unwrap_or(0.0);
     for r in &mut results {
+        if oracle > 0.0 {
+            r.summary.vs_oracle = r.summary.node_hours / oracle;
+        }
         r.summary.savings_pct = if baseline > 0.0 {
             100.0 * (baseline - r.summary.cost_usd) / baseline
         } else {

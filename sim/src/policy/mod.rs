@@ -1,18 +1,23 @@
 //! The policies compared in one run: SmartScale (core's engine, executed the way the state machine
-//! executes its decisions), the fixed-size baseline, and a model of Cluster Autoscaler's
-//! documented defaults (a model, not Cluster Autoscaler).
+//! executes its decisions), the fixed-size baseline, models of Cluster Autoscaler's and
+//! Karpenter's defaults (models, not the products), and the clairvoyant oracle (the bound).
+//! All get the same cluster, boot delay, disruption budget, workload and prices.
 //!
 //! Each policy is called once per simulation tick, after the cluster has moved, the HPA has acted,
 //! the scheduler has run and the metrics of this tick are recorded.
 
 mod cluster_autoscaler;
 mod fixed;
+mod karpenter;
+mod oracle;
 mod smartscale;
 #[cfg(test)]
 mod testing;
 
 pub use cluster_autoscaler::{CaModel, Unremovable, Verdict};
 pub use fixed::Fixed;
+pub use karpenter::{KarpenterModel, Method};
+pub use oracle::{need as oracle_need, Oracle};
 pub use smartscale::{smartscale_decide, SmartScale};
 
 use crate::cluster::Cluster;
@@ -30,14 +35,20 @@ pub enum PolicyKind {
     Baseline,
     /// The Cluster Autoscaler model.
     ClusterAutoscalerModel,
+    /// The Karpenter model.
+    KarpenterModel,
+    /// The clairvoyant bound.
+    Oracle,
 }
 
 impl PolicyKind {
     /// All policies, in report order.
-    pub const ALL: [PolicyKind; 3] = [
+    pub const ALL: [PolicyKind; 5] = [
         PolicyKind::SmartScale,
         PolicyKind::Baseline,
         PolicyKind::ClusterAutoscalerModel,
+        PolicyKind::KarpenterModel,
+        PolicyKind::Oracle,
     ];
 
     /// The name used in the report, JSON and file names.
@@ -46,6 +57,8 @@ impl PolicyKind {
             PolicyKind::SmartScale => "smartscale",
             PolicyKind::Baseline => "baseline",
             PolicyKind::ClusterAutoscalerModel => "cluster-autoscaler-model",
+            PolicyKind::KarpenterModel => "karpenter-model",
+            PolicyKind::Oracle => "oracle",
         }
     }
 
@@ -53,6 +66,7 @@ impl PolicyKind {
     pub fn initial_nodes(self, scenario: &Scenario) -> u32 {
         match self {
             PolicyKind::Baseline => scenario.baseline_nodes,
+            PolicyKind::Oracle => Oracle::initial_nodes(scenario),
             _ => scenario.initial_nodes,
         }
     }
@@ -138,6 +152,8 @@ pub fn build(kind: PolicyKind, scenario: &Scenario) -> Box<dyn Policy> {
         PolicyKind::ClusterAutoscalerModel => {
             Box::new(CaModel::new(scenario.cluster_autoscaler.clone()))
         }
+        PolicyKind::KarpenterModel => Box::new(KarpenterModel::new(scenario.karpenter.clone())),
+        PolicyKind::Oracle => Box::new(Oracle::new(scenario)),
     }
 }
 

@@ -1,0 +1,212 @@
+//! `simulate --suite`: every policy over many weeks of one [`family`](crate::family), with each
+//! policy's median and worst case of the figures that matter: cost against the oracle, pending
+//! pod-minutes, the longest wait and overload minutes.
+
+use crate::family;
+use crate::policy::PolicyKind;
+use crate::run::{self, Summary};
+use crate::scenario::ScenarioError;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Every week's summaries, one per policy in [`PolicyKind::ALL`] order.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The family.
+    pub family: String,
+    /// (seed, summaries), in seed order.
+    pub weeks: Vec<(u64, Vec<Summary>)>,
+}
+
+/// Median and worst of one figure over the weeks.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Spread {
+    /// The median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// The largest.
+    pub worst: f64,
+}
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Spread {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = match n {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        };
+        Spread {
+            median,
+            worst: v.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// One policy's figures over the suite. Field names are the `--json` keys.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PolicyStats {
+    /// Policy label.
+    pub policy: String,
+    /// Worker-hours ÷ the oracle's, per week.
+    pub vs_oracle: Spread,
+    /// Pending pod-minutes per week.
+    pub pending_pod_minutes: Spread,
+    /// Longest Pending wait per week, seconds.
+    pub max_pending_seconds: Spread,
+    /// Overload minutes per week.
+    pub overload_minutes: Spread,
+}
+
+impl Suite {
+    /// Each policy's spreads, in report order.
+    pub fn stats(&self) -> Vec<PolicyStats> {
+        PolicyKind::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let col = |f: &dyn Fn(&Summary) -> f64| {
+                    Spread::of(self.weeks.iter().map(|(_, s)| f(&s[i])).collect())
+                };
+                PolicyStats {
+                    policy: kind.label().into(),
+                    vs_oracle: col(&|s| s.vs_oracle),
+                    pending_pod_minutes: col(&|s| s.pending_pod_minutes),
+                    max_pending_seconds: col(&|s| s.max_pending_seconds),
+                    overload_minutes: col(&|s| s.overload_minutes),
+                }
+            })
+            .collect()
+    }
+
+    /// Weeks where the oracle cost no more than every other policy.
+    pub fn oracle_cheapest(&self) -> usize {
+        self.weeks
+            .iter()
+            .filter(|(_, s)| {
+                let oracle = s
+                    .iter()
+                    .find(|x| x.policy == PolicyKind::Oracle.label())
+                    .map_or(f64::INFINITY, |x| x.cost_usd);
+                s.iter().all(|x| oracle <= x.cost_usd + 1e-9)
+            })
+            .count()
+    }
+
+    /// Simulated hours over all weeks and policies.
+    pub fn simulated_hours(&self) -> f64 {
+        self.weeks
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|x| x.duration_hours))
+            .sum()
+    }
+
+    /// The suite as a table for people.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Suite {}: {} weeks (seeds {}..={}), every policy on each",
+            self.family,
+            self.weeks.len(),
+            self.weeks.first().map_or(0, |w| w.0),
+            self.weeks.last().map_or(0, |w| w.0),
+        );
+        let _ = writeln!(
+            out,
+            "{:<26} {:>17} {:>21} {:>19} {:>19}",
+            "policy",
+            "× oracle med/max",
+            "pending pod-min m/max",
+            "longest wait m/max",
+            "overload min m/max"
+        );
+        let _ = writeln!(out, "{}", "-".repeat(106));
+        for s in self.stats() {
+            let _ = writeln!(
+                out,
+                "{:<26} {:>8.3} /{:>7.3} {:>10.1} /{:>9.1} {:>8.0}s /{:>7.0}s {:>9.1} /{:>8.1}",
+                s.policy,
+                s.vs_oracle.median,
+                s.vs_oracle.worst,
+                s.pending_pod_minutes.median,
+                s.pending_pod_minutes.worst,
+                s.max_pending_seconds.median,
+                s.max_pending_seconds.worst,
+                s.overload_minutes.median,
+                s.overload_minutes.worst,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "oracle cheapest in {} of {} weeks; the models are models of Cluster Autoscaler and Karpenter, not the products",
+            self.oracle_cheapest(),
+            self.weeks.len()
+        );
+        out
+    }
+
+    /// One JSON object per policy, one per line, with [`PolicyStats`]' keys.
+    pub fn json_lines(&self) -> String {
+        self.stats()
+            .iter()
+            .map(|s| serde_json::to_string(s).expect("stats always serialise") + "\n")
+            .collect()
+    }
+}
+
+/// Runs every policy over weeks `seeds` of family `name` on `jobs` threads; `done` is called
+/// with the number of weeks finished so far.
+///
+/// Errors: an unknown family.
+pub fn run(
+    name: &str,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    done: &(dyn Fn(usize) + Sync),
+) -> Result<Suite, ScenarioError> {
+    family::scenario(name, seeds.start)?;
+    let list: Vec<u64> = seeds.collect();
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let out = Mutex::new(Vec::with_capacity(list.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&seed) = list.get(i) else { break };
+                let scenario = family::scenario(name, seed).expect("the family parsed above");
+                let results = run::run_all(&scenario, &mut |_| {});
+                let summaries = results.into_iter().map(|r| r.summary).collect();
+                out.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((seed, summaries));
+                done(finished.fetch_add(1, Ordering::Relaxed) + 1);
+            });
+        }
+    });
+    let mut weeks = out.into_inner().unwrap_or_else(|e| e.into_inner());
+    weeks.sort_by_key(|w| w.0);
+    Ok(Suite {
+        family: name.to_owned(),
+        weeks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_take_the_middle_and_the_largest() {
+        let cases = [
+            ("odd", vec![3.0, 1.0, 2.0], (2.0, 3.0)),
+            ("even", vec![4.0, 1.0, 2.0, 3.0], (2.5, 4.0)),
+            ("empty", vec![], (0.0, 0.0)),
+        ];
+        for (name, v, (median, worst)) in cases {
+            assert_eq!(Spread::of(v), Spread { median, worst }, "case {name}");
+        }
+    }
+}

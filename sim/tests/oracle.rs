@@ -1,0 +1,72 @@
+//! The clairvoyant bound: within the node group's bounds it never leaves a pod Pending and is
+//! never overloaded, on any trace; on every built-in scenario no policy held to the same
+//! `MIN_NODES` floor costs less without leaving pods Pending or running more overloaded (the
+//! Karpenter model's default has no floor: at night it runs one worker, below the bound's).
+
+use proptest::prelude::*;
+use smartscale_sim::policy::PolicyKind;
+use smartscale_sim::{builtin, run, scenario};
+
+/// The TechFlow week's settings with `rows` as its trace (`(seconds, rps)`).
+fn with_trace(rows: &[(u64, f64)]) -> scenario::Scenario {
+    let mut csv = String::from("time,rps\n");
+    for (t, r) in rows {
+        csv.push_str(&format!("{t},{r:.1}\n"));
+    }
+    let toml = builtin::toml("techflow-week").expect("built-in");
+    scenario::parse(toml, "<prop>.toml", |_| {
+        Ok((csv.clone(), "<prop>.csv".into()))
+    })
+    .expect("a valid scenario")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn the_oracle_never_leaves_a_pod_pending(
+        steps in prop::collection::vec((60u64..1800, 0.0f64..9000.0), 2..12),
+    ) {
+        let mut t = 0;
+        let mut rows = vec![(0, steps[0].1)];
+        for (dt, rps) in &steps {
+            t += dt;
+            rows.push((t, *rps));
+        }
+        let s = with_trace(&rows);
+        let r = run::run(&s, PolicyKind::Oracle, &mut |_| {});
+        prop_assert_eq!(r.summary.pending_pod_minutes, 0.0, "{:?}", rows);
+        prop_assert_eq!(r.summary.max_pending_seconds, 0.0);
+        prop_assert_eq!(r.summary.overload_minutes, 0.0);
+        prop_assert!(r.summary.nodes_min >= s.policy.min_nodes);
+        prop_assert!(r.summary.nodes_max <= s.policy.max_nodes);
+    }
+}
+
+#[test]
+fn no_policy_undercuts_the_oracle_without_disruption_on_a_built_in_scenario() {
+    for name in builtin::NAMES {
+        let mut s = builtin::scenario(name).unwrap();
+        s.karpenter.min_nodes = s.policy.min_nodes;
+        let results = run::run_all(&s, &mut |_| {});
+        let oracle = results
+            .iter()
+            .find(|r| r.policy == PolicyKind::Oracle)
+            .expect("every run has the oracle")
+            .summary
+            .clone();
+        assert_eq!(oracle.pending_pod_minutes, 0.0, "{name}");
+        for r in &results {
+            let x = &r.summary;
+            let disrupted =
+                x.pending_pod_minutes > 0.0 || x.overload_minutes > oracle.overload_minutes;
+            assert!(
+                oracle.cost_usd <= x.cost_usd + 1e-9 || disrupted,
+                "{name}: {} costs {:.4} $ < the oracle's {:.4} $ without a Pending pod or more overload",
+                x.policy,
+                x.cost_usd,
+                oracle.cost_usd
+            );
+        }
+    }
+}
