@@ -32,7 +32,10 @@ export interface SmartScaleConfig {
   readonly cooldownScaleUpSecs: number;
   readonly cooldownScaleDownSecs: number;
   readonly masterInstanceType: string;
+  /** The worker launch template's instance type, also what the launching steps ask for (WORKER_INSTANCE_TYPES). */
   readonly workerInstanceType: string;
+  /** Launch workers as Spot first, falling back to on-demand (USE_SPOT). */
+  readonly useSpot: boolean;
   /** K3s release installed on the master and the workers (pinned so they always match). */
   readonly k3sVersion: string;
   /**
@@ -56,6 +59,7 @@ export interface SmartScaleConfig {
 export class ConfigError extends Error {}
 
 const NAME_RE = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+const INSTANCE_TYPE_RE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
 /** Defaults for every field; `repoRoot` and `lambdaAssetDir` are relative to the cdk/ folder's parent. */
 export function defaultConfig(repoRoot: string): SmartScaleConfig {
@@ -71,6 +75,7 @@ export function defaultConfig(repoRoot: string): SmartScaleConfig {
     cooldownScaleDownSecs: 600,
     masterInstanceType: 't3.medium',
     workerInstanceType: 't3.small',
+    useSpot: false,
     k3sVersion: 'v1.31.4+k3s1',
     demoAppIngressCidrs: [],
     lambdaAssetDir: `${repoRoot}/target/lambda`,
@@ -87,6 +92,13 @@ function asInt(key: string, value: unknown, fallback: number): number {
   const n = typeof value === 'number' ? value : Number(String(value));
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`context ${key}: expected a non-negative integer, got ${String(value)}`);
   return n;
+}
+
+function asFlag(key: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigError(`context ${key}: expected true or false, got ${String(value)}`);
 }
 
 function asBool(value: unknown): boolean {
@@ -123,6 +135,7 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     cooldownScaleDownSecs: asInt('cooldownScaleDown', get('cooldownScaleDown'), d.cooldownScaleDownSecs),
     masterInstanceType: (get('masterInstanceType') as string | undefined) ?? d.masterInstanceType,
     workerInstanceType: (get('workerInstanceType') as string | undefined) ?? d.workerInstanceType,
+    useSpot: asFlag('useSpot', get('useSpot'), d.useSpot),
     k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
     demoAppIngressCidrs,
     lambdaAssetDir: (get('lambdaAssetDir') as string | undefined) ?? d.lambdaAssetDir,
@@ -131,6 +144,9 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
   if (cfg.minNodes < 1 || cfg.minNodes > cfg.maxNodes) throw new ConfigError(`context minNodes/maxNodes: need 1 <= minNodes (${cfg.minNodes}) <= maxNodes (${cfg.maxNodes})`);
   if (cfg.scaleDownThresholdCpuPercent >= cfg.scaleUpThresholdCpuPercent || cfg.scaleUpThresholdCpuPercent > 100) {
     throw new ConfigError('context scaleUpThresholdCpu/scaleDownThresholdCpu: need down < up <= 100');
+  }
+  for (const [key, type] of [['masterInstanceType', cfg.masterInstanceType], ['workerInstanceType', cfg.workerInstanceType]] as const) {
+    if (!INSTANCE_TYPE_RE.test(type)) throw new ConfigError(`context ${key}: expected an EC2 instance type such as t3.small, got ${type}`);
   }
   if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(cfg.k3sVersion)) throw new ConfigError(`context k3sVersion: expected e.g. v1.31.4+k3s1, got ${cfg.k3sVersion}`);
   return cfg;

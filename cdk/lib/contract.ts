@@ -36,7 +36,7 @@ function spec(name: string, inVpc: boolean, capabilities: Capability[]): Functio
   return { name, substitution: `${pascal(name)}FunctionArn`, inVpc, capabilities };
 }
 
-const LOCK: Capability[] = ['state-read', 'state-put', 'state-write'];
+const LOCK: Capability[] = ['state-read', 'state-write'];
 
 /** The fourteen steps, in the order the design lists them. */
 export const FUNCTIONS: readonly FunctionSpec[] = [
