@@ -4,7 +4,7 @@
 # (`<step> --event -`) against moto server (AWS), the cluster emulator (Kubernetes, following
 # moto's EC2) and Debian's Prometheus (scraping the emulator with the shipped rules). Each
 # scenario asserts the end state in moto, the emulator, the DynamoDB item, Slack and SNS.
-# See statemachine/test/e2e/ and docs/STATE_MACHINE.md.
+# See tests/e2e/ and docs/STATE_MACHINE.md.
 #
 # Env: SMARTSCALE_E2E_LOGS=DIR keeps every scenario's logs there; SMARTSCALE_BENCH_OUT=FILE
 # appends a JSON line per step run (wall time, peak RSS via GNU time); SMARTSCALE_BIN_DIR picks
@@ -31,7 +31,6 @@ moto_up
 
 bash scripts/test-statemachine.sh --install-only
 log "end-to-end scenarios"
-cd statemachine
 name_pattern=()
 [ -z "${E2E_ONLY:-}" ] || name_pattern=(--test-name-pattern "$E2E_ONLY")
-node --test --test-concurrency=4 "${name_pattern[@]}" test/e2e/*.e2e.mjs
+node --test --test-concurrency=4 "${name_pattern[@]}" tests/e2e/*.e2e.mjs

@@ -19,10 +19,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FUNCTIONS, fakeArn, lambdaError, loadDefinition, runMachine } from '../harness.mjs';
+import { FUNCTIONS, fakeArn, lambdaError, loadDefinition, runMachine } from '../../statemachine/test/harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..', '..');
+const ROOT = join(HERE, '..', '..');
 
 function required(name) {
   const v = process.env[name];
