@@ -43,6 +43,12 @@ export interface SmartScaleConfig {
    * nothing is open to the internet.
    */
   readonly demoAppIngressCidrs: readonly string[];
+  /**
+   * Further settings of the functions, passed to every function's environment as given: any
+   * variable functions/core/src/config documents (windows, timeouts, `LOCK_TTL`, `DASHBOARD_URL`,
+   * ...) that the stack does not set itself. Context `functionSettings`: a JSON object of strings.
+   */
+  readonly functionSettings: Readonly<Record<string, string>>;
   /** Directory holding `<function-name>/bootstrap.zip` from `scripts/package-lambdas.sh` (`--out <dir>`). */
   readonly lambdaAssetDir: string;
   /**
@@ -78,6 +84,7 @@ export function defaultConfig(repoRoot: string): SmartScaleConfig {
     useSpot: false,
     k3sVersion: 'v1.31.4+k3s1',
     demoAppIngressCidrs: [],
+    functionSettings: {},
     lambdaAssetDir: `${repoRoot}/target/lambda`,
     synthOnlyPlaceholders: false,
     repoRoot,
@@ -99,6 +106,26 @@ function asFlag(key: string, value: unknown, fallback: boolean): boolean {
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
   throw new ConfigError(`context ${key}: expected true or false, got ${String(value)}`);
+}
+
+function asSettings(value: unknown): Record<string, string> {
+  if (value === undefined || value === '') return {};
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new ConfigError(`context functionSettings: expected a JSON object, got ${value}`);
+    }
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('context functionSettings: expected a JSON object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new ConfigError(`context functionSettings: ${k} is not an environment variable name`);
+    if (typeof v !== 'string') throw new ConfigError(`context functionSettings: ${k} must be a string, got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out;
 }
 
 function asBool(value: unknown): boolean {
@@ -138,6 +165,7 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     useSpot: asFlag('useSpot', get('useSpot'), d.useSpot),
     k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
     demoAppIngressCidrs,
+    functionSettings: asSettings(get('functionSettings')),
     lambdaAssetDir: (get('lambdaAssetDir') as string | undefined) ?? d.lambdaAssetDir,
     synthOnlyPlaceholders: asBool(get('synthOnlyPlaceholders')) || asBool(env.SMARTSCALE_SYNTH_PLACEHOLDERS),
   };

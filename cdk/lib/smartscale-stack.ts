@@ -338,6 +338,9 @@ export class SmartScaleStack extends Stack {
       WORKER_INSTANCE_TYPES: cfg.workerInstanceType,
       USE_SPOT: String(cfg.useSpot),
     };
+    const owned = Object.keys(cfg.functionSettings).filter((k) => k in env || k.startsWith('AWS_'));
+    if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
+    Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {

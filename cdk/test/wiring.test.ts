@@ -63,6 +63,23 @@ describe('settings reach the functions', () => {
   });
 });
 
+describe('functionSettings', () => {
+  it('each setting reaches every function as given', () => {
+    const s = synthCached({ functionSettings: JSON.stringify({ SCALE_UP_WINDOW: '60s', LOCK_TTL: '20s' }) });
+    for (const [fn, env] of Object.entries(environments(s))) {
+      assert.equal(env.SCALE_UP_WINDOW, '60s', fn);
+      assert.equal(env.LOCK_TTL, '20s', fn);
+    }
+  });
+  const bad: [string, string, RegExp][] = [
+    ['a variable the stack sets', JSON.stringify({ DYNAMODB_TABLE: 'other' }), /DYNAMODB_TABLE is set by the stack/],
+    ['a Lambda-provided variable', JSON.stringify({ AWS_REGION: 'eu-west-1' }), /AWS_REGION is set by the stack or by Lambda/],
+    ['not JSON', 'LOCK_TTL=20s', /expected a JSON object/],
+    ['a non-string value', JSON.stringify({ LOCK_TTL: 20 }), /LOCK_TTL must be a string/],
+  ];
+  for (const [name, value, error] of bad) it(`${name} fails the synth`, () => assert.throws(() => synthCached({ functionSettings: value }), error));
+});
+
 describe('the definitions carry the stack timeouts', () => {
   const s = synthCached();
   for (const [name, seconds] of [
