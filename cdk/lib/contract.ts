@@ -52,7 +52,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   spec('record-outcome', false, LOCK),
   spec('notify', false, ['slack-secret', 'sns-publish']),
   spec('release-lock', false, LOCK),
-  spec('cleanup', false, [...LOCK, 'sns-publish']),
+  spec('cleanup', false, [...LOCK, 'slack-secret', 'sns-publish']),
   spec('spot-interruption', true, ['k8s-secret', 'state-write', 'ec2-launch', 'ec2-describe']),
 ];
 

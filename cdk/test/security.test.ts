@@ -29,7 +29,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'record-outcome': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   notify: [...SECRET, 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
   'release-lock': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  cleanup: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
+  cleanup: ['dynamodb:GetItem', 'dynamodb:UpdateItem', ...SECRET, 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
   'spot-interruption': [...SECRET, 'dynamodb:UpdateItem', ...LAUNCH],
 };
 

@@ -1,6 +1,6 @@
-// End-to-end runs of the periodic machine (smartscale.asl.json): the real step binaries against
-// moto, the cluster emulator and Prometheus (see standins.mjs). Scenarios run concurrently: each
-// is its own cluster with its own stand-ins; they share only moto. Every scenario asserts the end
+// End-to-end runs of the periodic machine as synthesized: the real step binaries, each with its
+// role from the template, against moto, the cluster emulator and Prometheus (see standins.mjs).
+// Scenarios run concurrently: each is its own deployment with its own stand-ins. Every scenario asserts the end
 // state: instances in moto, nodes in the emulator, the DynamoDB item, Slack and SNS.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
