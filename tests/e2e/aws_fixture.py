@@ -23,8 +23,9 @@ Usage: aws_fixture.py COMMAND JSON  (prints one JSON object on stdout)
            each instance's tags (for the IAM condition keys aws:ResourceTag/*).
   call     {"endpoint", "credentials", "service", "operation", "params"}
            one API call with the given credentials; prints {"ok": result} or {"error": code, "message"}.
-  launch   {"launch_template", "subnet", "tags"}
-           runs one instance (the rig's administrator), optionally without SmartScale's tags.
+  launch   {"subnet", "tags"}
+           runs one instance as the rig's administrator, not from the worker launch template,
+           tagged with `tags` only (none: untagged).
 """
 
 import base64
@@ -470,8 +471,11 @@ def call(a):
 
 
 def launch(a):
+    """An instance SmartScale did not launch: not from the worker template, with only `tags`."""
+    ec2 = client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     kw = {"TagSpecifications": [{"ResourceType": "instance", "Tags": a["tags"]}]} if a.get("tags") else {}
-    r = client("ec2").run_instances(LaunchTemplate={"LaunchTemplateId": a["launch_template"]}, MinCount=1, MaxCount=1, SubnetId=a["subnet"], **kw)
+    r = ec2.run_instances(ImageId=image, InstanceType="t3.small", MinCount=1, MaxCount=1, SubnetId=a["subnet"], **kw)
     return {"instance_id": r["Instances"][0]["InstanceId"]}
 
 

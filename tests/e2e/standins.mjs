@@ -239,10 +239,10 @@ export class Scenario {
     return this.#fixture('call', { endpoint: this.proxy.url, credentials: this.fn(step).credentials, service, operation, params });
   }
 
-  /** Runs one instance from the worker launch template as the rig, with `tags` (none: untagged). */
+  /** Runs one instance SmartScale did not launch (not from its template), with `tags` (none: untagged). */
   launchAsRig(tags) {
     const subnet = this.fn('launch-nodes').environment.WORKER_SUBNET_IDS.split(',')[0];
-    return this.#fixture('launch', { launch_template: this.aws.launch_template.id, subnet, tags });
+    return this.#fixture('launch', { subnet, tags });
   }
 
   /** The execution input the trigger `triggerId` of machine `suffix` sends (the first when omitted). */
