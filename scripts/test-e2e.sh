@@ -48,7 +48,9 @@ export PROMETHEUS_BIN=/usr/bin/prometheus
 SMARTSCALE_E2E_SYNTH_DIR="$(mktemp -d -t smartscale-synth.XXXXXX)"
 export SMARTSCALE_E2E_SYNTH_DIR
 trap 'rm -rf "$SMARTSCALE_E2E_SYNTH_DIR"' EXIT
+log "cdk synth of the scenarios' stacks"
+node tests/e2e/synth.mjs
 log "end-to-end scenarios"
 name_pattern=()
 [ -z "${E2E_ONLY:-}" ] || name_pattern=(--test-name-pattern "$E2E_ONLY")
-node --test --test-concurrency=4 "${name_pattern[@]}" tests/e2e/*.e2e.mjs
+node --test --test-concurrency=2 "${name_pattern[@]}" tests/e2e/*.e2e.mjs

@@ -38,6 +38,7 @@ import time
 import uuid
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REGION = os.environ.get("AWS_REGION", "us-east-1")
@@ -54,7 +55,10 @@ def client(service, endpoint=None, credentials=None):
             "aws_secret_access_key": credentials["SecretAccessKey"],
             "aws_session_token": credentials.get("SessionToken"),
         }
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint or os.environ["AWS_ENDPOINT_URL"], **kw)
+    # One attempt, a long read: moto answers one request at a time, slowly under load, and a
+    # retried create would find its own first attempt's resource.
+    config = Config(connect_timeout=10, read_timeout=600, retries={"total_max_attempts": 1})
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint or os.environ["AWS_ENDPOINT_URL"], config=config, **kw)
 
 
 class Unsupported(Exception):

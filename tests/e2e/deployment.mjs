@@ -30,9 +30,12 @@ export const BASE_CONTEXT = {
     PENDING_PODS_WINDOW: '60s',
     SCALE_DOWN_WINDOW: '60s',
     ERROR_RATE_WINDOW: '60s',
-    JOIN_TIMEOUT: '40s',
+    // One set of deadlines for every scenario, so the suite synthesizes few stacks: short enough
+    // for the join-timeout, drain-blocked and crash scenarios, long enough for a scale-up's
+    // workers (2 s boot) to join and for a busy machine's ticks to renew the lease in time.
+    JOIN_TIMEOUT: '30s',
     DRAIN_TIMEOUT: '30s',
-    LOCK_TTL: '60s',
+    LOCK_TTL: '30s',
     DASHBOARD_URL: 'https://grafana.example.com/d/smartscale',
   },
 };
@@ -150,6 +153,9 @@ async function synthInto(key, context) {
   if (!file) throw new Error(`no template in ${out}`);
   return join(out, file);
 }
+
+/** The contexts the suite's scenarios use, synthesized up front by synth.mjs (others on demand). */
+export const SUITE_CONTEXTS = [scenarioContext(), scenarioContext({ MAX_NODES: '3' }), scenarioContext({}, { businessHoursTimeZone: 'Asia/Dhaka' })];
 
 /** The EventBridge scheduled event a rule without `Input` delivers (the documented shape). */
 export function scheduledEvent(ruleArn, at = new Date()) {

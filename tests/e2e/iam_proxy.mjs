@@ -161,12 +161,24 @@ const sha256 = (data) => createHash('sha256').update(data).digest('hex');
 const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
 const rfc3986 = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/** Re-signs a request (SigV4, headers host, content-type, x-amz-date) with `creds`. */
+/**
+ * A form body encoded as botocore encodes one (Python's urlencode: space as `+`, only
+ * `A-Za-z0-9_.-~` unescaped). moto checks a form request's signature over the form it parsed,
+ * re-encoded that way, not over the bytes received; a body another SDK encoded differently (the
+ * Rust SDK writes a space as %20) would fail that check although its signature is right.
+ */
+export function botocoreForm(body) {
+  const enc = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+  return Buffer.from([...new URLSearchParams(body.toString())].map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&'));
+}
+
+/** Re-signs a request (SigV4, headers host, content-type, x-amz-date, x-amz-security-token) with `creds`. */
 export function resign(method, url, headers, body, creds, service) {
   const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
   const date = amzDate.slice(0, 8);
   const h = { host: headers.host, 'x-amz-date': amzDate };
   if (headers['content-type']) h['content-type'] = headers['content-type'];
+  if (creds.SessionToken) h['x-amz-security-token'] = creds.SessionToken;
   const names = Object.keys(h).sort();
   const [path, query = ''] = url.split('?');
   const canonicalQuery = query
@@ -177,15 +189,19 @@ export function resign(method, url, headers, body, creds, service) {
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
   const key = ['aws4_request'].reduce((k, part) => hmac(k, part), [REGION, service].reduce((k, part) => hmac(k, part), hmac(`AWS4${creds.SecretAccessKey}`, date)));
   const signature = createHmac('sha256', key).update(toSign).digest('hex');
-  const out = { ...headers, 'x-amz-date': amzDate, authorization: `AWS4-HMAC-SHA256 Credential=${creds.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
+  const out = { ...headers, 'x-amz-date': amzDate, 'content-length': String(body.length), authorization: `AWS4-HMAC-SHA256 Credential=${creds.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
   delete out['x-amz-security-token'];
+  delete out['transfer-encoding'];
+  if (creds.SessionToken) out['x-amz-security-token'] = creds.SessionToken;
   return out;
 }
 
 /**
  * Starts the proxy in front of `motoUrl`. `principals` maps a function's access key id to
- * { name, principal, policies }; `lookup` is as for {@link checksFor}; `admin` are the keys the
- * emulator's calls are re-signed with. Returns { url, decisions, close() }; `decisions` lists
+ * { name, principal, policies, credentials }; `lookup` is as for {@link checksFor}; `admin` are
+ * the keys the emulator's calls are re-signed with. A function's form-encoded call is passed on
+ * with its body re-encoded as botocore would (see {@link botocoreForm}) and signed again with
+ * the same function's credentials: the same caller, a body moto can check. Returns { url, decisions, close() }; `decisions` lists
  * { fn, action, resource, context, result } in call order.
  */
 export async function startIamProxy({ motoUrl, principals, lookup, admin }) {
@@ -194,12 +210,14 @@ export async function startIamProxy({ motoUrl, principals, lookup, admin }) {
   const server = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
-    const body = Buffer.concat(chunks);
+    let body = Buffer.concat(chunks);
     let headers = { ...req.headers };
     try {
       const call = parseCall(headers, body);
       const who = principals.get(call.accessKey);
+      const form = !headers['x-amz-target'] && String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
       if (call.accessKey === EMULATOR_KEY) {
+        if (form) body = botocoreForm(body);
         headers = resign(req.method, req.url, headers, body, admin(), call.service);
       } else if (who) {
         for (const check of await checksFor(call, lookup)) {
@@ -210,6 +228,10 @@ export async function startIamProxy({ motoUrl, principals, lookup, admin }) {
             res.writeHead(d.status, { 'content-type': d.type }).end(d.body);
             return;
           }
+        }
+        if (form) {
+          body = botocoreForm(body);
+          headers = resign(req.method, req.url, headers, body, who.credentials, call.service);
         }
       }
     } catch (e) {

@@ -165,6 +165,7 @@ export class Scenario {
       name: f.name,
       principal: `arn:aws:sts::123456789012:assumed-role/${f.role_arn.split('/').pop()}/${f.name.slice(0, 64)}`,
       policies: f.policies,
+      credentials: f.credentials,
     }]));
     this.proxy = await startIamProxy({
       motoUrl: this.motoUrl,
