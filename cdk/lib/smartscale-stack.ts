@@ -387,6 +387,8 @@ export class SmartScaleStack extends Stack {
               resources: [arn('ec2', 'instance/*'), arn('ec2', 'volume/*'), arn('ec2', 'network-interface/*'), arn('ec2', 'spot-instances-request/*')],
               conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
             }),
+            // Launching picks each zone's subnet; DescribeSubnets has no resource-level permissions.
+            new iam.PolicyStatement({ sid: 'DescribeSubnets', actions: ['ec2:DescribeSubnets'], resources: ['*'] }),
             new iam.PolicyStatement({
               sid: 'PassWorkerRoleOnly',
               actions: ['iam:PassRole'],

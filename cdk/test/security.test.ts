@@ -15,7 +15,7 @@ const s = synthCached();
 const VPC_ENI = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const SECRET = ['secretsmanager:GetSecretValue'];
-const LAUNCH = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole', 'ec2:DescribeInstances'];
+const LAUNCH = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole', 'ec2:DescribeInstances', 'ec2:DescribeSubnets'];
 const EXPECTED_ACTIONS: Record<string, string[]> = {
   'acquire-lock': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   evaluate: ['dynamodb:GetItem', 'dynamodb:UpdateItem', ...SECRET, 'ec2:DescribeInstances'],
