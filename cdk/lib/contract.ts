@@ -42,7 +42,7 @@ const LOCK: Capability[] = ['state-read', 'state-write'];
 export const FUNCTIONS: readonly FunctionSpec[] = [
   spec('acquire-lock', false, LOCK),
   spec('evaluate', true, ['state-read', 'state-write', 'k8s-secret', 'prometheus-secret', 'ec2-describe']),
-  spec('launch-nodes', false, ['state-write', 'ec2-launch', 'ec2-describe']),
+  spec('launch-nodes', false, ['state-write', 'ec2-launch', 'ec2-describe', 'slack-secret', 'sns-publish']),
   spec('check-nodes-ready', true, ['k8s-secret', 'ec2-describe', 'state-write']),
   spec('handle-join-failure', true, ['ec2-terminate-managed', 'ec2-describe', 'k8s-secret', 'state-write']),
   spec('cordon-node', true, ['k8s-secret', 'state-write']),

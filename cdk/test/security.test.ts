@@ -19,7 +19,7 @@ const LAUNCH = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole', 'ec2:Descr
 const EXPECTED_ACTIONS: Record<string, string[]> = {
   'acquire-lock': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   evaluate: ['dynamodb:GetItem', 'dynamodb:UpdateItem', ...SECRET, 'ec2:DescribeInstances'],
-  'launch-nodes': [...LAUNCH, 'dynamodb:UpdateItem'],
+  'launch-nodes': [...LAUNCH, 'dynamodb:UpdateItem', ...SECRET, 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
   'check-nodes-ready': [...SECRET, 'ec2:DescribeInstances', 'dynamodb:UpdateItem'],
   'handle-join-failure': ['ec2:TerminateInstances', 'ec2:DescribeInstances', ...SECRET, 'dynamodb:UpdateItem'],
   'cordon-node': [...SECRET, 'dynamodb:UpdateItem'],
