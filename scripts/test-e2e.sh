@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end runs of the real state machine with the real step binaries: aws-local-stepfunctions
-# runs statemachine/*.asl.json with every Task state running its Lambda binary in local mode
-# (`<step> --event -`) against moto server (AWS), the cluster emulator (Kubernetes, following
-# moto's EC2) and Debian's Prometheus (scraping the emulator with the shipped rules). Each
-# scenario asserts the end state in moto, the emulator, the DynamoDB item, Slack and SNS.
-# See statemachine/test/e2e/ and docs/STATE_MACHINE.md.
+# End-to-end runs of the deployment as synthesized: `cdk synth` of the real app (per scenario
+# context: shortened windows through -c functionSettings, a lower maxNodes, a business-hours
+# schedule), then per scenario its own moto server (IAM authorization on) holding the template's
+# resources, the cluster emulator (Kubernetes, following moto's EC2) and Debian's Prometheus
+# (scraping the emulator with the shipped rules). aws-local-stepfunctions runs the synthesized
+# definitions; every Task runs its function's binary in local mode (`<step> --event -`) with the
+# template's environment and its role's credentials, every AWS call checked against that role by
+# tests/e2e/iam_proxy.mjs (@cloud-copilot/iam-simulate). Each scenario asserts the end state in
+# moto, the emulator, the DynamoDB item, Slack and SNS. See tests/e2e/ and docs/STATE_MACHINE.md.
 #
 # Env: SMARTSCALE_E2E_LOGS=DIR keeps every scenario's logs there; SMARTSCALE_BENCH_OUT=FILE
 # appends a JSON line per step run (wall time, peak RSS via GNU time); SMARTSCALE_BIN_DIR picks
 # the binaries (default: the debug build, built here); E2E_ONLY=REGEX runs matching scenarios.
+# `--install-only`: install what the rig needs (also for scripts/demo.sh) and build the CDK app.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -16,6 +20,21 @@ cd "$SMARTSCALE_ROOT"
 
 need_apt prometheus curl time
 need_venv
+bash scripts/test-statemachine.sh --install-only
+# npm ci wipes node_modules every time: run it only when the lock file changed.
+npm_ci_once() {
+  local dir="$1" stamp="$1/node_modules/.smartscale-lock-sha256" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+    printf '%s\n' "$want" >"$stamp"
+  fi
+}
+npm_ci_once tests/e2e
+npm_ci_once cdk
+log "building the CDK app (the rig synthesizes it)"
+(cd cdk && rm -rf build && npx --no-install tsc -p tsconfig.json)
+[ "${1:-}" = --install-only ] && exit 0
 
 if [ -z "${SMARTSCALE_BIN_DIR:-}" ]; then
   log "building the step binaries and the emulator"
@@ -26,12 +45,12 @@ fi
 export SMARTSCALE_PYTHON="$SMARTSCALE_ROOT/.venv/bin/python"
 export PROMETHEUS_BIN=/usr/bin/prometheus
 
-trap moto_down EXIT
-moto_up
-
-bash scripts/test-statemachine.sh --install-only
+SMARTSCALE_E2E_SYNTH_DIR="$(mktemp -d -t smartscale-synth.XXXXXX)"
+export SMARTSCALE_E2E_SYNTH_DIR
+trap 'rm -rf "$SMARTSCALE_E2E_SYNTH_DIR"' EXIT
+log "cdk synth of the scenarios' stacks"
+node tests/e2e/synth.mjs
 log "end-to-end scenarios"
-cd statemachine
 name_pattern=()
 [ -z "${E2E_ONLY:-}" ] || name_pattern=(--test-name-pattern "$E2E_ONLY")
-node --test --test-concurrency=4 "${name_pattern[@]}" test/e2e/*.e2e.mjs
+node --test --test-concurrency=2 "${name_pattern[@]}" tests/e2e/*.e2e.mjs

@@ -47,7 +47,10 @@ export interface SmartScaleConfig {
   readonly cooldownScaleUpSecs: number;
   readonly cooldownScaleDownSecs: number;
   readonly masterInstanceType: string;
+  /** The worker launch template's instance type, also what the launching steps ask for (WORKER_INSTANCE_TYPES). */
   readonly workerInstanceType: string;
+  /** Launch workers as Spot first, falling back to on-demand (USE_SPOT). */
+  readonly useSpot: boolean;
   /** K3s release installed on the master and the workers (pinned so they always match). */
   readonly k3sVersion: string;
   /**
@@ -55,6 +58,12 @@ export interface SmartScaleConfig {
    * nothing is open to the internet.
    */
   readonly demoAppIngressCidrs: readonly string[];
+  /**
+   * Further settings of the functions, passed to every function's environment as given: any
+   * variable functions/core/src/config documents (windows, timeouts, `LOCK_TTL`, `DASHBOARD_URL`,
+   * ...) that the stack does not set itself. Context `functionSettings`: a JSON object of strings.
+   */
+  readonly functionSettings: Readonly<Record<string, string>>;
   /** Directory holding `<function-name>/bootstrap.zip` from `scripts/package-lambdas.sh` (`--out <dir>`). */
   readonly lambdaAssetDir: string;
   /**
@@ -73,6 +82,7 @@ export interface SmartScaleConfig {
 export class ConfigError extends Error {}
 
 const NAME_RE = /^[a-z][a-z0-9-]{1,30}[a-z0-9]$/;
+const INSTANCE_TYPE_RE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
 /**
  * The engine's defaults, `functions/engine/defaults.json` (the one source the Rust configuration
@@ -97,8 +107,10 @@ export function defaultConfig(repoRoot: string): SmartScaleConfig {
     cooldownScaleDownSecs: Number(e.COOLDOWN_SCALE_DOWN),
     masterInstanceType: 't3.medium',
     workerInstanceType: e.WORKER_INSTANCE_TYPES.split(',')[0].trim(),
+    useSpot: e.USE_SPOT === 'true',
     k3sVersion: 'v1.31.4+k3s1',
     demoAppIngressCidrs: [],
+    functionSettings: {},
     lambdaAssetDir: `${repoRoot}/target/lambda`,
     synthOnlyPlaceholders: false,
     repoRoot,
@@ -113,6 +125,33 @@ function asInt(key: string, value: unknown, fallback: number): number {
   const n = typeof value === 'number' ? value : Number(String(value));
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`context ${key}: expected a non-negative integer, got ${String(value)}`);
   return n;
+}
+
+function asFlag(key: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigError(`context ${key}: expected true or false, got ${String(value)}`);
+}
+
+function asSettings(value: unknown): Record<string, string> {
+  if (value === undefined || value === '') return {};
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new ConfigError(`context functionSettings: expected a JSON object, got ${value}`);
+    }
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('context functionSettings: expected a JSON object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new ConfigError(`context functionSettings: ${k} is not an environment variable name`);
+    if (typeof v !== 'string') throw new ConfigError(`context functionSettings: ${k} must be a string, got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out;
 }
 
 function asBool(value: unknown): boolean {
@@ -149,14 +188,19 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     cooldownScaleDownSecs: asInt('cooldownScaleDown', get('cooldownScaleDown'), d.cooldownScaleDownSecs),
     masterInstanceType: (get('masterInstanceType') as string | undefined) ?? d.masterInstanceType,
     workerInstanceType: (get('workerInstanceType') as string | undefined) ?? d.workerInstanceType,
+    useSpot: asFlag('useSpot', get('useSpot'), d.useSpot),
     k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
     demoAppIngressCidrs,
+    functionSettings: asSettings(get('functionSettings')),
     lambdaAssetDir: (get('lambdaAssetDir') as string | undefined) ?? d.lambdaAssetDir,
     synthOnlyPlaceholders: asBool(get('synthOnlyPlaceholders')) || asBool(env.SMARTSCALE_SYNTH_PLACEHOLDERS),
   };
   if (cfg.minNodes < 1 || cfg.minNodes > cfg.maxNodes) throw new ConfigError(`context minNodes/maxNodes: need 1 <= minNodes (${cfg.minNodes}) <= maxNodes (${cfg.maxNodes})`);
   if (cfg.scaleDownThresholdCpuPercent >= cfg.scaleUpThresholdCpuPercent || cfg.scaleUpThresholdCpuPercent > 100) {
     throw new ConfigError('context scaleUpThresholdCpu/scaleDownThresholdCpu: need down < up <= 100');
+  }
+  for (const [key, type] of [['masterInstanceType', cfg.masterInstanceType], ['workerInstanceType', cfg.workerInstanceType]] as const) {
+    if (!INSTANCE_TYPE_RE.test(type)) throw new ConfigError(`context ${key}: expected an EC2 instance type such as t3.small, got ${type}`);
   }
   if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(cfg.k3sVersion)) throw new ConfigError(`context k3sVersion: expected e.g. v1.31.4+k3s1, got ${cfg.k3sVersion}`);
   const gitops = gitopsFromContext(get);

@@ -36,13 +36,13 @@ function spec(name: string, inVpc: boolean, capabilities: Capability[]): Functio
   return { name, substitution: `${pascal(name)}FunctionArn`, inVpc, capabilities };
 }
 
-const LOCK: Capability[] = ['state-read', 'state-put', 'state-write'];
+const LOCK: Capability[] = ['state-read', 'state-write'];
 
 /** The fourteen steps, in the order the design lists them. */
 export const FUNCTIONS: readonly FunctionSpec[] = [
   spec('acquire-lock', false, LOCK),
   spec('evaluate', true, ['state-read', 'state-write', 'k8s-secret', 'prometheus-secret', 'ec2-describe']),
-  spec('launch-nodes', false, ['state-write', 'ec2-launch', 'ec2-describe']),
+  spec('launch-nodes', false, ['state-write', 'ec2-launch', 'ec2-describe', 'slack-secret', 'sns-publish']),
   spec('check-nodes-ready', true, ['k8s-secret', 'ec2-describe', 'state-write']),
   spec('handle-join-failure', true, ['ec2-terminate-managed', 'ec2-describe', 'k8s-secret', 'state-write']),
   spec('cordon-node', true, ['k8s-secret', 'state-write']),
@@ -52,7 +52,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   spec('record-outcome', false, LOCK),
   spec('notify', false, ['slack-secret', 'sns-publish']),
   spec('release-lock', false, LOCK),
-  spec('cleanup', false, [...LOCK, 'sns-publish']),
+  spec('cleanup', false, [...LOCK, 'slack-secret', 'sns-publish']),
   spec('spot-interruption', true, ['k8s-secret', 'state-write', 'ec2-launch', 'ec2-describe']),
 ];
 

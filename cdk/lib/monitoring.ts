@@ -22,13 +22,17 @@ export interface MonitoringProps {
   readonly cfg: SmartScaleConfig;
   readonly topic: sns.ITopic;
   readonly scaling: sfn.StateMachine;
+  readonly spot: sfn.StateMachine;
   readonly functions: Record<string, lambda.Function>;
 }
 
 /** Lambda Duration above this many milliseconds means a step is near its 30 s timeout. */
 export const STEP_DURATION_ALARM_MS = 25_000;
 
-/** Adds the seed's seven alarms (step duration as two alarms) and the dashboard; returns the alarms by id. */
+/**
+ * Adds the seed's seven alarms (step duration as two alarms), the timed-out and aborted execution
+ * alarms of both state machines, and the dashboard; returns the alarms by id.
+ */
 export function addMonitoring(scope: Construct, p: MonitoringProps): Record<string, cloudwatch.Alarm> {
   const custom = (metricName: string, statistic: string, period: Duration) =>
     new cloudwatch.Metric({ namespace: METRICS.namespace, metricName, dimensionsMap: { [METRICS.clusterDimension]: p.cfg.clusterId }, statistic, period });
@@ -51,6 +55,29 @@ export function addMonitoring(scope: Construct, p: MonitoringProps): Record<stri
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
+  // An execution that times out or is stopped ends without Cleanup (no alert from the machine
+  // itself), so each is an alarm of its own, on both machines.
+  for (const [machineId, machine] of [['Scaling', p.scaling], ['Spot', p.spot]] as const) {
+    const what = machineId === 'Scaling' ? 'scaling' : 'spot-interruption';
+    alarm(`${machineId}TimedOutAlarm`, {
+      alarmName: `${what}-executions-timed-out`,
+      alarmDescription: `CRITICAL: a ${what} execution reached the state machine timeout (no Cleanup ran; its lease expires and the next tick recovers)`,
+      metric: machine.metricTimedOut({ period: Duration.minutes(15), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm(`${machineId}AbortedAlarm`, {
+      alarmName: `${what}-executions-aborted`,
+      alarmDescription: `WARNING: a ${what} execution was stopped (StopExecution; no Cleanup ran)`,
+      metric: machine.metricAborted({ period: Duration.minutes(15), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
   alarm('CpuOverloadAlarm', {
     alarmName: 'cpu-overload',
     alarmDescription: 'CRITICAL: cluster CPU above 90% for 5 minutes (capacity exhausted)',

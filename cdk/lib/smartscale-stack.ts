@@ -44,6 +44,24 @@ export const KEY_ADMIN_ACTIONS = [
   'kms:UpdateAlias', 'kms:UpdateKeyDescription',
 ];
 
+/**
+ * The definition text of `file` with the machine's overall `TimeoutSeconds` set from `timeout`
+ * (right after `StartAt`). The stack owns that value: `StateMachine`'s `timeout` does not reach a
+ * definition given as a string, and a definition file that sets its own fails the synth, as does
+ * malformed JSON (the message names the file).
+ */
+export function withTimeout(file: string, text: string, timeout: Duration): string {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
+  }
+  if ('TimeoutSeconds' in parsed) throw new Error(`${file}: TimeoutSeconds is set by the stack (the state machine's timeout), remove it from the file`);
+  const { Comment, StartAt, ...rest } = parsed;
+  return JSON.stringify({ Comment, StartAt, TimeoutSeconds: timeout.toSeconds(), ...rest }, null, 2);
+}
+
 /** The deployable SmartScale system for one cluster. */
 export class SmartScaleStack extends Stack {
   /** Every Lambda step, keyed by its kebab name. */
@@ -317,7 +335,12 @@ export class SmartScaleStack extends Stack {
       SCALE_DOWN_THRESHOLD_CPU: String(cfg.scaleDownThresholdCpuPercent),
       COOLDOWN_SCALE_UP: String(cfg.cooldownScaleUpSecs),
       COOLDOWN_SCALE_DOWN: String(cfg.cooldownScaleDownSecs),
+      WORKER_INSTANCE_TYPES: cfg.workerInstanceType,
+      USE_SPOT: String(cfg.useSpot),
     };
+    const owned = Object.keys(cfg.functionSettings).filter((k) => k in env || k.startsWith('AWS_'));
+    if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
+    Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
@@ -364,6 +387,8 @@ export class SmartScaleStack extends Stack {
               resources: [arn('ec2', 'instance/*'), arn('ec2', 'volume/*'), arn('ec2', 'network-interface/*'), arn('ec2', 'spot-instances-request/*')],
               conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
             }),
+            // Launching picks each zone's subnet; DescribeSubnets has no resource-level permissions.
+            new iam.PolicyStatement({ sid: 'DescribeSubnets', actions: ['ec2:DescribeSubnets'], resources: ['*'] }),
             new iam.PolicyStatement({
               sid: 'PassWorkerRoleOnly',
               actions: ['iam:PassRole'],
@@ -395,8 +420,7 @@ export class SmartScaleStack extends Stack {
     const machine = (id: string, file: string, name: string, timeout: Duration) => {
       const src = stateMachineDefinition(cfg, file);
       placeholders ||= src.placeholder;
-      const body = fs.readFileSync(src.path, 'utf8');
-      JSON.parse(body); // a malformed definition fails the synth here, naming the file below
+      const body = withTimeout(src.path, fs.readFileSync(src.path, 'utf8'), timeout);
       const missing = [...body.matchAll(/\$\{([A-Za-z0-9]+)\}/g)].map((m) => m[1]!).filter((k) => !(k in substitutions));
       if (missing.length > 0) throw new Error(`${src.path}: no substitution for ${[...new Set(missing)].join(', ')}`);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
@@ -457,7 +481,7 @@ export class SmartScaleStack extends Stack {
     }
 
     // ---------------------------------------------------------------- alarms and dashboard
-    addMonitoring(this, { cfg, topic, scaling, functions: this.functions });
+    addMonitoring(this, { cfg, topic, scaling, spot, functions: this.functions });
 
     // ---------------------------------------------------------------- outputs
     const out = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });

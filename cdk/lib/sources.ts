@@ -1,7 +1,8 @@
 /**
  * Where the stack finds the files other parts of SmartScale produce: Lambda zips, ASL definitions,
- * the Prometheus configuration. Real files win; the committed fixtures are used only when the
- * configuration says this is a synth-only (test) run, and every fallback is reported.
+ * the Prometheus configuration. Real files win; the committed fixtures (Lambda placeholder,
+ * Prometheus files) are used only when the configuration says this is a synth-only (test) run,
+ * and every fallback is reported. The ASL definitions have no fixture.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +14,6 @@ export const CDK_DIR = path.resolve(__dirname, '..', fs.existsSync(path.resolve(
 /** Committed synth-only fixtures (tests only). */
 export const FIXTURES = {
   placeholderLambda: path.join(CDK_DIR, 'test', 'fixtures', 'placeholder-lambda'),
-  statemachine: path.join(CDK_DIR, 'test', 'fixtures', 'statemachine'),
   prometheus: path.join(CDK_DIR, 'test', 'fixtures', 'prometheus'),
 };
 
@@ -49,9 +49,15 @@ function realOrFixture(cfg: SmartScaleConfig, real: string, fixture: string, how
   throw new MissingSourceError(`${real} is missing (${how})`);
 }
 
-/** The ASL definition `statemachine/<file>`; the test fixture only in synth-only runs. */
+/**
+ * The ASL definition `statemachine/<file>`, in every synth (there is no stand-in copy: the
+ * definitions the tests synthesize are the ones that deploy). Throws {@link MissingSourceError}
+ * naming the file when it is absent.
+ */
 export function stateMachineDefinition(cfg: SmartScaleConfig, file: string): Source {
-  return realOrFixture(cfg, path.join(cfg.repoRoot, 'statemachine', file), path.join(FIXTURES.statemachine, file), 'the state machine definition is written under statemachine/');
+  const real = path.join(cfg.repoRoot, 'statemachine', file);
+  if (!fs.existsSync(real)) throw new MissingSourceError(`${real} is missing (the state machine definitions live under statemachine/)`);
+  return { path: real, placeholder: false };
 }
 
 /** The Prometheus configuration `cdk/prometheus/<file>` (rules under rules/); fixture only in synth-only runs. */

@@ -15,21 +15,21 @@ const s = synthCached();
 const VPC_ENI = ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'];
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const SECRET = ['secretsmanager:GetSecretValue'];
-const LAUNCH = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole', 'ec2:DescribeInstances'];
+const LAUNCH = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole', 'ec2:DescribeInstances', 'ec2:DescribeSubnets'];
 const EXPECTED_ACTIONS: Record<string, string[]> = {
-  'acquire-lock': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  'acquire-lock': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   evaluate: ['dynamodb:GetItem', 'dynamodb:UpdateItem', ...SECRET, 'ec2:DescribeInstances'],
-  'launch-nodes': [...LAUNCH, 'dynamodb:UpdateItem'],
+  'launch-nodes': [...LAUNCH, 'dynamodb:UpdateItem', ...SECRET, 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
   'check-nodes-ready': [...SECRET, 'ec2:DescribeInstances', 'dynamodb:UpdateItem'],
   'handle-join-failure': ['ec2:TerminateInstances', 'ec2:DescribeInstances', ...SECRET, 'dynamodb:UpdateItem'],
   'cordon-node': [...SECRET, 'dynamodb:UpdateItem'],
   'drain-node': [...SECRET, 'dynamodb:UpdateItem'],
   'abort-drain': [...SECRET, 'dynamodb:UpdateItem'],
   'terminate-node': ['ec2:TerminateInstances', 'ec2:DescribeInstances', ...SECRET, 'dynamodb:UpdateItem'],
-  'record-outcome': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  'record-outcome': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   notify: [...SECRET, 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
-  'release-lock': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  cleanup: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
+  'release-lock': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  cleanup: ['dynamodb:GetItem', 'dynamodb:UpdateItem', ...SECRET, 'sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
   'spot-interruption': [...SECRET, 'dynamodb:UpdateItem', ...LAUNCH],
 };
 
@@ -276,7 +276,7 @@ describe('Lambda functions', () => {
     assert.equal(groups.size, FUNCTIONS.length);
   });
   it('every function gets the contract environment variables', () => {
-    const names = ['CLUSTER_ID', 'DYNAMODB_TABLE', 'PROMETHEUS_URL', 'PROMETHEUS_AUTH_SECRET_ARN', 'K8S_CREDENTIALS_SECRET_ARN', 'K3S_TOKEN_SECRET_ARN', 'SLACK_WEBHOOK_SECRET_ARN', 'SNS_TOPIC_ARN', 'LAUNCH_TEMPLATE_ID', 'LAUNCH_TEMPLATE_VERSION', 'WORKER_SUBNET_IDS', 'MIN_NODES', 'MAX_NODES', 'SCALE_UP_THRESHOLD_CPU', 'SCALE_DOWN_THRESHOLD_CPU', 'COOLDOWN_SCALE_UP', 'COOLDOWN_SCALE_DOWN'];
+    const names = ['CLUSTER_ID', 'DYNAMODB_TABLE', 'PROMETHEUS_URL', 'PROMETHEUS_AUTH_SECRET_ARN', 'K8S_CREDENTIALS_SECRET_ARN', 'K3S_TOKEN_SECRET_ARN', 'SLACK_WEBHOOK_SECRET_ARN', 'SNS_TOPIC_ARN', 'LAUNCH_TEMPLATE_ID', 'LAUNCH_TEMPLATE_VERSION', 'WORKER_SUBNET_IDS', 'MIN_NODES', 'MAX_NODES', 'SCALE_UP_THRESHOLD_CPU', 'SCALE_DOWN_THRESHOLD_CPU', 'COOLDOWN_SCALE_UP', 'COOLDOWN_SCALE_DOWN', 'WORKER_INSTANCE_TYPES', 'USE_SPOT'];
     for (const f of fns) assert.deepEqual(Object.keys(f.Properties!.Environment.Variables).sort(), [...names].sort());
     const v = fns[0]!.Properties!.Environment.Variables;
     assert.equal(v.MIN_NODES, '2');
@@ -391,7 +391,11 @@ describe('Alarms, dashboard, outputs', () => {
   it('the seed alarms exist and notify the topic', () => {
     const alarms = Object.values(resourcesOfType(s, 'AWS::CloudWatch::Alarm'));
     const names = alarms.map((a) => String(a.Properties!.AlarmName).replace('smartscale-smartscale-prod-', '')).sort();
-    assert.deepEqual(names, ['at-max-capacity', 'cpu-overload', 'high-memory', 'node-join-failure', 'prometheus-unavailable', 'scaling-failures', 'step-duration-near-timeout-1', 'step-duration-near-timeout-2']);
+    assert.deepEqual(names, [
+      'at-max-capacity', 'cpu-overload', 'high-memory', 'node-join-failure', 'prometheus-unavailable', 'scaling-executions-aborted',
+      'scaling-executions-timed-out', 'scaling-failures', 'spot-interruption-executions-aborted', 'spot-interruption-executions-timed-out',
+      'step-duration-near-timeout-1', 'step-duration-near-timeout-2',
+    ]);
     const topic = logicalIdOfType('AWS::SNS::Topic');
     for (const a of alarms) assert.deepEqual(a.Properties!.AlarmActions, [{ Ref: topic }]);
     for (const a of alarms) assert.ok((a.Properties!.Metrics ?? []).filter((m: any) => m.MetricStat).length <= 10, 'at most 10 metrics per alarm');

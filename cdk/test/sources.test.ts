@@ -12,6 +12,7 @@ import { App } from 'aws-cdk-lib';
 import { ConfigError, configFromContext, defaultConfig } from '../lib/config';
 import { SmartScaleStack } from '../lib/smartscale-stack';
 import { FIXTURES, MissingSourceError, lambdaAsset, stateMachineDefinition } from '../lib/sources';
+import { REPO_ROOT } from './helpers';
 
 function tmpRoot(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-root-'));
@@ -39,17 +40,19 @@ describe('state machine definitions', () => {
   it('a real synth without statemachine/ fails naming the file', () => {
     assert.throws(() => stateMachineDefinition(defaultConfig(tmpRoot()), 'smartscale.asl.json'), /statemachine\/smartscale\.asl\.json is missing/);
   });
-  it('the real file wins over the fixture', () => {
+  it('a synth-only run reads the real file too, and fails without it (no stand-in definition)', () => {
     const root = tmpRoot();
+    const cfg = { ...defaultConfig(root), synthOnlyPlaceholders: true };
+    assert.throws(() => stateMachineDefinition(cfg, 'smartscale.asl.json'), MissingSourceError);
     fs.mkdirSync(path.join(root, 'statemachine'));
     fs.writeFileSync(path.join(root, 'statemachine/smartscale.asl.json'), '{}');
-    assert.equal(stateMachineDefinition({ ...defaultConfig(root), synthOnlyPlaceholders: true }, 'smartscale.asl.json').placeholder, false);
+    assert.deepEqual(stateMachineDefinition(cfg, 'smartscale.asl.json'), { path: path.join(root, 'statemachine/smartscale.asl.json'), placeholder: false });
   });
   it('a placeholder without a substitution fails the synth', () => {
     const root = tmpRoot();
     fs.mkdirSync(path.join(root, 'statemachine'));
     fs.writeFileSync(path.join(root, 'statemachine/smartscale.asl.json'), JSON.stringify({ StartAt: 'A', States: { A: { Type: 'Task', Resource: '${UnknownFunctionArn}', End: true } } }));
-    fs.copyFileSync(path.join(FIXTURES.statemachine, 'spot-interruption.asl.json'), path.join(root, 'statemachine/spot-interruption.asl.json'));
+    fs.copyFileSync(path.join(REPO_ROOT, 'statemachine/spot-interruption.asl.json'), path.join(root, 'statemachine/spot-interruption.asl.json'));
     const app = new App();
     assert.throws(() => new SmartScaleStack(app, 'Bad', { config: { ...defaultConfig(root), synthOnlyPlaceholders: true } }), /no substitution for UnknownFunctionArn/);
   });

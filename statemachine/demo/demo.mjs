@@ -4,8 +4,8 @@
 //
 // Timings are shortened through SmartScale's own configuration (60 s windows, short cooldowns) and
 // the tool's Wait override, as in the end-to-end tests; nothing else differs from production.
-import { deployment } from '../test/e2e/kit.mjs';
-import { Scenario, sleep, slackText } from '../test/e2e/standins.mjs';
+import { deployment } from '../../tests/e2e/kit.mjs';
+import { Scenario, sleep, slackText } from '../../tests/e2e/standins.mjs';
 
 const LIMIT_MS = Number(process.env.DEMO_LIMIT_SECONDS ?? 900) * 1000;
 const started = Date.now();

@@ -1,5 +1,29 @@
-// Step results shaped like the execution-document contract in docs/STATE_MACHINE.md. Each value
-// is what one Lambda returns (only its part); the state machine places it with ResultPath.
+// Step results for the flow tests, taken from the sample events in events/ (which
+// functions/core/src/steps/events_test.rs checks against the document types): each event is the
+// document a function receives, so the parts earlier steps wrote into it are those steps'
+// results. Each value here is what one Lambda returns (only its part); the state machine places
+// it with ResultPath. A value no event holds (an idle decision, a step still waiting, the
+// ReleaseLock and Cleanup results) is derived from one that does, or written out where noted.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const EVENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'events');
+
+/** Every sample event, by file name without `.json` (`launch-nodes.scale-up`, ...). */
+export const events = Object.fromEntries(
+  readdirSync(EVENTS_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => [f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(EVENTS_DIR, f), 'utf8'))]),
+);
+
+function event(name) {
+  const e = events[name];
+  if (!e) throw new Error(`events/${name}.json is missing`);
+  return structuredClone(e);
+}
+const pick = (doc, keys) => Object.fromEntries(keys.map((k) => [k, doc[k]]));
+const EVALUATION = ['decision', 'operation', 'metrics'];
 
 export const CLUSTER = 'smartscale-test';
 
@@ -27,98 +51,117 @@ export const TRIGGER_INPUTS = {
 /** The input of a tick unless a test says otherwise: what the default (fixed-rate) rule sends. */
 export const INPUT = TRIGGER_INPUTS['EventBridge rule (scheduled event)'];
 
-export const lease = (owner) => ({ owner, token: 42, expires_at: '2026-11-23T20:05:00Z' });
+/** AcquireLock's result for the execution `owner`. */
+export const lease = (owner) => ({ ...event('evaluate').lease, owner });
 
-const metrics = { cpu_ratio: 0.81, memory_ratio: 0.62, pending_pods: 3, nodes: 3, ready_nodes: 3 };
+const scaleUp = pick(event('launch-nodes.scale-up'), EVALUATION);
+const scaleDown = pick(event('cordon-node.scale-down'), EVALUATION);
+const atMaximum = pick(event('notify.at-maximum'), EVALUATION);
+const { alert: _alert, ...quietDecision } = atMaximum.decision;
+const recoverUp = pick(event('check-nodes-ready.recover'), EVALUATION);
 
 export const evaluation = {
+  // No event holds an idle decision (no step runs after one but ReleaseLock): the scale-down
+  // case's metrics with a hold in the middle of the band.
   none: {
-    decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['cpu_within_band'] },
+    decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['load is within thresholds'], codes: ['steady'] },
     operation: null,
-    metrics: { ...metrics, cpu_ratio: 0.45, pending_pods: 0 },
+    metrics: { ...scaleDown.metrics, cpu_ratio: 0.45 },
   },
   // Held at MAX_NODES while scale-up is wanted, and the alert is due (Evaluate rate-limits it).
-  atMaximum: {
-    decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['at maximum capacity: 10 workers, MAX_NODES is 10'], codes: ['at_maximum'], alert: 'at_maximum_capacity' },
-    operation: null,
-    metrics: { ...metrics, cpu_ratio: 0.93, pending_pods: 6, nodes: 10, ready_nodes: 10 },
-  },
+  atMaximum,
   // The same hold within CAPACITY_ALERT_INTERVAL of the last alert: no alert key at all.
-  atMaximumQuiet: {
-    decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['at maximum capacity: 10 workers, MAX_NODES is 10'], codes: ['at_maximum'] },
-    operation: null,
-    metrics: { ...metrics, cpu_ratio: 0.93, pending_pods: 6, nodes: 10, ready_nodes: 10 },
-  },
-  scaleUp: {
-    decision: { action: 'scale_up', count: 2, node: null, instance_id: null, reasons: ['pending_pods_over_3m', 'cpu_over_70_for_3m'] },
-    operation: { id: 'op-up-1', kind: 'scale_up', instance_ids: [], node_name: null, started_at: '2026-11-23T20:00:00Z', deadline: '2026-11-23T20:05:00Z' },
-    metrics,
-  },
-  scaleDown: {
-    decision: { action: 'scale_down', count: 1, node: 'ip-10-0-1-23', instance_id: 'i-0down', reasons: ['cpu_under_30_for_10m', 'no_pending_pods'] },
-    operation: { id: 'op-down-1', kind: 'scale_down', instance_ids: ['i-0down'], node_name: 'ip-10-0-1-23', started_at: '2026-11-23T20:00:00Z', deadline: '2026-11-23T20:05:00Z' },
-    metrics: { ...metrics, cpu_ratio: 0.18, pending_pods: 0 },
-  },
-  recoverUp: {
-    decision: { action: 'recover', count: 1, node: null, instance_id: null, reasons: ['unfinished_scale_up_of_dead_run'] },
-    operation: { id: 'op-dead-up', kind: 'scale_up', instance_ids: ['i-0dead1'], node_name: null, started_at: '2026-11-23T19:50:00Z', deadline: '2026-11-23T19:55:00Z' },
-    metrics,
-  },
+  atMaximumQuiet: { ...atMaximum, decision: quietDecision },
+  scaleUp,
+  scaleDown,
+  recoverUp,
+  // An unfinished scale-down of a dead run: the scale-down case, recovered.
   recoverDown: {
-    decision: { action: 'recover', count: 1, node: 'ip-10-0-1-77', instance_id: 'i-0dead2', reasons: ['unfinished_scale_down_of_dead_run'] },
-    operation: { id: 'op-dead-down', kind: 'scale_down', instance_ids: ['i-0dead2'], node_name: 'ip-10-0-1-77', started_at: '2026-11-23T19:58:00Z', deadline: '2026-11-23T20:03:00Z' },
-    metrics,
+    decision: { ...scaleDown.decision, action: 'recover', codes: ['recover_scale_down'], reasons: ['recovering unfinished scale-down of an earlier run'] },
+    operation: { ...scaleDown.operation, id: 'smartscale-prod-op-40', started_at: '2026-11-23T19:58:00Z', deadline: '2026-11-23T20:03:00Z' },
+    metrics: scaleDown.metrics,
   },
 };
 
-export const launched = { ...evaluation.scaleUp.operation, instance_ids: ['i-0new1', 'i-0new2'] };
+export const launched = event('check-nodes-ready.scale-up').operation;
 
+const joined = event('record-outcome.scale-up').ready;
 export const ready = {
-  waiting: { status: 'waiting', ready: [], not_ready: ['i-0new1', 'i-0new2'] },
-  halfWay: { status: 'waiting', ready: ['i-0new1'], not_ready: ['i-0new2'] },
-  ready: { status: 'ready', ready: ['i-0new1', 'i-0new2'], not_ready: [] },
-  deadline: { status: 'deadline_passed', ready: ['i-0new1'], not_ready: ['i-0new2'] },
+  waiting: { status: 'waiting', ready: [], not_ready: launched.instance_ids },
+  halfWay: { status: 'waiting', ready: launched.instance_ids.slice(0, 1), not_ready: launched.instance_ids.slice(1) },
+  ready: joined,
+  deadline: event('handle-join-failure.join-timeout').ready,
 };
 
-// A pod the drain could not evict, as the Rust DrainNode and spot steps report it.
-const dbBlocked = { pod: 'default/db-0', reason: 'disruption budget default/db allows no disruption' };
-
+const blocked = event('drain-node.drain-blocked').drain;
+const blockedDeadline = event('abort-drain.drain-blocked').drain;
 export const drain = {
-  inProgress: { status: 'in_progress', remaining: ['default/web-1', 'default/web-2'], blocked: [] },
-  blocked: { status: 'in_progress', remaining: ['default/db-0'], blocked: [dbBlocked] },
-  drained: { status: 'drained', remaining: [], blocked: [] },
-  blockedDeadline: { status: 'blocked_deadline', remaining: ['default/db-0'], blocked: [dbBlocked] },
-  deadline: { status: 'deadline_passed', remaining: ['default/slow-0'], blocked: [] },
+  inProgress: { status: 'in_progress', remaining: ['shop/web-1', 'shop/web-2'], blocked: [] },
+  blocked,
+  drained: event('terminate-node.scale-down').drain,
+  blockedDeadline,
+  deadline: { status: 'deadline_passed', remaining: ['shop/slow-0'], blocked: [] },
 };
 
-export const cordoned = { node_name: 'ip-10-0-1-23', cordoned: true };
+export const cordoned = event('drain-node.scale-down').cordoned;
 export const outcome = {
-  terminated: { result: 'scaled_down', terminated: ['i-0down'], nodes_before: 3, nodes_after: 2 },
-  joinFailed: { result: 'join_failed', terminated: ['i-0new2'], nodes_before: 3, nodes_after: 4 },
-  drainAborted: { result: 'drain_aborted', uncordoned: 'ip-10-0-1-23', nodes_before: 3, nodes_after: 3 },
+  terminated: event('record-outcome.scale-down').outcome,
+  joinFailed: event('notify.join-timeout').outcome,
+  drainAborted: event('notify.drain-blocked').outcome,
 };
-export const recorded = { version: 12 };
-export const notified = { slack: 'sent', sns: 'sent' };
+export const recorded = event('notify.scale-up').recorded;
+export const notified = event('release-lock').notified;
+// What ReleaseLock and Cleanup return: no step runs after them, so no event holds it.
 export const released = { released: true };
 export const cleanedUp = { released: true, alerted: true };
 
-export const spotEvent = (instanceId = 'i-0spot', detailType = 'EC2 Spot Instance Interruption Warning') => ({
-  version: '0',
-  id: '7e8a0b0c-1111-2222-3333-444455556666',
-  'detail-type': detailType,
-  source: 'aws.ec2',
-  account: '123456789012',
-  time: '2026-11-23T20:00:00Z',
-  region: 'us-east-1',
-  resources: [`arn:aws:ec2:us-east-1b:instance/${instanceId}`],
-  detail: detailType.startsWith('EC2 Spot')
-    ? { 'instance-id': instanceId, 'instance-action': 'terminate' }
-    : { 'instance-id': instanceId },
-});
+const spotEvents = {
+  'EC2 Spot Instance Interruption Warning': event('spot-interruption.spot-warning').event,
+  'EC2 Instance Rebalance Recommendation': event('spot-interruption.rebalance').event,
+};
 
+/** The EventBridge event EC2 sends (events/spot-interruption.*), for `instanceId`. */
+export const spotEvent = (instanceId = 'i-0spot', detailType = 'EC2 Spot Instance Interruption Warning') => {
+  const e = structuredClone(spotEvents[detailType]);
+  const was = e.detail['instance-id'];
+  e.detail['instance-id'] = instanceId;
+  e.resources = e.resources.map((r) => r.replace(was, instanceId));
+  return e;
+};
+
+const spotInProgress = event('spot-interruption.drain-step').spot;
 export const spot = {
-  inProgress: { status: 'in_progress', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/web-3'], blocked: [], deadline: '2026-11-23T20:01:30Z' },
-  drained: { status: 'drained', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: [], blocked: [], deadline: '2026-11-23T20:01:30Z' },
-  deadline: { status: 'deadline_passed', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/slow-0'], blocked: [], deadline: '2026-11-23T20:01:30Z' },
-  blockedDeadline: { status: 'blocked_deadline', node_name: 'ip-10-0-2-9', replacement_instance_ids: ['i-0repl'], remaining: ['default/db-0'], blocked: [dbBlocked], deadline: '2026-11-23T20:01:30Z' },
+  inProgress: spotInProgress,
+  drained: event('notify.spot-warning').spot,
+  deadline: { ...spotInProgress, status: 'deadline_passed', remaining: ['shop/slow-0'] },
+  blockedDeadline: { ...spotInProgress, status: 'blocked_deadline', remaining: blockedDeadline.remaining, blocked: blockedDeadline.blocked },
+};
+
+/**
+ * The default script of each path: every Task's responses for an execution that takes that path
+ * without a hitch. `owner` is the execution the lease goes to. A test spreads one and replaces
+ * only the states its case is about.
+ */
+export const paths = {
+  idle: (owner) => ({ AcquireLock: [lease(owner)], Evaluate: [evaluation.none], ReleaseLock: [released] }),
+  scaleUp: (owner) => ({
+    AcquireLock: [lease(owner)],
+    Evaluate: [evaluation.scaleUp],
+    LaunchNodes: [launched],
+    CheckNodesReady: [ready.ready],
+    RecordOutcome: [recorded],
+    Notify: [notified],
+    ReleaseLock: [released],
+  }),
+  scaleDown: (owner) => ({
+    AcquireLock: [lease(owner)],
+    Evaluate: [evaluation.scaleDown],
+    CordonNode: [cordoned],
+    DrainNode: [drain.drained],
+    TerminateNode: [outcome.terminated],
+    RecordOutcome: [recorded],
+    Notify: [notified],
+    ReleaseLock: [released],
+  }),
+  spot: () => ({ HandleSpotSignal: [spot.drained], Notify: [notified] }),
 };

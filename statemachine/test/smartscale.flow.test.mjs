@@ -37,8 +37,9 @@ async function run(name, script, input = f.INPUT) {
   return r;
 }
 
-// The lease the scripted AcquireLock hands out belongs to the execution under test.
-const acquire = (name) => [f.lease(`arn:aws:states:us-east-1:123456789012:execution:smartscale:${name}`)];
+// The execution under test: the owner of the lease the scripted AcquireLock hands out.
+const owner = (name) => `arn:aws:states:us-east-1:123456789012:execution:smartscale:${name}`;
+const acquire = (name) => [f.lease(owner(name))];
 
 /** Base document after Evaluate for an evaluation fixture. */
 const docAfter = (name, ev) => ({
@@ -53,7 +54,7 @@ const docAfter = (name, ev) => ({
 for (const [trigger, input] of Object.entries(f.TRIGGER_INPUTS)) {
   test(`started by the ${trigger}: Init takes the cluster id from the definition, AcquireLock runs, Done`, async () => {
     const name = `trigger-${trigger.split(' ')[0].toLowerCase()}`;
-    const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.none], ReleaseLock: [f.released] }, input);
+    const r = await run(name, f.paths.idle(owner(name)), input);
     assert.equal(r.status, 'SUCCEEDED', JSON.stringify(r.error));
     assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
     assert.deepEqual(r.calls.AcquireLock[0], { cluster_id: f.CLUSTER, execution_id: r.executionArn });
@@ -63,7 +64,7 @@ for (const [trigger, input] of Object.entries(f.TRIGGER_INPUTS)) {
 
 test('nothing to do: evaluate, release, Done', async () => {
   const name = 'nothing-to-do';
-  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.none], ReleaseLock: [f.released] });
+  const r = await run(name, f.paths.idle(owner(name)));
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
   assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.none), released: f.released });
@@ -71,7 +72,7 @@ test('nothing to do: evaluate, release, Done', async () => {
 
 test('at maximum capacity with the alert due: evaluate, Notify, release, Done', async () => {
   const name = 'at-maximum-alert';
-  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.atMaximum], Notify: [f.notified], ReleaseLock: [f.released] });
+  const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [f.evaluation.atMaximum], Notify: [f.notified] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
   assert.equal(r.calls.Notify[0].decision.alert, 'at_maximum_capacity', 'Notify reads the alert from the decision');
@@ -80,7 +81,7 @@ test('at maximum capacity with the alert due: evaluate, Notify, release, Done', 
 
 test('at maximum capacity, alert rate-limited (no alert key): the idle path, no Notify', async () => {
   const name = 'at-maximum-quiet';
-  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [f.evaluation.atMaximumQuiet], ReleaseLock: [f.released] });
+  const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [f.evaluation.atMaximumQuiet] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
 });
@@ -88,19 +89,14 @@ test('at maximum capacity, alert rate-limited (no alert key): the idle path, no 
 test('a none with an alert this machine does not know is the idle path', async () => {
   const name = 'unknown-alert';
   const ev = { ...f.evaluation.none, decision: { ...f.evaluation.none.decision, alert: 'something_new' } };
-  const r = await run(name, { AcquireLock: acquire(name), Evaluate: [ev], ReleaseLock: [f.released] });
+  const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [ev] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'ReleaseLock', 'RouteFinish', 'Done']);
 });
 
 test('at maximum capacity, Notify failing: caught, released, Done', async () => {
   const name = 'at-maximum-notify-fails';
-  const r = await run(name, {
-    AcquireLock: acquire(name),
-    Evaluate: [f.evaluation.atMaximum],
-    Notify: [fails('Fatal', 'slack refused the message')],
-    ReleaseLock: [f.released],
-  });
+  const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [f.evaluation.atMaximum], Notify: [fails('Fatal', 'slack refused the message')] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
   assert.equal(r.output.notify_error.Error, 'Fatal');
@@ -119,15 +115,7 @@ test('lock held: AcquireLock raises LockHeld, ends in SkippedLockHeld without to
 
 test('scale up: nodes join after two waiting polls', async () => {
   const name = 'scale-up';
-  const r = await run(name, {
-    AcquireLock: acquire(name),
-    Evaluate: [f.evaluation.scaleUp],
-    LaunchNodes: [f.launched],
-    CheckNodesReady: [f.ready.waiting, f.ready.halfWay, f.ready.ready],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
-  });
+  const r = await run(name, { ...f.paths.scaleUp(owner(name)), CheckNodesReady: [f.ready.waiting, f.ready.halfWay, f.ready.ready] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, ...UP, ...POLL, ...POLL, ...TAIL, 'Done']);
   // Each poll sees the operation LaunchNodes returned (its instance ids and deadline).
@@ -145,16 +133,7 @@ test('scale up: nodes join after two waiting polls', async () => {
 
 test('join timeout: deadline passed, unjoined instances handled, lease released, ends in JoinTimedOut', async () => {
   const name = 'join-timeout';
-  const r = await run(name, {
-    AcquireLock: acquire(name),
-    Evaluate: [f.evaluation.scaleUp],
-    LaunchNodes: [f.launched],
-    CheckNodesReady: [f.ready.waiting, f.ready.deadline],
-    HandleJoinFailure: [f.outcome.joinFailed],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
-  });
+  const r = await run(name, { ...f.paths.scaleUp(owner(name)), CheckNodesReady: [f.ready.waiting, f.ready.deadline], HandleJoinFailure: [f.outcome.joinFailed] });
   assert.equal(r.status, 'FAILED');
   assert.equal(r.error.Error, 'JoinTimeout');
   assert.deepEqual(r.visited, [...HEAD, ...UP, ...POLL, 'HandleJoinFailure', ...TAIL, 'JoinTimedOut']);
@@ -167,16 +146,7 @@ test('join timeout: deadline passed, unjoined instances handled, lease released,
 
 test('scale down: cordon, drained at first step, terminate, Done', async () => {
   const name = 'scale-down';
-  const r = await run(name, {
-    AcquireLock: acquire(name),
-    Evaluate: [f.evaluation.scaleDown],
-    CordonNode: [f.cordoned],
-    DrainNode: [f.drain.drained],
-    TerminateNode: [f.outcome.terminated],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
-  });
+  const r = await run(name, f.paths.scaleDown(owner(name)));
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, ...DOWN, 'TerminateNode', ...TAIL, 'Done']);
   assert.deepEqual(r.output, {
@@ -192,16 +162,7 @@ test('scale down: cordon, drained at first step, terminate, Done', async () => {
 
 test('scale down: drain in progress twice, then drained', async () => {
   const name = 'drain-in-progress';
-  const r = await run(name, {
-    AcquireLock: acquire(name),
-    Evaluate: [f.evaluation.scaleDown],
-    CordonNode: [f.cordoned],
-    DrainNode: [f.drain.inProgress, f.drain.inProgress, f.drain.drained],
-    TerminateNode: [f.outcome.terminated],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
-  });
+  const r = await run(name, { ...f.paths.scaleDown(owner(name)), DrainNode: [f.drain.inProgress, f.drain.inProgress, f.drain.drained] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, ...DOWN, ...DRAIN_AGAIN, ...DRAIN_AGAIN, 'TerminateNode', ...TAIL, 'Done']);
   assert.deepEqual(r.calls.DrainNode[1].drain, f.drain.inProgress, 'each drain step sees the previous one');
@@ -214,16 +175,8 @@ for (const [label, last] of [
 ]) {
   test(`scale down: drain ${label}: AbortDrain, lease released, ends in DrainAborted`, async () => {
     const name = `drain-abort-${last.status.replace('_', '-')}`;
-    const r = await run(name, {
-      AcquireLock: acquire(name),
-      Evaluate: [f.evaluation.scaleDown],
-      CordonNode: [f.cordoned],
-      DrainNode: [f.drain.blocked, f.drain.blocked, last],
-      AbortDrain: [f.outcome.drainAborted],
-      RecordOutcome: [f.recorded],
-      Notify: [f.notified],
-      ReleaseLock: [f.released],
-    });
+    const { TerminateNode: _, ...down } = f.paths.scaleDown(owner(name));
+    const r = await run(name, { ...down, DrainNode: [f.drain.blocked, f.drain.blocked, last], AbortDrain: [f.outcome.drainAborted] });
     assert.equal(r.status, 'FAILED');
     assert.equal(r.error.Error, 'DrainAborted');
     assert.deepEqual(r.visited, [...HEAD, ...DOWN, ...DRAIN_AGAIN, ...DRAIN_AGAIN, 'AbortDrain', ...TAIL, 'DrainAborted']);
@@ -235,14 +188,12 @@ for (const [label, last] of [
 
 test('recovery: unfinished scale-up of a dead run, past its deadline, goes straight to CheckNodesReady and is undone', async () => {
   const name = 'recover-up-deadline';
+  const { LaunchNodes: _, ...up } = f.paths.scaleUp(owner(name));
   const r = await run(name, {
-    AcquireLock: acquire(name),
+    ...up,
     Evaluate: [f.evaluation.recoverUp],
     CheckNodesReady: [{ status: 'deadline_passed', ready: [], not_ready: ['i-0dead1'] }],
     HandleJoinFailure: [{ result: 'join_failed', recovered: true, terminated: ['i-0dead1'] }],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
   });
   assert.deepEqual(r.visited, [...HEAD, 'CheckNodesReady', 'RouteReadiness', 'HandleJoinFailure', ...TAIL, 'JoinTimedOut']);
   assert.equal(r.calls.LaunchNodes, undefined, 'a recovery never launches');
@@ -253,14 +204,8 @@ test('recovery: unfinished scale-up of a dead run, past its deadline, goes strai
 
 test('recovery: unfinished scale-up whose nodes joined meanwhile is finished', async () => {
   const name = 'recover-up-ready';
-  const r = await run(name, {
-    AcquireLock: acquire(name),
-    Evaluate: [f.evaluation.recoverUp],
-    CheckNodesReady: [{ status: 'ready', ready: ['i-0dead1'], not_ready: [] }],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
-  });
+  const { LaunchNodes: _, ...up } = f.paths.scaleUp(owner(name));
+  const r = await run(name, { ...up, Evaluate: [f.evaluation.recoverUp], CheckNodesReady: [{ status: 'ready', ready: ['i-0dead1'], not_ready: [] }] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, 'CheckNodesReady', 'RouteReadiness', ...TAIL, 'Done']);
   assert.deepEqual(r.output.operation, f.evaluation.recoverUp.operation);
@@ -271,14 +216,11 @@ test('recovery: unfinished scale-up whose nodes joined meanwhile is finished', a
 test('recovery: unfinished scale-down re-cordons (idempotent), drains on and terminates', async () => {
   const name = 'recover-down';
   const r = await run(name, {
-    AcquireLock: acquire(name),
+    ...f.paths.scaleDown(owner(name)),
     Evaluate: [f.evaluation.recoverDown],
     CordonNode: [{ node_name: 'ip-10-0-1-77', cordoned: true, already: true }],
     DrainNode: [f.drain.inProgress, f.drain.drained],
     TerminateNode: [{ result: 'scaled_down', recovered: true, terminated: ['i-0dead2'] }],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
   });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...HEAD, ...DOWN, ...DRAIN_AGAIN, 'TerminateNode', ...TAIL, 'Done']);
@@ -289,15 +231,13 @@ test('recovery: unfinished scale-down re-cordons (idempotent), drains on and ter
 
 test('recovery: unfinished scale-down past its deadline is uncordoned (AbortDrain)', async () => {
   const name = 'recover-down-deadline';
+  const { TerminateNode: _, ...down } = f.paths.scaleDown(owner(name));
   const r = await run(name, {
-    AcquireLock: acquire(name),
+    ...down,
     Evaluate: [f.evaluation.recoverDown],
     CordonNode: [{ node_name: 'ip-10-0-1-77', cordoned: true, already: true }],
     DrainNode: [f.drain.deadline],
     AbortDrain: [{ result: 'drain_aborted', recovered: true, uncordoned: 'ip-10-0-1-77' }],
-    RecordOutcome: [f.recorded],
-    Notify: [f.notified],
-    ReleaseLock: [f.released],
   });
   assert.deepEqual(r.visited, [...HEAD, ...DOWN, 'AbortDrain', ...TAIL, 'DrainAborted']);
   assert.equal(r.error.Error, 'DrainAborted');
@@ -314,15 +254,7 @@ for (const [state, errorName] of [
 ]) {
   test(`retry: ${state} fails with ${errorName} twice, then succeeds`, async () => {
     const name = `retry-${state}`;
-    const script = {
-      AcquireLock: acquire(name),
-      Evaluate: [f.evaluation.scaleUp],
-      LaunchNodes: [f.launched],
-      CheckNodesReady: [f.ready.ready],
-      RecordOutcome: [f.recorded],
-      Notify: [f.notified],
-      ReleaseLock: [f.released],
-    };
+    const script = f.paths.scaleUp(owner(name));
     script[state] = [fails(errorName), fails(errorName), ...script[state]];
     const r = await run(name, script);
     assert.equal(r.status, 'SUCCEEDED');
@@ -440,16 +372,7 @@ for (const [label, notifyScript, retries] of [
 ]) {
   test(`notify failing (${label}) does not fail the execution`, async () => {
     const name = `notify-fails-${retries}`;
-    const r = await run(name, {
-      AcquireLock: acquire(name),
-      Evaluate: [f.evaluation.scaleDown],
-      CordonNode: [f.cordoned],
-      DrainNode: [f.drain.drained],
-      TerminateNode: [f.outcome.terminated],
-      RecordOutcome: [f.recorded],
-      Notify: notifyScript,
-      ReleaseLock: [f.released],
-    });
+    const r = await run(name, { ...f.paths.scaleDown(owner(name)), Notify: notifyScript });
     assert.equal(r.status, 'SUCCEEDED');
     assert.deepEqual(r.visited, [...HEAD, ...DOWN, 'TerminateNode', ...TAIL, 'Done']);
     assert.equal(r.retried.length, retries);

@@ -36,11 +36,7 @@ for (const [label, event] of [
 ]) {
   test(`spot ${label}: cordon + replacement + drain in progress, then drained, Notify, Done`, async () => {
     const name = `spot-${label.split(' ')[0]}`;
-    const r = await run(name, event, {
-      HandleSpotSignal: [f.spot.inProgress],
-      SpotDrainStep: [f.spot.inProgress, f.spot.drained],
-      Notify: [f.notified],
-    });
+    const r = await run(name, event, { ...f.paths.spot(), HandleSpotSignal: [f.spot.inProgress], SpotDrainStep: [f.spot.inProgress, f.spot.drained] });
     assert.equal(r.status, 'SUCCEEDED');
     assert.deepEqual(r.visited, [...START, ...AGAIN, ...AGAIN, 'Notify', 'Done']);
     assert.equal(r.calls.HandleSpotSignal[0].spot, undefined, 'the first call is told apart by the absence of $.spot');
@@ -60,11 +56,7 @@ for (const [label, event] of [
 for (const last of [f.spot.deadline, f.spot.blockedDeadline]) {
   test(`spot: drain stops at the 90 s deadline (${last.status}): Notify, Done, no uncordon`, async () => {
     const name = `spot-${last.status.replace('_', '-')}`;
-    const r = await run(name, f.spotEvent(), {
-      HandleSpotSignal: [f.spot.inProgress],
-      SpotDrainStep: [f.spot.inProgress, last],
-      Notify: [f.notified],
-    });
+    const r = await run(name, f.spotEvent(), { ...f.paths.spot(), HandleSpotSignal: [f.spot.inProgress], SpotDrainStep: [f.spot.inProgress, last] });
     assert.equal(r.status, 'SUCCEEDED');
     assert.deepEqual(r.visited, [...START, ...AGAIN, ...AGAIN, 'Notify', 'Done']);
     assert.deepEqual(r.calls.Notify[0].spot, last);
@@ -75,7 +67,7 @@ for (const last of [f.spot.deadline, f.spot.blockedDeadline]) {
 }
 
 test('spot: drained at the first call goes straight to Notify', async () => {
-  const r = await run('spot-quick', f.spotEvent(), { HandleSpotSignal: [f.spot.drained], Notify: [f.notified] });
+  const r = await run('spot-quick', f.spotEvent(), f.paths.spot());
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...START, 'Notify', 'Done']);
   assert.deepEqual(r.output.spot, f.spot.drained);
@@ -90,10 +82,7 @@ test('spot: a signal already handled by another execution ends in SkippedAlready
 });
 
 test('spot: Retryable on the first call is retried with the same document', async () => {
-  const r = await run('spot-retry', f.spotEvent(), {
-    HandleSpotSignal: [fails('Retryable', 'ec2 throttled'), f.spot.drained],
-    Notify: [f.notified],
-  });
+  const r = await run('spot-retry', f.spotEvent(), { ...f.paths.spot(), HandleSpotSignal: [fails('Retryable', 'ec2 throttled'), f.spot.drained] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.retried, ['HandleSpotSignal']);
   assert.deepEqual(r.calls.HandleSpotSignal[0], r.calls.HandleSpotSignal[1]);
@@ -121,7 +110,7 @@ test('spot: an unknown status becomes UnexpectedResult, Cleanup, Failed', async 
 });
 
 test('spot: Notify failing does not fail the execution', async () => {
-  const r = await run('spot-notify-fails', f.spotEvent(), { HandleSpotSignal: [f.spot.drained], Notify: [fails('Fatal', 'slack webhook 404')] });
+  const r = await run('spot-notify-fails', f.spotEvent(), { ...f.paths.spot(), Notify: [fails('Fatal', 'slack webhook 404')] });
   assert.equal(r.status, 'SUCCEEDED');
   assert.deepEqual(r.visited, [...START, 'Notify', 'Done']);
   assert.equal(r.output.notify_error.Error, 'Fatal');

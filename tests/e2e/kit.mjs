@@ -36,11 +36,15 @@ export const running = (inspect) => inspect.instances.filter((i) => i.state === 
 export const titles = (s) => s.slack.messages.map(slackText);
 export const stepOutput = (tick, state) => tick.steps.filter((x) => x.state === state && x.ok).at(-1)?.output;
 
-/** Runs `body` with a started scenario and always stops it. */
+/**
+ * Runs `body` with a started scenario and always stops it. Unless `options.expectDenials`, every
+ * AWS call the functions made must have been allowed by their roles.
+ */
 export async function withScenario(name, options, body) {
   const s = await Scenario.start(name, options);
   try {
     await body(s);
+    if (!options.expectDenials) assert.deepEqual(s.denials(), [], 'every call a step made was allowed by its role');
   } catch (e) {
     e.message += `\n(logs of scenario ${name}: ${s.logs})`;
     throw e;

@@ -1,17 +1,22 @@
-// The end-to-end rig: one scenario = one cluster, with its own stand-ins, started here:
-//  - AWS is moto server (shared by all scenarios, started by scripts/test-e2e.sh; each scenario
-//    has its own VPC, launch template, secrets, topic and state item);
+// The end-to-end rig: one scenario = one deployment of the synthesized stack, with its own
+// stand-ins, started here:
+//  - AWS is a moto server of the scenario's own (IAM authorization on), holding what the
+//    template's resource definitions make (aws_fixture.py deploy), behind the IAM proxy that
+//    checks every call against the calling function's role (iam_proxy.mjs);
 //  - Kubernetes is the cluster emulator (`smartscale emulate`), following the cluster's EC2
 //    instances in moto: a launched instance registers a node after the boot delay;
 //  - Prometheus is Debian's, scraping the emulator's /metrics with the shipped recording rules
 //    (cdk/prometheus/rules, unmodified);
 //  - Slack is a loopback HTTP listener that keeps every message posted to it.
-// Task states run the real step binaries in local mode (`<step> --event -`) against those.
+// The state machines are the template's definitions, every Task invoking its function through
+// invokeFunction (invoke.mjs) with the function's environment from the template and its role's
+// credentials; what the rig adds is listed in deployment.mjs (RIG_OVERRIDES).
 //
-// Environment (set by scripts/test-e2e.sh): AWS_ENDPOINT_URL (moto), SMARTSCALE_BIN_DIR (the
-// step binaries and `smartscale`), SMARTSCALE_PYTHON (the project venv's python, with boto3),
-// PROMETHEUS_BIN (default /usr/bin/prometheus), SMARTSCALE_E2E_LOGS (kept logs, optional),
-// SMARTSCALE_BENCH_OUT (optional: append one JSON line per step run with wall time and peak RSS).
+// Environment (set by scripts/test-e2e.sh): SMARTSCALE_BIN_DIR (the step binaries and
+// `smartscale`), SMARTSCALE_PYTHON (the project venv's python, with boto3 and moto),
+// SMARTSCALE_E2E_SYNTH_DIR (synthesized templates, by context), PROMETHEUS_BIN (default
+// /usr/bin/prometheus), SMARTSCALE_E2E_LOGS (kept logs, optional), SMARTSCALE_BENCH_OUT
+// (optional: append one JSON line per step run with wall time and peak RSS).
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -19,38 +24,18 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FUNCTIONS, fakeArn, lambdaError, loadDefinition, runMachine } from '../harness.mjs';
+import { lambdaError, runMachine } from '../../statemachine/test/harness.mjs';
+import { ROOT, functionEnvironment, machineId, scenarioContext, synth, triggersOf } from './deployment.mjs';
+import { startIamProxy } from './iam_proxy.mjs';
+import { invokeFunction, run } from './invoke.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..', '..');
 
 function required(name) {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is not set: run the end-to-end tests through scripts/test-e2e.sh`);
   return v;
 }
-
-const kebab = (pascal) => pascal.replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase());
-const FUNCTION_OF_ARN = Object.fromEntries(FUNCTIONS.map((fn) => [fakeArn(fn), kebab(fn)]));
-const FUNCTION_NAMES = new Set(Object.values(FUNCTION_OF_ARN));
-const TABLE = 'smartscale-e2e-state';
-
-/** Settings every scenario's Lambdas get: the seed's rules with windows and deadlines shortened. */
-export const BASE_SETTINGS = {
-  MIN_NODES: '2',
-  MAX_NODES: '6',
-  WORKER_INSTANCE_TYPES: 't3.small',
-  // The shipped rule groups evaluate every 15 s; a 60 s window then needs 4 recorded samples.
-  METRICS_SAMPLE_INTERVAL: '15s',
-  SCALE_UP_WINDOW: '60s',
-  PENDING_PODS_WINDOW: '60s',
-  SCALE_DOWN_WINDOW: '60s',
-  ERROR_RATE_WINDOW: '60s',
-  JOIN_TIMEOUT: '40s',
-  DRAIN_TIMEOUT: '30s',
-  LOCK_TTL: '60s',
-  DASHBOARD_URL: 'https://grafana.example.com/d/smartscale',
-};
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -87,24 +72,6 @@ async function getJson(url, init) {
   return r.json();
 }
 
-/** Runs `cmd args` with `stdin` text; resolves { code, stdout, stderr, millis }. */
-function run(cmd, args, { env, stdin = '' } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const millis = Number(process.hrtime.bigint() - started) / 1e6;
-      resolve({ code, stdout, stderr, millis });
-    });
-    child.stdin.end(stdin);
-  });
-}
-
 /** The Slack stand-in: a loopback listener keeping every JSON body posted to it. */
 async function startSlack() {
   const messages = [];
@@ -135,11 +102,10 @@ export function slackText(message) {
   return parts.join('\n');
 }
 
-/** One cluster and its stand-ins. Create with {@link Scenario.start}; always `stop()` it. */
+/** One deployment of the stack and its stand-ins. Create with {@link Scenario.start}; always `stop()` it. */
 export class Scenario {
   constructor(name) {
     this.name = name;
-    this.cluster = `e2e-${name}-${process.pid}`;
     this.children = [];
     this.runs = 0;
     this.dir = mkdtempSync(join(tmpdir(), `smartscale-e2e-${name}-`));
@@ -148,15 +114,18 @@ export class Scenario {
   }
 
   /**
-   * Starts the stand-ins for a cluster of `workers` running workers plus a control-plane node,
-   * with the Kubernetes `objects` (Deployments, PDBs, ...; or a function of the Ready worker list
-   * returning them) created once the workers are Ready and the emulator's `traffic` set;
-   * `settings` override {@link BASE_SETTINGS}.
+   * Deploys the stack synthesized for this scenario and starts the stand-ins for a cluster of
+   * `workers` running workers plus a control-plane node, with the Kubernetes `objects`
+   * (Deployments, PDBs, ...; or a function of the Ready worker list returning them) created once
+   * the workers are Ready and the emulator's `traffic` set. `settings` are function settings the
+   * scenario's stack is synthesized with (see scenarioContext in deployment.mjs), `context`
+   * further CDK context; `editTemplate(template)` may change a copy of the synthesized template
+   * before it is deployed (a negative test removing a grant).
    */
-  static async start(name, { workers = 3, objects = [], traffic, settings = {}, bootDelay = '2s' } = {}) {
+  static async start(name, { workers = 3, objects = [], traffic, settings = {}, context = {}, editTemplate, bootDelay = '2s' } = {}) {
     const s = new Scenario(name);
     try {
-      await s.#start({ workers, objects, traffic, settings, bootDelay });
+      await s.#start({ workers, objects, traffic, settings, context, editTemplate, bootDelay });
     } catch (e) {
       await s.stop();
       throw e;
@@ -164,25 +133,60 @@ export class Scenario {
     return s;
   }
 
-  async #start({ workers, objects, traffic, settings, bootDelay }) {
+  async #start({ workers, objects, traffic, settings, context, editTemplate, bootDelay }) {
     const bin = required('SMARTSCALE_BIN_DIR');
-    const moto = required('AWS_ENDPOINT_URL');
+    let templatePath = await synth(scenarioContext(settings, context));
+    this.template = JSON.parse(readFileSync(templatePath, 'utf8'));
+    if (editTemplate) {
+      editTemplate(this.template);
+      templatePath = join(this.dir, 'edited.template.json');
+      writeFileSync(templatePath, JSON.stringify(this.template));
+    }
+    const someFunction = Object.values(this.template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.CLUSTER_ID);
+    this.cluster = someFunction.Properties.Environment.Variables.CLUSTER_ID;
+
+    const motoPort = await freePort();
+    this.motoUrl = `http://127.0.0.1:${motoPort}`;
+    this.#spawn('moto', required('SMARTSCALE_PYTHON'), [join(HERE, 'moto_server.py'), String(motoPort)]);
+    await waitFor('moto', () => fetch(`${this.motoUrl}/moto-api/`).then((r) => r.status < 500), { seconds: 60 });
+
     this.slack = await startSlack();
     const emuPort = await freePort();
     this.emulatorUrl = `http://127.0.0.1:${emuPort}`;
-    this.aws = await this.#fixture('setup', {
+    this.aws = await this.#fixture('deploy', {
+      template: templatePath,
       cluster: this.cluster,
-      table: TABLE,
       workers,
-      emulator_url: this.emulatorUrl,
+      k8s_credentials: { server: this.emulatorUrl, token: 'e2e-token' },
       slack_url: this.slack.url,
+    }, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+    this.functions = Object.fromEntries(Object.entries(this.aws.functions).map(([name, f]) => [name, { name, ...f }]));
+    const principals = new Map(Object.values(this.functions).map((f) => [f.credentials.AccessKeyId, {
+      name: f.name,
+      principal: `arn:aws:sts::123456789012:assumed-role/${f.role_arn.split('/').pop()}/${f.name.slice(0, 64)}`,
+      policies: f.policies,
+      credentials: f.credentials,
+    }]));
+    this.proxy = await startIamProxy({
+      motoUrl: this.motoUrl,
+      principals,
+      admin: () => this.aws.admin,
+      lookup: {
+        topicKey: (topic) => (topic === this.aws.topic ? this.aws.topic_key_arn : undefined),
+        launchTemplate: (id) => (id === this.aws.launch_template.id ? { data: this.aws.launch_template.data, roleArn: this.aws.launch_template.role_arn } : undefined),
+        instanceTags: (ids) => this.#fixture('tags', { instance_ids: ids }),
+        resourcePolicy: (arn) => this.aws.resource_policies[arn],
+      },
     });
+    // From here on moto authenticates every call and checks its action against the caller's policies.
+    const auth = await fetch(`${this.motoUrl}/moto-api/reset-auth`, { method: 'POST', body: '0' });
+    if (!auth.ok) throw new Error(`turning moto's IAM authorization on: HTTP ${auth.status}`);
 
     writeFileSync(join(this.dir, 'seed.json'), JSON.stringify({
       nodes: [{ name: 'k3s-master', controlPlane: true, unschedulable: true, zone: 'us-east-1a' }],
     }));
     this.#spawn('emulator', join(bin, 'smartscale'), [
-      'emulate', '--listen', `127.0.0.1:${emuPort}`, '--ec2-endpoint', moto, '--cluster-id', this.cluster,
+      'emulate', '--listen', `127.0.0.1:${emuPort}`, '--ec2-endpoint', this.proxy.url, '--cluster-id', this.cluster,
       '--boot-delay', bootDelay, '--ec2-poll', '1s', '--pod-startup', '1s', '--seed', join(this.dir, 'seed.json'),
     ]);
     await waitFor('the emulator', () => fetch(`${this.emulatorUrl}/version`).then((r) => r.ok));
@@ -208,28 +212,46 @@ export class Scenario {
       `--web.listen-address=127.0.0.1:${promPort}`,
     ]);
     await waitFor('Prometheus', () => fetch(`${this.prometheusUrl}/-/ready`).then((r) => r.ok));
+  }
 
-    this.env = {
-      PATH: process.env.PATH,
-      AWS_ENDPOINT_URL: moto,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      RUST_LOG: 'info',
-      CLUSTER_ID: this.cluster,
-      DYNAMODB_TABLE: TABLE,
-      PROMETHEUS_URL: this.prometheusUrl,
-      K8S_CREDENTIALS_SECRET_ARN: this.aws.k8s_secret,
-      SLACK_WEBHOOK_SECRET_ARN: this.aws.slack_secret,
-      SNS_TOPIC_ARN: this.aws.topic,
-      LAUNCH_TEMPLATE_ID: this.aws.template,
-      WORKER_SUBNET_IDS: this.aws.subnets.join(','),
-      ...BASE_SETTINGS,
-      ...settings,
-    };
+  /** The function whose step is `step` (kebab name), as deployed. */
+  fn(step) {
+    const name = `smartscale-${this.cluster}-${step}`;
+    const f = this.functions[name];
+    if (!f) throw new Error(`the template has no function ${name}`);
+    return f;
+  }
+
+  /** A function's environment: the template's, plus what deployment.mjs lists as the rig's. */
+  envOf(step) {
+    return functionEnvironment(this.fn(step), { endpoint: this.proxy.url, prometheusUrl: this.prometheusUrl });
+  }
+
+  /** The IAM decisions taken so far that were not Allowed: [{ fn, action, resource, result }]. */
+  denials() {
+    return this.proxy.decisions.filter((d) => d.result !== 'Allowed');
+  }
+
+  /**
+   * One API call made with step `step`'s credentials through the IAM proxy (as the function
+   * would make it): { ok } or { error, message }.
+   */
+  callAs(step, service, operation, params) {
+    return this.#fixture('call', { endpoint: this.proxy.url, credentials: this.fn(step).credentials, service, operation, params });
+  }
+
+  /** Runs one instance SmartScale did not launch (not from its template), with `tags` (none: untagged). */
+  launchAsRig(tags) {
+    const subnet = this.fn('launch-nodes').environment.WORKER_SUBNET_IDS.split(',')[0];
+    return this.#fixture('launch', { subnet, tags });
+  }
+
+  /** The execution input the trigger `triggerId` of machine `suffix` sends (the first when omitted). */
+  triggerInput(suffix = 'scaling', { triggerId, event } = {}) {
+    const triggers = triggersOf(this.template, machineId(this.template, suffix));
+    const t = triggerId ? triggers.find((x) => x.id === triggerId) : triggers.find((x) => (event ? x.pattern && (() => { try { x.input(event); return true; } catch { return false; } })() : true));
+    if (!t) throw new Error(`no trigger of the ${suffix} machine${triggerId ? ` named ${triggerId}` : ''} takes this input`);
+    return t.input(event);
   }
 
   #spawn(name, cmd, args) {
@@ -240,9 +262,12 @@ export class Scenario {
     return child;
   }
 
-  async #fixture(command, args) {
+  /** aws_fixture.py `command`, straight to moto, as the rig's administrator unless `creds` say otherwise. */
+  async #fixture(command, args, creds) {
     const python = required('SMARTSCALE_PYTHON');
-    const r = await run(python, [join(HERE, 'aws_fixture.py'), command, JSON.stringify(args)], { env: process.env });
+    const keys = creds ?? { AWS_ACCESS_KEY_ID: this.aws.admin.AccessKeyId, AWS_SECRET_ACCESS_KEY: this.aws.admin.SecretAccessKey };
+    const env = { PATH: process.env.PATH, AWS_ENDPOINT_URL: this.motoUrl, AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', ...keys };
+    const r = await run(python, [join(HERE, 'aws_fixture.py'), command, JSON.stringify(args)], { env });
     if (r.code !== 0) throw new Error(`aws_fixture.py ${command} failed:\n${r.stderr}`);
     return JSON.parse(r.stdout);
   }
@@ -253,7 +278,8 @@ export class Scenario {
    */
   emf() {
     const records = [];
-    for (const file of readdirSync(this.logs).filter((f) => FUNCTION_NAMES.has(f.replace(/\.log$/, '')))) {
+    const steps = new Set(Object.keys(this.functions ?? {}).map((n) => n.replace(`smartscale-${this.cluster}-`, '')));
+    for (const file of readdirSync(this.logs).filter((f) => steps.has(f.replace(/\.log$/, '')))) {
       for (const line of readFileSync(join(this.logs, file), 'utf8').split('\n')) {
         if (!line.includes('"_aws"')) continue;
         const rec = JSON.parse(line);
@@ -271,12 +297,13 @@ export class Scenario {
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(this.children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('close', r)) : null)));
     await new Promise((r) => (this.slack ? this.slack.server.close(r) : r()));
+    await this.proxy?.close();
     if (!process.env.SMARTSCALE_E2E_LOGS) rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Instances in moto, the state item, and the SNS messages published since the last call. */
   inspect() {
-    return this.#fixture('inspect', { cluster: this.cluster, table: TABLE, queue_url: this.aws.queue_url });
+    return this.#fixture('inspect', { cluster: this.cluster, table: this.aws.table, queue_url: this.aws.queue_url });
   }
 
   /** The worker nodes as the emulator has them: { name, instanceId, ready, unschedulable }. */
@@ -325,7 +352,7 @@ export class Scenario {
     });
   }
 
-  /** Sets the emulator's load (see sim/src/emulator/control.rs). */
+  /** Sets the emulator's load (see sim/emulator/src/control.rs). */
   traffic(t) {
     return getJson(`${this.emulatorUrl}/control/traffic`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(t),
@@ -353,16 +380,21 @@ export class Scenario {
   }
 
   /**
-   * Runs one execution of `file` (the periodic machine by default) with every Task state running
-   * its real binary in local mode against this scenario's stand-ins; Wait states last `waitMs`
-   * (the tool's override, the definition is untouched). Hooks:
-   *  - `env(state, attempt)`: extra environment for one call (fault injection);
+   * Runs one execution of the template's state machine `machine` (`scaling` or
+   * `spot-interruption`), its definition exactly as synthesized with the substitutions resolved,
+   * started with what its trigger sends: the scaling machine's rule or schedule input, or for the
+   * spot machine `event` (checked against the rule's pattern). Every Task invokes its function
+   * through invokeFunction; Wait states last `waitMs` and Retry pauses 200 ms (the tool's
+   * overrides, the definition is untouched). Hooks:
+   *  - `env(state, attempt)`: a fault for one call (environment changes the test names, e.g. a
+   *    dead EC2 endpoint), on top of the function's environment;
    *  - `after(state, output, execution)`: sees each successful Task result (the execution can be
    *    aborted there, as a crash would end it).
    * Returns what runMachine returns plus `steps`: [{ state, attempt, ok, output | error, millis }].
    */
-  async tick({ file = 'smartscale.asl.json', input, name, env, after, waitMs = 1000 } = {}) {
-    const definition = loadDefinition(file, { clusterId: this.cluster });
+  async tick({ machine = 'scaling', event, name, env, after, waitMs = 1000 } = {}) {
+    const { definition } = this.aws.machines[machineId(this.template, machine)];
+    const byArn = Object.fromEntries(Object.values(this.functions).map((f) => [f.arn, f.name.replace(`smartscale-${this.cluster}-`, '')]));
     const executionName = name ?? `${this.name}-${++this.runs}`;
     const steps = [];
     const attempts = {};
@@ -374,11 +406,11 @@ export class Scenario {
       if (def.Type === 'Wait') waitTimeOverrides[state] = waitMs;
       if (def.Type !== 'Task') continue;
       retryIntervalOverrides[state] = 200;
-      const fn = FUNCTION_OF_ARN[def.Resource];
-      if (!fn) throw new Error(`${file}: Task ${state} has an unknown Resource ${def.Resource}`);
+      const step = byArn[def.Resource];
+      if (!step) throw new Error(`${machine}: Task ${state} has a Resource no function of the template has: ${def.Resource}`);
       taskResourceLocalHandlers[state] = async (doc) => {
         const attempt = (attempts[state] = (attempts[state] ?? 0) + 1);
-        const result = await this.invoke(fn, doc, { ...(env?.(state, attempt) ?? {}) });
+        const result = await this.invoke(step, doc, env?.(state, attempt) ?? {});
         steps.push({ state, attempt, ...result });
         if (!result.ok) throw lambdaError(result.error.errorType, result.error.errorMessage);
         await after?.(state, result.output, execution);
@@ -386,7 +418,7 @@ export class Scenario {
       };
     }
     const out = await runMachine(definition, {
-      input: input ?? { cluster_id: this.cluster },
+      input: this.triggerInput(machine, { event }),
       executionName,
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       onStart: (e) => (execution = e),
@@ -395,29 +427,16 @@ export class Scenario {
   }
 
   /**
-   * Runs step binary `fn` (kebab-case) once in local mode with `doc` on stdin. Resolves
-   * { ok, output } or { ok: false, error: {errorType, errorMessage} }, with `millis` and, when
-   * GNU time measured it, `maxRssKb`.
+   * Invokes the function of step `step` (kebab name) once with `doc`, its environment from the
+   * template plus the rig's listed overrides and `fault`. Resolves { ok, output } or
+   * { ok: false, error: {errorType, errorMessage} }, with `millis` and maybe `maxRssKb`.
    */
-  async invoke(fn, doc, extraEnv = {}) {
-    const bin = join(required('SMARTSCALE_BIN_DIR'), fn);
+  async invoke(step, doc, fault = {}) {
+    const r = await invokeFunction(step, { ...this.envOf(step), ...fault }, doc);
+    appendFileSync(join(this.logs, `${step}.log`), r.stderr);
     const bench = process.env.SMARTSCALE_BENCH_OUT;
-    const [cmd, args] = bench ? ['/usr/bin/time', ['-f', 'SMARTSCALE_TIME %M %e', bin, '--event', '-']] : [bin, ['--event', '-']];
-    const r = await run(cmd, args, { env: { ...this.env, ...extraEnv }, stdin: JSON.stringify(doc) });
-    appendFileSync(join(this.logs, `${fn}.log`), r.stderr);
-    const timed = /SMARTSCALE_TIME (\d+) /.exec(r.stderr);
-    const maxRssKb = timed ? Number(timed[1]) : undefined;
-    if (bench) appendFileSync(bench, `${JSON.stringify({ fn, millis: r.millis, maxRssKb, code: r.code })}\n`);
-    const last = r.stdout.trim().split('\n').pop() ?? '';
-    let parsed;
-    try {
-      parsed = JSON.parse(last);
-    } catch {
-      throw new Error(`${fn} exited ${r.code} without a JSON result; stderr:\n${r.stderr}`);
-    }
-    if (r.code === 0) return { ok: true, output: parsed, millis: r.millis, maxRssKb };
-    if (!parsed.errorType) throw new Error(`${fn} exited ${r.code}: ${last}\n${r.stderr}`);
-    return { ok: false, error: parsed, millis: r.millis, maxRssKb };
+    if (bench) appendFileSync(bench, `${JSON.stringify({ fn: step, millis: r.millis, maxRssKb: r.maxRssKb, code: r.code })}\n`);
+    return r;
   }
 
   /**

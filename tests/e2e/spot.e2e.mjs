@@ -1,5 +1,6 @@
-// End-to-end runs of the spot machine (spot-interruption.asl.json): the real step binaries against
-// moto, the cluster emulator and Prometheus (see standins.mjs).
+// End-to-end runs of the spot machine as synthesized: the real step binaries, each with its role,
+// against moto, the cluster emulator and Prometheus (see standins.mjs). The events are what EC2
+// sends; the rig checks each against the template's rule before starting the machine.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deployment, running, stepOutput, titles, withScenario } from './kit.mjs';
@@ -20,8 +21,8 @@ describe('spot machine, end to end', { concurrency: true }, () => {
     await withScenario('spot', { workers: 3, objects: [deployment('web', 6)], traffic: { cpuUtilisation: 0.4 } }, async (s) => {
       const start = running(await s.inspect());
       const victim = (await s.workers())[0];
-      const file = 'spot-interruption.asl.json';
-      const t = await s.tick({ file, input: spotEvent(victim.instanceId) });
+      const machine = 'spot-interruption';
+      const t = await s.tick({ machine, event: spotEvent(victim.instanceId) });
       assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.error));
       assert.equal(t.visited.at(-1), 'Done');
       assert.ok(t.visited.includes('Notify'), t.visited.join(' '));
@@ -45,7 +46,7 @@ describe('spot machine, end to end', { concurrency: true }, () => {
 
       // EC2 often sends a Rebalance Recommendation and then the Interruption Warning, and
       // EventBridge may deliver twice: the instance is handled once.
-      const again = await s.tick({ file, input: spotEvent(victim.instanceId, 'EC2 Instance Rebalance Recommendation') });
+      const again = await s.tick({ machine, event: spotEvent(victim.instanceId, 'EC2 Instance Rebalance Recommendation') });
       assert.equal(again.status, 'SUCCEEDED');
       assert.deepEqual(again.visited, ['Init', 'HandleSpotSignal', 'SkippedAlreadyHandled']);
       assert.equal(running(await s.inspect()).length, start.length + 1, 'no second replacement');

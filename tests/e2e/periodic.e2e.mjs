@@ -1,6 +1,6 @@
-// End-to-end runs of the periodic machine (smartscale.asl.json): the real step binaries against
-// moto, the cluster emulator and Prometheus (see standins.mjs). Scenarios run concurrently: each
-// is its own cluster with its own stand-ins; they share only moto. Every scenario asserts the end
+// End-to-end runs of the periodic machine as synthesized: the real step binaries, each with its
+// role from the template, against moto, the cluster emulator and Prometheus (see standins.mjs).
+// Scenarios run concurrently: each is its own deployment with its own stand-ins. Every scenario asserts the end
 // state: instances in moto, nodes in the emulator, the DynamoDB item, Slack and SNS.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,7 +9,8 @@ import { waitFor } from './standins.mjs';
 
 const PERIODIC_IDLE = ['Init', 'AcquireLock', 'Evaluate', 'ApplyEvaluation', 'RouteDecision', 'ReleaseLock', 'RouteFinish', 'Done'];
 
-describe('periodic machine, end to end', { concurrency: true }, () => {
+// Each scenario runs a moto, an emulator and a Prometheus of its own: a few at a time on two cores.
+describe('periodic machine, end to end', { concurrency: 3 }, () => {
   test('nothing to do: the tick takes and releases the lock and changes nothing', async () => {
     await withScenario('idle', { workers: 3, objects: [deployment('web', 3)], traffic: { cpuUtilisation: 0.5 } }, async (s) => {
       const start = running(await s.inspect());
@@ -89,7 +90,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
   });
 
   test('join timeout: instances that never join are terminated and the execution ends JoinTimedOut', async () => {
-    await withScenario('join-timeout', { ...OVERLOAD, bootDelay: '5s', settings: { JOIN_TIMEOUT: '20s' } }, async (s) => {
+    await withScenario('join-timeout', { ...OVERLOAD, bootDelay: '5s' }, async (s) => {
       const start = running(await s.inspect());
       const { tick: t } = await s.tickUntil('LaunchNodes', {
         after: async (state, out) => {
@@ -148,7 +149,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
       deployment(`pin${i}`, 2, { cpu: '100m', nodeSelector: { 'kubernetes.io/hostname': w.name } }),
       pdb(`pin${i}`, 1),
     ]);
-    await withScenario('drain-blocked', { workers: 4, objects: pinned, traffic: { cpuUtilisation: 0.1 }, settings: { DRAIN_TIMEOUT: '20s' } }, async (s) => {
+    await withScenario('drain-blocked', { workers: 4, objects: pinned, traffic: { cpuUtilisation: 0.1 } }, async (s) => {
       const start = running(await s.inspect());
       const { tick: t } = await s.tickUntil('CordonNode');
       assert.equal(t.status, 'FAILED');
@@ -213,7 +214,7 @@ describe('periodic machine, end to end', { concurrency: true }, () => {
   });
 
   test('crash after LaunchNodes: the next execution recovers the operation and leaks no instance', async () => {
-    await withScenario('crash', { ...OVERLOAD, bootDelay: '5s', settings: { LOCK_TTL: '20s', JOIN_TIMEOUT: '30s' } }, async (s) => {
+    await withScenario('crash', { ...OVERLOAD, bootDelay: '5s' }, async (s) => {
       const start = running(await s.inspect());
       let launched;
       const { tick: crashed } = await s.tickUntil('LaunchNodes', {
