@@ -6,7 +6,8 @@ use crate::observe::{cluster_view, Observer};
 use crate::scenario::Scenario;
 use chrono::{DateTime, Utc};
 use smartscale_engine::engine::{Decision, Inputs};
-use smartscale_engine::model::{Operation, OperationKind, ScaleAction, ScalingState};
+use smartscale_engine::lifecycle::{self, DrainStatus, Ending, OutcomeResult, ReadyStatus};
+use smartscale_engine::model::{Operation, OperationKind, ScalingState};
 use smartscale_engine::Policy as Config;
 use std::collections::BTreeMap;
 
@@ -22,14 +23,23 @@ pub fn smartscale_decide(
 
 #[derive(Debug, Clone)]
 enum InFlight {
-    Up { nodes: Vec<usize>, deadline: i64 },
-    Down { node: usize, deadline: i64 },
+    Up {
+        nodes: Vec<usize>,
+        deadline: i64,
+        before: u32,
+    },
+    Down {
+        node: usize,
+        deadline: i64,
+        before: u32,
+    },
 }
 
 /// SmartScale: consulted on the EventBridge schedule; launches and drains run like the state
 /// machine's (launch → wait for Ready or the join deadline; cordon → drain in `drain_poll` rounds
 /// that respect the budget → terminate, or abort at the drain deadline); the last action and the
-/// operation in flight live in a [`ScalingState`] as in DynamoDB.
+/// operation in flight live in a [`ScalingState`] as in DynamoDB. What each ending records comes
+/// from the engine's [`lifecycle`], as in the steps.
 #[derive(Debug, Clone)]
 pub struct SmartScale {
     state: ScalingState,
@@ -49,14 +59,27 @@ impl SmartScale {
         }
     }
 
-    fn finish(&mut self, now: DateTime<Utc>, action: ScaleAction, workers: u32) {
+    /// Ends the operation in flight as RecordOutcome does.
+    fn finish(&mut self, ending: Ending, before: u32, at: DateTime<Utc>) {
         self.op = None;
-        if let Some(op) = self.state.operation.take() {
-            self.state.last_scale_reason = Some(op.reason);
-        }
-        self.state.last_scale_time = Some(now);
-        self.state.last_scale_action = Some(action);
-        self.state.node_count = Some(workers);
+        let reason = self
+            .state
+            .operation
+            .as_ref()
+            .map(|o| o.reason.clone())
+            .unwrap_or_default();
+        lifecycle::apply(
+            &mut self.state,
+            &lifecycle::finish(ending, before, reason, at),
+        );
+    }
+
+    /// The operation's reason, for event lines.
+    fn reason(&self) -> &str {
+        self.state
+            .operation
+            .as_ref()
+            .map_or("", |o| o.reason.as_str())
     }
 
     fn progress(&mut self, now: i64, cluster: &mut Cluster, ctx: Ctx<'_>) -> Vec<Event> {
@@ -64,61 +87,101 @@ impl SmartScale {
         let poll = ctx.scenario.simulation.drain_poll_secs as i64;
         match self.op.clone() {
             None => {}
-            Some(InFlight::Up { nodes, deadline }) => {
-                if nodes.iter().all(|&i| cluster.nodes[i].ready()) {
-                    self.finish(ctx.at(now), ScaleAction::ScaleUp, cluster.alive_count());
-                } else if now >= deadline {
-                    let mut failed = 0;
-                    for &i in &nodes {
-                        if cluster.nodes[i].state == NodeState::Booting {
-                            cluster.terminate(i, now);
-                            failed += 1;
-                        }
+            Some(InFlight::Up {
+                nodes,
+                deadline,
+                before,
+            }) => {
+                let joined = nodes.iter().filter(|&&i| cluster.nodes[i].ready()).count() as u32;
+                match lifecycle::readiness(
+                    nodes.len() - joined as usize,
+                    ctx.at(deadline),
+                    ctx.at(now),
+                ) {
+                    ReadyStatus::Waiting => {}
+                    ReadyStatus::Ready => {
+                        let ending = Ending::AllJoined {
+                            joined,
+                            recovery: false,
+                        };
+                        self.finish(ending, before, ctx.at(now));
                     }
-                    events.push(Event {
-                        t: now,
-                        kind: EventKind::JoinFailed,
-                        nodes: failed,
-                        reason: "not Ready by JOIN_TIMEOUT: terminated".into(),
-                    });
-                    self.finish(ctx.at(now), ScaleAction::ScaleUp, cluster.alive_count());
+                    ReadyStatus::DeadlinePassed => {
+                        let mut failed = 0;
+                        for &i in &nodes {
+                            if cluster.nodes[i].state == NodeState::Booting {
+                                cluster.terminate(i, now);
+                                failed += 1;
+                            }
+                        }
+                        events.push(Event {
+                            t: now,
+                            kind: EventKind::JoinFailed,
+                            nodes: failed,
+                            reason: "not Ready by JOIN_TIMEOUT: terminated".into(),
+                        });
+                        let ending = Ending::Outcome {
+                            result: OutcomeResult::JoinFailed,
+                            nodes_before: before,
+                            nodes_after: lifecycle::workers_after_join_failure(before, joined),
+                        };
+                        self.finish(ending, before, ctx.at(now));
+                    }
                 }
             }
-            Some(InFlight::Down { node, deadline }) if now % poll == 0 => {
-                if drain_round(cluster, node, now) {
-                    let name = cluster.nodes[node].name.clone();
-                    cluster.terminate(node, now);
-                    events.push(Event {
-                        t: now,
-                        kind: EventKind::ScaleDown,
-                        nodes: 1,
-                        reason: format!(
-                            "{name} drained and terminated: {}",
-                            self.state
-                                .operation
-                                .as_ref()
-                                .map_or("", |o| o.reason.as_str())
-                        ),
-                    });
-                    self.finish(ctx.at(now), ScaleAction::ScaleDown, cluster.alive_count());
-                } else if now >= deadline {
-                    cluster.uncordon(node);
-                    events.push(Event {
-                        t: now,
-                        kind: EventKind::DrainAborted,
-                        nodes: 0,
-                        reason: format!(
-                            "drain of {} not done by DRAIN_TIMEOUT: uncordoned",
-                            cluster.nodes[node].name
-                        ),
-                    });
-                    self.op = None;
-                    self.state.operation = None;
+            Some(InFlight::Down {
+                node,
+                deadline,
+                before,
+            }) if now % poll == 0 => {
+                let drained = drain_round(cluster, node, now);
+                match lifecycle::drain_status(drained, false, ctx.at(deadline), ctx.at(now)) {
+                    DrainStatus::InProgress => {}
+                    DrainStatus::Drained => {
+                        let name = cluster.nodes[node].name.clone();
+                        cluster.terminate(node, now);
+                        events.push(Event {
+                            t: now,
+                            kind: EventKind::ScaleDown,
+                            nodes: 1,
+                            reason: format!("{name} drained and terminated: {}", self.reason()),
+                        });
+                        let ending = Ending::Outcome {
+                            result: OutcomeResult::ScaledDown,
+                            nodes_before: before,
+                            nodes_after: before.saturating_sub(1),
+                        };
+                        self.finish(ending, before, ctx.at(now));
+                    }
+                    DrainStatus::BlockedDeadline | DrainStatus::DeadlinePassed => {
+                        cluster.uncordon(node);
+                        events.push(Event {
+                            t: now,
+                            kind: EventKind::DrainAborted,
+                            nodes: 0,
+                            reason: format!(
+                                "drain of {} not done by DRAIN_TIMEOUT: uncordoned",
+                                cluster.nodes[node].name
+                            ),
+                        });
+                        let ending = Ending::Outcome {
+                            result: OutcomeResult::DrainAborted,
+                            nodes_before: before,
+                            nodes_after: before,
+                        };
+                        self.finish(ending, before, ctx.at(now));
+                    }
                 }
             }
             Some(InFlight::Down { .. }) => {}
         }
         events
+    }
+
+    /// The operation's deadline in simulation seconds, as [`lifecycle::deadline`] sets it.
+    fn deadline(kind: OperationKind, cfg: &Config, now: i64, ctx: Ctx<'_>) -> i64 {
+        let at = ctx.at(now);
+        now + (lifecycle::deadline(kind, cfg, at) - at).num_seconds()
     }
 
     fn operation(
@@ -165,7 +228,8 @@ impl Policy for SmartScale {
         let decision = smartscale_decide(&inputs, &self.state, cfg, at);
         match &decision {
             Decision::ScaleUp { count, .. } => {
-                let deadline = now + cfg.join_timeout_secs as i64;
+                let deadline = Self::deadline(OperationKind::ScaleUp, cfg, now, ctx);
+                let before = cluster.alive_count();
                 let mut op = self.operation(OperationKind::ScaleUp, now, deadline, ctx, &decision);
                 let nodes: Vec<usize> = (0..*count).map(|_| cluster.launch(now, true)).collect();
                 op.instance_ids = nodes
@@ -180,7 +244,11 @@ impl Policy for SmartScale {
                     reason: op.reason.clone(),
                 });
                 self.state.operation = Some(op);
-                self.op = Some(InFlight::Up { nodes, deadline });
+                self.op = Some(InFlight::Up {
+                    nodes,
+                    deadline,
+                    before,
+                });
             }
             Decision::ScaleDown {
                 node, instance_id, ..
@@ -192,14 +260,19 @@ impl Policy for SmartScale {
                 else {
                     return events;
                 };
-                let deadline = now + cfg.drain_timeout_secs as i64;
+                let deadline = Self::deadline(OperationKind::ScaleDown, cfg, now, ctx);
+                let before = cluster.alive_count();
                 let mut op =
                     self.operation(OperationKind::ScaleDown, now, deadline, ctx, &decision);
                 op.instance_ids = vec![instance_id.clone()];
                 op.node_name = Some(node.clone());
                 self.state.operation = Some(op);
                 cluster.cordon(i);
-                self.op = Some(InFlight::Down { node: i, deadline });
+                self.op = Some(InFlight::Down {
+                    node: i,
+                    deadline,
+                    before,
+                });
                 events.extend(self.progress(now, cluster, ctx));
             }
             Decision::NoChange { reasons } => {
@@ -217,5 +290,60 @@ impl Policy for SmartScale {
 
     fn no_change_reasons(&self) -> BTreeMap<String, u64> {
         self.reasons.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Sample;
+    use crate::policy::testing::{cluster, scenario};
+
+    #[test]
+    fn a_scale_up_where_no_worker_joins_records_no_scale_up_and_no_cooldown() {
+        let mut s = scenario();
+        s.node.boot_delay_secs = 1_000_000;
+        let mut c = cluster(&s, &[4, 4], 40);
+        let mut p = SmartScale::new(&s);
+        let ctx = Ctx {
+            scenario: &s,
+            start: s.start.with_timezone(&Utc),
+        };
+        let mut observer = Observer::new(&s.policy, s.simulation.cpu_rate_window_secs);
+        let interval = s.simulation.metrics_interval_secs as i64;
+        let horizon = (s.policy.pending_pods_window_secs + s.policy.join_timeout_secs + 240) as i64;
+        let mut events = Vec::new();
+        let mut t = 0;
+        while t <= horizon {
+            c.advance(t);
+            c.schedule(t);
+            let load = c.load(0.0);
+            observer.tick(t, load.cpu_ratio);
+            if t % interval == 0 {
+                observer.record(Sample {
+                    t,
+                    cpu: observer.cpu_rate(),
+                    memory: load.memory_ratio,
+                    pending: c.pending.len() as f64,
+                });
+            }
+            events.extend(p.step(t, &mut c, &observer, ctx));
+            t += s.simulation.tick_secs as i64;
+        }
+        let failed = events
+            .iter()
+            .filter(|e| e.kind == EventKind::JoinFailed)
+            .count();
+        assert_eq!(failed, 1, "one join failure in the horizon: {events:?}");
+        assert_eq!(
+            p.state.last_scale_action, None,
+            "no action recorded, so no cooldown starts"
+        );
+        assert_eq!(p.state.last_scale_time, None);
+        assert_eq!(
+            p.state.node_count,
+            Some(2),
+            "the two workers that were there before"
+        );
     }
 }
