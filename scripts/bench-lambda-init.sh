@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Start-up cost of the packaged step binaries, without AWS: wall time and peak memory from exec to
-# exit of a local-mode run whose event is invalid ('{}').
+# Start-up cost of the packaged `bootstrap`, without AWS: wall time and peak memory from exec to
+# exit of a local-mode run, per step (SMARTSCALE_STEP, as the CDK sets it), whose event is invalid
+# ('{}').
 #
 # Usage: scripts/bench-lambda-init.sh [--lambda-dir DIR] [--runs N]
-#   --lambda-dir DIR  the <name>/bootstrap.zip tree scripts/package-lambdas.sh wrote
+#   --lambda-dir DIR  the tree scripts/package-lambdas.sh wrote (bootstrap/bootstrap.zip)
 #                     (default: <repo>/target/lambda)
 #   --runs N          hyperfine runs per function (default 30, after 3 warm-up runs)
 #
 # What one run does: load the binary, start tokio and tracing, read the configuration from the
-# environment, build the AWS SDK configuration and the clients the step needs, read the event,
+# environment, build the AWS SDK configuration and the clients the step needs (its seams in
+# functions/contract.json), read the event,
 # reject it (missing execution fields), print the error and exit 1. That is our share of a Lambda
 # cold start's init phase, on this machine's CPU. It leaves out what only Lambda does: fetching and
 # unpacking the zip, starting the sandbox, the Runtime API round trips, and any network call.
@@ -47,11 +49,13 @@ run_env=(env -i "PATH=/usr/bin:/bin" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=benc
 
 echo "| step | wall time, mean ± σ (ms) | min (ms) | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|"
+zip="$dir/bootstrap/bootstrap.zip"
+[ -f "$zip" ] || { echo "$zip is missing (run scripts/package-lambdas.sh)" >&2; exit 1; }
+unzip -q -o "$zip" bootstrap -d "$tmp"
+bin="$tmp/bootstrap"
+base_env=("${run_env[@]}")
 for name in "${STEPS[@]}"; do
-  zip="$dir/$name/bootstrap.zip"
-  [ -f "$zip" ] || { echo "$name: skipped, $zip is missing (run scripts/package-lambdas.sh)" >&2; continue; }
-  unzip -q -o "$zip" bootstrap -d "$tmp/$name"
-  bin="$tmp/$name/bootstrap"
+  run_env=("${base_env[@]}" "SMARTSCALE_STEP=$name")
   # The run must end in the event's rejection (exit 1 with errorType), not anywhere earlier.
   set +e
   out="$("${run_env[@]}" "$bin" --event "$tmp/event.json" 2>"$tmp/$name.err")"

@@ -28,12 +28,10 @@ cargo build --workspace --locked --all-targets
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/bin"
-for zip in "$lambda_dir"/*/bootstrap.zip; do
-  [ -f "$zip" ] || { echo "no $lambda_dir/<name>/bootstrap.zip: run scripts/package-lambdas.sh first" >&2; exit 1; }
-  name="$(basename "$(dirname "$zip")")"
-  unzip -q -o "$zip" bootstrap -d "$WORK/$name"
-  ln -s "$WORK/$name/bootstrap" "$WORK/bin/$name"
-done
+# Every function's zip holds the same multi-call bootstrap (scripts/package-lambdas.sh).
+zip="$lambda_dir/bootstrap/bootstrap.zip"
+[ -f "$zip" ] || { echo "no $zip: run scripts/package-lambdas.sh first" >&2; exit 1; }
+unzip -q -o "$zip" bootstrap -d "$WORK/bin"
 ln -s "$CARGO_TARGET_DIR/debug/smartscale" "$WORK/bin/smartscale"
 
 export SMARTSCALE_BIN_DIR="$WORK/bin" SMARTSCALE_BENCH_OUT="$WORK/bench.jsonl"

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Builds the fourteen step Lambdas for the provided.al2023 runtime on x86_64 and writes
-# <out>/<name>/bootstrap.zip, the files the CDK app deploys (cdk/lib/sources.ts).
+# Builds the one SmartScale Lambda binary, `bootstrap` (functions/bootstrap: every step, chosen by
+# the SMARTSCALE_STEP variable the CDK sets on each function), for the provided.al2023 runtime on
+# x86_64, and writes the one zip all fourteen functions deploy: <out>/bootstrap/bootstrap.zip.
+# For the CDK app, which reads <out>/<name>/bootstrap.zip per function (cdk/lib/sources.ts), each
+# function's path is a hard link to that zip: same bytes, so one CDK asset, uploaded once.
 #
 # Usage: scripts/package-lambdas.sh [--out DIR] [--report]
-#   --out DIR   where the <name>/bootstrap.zip tree goes (default: <repo>/target/lambda, the CDK
-#               default; pass the same directory to cdk as -c lambdaAssetDir=DIR)
-#   --report    build nothing: verify the existing zips and print their sizes
+#   --out DIR   where the zip tree goes (default: <repo>/target/lambda, the CDK default; pass the
+#               same directory to cdk as -c lambdaAssetDir=DIR)
+#   --report    build nothing: verify the existing zip and print its size
 #
 # Route: cargo-lambda with cargo-zigbuild links against glibc 2.34 (Amazon Linux 2023's), so
-# the binaries run there even though the build machine has a newer glibc. The workspace's own
+# the binary runs there even though the build machine has a newer glibc. The workspace's own
 # [profile.release] applies (--disable-optimizations stops cargo-lambda overriding it).
-# Every zip is verified: one executable entry named bootstrap, an x86-64 ELF, no GLIBC symbol
-# version newer than 2.34, only system libraries the runtime has, within Lambda's size limits.
-# The script then prints per function the binary and zip size, and totals, as a Markdown table.
-# This is a deploy-time step: CI does not run it (a release build of the AWS SDK takes minutes).
+# The zip is verified: one executable entry named bootstrap, an x86-64 ELF, no GLIBC symbol
+# version newer than 2.34, only system libraries the runtime has, within Lambda's size limits,
+# and every function in functions/contract.json linked to it. The script prints the build time,
+# the binary and zip size, as a Markdown table. A release build of the AWS SDK takes minutes: CI
+# does not run it (docs/BENCHMARKS.md has the measured times).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -31,7 +35,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
     --report) build=0; shift ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,19 +58,9 @@ need_package_venv() {
   export PATH="$venv/bin:$PATH"
 }
 
-# The step binaries: every [[bin]] under functions/ (core and runtime are libraries).
-functions=()
-for manifest in "$SMARTSCALE_ROOT"/functions/*/Cargo.toml; do
-  bin="$(awk '/^\[\[bin\]\]/ {b=1; next} b && /^name *=/ {gsub(/[" ]/, "", $0); sub(/^name=/, ""); print; exit}' "$manifest")"
-  [ -n "$bin" ] && functions+=("$bin")
-done
-# Every function the CDK stack deploys (cdk/lib/contract.ts) must be one of them.
-mapfile -t deployed < <(grep -oE "spec\('[a-z0-9-]+'" "$SMARTSCALE_ROOT/cdk/lib/contract.ts" | cut -d"'" -f2)
-[ ${#deployed[@]} -gt 0 ] || { echo "found no spec('<name>', ...) in cdk/lib/contract.ts" >&2; exit 1; }
-for name in "${deployed[@]}"; do
-  [[ " ${functions[*]} " == *" $name "* ]] || { echo "cdk/lib/contract.ts deploys '$name' but no functions/*/Cargo.toml has a [[bin]] of that name" >&2; exit 1; }
-done
-[ ${#functions[@]} -gt 0 ] || { echo "no [[bin]] found under functions/" >&2; exit 1; }
+# Every function the CDK stack deploys: the steps of the step-rights contract.
+mapfile -t functions < <(python3 -c 'import json, sys; print("\n".join(s["name"] for s in json.load(open(sys.argv[1]))["steps"]))' "$SMARTSCALE_ROOT/functions/contract.json")
+[ ${#functions[@]} -gt 0 ] || { echo "functions/contract.json lists no steps" >&2; exit 1; }
 
 need_apt unzip binutils
 
@@ -75,12 +69,12 @@ if [ "$build" -eq 1 ]; then
   if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$TARGET"; then
     rustup target add "$TARGET"
   fi
-  bins=()
-  for name in "${functions[@]}"; do bins+=(--bin "$name"); done
   cmd=(cargo lambda build --release --disable-optimizations --compiler cargo-zigbuild
-    --target "$TARGET.$GLIBC_MAX" --output-format zip --lambda-dir "$out" --locked "${bins[@]}")
+    --target "$TARGET.$GLIBC_MAX" --output-format zip --lambda-dir "$out" --locked --bin bootstrap)
   log "${cmd[*]}"
+  started=$SECONDS
   "${cmd[@]}"
+  echo "build time: $((SECONDS - started)) s (CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-<repo>/target})"
 fi
 
 tmp="$(mktemp -d)"
@@ -120,25 +114,19 @@ verify() {
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 
-total_bin=0 total_zip=0 max_bin=0 max_zip=0
-rows=()
+verify bootstrap
 for name in "${functions[@]}"; do
-  verify "$name"
-  rows+=("| $name | $(mib "$v_bin") | $(mib "$v_zip") | $v_glibc |")
-  total_bin=$((total_bin + v_bin)) total_zip=$((total_zip + v_zip))
-  [ "$v_bin" -le "$max_bin" ] || max_bin=$v_bin
-  [ "$v_zip" -le "$max_zip" ] || max_zip=$v_zip
+  mkdir -p "$out/$name"
+  ln -f "$out/bootstrap/bootstrap.zip" "$out/$name/bootstrap.zip" 2>/dev/null || fail "$name" "cannot link $out/$name/bootstrap.zip"
+  [ "$out/$name/bootstrap.zip" -ef "$out/bootstrap/bootstrap.zip" ] || fail "$name" "$out/$name/bootstrap.zip is not the shared zip"
 done
 
 echo
-echo "Lambda zips in $out ($TARGET, glibc <= $GLIBC_MAX), sizes in MiB:"
+echo "Lambda zip in $out ($TARGET, glibc <= $GLIBC_MAX), shared by ${#functions[@]} functions:"
 echo
-echo "| function | binary (bootstrap) | bootstrap.zip | newest GLIBC symbol |"
+echo "| artifact | binary (bootstrap) | bootstrap.zip | newest GLIBC symbol |"
 echo "|---|---:|---:|---|"
-printf '%s\n' "${rows[@]}"
-echo "| **total (${#functions[@]} functions)** | **$(mib "$total_bin")** | **$(mib "$total_zip")** | |"
-echo
-echo "Largest binary $(mib "$max_bin") MiB of Lambda's 250 MB unzipped limit; largest zip $(mib "$max_zip") MiB of the 50 MB direct-upload limit."
+echo "| bootstrap ($v_bin B / $v_zip B) | $(mib "$v_bin") MiB | $(mib "$v_zip") MiB | $v_glibc |"
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo >&2
@@ -146,4 +134,4 @@ if [ ${#failures[@]} -gt 0 ]; then
   printf '  %s\n' "${failures[@]}" >&2
   exit 1
 fi
-echo "All ${#functions[@]} zips verified: one executable 'bootstrap' each, x86-64 ELF, GLIBC <= $GLIBC_MAX, runtime-provided libraries only."
+echo "Verified: one executable 'bootstrap', x86-64 ELF, GLIBC <= $GLIBC_MAX, runtime-provided libraries only; linked for ${functions[*]}."

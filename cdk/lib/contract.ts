@@ -2,19 +2,35 @@
  * Names shared with the Rust functions, the state machine and the scripts. Changing one of these
  * breaks a contract with another part of SmartScale, so each lives here once.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CDK_DIR } from './sources';
 
-/** What one Lambda step may touch; the stack turns each capability into one least-privilege statement. */
-export type Capability =
-  | 'state-read'
-  | 'state-write'
-  | 'state-put'
-  | 'k8s-secret'
-  | 'prometheus-secret'
-  | 'slack-secret'
-  | 'sns-publish'
-  | 'ec2-describe'
-  | 'ec2-launch'
-  | 'ec2-terminate-managed';
+/**
+ * What one Lambda step may touch; the stack turns each capability into least-privilege statements.
+ * The capabilities of a step are not written here: they follow from the seam methods its entry in
+ * `functions/contract.json` uses, the same file the Rust runtime builds the step's seams from.
+ */
+export const CAPABILITIES = [
+  'state-read',
+  'state-write',
+  'k8s-secret',
+  'prometheus-secret',
+  'slack-secret',
+  'sns-publish',
+  'ec2-describe',
+  'ec2-launch',
+  'ec2-terminate-managed',
+] as const;
+
+/** One of {@link CAPABILITIES}. */
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** The seams of `functions/core` as `functions/contract.json` names them. */
+export type Seam = 'store' | 'ec2' | 'cluster' | 'metrics' | 'notify';
+
+/** Seams whose calls go to the cluster (Kubernetes API, Prometheus): their users run in the VPC. */
+const IN_VPC_SEAMS: readonly Seam[] = ['cluster', 'metrics'];
 
 /** One Lambda step: its kebab name, the ASL substitution key, whether it talks to the cluster, and what it may do. */
 export interface FunctionSpec {
@@ -23,8 +39,21 @@ export interface FunctionSpec {
   readonly substitution: string;
   /** True when the function calls the Kubernetes API or Prometheus, so it runs inside the VPC. */
   readonly inVpc: boolean;
+  /** The seam methods the step calls, from `functions/contract.json`. */
+  readonly uses: Readonly<Partial<Record<Seam, readonly string[]>>>;
+  /** What its role may do: the capabilities of the seam methods it uses, in {@link CAPABILITIES} order. */
   readonly capabilities: readonly Capability[];
 }
+
+/** `functions/contract.json` as parsed. */
+export interface ContractFile {
+  readonly seams: Record<Seam, Record<string, Capability[]>>;
+  readonly capabilities: Record<Capability, string[]>;
+  readonly steps: { name: string; uses: Partial<Record<Seam, string[]>> }[];
+}
+
+/** Where the step-rights contract lives (the repository's `functions/contract.json`). */
+export const CONTRACT_FILE = path.join(CDK_DIR, '..', 'functions', 'contract.json');
 
 const pascal = (kebab: string): string =>
   kebab
@@ -32,29 +61,49 @@ const pascal = (kebab: string): string =>
     .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
     .join('');
 
-function spec(name: string, inVpc: boolean, capabilities: Capability[]): FunctionSpec {
-  return { name, substitution: `${pascal(name)}FunctionArn`, inVpc, capabilities };
+/**
+ * Reads and checks the contract: every capability it names is one of {@link CAPABILITIES} and
+ * every step's method exists. Throws an error naming the first problem.
+ */
+export function readContract(file: string = CONTRACT_FILE): ContractFile {
+  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as ContractFile;
+  const known = new Set<string>(CAPABILITIES);
+  const defined = Object.keys(c.capabilities);
+  const unknown = defined.filter((k) => !known.has(k));
+  const missing = CAPABILITIES.filter((k) => !defined.includes(k));
+  if (unknown.length > 0 || missing.length > 0) {
+    throw new Error(`${file}: capabilities differ from cdk/lib/contract.ts CAPABILITIES (unknown: ${unknown.join(', ') || '-'}; missing: ${missing.join(', ') || '-'})`);
+  }
+  for (const step of c.steps) {
+    for (const [seam, methods] of Object.entries(step.uses) as [Seam, string[]][]) {
+      for (const m of methods) {
+        if (!c.seams[seam]?.[m]) throw new Error(`${file}: step ${step.name} uses ${seam}.${m}, which \`seams\` does not define`);
+      }
+    }
+  }
+  return c;
 }
 
-const LOCK: Capability[] = ['state-read', 'state-write'];
+/** The function spec of each contract entry: capabilities and VPC placement follow from its uses. */
+export function functionSpecs(c: ContractFile): FunctionSpec[] {
+  return c.steps.map((step) => {
+    const uses = step.uses;
+    const caps = new Set<Capability>();
+    for (const [seam, methods] of Object.entries(uses) as [Seam, string[]][]) {
+      for (const m of methods) for (const cap of c.seams[seam][m]!) caps.add(cap);
+    }
+    return {
+      name: step.name,
+      substitution: `${pascal(step.name)}FunctionArn`,
+      inVpc: IN_VPC_SEAMS.some((s) => (uses[s]?.length ?? 0) > 0),
+      uses,
+      capabilities: CAPABILITIES.filter((k) => caps.has(k)),
+    };
+  });
+}
 
-/** The fourteen steps, in the order the design lists them. */
-export const FUNCTIONS: readonly FunctionSpec[] = [
-  spec('acquire-lock', false, LOCK),
-  spec('evaluate', true, ['state-read', 'state-write', 'k8s-secret', 'prometheus-secret', 'ec2-describe']),
-  spec('launch-nodes', false, ['state-write', 'ec2-launch', 'ec2-describe', 'slack-secret', 'sns-publish']),
-  spec('check-nodes-ready', true, ['k8s-secret', 'ec2-describe', 'state-write']),
-  spec('handle-join-failure', true, ['ec2-terminate-managed', 'ec2-describe', 'k8s-secret', 'state-write']),
-  spec('cordon-node', true, ['k8s-secret', 'state-write']),
-  spec('drain-node', true, ['k8s-secret', 'state-write']),
-  spec('abort-drain', true, ['k8s-secret', 'state-write']),
-  spec('terminate-node', true, ['ec2-terminate-managed', 'ec2-describe', 'k8s-secret', 'state-write']),
-  spec('record-outcome', false, LOCK),
-  spec('notify', false, ['slack-secret', 'sns-publish']),
-  spec('release-lock', false, LOCK),
-  spec('cleanup', false, [...LOCK, 'slack-secret', 'sns-publish']),
-  spec('spot-interruption', true, ['k8s-secret', 'state-write', 'ec2-launch', 'ec2-describe']),
-];
+/** The fourteen steps, in the order of `functions/contract.json`. */
+export const FUNCTIONS: readonly FunctionSpec[] = functionSpecs(readContract());
 
 /** Tags every SmartScale-launched worker carries (the launch template sets the static ones). */
 export const TAGS = {

@@ -346,8 +346,6 @@ export class SmartScaleStack extends Stack {
       switch (c) {
         case 'state-read':
           return [new iam.PolicyStatement({ sid: 'StateRead', actions: ['dynamodb:GetItem'], resources: [table.tableArn] })];
-        case 'state-put':
-          return [new iam.PolicyStatement({ sid: 'StatePut', actions: ['dynamodb:PutItem'], resources: [table.tableArn] })];
         case 'state-write':
           return [new iam.PolicyStatement({ sid: 'StateUpdate', actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] })];
         case 'k8s-secret':
@@ -387,8 +385,8 @@ export class SmartScaleStack extends Stack {
               resources: [arn('ec2', 'instance/*'), arn('ec2', 'volume/*'), arn('ec2', 'network-interface/*'), arn('ec2', 'spot-instances-request/*')],
               conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
             }),
-            // Launching picks each zone's subnet; DescribeSubnets has no resource-level permissions.
-            new iam.PolicyStatement({ sid: 'DescribeSubnets', actions: ['ec2:DescribeSubnets'], resources: ['*'] }),
+            // The EC2 adapter reads the worker subnets' zones before a launch; no resource-level permissions.
+            new iam.PolicyStatement({ sid: 'DescribeWorkerSubnets', actions: ['ec2:DescribeSubnets'], resources: ['*'] }),
             new iam.PolicyStatement({
               sid: 'PassWorkerRoleOnly',
               actions: ['iam:PassRole'],
@@ -549,7 +547,7 @@ export class SmartScaleStack extends Stack {
       timeout: Duration.seconds(30),
       role,
       logGroup,
-      environment: env,
+      environment: { ...env, SMARTSCALE_STEP: spec.name },
       ...(spec.inVpc ? { vpc: net.vpc, vpcSubnets: net.lambdaSubnets, securityGroups: [net.lambdaSg] } : {}),
     });
   }

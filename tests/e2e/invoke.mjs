@@ -1,6 +1,7 @@
 // Where a Task state invokes a function: the one seam between the state machine interpreter and
-// the Lambda code. Today it runs the step's binary once in local mode (`<step> --event -`, the
-// event on stdin, the result or the `{errorType, errorMessage}` error as the last stdout line),
+// the Lambda code. Today it runs the one `bootstrap` binary once in local mode
+// (`bootstrap <step> --event -`, the event on stdin, the result or the `{errorType, errorMessage}`
+// error as the last stdout line),
 // with exactly the environment the caller built from the template.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,9 +34,10 @@ export function run(cmd, args, { env, stdin = '' } = {}) {
  * SMARTSCALE_BENCH_OUT is set, `maxRssKb` (GNU time). Throws when the function answers neither.
  */
 export async function invokeFunction(step, env, payload) {
-  const bin = join(required('SMARTSCALE_BIN_DIR'), step);
+  const bin = join(required('SMARTSCALE_BIN_DIR'), 'bootstrap');
+  const local = [step, '--event', '-'];
   const bench = process.env.SMARTSCALE_BENCH_OUT;
-  const [cmd, args] = bench ? ['/usr/bin/time', ['-f', 'SMARTSCALE_TIME %M %e', bin, '--event', '-']] : [bin, ['--event', '-']];
+  const [cmd, args] = bench ? ['/usr/bin/time', ['-f', 'SMARTSCALE_TIME %M %e', bin, ...local]] : [bin, local];
   const r = await run(cmd, args, { env, stdin: JSON.stringify(payload) });
   const timed = /SMARTSCALE_TIME (\d+) /.exec(r.stderr);
   const maxRssKb = timed ? Number(timed[1]) : undefined;

@@ -11,9 +11,14 @@
 //!   (moto in tests);
 //! - the CloudWatch EMF lines of [`smartscale_core::telemetry`] for every invocation.
 
-use chrono::{DateTime, Utc};
+pub mod contract;
+pub mod steps;
+
+pub use contract::{Needs, Seam};
+pub use steps::Step;
+
+use chrono::Utc;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use serde::Serialize;
 use serde_json::Value;
 use smartscale_core::adapters::dynamodb::DynamoStateStore;
 use smartscale_core::adapters::ec2::Ec2Provisioner;
@@ -26,7 +31,6 @@ use smartscale_core::seams::{Notifier, Secrets};
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::Deps;
 use smartscale_core::{telemetry, Config, Error};
-use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,38 +38,6 @@ use tracing::Instrument;
 
 /// The error type `main` returns (start-up failures only; step errors go to the caller).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Which seams a step uses; [`build_deps`] builds only those (the rest stay
-/// [`smartscale_core::steps::Unwired`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Needs(u8);
-
-impl Needs {
-    /// No seam.
-    pub const NONE: Needs = Needs(0);
-    /// The DynamoDB state table.
-    pub const STORE: Needs = Needs(1);
-    /// EC2.
-    pub const EC2: Needs = Needs(2);
-    /// The Kubernetes API.
-    pub const CLUSTER: Needs = Needs(4);
-    /// Prometheus.
-    pub const METRICS: Needs = Needs(8);
-    /// Slack and SNS.
-    pub const NOTIFY: Needs = Needs(16);
-
-    /// True when every seam of `other` is in `self`.
-    pub fn has(self, other: Needs) -> bool {
-        self.0 & other.0 == other.0 && other.0 != 0
-    }
-}
-
-impl std::ops::BitOr for Needs {
-    type Output = Needs;
-    fn bitor(self, rhs: Needs) -> Needs {
-        Needs(self.0 | rhs.0)
-    }
-}
 
 /// The Lambda error for a core error: `errorType` = [`Error::kind`], `errorMessage` = its text.
 pub fn diagnostic(e: &Error) -> Diagnostic {
@@ -102,7 +74,7 @@ fn init_tracing(local: bool) {
 ///
 /// Errors: [`Error::Config`] when a needed variable is missing or malformed (`PROMETHEUS_URL`),
 /// the Secrets adapter's errors when the Prometheus credentials cannot be read.
-pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
+pub async fn build_deps(config: &Config, needs: &Needs) -> Result<Deps, Error> {
     let mut deps = Deps::unwired(config.clone());
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
@@ -113,16 +85,16 @@ pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
     let secrets: Arc<dyn Secrets> = Arc::new(SecretsManagerSecrets::new(
         aws_sdk_secretsmanager::Client::new(&aws),
     ));
-    if needs.has(Needs::STORE) {
+    if needs.has(Seam::Store) {
         deps.store = Arc::new(DynamoStateStore::from_config(
             aws_sdk_dynamodb::Client::new(&aws),
             config,
         ));
     }
-    if needs.has(Needs::EC2) {
+    if needs.has(Seam::Ec2) {
         deps.provisioner = Arc::new(Ec2Provisioner::new(aws_sdk_ec2::Client::new(&aws), config));
     }
-    if needs.has(Needs::METRICS) {
+    if needs.has(Seam::Metrics) {
         let auth = match &config.prometheus_auth_secret_arn {
             Some(id) => Some(PromBasicAuth::read(secrets.as_ref(), id).await?),
             None => None,
@@ -132,13 +104,13 @@ pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
             PrometheusSettings::from_config(config, auth)?,
         ));
     }
-    if needs.has(Needs::CLUSTER) {
+    if needs.has(Seam::Cluster) {
         use smartscale_core::adapters::kubernetes::{build_client, K8sCredentials, KubeCluster};
         let id = config.require_k8s_credentials_secret()?;
         let creds = K8sCredentials::from_json(&secrets.get(id).await?)?;
         deps.cluster = Arc::new(KubeCluster::new(build_client(&creds)?));
     }
-    if needs.has(Needs::NOTIFY) {
+    if needs.has(Seam::Notify) {
         let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
         if let Some(id) = &config.slack_webhook_secret_arn {
             notifiers.push(Arc::new(SlackWebhook::new(
@@ -160,40 +132,32 @@ pub async fn build_deps(config: &Config, needs: Needs) -> Result<Deps, Error> {
     Ok(deps)
 }
 
-/// Runs one invocation: reads the document, runs `handler` at `now`, logs the outcome and prints
+/// Runs one invocation: reads the document, runs `step` at `now`, logs the outcome and prints
 /// the EMF lines (invocation, execution time, and what [`telemetry::step_metrics`] derives).
-async fn invoke<F, Fut, R>(
-    step: &'static str,
+async fn invoke(
+    step: &Step,
     payload: Value,
     deps: Arc<Deps>,
-    handler: F,
     emit: fn(&Value),
-) -> Result<Value, Error>
-where
-    F: Fn(ExecutionDocument, Arc<Deps>, DateTime<Utc>) -> Fut,
-    Fut: Future<Output = Result<R, Error>>,
-    R: Serialize,
-{
+) -> Result<Value, Error> {
     let now = Utc::now();
     let started = Instant::now();
     let doc = ExecutionDocument::from_value(payload)?;
-    let span = tracing::info_span!("step", step, execution_id = %doc.execution_id);
-    let cfg = deps.config.clone();
+    let name = step.name;
+    let span = tracing::info_span!("step", step = name, execution_id = %doc.execution_id);
     async move {
-        emit(&telemetry::invocation(&doc.cluster_id, step, now));
-        let result = handler(doc.clone(), deps, now).await;
+        emit(&telemetry::invocation(&doc.cluster_id, name, now));
+        let result = step.run(&doc, &deps, now).await;
         let millis = started.elapsed().as_millis() as u64;
         emit(&telemetry::execution_time(
             &doc.cluster_id,
-            step,
+            name,
             millis,
             now,
         ));
         match result {
-            Ok(r) => {
-                let value = serde_json::to_value(r)
-                    .map_err(|e| Error::fatal("serialising the step result", e))?;
-                for line in telemetry::step_metrics(step, &doc, &value, &cfg, now) {
+            Ok(value) => {
+                for line in telemetry::step_metrics(name, &doc, &value, &deps.config, now) {
                     emit(&line);
                 }
                 tracing::info!(result = %value, millis, "step finished");
@@ -217,44 +181,119 @@ fn emit_stderr(v: &Value) {
     eprintln!("{v}");
 }
 
-/// Runs step `step` (kebab-case, as the function is named) for ever under the Lambda runtime, or
-/// once in local mode. `needs` says which seams to build; `handler` calls the core step.
+/// The variable naming the step a function runs; the CDK sets it on every function, since all
+/// of them share one `bootstrap`.
+pub const STEP_VARIABLE: &str = "SMARTSCALE_STEP";
+
+const USAGE: &str = "usage: bootstrap [<step>] [--event FILE|-]
+  <step>  the step to run (default: $SMARTSCALE_STEP, then the name this binary was called by)
+  --event FILE  local mode: the execution document (`-` or no flag: stdin)
+Under Lambda (AWS_LAMBDA_RUNTIME_API set) the step serves invocations until the runtime stops.";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The step named on the command line, in `SMARTSCALE_STEP`, or by argv\[0\].
+    pub step: String,
+    /// The local-mode event file (`-` for stdin, or `None`: stdin as well).
+    pub event: Option<String>,
+}
+
+impl Invocation {
+    /// Parses `args` (argv without argv\[0\]) with `program` (argv\[0\]) and the value of
+    /// [`STEP_VARIABLE`]. Errors: a usage message when the step is missing or an argument is not
+    /// understood.
+    pub fn parse(
+        program: &str,
+        args: &[String],
+        step_variable: Option<&str>,
+    ) -> Result<Invocation, String> {
+        let mut step = None;
+        let mut event = None;
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "--event" => {
+                    let file = rest
+                        .next()
+                        .ok_or_else(|| format!("--event needs a file\n{USAGE}"))?;
+                    event = Some(file.clone());
+                }
+                "--step" => {
+                    let name = rest
+                        .next()
+                        .ok_or_else(|| format!("--step needs a name\n{USAGE}"))?;
+                    step = Some(name.clone());
+                }
+                a if !a.starts_with('-') && step.is_none() => step = Some(a.to_string()),
+                a => return Err(format!("unexpected argument `{a}`\n{USAGE}")),
+            }
+        }
+        let called_as = std::path::Path::new(program)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| steps::NAMES.contains(n));
+        let step = step
+            .or_else(|| step_variable.filter(|s| !s.is_empty()).map(str::to_string))
+            .or_else(|| called_as.map(str::to_string))
+            .ok_or_else(|| {
+                format!("no step named (argument, {STEP_VARIABLE} or program name)\n{USAGE}")
+            })?;
+        Ok(Invocation { step, event })
+    }
+}
+
+/// The entry of the `bootstrap` binary: resolves the step from the command line and the
+/// environment ([`Invocation::parse`]), then [`run_step`]. Exits 2 with the usage on a bad
+/// command line or an unknown step.
 ///
-/// Local mode: `<binary> --event FILE` (or the event on stdin, or `--event -`); prints the
-/// result JSON on stdout and exits 0, or prints `{"errorType", "errorMessage"}` and exits 1.
+/// Errors: those of [`run_step`].
+pub async fn main() -> Result<(), BoxError> {
+    let mut argv = std::env::args();
+    let program = argv.next().unwrap_or_default();
+    let args: Vec<String> = argv.collect();
+    let step_variable = std::env::var(STEP_VARIABLE).ok();
+    let step = Invocation::parse(&program, &args, step_variable.as_deref())
+        .and_then(|inv| Ok((Step::named(&inv.step)?, inv.event)));
+    match step {
+        Ok((step, event)) => run_step(step, event).await,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs `step` for ever under the Lambda runtime, or once in local mode with the event from
+/// `event` (a file, `-` or `None` for stdin). The seams built are those of the step's contract
+/// entry.
+///
+/// Local mode prints the result JSON on stdout and exits 0, or prints
+/// `{"errorType", "errorMessage"}` and exits 1.
 ///
 /// An invalid configuration, or a client that cannot be built, is returned as the step's error
 /// (kind `Fatal` for configuration) on every invocation.
 ///
 /// Errors (start-up only): unreadable event file, Lambda runtime failure.
-pub async fn run_step<F, Fut, R>(
-    step: &'static str,
-    needs: Needs,
-    handler: F,
-) -> Result<(), BoxError>
-where
-    F: Fn(ExecutionDocument, Arc<Deps>, DateTime<Utc>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<R, Error>> + Send,
-    R: Serialize,
-{
+pub async fn run_step(step: Step, event: Option<String>) -> Result<(), BoxError> {
     let local = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none();
     init_tracing(local);
     // A bad configuration is reported as this step's Fatal error (naming the variable and what to
     // do) on every invocation, rather than by exiting: Step Functions then shows it in the
     // execution and the Catch to Cleanup applies, instead of an opaque Runtime.ExitError.
     let deps = match Config::from_env() {
-        Ok(config) => build_deps(&config, needs).await.map(Arc::new),
+        Ok(config) => build_deps(&config, &step.needs).await.map(Arc::new),
         Err(e) => Err(e),
     }
     .map_err(|e| {
-        tracing::error!(error = %e, step, "cannot start the step");
+        tracing::error!(error = %e, step = step.name, "cannot start the step");
         diagnostic(&e)
     });
 
     if local {
-        let payload = read_local_event()?;
+        let payload = read_local_event(event.as_deref())?;
         let out = match deps {
-            Ok(deps) => invoke(step, payload, deps, handler, emit_stderr)
+            Ok(deps) => invoke(&step, payload, deps, emit_stderr)
                 .await
                 .map_err(|e| diagnostic(&e)),
             Err(d) => Err(d),
@@ -277,12 +316,13 @@ where
         };
     }
 
+    let step = Arc::new(step);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let deps = deps.clone();
-        let handler = handler.clone();
+        let step = step.clone();
         async move {
             match deps {
-                Ok(deps) => invoke(step, event.payload, deps, handler, emit_stdout)
+                Ok(deps) => invoke(&step, event.payload, deps, emit_stdout)
                     .await
                     .map_err(|e| diagnostic(&e)),
                 Err(d) => Err(d),
@@ -292,16 +332,13 @@ where
     .await
 }
 
-/// The local-mode event: the file after `--event` (`-` for stdin), or stdin when no argument.
-fn read_local_event() -> Result<Value, BoxError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let text = match args.as_slice() {
-        [] => read_stdin()?,
-        [flag, path] if flag == "--event" && path == "-" => read_stdin()?,
-        [flag, path] if flag == "--event" => {
+/// The local-mode event: the file `path` (`-` or `None` for stdin).
+fn read_local_event(path: Option<&str>) -> Result<Value, BoxError> {
+    let text = match path {
+        None | Some("-") => read_stdin()?,
+        Some(path) => {
             std::fs::read_to_string(path).map_err(|e| format!("reading event file {path}: {e}"))?
         }
-        _ => return Err("usage: <step> [--event FILE|-]  (or the event JSON on stdin)".into()),
     };
     Ok(serde_json::from_str(&text).map_err(|e| format!("the event is not JSON: {e}"))?)
 }
@@ -350,33 +387,144 @@ mod tests {
             assert_eq!(d.error_type, kind, "case {name}");
             assert_eq!(d.error_message, e.to_string(), "case {name}");
         }
-        assert!((Needs::STORE | Needs::EC2).has(Needs::EC2));
-        assert!(!Needs::STORE.has(Needs::EC2));
-        assert!(!Needs::STORE.has(Needs::NONE));
     }
 
     #[tokio::test]
     async fn invoke_reads_the_document_and_reports_bad_input_as_fatal() {
         let deps = Arc::new(Deps::unwired(Config::default()));
+        let notify = Step::named("notify").unwrap();
         let ok = invoke(
-            "release-lock",
+            &notify,
             serde_json::json!({"cluster_id": "c1", "execution_id": "arn:x"}),
             deps.clone(),
-            |doc: ExecutionDocument, _d, _now| async move { Ok::<_, Error>(doc.cluster_id) },
             |_| {},
         )
         .await
         .unwrap();
-        assert_eq!(ok, "c1");
+        assert!(ok.is_object(), "{ok}");
         let bad = invoke(
-            "release-lock",
+            &notify,
             serde_json::json!({"cluster_id": 5}),
-            deps,
-            |_doc: ExecutionDocument, _d, _now| async move { Ok::<_, Error>(()) },
+            deps.clone(),
             |_| {},
         )
         .await
         .unwrap_err();
         assert_eq!(diagnostic(&bad).error_type, "Fatal");
+        // A seam the contract does not wire fails loudly rather than doing nothing.
+        let release = Step::named("release-lock").unwrap();
+        let unwired = invoke(
+            &release,
+            serde_json::json!({"cluster_id": "c1", "execution_id": "arn:x",
+                "lease": {"owner": "arn:x", "token": 1, "expires_at": "2026-01-01T00:00:00Z"}}),
+            deps,
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(unwired.to_string().contains("StateStore"), "{unwired}");
+    }
+
+    #[test]
+    fn the_command_line_names_the_step_and_the_event() {
+        let inv = |step: &str, event: Option<&str>| Invocation {
+            step: step.into(),
+            event: event.map(str::to_string),
+        };
+        struct Case<'a> {
+            name: &'a str,
+            program: &'a str,
+            args: &'a [&'a str],
+            var: Option<&'a str>,
+            want: Result<Invocation, &'a str>,
+        }
+        let cases = [
+            Case {
+                name: "argument",
+                program: "bootstrap",
+                args: &["evaluate", "--event", "e.json"],
+                var: None,
+                want: Ok(inv("evaluate", Some("e.json"))),
+            },
+            Case {
+                name: "flag",
+                program: "bootstrap",
+                args: &["--step", "notify", "--event", "-"],
+                var: Some("evaluate"),
+                want: Ok(inv("notify", Some("-"))),
+            },
+            Case {
+                name: "argument wins over the variable",
+                program: "bootstrap",
+                args: &["notify"],
+                var: Some("evaluate"),
+                want: Ok(inv("notify", None)),
+            },
+            Case {
+                name: "variable",
+                program: "/var/task/bootstrap",
+                args: &[],
+                var: Some("cleanup"),
+                want: Ok(inv("cleanup", None)),
+            },
+            Case {
+                name: "program name",
+                program: "/tmp/bin/drain-node",
+                args: &["--event", "x"],
+                var: None,
+                want: Ok(inv("drain-node", Some("x"))),
+            },
+            Case {
+                name: "none",
+                program: "bootstrap",
+                args: &[],
+                var: None,
+                want: Err("no step named"),
+            },
+            Case {
+                name: "empty variable",
+                program: "bootstrap",
+                args: &[],
+                var: Some(""),
+                want: Err("no step named"),
+            },
+            Case {
+                name: "missing file",
+                program: "bootstrap",
+                args: &["notify", "--event"],
+                var: None,
+                want: Err("--event needs a file"),
+            },
+            Case {
+                name: "stray flag",
+                program: "bootstrap",
+                args: &["notify", "--events", "x"],
+                var: None,
+                want: Err("unexpected argument `--events`"),
+            },
+            Case {
+                name: "two steps",
+                program: "bootstrap",
+                args: &["notify", "cleanup"],
+                var: None,
+                want: Err("unexpected argument `cleanup`"),
+            },
+        ];
+        for Case {
+            name,
+            program,
+            args,
+            var,
+            want,
+        } in cases
+        {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let got = Invocation::parse(program, &args, var);
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "case {name}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "case {name}: {got}"),
+                (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 }

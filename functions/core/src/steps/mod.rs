@@ -22,6 +22,7 @@ pub mod notify;
 pub mod record_outcome;
 pub mod release_lock;
 pub mod spot_interruption;
+pub mod spot_signal;
 pub mod terminate_node;
 
 #[cfg(test)]

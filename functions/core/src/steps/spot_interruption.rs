@@ -4,7 +4,7 @@
 //! `docs/STATE_MACHINE.md`, "The spot machine and the lease").
 
 use super::document::{DrainStatus, ExecutionDocument, SpotPart};
-use super::{drain_status, node_of_instance, Deps};
+use super::{drain_status, node_of_instance, spot_signal, Deps};
 use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::OperationKind;
@@ -56,17 +56,14 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         });
     }
 
+    let signal_time = match &doc.event {
+        Some(event) => spot_signal::parse(event)?.time.unwrap_or(now),
+        None => now,
+    };
     deps.store
         .claim_instance(instance_id, &doc.execution_id, now, SPOT_CLAIM_TTL_SECS)
         .await?;
 
-    let signal_time = doc
-        .event
-        .as_ref()
-        .and_then(|e| e.get("time"))
-        .and_then(|t| t.as_str())
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map_or(now, |t| t.with_timezone(&Utc));
     let deadline = lifecycle::deadline(OperationKind::SpotReplace, &deps.config, signal_time);
     let managed = deps.provisioner.describe_managed().await?;
     if !managed.iter().any(|m| m.instance_id == instance_id) {
@@ -131,7 +128,16 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
 mod tests {
     use super::*;
     use crate::steps::testkit::*;
-    use serde_json::json;
+
+    /// The Interruption Warning EventBridge sends (`events/eventbridge/`), for `instance`.
+    fn spot_warning(instance: &str) -> serde_json::Value {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/eventbridge/spot-interruption-warning.json");
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        event["detail"]["instance-id"] = instance.into();
+        event
+    }
 
     fn spot_doc(instance: &str) -> ExecutionDocument {
         ExecutionDocument {
@@ -139,9 +145,7 @@ mod tests {
             execution_id: EXEC.into(),
             instance_id: Some(instance.into()),
             signal: Some("EC2 Spot Instance Interruption Warning".into()),
-            event: Some(
-                json!({"time": "2026-11-23T20:00:00Z", "detail": {"instance-id": instance}}),
-            ),
+            event: Some(spot_warning(instance)),
             ..Default::default()
         }
     }
