@@ -261,12 +261,15 @@ export class SmartScaleStack extends Stack {
       securityGroup: masterSg,
       role: masterRole,
       userData: masterUserData,
-      requireImdsv2: true,
       detailedMonitoring: true,
       // The master holds the cluster's datastore; teardown disables this first (see the deployment guide).
       disableApiTermination: true,
       blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(40, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }) }],
     });
+    // IMDSv2 with hop limit 1 from a template of our own (requireImdsv2 sets no hop limit, and
+    // AL2023 defaults to 2): a pod, one hop further, cannot read the master's credentials.
+    const masterTemplate = new ec2.LaunchTemplate(this, 'MasterLaunchTemplate', { requireImdsv2: true, httpPutResponseHopLimit: 1 });
+    (master.node.defaultChild as ec2.CfnInstance).launchTemplate = { launchTemplateId: masterTemplate.launchTemplateId, version: masterTemplate.latestVersionNumber };
     Tags.of(master).add(TAGS.roleKey, TAGS.masterRole);
     Tags.of(master).add('Name', `${prefix}-master`);
     const prometheusUrl = `http://${master.instancePrivateIp}:${PORTS.prometheusNodePort}`;

@@ -7,6 +7,10 @@ import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, PORTS } from '../lib/contract';
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS } from '../lib/nag';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { CDK_DIR } from '../lib/sources';
 import { asList, functionRoleId, identityStatements, resourcesOfType, roleActions, roleStatements, synthCached } from './helpers';
 
 const s = synthCached();
@@ -165,10 +169,13 @@ describe('EC2: IMDSv2, encryption, tags', () => {
       Tags: Match.arrayWith([{ Key: 'Role', Value: 'k3s-master' }]),
       LaunchTemplate: Match.anyValue(),
     });
-    // ec2.Instance applies requireImdsv2 through a launch template of its own.
+    // The master's own launch template: IMDSv2 and hop limit 1, like the workers'.
     const lts = Object.values(resourcesOfType(s, 'AWS::EC2::LaunchTemplate'));
     assert.equal(lts.length, 2);
-    for (const lt of lts) assert.equal(lt.Properties!.LaunchTemplateData.MetadataOptions.HttpTokens, 'required');
+    for (const lt of lts) {
+      assert.equal(lt.Properties!.LaunchTemplateData.MetadataOptions.HttpTokens, 'required');
+      assert.equal(lt.Properties!.LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit, 1, 'pods must not reach instance credentials');
+    }
   });
 
   it('both AMIs are Amazon Linux 2023', () => {
@@ -403,5 +410,25 @@ describe('Alarms, dashboard, outputs', () => {
   it('the outputs seed 004 lists', () => {
     for (const o of ['MasterPrivateIp', 'PrometheusUrl', 'EvaluateFunctionArn', 'ScalingStateMachineArn', 'DynamoDbTableName', 'VpcId', 'SnsTopicArn', 'EcrRepositoryUrl', 'DemoAppUrl']) s.template.hasOutput(o, {});
     synthCached({ natMode: 'none' }).template.hasOutput('MasterPublicIp', {});
+  });
+});
+
+describe('Cluster manifests', () => {
+  it('monitoring pods are pinned to the master by a label no kubelet may set on its own Node', () => {
+    const dir = path.join(CDK_DIR, 'manifests');
+    const pinned: string[] = [];
+    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.yaml'))) {
+      for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
+        const o = doc.toJS() as any;
+        const selector = o?.spec?.template?.spec?.nodeSelector as Record<string, string> | undefined;
+        if (!selector) continue;
+        for (const key of Object.keys(selector)) {
+          pinned.push(`${f}:${o.metadata.name}:${key}`);
+          // NodeRestriction lets a kubelet label its Node with anything but these prefixes.
+          assert.ok(key.startsWith('node-role.kubernetes.io/') || key.startsWith('node-restriction.kubernetes.io/') || key === 'kubernetes.io/os', `${f} ${o.metadata.name}: nodeSelector ${key} can be self-set by a kubelet`);
+        }
+      }
+    }
+    assert.ok(pinned.length >= 3, pinned.join(', '));
   });
 });
