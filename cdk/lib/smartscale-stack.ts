@@ -322,14 +322,16 @@ export class SmartScaleStack extends Stack {
       COOLDOWN_SCALE_DOWN: String(cfg.cooldownScaleDownSecs),
     };
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
+    // Only this cluster's items: its state item and its spot claims (`<cluster>#spot-claim#<instance>`).
+    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`] } };
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
         case 'state-read':
-          return [new iam.PolicyStatement({ sid: 'StateRead', actions: ['dynamodb:GetItem'], resources: [table.tableArn] })];
+          return [new iam.PolicyStatement({ sid: 'StateRead', actions: ['dynamodb:GetItem'], resources: [table.tableArn], conditions: ownItems })];
         case 'state-put':
-          return [new iam.PolicyStatement({ sid: 'StatePut', actions: ['dynamodb:PutItem'], resources: [table.tableArn] })];
+          return [new iam.PolicyStatement({ sid: 'StatePut', actions: ['dynamodb:PutItem'], resources: [table.tableArn], conditions: ownItems })];
         case 'state-write':
-          return [new iam.PolicyStatement({ sid: 'StateUpdate', actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] })];
+          return [new iam.PolicyStatement({ sid: 'StateUpdate', actions: ['dynamodb:UpdateItem'], resources: [table.tableArn], conditions: ownItems })];
         case 'k8s-secret':
           return [new iam.PolicyStatement({ sid: 'K8sCredentials', actions: ['secretsmanager:GetSecretValue'], resources: [k8sCredentials.secretArn] })];
         case 'prometheus-secret':
@@ -360,6 +362,16 @@ export class SmartScaleStack extends Stack {
                 arn('ec2', 'image/*', ''),
               ],
               conditions: { ArnLike: { 'ec2:LaunchTemplate': arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`) } },
+            }),
+            // Volumes only as the template defines them. The instance and its network interface
+            // cannot carry the same condition: the launcher picks the instance type and subnet per
+            // attempt, which EC2 counts as overriding the template (see SECURITY_CHECKLIST.md).
+            new iam.PolicyStatement({
+              sid: 'TemplateVolumesOnly',
+              effect: iam.Effect.DENY,
+              actions: ['ec2:RunInstances'],
+              resources: [arn('ec2', 'volume/*')],
+              conditions: { Bool: { 'ec2:IsLaunchTemplateResource': 'false' } },
             }),
             new iam.PolicyStatement({
               sid: 'TagOnLaunchOnly',

@@ -96,7 +96,7 @@ describe('IAM: least privilege', () => {
 
   it('ec2:RunInstances only with the worker launch template; CreateTags only on launch', () => {
     const lt = logicalIdOfType('AWS::EC2::LaunchTemplate', (p) => String(p.LaunchTemplateName ?? '').endsWith('-worker'));
-    const runners = identityStatements(s).filter((x) => asList(x.statement.Action).includes('ec2:RunInstances'));
+    const runners = identityStatements(s).filter((x) => x.statement.Effect === 'Allow' && asList(x.statement.Action).includes('ec2:RunInstances'));
     assert.deepEqual(new Set(runners.map((t) => t.owner)), new Set(['launch-nodes', 'spot-interruption'].map((n) => functionRoleId(s, n))));
     for (const { statement } of runners) {
       const cond = JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']);
@@ -430,5 +430,23 @@ describe('Cluster manifests', () => {
       }
     }
     assert.ok(pinned.length >= 3, pinned.join(', '));
+  });
+});
+
+describe('IAM conditions', () => {
+  it('DynamoDB rights are limited to this cluster\'s items (dynamodb:LeadingKeys)', () => {
+    const dynamo = identityStatements(s).filter(({ statement }) => asList(statement.Action).some((a) => String(a).startsWith('dynamodb:')) && statement.Effect === 'Allow');
+    assert.ok(dynamo.length > 5, `found ${dynamo.length}`);
+    for (const { owner, statement } of dynamo) {
+      assert.deepEqual((statement as any).Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['smartscale-prod', 'smartscale-prod#spot-claim#*'] } }, `${owner}: ${JSON.stringify(statement)}`);
+    }
+  });
+
+  it('RunInstances may not bring volumes the worker template does not define', () => {
+    for (const name of ['launch-nodes', 'spot-interruption']) {
+      const deny = roleStatements(s, functionRoleId(s, name)).filter((st) => st.Effect === 'Deny' && asList(st.Action).includes('ec2:RunInstances'));
+      assert.equal(deny.length, 1, name);
+      assert.deepEqual((deny[0] as any).Condition, { Bool: { 'ec2:IsLaunchTemplateResource': 'false' } }, name);
+    }
   });
 });

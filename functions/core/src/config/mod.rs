@@ -9,6 +9,10 @@ pub mod units;
 use crate::error::{ConfigProblem, Error, Result};
 use units::*;
 
+/// The longest any duration setting may be (30 days): far above every sensible cooldown, window
+/// or timeout, and far below what `chrono` can add to a time without overflowing.
+pub const MAX_DURATION_SECS: u64 = 30 * 86_400;
+
 /// Every parameter SmartScale runs with. Field names carry their unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -318,6 +322,32 @@ impl Config {
         (window_secs / self.metrics_sample_interval_secs.max(1)) as u32
     }
 
+    /// Every duration setting, by its variable.
+    fn durations(&self) -> [(&'static str, u64); 17] {
+        [
+            (
+                "COOLDOWN_SCALE_UP_PENDING",
+                self.scale_up_cooldown_pending_secs,
+            ),
+            ("SCALE_UP_WINDOW", self.scale_up_window_secs),
+            ("PENDING_PODS_WINDOW", self.pending_pods_window_secs),
+            ("SCALE_DOWN_WINDOW", self.scale_down_window_secs),
+            ("ERROR_RATE_WINDOW", self.error_rate_window_secs),
+            ("METRICS_SAMPLE_INTERVAL", self.metrics_sample_interval_secs),
+            ("METRICS_MAX_AGE", self.metrics_max_age_secs),
+            ("METRICS_CACHE_MAX_AGE", self.metrics_cache_max_age_secs),
+            ("PROMETHEUS_TIMEOUT", self.prometheus_timeout_secs),
+            ("COOLDOWN_SCALE_UP", self.scale_up_cooldown_secs),
+            ("COOLDOWN_SCALE_DOWN", self.scale_down_cooldown_secs),
+            ("DRAIN_TIMEOUT", self.drain_timeout_secs),
+            ("SPOT_DRAIN_TIMEOUT", self.spot_drain_timeout_secs),
+            ("JOIN_TIMEOUT", self.join_timeout_secs),
+            ("LOCK_TTL", self.lock_ttl_secs),
+            ("STATE_TTL", self.state_ttl_secs),
+            ("CAPACITY_ALERT_INTERVAL", self.capacity_alert_interval_secs),
+        ]
+    }
+
     fn consistency_problems(&self) -> Vec<ConfigProblem> {
         let mut p = Vec::new();
         let mut bad = |variable: &str, problem: String| {
@@ -431,6 +461,16 @@ impl Config {
         ] {
             if secs == 0 {
                 bad(var, "must be longer than 0s".into());
+            }
+        }
+        for (var, secs) in self.durations() {
+            if secs > MAX_DURATION_SECS {
+                bad(
+                    var,
+                    format!(
+                        "{secs}s is longer than the {MAX_DURATION_SECS}s (30 days) any duration may be"
+                    ),
+                );
             }
         }
         if self.worker_instance_types.is_empty() {
@@ -683,6 +723,16 @@ mod tests {
     #[test]
     fn every_bad_value_is_named() {
         let cases: &[BadCase] = &[
+            (
+                "a cooldown chrono cannot add to a time",
+                &[("COOLDOWN_SCALE_DOWN", "99999999999999999999")],
+                "COOLDOWN_SCALE_DOWN: 18446744073709551615s is longer than the 2592000s (30 days) any duration may be",
+            ),
+            (
+                "a drain timeout just over the bound",
+                &[("DRAIN_TIMEOUT", "721h")],
+                "DRAIN_TIMEOUT: 2595600s is longer than the 2592000s (30 days) any duration may be",
+            ),
             (
                 "min above max",
                 &[("MIN_NODES", "6"), ("MAX_NODES", "5")],
