@@ -122,6 +122,7 @@ fn operation(now: DateTime<Utc>) -> Operation {
         started_at: now,
         deadline: now + Duration::seconds(300),
         reason: "CPU 91% for 3m".into(),
+        recovery_attempts: 0,
     }
 }
 
@@ -756,6 +757,25 @@ async fn launch_tags_instances_and_volumes() {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         for m in &launched {
+            let described = fx
+                .client
+                .describe_instances()
+                .instance_ids(&m.instance_id)
+                .send()
+                .await
+                .unwrap();
+            let metadata = described.reservations()[0].instances()[0]
+                .metadata_options()
+                .cloned()
+                .expect("metadata options");
+            assert_eq!(
+                (
+                    metadata.http_tokens().map(|t| t.as_str().to_owned()),
+                    metadata.http_put_response_hop_limit()
+                ),
+                (Some("required".to_owned()), Some(1)),
+                "case {name}: IMDSv2 with one hop, so pods cannot reach the credentials"
+            );
             assert_eq!(m.lifecycle, lifecycle, "case {name}");
             assert_eq!(m.instance_type, "t3.small", "case {name}");
             assert_eq!(m.operation_id.as_deref(), Some(op), "case {name}");
@@ -940,6 +960,67 @@ async fn secrets_are_read_once_per_process() {
         fresh.get(&name).await,
         Err(Error::SecretMissing { .. })
     ));
+}
+
+/// A rotated secret reaches a warm process: after the cache's time to live, or at once when the
+/// caller forgets a refused value.
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn rotated_secrets_are_read_again() {
+    let Some(sdk) = sdk().await else { return };
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = unique("k3s-token");
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string("placeholder")
+        .send()
+        .await
+        .unwrap();
+    let rotate = |value: &'static str| {
+        let client = client.clone();
+        let name = name.clone();
+        async move {
+            client
+                .put_secret_value()
+                .secret_id(&name)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    // (name, time to live, forget before the second read, want the second read)
+    let cases: Vec<(&str, std::time::Duration, bool, &str)> = vec![
+        (
+            "within the time to live",
+            std::time::Duration::from_secs(300),
+            false,
+            "old",
+        ),
+        (
+            "forgotten after a refusal",
+            std::time::Duration::from_secs(300),
+            true,
+            "new",
+        ),
+        (
+            "time to live passed",
+            std::time::Duration::ZERO,
+            false,
+            "new",
+        ),
+    ];
+    for (case, ttl, forget, want) in cases {
+        rotate("old").await;
+        let secrets = SecretsManagerSecrets::with_ttl(client.clone(), ttl);
+        assert_eq!(secrets.get(&name).await.unwrap(), "old", "case {case}");
+        rotate("new").await;
+        if forget {
+            secrets.forget(&name);
+        }
+        assert_eq!(secrets.get(&name).await.unwrap(), want, "case {case}");
+    }
 }
 
 #[tokio::test]

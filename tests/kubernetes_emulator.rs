@@ -330,6 +330,33 @@ async fn view_maps_nodes_owners_budgets_and_pending_pods() {
     assert!(v.pdbs[0].selects(web[0]));
 }
 
+/// The view reads every page (`limit`/`continue`) of a list longer than one page, and the nodes
+/// carry the addresses node identity is checked against.
+#[tokio::test]
+async fn view_reads_every_page_and_nodes_carry_their_addresses() {
+    let pods = 2 * smartscale_core::adapters::kubernetes::LIST_PAGE_SIZE as usize + 37;
+    let seed = json!({
+        "nodes": [node("w1", json!({"address": "10.0.1.77"}))],
+        "objects": [deployment("web", pods as i32, None)]
+    });
+    let Some(e) = start("pages", seed) else {
+        return;
+    };
+    let c = cluster(&e);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let n = c.view().await.expect("view").pods.len();
+        if n >= pods || Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(listed, pods, "every page was read");
+    let nodes = c.nodes().await.expect("nodes");
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].addresses, vec!["10.0.1.77", "w1"]);
+}
+
 #[tokio::test]
 async fn cordon_uncordon_and_delete_node() {
     let seed = json!({"nodes": [node("w1", json!({}))]});

@@ -279,12 +279,15 @@ export class SmartScaleStack extends Stack {
       securityGroup: masterSg,
       role: masterRole,
       userData: masterUserData,
-      requireImdsv2: true,
       detailedMonitoring: true,
       // The master holds the cluster's datastore; teardown disables this first (see the deployment guide).
       disableApiTermination: true,
       blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(40, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }) }],
     });
+    // IMDSv2 with hop limit 1 from a template of our own (requireImdsv2 sets no hop limit, and
+    // AL2023 defaults to 2): a pod, one hop further, cannot read the master's credentials.
+    const masterTemplate = new ec2.LaunchTemplate(this, 'MasterLaunchTemplate', { requireImdsv2: true, httpPutResponseHopLimit: 1 });
+    (master.node.defaultChild as ec2.CfnInstance).launchTemplate = { launchTemplateId: masterTemplate.launchTemplateId, version: masterTemplate.latestVersionNumber };
     Tags.of(master).add(TAGS.roleKey, TAGS.masterRole);
     Tags.of(master).add('Name', `${prefix}-master`);
     const prometheusUrl = `http://${master.instancePrivateIp}:${PORTS.prometheusNodePort}`;
@@ -342,12 +345,14 @@ export class SmartScaleStack extends Stack {
     if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
     Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
+    // Only this cluster's items: its state item and its spot claims (`<cluster>#spot-claim#<instance>`).
+    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`] } };
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
         case 'state-read':
-          return [new iam.PolicyStatement({ sid: 'StateRead', actions: ['dynamodb:GetItem'], resources: [table.tableArn] })];
+          return [new iam.PolicyStatement({ sid: 'StateRead', actions: ['dynamodb:GetItem'], resources: [table.tableArn], conditions: ownItems })];
         case 'state-write':
-          return [new iam.PolicyStatement({ sid: 'StateUpdate', actions: ['dynamodb:UpdateItem'], resources: [table.tableArn] })];
+          return [new iam.PolicyStatement({ sid: 'StateUpdate', actions: ['dynamodb:UpdateItem'], resources: [table.tableArn], conditions: ownItems })];
         case 'k8s-secret':
           return [new iam.PolicyStatement({ sid: 'K8sCredentials', actions: ['secretsmanager:GetSecretValue'], resources: [k8sCredentials.secretArn] })];
         case 'prometheus-secret':
@@ -378,6 +383,16 @@ export class SmartScaleStack extends Stack {
                 arn('ec2', 'image/*', ''),
               ],
               conditions: { ArnLike: { 'ec2:LaunchTemplate': arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`) } },
+            }),
+            // Volumes only as the template defines them. The instance and its network interface
+            // cannot carry the same condition: the launcher picks the instance type and subnet per
+            // attempt, which EC2 counts as overriding the template (see SECURITY_CHECKLIST.md).
+            new iam.PolicyStatement({
+              sid: 'TemplateVolumesOnly',
+              effect: iam.Effect.DENY,
+              actions: ['ec2:RunInstances'],
+              resources: [arn('ec2', 'volume/*')],
+              conditions: { Bool: { 'ec2:IsLaunchTemplateResource': 'false' } },
             }),
             new iam.PolicyStatement({
               sid: 'TagOnLaunchOnly',

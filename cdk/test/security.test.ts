@@ -7,6 +7,10 @@ import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, PORTS } from '../lib/contract';
 import { ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS } from '../lib/nag';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { CDK_DIR } from '../lib/sources';
 import { asList, functionRoleId, identityStatements, resourcesOfType, roleStatements, synthCached } from './helpers';
 
 const s = synthCached();
@@ -65,7 +69,7 @@ describe('IAM: least privilege', () => {
 
   it('ec2:RunInstances only with the worker launch template; CreateTags only on launch', () => {
     const lt = logicalIdOfType('AWS::EC2::LaunchTemplate', (p) => String(p.LaunchTemplateName ?? '').endsWith('-worker'));
-    const runners = identityStatements(s).filter((x) => asList(x.statement.Action).includes('ec2:RunInstances'));
+    const runners = identityStatements(s).filter((x) => x.statement.Effect === 'Allow' && asList(x.statement.Action).includes('ec2:RunInstances'));
     assert.deepEqual(new Set(runners.map((t) => t.owner)), new Set(['launch-nodes', 'spot-interruption'].map((n) => functionRoleId(s, n))));
     for (const { statement } of runners) {
       const cond = JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']);
@@ -138,10 +142,13 @@ describe('EC2: IMDSv2, encryption, tags', () => {
       Tags: Match.arrayWith([{ Key: 'Role', Value: 'k3s-master' }]),
       LaunchTemplate: Match.anyValue(),
     });
-    // ec2.Instance applies requireImdsv2 through a launch template of its own.
+    // The master's own launch template: IMDSv2 and hop limit 1, like the workers'.
     const lts = Object.values(resourcesOfType(s, 'AWS::EC2::LaunchTemplate'));
     assert.equal(lts.length, 2);
-    for (const lt of lts) assert.equal(lt.Properties!.LaunchTemplateData.MetadataOptions.HttpTokens, 'required');
+    for (const lt of lts) {
+      assert.equal(lt.Properties!.LaunchTemplateData.MetadataOptions.HttpTokens, 'required');
+      assert.equal(lt.Properties!.LaunchTemplateData.MetadataOptions.HttpPutResponseHopLimit, 1, 'pods must not reach instance credentials');
+    }
   });
 
   it('both AMIs are Amazon Linux 2023', () => {
@@ -380,5 +387,43 @@ describe('Alarms, dashboard, outputs', () => {
   it('the outputs seed 004 lists', () => {
     for (const o of ['MasterPrivateIp', 'PrometheusUrl', 'EvaluateFunctionArn', 'ScalingStateMachineArn', 'DynamoDbTableName', 'VpcId', 'SnsTopicArn', 'EcrRepositoryUrl', 'DemoAppUrl']) s.template.hasOutput(o, {});
     synthCached({ natMode: 'none' }).template.hasOutput('MasterPublicIp', {});
+  });
+});
+
+describe('Cluster manifests', () => {
+  it('monitoring pods are pinned to the master by a label no kubelet may set on its own Node', () => {
+    const dir = path.join(CDK_DIR, 'manifests');
+    const pinned: string[] = [];
+    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.yaml'))) {
+      for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
+        const o = doc.toJS() as any;
+        const selector = o?.spec?.template?.spec?.nodeSelector as Record<string, string> | undefined;
+        if (!selector) continue;
+        for (const key of Object.keys(selector)) {
+          pinned.push(`${f}:${o.metadata.name}:${key}`);
+          // NodeRestriction lets a kubelet label its Node with anything but these prefixes.
+          assert.ok(key.startsWith('node-role.kubernetes.io/') || key.startsWith('node-restriction.kubernetes.io/') || key === 'kubernetes.io/os', `${f} ${o.metadata.name}: nodeSelector ${key} can be self-set by a kubelet`);
+        }
+      }
+    }
+    assert.ok(pinned.length >= 3, pinned.join(', '));
+  });
+});
+
+describe('IAM conditions', () => {
+  it('DynamoDB rights are limited to this cluster\'s items (dynamodb:LeadingKeys)', () => {
+    const dynamo = identityStatements(s).filter(({ statement }) => asList(statement.Action).some((a) => String(a).startsWith('dynamodb:')) && statement.Effect === 'Allow');
+    assert.ok(dynamo.length > 5, `found ${dynamo.length}`);
+    for (const { owner, statement } of dynamo) {
+      assert.deepEqual((statement as any).Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['smartscale-prod', 'smartscale-prod#spot-claim#*'] } }, `${owner}: ${JSON.stringify(statement)}`);
+    }
+  });
+
+  it('RunInstances may not bring volumes the worker template does not define', () => {
+    for (const name of ['launch-nodes', 'spot-interruption']) {
+      const deny = roleStatements(s, functionRoleId(s, name)).filter((st) => st.Effect === 'Deny' && asList(st.Action).includes('ec2:RunInstances'));
+      assert.equal(deny.length, 1, name);
+      assert.deepEqual((deny[0] as any).Condition, { Bool: { 'ec2:IsLaunchTemplateResource': 'false' } }, name);
+    }
   });
 });

@@ -47,8 +47,8 @@ describe('shellcheck', () => {
   });
 });
 
-/** A sandbox root with the stub commands first on PATH; returns how to run the worker script in it. */
-function sandbox() {
+/** A sandbox root with the stub commands first on PATH; returns how to run `script` in it. */
+function sandbox(script: 'worker.sh' | 'master.sh' = 'worker.sh', settings: Record<string, string> = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-worker-'));
   const bin = path.join(root, 'stub-bin');
   fs.mkdirSync(bin);
@@ -70,9 +70,10 @@ function sandbox() {
     K3S_VERSION: 'v1.31.4+k3s1',
     K3S_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k3s-token',
     ECR_CREDENTIAL_PROVIDER_VERSION: 'v1.31.1',
+    ...settings,
   };
   fs.mkdirSync(env.STUB_STATE);
-  const run = (extra: Record<string, string> = {}) => spawnSync('bash', [userDataScriptPath('worker.sh')], { env: { ...env, ...extra }, encoding: 'utf8' });
+  const run = (extra: Record<string, string> = {}) => spawnSync('bash', [userDataScriptPath(script)], { env: { ...env, ...extra }, encoding: 'utf8' });
   const calls = () => (fs.existsSync(env.STUB_LOG) ? fs.readFileSync(env.STUB_LOG, 'utf8').trim().split('\n') : []);
   const resetCalls = () => fs.rmSync(env.STUB_LOG, { force: true });
   const snapshot = () => {
@@ -201,3 +202,39 @@ describe('worker user data in a sandbox', () => {
   });
 });
 
+describe('master user data in a sandbox', () => {
+  const tools = ['jq', 'htpasswd', 'python3'].filter((t) => spawnSync(t, ['--version']).error !== undefined);
+  const arns = {
+    K3S_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k3s-token',
+    K8S_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k8s',
+    PROMETHEUS_AUTH_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prom',
+    GRAFANA_ADMIN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:grafana',
+  };
+  const stored = (sb: ReturnType<typeof sandbox>, arn: string) => fs.readFileSync(path.join(sb.env.STUB_STATE, `secret-${arn.replace(/[^A-Za-z0-9]/g, '_')}`), 'utf8').trim();
+
+  it('publishes only the agent token for the workers and enforces baseline Pod Security by default', { skip: tools.length > 0 && !requireTools && `missing ${tools.join(', ')}` }, () => {
+    const sb = sandbox('master.sh', { ...arns, STUB_ROLE: 'master', MANIFESTS_S3_URL: 's3://bucket/manifests.zip', DEMO_APP_IMAGE: 'repo:latest' });
+    try {
+      const r = sb.run();
+      assert.equal(r.status, 0, r.stderr);
+      const agentFile = path.join(sb.root, 'var/lib/smartscale/agent-token');
+      const agent = fs.readFileSync(agentFile, 'utf8').trim();
+      assert.match(agent, /^[0-9a-f]{64}$/);
+      assert.equal(fs.statSync(agentFile).mode & 0o777, 0o600);
+      const workerSecret = stored(sb, arns.K3S_TOKEN_SECRET_ARN);
+      assert.equal(workerSecret, `K10cahash::node:${agent}`, 'the workers get the agent token');
+      assert.ok(!workerSecret.includes('::server:'), 'never the server token');
+      assert.ok(!(r.stdout + r.stderr).includes(agent), 'the agent token was printed');
+      const cfg = fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8');
+      assert.ok(cfg.includes(`agent-token-file: ${agentFile}`), cfg);
+      const psa = path.join(sb.root, 'etc/rancher/k3s/psa.yaml');
+      assert.ok(cfg.includes(`admission-control-config-file=${psa}`), cfg);
+      assert.match(fs.readFileSync(psa, 'utf8'), /defaults:\n\s+enforce: baseline\n/);
+      // A second run keeps the same agent token (workers that joined keep working).
+      assert.equal(sb.run().status, 0);
+      assert.equal(fs.readFileSync(agentFile, 'utf8').trim(), agent);
+    } finally {
+      sb.cleanup();
+    }
+  });
+});

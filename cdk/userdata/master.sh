@@ -1,7 +1,8 @@
 #!/bin/bash
 # SmartScale K3s master bootstrap, run by cloud-init as EC2 user data on the single master.
 #
-# Installs the K3s server, stores its join token in Secrets Manager, places SmartScale's manifests
+# Installs the K3s server, stores its agent join token in Secrets Manager (never the server token:
+# that one would let a worker join as a server and read the cluster CA keys), places SmartScale's manifests
 # (RBAC, Prometheus, Grafana, exporters, demo app) in K3s's auto-deploy directory, creates the
 # in-cluster secrets those manifests need from Secrets Manager, and stores the API credentials of
 # the smartscale service account for the Lambdas. No secret value is part of user data, and none is
@@ -36,7 +37,7 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do
     n=$((n + 1))
     [ "$n" -ge 120 ] && die "timed out waiting for $what"
-    sleep 5
+    sleep "${SMARTSCALE_RETRY_SLEEP:-5}"
   done
 }
 
@@ -64,9 +65,42 @@ for f in "$WORK"/manifests/*.yaml; do
 done
 
 # --- K3s server ---
+# The agent token: workers join with it and can join only as agents. Generated once, kept on the
+# master's disk only (K3s publishes it with its CA hash in server/agent-token).
+AGENT_TOKEN_FILE="$STATE_DIR/agent-token"
+if [ ! -s "$AGENT_TOKEN_FILE" ]; then
+  od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$AGENT_TOKEN_FILE"
+  chmod 0600 "$AGENT_TOKEN_FILE"
+fi
+# Pod Security Admission: every namespace without its own label (tenants' included, and ones
+# created later) enforces baseline, so no tenant pod gets hostNetwork (the node's IMDS) or host
+# paths; kube-system is exempt for K3s's own components, and SmartScale's namespaces carry their
+# own labels (smartscale-00-namespaces.yaml).
+cat >"$WORK/psa.yaml" <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: PodSecurity
+    configuration:
+      apiVersion: pod-security.admission.config.k8s.io/v1
+      kind: PodSecurityConfiguration
+      defaults:
+        enforce: baseline
+        enforce-version: latest
+        warn: restricted
+        warn-version: latest
+      exemptions:
+        usernames: []
+        runtimeClasses: []
+        namespaces: [kube-system]
+EOF
+install -m 0600 "$WORK/psa.yaml" "$CONF_DIR/psa.yaml"
 cat >"$WORK/config.yaml" <<EOF
 write-kubeconfig-mode: "0600"
 secrets-encryption: true
+agent-token-file: $AGENT_TOKEN_FILE
+kube-apiserver-arg:
+  - admission-control-config-file=$CONF_DIR/psa.yaml
 tls-san:
   - $PRIVATE_IP
 disable:
@@ -117,9 +151,9 @@ get_secret() {
     --query SecretString --output text >"$2"
 }
 
-# --- join token for the workers ---
-wait_for "the node token" test -s "$SERVER_DIR/node-token"
-put_secret "$K3S_TOKEN_SECRET_ARN" "$SERVER_DIR/node-token"
+# --- join token for the workers: the agent token only ---
+wait_for "the agent token" test -s "$SERVER_DIR/agent-token"
+put_secret "$K3S_TOKEN_SECRET_ARN" "$SERVER_DIR/agent-token"
 
 # --- in-cluster secrets for Prometheus (hashed basic auth) and Grafana ---
 wait_for "the monitoring namespace" kubectl get namespace monitoring

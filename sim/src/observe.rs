@@ -212,6 +212,7 @@ pub fn cluster_view(cluster: &Cluster, start: DateTime<Utc>) -> ClusterView {
             "true".to_string(),
         )]),
         annotations: BTreeMap::new(),
+        addresses: Vec::new(),
     });
     let mut index = 0u64;
     let mut healthy = 0u32;
@@ -240,6 +241,7 @@ pub fn cluster_view(cluster: &Cluster, start: DateTime<Utc>) -> ClusterView {
                 ),
             ]),
             annotations: BTreeMap::new(),
+            addresses: Vec::new(),
         });
         if n.state != NodeState::Ready {
             continue;

@@ -70,6 +70,17 @@ test('nothing to do: evaluate, release, Done', async () => {
   assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.none), released: f.released });
 });
 
+for (const alert of ['recovery_abandoned', 'node_identity_mismatch']) {
+  test(`an alert with nothing to do (${alert}): evaluate, Notify, release, Done`, async () => {
+    const name = `alert-${alert.replaceAll('_', '-')}`;
+    const evaluation = { ...f.evaluation.none, decision: { ...f.evaluation.none.decision, alert } };
+    const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [evaluation], Notify: [f.notified] });
+    assert.equal(r.status, 'SUCCEEDED');
+    assert.deepEqual(r.visited, [...HEAD, 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
+    assert.equal(r.calls.Notify[0].decision.alert, alert, 'Notify reads the alert from the decision');
+  });
+}
+
 test('at maximum capacity with the alert due: evaluate, Notify, release, Done', async () => {
   const name = 'at-maximum-alert';
   const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [f.evaluation.atMaximum], Notify: [f.notified] });

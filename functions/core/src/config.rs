@@ -36,8 +36,6 @@ pub struct Config {
     pub launch_template_id: Option<String>,
     /// `LAUNCH_TEMPLATE_VERSION`: version of the launch template.
     pub launch_template_version: String,
-    /// `WORKER_SUBNET_IDS`: comma-separated subnets, one per zone, that workers launch into.
-    pub worker_subnet_ids: Vec<String>,
     /// `WORKER_INSTANCE_TYPES`: instance types tried in order.
     pub worker_instance_types: Vec<String>,
     /// `USE_SPOT`: launch Spot first, falling back to on-demand.
@@ -99,7 +97,6 @@ impl Config {
             master_node_tag: r.tag("MASTER_NODE_TAG"),
             launch_template_id: r.optional("LAUNCH_TEMPLATE_ID"),
             launch_template_version: r.string("LAUNCH_TEMPLATE_VERSION"),
-            worker_subnet_ids: r.list("WORKER_SUBNET_IDS"),
             worker_instance_types: r.list("WORKER_INSTANCE_TYPES"),
             use_spot: r.parse("USE_SPOT", parse_bool),
             prometheus_timeout_secs: r.parse("PROMETHEUS_TIMEOUT", parse_duration_secs),
@@ -335,6 +332,16 @@ mod tests {
     #[test]
     fn every_bad_value_is_named() {
         let cases: &[BadCase] = &[
+            (
+                "a cooldown chrono cannot add to a time",
+                &[("COOLDOWN_SCALE_DOWN", "99999999999999999999")],
+                "COOLDOWN_SCALE_DOWN: '99999999999999999999' is longer than the 2592000s (30 days) any duration may be",
+            ),
+            (
+                "a drain timeout just over the bound",
+                &[("DRAIN_TIMEOUT", "721h")],
+                "DRAIN_TIMEOUT: '721h' is longer than the 2592000s (30 days) any duration may be",
+            ),
             (
                 "min above max",
                 &[("MIN_NODES", "6"), ("MAX_NODES", "5")],

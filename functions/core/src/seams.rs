@@ -120,6 +120,9 @@ pub struct ManagedInstance {
     pub operation_id: Option<String>,
     /// Private DNS name (the K3s node name on Amazon Linux).
     pub private_dns_name: Option<String>,
+    /// Private IPv4 address (the node's `InternalIP`).
+    #[serde(default)]
+    pub private_ip: Option<String>,
 }
 
 impl ManagedInstance {
@@ -146,6 +149,9 @@ pub trait NodeProvisioner: Send + Sync {
 
     /// The cluster's managed instances that are not terminated.
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>>;
+    /// Of `instance_ids` (anyone's), those EC2 reports `terminated` or `shutting-down`, or does
+    /// not know at all; in the order given. Errors: [`crate::Error::Transient`].
+    async fn gone(&self, instance_ids: &[String]) -> Result<Vec<String>>;
 }
 
 /// A pod a drain step could not evict, and why.
@@ -184,6 +190,12 @@ pub trait ClusterApi: Send + Sync {
     /// the caller joins the view with [`NodeProvisioner::describe_managed`].
     async fn view(&self) -> Result<ClusterView>;
 
+    /// The nodes alone (no pods, budgets or workloads; `idle_since` unset), for the steps that
+    /// only match nodes to instances. The default reads the whole [`ClusterApi::view`].
+    async fn nodes(&self) -> Result<Vec<crate::model::NodeInfo>> {
+        Ok(self.view().await?.nodes)
+    }
+
     /// Marks `node` unschedulable. Idempotent. Errors: `NotFound` when the node does not exist.
     async fn cordon(&self, node: &str) -> Result<()>;
 
@@ -202,9 +214,13 @@ pub trait ClusterApi: Send + Sync {
 /// Secrets Manager.
 #[async_trait]
 pub trait Secrets: Send + Sync {
-    /// The secret's string value, cached for the life of the process.
+    /// The secret's string value, cached for at most the implementation's time to live.
     /// Errors: [`crate::Error::SecretMissing`] naming it (not retryable), `Transient` otherwise.
     async fn get(&self, id: &str) -> Result<String>;
+    /// Drops the cached value of `id`, so the next [`Secrets::get`] reads it again: callers call
+    /// it when the value was refused (HTTP 401/403/4xx) or could not be parsed, which is what a
+    /// rotated secret or a placeholder looks like.
+    fn forget(&self, _id: &str) {}
 }
 
 /// A channel people are told through (Slack, SNS).

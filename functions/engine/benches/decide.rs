@@ -1,4 +1,5 @@
-//! `decide` latency on a 10-node cluster (9 workers and the control plane) with 300 pods, on its three paths:
+//! `decide` latency on a 10-node cluster (9 workers and the control plane) with 300 pods, and on
+//! a 500-worker cluster with 15,000 pods (the scale target: ≤ 20 ms), on its three paths:
 //! a scale-down (every node and pod checked against the "never remove" rules, then the
 //! preference order), a scale-up (triggers and the urgency sum over Pending pods), and a steady
 //! no-change. Run: `cargo bench -p smartscale-engine --bench decide`.
@@ -38,6 +39,7 @@ fn node(i: usize) -> NodeInfo {
         },
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
+        addresses: Vec::new(),
     }
 }
 
@@ -77,11 +79,10 @@ fn pod(i: usize, workers: usize, pending: usize) -> PodInfo {
     }
 }
 
-fn cluster(pending: usize) -> ClusterView {
-    let workers = 9;
+fn cluster(workers: usize, pods: usize, pending: usize) -> ClusterView {
     ClusterView {
         nodes: (0..=workers).map(node).collect(),
-        pods: (0..300).map(|i| pod(i, workers, pending)).collect(),
+        pods: (0..pods).map(|i| pod(i, workers, pending)).collect(),
         pdbs: (0..7)
             .map(|a| PdbInfo {
                 namespace: "shop".into(),
@@ -112,38 +113,46 @@ fn metrics(cpu: f64, memory: f64, pending: f64) -> MetricsSnapshot {
 }
 
 fn bench(c: &mut Criterion) {
-    let cfg = Policy::default();
+    // MAX_NODES above both sizes, so the 500-worker cluster may still scale up.
+    let cfg = Policy {
+        max_nodes: 1000,
+        ..Policy::default()
+    };
     let state = ScalingState::new("bench");
-    let cases = [
-        (
-            "decide/scale_down_10_nodes_300_pods",
+    let mut cases = Vec::new();
+    for (size, workers, pods) in [
+        ("10_nodes_300_pods", 9, 300),
+        ("500_workers_15000_pods", 500, 15_000),
+    ] {
+        cases.push((
+            format!("decide/scale_down_{size}"),
             Inputs {
                 metrics: metrics(0.1, 0.2, 0.0),
-                cluster: cluster(0),
+                cluster: cluster(workers, pods, 0),
             },
             "scale_down",
-        ),
-        (
-            "decide/scale_up_10_nodes_300_pods",
+        ));
+        cases.push((
+            format!("decide/scale_up_{size}"),
             Inputs {
                 metrics: metrics(0.95, 0.6, 12.0),
-                cluster: cluster(12),
+                cluster: cluster(workers, pods, 12),
             },
             "scale_up",
-        ),
-        (
-            "decide/steady_10_nodes_300_pods",
+        ));
+        cases.push((
+            format!("decide/steady_{size}"),
             Inputs {
                 metrics: metrics(0.5, 0.6, 0.0),
-                cluster: cluster(0),
+                cluster: cluster(workers, pods, 0),
             },
             "none",
-        ),
-    ];
+        ));
+    }
     for (name, inputs, action) in &cases {
         let d = decide(inputs, &state, &cfg, now());
         assert_eq!(d.action(), *action, "{name}: {d}");
-        c.bench_function(name, |b| {
+        c.bench_function(name.as_str(), |b| {
             b.iter(|| {
                 decide(
                     black_box(inputs),
@@ -154,10 +163,15 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let view = cluster(0);
-    c.bench_function("select_candidate/10_nodes_300_pods", |b| {
-        b.iter(|| select_candidate(black_box(&view), black_box(&cfg), black_box(now())))
-    });
+    for (size, workers, pods) in [
+        ("10_nodes_300_pods", 9, 300),
+        ("500_workers_15000_pods", 500, 15_000),
+    ] {
+        let view = cluster(workers, pods, 0);
+        c.bench_function(&format!("select_candidate/{size}"), |b| {
+            b.iter(|| select_candidate(black_box(&view), black_box(&cfg), black_box(now())))
+        });
+    }
 }
 
 criterion_group!(benches, bench);

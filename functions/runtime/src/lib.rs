@@ -36,6 +36,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
+pub mod deps_cell;
+
 /// The error type `main` returns (start-up failures only; step errors go to the caller).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -316,17 +318,37 @@ pub async fn run_step(step: Step, event: Option<String>) -> Result<(), BoxError>
         };
     }
 
+    // Warm containers keep the dependencies only while they are young and trusted
+    // (`deps_cell`): a failed construction or invocation is retried with fresh ones.
+    let config = Config::from_env().map_err(|e| diagnostic(&e));
+    let cell = Arc::new(deps_cell::Rebuilding::new(deps_cell::DEPS_MAX_AGE));
+    if let Ok(d) = deps {
+        let seeded = cell
+            .get(Instant::now(), || async {
+                Ok::<_, Error>(Arc::unwrap_or_clone(d))
+            })
+            .await;
+        debug_assert!(seeded.is_ok());
+    }
     let step = Arc::new(step);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let deps = deps.clone();
+        let config = config.clone();
+        let cell = cell.clone();
         let step = step.clone();
         async move {
-            match deps {
-                Ok(deps) => invoke(&step, event.payload, deps, emit_stdout)
-                    .await
-                    .map_err(|e| diagnostic(&e)),
-                Err(d) => Err(d),
+            let config = config?;
+            let deps = cell
+                .get(Instant::now(), || build_deps(&config, &step.needs))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, step = step.name, "cannot build the step's dependencies");
+                    diagnostic(&e)
+                })?;
+            let out = invoke(&step, event.payload, deps, emit_stdout).await;
+            if out.is_err() {
+                cell.invalidate().await;
             }
+            out.map_err(|e| diagnostic(&e))
         }
     }))
     .await

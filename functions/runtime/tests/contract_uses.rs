@@ -50,6 +50,35 @@ fn t(text: &str) -> DateTime<Utc> {
 }
 
 impl Recorder {
+    /// The cluster every step sees: one Ready node per instance, at the instance's address.
+    fn view_unrecorded(&self) -> ClusterView {
+        let nodes = self
+            .instances
+            .iter()
+            .map(|id| NodeInfo {
+                name: format!("ip-{id}"),
+                provider_id: Some(format!("aws:///eu-west-1a/{id}")),
+                instance_id: Some(id.clone()),
+                addresses: vec![format!("10.0.0.{}", id.len())],
+                zone: Some("eu-west-1a".into()),
+                instance_type: Some("t3.small".into()),
+                ready: true,
+                unschedulable: false,
+                control_plane: false,
+                managed: false,
+                created_at: t("2026-11-23T19:00:00Z"),
+                idle_since: None,
+                allocatable: Default::default(),
+                labels: Default::default(),
+                annotations: Default::default(),
+            })
+            .collect();
+        ClusterView {
+            nodes,
+            ..Default::default()
+        }
+    }
+
     fn managed(&self, id: &str, operation_id: Option<String>) -> ManagedInstance {
         ManagedInstance {
             instance_id: id.to_string(),
@@ -58,6 +87,7 @@ impl Recorder {
             lifecycle: Lifecycle::OnDemand,
             state: "running".into(),
             launched_at: t("2026-11-23T19:00:00Z"),
+            private_ip: Some(format!("10.0.0.{}", id.len())),
             operation_id,
             private_dns_name: Some(format!("ip-{id}")),
         }
@@ -128,6 +158,10 @@ impl NodeProvisioner for Recorder {
         self.calls.record(Seam::Ec2, "terminate");
         Ok(())
     }
+    async fn gone(&self, _: &[String]) -> Result<Vec<String>> {
+        self.calls.record(Seam::Ec2, "gone");
+        Ok(Vec::new())
+    }
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>> {
         self.calls.record(Seam::Ec2, "describe_managed");
         Ok(self
@@ -140,32 +174,13 @@ impl NodeProvisioner for Recorder {
 
 #[async_trait]
 impl ClusterApi for Recorder {
+    async fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        self.calls.record(Seam::Cluster, "nodes");
+        Ok(self.view_unrecorded().nodes)
+    }
     async fn view(&self) -> Result<ClusterView> {
         self.calls.record(Seam::Cluster, "view");
-        let nodes = self
-            .instances
-            .iter()
-            .map(|id| NodeInfo {
-                name: format!("ip-{id}"),
-                provider_id: Some(format!("aws:///eu-west-1a/{id}")),
-                instance_id: Some(id.clone()),
-                zone: Some("eu-west-1a".into()),
-                instance_type: Some("t3.small".into()),
-                ready: true,
-                unschedulable: false,
-                control_plane: false,
-                managed: false,
-                created_at: t("2026-11-23T19:00:00Z"),
-                idle_since: None,
-                allocatable: Default::default(),
-                labels: Default::default(),
-                annotations: Default::default(),
-            })
-            .collect();
-        Ok(ClusterView {
-            nodes,
-            ..Default::default()
-        })
+        Ok(self.view_unrecorded())
     }
     async fn cordon(&self, _: &str) -> Result<()> {
         self.calls.record(Seam::Cluster, "cordon");
@@ -379,11 +394,18 @@ fn the_recorder_covers_every_method_the_contract_names() {
         ),
         (
             Seam::Ec2,
-            BTreeSet::from(["launch", "terminate", "describe_managed"]),
+            BTreeSet::from(["launch", "terminate", "describe_managed", "gone"]),
         ),
         (
             Seam::Cluster,
-            BTreeSet::from(["view", "cordon", "uncordon", "drain_step", "delete_node"]),
+            BTreeSet::from([
+                "view",
+                "nodes",
+                "cordon",
+                "uncordon",
+                "drain_step",
+                "delete_node",
+            ]),
         ),
         (Seam::Metrics, BTreeSet::from(["snapshot"])),
         (Seam::Notify, BTreeSet::from(["send"])),

@@ -219,11 +219,36 @@ async fn list<T: Stored>(
     let items = selected::<T>(&store, p.get("ns"), &q);
     let revision = store.revision().to_string();
     drop(store);
+    // `limit`/`continue`: the token is the offset of the next page in the store's key order.
+    let offset: usize = match q.get("continue").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid continue token '{c}'")))?,
+    };
+    let total = items.len();
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let items: Vec<Value> = items
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    let next = limit
+        .filter(|l| offset + l < total)
+        .map(|l| (offset + l).to_string());
     let body = if wants_table(&headers) {
         table::render::<T>(&items, &revision, Utc::now())
     } else {
+        let mut metadata = json!({"resourceVersion": revision});
+        if let Some(next) = next {
+            metadata["continue"] = json!(next);
+            metadata["remainingItemCount"] = json!(total - offset - items.len());
+        }
         json!({"apiVersion": T::API_VERSION, "kind": T::LIST_KIND,
-               "metadata": {"resourceVersion": revision}, "items": items})
+               "metadata": metadata, "items": items})
     };
     Ok(json_response(StatusCode::OK, &body))
 }

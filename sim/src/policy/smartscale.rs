@@ -202,6 +202,7 @@ impl SmartScale {
             started_at: ctx.at(now),
             deadline: ctx.at(deadline),
             reason: decision.reason_sentences().join("; "),
+            recovery_attempts: 0,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! [`Secrets`] on AWS Secrets Manager, cached for the life of the process, and the typed secrets
+//! [`Secrets`] on AWS Secrets Manager, cached for [`SECRET_CACHE_TTL`], and the typed secrets
 //! SmartScale reads: the K3s join token, the Slack webhook URL and the Prometheus basic-auth pair.
 //! (The Kubernetes API credentials are parsed by [`crate::adapters::kubernetes::K8sCredentials`].)
 //!
@@ -11,7 +11,19 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+
+/// How long a value read from Secrets Manager is served from the cache: a rotated token, a
+/// replaced master's credentials or a placeholder filled in after the first deploy reach a warm
+/// container within this time at the latest ([`Secrets::forget`] drops a refused value sooner).
+pub const SECRET_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// A value and when it was read.
+struct Cached {
+    read_at: Instant,
+    value: String,
+}
 
 /// The class of a Secrets Manager failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +57,12 @@ impl Classify for Fault {
     }
 }
 
-/// Secrets Manager, each secret fetched at most once per process (concurrent first reads of one
+/// Secrets Manager, each secret fetched at most once per time to live (concurrent reads of one
 /// id share one request). Failures are not cached: the next call asks again.
 pub struct SecretsManagerSecrets {
     client: aws_sdk_secretsmanager::Client,
-    cache: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
+    cache: Mutex<HashMap<String, Arc<OnceCell<Cached>>>>,
+    ttl: Duration,
 }
 
 impl fmt::Debug for SecretsManagerSecrets {
@@ -62,11 +75,17 @@ impl fmt::Debug for SecretsManagerSecrets {
 }
 
 impl SecretsManagerSecrets {
-    /// A cache in front of `client`.
+    /// A cache in front of `client` with [`SECRET_CACHE_TTL`].
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self::with_ttl(client, SECRET_CACHE_TTL)
+    }
+
+    /// A cache in front of `client` that serves a value for `ttl` after reading it.
+    pub fn with_ttl(client: aws_sdk_secretsmanager::Client, ttl: Duration) -> Self {
         SecretsManagerSecrets {
             client,
             cache: Mutex::new(HashMap::new()),
+            ttl,
         }
     }
 
@@ -102,14 +121,35 @@ impl SecretsManagerSecrets {
 #[async_trait]
 impl Secrets for SecretsManagerSecrets {
     async fn get(&self, id: &str) -> Result<String> {
+        let now = Instant::now();
         let cell = {
             let mut cache = self
                 .cache
                 .lock()
                 .map_err(|_| Error::fatal(format!("reading secret {id}"), "cache poisoned"))?;
-            Arc::clone(cache.entry(id.to_owned()).or_default())
+            let entry = cache.entry(id.to_owned()).or_default();
+            if entry
+                .get()
+                .is_some_and(|c| now.duration_since(c.read_at) >= self.ttl)
+            {
+                *entry = Arc::default();
+            }
+            Arc::clone(entry)
         };
-        cell.get_or_try_init(|| self.fetch(id)).await.cloned()
+        cell.get_or_try_init(|| async {
+            Ok(Cached {
+                read_at: now,
+                value: self.fetch(id).await?,
+            })
+        })
+        .await
+        .map(|c| c.value.clone())
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(id);
+        }
     }
 }
 

@@ -17,10 +17,10 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
     renew(doc, deps, now).await?;
     let managed = deps.provisioner.describe_managed().await?;
     let ids = operation_instances(&op.instance_ids, &managed, &op.id);
-    let view = deps.cluster.view().await?;
+    let nodes = deps.cluster.nodes().await?;
     let (ready, not_ready): (Vec<String>, Vec<String>) = ids
         .into_iter()
-        .partition(|id| node_of_instance(&view, id).is_some_and(|n| n.ready));
+        .partition(|id| node_of_instance(&nodes, &managed, id).is_some_and(|n| n.ready));
     let status = lifecycle::readiness(not_ready.len(), op.deadline, now);
     Ok(ReadyPart {
         status,
@@ -110,6 +110,16 @@ mod tests {
                 &[],
             ),
             (
+                "a Ready node with another address does not make an instance joined",
+                &["i-a"],
+                &["i-a"],
+                &[("fake", "i-a", true)],
+                10,
+                ReadyStatus::Waiting,
+                &[],
+                &["i-a"],
+            ),
+            (
                 "instance gone counts as not ready",
                 &["i-a"],
                 &[],
@@ -122,7 +132,13 @@ mod tests {
         ];
         for (name, recorded, tagged, nodes, now, status, ready, not_ready) in cases {
             let mut all_nodes = vec![node("w1", Some("i-1"), true)];
-            all_nodes.extend(nodes.iter().map(|(n, i, r)| node(n, Some(i), *r)));
+            all_nodes.extend(nodes.iter().map(|(n, i, r)| {
+                let mut made = node(n, Some(i), *r);
+                if n.starts_with("fake") {
+                    made.addresses = vec!["10.9.9.9".into()];
+                }
+                made
+            }));
             let mut instances = vec![instance("i-1", None)];
             instances.extend(tagged.iter().map(|i| instance(i, Some("c1-op-7"))));
             let w = World::with(all_nodes, instances);

@@ -204,6 +204,12 @@ pub enum Alert {
     /// Scale-up is wanted but the cluster is at `MAX_NODES`; raised at most once per
     /// `CAPACITY_ALERT_INTERVAL`.
     AtMaximumCapacity,
+    /// An operation left by dead runs was taken over too many times and was given up (raised
+    /// once: the operation is closed when it is raised).
+    RecoveryAbandoned,
+    /// A Node claims a SmartScale instance without a matching address, or several Nodes claim
+    /// one instance; the reasons name them, and no decision acts on those Nodes.
+    NodeIdentityMismatch,
 }
 
 /// `$.operation`: the model's [`Operation`] as the document carries it.
@@ -229,6 +235,9 @@ pub struct OperationPart {
     /// The decision's reasons, rendered.
     #[serde(default)]
     pub reason: String,
+    /// Times a later run took this operation over (0 for a fresh one).
+    #[serde(default)]
+    pub recovery_attempts: u32,
 }
 
 impl From<Operation> for OperationPart {
@@ -242,6 +251,7 @@ impl From<Operation> for OperationPart {
             deadline: o.deadline,
             requested_count: o.requested_count,
             reason: o.reason,
+            recovery_attempts: o.recovery_attempts,
         }
     }
 }
@@ -257,6 +267,7 @@ impl From<OperationPart> for Operation {
             started_at: o.started_at,
             deadline: o.deadline,
             reason: o.reason,
+            recovery_attempts: o.recovery_attempts,
         }
     }
 }

@@ -4,6 +4,9 @@
 use super::document::{
     Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
 };
+use super::ghosts;
+use super::identity::Identities;
+use super::recovery::{self, RecoveryPlan};
 use super::{renew, Deps};
 use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
@@ -11,8 +14,9 @@ use crate::error::Result;
 use crate::lifecycle;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
-    ScalingState,
+    ScaleAction, ScalingState,
 };
+use crate::seams::ManagedInstance;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -54,7 +58,8 @@ pub async fn run_with(
     let mut state = deps.store.load().await?;
     let own_id = operation_id(&doc.cluster_id, &lease);
 
-    let view = joined_view(deps).await?;
+    let (mut view, managed, identity_problems) = joined_view(deps).await?;
+    let ghosts = remove_ghosts(deps, &mut view, &managed).await?;
     let mut summary = summarise(&view);
 
     if let Some(op) = state.operation.clone() {
@@ -62,7 +67,13 @@ pub async fn run_with(
             // A retry of this Evaluate after it recorded its operation: decide afresh.
             state.operation = None;
         } else if matches!(op.kind, OperationKind::ScaleUp | OperationKind::ScaleDown) {
-            return Ok(recover(op, summary));
+            return match recovery::plan(&op, &view, &managed) {
+                RecoveryPlan::Resume(op) => {
+                    deps.store.save_operation(&lease, &op).await?;
+                    Ok(recover(op, summary))
+                }
+                closing => close_recovered(closing, deps, &lease, summary, now).await,
+            };
         }
     }
 
@@ -78,8 +89,17 @@ pub async fn run_with(
     };
     let decision = decide(&inputs, &state, cfg, now);
     tracing::info!(decision = %decision, "evaluated");
-    let reasons = decision.reason_sentences();
-    let codes = reason_codes(&decision);
+    let mut reasons = decision.reason_sentences();
+    let mut codes = reason_codes(&decision);
+    for ghost in ghosts {
+        reasons.push(ghost);
+        codes.push("ghost_node_deleted".into());
+    }
+    for problem in &identity_problems {
+        tracing::warn!(problem = %problem, "node identity not verified");
+        reasons.push(problem.clone());
+        codes.push("node_identity_mismatch".into());
+    }
     let reason = reasons.join("; ");
 
     let (part, operation) = match decision {
@@ -102,6 +122,7 @@ pub async fn run_with(
                 deadline: lifecycle::deadline(OperationKind::ScaleUp, cfg, now),
                 requested_count: count,
                 reason,
+                recovery_attempts: 0,
             }),
         ),
         Decision::ScaleDown {
@@ -125,6 +146,7 @@ pub async fn run_with(
                 deadline: lifecycle::deadline(OperationKind::ScaleDown, cfg, now),
                 requested_count: 0,
                 reason,
+                recovery_attempts: 0,
             }),
         ),
         Decision::NoChange { reasons: why } => {
@@ -134,6 +156,8 @@ pub async fn run_with(
             let alert = if at_maximum && capacity_alert_due(&state, &lease, cfg, now) {
                 deps.store.record_capacity_alert(&lease, now).await?;
                 Some(Alert::AtMaximumCapacity)
+            } else if !identity_problems.is_empty() {
+                Some(Alert::NodeIdentityMismatch)
             } else {
                 None
             };
@@ -179,16 +203,14 @@ pub fn capacity_alert_due(
     }
 }
 
-/// The cluster view with `managed` set from EC2 and `instance_id` filled from the provider id.
-async fn joined_view(deps: &Deps) -> Result<ClusterView> {
+/// The cluster view with `managed` set from EC2 and `instance_id` filled from the provider id,
+/// EC2's managed instances, and the untrusted claims ([`Identities`]): a Node whose claim on a
+/// managed instance is not verified is left unmanaged, so no decision acts on it.
+async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, Vec<String>)> {
     let mut view = deps.cluster.view().await?;
-    let managed: HashSet<String> = deps
-        .provisioner
-        .describe_managed()
-        .await?
-        .into_iter()
-        .map(|m| m.instance_id)
-        .collect();
+    let instances = deps.provisioner.describe_managed().await?;
+    let ids = Identities::of(&view.nodes, &instances);
+    let managed: HashSet<&str> = ids.matched.keys().map(String::as_str).collect();
     for n in &mut view.nodes {
         if n.instance_id.is_none() {
             n.instance_id = n
@@ -199,10 +221,105 @@ async fn joined_view(deps: &Deps) -> Result<ClusterView> {
         }
         n.managed = n
             .instance_id
-            .as_ref()
-            .is_some_and(|id| managed.contains(id));
+            .as_deref()
+            .is_some_and(|id| managed.contains(id))
+            && ids.node_of(n.instance_id.as_deref().unwrap_or_default()) == Some(n.name.as_str());
     }
-    Ok(view)
+    Ok((view, instances, ids.problems))
+}
+
+/// Deletes the ghost Nodes of `view` ([`ghosts::suspects`] whose instance EC2 reports gone) and
+/// drops them from it; returns one sentence per ghost.
+async fn remove_ghosts(
+    deps: &Deps,
+    view: &mut ClusterView,
+    managed: &[ManagedInstance],
+) -> Result<Vec<String>> {
+    let suspects = ghosts::suspects(view, managed);
+    if suspects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = suspects.iter().map(|(_, id)| id.clone()).collect();
+    let gone = deps.provisioner.gone(&ids).await?;
+    let mut out = Vec::new();
+    for (node, id) in suspects.into_iter().filter(|(_, id)| gone.contains(id)) {
+        deps.cluster.delete_node(&node).await?;
+        view.nodes.retain(|n| n.name != node);
+        let s = ghosts::sentence(&node, &id);
+        tracing::warn!(node = %node, instance = %id, "{s}");
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Executes a recovery plan that closes the operation: deletes the Node left by a gone instance,
+/// uncordons a given-up scale-down's node, and clears the operation under the lease (a finished
+/// scale-down is recorded as one, so its cooldown applies). Returns a `none` decision whose reason
+/// says what happened; a given-up operation carries `alert: recovery_abandoned`.
+async fn close_recovered(
+    plan: RecoveryPlan,
+    deps: &Deps,
+    lease: &Lease,
+    summary: MetricsSummary,
+    now: DateTime<Utc>,
+) -> Result<EvaluatePart> {
+    let (action, why, code, alert, nodes_after) = match plan {
+        RecoveryPlan::Resume(_) => unreachable!("a resumed operation is not closed"),
+        RecoveryPlan::Finished { delete_node, why } => {
+            let mut after = summary.nodes;
+            if let Some(node) = &delete_node {
+                deps.cluster.delete_node(node).await?;
+                after = after.saturating_sub(1);
+            }
+            (
+                Some(ScaleAction::ScaleDown),
+                why,
+                "recovery_finished",
+                None,
+                after,
+            )
+        }
+        RecoveryPlan::GiveUp { uncordon, why } => {
+            if let Some(node) = &uncordon {
+                match deps.cluster.uncordon(node).await {
+                    Ok(()) | Err(crate::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            (
+                None,
+                why,
+                "recovery_abandoned",
+                Some(Alert::RecoveryAbandoned),
+                summary.nodes,
+            )
+        }
+    };
+    tracing::warn!(reason = %why, "closed an operation left by a dead run");
+    deps.store
+        .finish_operation(
+            lease,
+            &lifecycle::Finish {
+                action,
+                reason: why.clone(),
+                node_count: nodes_after,
+                at: now,
+            },
+        )
+        .await?;
+    Ok(EvaluatePart {
+        decision: DecisionPart {
+            action: Action::None,
+            count: 0,
+            node: None,
+            instance_id: None,
+            reasons: vec![why],
+            codes: vec![code.to_string()],
+            alert,
+        },
+        operation: None,
+        metrics: Some(summary),
+    })
 }
 
 fn summarise(view: &ClusterView) -> MetricsSummary {
@@ -527,6 +644,11 @@ mod tests {
             ],
             vec![instance("i-1", None)],
         );
+        // i-2 runs, but is not SmartScale's.
+        let mut ec2 = FakeProvisioner::new(vec![instance("i-1", None)]);
+        ec2.foreign = vec!["i-2".into()];
+        let mut w = w;
+        w.deps.provisioner = std::sync::Arc::new(ec2);
         let doc = w.doc_with_lease(t0()).await;
         fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
             let m: Vec<(String, bool, Option<String>)> = inputs
@@ -643,6 +765,182 @@ mod tests {
                 assert_eq!(op.id, "c1-op-1", "case {name}");
             }
         }
+    }
+
+    /// A dead run's scale-down whose every takeover fails (cordon, drain …) is resumed
+    /// `MAX_RECOVERY_ATTEMPTS` times, then given up once with an alert, its node uncordoned, and
+    /// the next tick decides afresh.
+    #[tokio::test]
+    async fn recovery_is_bounded() {
+        let w = World::new();
+        w.k8s.view.lock().unwrap().nodes[1].unschedulable = true;
+        let mut op: Operation = scale_down_op("w1", "i-1", at(-100)).into();
+        op.id = "c1-op-0".into();
+        w.store.state.lock().unwrap().operation = Some(op);
+        let mut actions = Vec::new();
+        for tick in 0..5 {
+            let doc = w.doc_with_lease(at(tick * 120)).await;
+            let got = run_with(&doc, &w.deps, at(tick * 120 + 1), up)
+                .await
+                .unwrap();
+            let attempts = w
+                .store
+                .snapshot()
+                .operation
+                .filter(|o| o.id == "c1-op-0")
+                .map(|o| o.recovery_attempts);
+            actions.push((got.decision.action, got.decision.alert, attempts));
+        }
+        assert_eq!(
+            actions,
+            vec![
+                (Action::Recover, None, Some(1)),
+                (Action::Recover, None, Some(2)),
+                (Action::Recover, None, Some(3)),
+                (Action::None, Some(Alert::RecoveryAbandoned), None),
+                (Action::ScaleUp, None, None),
+            ]
+        );
+        assert!(!w.k8s.node("w1").unwrap().unschedulable, "uncordoned");
+        let finished = w.store.finished.lock().unwrap().clone();
+        assert_eq!(finished.len(), 1);
+        assert!(finished[0].action.is_none() && finished[0].reason.contains("gave up"));
+    }
+
+    #[tokio::test]
+    async fn recovered_scale_down_already_done_is_closed() {
+        // (name, node w1 in the view, want Kubernetes calls)
+        type Case = (&'static str, bool, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
+            ("node deleted, instance terminated", false, vec![]),
+            ("instance terminated", true, vec!["delete w1"]),
+        ];
+        for (name, node_present, calls) in cases {
+            let w = World::new();
+            if !node_present {
+                w.k8s.view.lock().unwrap().nodes.retain(|n| n.name != "w1");
+            }
+            w.ec2
+                .instances
+                .lock()
+                .unwrap()
+                .retain(|i| i.instance_id != "i-1");
+            let mut op: Operation = scale_down_op("w1", "i-1", at(-100)).into();
+            op.id = "c1-op-0".into();
+            w.store.state.lock().unwrap().operation = Some(op);
+            let doc = w.doc_with_lease(t0()).await;
+            let got = run_with(&doc, &w.deps, at(1), up).await.unwrap();
+            assert_eq!(got.decision.action, Action::None, "case {name}");
+            assert_eq!(got.decision.codes, vec!["recovery_finished"], "case {name}");
+            assert!(got.operation.is_none(), "case {name}");
+            assert_eq!(
+                w.k8s.calls(),
+                calls,
+                "case {name}: no cordon of a gone node"
+            );
+            let s = w.store.snapshot();
+            assert!(s.operation.is_none(), "case {name}");
+            assert_eq!(
+                s.last_scale_action,
+                Some(ScaleAction::ScaleDown),
+                "case {name}"
+            );
+        }
+    }
+
+    /// A fake idle Node carrying a busy worker's instance id makes neither Node removable, and
+    /// a Node with the wrong address is not trusted: both are reasons and an alert.
+    #[tokio::test]
+    async fn unverified_claims_are_left_out() {
+        let mut fake = node("fake", Some("i-1"), true);
+        fake.addresses = vec!["10.9.9.9".into()];
+        fake.idle_since = Some(at(-3600));
+        let mut liar = node("liar", Some("i-3"), true);
+        liar.addresses = vec!["10.9.9.8".into()];
+        let w = World::with(
+            vec![
+                node("w1", Some("i-1"), true),
+                fake,
+                node("w2", Some("i-2"), true),
+                liar,
+            ],
+            vec![
+                instance("i-1", None),
+                instance("i-2", None),
+                instance("i-3", None),
+            ],
+        );
+        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+            let managed: Vec<(&str, bool)> = inputs
+                .cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.as_str(), n.managed))
+                .collect();
+            assert_eq!(
+                managed,
+                vec![
+                    ("w1", false),
+                    ("fake", false),
+                    ("w2", true),
+                    ("liar", false)
+                ]
+            );
+            Decision::NoChange {
+                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+            }
+        }
+        let doc = w.doc_with_lease(t0()).await;
+        let got = run_with(&doc, &w.deps, at(1), check).await.unwrap();
+        assert_eq!(got.decision.alert, Some(Alert::NodeIdentityMismatch));
+        assert_eq!(
+            got.decision.codes,
+            vec!["steady", "node_identity_mismatch", "node_identity_mismatch"]
+        );
+        assert_eq!(
+            got.decision.reasons[1],
+            "nodes w1, fake all claim i-1: none is trusted"
+        );
+        assert!(got.decision.reasons[2]
+            .starts_with("node liar claims i-3 but its address does not match"));
+    }
+
+    /// A NotReady Node whose instance died outside SmartScale is deleted and left out of the
+    /// fleet; a NotReady Node of a live instance stays.
+    #[tokio::test]
+    async fn ghost_nodes_are_deleted() {
+        let w = World::with(
+            vec![
+                node("w1", Some("i-1"), true),
+                node("ghost", Some("i-dead"), false),
+                node("booting", Some("i-2"), false),
+                node("foreign", Some("i-other"), false),
+            ],
+            vec![instance("i-1", None), instance("i-2", None)],
+        );
+        let mut ec2 = FakeProvisioner::new(vec![instance("i-1", None), instance("i-2", None)]);
+        ec2.foreign = vec!["i-other".into()];
+        let ec2 = std::sync::Arc::new(ec2);
+        let mut deps = w.deps.clone();
+        deps.provisioner = ec2;
+        fn count(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+            let names: Vec<&str> = inputs
+                .cluster
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect();
+            assert_eq!(names, ["w1", "booting", "foreign"]);
+            Decision::NoChange {
+                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+            }
+        }
+        let doc = w.doc_with_lease(t0()).await;
+        let got = run_with(&doc, &deps, at(1), count).await.unwrap();
+        assert_eq!(w.k8s.calls(), vec!["delete ghost"]);
+        assert_eq!(got.decision.codes, vec!["steady", "ghost_node_deleted"]);
+        assert!(got.decision.reasons[1].contains("ghost node ghost: its instance i-dead is gone"));
+        assert_eq!(got.metrics.unwrap().nodes, 3);
     }
 
     #[tokio::test]

@@ -16,10 +16,11 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         .as_ref()
         .ok_or_else(|| Error::invalid_input("handling a join failure", "`ready` is missing"))?;
     renew(doc, deps, now).await?;
-    let view = deps.cluster.view().await?;
+    let nodes = deps.cluster.nodes().await?;
+    let managed = deps.provisioner.describe_managed().await?;
     for id in &ready.not_ready {
         deps.provisioner.terminate(id).await?;
-        if let Some(n) = node_of_instance(&view, id) {
+        if let Some(n) = node_of_instance(&nodes, &managed, id) {
             deps.cluster.delete_node(&n.name).await?;
         }
     }

@@ -16,10 +16,13 @@ pub mod cordon_node;
 pub mod document;
 pub mod drain_node;
 pub mod evaluate;
+pub mod ghosts;
 pub mod handle_join_failure;
+pub mod identity;
 pub mod launch_nodes;
 pub mod notify;
 pub mod record_outcome;
+pub mod recovery;
 pub mod release_lock;
 pub mod spot_interruption;
 pub mod spot_signal;
@@ -138,6 +141,9 @@ impl NodeProvisioner for Unwired {
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>> {
         unwired("NodeProvisioner")
     }
+    async fn gone(&self, _: &[String]) -> Result<Vec<String>> {
+        unwired("NodeProvisioner")
+    }
 }
 
 #[async_trait]
@@ -229,16 +235,14 @@ pub(crate) fn operation_instances(
     ids
 }
 
-/// The node whose provider id names `instance_id`, if any.
+/// The node verified to be `instance_id` ([`identity::Identities`]): the one Node claiming it,
+/// with a matching address. A Node that merely names the instance in its provider id is not it.
 pub(crate) fn node_of_instance<'a>(
-    view: &'a ClusterView,
+    nodes: &'a [crate::model::NodeInfo],
+    instances: &[ManagedInstance],
     instance_id: &str,
 ) -> Option<&'a crate::model::NodeInfo> {
-    view.nodes.iter().find(|n| {
-        n.instance_id.as_deref() == Some(instance_id)
-            || n.provider_id
-                .as_deref()
-                .and_then(crate::model::parse_provider_id)
-                .is_some_and(|(_, id)| id == instance_id)
-    })
+    let ids = identity::Identities::of(nodes, instances);
+    let name = ids.node_of(instance_id)?;
+    nodes.iter().find(|n| n.name == name)
 }

@@ -164,6 +164,40 @@ pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<N
         n.recommendation = Some("Optimise workloads or raise MAX_NODES".into());
         return Some(n);
     }
+    if let Some(d) = doc
+        .decision
+        .as_ref()
+        .filter(|d| d.action == Action::None && d.alert == Some(Alert::NodeIdentityMismatch))
+    {
+        let mut n = base(
+            NotificationKind::ScalingFailure,
+            d.reasons.join("; "),
+            "Nodes whose identity is not verified are left out of every decision".into(),
+            Some(before),
+            Some(before),
+        );
+        n.recommendation = Some(
+            "A Node reports a provider id that does not match its instance's address: check who registered it (kubectl get node -o wide) and delete it if it is not that instance".into(),
+        );
+        return Some(n);
+    }
+    if let Some(d) = doc
+        .decision
+        .as_ref()
+        .filter(|d| d.action == Action::None && d.alert == Some(Alert::RecoveryAbandoned))
+    {
+        let mut n = base(
+            NotificationKind::ScalingFailure,
+            d.reasons.join("; "),
+            "Stopped recovering the operation; scaling resumes on the next tick".into(),
+            Some(before),
+            Some(before),
+        );
+        n.recommendation = Some(
+            "Find why the earlier runs failed (Step Functions console, the steps' logs) and check the instances and node named above".into(),
+        );
+        return Some(n);
+    }
     None
 }
 

@@ -97,8 +97,8 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         }
     };
 
-    let view = deps.cluster.view().await?;
-    let Some(node) = node_of_instance(&view, instance_id).map(|n| n.name.clone()) else {
+    let nodes = deps.cluster.nodes().await?;
+    let Some(node) = node_of_instance(&nodes, &managed, instance_id).map(|n| n.name.clone()) else {
         return Ok(SpotPart {
             status: DrainStatus::Drained,
             node_name: None,

@@ -1,13 +1,17 @@
 //! TerminateNode: the node is drained; terminate its instance and delete the Node object.
 
 use super::document::{ExecutionDocument, OutcomePart, OutcomeResult};
-use super::{renew, Deps};
+use super::identity::Identities;
+use super::{node_of_instance, renew, Deps};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 
-/// Renews the lease, terminates the operation's instance (only if SmartScale owns it; already
+/// Renews the lease, checks that the node is still the one verified to be the operation's
+/// instance ([`super::identity`]), terminates the instance (only if SmartScale owns it; already
 /// gone is success) and deletes the node (already gone is success).
-/// Errors: `LeaseLost`; `NotOwned` (Fatal) when the instance is not SmartScale's; `InvalidInput`.
+/// Errors: `LeaseLost`; `Fatal` when the node is there but is not verified to be the instance
+/// (nothing is terminated); `NotOwned` (Fatal) when the instance is not SmartScale's;
+/// `InvalidInput`.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<OutcomePart> {
     let op = doc.require_operation()?;
     let node = doc.require_node_name()?;
@@ -23,6 +27,24 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         })?
         .clone();
     renew(doc, deps, now).await?;
+    let managed = deps.provisioner.describe_managed().await?;
+    let nodes = deps.cluster.nodes().await?;
+    let present = nodes.iter().any(|n| n.name == node);
+    let live = managed.iter().any(|m| m.instance_id == instance_id);
+    if present
+        && live
+        && node_of_instance(&nodes, &managed, &instance_id).map(|n| n.name.as_str()) != Some(node)
+    {
+        let why = Identities::of(&nodes, &managed)
+            .problems
+            .into_iter()
+            .find(|p| p.contains(&instance_id))
+            .unwrap_or_else(|| format!("node {node} is not the node of {instance_id}"));
+        return Err(Error::fatal(
+            format!("terminating {instance_id} for node {node}"),
+            why,
+        ));
+    }
     deps.provisioner.terminate(&instance_id).await?;
     deps.cluster.delete_node(node).await?;
     let before = doc.nodes_before();
@@ -65,6 +87,13 @@ mod tests {
             case("already terminated (retry)", "i-gone", false, false, Ok(())),
             case("not ours", "i-1", true, false, Err("Fatal")),
             case("lease lost", "i-1", false, true, Err("LeaseLost")),
+            case(
+                "node's address does not match",
+                "i-1",
+                false,
+                false,
+                Err("Fatal"),
+            ),
         ];
         for Case {
             name,
@@ -75,6 +104,9 @@ mod tests {
         } in cases
         {
             let mut w = World::new();
+            if name.contains("address") {
+                w.k8s.view.lock().unwrap().nodes[1].addresses = vec!["10.9.9.9".into()];
+            }
             if foreign {
                 let mut p = FakeProvisioner::new(vec![instance("i-2", None)]);
                 p.foreign = vec!["i-1".into()];

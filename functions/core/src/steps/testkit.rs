@@ -235,7 +235,16 @@ pub fn instance(id: &str, op: Option<&str>) -> ManagedInstance {
         launched_at: at(-3600),
         operation_id: op.map(str::to_string),
         private_dns_name: Some(format!("node-{id}")),
+        private_ip: Some(fake_ip(id)),
     }
+}
+
+/// The private IP the fakes give instance `id` and its node's `InternalIP`.
+pub fn fake_ip(id: &str) -> String {
+    format!(
+        "10.0.0.{}",
+        id.bytes().map(u32::from).sum::<u32>() % 250 + 2
+    )
 }
 
 #[async_trait]
@@ -283,6 +292,16 @@ impl NodeProvisioner for FakeProvisioner {
 
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>> {
         Ok(self.instances.lock().unwrap().clone())
+    }
+
+    /// Anything neither managed nor foreign is gone.
+    async fn gone(&self, instance_ids: &[String]) -> Result<Vec<String>> {
+        let live = self.live_ids();
+        Ok(instance_ids
+            .iter()
+            .filter(|id| !live.contains(id) && !self.foreign.contains(id))
+            .cloned()
+            .collect())
     }
 }
 
@@ -354,6 +373,7 @@ pub fn node(name: &str, instance_id: Option<&str>, ready: bool) -> NodeInfo {
         },
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
+        addresses: instance_id.map(fake_ip).into_iter().collect(),
     }
 }
 
@@ -530,6 +550,7 @@ pub fn scale_up_op(id: &str, instance_ids: &[&str], deadline: DateTime<Utc>) -> 
         deadline,
         requested_count: instance_ids.len().max(1) as u32,
         reason: "2 pod(s) Pending for over 3m".into(),
+        recovery_attempts: 0,
     }
 }
 
@@ -543,6 +564,7 @@ pub fn scale_down_op(node: &str, instance_id: &str, deadline: DateTime<Utc>) -> 
         deadline,
         requested_count: 0,
         reason: "CPU stayed below 30% for 10m (highest 20.0%)".into(),
+        recovery_attempts: 0,
     }
 }
 

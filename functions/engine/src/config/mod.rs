@@ -20,6 +20,9 @@ use units::*;
 pub struct Policy {
     /// `CLUSTER_ID`: the DynamoDB partition key and the `Cluster` tag value.
     pub cluster_id: String,
+    /// `WORKER_SUBNET_IDS`: comma-separated subnets, one per zone, that workers launch into; with
+    /// more than one, scale-down keeps a worker in every zone.
+    pub worker_subnet_ids: Vec<String>,
     /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates.
     pub worker_hourly_price_usd: f64,
     /// `WORKER_ALLOCATABLE_CPU`: allocatable CPU of one worker in millicores, used when no Ready
@@ -133,6 +136,7 @@ impl Policy {
     pub fn read(r: &mut Reader<'_>) -> Self {
         let mut cfg = Policy {
             cluster_id: r.string("CLUSTER_ID"),
+            worker_subnet_ids: r.list("WORKER_SUBNET_IDS"),
             worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", parse_non_negative),
             worker_allocatable_cpu_millis: r.parse("WORKER_ALLOCATABLE_CPU", parse_cpu_millis),
             worker_allocatable_memory_bytes: r

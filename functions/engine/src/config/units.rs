@@ -6,10 +6,22 @@
 /// Parses a duration into whole seconds: `300` (seconds), `300s`, `5m`, `1h`, `1500ms` (rounded up).
 ///
 /// Errors name the value and the accepted units; a negative or fractional-second result is refused.
+///
+/// Errors: not a duration, or longer than [`MAX_DURATION_SECS`] (so no cooldown, window or
+/// timeout can overflow the time arithmetic it feeds).
 pub fn parse_duration_secs(raw: &str) -> Result<u64, String> {
-    let secs = parse_duration_f64(raw)?;
-    Ok(secs.ceil() as u64)
+    let secs = parse_duration_f64(raw)?.ceil();
+    if secs > MAX_DURATION_SECS as f64 {
+        return Err(format!(
+            "'{raw}' is longer than the {MAX_DURATION_SECS}s (30 days) any duration may be"
+        ));
+    }
+    Ok(secs as u64)
 }
+
+/// The longest any duration setting may be (30 days): far above every sensible cooldown, window
+/// or timeout, and far below what `chrono` can add to a time without overflowing.
+pub const MAX_DURATION_SECS: u64 = 30 * 86_400;
 
 /// Parses a duration into seconds with fractions kept: `2`, `2s`, `1500ms`, `0.5m`.
 pub fn parse_duration_f64(raw: &str) -> Result<f64, String> {

@@ -1,8 +1,8 @@
 //! Scale-down candidate selection: drop every node a "never remove" rule protects, then take the
 //! most preferred of the rest.
 
-use super::drainability::unremovable;
-use super::ExcludedNode;
+use super::pod_index::PodIndex;
+use super::{ExcludedNode, UnremovableReason};
 use crate::config::Policy;
 use crate::model::{ClusterView, NodeInfo};
 use chrono::{DateTime, Utc};
@@ -28,27 +28,44 @@ pub struct Candidate {
 /// Chooses the worker to remove.
 ///
 /// Every node (control plane included) is checked against the "never remove" rules
-/// ([`super::drainability::unremovable`]). Among the rest the preference is, in order: a node in
+/// ([`super::drainability::unremovable`], answered from one [`PodIndex`] of the view). Among the rest the preference is, in order: a node in
 /// the zone with the most workers (nodes without a zone form one group); fewest pods to evict;
 /// idle before busy, and the longest idle first (`idle_since` earliest; an `idle_since` after
 /// `now` counts as busy); oldest (`created_at` earliest); then the name, so the choice never
 /// depends on the order of the view.
 ///
-/// Errors: every node with the first rule it breaks, when no node may be removed. `cfg` is not read
-/// yet; it is where per-cluster selection policy will live.
+/// A node that passes those rules is still kept when it is the last Ready worker of its zone and
+/// `WORKER_SUBNET_IDS` names more than one subnet (one per zone): every zone keeps a worker
+/// ([`UnremovableReason::LastInZone`]).
+///
+/// Errors: every node with the first rule it breaks, when no node may be removed.
 pub fn select_candidate(
     cluster: &ClusterView,
-    _cfg: &Policy,
+    cfg: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Candidate, Vec<ExcludedNode>> {
     let mut zones: BTreeMap<Option<&str>, u32> = BTreeMap::new();
+    let mut ready_in_zone: BTreeMap<&str, u32> = BTreeMap::new();
     for n in cluster.workers() {
         *zones.entry(n.zone.as_deref()).or_default() += 1;
+        if let (Some(z), true) = (n.zone.as_deref(), n.ready) {
+            *ready_in_zone.entry(z).or_default() += 1;
+        }
     }
+    let several_zones = cfg.worker_subnet_ids.len() > 1;
+    let last_in_zone = |n: &NodeInfo| {
+        n.zone
+            .as_deref()
+            .filter(|z| several_zones && ready_in_zone.get(z).copied().unwrap_or(0) <= 1)
+            .map(|z| UnremovableReason::LastInZone {
+                zone: z.to_string(),
+            })
+    };
+    let index = PodIndex::new(cluster);
     let mut excluded = Vec::new();
     let mut safe: Vec<&NodeInfo> = Vec::new();
     for node in &cluster.nodes {
-        match unremovable(node, cluster) {
+        match index.unremovable(node).or_else(|| last_in_zone(node)) {
             Some(reason) => excluded.push(ExcludedNode {
                 node: node.name.clone(),
                 reason,
@@ -56,12 +73,7 @@ pub fn select_candidate(
             None => safe.push(node),
         }
     }
-    let evicted = |n: &NodeInfo| {
-        cluster
-            .pods_on(&n.name)
-            .filter(|p| !p.ignored_by_drain())
-            .count() as u32
-    };
+    let evicted = |n: &NodeInfo| index.evicted(&n.name);
     let best = safe.into_iter().min_by_key(|n| {
         let idle = n.idle_since.filter(|t| *t <= now);
         (
@@ -206,6 +218,80 @@ mod tests {
                 .unwrap_or_else(|e| panic!("case {name}: {e:?}"));
             assert_eq!(got.node, want, "case {name}");
             assert_eq!(got.instance_id, format!("i-{want}"), "case {name}");
+        }
+    }
+
+    /// With subnets in several zones the last Ready worker of a zone stays, even when the
+    /// workers of the most populated zone cannot be removed.
+    #[test]
+    fn every_zone_keeps_a_worker() {
+        let busy = |name: &str, node: &str| {
+            pod(name)
+                .on(node)
+                .annotated(super::super::drainability::SAFE_TO_EVICT, "false")
+        };
+        // (name, subnets, nodes, pods, want: Ok(node) or Err(the reason given for w3))
+        type Case = (
+            &'static str,
+            usize,
+            Vec<NodeInfo>,
+            Vec<PodInfo>,
+            Result<&'static str, &'static str>,
+        );
+        let three = || {
+            vec![
+                worker("w1").zone("a"),
+                worker("w2").zone("a"),
+                worker("w3").zone("b"),
+            ]
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "zone a's workers are busy: b's last is kept",
+                2,
+                three(),
+                vec![busy("p1", "w1"), busy("p2", "w2")],
+                Err("it is the last Ready worker in zone b, and every zone keeps one"),
+            ),
+            (
+                "one subnet: the last of b may go",
+                1,
+                three(),
+                vec![busy("p1", "w1"), busy("p2", "w2")],
+                Ok("w3"),
+            ),
+            ("two in a: one of them goes", 2, three(), vec![], Ok("w1")),
+            (
+                "a NotReady sibling does not count",
+                2,
+                vec![
+                    worker("w1").zone("a"),
+                    worker("w2").zone("a").not_ready(),
+                    worker("w3").zone("b"),
+                    worker("w4").zone("b"),
+                ],
+                vec![],
+                Ok("w3"),
+            ),
+        ];
+        for (name, subnets, nodes, pods, want) in cases {
+            let cfg = Policy {
+                worker_subnet_ids: (0..subnets).map(|i| format!("subnet-{i}")).collect(),
+                ..Policy::default()
+            };
+            let cluster = ClusterView {
+                nodes,
+                pods,
+                pdbs: vec![],
+            };
+            match (select_candidate(&cluster, &cfg, t0()), want) {
+                (Ok(c), Ok(node)) => assert_eq!(c.node, node, "case {name}"),
+                (Err(excluded), Err(reason)) => {
+                    let w3 = excluded.iter().find(|e| e.node == "w3").unwrap();
+                    assert_eq!(w3.reason.to_string(), reason, "case {name}");
+                }
+                (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

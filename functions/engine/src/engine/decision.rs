@@ -525,6 +525,11 @@ pub enum UnremovableReason {
         /// Summed free requests-capacity (allocatable minus requests) of the other workers.
         free: Resources,
     },
+    /// It is the last Ready worker of its zone while the worker subnets span several zones.
+    LastInZone {
+        /// The zone.
+        zone: String,
+    },
 }
 
 impl fmt::Display for UnremovableReason {
@@ -574,6 +579,10 @@ impl fmt::Display for UnremovableReason {
                 needed.memory_bytes / (1024 * 1024),
                 free.cpu_millis,
                 free.memory_bytes / (1024 * 1024)
+            ),
+            UnremovableReason::LastInZone { zone } => write!(
+                f,
+                "it is the last Ready worker in zone {zone}, and every zone keeps one"
             ),
         }
     }

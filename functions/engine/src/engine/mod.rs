@@ -11,6 +11,7 @@ pub mod drainability;
 pub mod fleet;
 pub mod increment;
 mod metrics_gate;
+pub mod pod_index;
 mod readings;
 mod scale_down;
 mod scale_up;

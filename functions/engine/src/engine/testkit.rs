@@ -41,6 +41,7 @@ pub(crate) fn worker(name: &str) -> NodeInfo {
         },
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
+        addresses: Vec::new(),
     }
 }
 
@@ -326,6 +327,7 @@ pub(crate) fn in_flight(kind: OperationKind) -> ScalingState {
             started_at: ago(60),
             deadline: ago(-240),
             reason: "test".into(),
+            recovery_attempts: 0,
         }),
         ..fresh()
     }

@@ -60,6 +60,10 @@ pub struct NodeInfo {
     pub labels: BTreeMap<String, String>,
     /// `metadata.annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// `status.addresses` of type `InternalIP` and `Hostname`, as the kubelet reports them; checked
+    /// against the instance's private address before the node is trusted to be that instance.
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 /// The kind of a pod's controlling owner, with ReplicaSets resolved to their Deployment.

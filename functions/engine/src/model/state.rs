@@ -68,6 +68,10 @@ pub struct Operation {
     pub deadline: DateTime<Utc>,
     /// The decision's reasons, rendered, for the record and notifications.
     pub reason: String,
+    /// How many times a later run has taken this operation over after the run that started it
+    /// died; recovery gives up past a bound (see `docs/STATE_AND_LOCKING.md`).
+    #[serde(default)]
+    pub recovery_attempts: u32,
 }
 
 /// Last good metrics, kept for the "retry, then use cached metrics" rule (scale-up only).

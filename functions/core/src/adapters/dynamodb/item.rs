@@ -104,6 +104,7 @@ pub fn operation_to_attr(op: &Operation) -> AttributeValue {
         ("started_at".to_owned(), num(secs(op.started_at))),
         ("deadline".to_owned(), num(secs(op.deadline))),
         ("reason".to_owned(), s(&op.reason)),
+        ("recovery_attempts".to_owned(), num(op.recovery_attempts)),
     ]);
     if let Some(node) = &op.node_name {
         m.insert("node_name".to_owned(), s(node));
@@ -215,6 +216,7 @@ fn operation_from_attr(v: &AttributeValue, context: &str) -> Result<Operation> {
         started_at: r.required_time("started_at")?,
         deadline: r.required_time("deadline")?,
         reason: r.string("reason")?.unwrap_or_default(),
+        recovery_attempts: r.number("recovery_attempts")?.unwrap_or(0),
     })
 }
 
@@ -308,6 +310,7 @@ mod tests {
                     started_at: t(1_700_000_000),
                     deadline: t(1_700_000_300),
                     reason: "CPU 91%".into(),
+                    recovery_attempts: 0,
                 },
             ),
             (
@@ -321,6 +324,7 @@ mod tests {
                     started_at: t(1_700_000_000),
                     deadline: t(1_700_000_300),
                     reason: String::new(),
+                    recovery_attempts: 2,
                 },
             ),
         ];

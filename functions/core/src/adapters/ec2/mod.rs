@@ -174,6 +174,8 @@ impl Ec2Provisioner {
                 InstanceMetadataOptionsRequest::builder()
                     .http_tokens(HttpTokensState::Required)
                     .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                    // One hop: the instance itself, never a pod behind it.
+                    .http_put_response_hop_limit(1)
                     .build(),
             )
             .set_tag_specifications(Some(self.tag_specs(operation_id, attempt.lifecycle)));
@@ -270,6 +272,7 @@ fn to_managed(i: &Instance) -> ManagedInstance {
             .private_dns_name()
             .filter(|n| !n.is_empty())
             .map(str::to_owned),
+        private_ip: i.private_ip_address().map(str::to_owned),
     }
 }
 
@@ -463,6 +466,28 @@ impl NodeProvisioner for Ec2Provisioner {
             .await?
             .into_iter()
             .filter(|m| m.state != "terminated")
+            .collect())
+    }
+
+    async fn gone(&self, instance_ids: &[String]) -> Result<Vec<String>> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let context = format!("looking up instances {}", instance_ids.join(", "));
+        let ids: Vec<&str> = instance_ids.iter().map(String::as_str).collect();
+        // A filter, not InstanceIds: an unknown id is then an absent row, not an error.
+        let found = self
+            .describe(vec![Self::filter("instance-id", &ids)], &context)
+            .await?;
+        Ok(instance_ids
+            .iter()
+            .filter(|id| {
+                !found.iter().any(|m| {
+                    &m.instance_id == *id
+                        && !matches!(m.state.as_str(), "terminated" | "shutting-down")
+                })
+            })
+            .cloned()
             .collect())
     }
 }

@@ -87,6 +87,7 @@ mod tests {
             launched_at: DateTime::UNIX_EPOCH,
             operation_id: None,
             private_dns_name: None,
+            private_ip: None,
         }
     }
 

@@ -10,7 +10,7 @@ pub mod drain;
 pub mod view;
 
 use crate::error::{Error, Result};
-use crate::model::ClusterView;
+use crate::model::{ClusterView, NodeInfo};
 use crate::seams::{BlockedPod, ClusterApi, DrainProgress};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
@@ -46,6 +46,30 @@ pub fn translate(context: &str, what: &str, e: kube::Error) -> Error {
     }
 }
 
+/// Objects per list request: a 15,000-pod cluster is read in pages rather than in one response
+/// the API server must build whole and the function must hold twice.
+pub const LIST_PAGE_SIZE: u32 = 500;
+
+/// Every object `params` selects, read in pages of [`LIST_PAGE_SIZE`] (`limit`/`continue`).
+async fn list_paged<K>(api: &Api<K>, context: &str, params: &ListParams) -> Result<Vec<K>>
+where
+    K: Clone + DeserializeOwned + Debug,
+{
+    let mut items = Vec::new();
+    let mut page = params.clone().limit(LIST_PAGE_SIZE);
+    loop {
+        let list = api
+            .list(&page)
+            .await
+            .map_err(|e| translate(context, "resource", e))?;
+        items.extend(list.items);
+        match list.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => page = page.continue_token(&token),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// The Kubernetes cluster, through a client built in `main` ([`build_client`]).
 #[derive(Clone)]
 pub struct KubeCluster {
@@ -64,11 +88,7 @@ impl KubeCluster {
         K: kube::Resource + Clone + DeserializeOwned + Debug,
         K::DynamicType: Default,
     {
-        let api: Api<K> = Api::all(self.client.clone());
-        api.list(params)
-            .await
-            .map(|l| l.items)
-            .map_err(|e| translate(context, "resource", e))
+        list_paged(&Api::all(self.client.clone()), context, params).await
     }
 
     async fn pods_on(&self, node: &str) -> Result<Vec<Pod>> {
@@ -121,6 +141,13 @@ impl ClusterApi for KubeCluster {
         })
     }
 
+    async fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        let nodes: Vec<Node> = self
+            .list_all("listing the nodes", &ListParams::default())
+            .await?;
+        Ok(nodes.iter().map(view::node_info).collect())
+    }
+
     async fn cordon(&self, node: &str) -> Result<()> {
         self.set_unschedulable(node, true).await
     }
@@ -132,7 +159,9 @@ impl ClusterApi for KubeCluster {
     async fn drain_step(&self, node: &str) -> Result<DrainProgress> {
         let context = format!("draining node {node}");
         let pods = self.pods_on(node).await?;
-        let owners = self.owners(&context).await?;
+        // The drain plan reads only each pod's own controller kind, never a workload's replicas:
+        // the poll lists the node's pods alone, not every ReplicaSet, Deployment and StatefulSet.
+        let owners = view::Owners::default();
         let listed: Vec<_> = pods
             .iter()
             .map(|p| {

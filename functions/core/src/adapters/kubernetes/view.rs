@@ -83,6 +83,13 @@ pub fn node_info(n: &Node) -> NodeInfo {
         },
         annotations: n.metadata.annotations.clone().unwrap_or_default(),
         labels,
+        addresses: status
+            .addresses
+            .iter()
+            .flatten()
+            .filter(|a| a.type_ == "InternalIP" || a.type_ == "Hostname")
+            .map(|a| a.address.clone())
+            .collect(),
     }
 }
 

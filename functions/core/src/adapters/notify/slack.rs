@@ -55,14 +55,32 @@ impl SlackWebhook {
         } else {
             raw.to_string()
         };
-        if url.starts_with("https://") || url.starts_with("http://") {
+        if webhook_url_allowed(&url) {
             Ok(url)
         } else {
+            // A value that is not a usable URL may be a placeholder replaced soon: read it again.
+            self.secrets.forget(&self.secret_id);
             Err(Error::SecretMissing {
                 name: self.secret_id.clone(),
-                detail: "the value is not a webhook URL (nor JSON with `url`)".into(),
+                detail: "the value is not an https:// webhook URL (nor JSON with `url`)".into(),
             })
         }
+    }
+}
+
+/// True for an `https://` URL, and for `http://` only to a loopback host (the local stand-ins): a
+/// webhook URL is a credential and the notification names the cluster, so neither travels in
+/// clear text.
+pub fn webhook_url_allowed(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "https" => u.host().is_some(),
+        Ok(u) if u.scheme() == "http" => match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        },
+        _ => false,
     }
 }
 
@@ -99,6 +117,8 @@ impl Notifier for SlackWebhook {
         if status.is_server_error() || status.as_u16() == 429 {
             Err(Error::transient(CONTEXT, detail))
         } else {
+            // A 4xx means a revoked or rotated webhook: the next send reads the secret again.
+            self.secrets.forget(&self.secret_id);
             Err(Error::fatal(CONTEXT, detail))
         }
     }
@@ -253,6 +273,12 @@ mod tests {
             ("connection refused", "slack", closed.as_str(), "Retryable"),
             ("secret missing", "other", "", "Fatal"),
             ("not a URL", "slack", "hunter2", "Fatal"),
+            (
+                "plain http to a remote host",
+                "slack",
+                "http://hooks.slack.com/services/SECRETPART",
+                "Fatal",
+            ),
         ];
         for (name, id, value, kind) in cases {
             let hook = SlackWebhook::new(
