@@ -22,7 +22,8 @@ export AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CL
 step() { printf "\n==> %s (%s s since start)\n" "$*" "$SECONDS"; }
 
 step "installing shellcheck, Python tools and npm packages"
-need_apt shellcheck
+# jq and htpasswd: the master user-data sandbox test runs the real script with them.
+need_apt shellcheck jq apache2-utils
 need_venv
 stamp="$CDK/node_modules/.smartscale-lock-sha256"
 lock_sum="$(sha256sum "$CDK/package-lock.json" | cut -d' ' -f1)"
