@@ -245,12 +245,22 @@ def action_level(doc):
 
     moto evaluates EC2, DynamoDB, Secrets Manager and SNS calls against Resource "*" only, so a
     statement scoped to an ARN would never match there; the resources and conditions of the real
-    documents are evaluated by the rig's IAM proxy (iam_proxy.mjs) instead.
+    documents are evaluated by the rig's IAM proxy (iam_proxy.mjs) instead. A Deny scoped by a
+    resource or a condition is left to the proxy too: widened to every resource without its
+    condition it would deny what the real policy allows.
     """
     statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+
+    def scoped(st):
+        return "Condition" in st or "NotResource" in st or st.get("Resource") not in ("*", ["*"])
+
     return {
         "Version": doc.get("Version", "2012-10-17"),
-        "Statement": [{k: v for k, v in st.items() if k not in ("Resource", "NotResource", "Condition")} | {"Resource": "*"} for st in statements],
+        "Statement": [
+            {k: v for k, v in st.items() if k not in ("Resource", "NotResource", "Condition")} | {"Resource": "*"}
+            for st in statements
+            if not (st.get("Effect") == "Deny" and scoped(st))
+        ],
     }
 
 
@@ -345,7 +355,12 @@ def deploy(a):
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     client("sns").subscribe(TopicArn=s.refs[topic], Protocol="sqs", Endpoint=queue_arn)
 
-    worker_lt = next(lid for lid, r in s.of_type("AWS::EC2::LaunchTemplate").items() if "TagSpecifications" in r["Properties"]["LaunchTemplateData"])
+    # The workers' template is the one the functions launch from (their LAUNCH_TEMPLATE_ID).
+    worker_lt = next(
+        f["Properties"]["Environment"]["Variables"]["LAUNCH_TEMPLATE_ID"]["Ref"]
+        for f in s.of_type("AWS::Lambda::Function").values()
+        if isinstance(f["Properties"].get("Environment", {}).get("Variables", {}).get("LAUNCH_TEMPLATE_ID"), dict)
+    )
     lt_data = s.resolve(template["Resources"][worker_lt]["Properties"]["LaunchTemplateData"])
     instance_tags = next(t["Tags"] for t in lt_data["TagSpecifications"] if t["ResourceType"] == "instance")
     subnets = functions[next(iter(functions))]["environment"]["WORKER_SUBNET_IDS"].split(",")
