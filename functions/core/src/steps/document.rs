@@ -5,7 +5,7 @@
 //! [`crate::Error::InvalidInput`] naming it.
 
 use crate::error::{Error, Result};
-use crate::model::{Lease, Operation, OperationKind};
+use crate::model::{Lease, Operation};
 use crate::seams::BlockedPod;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ pub struct ExecutionDocument {
     pub decision: Option<DecisionPart>,
     /// Written by Evaluate, replaced by LaunchNodes. `null` when the decision is `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation: Option<OperationPart>,
+    pub operation: Option<Operation>,
     /// Written by Evaluate (via ApplyEvaluation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsSummary>,
@@ -99,7 +99,7 @@ impl ExecutionDocument {
     }
 
     /// The operation, or `InvalidInput` when it is missing.
-    pub fn require_operation(&self) -> Result<&OperationPart> {
+    pub fn require_operation(&self) -> Result<&Operation> {
         self.operation.as_ref().ok_or_else(|| missing("operation"))
     }
 
@@ -212,66 +212,6 @@ pub enum Alert {
     NodeIdentityMismatch,
 }
 
-/// `$.operation`: the model's [`Operation`] as the document carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperationPart {
-    /// Unique id; the `smartscale/operation-id` tag.
-    pub id: String,
-    /// What it does; RouteDecision reads it for a recovery.
-    pub kind: OperationKind,
-    /// Instances launched (scale-up) or to terminate (scale-down).
-    #[serde(default)]
-    pub instance_ids: Vec<String>,
-    /// The node being drained.
-    #[serde(default)]
-    pub node_name: Option<String>,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// Join or drain deadline; the steps compare it with `now`.
-    pub deadline: DateTime<Utc>,
-    /// Workers asked for (scale-up).
-    #[serde(default)]
-    pub requested_count: u32,
-    /// The decision's reasons, rendered.
-    #[serde(default)]
-    pub reason: String,
-    /// Times a later run took this operation over (0 for a fresh one).
-    #[serde(default)]
-    pub recovery_attempts: u32,
-}
-
-impl From<Operation> for OperationPart {
-    fn from(o: Operation) -> Self {
-        OperationPart {
-            id: o.id,
-            kind: o.kind,
-            instance_ids: o.instance_ids,
-            node_name: o.node_name,
-            started_at: o.started_at,
-            deadline: o.deadline,
-            requested_count: o.requested_count,
-            reason: o.reason,
-            recovery_attempts: o.recovery_attempts,
-        }
-    }
-}
-
-impl From<OperationPart> for Operation {
-    fn from(o: OperationPart) -> Self {
-        Operation {
-            id: o.id,
-            kind: o.kind,
-            instance_ids: o.instance_ids,
-            requested_count: o.requested_count,
-            node_name: o.node_name,
-            started_at: o.started_at,
-            deadline: o.deadline,
-            reason: o.reason,
-            recovery_attempts: o.recovery_attempts,
-        }
-    }
-}
-
 /// `$.metrics`: a small summary, far below the 256 KiB payload limit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSummary {
@@ -300,7 +240,7 @@ pub struct EvaluatePart {
     /// The decision.
     pub decision: DecisionPart,
     /// The operation to carry out or recover; `null` for `none`.
-    pub operation: Option<OperationPart>,
+    pub operation: Option<Operation>,
     /// The metrics summary; `null` when none was read (a recovery).
     pub metrics: Option<MetricsSummary>,
 }

@@ -2,7 +2,7 @@
 //! operation of a dead run and return `recover`.
 
 use super::document::{
-    Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary, OperationPart,
+    Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary,
 };
 use super::ghosts;
 use super::identity::Identities;
@@ -113,7 +113,7 @@ pub async fn run_with(
                 codes,
                 alert: None,
             },
-            Some(OperationPart {
+            Some(Operation {
                 id: own_id,
                 kind: OperationKind::ScaleUp,
                 instance_ids: vec![],
@@ -137,7 +137,7 @@ pub async fn run_with(
                 codes,
                 alert: None,
             },
-            Some(OperationPart {
+            Some(Operation {
                 id: own_id,
                 kind: OperationKind::ScaleDown,
                 instance_ids: vec![instance_id],
@@ -176,9 +176,7 @@ pub async fn run_with(
         }
     };
     if let Some(op) = &operation {
-        deps.store
-            .save_operation(&lease, &Operation::from(op.clone()))
-            .await?;
+        deps.store.save_operation(&lease, op).await?;
     }
     Ok(EvaluatePart {
         decision: part,
@@ -396,7 +394,7 @@ fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
     };
     EvaluatePart {
         decision,
-        operation: Some(op.into()),
+        operation: Some(op),
         metrics: Some(summary),
     }
 }
@@ -540,7 +538,7 @@ mod tests {
         for (name, decide, dead_run, action, op_null) in cases {
             let w = World::new();
             if dead_run {
-                let mut op: Operation = scale_up_op("c1-op-0", &["i-9"], at(-100)).into();
+                let mut op = scale_up_op("c1-op-0", &["i-9"], at(-100));
                 op.id = "c1-op-0".into();
                 w.store.state.lock().unwrap().operation = Some(op);
             }
@@ -731,9 +729,9 @@ mod tests {
             let w = World::new();
             let doc = w.doc_with_lease(t0()).await;
             let mut op: Operation = if kind == OperationKind::ScaleUp {
-                scale_up_op(id, &["i-9"], at(-100)).into()
+                scale_up_op(id, &["i-9"], at(-100))
             } else {
-                scale_down_op("w1", "i-1", at(-100)).into()
+                scale_down_op("w1", "i-1", at(-100))
             };
             op.id = id.into();
             w.store.state.lock().unwrap().operation = Some(op);
@@ -774,7 +772,7 @@ mod tests {
     async fn recovery_is_bounded() {
         let w = World::new();
         w.k8s.view.lock().unwrap().nodes[1].unschedulable = true;
-        let mut op: Operation = scale_down_op("w1", "i-1", at(-100)).into();
+        let mut op = scale_down_op("w1", "i-1", at(-100));
         op.id = "c1-op-0".into();
         w.store.state.lock().unwrap().operation = Some(op);
         let mut actions = Vec::new();
@@ -825,7 +823,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .retain(|i| i.instance_id != "i-1");
-            let mut op: Operation = scale_down_op("w1", "i-1", at(-100)).into();
+            let mut op = scale_down_op("w1", "i-1", at(-100));
             op.id = "c1-op-0".into();
             w.store.state.lock().unwrap().operation = Some(op);
             let doc = w.doc_with_lease(t0()).await;

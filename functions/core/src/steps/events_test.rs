@@ -1,7 +1,7 @@
 //! Every sample in `events/` is a valid execution document that carries what its function reads.
 
-use super::document::{ExecutionDocument, OperationPart};
-use crate::model::OperationKind;
+use super::document::ExecutionDocument;
+use crate::model::{Operation, OperationKind};
 use chrono::TimeZone;
 use std::path::PathBuf;
 
@@ -31,7 +31,7 @@ const KNOWN_KEYS: &[&str] = &[
     "spot",
 ];
 
-fn has_node(op: &Option<OperationPart>) -> bool {
+fn has_node(op: &Option<Operation>) -> bool {
     op.as_ref()
         .is_some_and(|o| o.node_name.is_some() && o.kind == OperationKind::ScaleDown)
 }

@@ -1,6 +1,6 @@
 //! LaunchNodes: launch the workers of a scale-up and start its join deadline.
 
-use super::document::{ExecutionDocument, OperationPart};
+use super::document::ExecutionDocument;
 use super::{renew, send_all, Deps};
 use crate::error::{Error, Result};
 use crate::lifecycle;
@@ -17,11 +17,7 @@ use chrono::{DateTime, Utc};
 ///
 /// Errors: `LeaseLost` (nothing launched), `QuotaExceeded`, `NoCapacity` (Fatal), `Transient`,
 /// `InvalidInput` when the operation is not a scale-up.
-pub async fn run(
-    doc: &ExecutionDocument,
-    deps: &Deps,
-    now: DateTime<Utc>,
-) -> Result<OperationPart> {
+pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<Operation> {
     let op = doc.require_operation()?;
     if op.kind != OperationKind::ScaleUp {
         return Err(Error::invalid_input(
@@ -48,9 +44,7 @@ pub async fn run(
     launched.instance_ids.sort();
     launched.requested_count = count;
     launched.deadline = lifecycle::deadline(OperationKind::ScaleUp, &deps.config, now);
-    deps.store
-        .save_operation(&lease, &Operation::from(launched.clone()))
-        .await?;
+    deps.store.save_operation(&lease, &launched).await?;
 
     let before = doc.nodes_before();
     let types: Vec<&str> = instances.iter().map(|i| i.instance_type.as_str()).collect();
@@ -74,7 +68,7 @@ pub async fn run(
     Ok(launched)
 }
 
-pub(crate) fn reason_of(doc: &ExecutionDocument, op: &OperationPart) -> String {
+pub(crate) fn reason_of(doc: &ExecutionDocument, op: &Operation) -> String {
     match &doc.decision {
         Some(d) if !d.reasons.is_empty() => d.reasons.join("; "),
         _ => op.reason.clone(),

@@ -158,7 +158,7 @@ mod tests {
             let w = World::new();
             let mut doc = w.doc_with_lease(t0()).await;
             doc.operation = Some(scale_up_op("op", &[], at(300)));
-            w.store.state.lock().unwrap().operation = Some(doc.operation.clone().unwrap().into());
+            w.store.state.lock().unwrap().operation = doc.operation.clone();
             doc.metrics = Some(summary(2));
             doc.outcome = out;
             doc.ready = rdy;

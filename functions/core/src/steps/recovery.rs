@@ -111,7 +111,7 @@ mod tests {
     fn down(attempts: u32) -> Operation {
         Operation {
             recovery_attempts: attempts,
-            ..scale_down_op("w1", "i-1", at(300)).into()
+            ..scale_down_op("w1", "i-1", at(300))
         }
     }
 
@@ -144,7 +144,7 @@ mod tests {
                 "scale-up bound reached",
                 Operation {
                     recovery_attempts: 3,
-                    ..scale_up_op("c1-op-0", &["i-9"], at(300)).into()
+                    ..scale_up_op("c1-op-0", &["i-9"], at(300))
                 },
                 true,
                 true,

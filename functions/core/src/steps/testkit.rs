@@ -540,8 +540,8 @@ impl World {
     }
 }
 
-pub fn scale_up_op(id: &str, instance_ids: &[&str], deadline: DateTime<Utc>) -> OperationPart {
-    OperationPart {
+pub fn scale_up_op(id: &str, instance_ids: &[&str], deadline: DateTime<Utc>) -> Operation {
+    Operation {
         id: id.into(),
         kind: OperationKind::ScaleUp,
         instance_ids: instance_ids.iter().map(|s| s.to_string()).collect(),
@@ -554,8 +554,8 @@ pub fn scale_up_op(id: &str, instance_ids: &[&str], deadline: DateTime<Utc>) -> 
     }
 }
 
-pub fn scale_down_op(node: &str, instance_id: &str, deadline: DateTime<Utc>) -> OperationPart {
-    OperationPart {
+pub fn scale_down_op(node: &str, instance_id: &str, deadline: DateTime<Utc>) -> Operation {
+    Operation {
         id: "c1-op-1".into(),
         kind: OperationKind::ScaleDown,
         instance_ids: vec![instance_id.into()],

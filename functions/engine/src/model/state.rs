@@ -49,7 +49,8 @@ pub enum OperationKind {
 }
 
 /// An operation that changes the cluster, recorded before it starts so a dead run can be finished
-/// or undone by the next one.
+/// or undone by the next one. The same value is the state item's `operation` and the execution
+/// document's `$.operation` (RouteDecision reads its `kind` for a recovery).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
     /// Unique id; also the `smartscale/operation-id` tag and the EC2 client token's base.
@@ -57,16 +58,20 @@ pub struct Operation {
     /// What it does.
     pub kind: OperationKind,
     /// Instances launched (scale-up) or to terminate (scale-down).
+    #[serde(default)]
     pub instance_ids: Vec<String>,
     /// Workers asked for (scale-up).
+    #[serde(default)]
     pub requested_count: u32,
     /// The node being drained (scale-down, spot).
+    #[serde(default)]
     pub node_name: Option<String>,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// Join or drain deadline; past it the operation is undone.
     pub deadline: DateTime<Utc>,
     /// The decision's reasons, rendered, for the record and notifications.
+    #[serde(default)]
     pub reason: String,
     /// How many times a later run has taken this operation over after the run that started it
     /// died; recovery gives up past a bound (see `docs/STATE_AND_LOCKING.md`).
