@@ -4,8 +4,11 @@
 //!
 //! Namespace `SmartScale`; every line has the `ClusterId` dimension.
 
-use crate::model::ScaleAction;
-use crate::steps::document::{ExecutionDocument, OutcomeResult, RecordedPart};
+use crate::model::{Lease, Operation, ScaleAction};
+use crate::steps::document::{
+    CleanupPart, CordonedPart, DrainPart, EvaluatePart, ExecutionDocument, NotifiedPart,
+    OutcomePart, OutcomeResult, ReadyPart, RecordedPart, ReleasedPart, SpotPart,
+};
 use crate::Config;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -186,70 +189,78 @@ pub fn join_latency(cluster_id: &str, millis: i64, now: DateTime<Utc>) -> Value 
     )
 }
 
-/// The metrics one step's result calls for, besides invocation and execution time: Evaluate's
-/// gauges; RecordOutcome's scale events, join latency and handled failures (`JoinTimeout`,
-/// `DrainFailed`); Cleanup's failure by error name.
-pub fn step_metrics(
-    step: &str,
-    doc: &ExecutionDocument,
-    result: &Value,
-    cfg: &Config,
-    now: DateTime<Utc>,
-) -> Vec<Value> {
-    let cluster = doc.cluster_id.as_str();
-    let mut out = Vec::new();
-    match step {
-        "evaluate" => {
-            if let Some(summary) = result
-                .get("metrics")
-                .cloned()
-                .and_then(|m| serde_json::from_value(m).ok())
-            {
-                out.push(cluster_gauges(cluster, &summary, cfg, now));
-            }
-        }
-        "record-outcome" => {
-            let codes = doc
-                .decision
-                .as_ref()
-                .map(|d| d.codes.clone())
-                .unwrap_or_default();
-            if let Ok(rec) = serde_json::from_value::<RecordedPart>(result.clone()) {
-                if let Some(action) = rec.action {
-                    out.push(scale_event(cluster, action, &codes, now));
-                }
-            }
-            if let (Some(op), Some(_)) = (
-                &doc.operation,
-                doc.ready.as_ref().filter(|r| !r.ready.is_empty()),
-            ) {
-                out.push(join_latency(
-                    cluster,
-                    (now - op.started_at).num_milliseconds(),
-                    now,
-                ));
-            }
-            match doc.outcome.as_ref().map(|o| o.result) {
-                Some(OutcomeResult::JoinFailed) => out.push(failure(cluster, "JoinTimeout", now)),
-                Some(OutcomeResult::DrainAborted) => {
-                    out.push(failure(cluster, "DrainAborted", now))
-                }
-                _ => {}
-            }
-        }
-        "cleanup" => {
-            let name = doc
-                .error
-                .as_ref()
-                .map(|e| e.error.as_str())
-                .filter(|e| !e.is_empty())
-                .unwrap_or("Unknown");
-            out.push(failure(cluster, name, now));
-        }
-        _ => {}
+/// A step's result, as the EMF lines it calls for besides the invocation and execution-time lines
+/// every step gets. Each step's part implements it, reading its own typed fields and the document
+/// the step ran on; a part with nothing to report keeps the default, no line.
+pub trait StepMetrics {
+    /// The lines this result calls for at `now`, for the document `doc` the step ran on.
+    fn emf_lines(&self, doc: &ExecutionDocument, cfg: &Config, now: DateTime<Utc>) -> Vec<Value> {
+        let _ = (doc, cfg, now);
+        Vec::new()
     }
-    out
 }
+
+/// Evaluate: the gauges of the metrics it read (none on a recovery, which reads none).
+impl StepMetrics for EvaluatePart {
+    fn emf_lines(&self, doc: &ExecutionDocument, cfg: &Config, now: DateTime<Utc>) -> Vec<Value> {
+        self.metrics
+            .iter()
+            .map(|summary| cluster_gauges(&doc.cluster_id, summary, cfg, now))
+            .collect()
+    }
+}
+
+/// RecordOutcome: the scale event it recorded (by the decision's first reason code), the join
+/// latency when workers became Ready, and the handled failures (`JoinTimeout`, `DrainFailed`).
+impl StepMetrics for RecordedPart {
+    fn emf_lines(&self, doc: &ExecutionDocument, _: &Config, now: DateTime<Utc>) -> Vec<Value> {
+        let cluster = doc.cluster_id.as_str();
+        let mut out = Vec::new();
+        if let Some(action) = self.action {
+            let codes = doc.decision.as_ref().map_or(&[][..], |d| &d.codes[..]);
+            out.push(scale_event(cluster, action, codes, now));
+        }
+        if let (Some(op), Some(_)) = (
+            &doc.operation,
+            doc.ready.as_ref().filter(|r| !r.ready.is_empty()),
+        ) {
+            out.push(join_latency(
+                cluster,
+                (now - op.started_at).num_milliseconds(),
+                now,
+            ));
+        }
+        match doc.outcome.as_ref().map(|o| o.result) {
+            Some(OutcomeResult::JoinFailed) => out.push(failure(cluster, "JoinTimeout", now)),
+            Some(OutcomeResult::DrainAborted) => out.push(failure(cluster, "DrainAborted", now)),
+            _ => {}
+        }
+        out
+    }
+}
+
+/// Cleanup: the failure it cleaned up after, by the caught error's name (`Unknown` without one).
+impl StepMetrics for CleanupPart {
+    fn emf_lines(&self, doc: &ExecutionDocument, _: &Config, now: DateTime<Utc>) -> Vec<Value> {
+        let name = doc
+            .error
+            .as_ref()
+            .map(|e| e.error.as_str())
+            .filter(|e| !e.is_empty())
+            .unwrap_or("Unknown");
+        vec![failure(&doc.cluster_id, name, now)]
+    }
+}
+
+impl StepMetrics for Lease {}
+impl StepMetrics for Operation {}
+impl StepMetrics for ReadyPart {}
+impl StepMetrics for CordonedPart {}
+impl StepMetrics for DrainPart {}
+impl StepMetrics for OutcomePart {}
+impl StepMetrics for NotifiedPart {}
+impl StepMetrics for ReleasedPart {}
+impl StepMetrics for SpotPart {}
 
 #[cfg(test)]
 mod tests {
@@ -288,7 +299,14 @@ mod tests {
             .collect()
     }
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    /// One line of [`every_metric_is_valid_emf`]: the metrics and dimensions it must carry.
+    struct EmfCase {
+        name: &'static str,
+        line: Value,
+        metrics: Vec<&'static str>,
+        dimensions: Vec<(&'static str, &'static str)>,
+    }
+
     #[test]
     fn every_metric_is_valid_emf() {
         let cfg = Config::default();
@@ -301,65 +319,66 @@ mod tests {
             managed_nodes: 2,
             cached: false,
         };
-        let cases: Vec<(&str, Value, Vec<&str>, Vec<(&str, &str)>)> = vec![
-            (
-                "invocation",
-                invocation("c1", "evaluate", t0()),
-                vec!["AutoscalerInvocations"],
-                vec![("Step", "evaluate")],
-            ),
-            (
-                "execution time",
-                execution_time("c1", "notify", 120, t0()),
-                vec!["LambdaExecutionTime"],
-                vec![("Step", "notify")],
-            ),
-            (
-                "gauges",
-                cluster_gauges("c1", &summary, &cfg, t0()),
-                vec![
+        let cases = vec![
+            EmfCase {
+                name: "invocation",
+                line: invocation("c1", "evaluate", t0()),
+                metrics: vec!["AutoscalerInvocations"],
+                dimensions: vec![("Step", "evaluate")],
+            },
+            EmfCase {
+                name: "execution time",
+                line: execution_time("c1", "notify", 120, t0()),
+                metrics: vec!["LambdaExecutionTime"],
+                dimensions: vec![("Step", "notify")],
+            },
+            EmfCase {
+                name: "gauges",
+                line: cluster_gauges("c1", &summary, &cfg, t0()),
+                metrics: vec![
                     "CurrentNodeCount",
                     "EstimatedHourlyCost",
                     "ClusterCPUUtilization",
                     "ClusterMemoryUtilization",
                     "PendingPods",
                 ],
-                vec![],
-            ),
-            (
-                "scale up",
-                scale_event("c1", ScaleAction::ScaleUp, &["cpu_high".into()], t0()),
-                vec!["ScaleUpEvents"],
-                vec![("Reason", "CPU")],
-            ),
-            (
-                "scale down",
-                scale_event(
+                dimensions: vec![],
+            },
+            EmfCase {
+                name: "scale up",
+                line: scale_event("c1", ScaleAction::ScaleUp, &["cpu_high".into()], t0()),
+                metrics: vec!["ScaleUpEvents"],
+                dimensions: vec![("Reason", "CPU")],
+            },
+            EmfCase {
+                name: "scale down",
+                line: scale_event(
                     "c1",
                     ScaleAction::ScaleDown,
                     &["no_pending_pods".into()],
                     t0(),
                 ),
-                vec!["ScaleDownEvents"],
-                vec![("Reason", "Pending")],
-            ),
-            (
-                "failure",
-                failure("c1", "QuotaExceeded", t0()),
-                vec!["ScalingFailures"],
-                vec![("ErrorType", "EC2QuotaExceeded")],
-            ),
-            (
-                "join latency",
-                join_latency("c1", 95_000, t0()),
-                vec!["NodeJoinLatency"],
-                vec![],
-            ),
+                metrics: vec!["ScaleDownEvents"],
+                dimensions: vec![("Reason", "Pending")],
+            },
+            EmfCase {
+                name: "failure",
+                line: failure("c1", "QuotaExceeded", t0()),
+                metrics: vec!["ScalingFailures"],
+                dimensions: vec![("ErrorType", "EC2QuotaExceeded")],
+            },
+            EmfCase {
+                name: "join latency",
+                line: join_latency("c1", 95_000, t0()),
+                metrics: vec!["NodeJoinLatency"],
+                dimensions: vec![],
+            },
         ];
-        for (name, v, metrics, dims) in cases {
-            assert_eq!(assert_valid_emf(&v), metrics, "case {name}");
+        for case in cases {
+            let (name, v) = (case.name, &case.line);
+            assert_eq!(assert_valid_emf(v), case.metrics, "case {name}");
             assert_eq!(v["ClusterId"], "c1", "case {name}");
-            for (k, want) in dims {
+            for (k, want) in case.dimensions {
                 assert_eq!(v[k], want, "case {name}");
             }
         }
@@ -406,9 +425,13 @@ mod tests {
         let names =
             |vs: Vec<Value>| -> Vec<String> { vs.iter().flat_map(assert_valid_emf).collect() };
         let now = t0();
-        let rec = serde_json::json!({"action": "scale_up", "node_count": 3, "reason": "x"});
+        let rec = RecordedPart {
+            action: Some(ScaleAction::ScaleUp),
+            node_count: 3,
+            reason: "x".into(),
+        };
         assert_eq!(
-            names(step_metrics("record-outcome", &doc, &rec, &cfg, now)),
+            names(rec.emf_lines(&doc, &cfg, now)),
             vec!["ScaleUpEvents", "NodeJoinLatency"]
         );
 
@@ -421,8 +444,12 @@ mod tests {
             nodes_before: 2,
             nodes_after: 2,
         });
-        let rec = serde_json::json!({"action": null, "node_count": 2, "reason": "x"});
-        let got = step_metrics("record-outcome", &failed, &rec, &cfg, now);
+        let rec = RecordedPart {
+            action: None,
+            node_count: 2,
+            reason: "x".into(),
+        };
+        let got = rec.emf_lines(&failed, &cfg, now);
         assert_eq!(names(got.clone()), vec!["ScalingFailures"]);
         assert_eq!(got[0]["ErrorType"], "DrainFailed");
 
@@ -430,12 +457,38 @@ mod tests {
             error: "LeaseLost".into(),
             cause: String::new(),
         });
-        let got = step_metrics("cleanup", &failed, &Value::Null, &cfg, now);
+        let cleanup = CleanupPart {
+            released: true,
+            release_note: None,
+            alerted: true,
+            notified: NotifiedPart::new(),
+            operation_left_for_recovery: None,
+        };
+        let got = cleanup.emf_lines(&failed, &cfg, now);
         assert_eq!(got[0]["ErrorType"], "LockTimeout");
 
-        let eval = serde_json::json!({"decision": {"action": "none"}, "operation": null, "metrics": {"cpu_ratio": 0.5, "memory_ratio": null, "pending_pods": 0.0, "nodes": 2, "ready_nodes": 2}});
+        let mut eval = EvaluatePart {
+            decision: DecisionPart {
+                action: Action::None,
+                count: 0,
+                node: None,
+                instance_id: None,
+                reasons: vec![],
+                codes: vec![],
+                alert: None,
+            },
+            operation: None,
+            metrics: Some(MetricsSummary {
+                cpu_ratio: Some(0.5),
+                memory_ratio: None,
+                pending_pods: Some(0.0),
+                nodes: 2,
+                ready_nodes: 2,
+                ..Default::default()
+            }),
+        };
         assert_eq!(
-            names(step_metrics("evaluate", &doc, &eval, &cfg, now)),
+            names(eval.emf_lines(&doc, &cfg, now)),
             vec![
                 "CurrentNodeCount",
                 "EstimatedHourlyCost",
@@ -443,6 +496,11 @@ mod tests {
                 "PendingPods"
             ]
         );
-        assert!(step_metrics("notify", &doc, &Value::Null, &cfg, now).is_empty());
+        eval.metrics = None;
+        assert!(
+            eval.emf_lines(&doc, &cfg, now).is_empty(),
+            "a recovery reads no metrics"
+        );
+        assert!(NotifiedPart::new().emf_lines(&doc, &cfg, now).is_empty());
     }
 }

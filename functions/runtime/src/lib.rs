@@ -135,7 +135,8 @@ pub async fn build_deps(config: &Config, needs: &Needs) -> Result<Deps, Error> {
 }
 
 /// Runs one invocation: reads the document, runs `step` at `now`, logs the outcome and prints
-/// the EMF lines (invocation, execution time, and what [`telemetry::step_metrics`] derives).
+/// the EMF lines (invocation, execution time, and those of the step's part,
+/// [`telemetry::StepMetrics`]).
 async fn invoke(
     step: &Step,
     payload: Value,
@@ -158,9 +159,9 @@ async fn invoke(
             now,
         ));
         match result {
-            Ok(value) => {
-                for line in telemetry::step_metrics(name, &doc, &value, &deps.config, now) {
-                    emit(&line);
+            Ok(steps::Output { value, metrics }) => {
+                for line in &metrics {
+                    emit(line);
                 }
                 tracing::info!(result = %value, millis, "step finished");
                 Ok(value)

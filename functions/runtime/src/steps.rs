@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::{self as core_steps, Deps};
+use smartscale_core::telemetry::StepMetrics;
 use smartscale_core::Error;
 
 /// The names this binary can run, in the order of the design's state machine.
@@ -53,37 +54,62 @@ impl Step {
         })
     }
 
-    /// Runs the core step on `doc` at `now` and returns its part of the document as JSON.
+    /// Runs the core step on `doc` at `now` and returns its part of the document as JSON, with
+    /// the EMF lines that part calls for ([`StepMetrics`]).
     /// Errors: the step's own errors; `Fatal` when its result cannot be serialised.
     pub async fn run(
         &self,
         doc: &ExecutionDocument,
         deps: &Deps,
         now: DateTime<Utc>,
-    ) -> Result<Value, Error> {
+    ) -> Result<Output, Error> {
         use core_steps::*;
+        macro_rules! step {
+            ($module:ident) => {
+                Output::of($module::run(doc, deps, now).await?, doc, deps, now)
+            };
+        }
         match self.name {
-            "acquire-lock" => json(acquire_lock::run(doc, deps, now).await),
-            "evaluate" => json(evaluate::run(doc, deps, now).await),
-            "launch-nodes" => json(launch_nodes::run(doc, deps, now).await),
-            "check-nodes-ready" => json(check_nodes_ready::run(doc, deps, now).await),
-            "handle-join-failure" => json(handle_join_failure::run(doc, deps, now).await),
-            "cordon-node" => json(cordon_node::run(doc, deps, now).await),
-            "drain-node" => json(drain_node::run(doc, deps, now).await),
-            "abort-drain" => json(abort_drain::run(doc, deps, now).await),
-            "terminate-node" => json(terminate_node::run(doc, deps, now).await),
-            "record-outcome" => json(record_outcome::run(doc, deps, now).await),
-            "notify" => json(notify::run(doc, deps, now).await),
-            "release-lock" => json(release_lock::run(doc, deps, now).await),
-            "cleanup" => json(cleanup::run(doc, deps, now).await),
-            "spot-interruption" => json(spot_interruption::run(doc, deps, now).await),
+            "acquire-lock" => step!(acquire_lock),
+            "evaluate" => step!(evaluate),
+            "launch-nodes" => step!(launch_nodes),
+            "check-nodes-ready" => step!(check_nodes_ready),
+            "handle-join-failure" => step!(handle_join_failure),
+            "cordon-node" => step!(cordon_node),
+            "drain-node" => step!(drain_node),
+            "abort-drain" => step!(abort_drain),
+            "terminate-node" => step!(terminate_node),
+            "record-outcome" => step!(record_outcome),
+            "notify" => step!(notify),
+            "release-lock" => step!(release_lock),
+            "cleanup" => step!(cleanup),
+            "spot-interruption" => step!(spot_interruption),
             other => unreachable!("Step::named admits only NAMES, not {other}"),
         }
     }
 }
 
-fn json<R: Serialize>(result: Result<R, Error>) -> Result<Value, Error> {
-    serde_json::to_value(result?).map_err(|e| Error::fatal("serialising the step result", e))
+/// What one run of a step produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The step's part of the document, as the state machine receives it.
+    pub value: Value,
+    /// The EMF lines the part calls for, besides invocation and execution time.
+    pub metrics: Vec<Value>,
+}
+
+impl Output {
+    fn of<R: Serialize + StepMetrics>(
+        part: R,
+        doc: &ExecutionDocument,
+        deps: &Deps,
+        now: DateTime<Utc>,
+    ) -> Result<Output, Error> {
+        let metrics = part.emf_lines(doc, &deps.config, now);
+        let value = serde_json::to_value(part)
+            .map_err(|e| Error::fatal("serialising the step result", e))?;
+        Ok(Output { value, metrics })
+    }
 }
 
 #[cfg(test)]
