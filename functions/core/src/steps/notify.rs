@@ -263,7 +263,17 @@ mod tests {
         })
     }
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    /// One case of [`the_document_picks_the_message`]: how the document differs from [`doc`],
+    /// and the message it must pick (none for `kind: None`).
+    struct MessageCase {
+        name: &'static str,
+        edit: Box<dyn Fn(&mut ExecutionDocument)>,
+        kind: Option<NotificationKind>,
+        nodes_before: Option<u32>,
+        nodes_after: Option<u32>,
+        action_has: &'static str,
+    }
+
     #[test]
     fn the_document_picks_the_message() {
         let ready = Some(ReadyPart {
@@ -302,42 +312,37 @@ mod tests {
             alert: None,
             ..at_max.clone()
         };
-        // (name, edit, want kind, want before/after, want text in action)
-        type Edit = Box<dyn Fn(&mut ExecutionDocument)>;
-        let cases: Vec<(
-            &str,
-            Edit,
-            Option<NotificationKind>,
-            (Option<u32>, Option<u32>),
-            &str,
-        )> = vec![
-            (
-                "scale-up completed",
-                Box::new({
+        let cases = vec![
+            MessageCase {
+                name: "scale-up completed",
+                edit: Box::new({
                     let r = ready.clone();
                     move |d| d.ready = r.clone()
                 }),
-                Some(NotificationKind::ScaleUpCompleted),
-                (Some(3), Some(5)),
-                "Added 2 node(s): i-a, i-b",
-            ),
-            (
-                "join failure",
-                Box::new(|d| d.outcome = outcome(OutcomeResult::JoinFailed, 4)),
-                Some(NotificationKind::JoinFailure),
-                (Some(3), Some(4)),
-                "Terminated 1 instance(s)",
-            ),
-            (
-                "scale-down completed",
-                Box::new(|d| d.outcome = outcome(OutcomeResult::ScaledDown, 2)),
-                Some(NotificationKind::ScaleDownCompleted),
-                (Some(3), Some(2)),
-                "Removed 1 node (i-b)",
-            ),
-            (
-                "drain aborted",
-                Box::new(|d| {
+                kind: Some(NotificationKind::ScaleUpCompleted),
+                nodes_before: Some(3),
+                nodes_after: Some(5),
+                action_has: "Added 2 node(s): i-a, i-b",
+            },
+            MessageCase {
+                name: "join failure",
+                edit: Box::new(|d| d.outcome = outcome(OutcomeResult::JoinFailed, 4)),
+                kind: Some(NotificationKind::JoinFailure),
+                nodes_before: Some(3),
+                nodes_after: Some(4),
+                action_has: "Terminated 1 instance(s)",
+            },
+            MessageCase {
+                name: "scale-down completed",
+                edit: Box::new(|d| d.outcome = outcome(OutcomeResult::ScaledDown, 2)),
+                kind: Some(NotificationKind::ScaleDownCompleted),
+                nodes_before: Some(3),
+                nodes_after: Some(2),
+                action_has: "Removed 1 node (i-b)",
+            },
+            MessageCase {
+                name: "drain aborted",
+                edit: Box::new(|d| {
                     d.outcome = outcome(OutcomeResult::DrainAborted, 3);
                     d.drain = Some(DrainPart {
                         status: DrainStatus::BlockedDeadline,
@@ -349,52 +354,56 @@ mod tests {
                         evicted: vec![],
                     });
                 }),
-                Some(NotificationKind::DrainAborted),
-                (Some(3), Some(3)),
-                "blocked: db/pg-0 (pdb db/pg)",
-            ),
-            (
-                "at maximum",
-                Box::new({
+                kind: Some(NotificationKind::DrainAborted),
+                nodes_before: Some(3),
+                nodes_after: Some(3),
+                action_has: "blocked: db/pg-0 (pdb db/pg)",
+            },
+            MessageCase {
+                name: "at maximum",
+                edit: Box::new({
                     let a = at_max.clone();
                     move |d| {
                         d.operation = None;
                         d.decision = Some(a.clone())
                     }
                 }),
-                Some(NotificationKind::AtMaximumCapacity),
-                (Some(3), Some(3)),
-                "Cannot scale further",
-            ),
-            (
-                "at maximum, alert rate-limited: nothing",
-                Box::new({
+                kind: Some(NotificationKind::AtMaximumCapacity),
+                nodes_before: Some(3),
+                nodes_after: Some(3),
+                action_has: "Cannot scale further",
+            },
+            MessageCase {
+                name: "at maximum, alert rate-limited: nothing",
+                edit: Box::new({
                     let a = at_max_quiet.clone();
                     move |d| {
                         d.operation = None;
                         d.decision = Some(a.clone())
                     }
                 }),
-                None,
-                (None, None),
-                "",
-            ),
-            (
-                "steady: nothing",
-                Box::new({
+                kind: None,
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "",
+            },
+            MessageCase {
+                name: "steady: nothing",
+                edit: Box::new({
                     let s = steady.clone();
                     move |d| {
                         d.operation = None;
                         d.decision = Some(s.clone())
                     }
                 }),
-                None,
-                (None, None),
-                "",
-            ),
-            (
-                "spot",
-                Box::new({
+                kind: None,
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "",
+            },
+            MessageCase {
+                name: "spot",
+                edit: Box::new({
                     let s = spot.clone();
                     move |d| {
                         d.spot = s.clone();
@@ -402,13 +411,14 @@ mod tests {
                         d.signal = Some("EC2 Spot Instance Interruption Warning".into())
                     }
                 }),
-                Some(NotificationKind::SpotInterruption),
-                (None, None),
-                "replacement i-r",
-            ),
-            (
-                "spot for a foreign instance",
-                Box::new({
+                kind: Some(NotificationKind::SpotInterruption),
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "replacement i-r",
+            },
+            MessageCase {
+                name: "spot for a foreign instance",
+                edit: Box::new({
                     let s = spot.clone();
                     move |d| {
                         let mut s = s.clone().unwrap();
@@ -416,19 +426,29 @@ mod tests {
                         d.spot = Some(s)
                     }
                 }),
-                None,
-                (None, None),
-                "",
-            ),
+                kind: None,
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "",
+            },
         ];
-        for (name, edit, kind, counts, text) in cases {
+        for case in cases {
+            let name = case.name;
             let mut d = doc();
-            edit(&mut d);
+            (case.edit)(&mut d);
             let n = notification_for(&d, at(100));
-            assert_eq!(n.as_ref().map(|n| n.kind), kind, "case {name}");
+            assert_eq!(n.as_ref().map(|n| n.kind), case.kind, "case {name}");
             if let Some(n) = n {
-                assert_eq!((n.nodes_before, n.nodes_after), counts, "case {name}");
-                assert!(n.action.contains(text), "case {name}: {}", n.action);
+                assert_eq!(
+                    (n.nodes_before, n.nodes_after),
+                    (case.nodes_before, case.nodes_after),
+                    "case {name}"
+                );
+                assert!(
+                    n.action.contains(case.action_has),
+                    "case {name}: {}",
+                    n.action
+                );
                 assert_eq!(n.execution_arn.as_deref(), Some(EXEC), "case {name}");
                 assert!(!n.reason.is_empty(), "case {name}");
             }
