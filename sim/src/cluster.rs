@@ -421,6 +421,15 @@ impl Cluster {
         self.nodes.iter().filter(|n| n.ready()).count() as u32
     }
 
+    /// Workload pods serving: those running on Ready workers.
+    pub fn serving_pods(&self) -> u32 {
+        self.nodes
+            .iter()
+            .filter(|n| n.ready())
+            .map(|n| n.pods)
+            .sum()
+    }
+
     /// Workers still booting.
     pub fn booting_count(&self) -> u32 {
         self.nodes
@@ -434,12 +443,7 @@ impl Cluster {
     /// use the workload's base CPU and memory.
     pub fn load(&self, rps: f64) -> Load {
         let w = &self.workload;
-        let serving: u32 = self
-            .nodes
-            .iter()
-            .filter(|n| n.ready())
-            .map(|n| n.pods)
-            .sum();
+        let serving = self.serving_pods();
         let usage = w.pod_usage(rps, serving);
         let room = self.shape.room_for_pods().cpu_millis as f64;
         let overhead = self.shape.overhead();

@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use smartscale_workload::{ReplicaController, Workload};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,12 +67,12 @@ impl Default for Load {
     }
 }
 
-fn running(p: &k8s_openapi::api::core::v1::Pod) -> bool {
+fn running(p: &Pod) -> bool {
     p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
 }
 
 impl Load {
-    fn serves(&self, p: &k8s_openapi::api::core::v1::Pod) -> bool {
+    fn serves(&self, p: &Pod) -> bool {
         p.metadata.namespace.as_deref() == Some(self.workload.namespace.as_str())
             && p.metadata.labels.as_ref().and_then(|l| l.get("app")) == Some(&self.workload.name)
     }
@@ -233,35 +234,18 @@ pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
             (name, total, (total - used).max(0.0))
         })
         .collect();
-    head(
-        out,
-        "node_memory_MemTotal_bytes",
-        "gauge",
-        "Memory information field MemTotal_bytes.",
-    );
-    for (n, total, _) in &mem {
-        let _ = writeln!(
-            out,
-            "node_memory_MemTotal_bytes{{node=\"{}\"}} {total}",
-            esc(n)
-        );
-    }
-    head(
-        out,
-        "node_memory_MemAvailable_bytes",
-        "gauge",
-        "Memory information field MemAvailable_bytes.",
-    );
-    for (n, _, avail) in &mem {
-        let _ = writeln!(
-            out,
-            "node_memory_MemAvailable_bytes{{node=\"{}\"}} {avail}",
-            esc(n)
-        );
+    for (field, available) in [("MemTotal", false), ("MemAvailable", true)] {
+        let family = format!("node_memory_{field}_bytes");
+        let help = format!("Memory information field {field}_bytes.");
+        head(out, &family, "gauge", &help);
+        for (n, total, avail) in &mem {
+            let v = if available { avail } else { total };
+            let _ = writeln!(out, "{family}{{node=\"{}\"}} {v}", esc(n));
+        }
     }
 }
 
-fn condition_status(n: &k8s_openapi::api::core::v1::Node, t: &str) -> String {
+fn condition_status(n: &Node, t: &str) -> String {
     n.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -272,151 +256,182 @@ fn condition_status(n: &k8s_openapi::api::core::v1::Node, t: &str) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Writes the `gauge` head of `family`, then what `each` writes for every node, given the node
+/// and its escaped name.
+fn per_node(
+    out: &mut String,
+    store: &Store,
+    family: &str,
+    help: &str,
+    each: impl Fn(&mut String, &Node, &str),
+) {
+    head(out, family, "gauge", help);
+    for n in store.nodes.values() {
+        each(out, n, &esc(n.metadata.name.as_deref().unwrap_or_default()));
+    }
+}
+
+/// A pod's escaped identifying labels.
+struct PodLabels {
+    namespace: String,
+    pod: String,
+    /// The node it is bound to, empty when unbound.
+    node: String,
+}
+
+/// Writes the `gauge` head of `family`, then what `each` writes for every pod, given the pod and
+/// its labels.
+fn per_pod(
+    out: &mut String,
+    store: &Store,
+    family: &str,
+    help: &str,
+    each: impl Fn(&mut String, &Pod, &PodLabels),
+) {
+    head(out, family, "gauge", help);
+    for p in store.pods.values() {
+        let labels = PodLabels {
+            namespace: esc(p.metadata.namespace.as_deref().unwrap_or_default()),
+            pod: esc(p.metadata.name.as_deref().unwrap_or_default()),
+            node: esc(p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .unwrap_or_default()),
+        };
+        each(out, p, &labels);
+    }
+}
+
 /// Writes the kube-state-metrics families.
 pub fn kube_state(out: &mut String, store: &Store) {
-    head(
+    per_node(
         out,
+        store,
         "kube_node_info",
-        "gauge",
         "Information about a cluster node.",
-    );
-    for n in store.nodes.values() {
-        let name = esc(n.metadata.name.as_deref().unwrap_or_default());
-        let pid = esc(n
-            .spec
-            .as_ref()
-            .and_then(|s| s.provider_id.as_deref())
-            .unwrap_or_default());
-        let ip = n
-            .status
-            .as_ref()
-            .and_then(|s| s.addresses.as_ref())
-            .and_then(|a| a.first())
-            .map(|a| esc(&a.address))
-            .unwrap_or_default();
-        let _ = writeln!(
+        |out, n, name| {
+            let pid = esc(n
+                .spec
+                .as_ref()
+                .and_then(|s| s.provider_id.as_deref())
+                .unwrap_or_default());
+            let ip = n
+                .status
+                .as_ref()
+                .and_then(|s| s.addresses.as_ref())
+                .and_then(|a| a.first())
+                .map(|a| esc(&a.address))
+                .unwrap_or_default();
+            let _ = writeln!(
             out,
             "kube_node_info{{node=\"{name}\",provider_id=\"{pid}\",internal_ip=\"{ip}\",kubelet_version=\"{}\"}} 1",
             super::api::VERSION
         );
-    }
-    head(
+        },
+    );
+    per_node(
         out,
+        store,
         "kube_node_role",
-        "gauge",
         "The role of a cluster node.",
-    );
-    for n in store.nodes.values() {
-        let name = esc(n.metadata.name.as_deref().unwrap_or_default());
-        for (k, _) in n.metadata.labels.iter().flatten() {
-            if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
-                let _ = writeln!(
-                    out,
-                    "kube_node_role{{node=\"{name}\",role=\"{}\"}} 1",
-                    esc(role)
-                );
+        |out, n, name| {
+            for (k, _) in n.metadata.labels.iter().flatten() {
+                if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
+                    let _ = writeln!(
+                        out,
+                        "kube_node_role{{node=\"{name}\",role=\"{}\"}} 1",
+                        esc(role)
+                    );
+                }
             }
-        }
-    }
-    head(
+        },
+    );
+    per_node(
         out,
+        store,
         "kube_node_status_condition",
-        "gauge",
         "The condition of a cluster node.",
-    );
-    for n in store.nodes.values() {
-        let name = esc(n.metadata.name.as_deref().unwrap_or_default());
-        for cond in ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"] {
-            let st = condition_status(n, cond);
-            for s in ["true", "false", "unknown"] {
-                let v = u8::from(st == s);
-                let _ = writeln!(out, "kube_node_status_condition{{node=\"{name}\",condition=\"{cond}\",status=\"{s}\"}} {v}");
+        |out, n, name| {
+            for cond in ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"] {
+                let st = condition_status(n, cond);
+                for s in ["true", "false", "unknown"] {
+                    let v = u8::from(st == s);
+                    let _ = writeln!(out, "kube_node_status_condition{{node=\"{name}\",condition=\"{cond}\",status=\"{s}\"}} {v}");
+                }
             }
-        }
-    }
-    head(
+        },
+    );
+    per_node(
         out,
+        store,
         "kube_node_spec_unschedulable",
-        "gauge",
         "Whether a node can schedule new pods.",
+        |out, n, name| {
+            let v = u8::from(n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true));
+            let _ = writeln!(out, "kube_node_spec_unschedulable{{node=\"{name}\"}} {v}");
+        },
     );
-    for n in store.nodes.values() {
-        let name = esc(n.metadata.name.as_deref().unwrap_or_default());
-        let v = u8::from(n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true));
-        let _ = writeln!(out, "kube_node_spec_unschedulable{{node=\"{name}\"}} {v}");
-    }
-    head(out, "kube_pod_info", "gauge", "Information about pod.");
-    for p in store.pods.values() {
-        let (ns, pod) = pod_labels(p);
-        let node = esc(p
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .unwrap_or_default());
-        let _ = writeln!(
-            out,
-            "kube_pod_info{{namespace=\"{ns}\",pod=\"{pod}\",node=\"{node}\"}} 1"
-        );
-    }
-    head(
+    per_pod(
         out,
-        "kube_pod_status_phase",
-        "gauge",
-        "The pods current phase.",
-    );
-    for p in store.pods.values() {
-        let (ns, pod) = pod_labels(p);
-        let phase = p
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.as_deref())
-            .unwrap_or("Pending");
-        for ph in ["Pending", "Running", "Succeeded", "Failed", "Unknown"] {
-            let v = u8::from(ph == phase);
+        store,
+        "kube_pod_info",
+        "Information about pod.",
+        |out, _, l| {
+            let (ns, pod, node) = (&l.namespace, &l.pod, &l.node);
             let _ = writeln!(
                 out,
-                "kube_pod_status_phase{{namespace=\"{ns}\",pod=\"{pod}\",phase=\"{ph}\"}} {v}"
+                "kube_pod_info{{namespace=\"{ns}\",pod=\"{pod}\",node=\"{node}\"}} 1"
             );
-        }
-    }
-    head(
-        out,
-        "kube_pod_container_resource_requests",
-        "gauge",
-        "The number of requested request resource by a container.",
+        },
     );
-    for p in store.pods.values() {
-        let (ns, pod) = pod_labels(p);
-        let node = esc(p
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .unwrap_or_default());
-        for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
-            let one = k8s_openapi::api::core::v1::Pod {
-                spec: Some(k8s_openapi::api::core::v1::PodSpec {
-                    containers: vec![c.clone()],
+    per_pod(
+        out,
+        store,
+        "kube_pod_status_phase",
+        "The pods current phase.",
+        |out, p, l| {
+            let (ns, pod) = (&l.namespace, &l.pod);
+            let phase = p
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or("Pending");
+            for ph in ["Pending", "Running", "Succeeded", "Failed", "Unknown"] {
+                let v = u8::from(ph == phase);
+                let _ = writeln!(
+                    out,
+                    "kube_pod_status_phase{{namespace=\"{ns}\",pod=\"{pod}\",phase=\"{ph}\"}} {v}"
+                );
+            }
+        },
+    );
+    per_pod(
+        out,
+        store,
+        "kube_pod_container_resource_requests",
+        "The number of requested request resource by a container.",
+        |out, p, l| {
+            let (ns, pod, node) = (&l.namespace, &l.pod, &l.node);
+            for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
+                let one = Pod {
+                    spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                        containers: vec![c.clone()],
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            };
-            let r = pod_requests(&one);
-            let cn = esc(&c.name);
-            if r.cpu_millis > 0 {
-                let _ = writeln!(out, "kube_pod_container_resource_requests{{namespace=\"{ns}\",pod=\"{pod}\",container=\"{cn}\",node=\"{node}\",resource=\"cpu\",unit=\"core\"}} {}", r.cpu_millis as f64 / 1000.0);
+                };
+                let r = pod_requests(&one);
+                let cn = esc(&c.name);
+                if r.cpu_millis > 0 {
+                    let _ = writeln!(out, "kube_pod_container_resource_requests{{namespace=\"{ns}\",pod=\"{pod}\",container=\"{cn}\",node=\"{node}\",resource=\"cpu\",unit=\"core\"}} {}", r.cpu_millis as f64 / 1000.0);
+                }
+                if r.memory_bytes > 0 {
+                    let _ = writeln!(out, "kube_pod_container_resource_requests{{namespace=\"{ns}\",pod=\"{pod}\",container=\"{cn}\",node=\"{node}\",resource=\"memory\",unit=\"byte\"}} {}", r.memory_bytes);
+                }
             }
-            if r.memory_bytes > 0 {
-                let _ = writeln!(out, "kube_pod_container_resource_requests{{namespace=\"{ns}\",pod=\"{pod}\",container=\"{cn}\",node=\"{node}\",resource=\"memory\",unit=\"byte\"}} {}", r.memory_bytes);
-            }
-        }
-    }
-}
-
-fn pod_labels(p: &k8s_openapi::api::core::v1::Pod) -> (String, String) {
-    (
-        esc(p.metadata.namespace.as_deref().unwrap_or_default()),
-        esc(p.metadata.name.as_deref().unwrap_or_default()),
-    )
+        },
+    );
 }
 
 /// Writes the application families.

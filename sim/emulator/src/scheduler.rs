@@ -6,6 +6,7 @@ use super::kubelet::node_ready;
 use super::store::{k8s_time, Key, Store};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use smartscale_engine::config::units::{parse_cpu_millis, parse_memory_bytes};
 use smartscale_engine::model::Resources;
 use std::collections::BTreeMap;
@@ -14,24 +15,21 @@ use std::collections::BTreeMap;
 pub fn pod_requests(p: &Pod) -> Resources {
     let mut total = Resources::default();
     for c in p.spec.iter().flat_map(|s| s.containers.iter()) {
-        let req = c.resources.as_ref().and_then(|r| r.requests.as_ref());
-        let get = |k: &str| req.and_then(|r| r.get(k)).map(|q| q.0.clone());
-        total = total.plus(Resources {
-            cpu_millis: get("cpu")
-                .and_then(|q| parse_cpu_millis(&q).ok())
-                .unwrap_or(0),
-            memory_bytes: get("memory")
-                .and_then(|q| parse_memory_bytes(&q).ok())
-                .unwrap_or(0),
-        });
+        total = total.plus(resources(
+            c.resources.as_ref().and_then(|r| r.requests.as_ref()),
+        ));
     }
     total
 }
 
 /// A node's `status.allocatable`.
 pub fn allocatable(n: &Node) -> Resources {
-    let a = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
-    let get = |k: &str| a.and_then(|r| r.get(k)).map(|q| q.0.clone());
+    resources(n.status.as_ref().and_then(|s| s.allocatable.as_ref()))
+}
+
+/// The `cpu` and `memory` of a resource list; a missing or unreadable quantity counts as 0.
+fn resources(list: Option<&BTreeMap<String, Quantity>>) -> Resources {
+    let get = |k: &str| list.and_then(|r| r.get(k)).map(|q| q.0.clone());
     Resources {
         cpu_millis: get("cpu")
             .and_then(|q| parse_cpu_millis(&q).ok())

@@ -5,9 +5,19 @@ use super::store::Stored;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-fn column(name: &str, kind: &str, priority: u8) -> Value {
-    let format = if name == "Name" { "name" } else { "" };
-    json!({"name": name, "type": kind, "format": format, "description": "", "priority": priority})
+/// The column definitions: `shown` at priority 0, then `wide` at priority 1 (what `-o wide`
+/// adds). `Restarts` is the one integer column and `Name` the one with the `name` format.
+fn columns(shown: &[&str], wide: &[&str]) -> Vec<Value> {
+    let shown = shown.iter().map(|name| (*name, 0));
+    let wide = wide.iter().map(|name| (*name, 1));
+    shown
+        .chain(wide)
+        .map(|(name, priority)| {
+            let kind = if name == "Restarts" { "integer" } else { "string" };
+            let format = if name == "Name" { "name" } else { "" };
+            json!({"name": name, "type": kind, "format": format, "description": "", "priority": priority})
+        })
+        .collect()
 }
 
 /// Short human durations as kubectl prints them: `45s`, `5m`, `3h`, `2d`.
@@ -89,37 +99,25 @@ type Cells = fn(&Value, DateTime<Utc>) -> Vec<Value>;
 pub fn render<T: Stored>(items: &[Value], revision: &str, now: DateTime<Utc>) -> Value {
     let (columns, cells): (Vec<Value>, Cells) = match T::KIND {
         "Node" => (
-            vec![
-                column("Name", "string", 0),
-                column("Status", "string", 0),
-                column("Roles", "string", 0),
-                column("Age", "string", 0),
-                column("Version", "string", 0),
-                column("Internal-IP", "string", 1),
-            ],
+            columns(
+                &["Name", "Status", "Roles", "Age", "Version"],
+                &["Internal-IP"],
+            ),
             node_cells,
         ),
         "Pod" => (
-            vec![
-                column("Name", "string", 0),
-                column("Ready", "string", 0),
-                column("Status", "string", 0),
-                column("Restarts", "integer", 0),
-                column("Age", "string", 0),
-                column("IP", "string", 1),
-                column("Node", "string", 1),
-            ],
+            columns(
+                &["Name", "Ready", "Status", "Restarts", "Age"],
+                &["IP", "Node"],
+            ),
             pod_cells,
         ),
-        _ => (
-            vec![column("Name", "string", 0), column("Age", "string", 0)],
-            |o, now| {
-                vec![
-                    o["metadata"]["name"].clone(),
-                    json!(age(&o["metadata"]["creationTimestamp"], now)),
-                ]
-            },
-        ),
+        _ => (columns(&["Name", "Age"], &[]), |o, now| {
+            vec![
+                o["metadata"]["name"].clone(),
+                json!(age(&o["metadata"]["creationTimestamp"], now)),
+            ]
+        }),
     };
     let rows: Vec<Value> = items
         .iter()

@@ -162,12 +162,7 @@ pub(crate) fn evictable(cluster: &Cluster) -> u32 {
     match cluster.workload.pdb_max_unavailable {
         None => u32::MAX,
         Some(max_unavailable) => {
-            let healthy: u32 = cluster
-                .nodes
-                .iter()
-                .filter(|n| n.ready())
-                .map(|n| n.pods)
-                .sum();
+            let healthy = cluster.serving_pods();
             let min_healthy = cluster.desired_replicas.saturating_sub(max_unavailable);
             healthy.saturating_sub(min_healthy)
         }

@@ -297,8 +297,7 @@ impl Policy for SmartScale {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Sample;
-    use crate::policy::testing::{cluster, scenario};
+    use crate::policy::testing::{cluster, drive, scenario};
 
     #[test]
     fn a_scale_up_where_no_worker_joins_records_no_scale_up_and_no_cooldown() {
@@ -306,31 +305,8 @@ mod tests {
         s.node.boot_delay_secs = 1_000_000;
         let mut c = cluster(&s, &[4, 4], 40);
         let mut p = SmartScale::new(&s);
-        let ctx = Ctx {
-            scenario: &s,
-            start: s.start.with_timezone(&Utc),
-        };
-        let mut observer = Observer::new(&s.policy, s.simulation.cpu_rate_window_secs);
-        let interval = s.simulation.metrics_interval_secs as i64;
         let horizon = (s.policy.pending_pods_window_secs + s.policy.join_timeout_secs + 240) as i64;
-        let mut events = Vec::new();
-        let mut t = 0;
-        while t <= horizon {
-            c.advance(t);
-            c.schedule(t);
-            let load = c.load(0.0);
-            observer.tick(t, load.cpu_ratio);
-            if t % interval == 0 {
-                observer.record(Sample {
-                    t,
-                    cpu: observer.cpu_rate(),
-                    memory: load.memory_ratio,
-                    pending: c.pending.len() as f64,
-                });
-            }
-            events.extend(p.step(t, &mut c, &observer, ctx));
-            t += s.simulation.tick_secs as i64;
-        }
+        let events = drive(&mut p, &mut c, &s, (0, horizon), &mut |_, _| {});
         let failed = events
             .iter()
             .filter(|e| e.kind == EventKind::JoinFailed)
