@@ -33,16 +33,14 @@ pub fn trace_csv(name: &str) -> Option<String> {
 /// Errors: an unknown name (listing the built-ins); a parse error would be a bug caught by tests.
 pub fn scenario(name: &str) -> Result<Scenario, ScenarioError> {
     let (Some(text), Some(csv)) = (toml(name), trace_csv(name)) else {
-        return Err(ScenarioError {
-            problems: vec![scenario::Located {
-                file: name.to_owned(),
-                line: None,
-                message: format!(
-                    "no such built-in scenario and no such file: built-ins are {}",
-                    NAMES.join(", ")
-                ),
-            }],
-        });
+        return Err(ScenarioError::one(
+            name,
+            None,
+            format!(
+                "no such built-in scenario and no such file: built-ins are {}",
+                NAMES.join(", ")
+            ),
+        ));
     };
     scenario::parse(text, &format!("<built-in {name}>.toml"), |_| {
         Ok((csv.clone(), format!("<built-in {name}>.csv")))

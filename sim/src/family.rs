@@ -282,20 +282,15 @@ impl Week {
 /// tests.
 pub fn scenario(name: &str, seed: u64) -> Result<Scenario, ScenarioError> {
     let Some(f) = family(name) else {
-        return Err(ScenarioError {
-            problems: vec![scenario::Located {
-                file: name.to_owned(),
-                line: None,
-                message: format!(
-                    "no such scenario family: the families are {}",
-                    FAMILIES
-                        .iter()
-                        .map(|f| f.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }],
-        });
+        let names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        return Err(ScenarioError::one(
+            name,
+            None,
+            format!(
+                "no such scenario family: the families are {}",
+                names.join(", ")
+            ),
+        ));
     };
     let week = Week::draw(f, seed);
     let csv = week.trace_csv();

@@ -2,7 +2,7 @@
 //! an eviction that would leave fewer healthy pods than a budget demands is refused with 429 and
 //! the same Status body; an allowed one marks the pod `DisruptionTarget` and deletes it gracefully.
 
-use super::kubelet;
+use super::kubelet::{self, pod_condition};
 use super::status::ApiError;
 use super::store::{k8s_time, Key, Store};
 use chrono::{DateTime, Utc};
@@ -32,13 +32,8 @@ fn terminating(p: &Pod) -> bool {
 
 /// True when the pod is Running and its `Ready` condition is `True`.
 pub fn healthy(p: &Pod) -> bool {
-    let st = p.status.as_ref();
-    st.and_then(|s| s.phase.as_deref()) == Some("Running")
-        && st
-            .and_then(|s| s.conditions.as_ref())
-            .into_iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+        && pod_condition(p, "Ready").is_some_and(|c| c.status == "True")
 }
 
 fn budget_pods<'a>(store: &'a Store, pdb: &PodDisruptionBudget) -> Vec<&'a Pod> {

@@ -4,19 +4,26 @@
 
 use super::store::{chrono_time, k8s_time, Key, Store};
 use chrono::{DateTime, Duration, Utc};
-use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodCondition, PodIP};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, NodeCondition, Pod, PodCondition, PodIP};
 
 /// Default `terminationGracePeriodSeconds`, as in Kubernetes.
 pub const DEFAULT_GRACE_SECS: i64 = 30;
 
 /// True when the node's `Ready` condition is `True`.
 pub fn node_ready(n: &Node) -> bool {
-    n.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+    node_condition(n, "Ready").is_some_and(|c| c.status == "True")
+}
+
+/// The node's condition of type `kind`, when it has one.
+pub(crate) fn node_condition<'a>(n: &'a Node, kind: &str) -> Option<&'a NodeCondition> {
+    let conditions = n.status.as_ref().and_then(|s| s.conditions.as_deref());
+    conditions?.iter().find(|c| c.type_ == kind)
+}
+
+/// The pod's condition of type `kind`, when it has one.
+pub(crate) fn pod_condition<'a>(p: &'a Pod, kind: &str) -> Option<&'a PodCondition> {
+    let conditions = p.status.as_ref().and_then(|s| s.conditions.as_deref());
+    conditions?.iter().find(|c| c.type_ == kind)
 }
 
 fn phase(p: &Pod) -> Option<&str> {
@@ -144,13 +151,8 @@ pub fn step(store: &mut Store, now: DateTime<Utc>) {
 
 /// When a bound pod may run: its binding time plus the startup delay.
 fn started_by(p: &Pod, startup: Duration) -> DateTime<Utc> {
-    let bound = p
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "True")
+    let bound = pod_condition(p, "PodScheduled")
+        .filter(|c| c.status == "True")
         .and_then(|c| c.last_transition_time.as_ref())
         .map(chrono_time)
         .unwrap_or_default();

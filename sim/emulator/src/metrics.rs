@@ -5,6 +5,7 @@
 //! `/metrics/app`) so a Prometheus scrape job per path gets the `job` label the recording rules
 //! select on (`job="node-exporter"`).
 
+use super::kubelet::node_condition;
 use super::scheduler::{allocatable, pod_requests};
 use super::store::Store;
 use super::AppState;
@@ -246,12 +247,7 @@ pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
 }
 
 fn condition_status(n: &Node, t: &str) -> String {
-    n.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|c| c.type_ == t)
+    node_condition(n, t)
         .map(|c| c.status.to_lowercase())
         .unwrap_or_else(|| "unknown".into())
 }

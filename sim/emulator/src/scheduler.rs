@@ -2,7 +2,7 @@
 //! resources fit the pod's requests and whose labels satisfy its `nodeSelector`, preferring the
 //! node with the most free CPU. DaemonSet pods are bound by their controller, not here.
 
-use super::kubelet::node_ready;
+use super::kubelet::{node_ready, pod_condition};
 use super::store::{k8s_time, Key, Store};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
@@ -119,13 +119,8 @@ pub fn step(store: &mut Store, now: DateTime<Utc>) {
                 });
             }
             None => {
-                let already = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .into_iter()
-                    .flatten()
-                    .any(|c| c.type_ == "PodScheduled" && c.status == "False");
+                let already =
+                    pod_condition(&pod, "PodScheduled").is_some_and(|c| c.status == "False");
                 if !already {
                     let msg = format!(
                         "0/{nodes} nodes are available: insufficient cpu or memory, or unschedulable."

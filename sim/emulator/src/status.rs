@@ -18,54 +18,47 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// The error about object `name` of `plural`: the message `<plural> "<name>" <what>`, and
+    /// the details naming it.
+    fn about(code: u16, reason: &'static str, plural: &str, name: &str, what: &str) -> Self {
+        ApiError {
+            details: Some(json!({"name": name, "kind": plural})),
+            ..ApiError::new(code, reason, format!("{plural} \"{name}\" {what}"))
+        }
+    }
+
     /// 404 for `<plural> "<name>" not found`.
     pub fn not_found(plural: &str, name: &str) -> Self {
-        ApiError {
-            code: 404,
-            reason: "NotFound",
-            message: format!("{plural} \"{name}\" not found"),
-            details: Some(json!({"name": name, "kind": plural})),
-        }
+        ApiError::about(404, "NotFound", plural, name, "not found")
     }
 
     /// 400 with `message`.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError {
-            code: 400,
-            reason: "BadRequest",
-            message: message.into(),
-            details: None,
-        }
+        ApiError::new(400, "BadRequest", message)
     }
 
     /// 409 for an object that already exists.
     pub fn already_exists(plural: &str, name: &str) -> Self {
-        ApiError {
-            code: 409,
-            reason: "AlreadyExists",
-            message: format!("{plural} \"{name}\" already exists"),
-            details: Some(json!({"name": name, "kind": plural})),
-        }
+        ApiError::about(409, "AlreadyExists", plural, name, "already exists")
     }
 
     /// 415 for a patch type the emulator does not implement.
     pub fn unsupported_media(message: impl Into<String>) -> Self {
-        ApiError {
-            code: 415,
-            reason: "UnsupportedMediaType",
-            message: message.into(),
-            details: None,
-        }
+        ApiError::new(415, "UnsupportedMediaType", message)
     }
 
     /// 405 for a verb the emulator does not implement.
     pub fn not_supported(message: impl Into<String>) -> Self {
-        ApiError {
-            code: 405,
-            reason: "MethodNotAllowed",
-            message: message.into(),
-            details: None,
-        }
+        ApiError::new(405, "MethodNotAllowed", message)
     }
 
     /// The `Status` body.

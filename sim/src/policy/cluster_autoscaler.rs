@@ -249,15 +249,15 @@ impl CaModel {
         };
         b.until = now + b.duration_secs;
         b.last_failure = Some(now);
-        events.push(Event {
-            t: now,
-            kind: EventKind::JoinFailed,
-            nodes: late.len() as u32,
-            reason: format!(
+        events.push(Event::new(
+            now,
+            EventKind::JoinFailed,
+            late.len() as u32,
+            format!(
                 "not registered within max-node-provision-time: removed; scale-up backs off {} s",
                 b.duration_secs
             ),
-        });
+        ));
         true
     }
 
@@ -313,12 +313,12 @@ impl CaModel {
             cluster.launch(now, true);
         }
         self.last_scale_up = Some(now);
-        events.push(Event {
-            t: now,
-            kind: EventKind::ScaleUp,
-            nodes: count,
-            reason: format!("{unschedulable} pod(s) fit on no Ready or booting worker"),
-        });
+        events.push(Event::new(
+            now,
+            EventKind::ScaleUp,
+            count,
+            format!("{unschedulable} pod(s) fit on no Ready or booting worker"),
+        ));
         Some(count)
     }
 
@@ -334,22 +334,22 @@ impl CaModel {
             cluster.terminate(d.node, now);
             self.draining = None;
             self.last_deletion = Some(now);
-            events.push(Event {
-                t: now,
-                kind: EventKind::ScaleDown,
-                nodes: 1,
-                reason: format!("{name} unneeded for scale-down-unneeded-time: drained"),
-            });
+            events.push(Event::new(
+                now,
+                EventKind::ScaleDown,
+                1,
+                format!("{name} unneeded for scale-down-unneeded-time: drained"),
+            ));
         } else if node.pods > 0 && now - d.started >= self.s.max_pod_eviction_secs as i64 {
             cluster.uncordon(d.node);
             self.draining = None;
             self.last_failure = Some(now);
-            events.push(Event {
-                t: now,
-                kind: EventKind::DrainAborted,
-                nodes: 0,
-                reason: "pods not evicted within max-pod-eviction-time: untainted".into(),
-            });
+            events.push(Event::new(
+                now,
+                EventKind::DrainAborted,
+                0,
+                "pods not evicted within max-pod-eviction-time: untainted",
+            ));
         }
     }
 
@@ -403,12 +403,12 @@ impl CaModel {
         }
         if empty > 0 {
             self.last_deletion = Some(now);
-            events.push(Event {
-                t: now,
-                kind: EventKind::ScaleDown,
-                nodes: empty,
-                reason: "empty worker(s) unneeded for scale-down-unneeded-time".into(),
-            });
+            events.push(Event::new(
+                now,
+                EventKind::ScaleDown,
+                empty,
+                "empty worker(s) unneeded for scale-down-unneeded-time",
+            ));
         }
         if self.draining.is_some() || alive <= self.s.min_nodes {
             return;

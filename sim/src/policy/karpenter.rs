@@ -264,12 +264,12 @@ impl KarpenterModel {
         for _ in 0..count {
             cluster.launch(now, true);
         }
-        events.push(Event {
-            t: now,
-            kind: EventKind::ScaleUp,
-            nodes: count,
-            reason: format!("{unschedulable} pod(s) fit on no Ready or in-flight worker"),
-        });
+        events.push(Event::new(
+            now,
+            EventKind::ScaleUp,
+            count,
+            format!("{unschedulable} pod(s) fit on no Ready or in-flight worker"),
+        ));
     }
 
     fn terminate_drained(&mut self, now: i64, cluster: &mut Cluster, events: &mut Vec<Event>) {
@@ -285,12 +285,12 @@ impl KarpenterModel {
             let name = cluster.nodes[i].name.clone();
             cluster.terminate(i, now);
             self.deleting.retain(|&d| d != i);
-            events.push(Event {
-                t: now,
-                kind: EventKind::ScaleDown,
-                nodes: 1,
-                reason: format!("{name} consolidated: drained and terminated"),
-            });
+            events.push(Event::new(
+                now,
+                EventKind::ScaleDown,
+                1,
+                format!("{name} consolidated: drained and terminated"),
+            ));
         }
     }
 

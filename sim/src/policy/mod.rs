@@ -110,6 +110,18 @@ pub struct Event {
     pub reason: String,
 }
 
+impl Event {
+    /// The event of `kind` at `t` about `nodes` workers, for `reason`.
+    pub fn new(t: i64, kind: EventKind, nodes: u32, reason: impl Into<String>) -> Self {
+        Event {
+            t,
+            kind,
+            nodes,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Shared context of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {

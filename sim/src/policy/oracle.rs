@@ -108,12 +108,12 @@ impl Policy for Oracle {
             for _ in 0..ahead - alive {
                 cluster.launch(now, true);
             }
-            events.push(Event {
-                t: now,
-                kind: EventKind::ScaleUp,
-                nodes: ahead - alive,
-                reason: format!("{ahead} worker(s) needed one boot delay from now"),
-            });
+            events.push(Event::new(
+                now,
+                EventKind::ScaleUp,
+                ahead - alive,
+                format!("{ahead} worker(s) needed one boot delay from now"),
+            ));
             return events;
         }
         let keep = (i..=i + self.boot_ticks)
@@ -133,12 +133,12 @@ impl Policy for Oracle {
             removed += 1;
         }
         if removed > 0 {
-            events.push(Event {
-                t: now,
-                kind: EventKind::ScaleDown,
-                nodes: removed,
-                reason: format!("{keep} worker(s) cover the next boot delay"),
-            });
+            events.push(Event::new(
+                now,
+                EventKind::ScaleDown,
+                removed,
+                format!("{keep} worker(s) cover the next boot delay"),
+            ));
         }
         events
     }

@@ -37,6 +37,7 @@ impl fmt::Display for ScenarioError {
 }
 
 impl ScenarioError {
+    /// The error of one problem in `file` (at `line`, when it has one).
     pub(crate) fn one(file: &str, line: Option<usize>, message: impl Into<String>) -> Self {
         ScenarioError {
             problems: vec![Located {
