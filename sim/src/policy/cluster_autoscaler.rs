@@ -54,7 +54,7 @@
 //! Not modelled: expanders and node-group balancing (one group), scale-down of unready workers
 //! (`scale-down-unready-time`; workers here never turn NotReady), soft taints, priorities.
 
-use super::{evictable, Ctx, Event, EventKind, Policy};
+use super::{evictable, Ctx, Event, EventKind, Policy, ReasonCounts};
 use crate::cluster::{Cluster, NodeState};
 use crate::observe::Observer;
 use crate::scenario::CaSettings;
@@ -111,7 +111,7 @@ pub struct CaModel {
     unremovable_until: BTreeMap<usize, i64>,
     draining: Option<Drain>,
     backoff: Backoff,
-    reasons: BTreeMap<String, u64>,
+    reasons: ReasonCounts,
 }
 
 impl CaModel {
@@ -126,7 +126,7 @@ impl CaModel {
             unremovable_until: BTreeMap::new(),
             draining: None,
             backoff: Backoff::default(),
-            reasons: BTreeMap::new(),
+            reasons: ReasonCounts::default(),
         }
     }
 
@@ -147,10 +147,6 @@ impl CaModel {
         let mem =
             (ds.memory_bytes as f64 + pods * r.memory_bytes as f64) / a.memory_bytes.max(1) as f64;
         cpu.max(mem)
-    }
-
-    fn count(&mut self, reason: &str) {
-        *self.reasons.entry(reason.to_owned()).or_default() += 1;
     }
 
     /// The planner's pass over every worker at `now`: which are unneeded, and why the others are
@@ -299,14 +295,14 @@ impl CaModel {
             return None;
         }
         if now < self.backoff.until {
-            self.count("scale_up_backoff");
+            self.reasons.count("scale_up_backoff");
             return Some(0);
         }
         let count = unschedulable
             .div_ceil(slots)
             .min(self.s.max_nodes.saturating_sub(cluster.alive_count()));
         if count == 0 {
-            self.count("max_node_group_size_reached");
+            self.reasons.count("max_node_group_size_reached");
             return Some(0);
         }
         for _ in 0..count {
@@ -385,7 +381,7 @@ impl CaModel {
             return;
         }
         if let Some(why) = self.cooldown(now) {
-            self.count(why);
+            self.reasons.count(why);
             return;
         }
         let mut alive = cluster.alive_count();
@@ -441,7 +437,7 @@ impl Policy for CaModel {
             .filter(|n| n.state == NodeState::Booting && now - n.launched_at >= limit)
             .count() as u32;
         if !self.cluster_healthy(unready, cluster.alive_count()) {
-            self.count("cluster_unhealthy");
+            self.reasons.count("cluster_unhealthy");
             return events;
         }
         let scaled_up = self
@@ -450,7 +446,7 @@ impl Policy for CaModel {
         self.progress_drain(now, cluster, &mut events);
         self.plan(cluster, now);
         if scaled_up {
-            self.count("scaled_up_this_loop");
+            self.reasons.count("scaled_up_this_loop");
         } else {
             self.scale_down(now, cluster, &mut events);
         }
@@ -458,7 +454,7 @@ impl Policy for CaModel {
     }
 
     fn no_change_reasons(&self) -> BTreeMap<String, u64> {
-        self.reasons.clone()
+        self.reasons.to_map()
     }
 }
 

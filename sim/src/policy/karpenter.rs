@@ -33,7 +33,7 @@
 //! - No minimum: a NodePool has none (`min_nodes`, default 0, models the floor a static pool
 //!   would add). Spot is not offered by the scenarios, so the capacity-type choice is not modelled.
 
-use super::{evictable, Ctx, Event, EventKind, Policy};
+use super::{evictable, Ctx, Event, EventKind, Policy, ReasonCounts};
 use crate::cluster::{Cluster, NodeState};
 use crate::observe::Observer;
 use crate::scenario::KarpenterSettings;
@@ -73,7 +73,7 @@ pub struct KarpenterModel {
     seen: BTreeMap<usize, ((u32, usize), i64)>,
     command: Option<Command>,
     deleting: Vec<usize>,
-    reasons: BTreeMap<String, u64>,
+    reasons: ReasonCounts,
 }
 
 impl KarpenterModel {
@@ -85,12 +85,8 @@ impl KarpenterModel {
             seen: BTreeMap::new(),
             command: None,
             deleting: Vec::new(),
-            reasons: BTreeMap::new(),
+            reasons: ReasonCounts::default(),
         }
-    }
-
-    fn count(&mut self, reason: &str) {
-        *self.reasons.entry(reason.to_owned()).or_default() += 1;
     }
 
     /// Records pod events: a worker whose pods changed since the last call had one `now`.
@@ -258,7 +254,7 @@ impl KarpenterModel {
             .div_ceil(slots)
             .min(self.s.max_nodes.saturating_sub(cluster.alive_count()));
         if count == 0 {
-            self.count("nodepool_limit_reached");
+            self.reasons.count("nodepool_limit_reached");
             return;
         }
         for _ in 0..count {
@@ -301,14 +297,14 @@ impl KarpenterModel {
                 return;
             }
             if !self.still_valid(cluster, now, &cmd) {
-                self.count("validation_failed");
+                self.reasons.count("validation_failed");
                 return;
             }
             for &i in &cmd.nodes {
                 cluster.cordon(i);
                 self.deleting.push(i);
             }
-            self.count(match cmd.method {
+            self.reasons.count(match cmd.method {
                 Method::Emptiness => "emptiness",
                 Method::MultiNode => "multi_node_consolidation",
                 Method::SingleNode => "single_node_consolidation",
@@ -340,7 +336,7 @@ impl Policy for KarpenterModel {
     }
 
     fn no_change_reasons(&self) -> BTreeMap<String, u64> {
-        self.reasons.clone()
+        self.reasons.to_map()
     }
 }
 

@@ -122,6 +122,22 @@ impl Event {
     }
 }
 
+/// How many times each "no change" reason was given, by its short name, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReasonCounts(BTreeMap<String, u64>);
+
+impl ReasonCounts {
+    /// Counts one more `reason`.
+    pub fn count(&mut self, reason: &str) {
+        *self.0.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    /// The counts, by reason.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        self.0.clone()
+    }
+}
+
 /// Shared context of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
