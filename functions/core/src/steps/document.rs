@@ -197,7 +197,9 @@ pub struct DecisionPart {
     pub alert: Option<Alert>,
 }
 
-/// `$.decision.alert`: why a `none` decision still goes to Notify.
+/// `$.decision.alert`: why a `none` decision still goes to Notify. RouteDecision
+/// (`statemachine/smartscale.asl.json`) names each alert it routes to Notify; a test fails when
+/// its list and this enum differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Alert {
@@ -356,4 +358,85 @@ pub struct SpotPart {
     /// Why no replacement was launched (quota, capacity), when none was: the drain goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::{self, Visitor};
+
+    /// A deserializer that only records the variant names an enum's derived `Deserialize`
+    /// declares (its serialised names, after `rename_all`).
+    struct VariantNames<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> de::Deserializer<'de> for VariantNames<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(
+            self,
+            _: V,
+        ) -> std::result::Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not an enum"))
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> std::result::Result<V::Value, Self::Error> {
+            *self.0 = variants;
+            Err(de::Error::custom("variants recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+            ignored_any
+        }
+    }
+
+    fn variant_names<'de, T: Deserialize<'de>>() -> Vec<String> {
+        let mut names: &'static [&'static str] = &[];
+        let _ = T::deserialize(VariantNames(&mut names));
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// Every `StringEquals` on `$.decision.alert` below `rule`.
+    fn alerts_in(rule: &Value, out: &mut Vec<String>) {
+        match rule {
+            Value::Object(m) => {
+                if m.get("Variable").and_then(Value::as_str) == Some("$.decision.alert") {
+                    if let Some(s) = m.get("StringEquals").and_then(Value::as_str) {
+                        out.push(s.to_string());
+                    }
+                }
+                m.values().for_each(|v| alerts_in(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| alerts_in(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn route_decision_sends_every_alert_to_notify_and_no_other() {
+        let asl: Value =
+            serde_json::from_str(include_str!("../../../../statemachine/smartscale.asl.json"))
+                .unwrap();
+        let choices = asl["States"]["RouteDecision"]["Choices"]
+            .as_array()
+            .expect("RouteDecision is a Choice state");
+        let mut routed = Vec::new();
+        for choice in choices.iter().filter(|c| c["Next"] == "Notify") {
+            alerts_in(choice, &mut routed);
+        }
+        routed.sort();
+        let mut alerts = variant_names::<Alert>();
+        alerts.sort();
+        assert!(!alerts.is_empty(), "the probe reads Alert's variants");
+        assert_eq!(
+            routed, alerts,
+            "the alerts RouteDecision sends to Notify (statemachine/smartscale.asl.json) are the Rust Alert enum's"
+        );
+    }
 }
