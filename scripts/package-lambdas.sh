@@ -42,14 +42,14 @@ done
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
-# need_package_venv: the project .venv with requirements-package.txt (cargo-lambda, ziglang),
-# reinstalled only when that file changes.
+# need_package_venv: the project .venv with requirements-package.txt (ziglang, and through its
+# `-r` requirements-dev.txt with cargo-lambda), reinstalled only when either file changes.
 need_package_venv() {
   local venv="$SMARTSCALE_ROOT/.venv" req="$SMARTSCALE_ROOT/requirements-package.txt" want
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; need_apt python3-venv; python3 -m venv "$venv"; }
   fi
-  want="$(sha256sum "$req" | cut -d' ' -f1)"
+  want="$(cat "$req" "$SMARTSCALE_ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$venv/.requirements-package.sha256" 2>/dev/null)" != "$want" ]; then
     log "pip install -r requirements-package.txt"
     "$venv/bin/pip" install -q -r "$req"
