@@ -1,6 +1,7 @@
 // Flow tests of the definition: statemachine/smartscale.asl.json run by aws-local-stepfunctions,
 // Task states answered by scripted per-path responses, Wait states and Retry pauses shortened by
-// the tool's overrides. The real-binary runs come with the Lambdas (issue 7, item 6).
+// the tool's overrides. The runs with the real binaries are the end-to-end suite (tests/e2e,
+// docs/STATE_MACHINE.md).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDefinition, runFlow, fails } from './harness.mjs';

@@ -1,13 +1,14 @@
-//! CloudWatch Embedded Metric Format (EMF): the seed's custom metrics as JSON log lines, which
-//! CloudWatch Logs turns into metrics with no `PutMetricData` call. Pure: every function takes the
-//! time and returns the line's JSON; the Lambda glue prints it to stdout.
+//! CloudWatch Embedded Metric Format (EMF): the custom metrics of `docs/OPERATIONS.md`
+//! ("Telemetry") as JSON log lines, which CloudWatch Logs turns into metrics with no
+//! `PutMetricData` call. Pure: every function takes the time and returns the line's JSON; the
+//! Lambda glue prints it to stdout. A step's own lines come from its typed part ([`StepMetrics`]).
 //!
 //! Namespace `SmartScale`; every line has the `ClusterId` dimension.
 
 use crate::model::{Lease, Operation, ScaleAction};
 use crate::steps::document::{
     CleanupPart, CordonedPart, DrainPart, EvaluatePart, ExecutionDocument, NotifiedPart,
-    OutcomePart, OutcomeResult, ReadyPart, RecordedPart, ReleasedPart, SpotPart,
+    OutcomePart, ReadyPart, RecordedPart, ReleasedPart, SpotPart,
 };
 use crate::Config;
 use chrono::{DateTime, Utc};
@@ -125,8 +126,8 @@ pub fn cluster_gauges(
     emf(cluster_id, &[], &m, now)
 }
 
-/// The seed's `Reason` categories from a decision's reason codes: `CPU`, `Memory`, `Pending`,
-/// `Minimum`, `Recovery` or `Custom` (queue, latency, error rate).
+/// The `Reason` dimension (`docs/OPERATIONS.md`, "Telemetry") of a decision's reason codes:
+/// `CPU`, `Memory`, `Pending`, `Minimum`, `Recovery` or `Custom` (queue, latency, error rate).
 pub fn reason_category(code: &str) -> &'static str {
     match code {
         "cpu_high" | "cpu_low" => "CPU",
@@ -158,8 +159,8 @@ pub fn scale_event(
     )
 }
 
-/// The seed's `ErrorType` for an error name: `EC2QuotaExceeded`, `LockTimeout` (lease lost),
-/// `DrainFailed`, `JoinTimeout`, else the name itself.
+/// The `ErrorType` dimension (`docs/OPERATIONS.md`, "Telemetry") of an error name:
+/// `EC2QuotaExceeded`, `LockTimeout` (lease lost), `DrainFailed`, `JoinTimeout`, else the name.
 pub fn error_type(error_name: &str) -> &str {
     match error_name {
         "QuotaExceeded" => "EC2QuotaExceeded",
@@ -211,7 +212,8 @@ impl StepMetrics for EvaluatePart {
 }
 
 /// RecordOutcome: the scale event it recorded (by the decision's first reason code), the join
-/// latency when workers became Ready, and the handled failures (`JoinTimeout`, `DrainFailed`).
+/// latency when workers became Ready, and the handled failure by its error name
+/// ([`crate::lifecycle::OutcomeResult::error_name`]: `JoinTimeout`, and `DrainAborted` counted as `DrainFailed`).
 impl StepMetrics for RecordedPart {
     fn emf_lines(&self, doc: &ExecutionDocument, _: &Config, now: DateTime<Utc>) -> Vec<Value> {
         let cluster = doc.cluster_id.as_str();
@@ -230,10 +232,8 @@ impl StepMetrics for RecordedPart {
                 now,
             ));
         }
-        match doc.outcome.as_ref().map(|o| o.result) {
-            Some(OutcomeResult::JoinFailed) => out.push(failure(cluster, "JoinTimeout", now)),
-            Some(OutcomeResult::DrainAborted) => out.push(failure(cluster, "DrainAborted", now)),
-            _ => {}
+        if let Some(name) = doc.outcome.as_ref().and_then(|o| o.result.error_name()) {
+            out.push(failure(cluster, name, now));
         }
         out
     }

@@ -102,6 +102,19 @@ pub enum OutcomeResult {
     DrainAborted,
 }
 
+impl OutcomeResult {
+    /// The error a handled failure ends the execution with (the `Error` of the definition's Fail
+    /// state RouteFinish sends it to, `docs/STATE_MACHINE.md`): `JoinTimeout` or `DrainAborted`;
+    /// `None` for a success.
+    pub fn error_name(self) -> Option<&'static str> {
+        match self {
+            OutcomeResult::ScaledDown => None,
+            OutcomeResult::JoinFailed => Some("JoinTimeout"),
+            OutcomeResult::DrainAborted => Some("DrainAborted"),
+        }
+    }
+}
+
 /// Workers after HandleJoinFailure: the instances that did join stay, the others are terminated,
 /// so `nodes_before + joined`.
 pub fn workers_after_join_failure(nodes_before: u32, joined: u32) -> u32 {

@@ -35,7 +35,7 @@ pub struct Workload {
     /// The HPA's scale-down stabilisation window: replicas follow the highest recommendation of
     /// this many seconds (Kubernetes default 300). Scale-up is immediate.
     pub scale_down_stabilization_secs: u64,
-    /// Requests of one pod (seed 004: 200m CPU, 256Mi memory).
+    /// Requests of one pod (200m CPU, 256Mi memory by default).
     pub requests: Resources,
     /// CPU one serving pod uses with no traffic, millicores.
     pub cpu_base_millis: f64,

@@ -418,11 +418,44 @@ mod tests {
         }
     }
 
+    fn definition() -> Value {
+        serde_json::from_str(include_str!("../../../../statemachine/smartscale.asl.json")).unwrap()
+    }
+
+    #[test]
+    fn handled_failures_end_in_the_error_their_outcome_names() {
+        let asl = definition();
+        let mut ends: Vec<String> = asl["States"]["RouteFinish"]["Choices"]
+            .as_array()
+            .expect("RouteFinish is a Choice state")
+            .iter()
+            .map(|c| &asl["States"][c["Next"].as_str().unwrap()])
+            .filter(|s| s["Type"] == "Fail")
+            .map(|s| s["Error"].as_str().unwrap().to_string())
+            .collect();
+        ends.sort();
+        ends.dedup();
+        let mut named: Vec<String> = variant_names::<OutcomeResult>()
+            .into_iter()
+            .filter_map(|v| {
+                let result: OutcomeResult = serde_json::from_value(Value::from(v)).unwrap();
+                result.error_name().map(str::to_string)
+            })
+            .collect();
+        named.sort();
+        assert!(
+            !named.is_empty(),
+            "the probe reads OutcomeResult's variants"
+        );
+        assert_eq!(
+            ends, named,
+            "RouteFinish's Fail states end with the errors OutcomeResult::error_name gives"
+        );
+    }
+
     #[test]
     fn route_decision_sends_every_alert_to_notify_and_no_other() {
-        let asl: Value =
-            serde_json::from_str(include_str!("../../../../statemachine/smartscale.asl.json"))
-                .unwrap();
+        let asl = definition();
         let choices = asl["States"]["RouteDecision"]["Choices"]
             .as_array()
             .expect("RouteDecision is a Choice state");
