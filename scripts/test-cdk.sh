@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test of the CDK app (issue 6), from a fresh clone: installs shellcheck (apt), cfn-lint and
+# Every test of the CDK app, from a fresh clone: installs shellcheck (apt), cfn-lint and
 # kubernetes-validate (.venv), the CDK app's npm packages (npm ci), then runs
 #   1. the TypeScript build (strict; the same check as `tsc --noEmit`),
 #   2. the GitOps kustomize tree (`kubectl kustomize cdk/gitops` with Debian's kubectl) against the

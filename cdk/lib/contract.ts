@@ -117,12 +117,13 @@ export const TAGS = {
   masterRole: 'k3s-master',
 } as const;
 
-/** DynamoDB state table layout (issue 3): one item per cluster, TTL attribute `ttl`. */
+/** DynamoDB state table layout (docs/STATE_AND_LOCKING.md): one item per cluster, TTL `ttl`. */
 export const TABLE = { partitionKey: 'cluster_id', ttlAttribute: 'ttl' } as const;
 
 /**
  * CloudWatch namespace and dimension of the custom metrics the functions write as Embedded Metric
- * Format (issue 7). Alarms and the dashboard read `{Namespace: SmartScale, ClusterId: <id>}`.
+ * Format (docs/OPERATIONS.md, "Telemetry"). Alarms and the dashboard read
+ * `{Namespace: SmartScale, ClusterId: <id>}`.
  */
 export const METRICS = {
   namespace: 'SmartScale',

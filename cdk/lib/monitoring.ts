@@ -1,5 +1,6 @@
 /**
- * CloudWatch alarms from seed 004 (to the SNS topic) and the SmartScale CloudWatch dashboard.
+ * CloudWatch alarms (to the SNS topic; docs/TROUBLESHOOTING.md lists them) and the SmartScale
+ * CloudWatch dashboard.
  *
  * Where an AWS metric says the same thing as a custom one, the alarm uses the AWS metric, so it
  * works whatever the functions publish: scaling failures are failed executions of the state

@@ -1,5 +1,5 @@
 /**
- * Grafana dashboards: each parses, has the panels seed 004 asks for, and every Prometheus query
+ * Grafana dashboards: each parses, has the panels the design asks for, and every Prometheus query
  * reads only metrics the recording rules define (cdk/prometheus/rules/smartscale-rules.yml) or the
  * documented raw metrics below; CloudWatch targets read only SmartScale's and AWS's namespaces.
  */
