@@ -5,8 +5,11 @@
 //! workload are identical, so a node holds a count of them; Pending pods are a queue of their
 //! creation times, so the longest wait is exact.
 
+use crate::market::Market;
 use crate::workload::{ReplicaController, Workload};
+use smartscale_engine::engine::capacity::{self, CapacityType, LaunchPlan};
 use smartscale_engine::model::Resources;
+use smartscale_engine::Policy as Config;
 use std::collections::VecDeque;
 
 /// The shape of one worker and how long it takes to join. Keys of the `[cluster]` section.
@@ -139,6 +142,15 @@ pub struct Node {
     pub terminating: Vec<i64>,
     /// Since when the node has held no workload pod, if it holds none.
     pub idle_since: Option<i64>,
+    /// EC2 instance type.
+    pub instance_type: String,
+    /// On-demand or Spot.
+    pub capacity: CapacityType,
+    /// When a Spot worker's interruption warning comes, as drawn at launch (it may never come:
+    /// the worker may be gone first).
+    pub warning_due: Option<i64>,
+    /// When its interruption warning came, if it did.
+    pub warned_at: Option<i64>,
 }
 
 impl Node {
@@ -182,6 +194,86 @@ pub struct Load {
     pub memory_ratio: Option<f64>,
 }
 
+/// How new workers are bought when a policy launches without saying (every policy but
+/// SmartScale, whose engine gives a [`LaunchPlan`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Buying {
+    /// On-demand workers of `[cluster] instance_type`.
+    OnDemand,
+    /// A mixed-instances group: each new worker keeps the policy's `ON_DEMAND_BASE_CAPACITY` and
+    /// `ON_DEMAND_PERCENTAGE_ABOVE_BASE` over the live workers ([`capacity::target`]), from its
+    /// `WORKER_INSTANCE_TYPES`.
+    Mix(Box<Config>),
+    /// Spot first from these types (price-capacity-optimized), on-demand when no pool has Spot.
+    SpotFirst(Vec<String>),
+}
+
+/// What happens on a Spot interruption warning, by policy (docs/SIMULATOR.md, "Spot and prices").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reaction {
+    /// Evict the worker's pods, as the disruption budget allows, from the warning on (the
+    /// worker is cordoned at the warning in every case).
+    pub drain: bool,
+    /// Launch a replacement at the warning (another Spot pool first, else on-demand).
+    pub replace_at_warning: bool,
+    /// Launch a replacement when the worker is terminated (an Auto Scaling group keeping its
+    /// desired capacity).
+    pub replace_at_termination: bool,
+    /// Move the pods to the other workers without a pause just before the termination (the
+    /// clairvoyant bound's idealised move).
+    pub relocate: bool,
+    /// Replacements never take the live workers (warned ones aside) past this.
+    pub max_nodes: u32,
+}
+
+impl Default for Reaction {
+    /// The product's path: cordon, drain, replacement at the warning, up to 10 workers.
+    fn default() -> Self {
+        Reaction {
+            drain: true,
+            replace_at_warning: true,
+            replace_at_termination: false,
+            relocate: false,
+            max_nodes: 10,
+        }
+    }
+}
+
+/// What the Spot market did to one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpotTally {
+    /// Interruption warnings.
+    pub interruptions: u32,
+    /// Pods evicted or lost because of them.
+    pub pods_evicted: u32,
+    /// Spot launches that found no capacity and launched on-demand instead.
+    pub fallbacks: u32,
+    /// Replacements launched for interrupted workers.
+    pub replacements: u32,
+    /// Longest time a pod displaced by an interruption waited in Pending, seconds.
+    pub longest_wait_secs: i64,
+}
+
+/// The bill of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bill {
+    /// Worker-seconds billed.
+    pub secs: f64,
+    /// Of which Spot.
+    pub spot_secs: f64,
+    /// Cost of the on-demand workers, USD (with the per-instance billing minimum).
+    pub on_demand_usd: f64,
+    /// Cost of the Spot workers, USD.
+    pub spot_usd: f64,
+}
+
+impl Bill {
+    /// Total cost, USD.
+    pub fn total_usd(&self) -> f64 {
+        self.on_demand_usd + self.spot_usd
+    }
+}
+
 /// The simulated cluster: workers, the workload's pods and its HPA.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -200,6 +292,17 @@ pub struct Cluster {
     longest_wait_secs: i64,
     hpa: ReplicaController,
     slots: u32,
+    /// The offers: prices, Spot capacity, interruptions.
+    pub market: Market,
+    /// How launches without a plan are bought.
+    pub buying: Buying,
+    /// What a Spot interruption warning sets off.
+    pub reaction: Reaction,
+    /// What the Spot market did so far.
+    pub spot: SpotTally,
+    /// For each Pending pod (same order as `pending`): displaced by an interruption.
+    displaced: VecDeque<bool>,
+    last_advance: i64,
 }
 
 impl Cluster {
@@ -208,6 +311,7 @@ impl Cluster {
     pub fn new(shape: NodeShape, workload: Workload, initial_nodes: u32, managed: bool) -> Self {
         let slots = shape.pods_per_node(workload.requests);
         let hpa = ReplicaController::new(&workload);
+        let shape_zone = shape.zones.first().cloned();
         let mut c = Cluster {
             shape,
             workload,
@@ -217,6 +321,14 @@ impl Cluster {
             longest_wait_secs: 0,
             hpa,
             slots,
+            market: Market::for_region(&Market::region_of(
+                shape_zone.as_deref().unwrap_or("us-east-1a"),
+            )),
+            buying: Buying::OnDemand,
+            reaction: Reaction::default(),
+            spot: SpotTally::default(),
+            displaced: VecDeque::new(),
+            last_advance: i64::MIN,
         };
         for _ in 0..initial_nodes {
             let i = c.launch(0, managed);
@@ -231,10 +343,90 @@ impl Cluster {
         self.slots
     }
 
-    /// Launches one worker at `now`; it is Ready `boot_delay_secs` later (see [`Cluster::advance`]).
-    /// Returns its index in [`Cluster::nodes`].
+    /// Launches one worker at `now`, bought as [`Cluster::buying`] says; it is Ready
+    /// `boot_delay_secs` later (see [`Cluster::advance`]). Returns its index in [`Cluster::nodes`].
     pub fn launch(&mut self, now: i64, managed: bool) -> usize {
+        match self.buying.clone() {
+            Buying::OnDemand => {
+                let types = [self.shape.instance_type.clone()];
+                self.launch_as(now, managed, CapacityType::OnDemand, &types, None)
+            }
+            Buying::Mix(cfg) => {
+                let live = self.live_mix();
+                let want = capacity::target(live.total() + 1, &cfg);
+                let kind = if live.on_demand < want.on_demand {
+                    CapacityType::OnDemand
+                } else {
+                    CapacityType::Spot
+                };
+                self.launch_as(now, managed, kind, &cfg.worker_instance_types, None)
+            }
+            Buying::SpotFirst(types) => {
+                self.launch_as(now, managed, CapacityType::Spot, &types, None)
+            }
+        }
+    }
+
+    /// Launches what `plan` says at `now` (its on-demand workers first); an empty type list means
+    /// `[cluster] instance_type`. Returns the new workers' indices.
+    pub fn launch_plan(&mut self, now: i64, managed: bool, plan: &LaunchPlan) -> Vec<usize> {
+        let types = if plan.instance_types.is_empty() {
+            vec![self.shape.instance_type.clone()]
+        } else {
+            plan.instance_types.clone()
+        };
+        let od = (0..plan.on_demand)
+            .map(|_| self.launch_as(now, managed, CapacityType::OnDemand, &types, None));
+        let od: Vec<usize> = od.collect();
+        let spot = (0..plan.spot)
+            .map(|_| self.launch_as(now, managed, CapacityType::Spot, &types, None))
+            .collect::<Vec<_>>();
+        [od, spot].concat()
+    }
+
+    /// Live workers (booting or Ready) not under an interruption warning, by capacity type.
+    pub fn live_mix(&self) -> capacity::Mix {
+        let mut m = capacity::Mix::default();
+        for n in self
+            .nodes
+            .iter()
+            .filter(|n| n.alive() && n.warned_at.is_none())
+        {
+            match n.capacity {
+                CapacityType::OnDemand => m.on_demand += 1,
+                CapacityType::Spot => m.spot += 1,
+            }
+        }
+        m
+    }
+
+    /// Launches one worker of `capacity` from the pool [`Market::pool`] picks among `types`
+    /// (avoiding `avoid` when another will do); Spot without capacity in any pool launches
+    /// on-demand (counted in [`SpotTally::fallbacks`]), as the product's fleet request does.
+    pub fn launch_as(
+        &mut self,
+        now: i64,
+        managed: bool,
+        capacity: CapacityType,
+        types: &[String],
+        avoid: Option<&str>,
+    ) -> usize {
+        let (capacity, instance_type) = match self.market.pool(types, capacity, now, avoid) {
+            Some(t) => (capacity, t),
+            None => {
+                self.spot.fallbacks += 1;
+                let t = self
+                    .market
+                    .pool(types, CapacityType::OnDemand, now, None)
+                    .unwrap_or_else(|| self.shape.instance_type.clone());
+                (CapacityType::OnDemand, t)
+            }
+        };
         let n = self.nodes.len();
+        let warning_due = (capacity == CapacityType::Spot)
+            .then(|| self.market.time_to_warning(n, &instance_type))
+            .flatten()
+            .map(|s| now + s);
         let zone = if self.shape.zones.is_empty() {
             "zone-a".to_string()
         } else {
@@ -253,12 +445,16 @@ impl Cluster {
             pods: 0,
             terminating: Vec::new(),
             idle_since: Some(now),
+            instance_type,
+            capacity,
+            warning_due,
+            warned_at: None,
         });
         n
     }
 
     /// Moves time to `now`: booting workers whose delay has passed become Ready, stopping pods
-    /// whose grace time has passed are gone.
+    /// whose grace time has passed are gone; then the Spot market acts ([`Cluster::interrupt`]).
     pub fn advance(&mut self, now: i64) {
         for node in &mut self.nodes {
             if node.state == NodeState::Booting && node.ready_at <= now {
@@ -266,6 +462,82 @@ impl Cluster {
             }
             node.terminating.retain(|&end| end > now);
         }
+        self.interrupt(now);
+        self.last_advance = now;
+    }
+
+    /// The Spot market at `now`: warnings that are due (drawn at launch, or an ICE period starting
+    /// that reclaims the worker) cordon the worker and, by [`Cluster::reaction`], launch its
+    /// replacement; warned workers are drained as the budget allows; a worker whose warning is
+    /// [`Market::warning_secs`] old is terminated (after its pods are relocated, by the
+    /// reaction), its remaining pods lost and replaced.
+    fn interrupt(&mut self, now: i64) {
+        let starting: Vec<usize> = (0..self.market.ice.len())
+            .filter(|&k| {
+                let s = self.market.ice[k].start;
+                self.last_advance < s && s <= now
+            })
+            .collect();
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            if !n.alive() || n.capacity != CapacityType::Spot || n.warned_at.is_some() {
+                continue;
+            }
+            let due = n.warning_due.is_some_and(|t| t <= now);
+            let reclaimed = starting.iter().any(|&k| {
+                self.market.ice[k].instance_type == n.instance_type && self.market.reclaimed(i, k)
+            });
+            if due || reclaimed {
+                self.warn(i, now);
+            }
+        }
+        let warning = self.market.warning_secs;
+        for i in 0..self.nodes.len() {
+            let Some(at) = self.nodes[i].warned_at.filter(|_| self.nodes[i].alive()) else {
+                continue;
+            };
+            if now - at >= warning {
+                if self.reaction.relocate {
+                    self.relocate(i);
+                }
+                self.spot.pods_evicted += self.nodes[i].pods;
+                self.terminate_displacing(i, now);
+                if self.reaction.replace_at_termination {
+                    self.replace(i, now);
+                }
+            } else if self.reaction.drain {
+                let allowed = crate::policy::evictable(self);
+                let evicted = self.evict_displacing(i, allowed, now);
+                self.spot.pods_evicted += evicted;
+            }
+        }
+    }
+
+    /// Worker `i` gets its interruption warning at `now`.
+    fn warn(&mut self, i: usize, now: i64) {
+        self.nodes[i].warned_at = Some(now);
+        self.nodes[i].cordoned = true;
+        self.spot.interruptions += 1;
+        if self.reaction.replace_at_warning {
+            self.replace(i, now);
+        }
+    }
+
+    /// A replacement for interrupted worker `i`: Spot from another pool first, else on-demand;
+    /// none when the live workers (warned ones aside) are at the reaction's maximum.
+    fn replace(&mut self, i: usize, now: i64) {
+        if self.live_mix().total() >= self.reaction.max_nodes {
+            return;
+        }
+        let types = match &self.buying {
+            Buying::Mix(cfg) => cfg.worker_instance_types.clone(),
+            Buying::SpotFirst(types) => types.clone(),
+            Buying::OnDemand => vec![self.shape.instance_type.clone()],
+        };
+        let managed = self.nodes[i].managed;
+        let avoid = self.nodes[i].instance_type.clone();
+        self.launch_as(now, managed, CapacityType::Spot, &types, Some(&avoid));
+        self.spot.replacements += 1;
     }
 
     /// The HPA observes `rps` at `now` and the ReplicaSet creates or deletes pods to match:
@@ -281,8 +553,7 @@ impl Cluster {
         self.desired_replicas = desired;
         let current = self.live_pods();
         if desired > current {
-            self.pending
-                .extend(std::iter::repeat_n(now, (desired - current) as usize));
+            self.add_pending(now, desired - current, false);
             return;
         }
         let mut extra = current - desired;
@@ -290,6 +561,7 @@ impl Cluster {
             let Some(created) = self.pending.pop_back() else {
                 break;
             };
+            self.displaced.pop_back();
             self.longest_wait_secs = self.longest_wait_secs.max(now - created);
             extra -= 1;
         }
@@ -335,10 +607,40 @@ impl Cluster {
             node.pods += 1;
             node.idle_since = None;
             self.pending.pop_front();
+            if self.displaced.pop_front() == Some(true) {
+                self.spot.longest_wait_secs = self.spot.longest_wait_secs.max(now - created);
+            }
             self.longest_wait_secs = self.longest_wait_secs.max(now - created);
             placed += 1;
         }
         placed
+    }
+
+    /// Adds `count` Pending pods created at `now`, `displaced` by an interruption or not.
+    fn add_pending(&mut self, now: i64, count: u32, displaced: bool) {
+        self.pending
+            .extend(std::iter::repeat_n(now, count as usize));
+        self.displaced
+            .extend(std::iter::repeat_n(displaced, count as usize));
+    }
+
+    /// Pending pods displaced by a Spot interruption.
+    pub fn displaced_pending(&self) -> u32 {
+        self.displaced.iter().filter(|&&d| d).count() as u32
+    }
+
+    /// Longest time a pod displaced by an interruption has spent Pending, counting those still
+    /// Pending at `now`.
+    pub fn max_displaced_secs(&self, now: i64) -> i64 {
+        let waiting = self
+            .pending
+            .iter()
+            .zip(&self.displaced)
+            .filter(|(_, &d)| d)
+            .map(|(&c, _)| now - c)
+            .max()
+            .unwrap_or(0);
+        self.spot.longest_wait_secs.max(waiting)
     }
 
     /// Longest time any pod has spent Pending, counting pods still Pending at `now`.
@@ -360,6 +662,14 @@ impl Cluster {
     /// Evicts up to `count` serving pods from worker `i` at `now`: each stops over the grace time
     /// and the ReplicaSet creates its replacement, Pending, at once. Returns how many it evicted.
     pub fn evict(&mut self, i: usize, count: u32, now: i64) -> u32 {
+        self.evict_as(i, count, now, false)
+    }
+
+    fn evict_displacing(&mut self, i: usize, count: u32, now: i64) -> u32 {
+        self.evict_as(i, count, now, true)
+    }
+
+    fn evict_as(&mut self, i: usize, count: u32, now: i64, displaced: bool) -> u32 {
         let grace = self.workload.termination_grace_secs as i64;
         let node = &mut self.nodes[i];
         let n = count.min(node.pods);
@@ -369,7 +679,7 @@ impl Cluster {
         if node.pods == 0 {
             node.idle_since.get_or_insert(now);
         }
-        self.pending.extend(std::iter::repeat_n(now, n as usize));
+        self.add_pending(now, n, displaced);
         n
     }
 
@@ -399,6 +709,14 @@ impl Cluster {
 
     /// Terminates worker `i` at `now`. Pods still bound to it are lost and replaced (Pending).
     pub fn terminate(&mut self, i: usize, now: i64) {
+        self.terminate_as(i, now, false)
+    }
+
+    fn terminate_displacing(&mut self, i: usize, now: i64) {
+        self.terminate_as(i, now, true)
+    }
+
+    fn terminate_as(&mut self, i: usize, now: i64, displaced: bool) {
         let node = &mut self.nodes[i];
         if !node.alive() {
             return;
@@ -408,7 +726,7 @@ impl Cluster {
         node.terminating.clear();
         node.state = NodeState::Terminated;
         node.terminated_at = Some(now);
-        self.pending.extend(std::iter::repeat_n(now, lost as usize));
+        self.add_pending(now, lost, displaced);
     }
 
     /// Workers that exist (booting or Ready).
@@ -468,16 +786,24 @@ impl Cluster {
     }
 
     /// Worker-seconds billed up to `now` and their cost: per-second billing with a minimum of
-    /// `minimum_billed_secs` per instance (EC2 Linux: 60 s), at `hourly_usd` per worker-hour.
-    pub fn bill(&self, now: i64, hourly_usd: f64, minimum_billed_secs: u64) -> (f64, f64) {
-        let mut secs = 0.0;
-        let mut charged = 0.0;
+    /// `minimum_billed_secs` per instance (EC2 Linux: 60 s), each worker at the market's hourly
+    /// price of its instance type and capacity type.
+    pub fn bill(&self, now: i64, minimum_billed_secs: u64) -> Bill {
+        let mut b = Bill::default();
         for n in &self.nodes {
             let s = n.billed_secs(now) as f64;
-            secs += s;
-            charged += s.max(minimum_billed_secs as f64);
+            let usd = s.max(minimum_billed_secs as f64) / 3600.0
+                * self.market.price(&n.instance_type, n.capacity);
+            b.secs += s;
+            match n.capacity {
+                CapacityType::OnDemand => b.on_demand_usd += usd,
+                CapacityType::Spot => {
+                    b.spot_secs += s;
+                    b.spot_usd += usd;
+                }
+            }
         }
-        (secs, charged / 3600.0 * hourly_usd)
+        b
     }
 }
 
@@ -566,8 +892,7 @@ mod tests {
         assert_eq!((c.nodes[0].pods, c.nodes[1].pods), (0, 6));
         assert_eq!(c.live_pods(), 6);
         c.terminate(0, 3600);
-        let (secs, _) = c.bill(7200, 0.0208, 60);
-        assert_eq!(secs, 3600.0 + 7200.0);
+        assert_eq!(c.bill(7200, 60).secs, 3600.0 + 7200.0);
     }
 
     #[test]
@@ -577,9 +902,12 @@ mod tests {
         let b = c.launch(0, true);
         c.terminate(a, 1);
         c.terminate(b, 5400);
-        let (secs, cost) = c.bill(10_000, 3.6, 60);
-        assert_eq!(secs, 5401.0);
+        c.market.offers.get_mut("t3.small").unwrap().on_demand = 3.6;
+        let bill = c.bill(10_000, 60);
+        assert_eq!(bill.secs, 5401.0);
+        let cost = bill.total_usd();
         assert!((cost - (60.0 + 5400.0) / 1000.0).abs() < 1e-9, "{cost}");
+        assert_eq!(bill.spot_usd, 0.0);
     }
 
     #[test]

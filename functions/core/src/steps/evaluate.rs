@@ -12,6 +12,7 @@ use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
 use crate::lifecycle;
+use crate::model::CapacityType;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
     ScaleAction, ScalingState,
@@ -224,6 +225,15 @@ async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, 
             .as_deref()
             .is_some_and(|id| managed.contains(id))
             && ids.node_of(n.instance_id.as_deref().unwrap_or_default()) == Some(n.name.as_str());
+        if let Some(i) = instances
+            .iter()
+            .find(|i| Some(&i.instance_id) == n.instance_id.as_ref())
+        {
+            n.capacity_type = match i.lifecycle {
+                crate::seams::Lifecycle::Spot => CapacityType::Spot,
+                crate::seams::Lifecycle::OnDemand => CapacityType::OnDemand,
+            };
+        }
     }
     Ok((view, instances, ids.problems))
 }
@@ -433,6 +443,7 @@ mod tests {
                 count: inputs.metrics.pending_pods.unwrap_or(0.0) as u32,
                 window_secs: 180,
             }],
+            launch: Default::default(),
         }
     }
     fn down(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {

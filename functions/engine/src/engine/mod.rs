@@ -5,6 +5,7 @@
 //! `docs/SCALING_ALGORITHM.md`); [`select_candidate`] picks the worker a scale-down removes.
 
 pub mod candidate;
+pub mod capacity;
 mod cooldown;
 pub mod decision;
 pub mod drainability;
@@ -29,6 +30,7 @@ pub use fleet::Fleet;
 
 use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, ScalingState};
+use capacity::{LaunchPlan, Mix};
 use chrono::{DateTime, Utc};
 use scale_down::Wish;
 use serde::{Deserialize, Serialize};
@@ -100,7 +102,13 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
             }]),
             count => {
                 reasons.extend(why);
-                Decision::ScaleUp { count, reasons }
+                let launch = launch_plan(inputs, count, cfg);
+                reasons.extend(mix_reason(&launch, cfg));
+                Decision::ScaleUp {
+                    count,
+                    reasons,
+                    launch,
+                }
             }
         }
     };
@@ -163,13 +171,58 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
         return no_change(blocked);
     }
     match select_candidate(&inputs.cluster, cfg, now) {
-        Ok(c) => Decision::ScaleDown {
-            node: c.node,
-            instance_id: c.instance_id,
-            reasons,
-        },
+        Ok(c) => {
+            let mut reasons = reasons;
+            reasons.extend(removal_reason(&inputs.cluster, &c.node, cfg));
+            Decision::ScaleDown {
+                node: c.node,
+                instance_id: c.instance_id,
+                reasons,
+            }
+        }
         Err(excluded) => no_change(vec![NoChangeReason::NoSafeCandidate { excluded }]),
     }
+}
+
+/// The launch of `count` workers: split by [`capacity::plan`] over the workers' mix, from
+/// `WORKER_INSTANCE_TYPES`.
+fn launch_plan(inputs: &Inputs, count: u32, cfg: &Policy) -> LaunchPlan {
+    let mix = Mix::of(&inputs.cluster);
+    capacity::plan(mix, count, cfg.worker_instance_types.clone(), cfg)
+}
+
+/// The reason that explains a launch's split, given only when the policy buys Spot or the launch
+/// uses a burst type (an on-demand-only decision reads as before the capacity policy).
+fn mix_reason(launch: &LaunchPlan, cfg: &Policy) -> Option<ScaleUpReason> {
+    let burst_type = launch
+        .instance_types
+        .first()
+        .filter(|t| cfg.burst_instance_types.contains(t))
+        .cloned();
+    (capacity::uses_spot(cfg) || burst_type.is_some()).then_some(ScaleUpReason::CapacityMix {
+        on_demand: launch.on_demand,
+        spot: launch.spot,
+        base: cfg.on_demand_base_capacity,
+        on_demand_above_base_pct: cfg.on_demand_percentage_above_base_pct,
+        burst_type,
+    })
+}
+
+/// The reason that names the removed worker's place in the capacity order, given only when the
+/// policy buys Spot or has burst types.
+fn removal_reason(cluster: &ClusterView, node: &str, cfg: &Policy) -> Option<ScaleDownReason> {
+    if !capacity::uses_spot(cfg) && cfg.burst_instance_types.is_empty() {
+        return None;
+    }
+    let n = cluster.nodes.iter().find(|n| n.name == node)?;
+    let mix = Mix::of(cluster);
+    Some(ScaleDownReason::CapacityOrder {
+        capacity_type: n.capacity_type,
+        instance_type: n.instance_type.clone(),
+        rank: capacity::removal_rank(n, mix, cfg),
+        on_demand: mix.on_demand,
+        spot: mix.spot,
+    })
 }
 
 /// What the fired triggers measured, as workers to add, with the reason that explains the largest
