@@ -151,6 +151,21 @@ pub struct Node {
     pub warning_due: Option<i64>,
     /// When its interruption warning came, if it did.
     pub warned_at: Option<i64>,
+    /// What the instance has (the `[cluster]` node's size, or the price table's size of a
+    /// larger type); reserve and DaemonSets as the `[cluster]` node.
+    pub size: Resources,
+    /// Workload pods it can hold.
+    pub slots: u32,
+}
+
+impl Node {
+    /// What Ready workers of this size give workload pods, millicores.
+    fn room_cpu_millis(&self, shape: &NodeShape) -> f64 {
+        self.size
+            .cpu_millis
+            .saturating_sub(shape.system_reserved.cpu_millis)
+            .saturating_sub(shape.daemonset.cpu_millis) as f64
+    }
 }
 
 impl Node {
@@ -422,6 +437,21 @@ impl Cluster {
                 (CapacityType::OnDemand, t)
             }
         };
+        let size = if instance_type == self.shape.instance_type {
+            self.shape.capacity
+        } else {
+            capacity::PriceTable::shipped()
+                .size(&instance_type)
+                .map_or(self.shape.capacity, |s| Resources {
+                    cpu_millis: s.vcpu as u64 * 1000,
+                    memory_bytes: s.memory_mib * 1024 * 1024,
+                })
+        };
+        let slots = NodeShape {
+            capacity: size,
+            ..self.shape.clone()
+        }
+        .pods_per_node(self.workload.requests);
         let n = self.nodes.len();
         let warning_due = (capacity == CapacityType::Spot)
             .then(|| self.market.time_to_warning(n, &instance_type))
@@ -449,6 +479,8 @@ impl Cluster {
             capacity,
             warning_due,
             warned_at: None,
+            size,
+            slots,
         });
         n
     }
@@ -595,11 +627,10 @@ impl Cluster {
     pub fn schedule(&mut self, now: i64) -> u32 {
         let mut placed = 0;
         while let Some(&created) = self.pending.front() {
-            let slots = self.slots;
             let Some(node) = self
                 .nodes
                 .iter_mut()
-                .filter(|n| n.ready() && !n.cordoned && n.occupied() < slots)
+                .filter(|n| n.ready() && !n.cordoned && n.occupied() < n.slots)
                 .min_by_key(|n| n.occupied())
             else {
                 break;
@@ -687,13 +718,12 @@ impl Cluster {
     /// fewest pods first, without a pause in service (what no real cluster can do: the clairvoyant
     /// bound's idealised move). Pods that fit nowhere stay. Returns how many moved.
     pub fn relocate(&mut self, i: usize) -> u32 {
-        let slots = self.slots;
         let mut moved = 0;
         while self.nodes[i].pods > 0 {
             let Some(to) = (0..self.nodes.len())
                 .filter(|&j| {
                     let n = &self.nodes[j];
-                    j != i && n.ready() && !n.cordoned && n.occupied() < slots
+                    j != i && n.ready() && !n.cordoned && n.occupied() < n.slots
                 })
                 .min_by_key(|&j| self.nodes[j].occupied())
             else {
@@ -759,11 +789,14 @@ impl Cluster {
             .map(|n| n.pods)
             .sum();
         let usage = w.pod_usage(rps, serving);
-        let room = self.shape.room_for_pods().cpu_millis as f64;
         let overhead = self.shape.overhead();
-        let cap = self.shape.capacity;
         let (mut served, mut ratio_sum, mut mem_used, mut ready) = (0.0, 0.0, 0.0, 0u32);
+        let (mut room_sum, mut mem_cap) = (0.0, 0.0);
         for n in self.nodes.iter().filter(|n| n.ready()) {
+            let room = n.room_cpu_millis(&self.shape);
+            let cap = n.size;
+            room_sum += room;
+            mem_cap += cap.memory_bytes.max(1) as f64;
             let stopping = n.terminating.len() as f64;
             let pods_cpu = (n.pods as f64 * usage.cpu_millis).min(room);
             served += pods_cpu;
@@ -774,12 +807,11 @@ impl Cluster {
                 + stopping * w.memory_base_bytes as f64;
             ready += 1;
         }
-        let mem_cap = ready as f64 * cap.memory_bytes.max(1) as f64;
         Load {
             serving_pods: serving,
             demand_cpu_millis: w.cpu_demand_millis(rps, serving),
             served_cpu_millis: served,
-            ready_capacity_cpu_millis: ready as f64 * room,
+            ready_capacity_cpu_millis: room_sum,
             cpu_ratio: (ready > 0).then(|| ratio_sum / ready as f64),
             memory_ratio: (ready > 0).then(|| (mem_used / mem_cap).min(1.0)),
         }

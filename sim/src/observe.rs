@@ -6,7 +6,7 @@
 //! samples in the closed range `[now − w, now]` (13 for a fully covered 3 m window), and the sample
 //! count covers those older than the current one (exactly `w / interval` = 12 when fully covered).
 
-use crate::cluster::{Cluster, NodeState};
+use crate::cluster::{Cluster, NodeShape, NodeState};
 use chrono::{DateTime, Duration, Utc};
 use smartscale_engine::engine::capacity::CapacityType;
 use smartscale_engine::model::{
@@ -235,7 +235,11 @@ pub fn cluster_view(cluster: &Cluster, start: DateTime<Utc>) -> ClusterView {
             managed: n.managed,
             created_at: at(n.launched_at),
             idle_since: n.idle_since.map(at),
-            allocatable: shape.allocatable(),
+            allocatable: NodeShape {
+                capacity: n.size,
+                ..shape.clone()
+            }
+            .allocatable(),
             labels: BTreeMap::from([
                 ("topology.kubernetes.io/zone".to_string(), n.zone.clone()),
                 (

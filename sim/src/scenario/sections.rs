@@ -307,7 +307,7 @@ pub(crate) fn spot(r: &mut Reader<'_>, s: Entries, line: usize, market: &mut Mar
                 }
                 _ => r.bad(
                     at,
-                    "ice: each period needs instance_type, start and duration (\"2d11h\", \"3h\") and a reclaim share in 0..1".into(),
+                    "ice: each period needs instance_type, start and duration (\"59h\", \"3h\") and a reclaim share in 0..1".into(),
                 ),
             }
         }

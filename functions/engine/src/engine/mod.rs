@@ -102,7 +102,7 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
             }]),
             count => {
                 reasons.extend(why);
-                let launch = launch_plan(inputs, count, cfg);
+                let launch = launch_plan(inputs, count, fleet, cfg);
                 reasons.extend(mix_reason(&launch, cfg));
                 Decision::ScaleUp {
                     count,
@@ -185,10 +185,26 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
 }
 
 /// The launch of `count` workers: split by [`capacity::plan`] over the workers' mix, from
-/// `WORKER_INSTANCE_TYPES`.
-fn launch_plan(inputs: &Inputs, count: u32, cfg: &Policy) -> LaunchPlan {
+/// `WORKER_INSTANCE_TYPES`; or, when the launch fills the room under `MAX_NODES` and the Pending
+/// pods need more workers than that, from the [`capacity::burst`] type that holds them (sized by
+/// the largest Pending pod's requests and the price table's instance sizes).
+fn launch_plan(inputs: &Inputs, count: u32, fleet: Fleet, cfg: &Policy) -> LaunchPlan {
     let mix = Mix::of(&inputs.cluster);
-    capacity::plan(mix, count, cfg.worker_instance_types.clone(), cfg)
+    let room = cfg.max_nodes.saturating_sub(fleet.workers);
+    let burst = || {
+        let (_, needed) = increment::pending_need(&inputs.cluster, cfg, u32::MAX);
+        let largest = inputs
+            .cluster
+            .pending_pods()
+            .map(|p| p.requests)
+            .max_by_key(|r| (r.cpu_millis, r.memory_bytes))?;
+        capacity::burst(needed, room, largest, cfg, capacity::PriceTable::shipped())
+    };
+    let types = match (count == room).then(burst).flatten() {
+        Some(t) => vec![t],
+        None => cfg.worker_instance_types.clone(),
+    };
+    capacity::plan(mix, count, types, cfg)
 }
 
 /// The reason that explains a launch's split, given only when the policy buys Spot or the launch

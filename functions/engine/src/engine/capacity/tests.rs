@@ -488,3 +488,79 @@ fn decisions_carry_the_mix() {
         assert_eq!(got, c.want, "case {}", c.name);
     }
 }
+
+/// At the cap, a scale-up for more Pending pods than regular workers would hold under
+/// `MAX_NODES` launches a burst type; with room to spare, or without burst types, the regular ones.
+#[test]
+fn burst_types_at_the_cap() {
+    use crate::engine::{Decision, ScaleUpReason};
+    struct Case {
+        name: &'static str,
+        workers: u32,
+        pending: u32,
+        burst: &'static [&'static str],
+        want: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "8 of 10, 30 pods need 5 t3.small: 2 t3.xlarge",
+            workers: 8,
+            pending: 30,
+            burst: &["t3.medium", "t3.xlarge"],
+            want: "2 t3.xlarge burst",
+        },
+        Case {
+            name: "8 of 10, 12 pods fit on 2 t3.small",
+            workers: 8,
+            pending: 12,
+            burst: &["t3.xlarge"],
+            want: "2 t3.small",
+        },
+        Case {
+            name: "4 of 10: room for the regular ones",
+            workers: 4,
+            pending: 18,
+            burst: &["t3.xlarge"],
+            want: "3 t3.small",
+        },
+        Case {
+            name: "no burst types: the regular ones, capped",
+            workers: 8,
+            pending: 30,
+            burst: &[],
+            want: "2 t3.small",
+        },
+    ];
+    for c in cases {
+        let burst: Vec<String> = c.burst.iter().map(|s| s.to_string()).collect();
+        let d = scene()
+            .nodes(workers(c.workers))
+            .metrics(metrics().pending(c.pending as f64))
+            .pods(pending(c.pending, 200, 256))
+            .cfg(|p| p.burst_instance_types = burst)
+            .decide();
+        let got = match d {
+            Decision::ScaleUp {
+                launch, reasons, ..
+            } => {
+                let named = reasons.iter().any(|r| {
+                    matches!(
+                        r,
+                        ScaleUpReason::CapacityMix {
+                            burst_type: Some(_),
+                            ..
+                        }
+                    )
+                });
+                format!(
+                    "{} {}{}",
+                    launch.total(),
+                    launch.instance_types.join(","),
+                    if named { " burst" } else { "" }
+                )
+            }
+            other => format!("{other}"),
+        };
+        assert_eq!(got, c.want, "case {}", c.name);
+    }
+}
