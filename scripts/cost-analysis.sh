@@ -31,7 +31,7 @@ variant() {
 # run FILE: the JSON lines of every policy over scenario FILE, kept as FILE.jsonl.
 run() {
   log "simulate $(basename "$1")"
-  "$bin" simulate --scenario "$1" --json >"$1.jsonl"
+  "$bin" simulate --scenario "$1" --json >"$1.jsonl" || return 1
   printf '%s\n' "$1.jsonl"
 }
 
@@ -53,10 +53,17 @@ od_week=$(field "$od_json" smartscale '.cost_usd')
 mix_week=$(field "$mix_json" smartscale '.cost_usd')
 pct() { awk -v b="$1" -v c="$2" 'BEGIN { printf "%.1f", 100 * (b - c) / b }'; }
 
+# Burst types: the shipped week with a larger type allowed when MAX_NODES binds.
+burst=$(variant burst "\$a BURST_INSTANCE_TYPES = \"t3.xlarge\"")
+burst_json=$(run "$burst")
+burst_over=$(field "$burst_json" smartscale '.overload_minutes')
+oracle_over=$(field "$burst_json" oracle '.overload_minutes')
+t_burst=$(awk -v a="$burst_over" -v b="$oracle_over" 'BEGIN { print (a <= b) ? 1 : 0 }')
+
 # Sensitivity to the Spot discount (every Spot price = on-demand × (1 − discount)).
 discount_rows=""
 for d in 50 60 70 80; do
-  f=$(variant "discount-$d" "s/^# spot_discount = .*/spot_discount = \"$d%\"/")
+  f=$(variant "discount-$d" "s/^# spot_discount = .*/spot_discount = $d/")
   j=$(run "$f")
   c=$(field "$j" smartscale '.cost_usd')
   discount_rows+="| $d % | $(monthly "$c") | $(pct "$baseline_week" "$c") % | $(field "$j" smartscale '.pending_pod_minutes | . * 10 | round / 10') |"$'\n'
@@ -64,7 +71,7 @@ done
 
 # Sensitivity to the interruption rate (per Spot instance per month; the ICE event stays).
 rate_rows=""
-for r in 0 5 20 50 100; do
+for r in 0 5 20 50 95; do
   f=$(variant "rate-$r" "s/^warning = \"2m\"/warning = \"2m\"\ninterruption_rate = \"$r%\"/")
   j=$(run "$f")
   c=$(field "$j" smartscale '.cost_usd')
@@ -165,6 +172,25 @@ ${policy_rows}
 | pending pod-minutes ≤ the on-demand run's + 10 % | $(printf '%.1f' "$mix_pending") vs $(printf '%.1f' "$od_pending") × 1.1 | $(verdict "$t_pending") |
 | SmartScale ≤ the Cluster Autoscaler model in cost at no worse pending | \$$(printf '%.2f' "$mix_week") vs \$$(printf '%.2f' "$ca_cost"); $(printf '%.1f' "$mix_pending") vs $(printf '%.1f' "$ca_pending") pod-min | $(verdict "$t_ca") |
 | SmartScale ≤ the Karpenter model in cost at no worse pending | \$$(printf '%.2f' "$mix_week") vs \$$(printf '%.2f' "$k_cost"); $(printf '%.1f' "$mix_pending") vs $(printf '%.1f' "$k_pending") pod-min | $(verdict "$t_k") |
+| the Friday sale with \`BURST_INSTANCE_TYPES = "t3.xlarge"\`: overload minutes ≤ the oracle's | $(printf '%.1f' "$burst_over") vs $(printf '%.1f' "$oracle_over") min | $(verdict "$t_burst") |
+
+Why the misses (read with the tables above):
+
+- **Against the Cluster Autoscaler model** SmartScale pays for more worker-hours (the first
+  column): its scale-down is slower, which is the forecast work's (tighter scale-down), not the
+  capacity policy's; per worker-hour both buy the same mix. SmartScale's pending pod-minutes are
+  lower, and the pods its interruptions displaced waited far less (the replacement is launched at
+  the warning; the Auto Scaling group replaces only after the termination).
+- **Against the Karpenter model** the comparison is not at the same risk: the model buys Spot
+  first, so about all of its worker-hours are Spot, against the configured 40 % on-demand; it also
+  keeps fewer workers (its floor is 0) and leaves more pods Pending.
+- **Burst types**: the simulator sizes and prices burst workers, and the engine picks one when a
+  scale-up fills the room under \`MAX_NODES\` and the Pending pods need more than that room of regular
+  workers. In the Friday sale that case does not arise: the HPA's 60 replicas fit ten t3.small
+  workers, so no pod is left Pending at the cap; the overload is CPU per pod, and once ten workers
+  run no scale-up is possible, so nothing replaces a small worker by a larger one. Serving the sale
+  within ten workers needs that replacement (or a load-based burst choice before the cap), which is
+  not built.
 
 ## Sensitivity of the saving to the Spot discount
 

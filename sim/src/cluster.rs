@@ -942,6 +942,111 @@ mod tests {
         assert_eq!(bill.spot_usd, 0.0);
     }
 
+    /// A Spot worker warned at 1000 s under each policy's reaction: cordoned at once, drained
+    /// (or not), replaced at the warning or at the end, terminated 120 s later; the displaced pods
+    /// are counted and the bill splits by capacity type.
+    #[test]
+    fn interruptions_follow_the_reaction() {
+        use crate::market::Ice;
+        struct Case {
+            name: &'static str,
+            reaction: Reaction,
+            /// Workers alive just after the warning, and just after the termination.
+            alive: (u32, u32),
+            /// Pods displaced by the interruption in all.
+            evicted: u32,
+        }
+        let product = Reaction::default();
+        let cases = [
+            Case {
+                name: "the product: replacement at the warning",
+                reaction: product,
+                alive: (3, 2),
+                evicted: 3,
+            },
+            Case {
+                name: "an Auto Scaling group: replacement at the end",
+                reaction: Reaction {
+                    replace_at_warning: false,
+                    replace_at_termination: true,
+                    ..product
+                },
+                alive: (2, 2),
+                evicted: 3,
+            },
+            Case {
+                name: "the bound: pods moved, none displaced",
+                reaction: Reaction {
+                    drain: false,
+                    relocate: true,
+                    ..product
+                },
+                alive: (3, 2),
+                evicted: 0,
+            },
+        ];
+        for c in cases {
+            let mut cl = cluster(1);
+            cl.market = Market::for_region("us-east-1");
+            cl.market.interruption_rate_pct = Some(0.0);
+            cl.market.ice.push(Ice {
+                instance_type: "t3.small".into(),
+                start: 1000,
+                end: 1100,
+                reclaim: 1.0,
+            });
+            cl.reaction = c.reaction;
+            let types = ["t3.small".to_string(), "t3a.small".to_string()];
+            let spot = cl.launch_as(0, true, CapacityType::Spot, &types[..1], None);
+            cl.advance(90);
+            cl.set_replicas(90, 6);
+            cl.schedule(90);
+            assert_eq!(cl.nodes[spot].pods, 3, "case {}", c.name);
+            cl.advance(1000);
+            assert!(cl.nodes[spot].cordoned, "case {}", c.name);
+            assert_eq!(cl.alive_count(), c.alive.0, "case {}", c.name);
+            if c.reaction.replace_at_warning {
+                let r = cl.nodes.last().unwrap();
+                assert_eq!(
+                    (r.capacity, r.instance_type.as_str()),
+                    (CapacityType::OnDemand, "t3.small"),
+                    "case {}: no Spot left in the only type: on-demand",
+                    c.name
+                );
+                assert_eq!(cl.spot.fallbacks, 1, "case {}", c.name);
+            }
+            let mut t = 1000;
+            while t < 1120 {
+                t += 5;
+                cl.advance(t);
+                cl.schedule(t);
+            }
+            assert!(!cl.nodes[spot].alive(), "case {}: gone after 120 s", c.name);
+            assert_eq!(cl.spot.interruptions, 1, "case {}", c.name);
+            assert_eq!(cl.spot.pods_evicted, c.evicted, "case {}", c.name);
+            let alive = cl.alive_count();
+            assert_eq!(alive, c.alive.1, "case {}", c.name);
+            let bill = cl.bill(3600, 60);
+            assert!(
+                bill.spot_usd > 0.0 && bill.on_demand_usd > 0.0,
+                "case {}",
+                c.name
+            );
+            // The interrupted worker's 1120 s, plus a Spot replacement launched after the ICE.
+            let want = if c.reaction.replace_at_termination {
+                1120.0 + 3600.0 - 1120.0
+            } else {
+                1120.0
+            };
+            assert!(
+                (bill.spot_secs - want).abs() < 1e-9,
+                "case {}: {}",
+                c.name,
+                bill.spot_secs
+            );
+        }
+    }
+
     #[test]
     fn load_follows_the_served_requests() {
         let mut c = cluster(5);
