@@ -503,3 +503,89 @@ pub fn default(name: &str) -> &'static str {
         .get(name)
         .unwrap_or_else(|| panic!("defaults.json has no default for {name}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Policy> {
+        let map: std::collections::BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Policy::from_lookup(|k| map.get(k).cloned())
+    }
+
+    /// The capacity variables: defaults (no Spot; the base follows `MIN_NODES`), a mix, and every
+    /// refusal naming its variable.
+    #[test]
+    fn capacity_variables() {
+        let d = Policy::default();
+        assert_eq!(
+            (
+                d.on_demand_base_capacity,
+                d.on_demand_percentage_above_base_pct,
+                d.worker_instance_types.clone(),
+                d.burst_instance_types.len()
+            ),
+            (2, 100.0, vec!["t3.small".to_string()], 0)
+        );
+        assert_eq!(
+            read(&[("MIN_NODES", "3")]).unwrap().on_demand_base_capacity,
+            3
+        );
+        let mix = read(&[
+            ("WORKER_INSTANCE_TYPES", "t3.small, t3a.small"),
+            ("ON_DEMAND_BASE_CAPACITY", "0"),
+            ("ON_DEMAND_PERCENTAGE_ABOVE_BASE", "40%"),
+            ("BURST_INSTANCE_TYPES", "t3.xlarge"),
+        ])
+        .unwrap();
+        assert_eq!(mix.worker_instance_types, ["t3.small", "t3a.small"]);
+        assert_eq!(
+            (
+                mix.on_demand_base_capacity,
+                mix.on_demand_percentage_above_base_pct
+            ),
+            (0, 40.0)
+        );
+        assert_eq!(mix.burst_instance_types, ["t3.xlarge"]);
+        struct Case {
+            name: &'static str,
+            vars: &'static [(&'static str, &'static str)],
+            variable: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "percentage above 100",
+                vars: &[("ON_DEMAND_PERCENTAGE_ABOVE_BASE", "140")],
+                variable: "ON_DEMAND_PERCENTAGE_ABOVE_BASE",
+            },
+            Case {
+                name: "base above the maximum",
+                vars: &[("ON_DEMAND_BASE_CAPACITY", "11")],
+                variable: "ON_DEMAND_BASE_CAPACITY",
+            },
+            Case {
+                name: "no instance type",
+                vars: &[("WORKER_INSTANCE_TYPES", " , ")],
+                variable: "WORKER_INSTANCE_TYPES",
+            },
+            Case {
+                name: "a burst type that is a worker type",
+                vars: &[("BURST_INSTANCE_TYPES", "t3.small")],
+                variable: "BURST_INSTANCE_TYPES",
+            },
+        ];
+        for c in cases {
+            match read(c.vars) {
+                Err(Error::Config { problems }) => assert!(
+                    problems.iter().any(|p| p.variable == c.variable),
+                    "case {}: {problems:?}",
+                    c.name
+                ),
+                other => panic!("case {}: {other:?}", c.name),
+            }
+        }
+    }
+}
