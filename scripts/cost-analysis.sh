@@ -60,6 +60,19 @@ burst_over=$(field "$burst_json" smartscale '.overload_minutes')
 oracle_over=$(field "$burst_json" oracle '.overload_minutes')
 t_burst=$(awk -v a="$burst_over" -v b="$oracle_over" 'BEGIN { print (a <= b) ? 1 : 0 }')
 
+# The family: generated TechFlow weeks (the shipped prices, mix and ICE event; each week its own
+# interruption seed), so the figures are not the shipped curve's alone.
+family_weeks=10
+family_rows=""
+for w in $(seq 1 "$family_weeks"); do
+  "$bin" scenarios --family techflow --seed "$w" --write "$work" >/dev/null
+  sed -i "s/^seed = 16/seed = $w/" "$work/techflow-$w.toml"
+  j=$(run "$work/techflow-$w.toml")
+  family_rows+=$(jq -rs --arg w "$w" '
+    (map({(.policy): .}) | add) as $p
+    | "| \($w) | \($p.smartscale.savings_pct | . * 10 | round / 10) % | \($p.smartscale.pending_pod_minutes | . * 10 | round / 10) | \($p.smartscale.interruptions) | \($p.smartscale.max_interruption_pending_seconds) s | \($p.smartscale.cost_usd | . * 100 | round / 100) | \($p["cluster-autoscaler-model"].cost_usd | . * 100 | round / 100) / \($p["cluster-autoscaler-model"].pending_pod_minutes | . * 10 | round / 10) | \($p["karpenter-model"].cost_usd | . * 100 | round / 100) / \($p["karpenter-model"].pending_pod_minutes | . * 10 | round / 10) |"' "$j")$'\n'
+done
+
 # Sensitivity to the Spot discount (every Spot price = on-demand × (1 − discount)).
 discount_rows=""
 for d in 50 60 70 80; do
@@ -192,6 +205,15 @@ Why the misses (read with the tables above):
   within ten workers needs that replacement (or a load-based burst choice before the cap), which is
   not built.
 
+## Across the TechFlow family
+
+${family_weeks} generated weeks (\`smartscale scenarios --family techflow --seed N\`, the shipped prices,
+mix and ICE event, interruption seed N), SmartScale with the mix against five fixed on-demand
+workers, and the peer models' cost and pending pod-minutes in the same run:
+
+| week | SmartScale saving | pending pod-min | interruptions | longest pending of a displaced pod | SmartScale \$ | CA model \$ / pending | Karpenter model \$ / pending |
+|---|---|---|---|---|---|---|---|
+${family_rows}
 ## Sensitivity of the saving to the Spot discount
 
 The shipped mix with every Spot price set to on-demand × (1 − discount) (\`[pricing] spot_discount\`).
