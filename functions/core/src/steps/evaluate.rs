@@ -686,6 +686,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn capacity_type_is_joined_from_ec2() {
+        let spot = ManagedInstance {
+            lifecycle: crate::seams::Lifecycle::Spot,
+            ..instance("i-1", None)
+        };
+        let w = World::with(
+            vec![
+                node("w1", Some("i-1"), true),
+                node("w2", Some("i-2"), true),
+                node("w3", None, true),
+            ],
+            vec![spot, instance("i-2", None)],
+        );
+        let doc = w.doc_with_lease(t0()).await;
+        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+            let m: Vec<(&str, CapacityType)> = inputs
+                .cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.as_str(), n.capacity_type))
+                .collect();
+            assert_eq!(
+                m,
+                vec![
+                    ("w1", CapacityType::Spot),
+                    ("w2", CapacityType::OnDemand),
+                    ("w3", CapacityType::OnDemand)
+                ],
+                "Spot from EC2; on-demand when EC2 says so or nothing is known"
+            );
+            Decision::NoChange {
+                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+            }
+        }
+        run_with(&doc, &w.deps, at(1), check).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn metrics_fallbacks() {
         // (name, prometheus up, cache age secs, want cached, want decision)
         let cases: Vec<(&str, bool, Option<i64>, bool, Action)> = vec![
