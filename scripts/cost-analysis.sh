@@ -197,13 +197,11 @@ Why the misses (read with the tables above):
 - **Against the Karpenter model** the comparison is not at the same risk: the model buys Spot
   first, so about all of its worker-hours are Spot, against the configured 40 % on-demand; it also
   keeps fewer workers (its floor is 0) and leaves more pods Pending.
-- **Burst types**: the simulator sizes and prices burst workers, and the engine picks one when a
-  scale-up fills the room under \`MAX_NODES\` and the Pending pods need more than that room of regular
-  workers. In the Friday sale that case does not arise: the HPA's 60 replicas fit ten t3.small
-  workers, so no pod is left Pending at the cap; the overload is CPU per pod, and once ten workers
-  run no scale-up is possible, so nothing replaces a small worker by a larger one. Serving the sale
-  within ten workers needs that replacement (or a load-based burst choice before the cap), which is
-  not built.
+- **Burst types** (the last row): with \`BURST_INSTANCE_TYPES = "t3.xlarge"\` a scale-up that fills
+  the room under \`MAX_NODES\` launches t3.xlarge workers holding one regular worker more than the
+  need, because no later scale-up can add a worker (docs/SCALING_ALGORITHM.md, "What a scale-up
+  launches"); the Friday sale's pods are CPU-starved at ten t3.small, not Pending. That week costs
+  \$$(printf '%.2f' "$(field "$burst_json" smartscale '.cost_usd')") (saving $(field "$burst_json" smartscale '.savings_pct | . * 10 | round / 10') %) against \$$(printf '%.2f' "$mix_week") without burst types.
 
 ## Across the TechFlow family
 

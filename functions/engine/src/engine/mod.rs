@@ -185,22 +185,37 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
 }
 
 /// The launch of `count` workers: split by [`capacity::plan`] over the workers' mix, from
-/// `WORKER_INSTANCE_TYPES`; or, when the launch fills the room under `MAX_NODES` and the Pending
-/// pods need more workers than that, from the [`capacity::burst`] type that holds them (sized by
-/// the largest Pending pod's requests and the price table's instance sizes).
+/// `WORKER_INSTANCE_TYPES`; or, when the launch fills the room under `MAX_NODES` (no later
+/// scale-up can add a worker), from the [`capacity::burst`] type whose workers hold one regular
+/// worker more than the need (the Pending pods' and the count's, whichever is larger), sized by
+/// the largest request among the Pending pods, else among the workload pods running, and the
+/// price table's instance sizes. See docs/SCALING_ALGORITHM.md ("What a scale-up launches").
 fn launch_plan(inputs: &Inputs, count: u32, fleet: Fleet, cfg: &Policy) -> LaunchPlan {
     let mix = Mix::of(&inputs.cluster);
     let room = cfg.max_nodes.saturating_sub(fleet.workers);
     let burst = || {
-        let (_, needed) = increment::pending_need(&inputs.cluster, cfg, u32::MAX);
-        let largest = inputs
-            .cluster
-            .pending_pods()
-            .map(|p| p.requests)
-            .max_by_key(|r| (r.cpu_millis, r.memory_bytes))?;
-        capacity::burst(needed, room, largest, cfg, capacity::PriceTable::shipped())
+        let (_, pending) = increment::pending_need(&inputs.cluster, cfg, u32::MAX);
+        let cluster = &inputs.cluster;
+        let largest = |pods: &mut dyn Iterator<Item = &crate::model::PodInfo>| {
+            pods.map(|p| p.requests)
+                .filter(|r| r.cpu_millis > 0 || r.memory_bytes > 0)
+                .max_by_key(|r| (r.cpu_millis, r.memory_bytes))
+        };
+        let requests = largest(&mut cluster.pending_pods()).or_else(|| {
+            largest(
+                &mut cluster
+                    .pods
+                    .iter()
+                    .filter(|p| p.node_name.is_some() && !p.ignored_by_drain()),
+            )
+        })?;
+        let needed = pending.max(count) + 1;
+        capacity::burst(needed, room, requests, cfg, capacity::PriceTable::shipped())
     };
-    let types = match (count == room).then(burst).flatten() {
+    let types = match (count == room && !cfg.burst_instance_types.is_empty())
+        .then(burst)
+        .flatten()
+    {
         Some(t) => vec![t],
         None => cfg.worker_instance_types.clone(),
     };

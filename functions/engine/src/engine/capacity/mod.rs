@@ -195,7 +195,8 @@ pub fn removal_rank(node: &NodeInfo, now: Mix, cfg: &Policy) -> RemovalRank {
 }
 
 /// The burst type for a scale-up that needs `needed` workers of the first `WORKER_INSTANCE_TYPES`
-/// type when only `room` more fit under `MAX_NODES`: the first `BURST_INSTANCE_TYPES` type (in
+/// type when only `room` more fit under `MAX_NODES` (the engine asks with one more than the
+/// need whenever a launch fills the room, so the capped fleet keeps headroom): the first `BURST_INSTANCE_TYPES` type (in
 /// their order) whose `room` workers hold as many pods of `requests` as `needed` regular ones,
 /// by the sizes of the price table's types (`sizes`), the per-worker overhead (`reserved`, the
 /// regular worker's capacity minus its allocatable) taken off each. `None` when no burst type is

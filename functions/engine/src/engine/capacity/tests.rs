@@ -489,8 +489,9 @@ fn decisions_carry_the_mix() {
     }
 }
 
-/// At the cap, a scale-up for more Pending pods than regular workers would hold under
-/// `MAX_NODES` launches a burst type; with room to spare, or without burst types, the regular ones.
+/// A scale-up that fills the room under `MAX_NODES` launches the first burst type that holds one
+/// regular worker more than the need; with room to spare, without burst types, or when none
+/// suffices, the regular ones.
 #[test]
 fn burst_types_at_the_cap() {
     use crate::engine::{Decision, ScaleUpReason};
@@ -510,10 +511,17 @@ fn burst_types_at_the_cap() {
             want: "2 t3.xlarge burst",
         },
         Case {
-            name: "8 of 10, 12 pods fit on 2 t3.small",
+            name: "8 of 10, 12 pods fit on 2 t3.small, but then the cap binds: headroom",
             workers: 8,
             pending: 12,
-            burst: &["t3.xlarge"],
+            burst: &["t3.medium", "t3.xlarge"],
+            want: "2 t3.medium burst",
+        },
+        Case {
+            name: "8 of 10, 60 pods: no burst type holds them",
+            workers: 8,
+            pending: 60,
+            burst: &["t3.medium"],
             want: "2 t3.small",
         },
         Case {
