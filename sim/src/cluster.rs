@@ -5,8 +5,11 @@
 //! workload are identical, so a node holds a count of them; Pending pods are a queue of their
 //! creation times, so the longest wait is exact.
 
+use crate::market::Market;
 use crate::workload::{ReplicaController, Workload};
+use smartscale_engine::engine::capacity::{self, CapacityType, LaunchPlan};
 use smartscale_engine::model::Resources;
+use smartscale_engine::Policy as Config;
 use std::collections::VecDeque;
 
 /// The shape of one worker and how long it takes to join. Keys of the `[cluster]` section.
@@ -139,6 +142,30 @@ pub struct Node {
     pub terminating: Vec<i64>,
     /// Since when the node has held no workload pod, if it holds none.
     pub idle_since: Option<i64>,
+    /// EC2 instance type.
+    pub instance_type: String,
+    /// On-demand or Spot.
+    pub capacity: CapacityType,
+    /// When a Spot worker's interruption warning comes, as drawn at launch (it may never come:
+    /// the worker may be gone first).
+    pub warning_due: Option<i64>,
+    /// When its interruption warning came, if it did.
+    pub warned_at: Option<i64>,
+    /// What the instance has (the `[cluster]` node's size, or the price table's size of a
+    /// larger type); reserve and DaemonSets as the `[cluster]` node.
+    pub size: Resources,
+    /// Workload pods it can hold.
+    pub slots: u32,
+}
+
+impl Node {
+    /// What Ready workers of this size give workload pods, millicores.
+    fn room_cpu_millis(&self, shape: &NodeShape) -> f64 {
+        self.size
+            .cpu_millis
+            .saturating_sub(shape.system_reserved.cpu_millis)
+            .saturating_sub(shape.daemonset.cpu_millis) as f64
+    }
 }
 
 impl Node {
@@ -182,6 +209,86 @@ pub struct Load {
     pub memory_ratio: Option<f64>,
 }
 
+/// How new workers are bought when a policy launches without saying (every policy but
+/// SmartScale, whose engine gives a [`LaunchPlan`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Buying {
+    /// On-demand workers of `[cluster] instance_type`.
+    OnDemand,
+    /// A mixed-instances group: each new worker keeps the policy's `ON_DEMAND_BASE_CAPACITY` and
+    /// `ON_DEMAND_PERCENTAGE_ABOVE_BASE` over the live workers ([`capacity::target`]), from its
+    /// `WORKER_INSTANCE_TYPES`.
+    Mix(Box<Config>),
+    /// Spot first from these types (price-capacity-optimized), on-demand when no pool has Spot.
+    SpotFirst(Vec<String>),
+}
+
+/// What happens on a Spot interruption warning, by policy (docs/SIMULATOR.md, "Spot and prices").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reaction {
+    /// Evict the worker's pods, as the disruption budget allows, from the warning on (the
+    /// worker is cordoned at the warning in every case).
+    pub drain: bool,
+    /// Launch a replacement at the warning (another Spot pool first, else on-demand).
+    pub replace_at_warning: bool,
+    /// Launch a replacement when the worker is terminated (an Auto Scaling group keeping its
+    /// desired capacity).
+    pub replace_at_termination: bool,
+    /// Move the pods to the other workers without a pause just before the termination (the
+    /// clairvoyant bound's idealised move).
+    pub relocate: bool,
+    /// Replacements never take the live workers (warned ones aside) past this.
+    pub max_nodes: u32,
+}
+
+impl Default for Reaction {
+    /// The product's path: cordon, drain, replacement at the warning, up to 10 workers.
+    fn default() -> Self {
+        Reaction {
+            drain: true,
+            replace_at_warning: true,
+            replace_at_termination: false,
+            relocate: false,
+            max_nodes: 10,
+        }
+    }
+}
+
+/// What the Spot market did to one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpotTally {
+    /// Interruption warnings.
+    pub interruptions: u32,
+    /// Pods evicted or lost because of them.
+    pub pods_evicted: u32,
+    /// Spot launches that found no capacity and launched on-demand instead.
+    pub fallbacks: u32,
+    /// Replacements launched for interrupted workers.
+    pub replacements: u32,
+    /// Longest time a pod displaced by an interruption waited in Pending, seconds.
+    pub longest_wait_secs: i64,
+}
+
+/// The bill of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bill {
+    /// Worker-seconds billed.
+    pub secs: f64,
+    /// Of which Spot.
+    pub spot_secs: f64,
+    /// Cost of the on-demand workers, USD (with the per-instance billing minimum).
+    pub on_demand_usd: f64,
+    /// Cost of the Spot workers, USD.
+    pub spot_usd: f64,
+}
+
+impl Bill {
+    /// Total cost, USD.
+    pub fn total_usd(&self) -> f64 {
+        self.on_demand_usd + self.spot_usd
+    }
+}
+
 /// The simulated cluster: workers, the workload's pods and its HPA.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -200,6 +307,17 @@ pub struct Cluster {
     longest_wait_secs: i64,
     hpa: ReplicaController,
     slots: u32,
+    /// The offers: prices, Spot capacity, interruptions.
+    pub market: Market,
+    /// How launches without a plan are bought.
+    pub buying: Buying,
+    /// What a Spot interruption warning sets off.
+    pub reaction: Reaction,
+    /// What the Spot market did so far.
+    pub spot: SpotTally,
+    /// For each Pending pod (same order as `pending`): displaced by an interruption.
+    displaced: VecDeque<bool>,
+    last_advance: i64,
 }
 
 impl Cluster {
@@ -208,6 +326,7 @@ impl Cluster {
     pub fn new(shape: NodeShape, workload: Workload, initial_nodes: u32, managed: bool) -> Self {
         let slots = shape.pods_per_node(workload.requests);
         let hpa = ReplicaController::new(&workload);
+        let shape_zone = shape.zones.first().cloned();
         let mut c = Cluster {
             shape,
             workload,
@@ -217,6 +336,14 @@ impl Cluster {
             longest_wait_secs: 0,
             hpa,
             slots,
+            market: Market::for_region(&Market::region_of(
+                shape_zone.as_deref().unwrap_or("us-east-1a"),
+            )),
+            buying: Buying::OnDemand,
+            reaction: Reaction::default(),
+            spot: SpotTally::default(),
+            displaced: VecDeque::new(),
+            last_advance: i64::MIN,
         };
         for _ in 0..initial_nodes {
             let i = c.launch(0, managed);
@@ -231,10 +358,105 @@ impl Cluster {
         self.slots
     }
 
-    /// Launches one worker at `now`; it is Ready `boot_delay_secs` later (see [`Cluster::advance`]).
-    /// Returns its index in [`Cluster::nodes`].
+    /// Launches one worker at `now`, bought as [`Cluster::buying`] says; it is Ready
+    /// `boot_delay_secs` later (see [`Cluster::advance`]). Returns its index in [`Cluster::nodes`].
     pub fn launch(&mut self, now: i64, managed: bool) -> usize {
+        match self.buying.clone() {
+            Buying::OnDemand => {
+                let types = [self.shape.instance_type.clone()];
+                self.launch_as(now, managed, CapacityType::OnDemand, &types, None)
+            }
+            Buying::Mix(cfg) => {
+                let live = self.live_mix();
+                let want = capacity::target(live.total() + 1, &cfg);
+                let kind = if live.on_demand < want.on_demand {
+                    CapacityType::OnDemand
+                } else {
+                    CapacityType::Spot
+                };
+                self.launch_as(now, managed, kind, &cfg.worker_instance_types, None)
+            }
+            Buying::SpotFirst(types) => {
+                self.launch_as(now, managed, CapacityType::Spot, &types, None)
+            }
+        }
+    }
+
+    /// Launches what `plan` says at `now` (its on-demand workers first); an empty type list means
+    /// `[cluster] instance_type`. Returns the new workers' indices.
+    pub fn launch_plan(&mut self, now: i64, managed: bool, plan: &LaunchPlan) -> Vec<usize> {
+        let types = if plan.instance_types.is_empty() {
+            vec![self.shape.instance_type.clone()]
+        } else {
+            plan.instance_types.clone()
+        };
+        let od = (0..plan.on_demand)
+            .map(|_| self.launch_as(now, managed, CapacityType::OnDemand, &types, None));
+        let od: Vec<usize> = od.collect();
+        let spot = (0..plan.spot)
+            .map(|_| self.launch_as(now, managed, CapacityType::Spot, &types, None))
+            .collect::<Vec<_>>();
+        [od, spot].concat()
+    }
+
+    /// Live workers (booting or Ready) not under an interruption warning, by capacity type.
+    pub fn live_mix(&self) -> capacity::Mix {
+        let mut m = capacity::Mix::default();
+        for n in self
+            .nodes
+            .iter()
+            .filter(|n| n.alive() && n.warned_at.is_none())
+        {
+            match n.capacity {
+                CapacityType::OnDemand => m.on_demand += 1,
+                CapacityType::Spot => m.spot += 1,
+            }
+        }
+        m
+    }
+
+    /// Launches one worker of `capacity` from the pool [`Market::pool`] picks among `types`
+    /// (avoiding `avoid` when another will do); Spot without capacity in any pool launches
+    /// on-demand (counted in [`SpotTally::fallbacks`]), as the product's fleet request does.
+    pub fn launch_as(
+        &mut self,
+        now: i64,
+        managed: bool,
+        capacity: CapacityType,
+        types: &[String],
+        avoid: Option<&str>,
+    ) -> usize {
+        let (capacity, instance_type) = match self.market.pool(types, capacity, now, avoid) {
+            Some(t) => (capacity, t),
+            None => {
+                self.spot.fallbacks += 1;
+                let t = self
+                    .market
+                    .pool(types, CapacityType::OnDemand, now, None)
+                    .unwrap_or_else(|| self.shape.instance_type.clone());
+                (CapacityType::OnDemand, t)
+            }
+        };
+        let size = if instance_type == self.shape.instance_type {
+            self.shape.capacity
+        } else {
+            capacity::PriceTable::shipped()
+                .size(&instance_type)
+                .map_or(self.shape.capacity, |s| Resources {
+                    cpu_millis: s.vcpu as u64 * 1000,
+                    memory_bytes: s.memory_mib * 1024 * 1024,
+                })
+        };
+        let slots = NodeShape {
+            capacity: size,
+            ..self.shape.clone()
+        }
+        .pods_per_node(self.workload.requests);
         let n = self.nodes.len();
+        let warning_due = (capacity == CapacityType::Spot)
+            .then(|| self.market.time_to_warning(n, &instance_type))
+            .flatten()
+            .map(|s| now + s);
         let zone = if self.shape.zones.is_empty() {
             "zone-a".to_string()
         } else {
@@ -253,12 +475,18 @@ impl Cluster {
             pods: 0,
             terminating: Vec::new(),
             idle_since: Some(now),
+            instance_type,
+            capacity,
+            warning_due,
+            warned_at: None,
+            size,
+            slots,
         });
         n
     }
 
     /// Moves time to `now`: booting workers whose delay has passed become Ready, stopping pods
-    /// whose grace time has passed are gone.
+    /// whose grace time has passed are gone; then the Spot market acts ([`Cluster::interrupt`]).
     pub fn advance(&mut self, now: i64) {
         for node in &mut self.nodes {
             if node.state == NodeState::Booting && node.ready_at <= now {
@@ -266,6 +494,82 @@ impl Cluster {
             }
             node.terminating.retain(|&end| end > now);
         }
+        self.interrupt(now);
+        self.last_advance = now;
+    }
+
+    /// The Spot market at `now`: warnings that are due (drawn at launch, or an ICE period starting
+    /// that reclaims the worker) cordon the worker and, by [`Cluster::reaction`], launch its
+    /// replacement; warned workers are drained as the budget allows; a worker whose warning is
+    /// [`Market::warning_secs`] old is terminated (after its pods are relocated, by the
+    /// reaction), its remaining pods lost and replaced.
+    fn interrupt(&mut self, now: i64) {
+        let starting: Vec<usize> = (0..self.market.ice.len())
+            .filter(|&k| {
+                let s = self.market.ice[k].start;
+                self.last_advance < s && s <= now
+            })
+            .collect();
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            if !n.alive() || n.capacity != CapacityType::Spot || n.warned_at.is_some() {
+                continue;
+            }
+            let due = n.warning_due.is_some_and(|t| t <= now);
+            let reclaimed = starting.iter().any(|&k| {
+                self.market.ice[k].instance_type == n.instance_type && self.market.reclaimed(i, k)
+            });
+            if due || reclaimed {
+                self.warn(i, now);
+            }
+        }
+        let warning = self.market.warning_secs;
+        for i in 0..self.nodes.len() {
+            let Some(at) = self.nodes[i].warned_at.filter(|_| self.nodes[i].alive()) else {
+                continue;
+            };
+            if now - at >= warning {
+                if self.reaction.relocate {
+                    self.relocate(i);
+                }
+                self.spot.pods_evicted += self.nodes[i].pods;
+                self.terminate_displacing(i, now);
+                if self.reaction.replace_at_termination {
+                    self.replace(i, now);
+                }
+            } else if self.reaction.drain {
+                let allowed = crate::policy::evictable(self);
+                let evicted = self.evict_displacing(i, allowed, now);
+                self.spot.pods_evicted += evicted;
+            }
+        }
+    }
+
+    /// Worker `i` gets its interruption warning at `now`.
+    fn warn(&mut self, i: usize, now: i64) {
+        self.nodes[i].warned_at = Some(now);
+        self.nodes[i].cordoned = true;
+        self.spot.interruptions += 1;
+        if self.reaction.replace_at_warning {
+            self.replace(i, now);
+        }
+    }
+
+    /// A replacement for interrupted worker `i`: Spot from another pool first, else on-demand;
+    /// none when the live workers (warned ones aside) are at the reaction's maximum.
+    fn replace(&mut self, i: usize, now: i64) {
+        if self.live_mix().total() >= self.reaction.max_nodes {
+            return;
+        }
+        let types = match &self.buying {
+            Buying::Mix(cfg) => cfg.worker_instance_types.clone(),
+            Buying::SpotFirst(types) => types.clone(),
+            Buying::OnDemand => vec![self.shape.instance_type.clone()],
+        };
+        let managed = self.nodes[i].managed;
+        let avoid = self.nodes[i].instance_type.clone();
+        self.launch_as(now, managed, CapacityType::Spot, &types, Some(&avoid));
+        self.spot.replacements += 1;
     }
 
     /// The HPA observes `rps` at `now` and the ReplicaSet creates or deletes pods to match:
@@ -281,8 +585,7 @@ impl Cluster {
         self.desired_replicas = desired;
         let current = self.live_pods();
         if desired > current {
-            self.pending
-                .extend(std::iter::repeat_n(now, (desired - current) as usize));
+            self.add_pending(now, desired - current, false);
             return;
         }
         let mut extra = current - desired;
@@ -290,6 +593,7 @@ impl Cluster {
             let Some(created) = self.pending.pop_back() else {
                 break;
             };
+            self.displaced.pop_back();
             self.longest_wait_secs = self.longest_wait_secs.max(now - created);
             extra -= 1;
         }
@@ -323,11 +627,10 @@ impl Cluster {
     pub fn schedule(&mut self, now: i64) -> u32 {
         let mut placed = 0;
         while let Some(&created) = self.pending.front() {
-            let slots = self.slots;
             let Some(node) = self
                 .nodes
                 .iter_mut()
-                .filter(|n| n.ready() && !n.cordoned && n.occupied() < slots)
+                .filter(|n| n.ready() && !n.cordoned && n.occupied() < n.slots)
                 .min_by_key(|n| n.occupied())
             else {
                 break;
@@ -335,10 +638,40 @@ impl Cluster {
             node.pods += 1;
             node.idle_since = None;
             self.pending.pop_front();
+            if self.displaced.pop_front() == Some(true) {
+                self.spot.longest_wait_secs = self.spot.longest_wait_secs.max(now - created);
+            }
             self.longest_wait_secs = self.longest_wait_secs.max(now - created);
             placed += 1;
         }
         placed
+    }
+
+    /// Adds `count` Pending pods created at `now`, `displaced` by an interruption or not.
+    fn add_pending(&mut self, now: i64, count: u32, displaced: bool) {
+        self.pending
+            .extend(std::iter::repeat_n(now, count as usize));
+        self.displaced
+            .extend(std::iter::repeat_n(displaced, count as usize));
+    }
+
+    /// Pending pods displaced by a Spot interruption.
+    pub fn displaced_pending(&self) -> u32 {
+        self.displaced.iter().filter(|&&d| d).count() as u32
+    }
+
+    /// Longest time a pod displaced by an interruption has spent Pending, counting those still
+    /// Pending at `now`.
+    pub fn max_displaced_secs(&self, now: i64) -> i64 {
+        let waiting = self
+            .pending
+            .iter()
+            .zip(&self.displaced)
+            .filter(|(_, &d)| d)
+            .map(|(&c, _)| now - c)
+            .max()
+            .unwrap_or(0);
+        self.spot.longest_wait_secs.max(waiting)
     }
 
     /// Longest time any pod has spent Pending, counting pods still Pending at `now`.
@@ -360,6 +693,14 @@ impl Cluster {
     /// Evicts up to `count` serving pods from worker `i` at `now`: each stops over the grace time
     /// and the ReplicaSet creates its replacement, Pending, at once. Returns how many it evicted.
     pub fn evict(&mut self, i: usize, count: u32, now: i64) -> u32 {
+        self.evict_as(i, count, now, false)
+    }
+
+    fn evict_displacing(&mut self, i: usize, count: u32, now: i64) -> u32 {
+        self.evict_as(i, count, now, true)
+    }
+
+    fn evict_as(&mut self, i: usize, count: u32, now: i64, displaced: bool) -> u32 {
         let grace = self.workload.termination_grace_secs as i64;
         let node = &mut self.nodes[i];
         let n = count.min(node.pods);
@@ -369,7 +710,7 @@ impl Cluster {
         if node.pods == 0 {
             node.idle_since.get_or_insert(now);
         }
-        self.pending.extend(std::iter::repeat_n(now, n as usize));
+        self.add_pending(now, n, displaced);
         n
     }
 
@@ -377,13 +718,12 @@ impl Cluster {
     /// fewest pods first, without a pause in service (what no real cluster can do: the clairvoyant
     /// bound's idealised move). Pods that fit nowhere stay. Returns how many moved.
     pub fn relocate(&mut self, i: usize) -> u32 {
-        let slots = self.slots;
         let mut moved = 0;
         while self.nodes[i].pods > 0 {
             let Some(to) = (0..self.nodes.len())
                 .filter(|&j| {
                     let n = &self.nodes[j];
-                    j != i && n.ready() && !n.cordoned && n.occupied() < slots
+                    j != i && n.ready() && !n.cordoned && n.occupied() < n.slots
                 })
                 .min_by_key(|&j| self.nodes[j].occupied())
             else {
@@ -399,6 +739,14 @@ impl Cluster {
 
     /// Terminates worker `i` at `now`. Pods still bound to it are lost and replaced (Pending).
     pub fn terminate(&mut self, i: usize, now: i64) {
+        self.terminate_as(i, now, false)
+    }
+
+    fn terminate_displacing(&mut self, i: usize, now: i64) {
+        self.terminate_as(i, now, true)
+    }
+
+    fn terminate_as(&mut self, i: usize, now: i64, displaced: bool) {
         let node = &mut self.nodes[i];
         if !node.alive() {
             return;
@@ -408,7 +756,7 @@ impl Cluster {
         node.terminating.clear();
         node.state = NodeState::Terminated;
         node.terminated_at = Some(now);
-        self.pending.extend(std::iter::repeat_n(now, lost as usize));
+        self.add_pending(now, lost, displaced);
     }
 
     /// Workers that exist (booting or Ready).
@@ -445,11 +793,14 @@ impl Cluster {
         let w = &self.workload;
         let serving = self.serving_pods();
         let usage = w.pod_usage(rps, serving);
-        let room = self.shape.room_for_pods().cpu_millis as f64;
         let overhead = self.shape.overhead();
-        let cap = self.shape.capacity;
         let (mut served, mut ratio_sum, mut mem_used, mut ready) = (0.0, 0.0, 0.0, 0u32);
+        let (mut room_sum, mut mem_cap) = (0.0, 0.0);
         for n in self.nodes.iter().filter(|n| n.ready()) {
+            let room = n.room_cpu_millis(&self.shape);
+            let cap = n.size;
+            room_sum += room;
+            mem_cap += cap.memory_bytes.max(1) as f64;
             let stopping = n.terminating.len() as f64;
             let pods_cpu = (n.pods as f64 * usage.cpu_millis).min(room);
             served += pods_cpu;
@@ -460,28 +811,35 @@ impl Cluster {
                 + stopping * w.memory_base_bytes as f64;
             ready += 1;
         }
-        let mem_cap = ready as f64 * cap.memory_bytes.max(1) as f64;
         Load {
             serving_pods: serving,
             demand_cpu_millis: w.cpu_demand_millis(rps, serving),
             served_cpu_millis: served,
-            ready_capacity_cpu_millis: ready as f64 * room,
+            ready_capacity_cpu_millis: room_sum,
             cpu_ratio: (ready > 0).then(|| ratio_sum / ready as f64),
             memory_ratio: (ready > 0).then(|| (mem_used / mem_cap).min(1.0)),
         }
     }
 
     /// Worker-seconds billed up to `now` and their cost: per-second billing with a minimum of
-    /// `minimum_billed_secs` per instance (EC2 Linux: 60 s), at `hourly_usd` per worker-hour.
-    pub fn bill(&self, now: i64, hourly_usd: f64, minimum_billed_secs: u64) -> (f64, f64) {
-        let mut secs = 0.0;
-        let mut charged = 0.0;
+    /// `minimum_billed_secs` per instance (EC2 Linux: 60 s), each worker at the market's hourly
+    /// price of its instance type and capacity type.
+    pub fn bill(&self, now: i64, minimum_billed_secs: u64) -> Bill {
+        let mut b = Bill::default();
         for n in &self.nodes {
             let s = n.billed_secs(now) as f64;
-            secs += s;
-            charged += s.max(minimum_billed_secs as f64);
+            let usd = s.max(minimum_billed_secs as f64) / 3600.0
+                * self.market.price(&n.instance_type, n.capacity);
+            b.secs += s;
+            match n.capacity {
+                CapacityType::OnDemand => b.on_demand_usd += usd,
+                CapacityType::Spot => {
+                    b.spot_secs += s;
+                    b.spot_usd += usd;
+                }
+            }
         }
-        (secs, charged / 3600.0 * hourly_usd)
+        b
     }
 }
 
@@ -570,8 +928,7 @@ mod tests {
         assert_eq!((c.nodes[0].pods, c.nodes[1].pods), (0, 6));
         assert_eq!(c.live_pods(), 6);
         c.terminate(0, 3600);
-        let (secs, _) = c.bill(7200, 0.0208, 60);
-        assert_eq!(secs, 3600.0 + 7200.0);
+        assert_eq!(c.bill(7200, 60).secs, 3600.0 + 7200.0);
     }
 
     #[test]
@@ -581,9 +938,117 @@ mod tests {
         let b = c.launch(0, true);
         c.terminate(a, 1);
         c.terminate(b, 5400);
-        let (secs, cost) = c.bill(10_000, 3.6, 60);
-        assert_eq!(secs, 5401.0);
+        c.market.offers.get_mut("t3.small").unwrap().on_demand = 3.6;
+        let bill = c.bill(10_000, 60);
+        assert_eq!(bill.secs, 5401.0);
+        let cost = bill.total_usd();
         assert!((cost - (60.0 + 5400.0) / 1000.0).abs() < 1e-9, "{cost}");
+        assert_eq!(bill.spot_usd, 0.0);
+    }
+
+    /// A Spot worker warned at 1000 s under each policy's reaction: cordoned at once, drained
+    /// (or not), replaced at the warning or at the end, terminated 120 s later; the displaced pods
+    /// are counted and the bill splits by capacity type.
+    #[test]
+    fn interruptions_follow_the_reaction() {
+        use crate::market::Ice;
+        struct Case {
+            name: &'static str,
+            reaction: Reaction,
+            /// Workers alive just after the warning, and just after the termination.
+            alive: (u32, u32),
+            /// Pods displaced by the interruption in all.
+            evicted: u32,
+        }
+        let product = Reaction::default();
+        let cases = [
+            Case {
+                name: "the product: replacement at the warning",
+                reaction: product,
+                alive: (3, 2),
+                evicted: 3,
+            },
+            Case {
+                name: "an Auto Scaling group: replacement at the end",
+                reaction: Reaction {
+                    replace_at_warning: false,
+                    replace_at_termination: true,
+                    ..product
+                },
+                alive: (2, 2),
+                evicted: 3,
+            },
+            Case {
+                name: "the bound: pods moved, none displaced",
+                reaction: Reaction {
+                    drain: false,
+                    relocate: true,
+                    ..product
+                },
+                alive: (3, 2),
+                evicted: 0,
+            },
+        ];
+        for c in cases {
+            let mut cl = cluster(1);
+            cl.market = Market::for_region("us-east-1");
+            cl.market.interruption_rate_pct = Some(0.0);
+            cl.market.ice.push(Ice {
+                instance_type: "t3.small".into(),
+                start: 1000,
+                end: 1100,
+                reclaim: 1.0,
+            });
+            cl.reaction = c.reaction;
+            let types = ["t3.small".to_string(), "t3a.small".to_string()];
+            let spot = cl.launch_as(0, true, CapacityType::Spot, &types[..1], None);
+            cl.advance(90);
+            cl.set_replicas(90, 6);
+            cl.schedule(90);
+            assert_eq!(cl.nodes[spot].pods, 3, "case {}", c.name);
+            cl.advance(1000);
+            assert!(cl.nodes[spot].cordoned, "case {}", c.name);
+            assert_eq!(cl.alive_count(), c.alive.0, "case {}", c.name);
+            if c.reaction.replace_at_warning {
+                let r = cl.nodes.last().unwrap();
+                assert_eq!(
+                    (r.capacity, r.instance_type.as_str()),
+                    (CapacityType::OnDemand, "t3.small"),
+                    "case {}: no Spot left in the only type: on-demand",
+                    c.name
+                );
+                assert_eq!(cl.spot.fallbacks, 1, "case {}", c.name);
+            }
+            let mut t = 1000;
+            while t < 1120 {
+                t += 5;
+                cl.advance(t);
+                cl.schedule(t);
+            }
+            assert!(!cl.nodes[spot].alive(), "case {}: gone after 120 s", c.name);
+            assert_eq!(cl.spot.interruptions, 1, "case {}", c.name);
+            assert_eq!(cl.spot.pods_evicted, c.evicted, "case {}", c.name);
+            let alive = cl.alive_count();
+            assert_eq!(alive, c.alive.1, "case {}", c.name);
+            let bill = cl.bill(3600, 60);
+            assert!(
+                bill.spot_usd > 0.0 && bill.on_demand_usd > 0.0,
+                "case {}",
+                c.name
+            );
+            // The interrupted worker's 1120 s, plus a Spot replacement launched after the ICE.
+            let want = if c.reaction.replace_at_termination {
+                1120.0 + 3600.0 - 1120.0
+            } else {
+                1120.0
+            };
+            assert!(
+                (bill.spot_secs - want).abs() < 1e-9,
+                "case {}: {}",
+                c.name,
+                bill.spot_secs
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod builtin;
 pub mod chart;
 pub mod cluster;
 pub mod family;
+pub mod market;
 pub mod observe;
 pub mod policy;
 pub mod report;

@@ -6,8 +6,9 @@
 //! samples in the closed range `[now − w, now]` (13 for a fully covered 3 m window), and the sample
 //! count covers those older than the current one (exactly `w / interval` = 12 when fully covered).
 
-use crate::cluster::{Cluster, NodeState};
+use crate::cluster::{Cluster, NodeShape, NodeState};
 use chrono::{DateTime, Duration, Utc};
+use smartscale_engine::engine::capacity::CapacityType;
 use smartscale_engine::model::{
     ClusterView, MetricName, MetricsSnapshot, NodeInfo, OwnerKind, PodInfo, PodPhase, Provenance,
     Windowed,
@@ -200,6 +201,7 @@ pub fn cluster_view(cluster: &Cluster, start: DateTime<Utc>) -> ClusterView {
         instance_id: None,
         zone: shape.zones.first().cloned(),
         instance_type: Some(shape.instance_type.clone()),
+        capacity_type: CapacityType::OnDemand,
         ready: true,
         unschedulable: false,
         control_plane: true,
@@ -225,19 +227,24 @@ pub fn cluster_view(cluster: &Cluster, start: DateTime<Utc>) -> ClusterView {
             )),
             instance_id: Some(n.instance_id.clone()),
             zone: Some(n.zone.clone()),
-            instance_type: Some(shape.instance_type.clone()),
+            instance_type: Some(n.instance_type.clone()),
+            capacity_type: n.capacity,
             ready: n.state == NodeState::Ready,
             unschedulable: n.cordoned,
             control_plane: false,
             managed: n.managed,
             created_at: at(n.launched_at),
             idle_since: n.idle_since.map(at),
-            allocatable: shape.allocatable(),
+            allocatable: NodeShape {
+                capacity: n.size,
+                ..shape.clone()
+            }
+            .allocatable(),
             labels: BTreeMap::from([
                 ("topology.kubernetes.io/zone".to_string(), n.zone.clone()),
                 (
                     "node.kubernetes.io/instance-type".to_string(),
-                    shape.instance_type.clone(),
+                    n.instance_type.clone(),
                 ),
             ]),
             annotations: BTreeMap::new(),

@@ -50,7 +50,70 @@ pub fn table(scenario: &Scenario, results: &[RunResult]) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
+    out.push_str(&aligned(&header, &rows));
+    let _ = writeln!(
+        out,
+        "saving: against the baseline ({} fixed workers); × oracle: worker-hours over the clairvoyant bound's; \
+overload: demanded CPU above {:.0}% of Ready capacity;\n\
+cluster-autoscaler-model and karpenter-model are models of Cluster Autoscaler's and Karpenter's defaults, not the products",
+        scenario.baseline_nodes,
+        scenario.simulation.overload_ratio * 100.0
+    );
+    if results.iter().any(|r| r.summary.spot_share_pct > 0.0) {
+        out.push_str(&capacity_table(scenario, results));
+    }
+    out
+}
+
+/// The cost by capacity type and what the Spot market did, per policy (printed when a policy
+/// bought Spot).
+fn capacity_table(scenario: &Scenario, results: &[RunResult]) -> String {
+    let header = [
+        "policy",
+        "on-demand $",
+        "Spot $",
+        "Spot share",
+        "interruptions",
+        "pods evicted",
+        "their pending pod-min",
+        "their max pending",
+        "Spot fallbacks",
+    ];
+    let rows: Vec<[String; 9]> = results
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            [
+                s.policy.clone(),
+                format!("{:.2}", s.cost_on_demand_usd),
+                format!("{:.2}", s.cost_spot_usd),
+                format!("{:.1}%", s.spot_share_pct),
+                s.interruptions.to_string(),
+                s.pods_evicted_by_interruptions.to_string(),
+                format!("{:.1}", s.interruption_pending_pod_minutes),
+                format!("{:.0}s", s.max_interruption_pending_seconds),
+                s.spot_fallbacks.to_string(),
+            ]
+        })
+        .collect();
+    let m = &scenario.market;
+    let rate = m
+        .interruption_rate_pct
+        .map_or("each pool's Spot Instance Advisor band".into(), |r| {
+            format!("{r:.1}% per month")
+        });
+    format!(
+        "\nCapacity ({} prices; Spot interruptions: {rate}, seed {}; {} ICE period(s)):\n{}",
+        m.region,
+        m.seed,
+        m.ice.len(),
+        aligned(&header, &rows)
+    )
+}
+
+/// `rows` under `header`, the first column left-aligned and the rest right-aligned, with a rule.
+fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
         .map(|c| {
             rows.iter()
                 .map(|r| r[c].len())
@@ -70,26 +133,16 @@ pub fn table(scenario: &Scenario, results: &[RunResult]) -> String {
         }
         l
     };
+    let mut out = String::new();
     let _ = writeln!(out, "{}", line(header.to_vec()));
-    let _ = writeln!(
-        out,
-        "{}",
-        line(widths.iter().map(|_| "").collect())
-            .chars()
-            .map(|_| '-')
-            .collect::<String>()
-    );
-    for r in &rows {
+    let rule: String = line(widths.iter().map(|_| "").collect())
+        .chars()
+        .map(|_| '-')
+        .collect();
+    let _ = writeln!(out, "{rule}");
+    for r in rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
     }
-    let _ = writeln!(
-        out,
-        "saving: against the baseline ({} fixed workers); × oracle: worker-hours over the clairvoyant bound's; \
-overload: demanded CPU above {:.0}% of Ready capacity;\n\
-cluster-autoscaler-model and karpenter-model are models of Cluster Autoscaler's and Karpenter's defaults, not the products",
-        scenario.baseline_nodes,
-        scenario.simulation.overload_ratio * 100.0
-    );
     out
 }
 

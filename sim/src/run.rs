@@ -54,6 +54,22 @@ pub struct Summary {
     pub node_hours: f64,
     /// Their cost, USD (with the per-instance billing minimum).
     pub cost_usd: f64,
+    /// Of which on-demand workers, USD.
+    pub cost_on_demand_usd: f64,
+    /// Of which Spot workers, USD.
+    pub cost_spot_usd: f64,
+    /// Share of the worker-hours on Spot, percent.
+    pub spot_share_pct: f64,
+    /// Spot interruption warnings.
+    pub interruptions: u32,
+    /// Pods evicted (or lost at the termination) because of an interruption.
+    pub pods_evicted_by_interruptions: u32,
+    /// Pending pod-minutes of the pods interruptions displaced.
+    pub interruption_pending_pod_minutes: f64,
+    /// Longest time one pod displaced by an interruption stayed Pending, seconds.
+    pub max_interruption_pending_seconds: f64,
+    /// Spot launches that found no capacity and launched on-demand.
+    pub spot_fallbacks: u32,
     /// Saving against the baseline of the same run, percent (negative: costs more).
     pub savings_pct: f64,
     /// Worker-hours over the oracle's in the same run (1.0 = the bound; 0 without an oracle run).
@@ -114,6 +130,9 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         kind.initial_nodes(scenario),
         scenario.initial_nodes_managed,
     );
+    cluster.market = scenario.market.clone();
+    cluster.buying = kind.buying(scenario);
+    cluster.reaction = kind.reaction(scenario);
     let mut policy = policy::build(kind, scenario);
     let mut observer = Observer::new(&scenario.policy, sim.cpu_rate_window_secs);
     let mut traffic = scenario.trace.cursor(scenario.interpolation);
@@ -121,6 +140,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
     let mut events = Vec::new();
     let dt = tick as f64;
     let (mut pending_secs, mut overload_secs, mut demand, mut unserved) = (0.0, 0.0, 0.0, 0.0);
+    let mut displaced_secs = 0.0;
     let (mut cpu_sum, mut cpu_n) = (0.0, 0u64);
     let (mut nodes_min, mut nodes_max) = (u32::MAX, 0);
 
@@ -136,6 +156,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         observer.tick(t, load.cpu_ratio);
         if t < duration {
             pending_secs += cluster.pending.len() as f64 * dt;
+            displaced_secs += cluster.displaced_pending() as f64 * dt;
             if load.demand_cpu_millis > sim.overload_ratio * load.ready_capacity_cpu_millis {
                 overload_secs += dt;
             }
@@ -182,18 +203,27 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
     }
     progress(duration as u64);
 
-    let (node_secs, cost) = cluster.bill(
-        duration,
-        scenario.pricing.hourly_usd,
-        scenario.pricing.minimum_billed_secs,
-    );
+    let bill = cluster.bill(duration, scenario.pricing.minimum_billed_secs);
+    let spot = cluster.spot;
     let count = |k: EventKind| events.iter().filter(move |e| e.kind == k);
     let summary = Summary {
         scenario: scenario.name.clone(),
         policy: kind.label().into(),
         duration_hours: duration as f64 / 3600.0,
-        node_hours: node_secs / 3600.0,
-        cost_usd: cost,
+        node_hours: bill.secs / 3600.0,
+        cost_usd: bill.total_usd(),
+        cost_on_demand_usd: bill.on_demand_usd,
+        cost_spot_usd: bill.spot_usd,
+        spot_share_pct: if bill.secs > 0.0 {
+            100.0 * bill.spot_secs / bill.secs
+        } else {
+            0.0
+        },
+        interruptions: spot.interruptions,
+        pods_evicted_by_interruptions: spot.pods_evicted,
+        interruption_pending_pod_minutes: displaced_secs / 60.0,
+        max_interruption_pending_seconds: cluster.max_displaced_secs(duration) as f64,
+        spot_fallbacks: spot.fallbacks,
         savings_pct: 0.0,
         vs_oracle: 0.0,
         pending_pod_minutes: pending_secs / 60.0,

@@ -98,6 +98,30 @@ fn bad_input_exits_non_zero_with_file_and_line() {
             "time,rps\n0,1\n60,2\n",
             "s.toml:4: unknown policy setting `MIN_NODE`",
         ),
+        (
+            "an ICE period without its start",
+            "[scenario]\ntrace = \"t.csv\"\n[spot]\nice = [{ instance_type = \"t3.small\", duration = \"1h\" }]\n",
+            "time,rps\n0,1\n60,2\n",
+            "s.toml:4: ice: each period needs instance_type, start and duration",
+        ),
+        (
+            "a Spot discount of 100 %",
+            "[scenario]\ntrace = \"t.csv\"\n[pricing]\nspot_discount = 100\n",
+            "time,rps\n0,1\n60,2\n",
+            "s.toml:4: spot_discount: 100 must be below 100",
+        ),
+        (
+            "an interruption rate above 100 %",
+            "[scenario]\ntrace = \"t.csv\"\n[spot]\ninterruption_rate = \"120%\"\n",
+            "time,rps\n0,1\n60,2\n",
+            "s.toml:4: interruption_rate: 120 is outside 0-100",
+        ),
+        (
+            "a launchable type without a price",
+            "[scenario]\ntrace = \"t.csv\"\n[policy]\nWORKER_INSTANCE_TYPES = \"m9.huge\"\n",
+            "time,rps\n0,1\n60,2\n",
+            "no price for m9.huge in us-east-1",
+        ),
     ];
     for (name, toml, csv, want) in cases {
         std::fs::write(dir.path().join("s.toml"), toml).unwrap();

@@ -36,8 +36,6 @@ pub struct Config {
     pub launch_template_id: Option<String>,
     /// `LAUNCH_TEMPLATE_VERSION`: version of the launch template.
     pub launch_template_version: String,
-    /// `WORKER_INSTANCE_TYPES`: instance types tried in order.
-    pub worker_instance_types: Vec<String>,
     /// `USE_SPOT`: launch Spot first, falling back to on-demand.
     pub use_spot: bool,
     /// `PROMETHEUS_TIMEOUT`: total time budget for one metrics snapshot.
@@ -97,7 +95,6 @@ impl Config {
             master_node_tag: r.tag("MASTER_NODE_TAG"),
             launch_template_id: r.optional("LAUNCH_TEMPLATE_ID"),
             launch_template_version: r.string("LAUNCH_TEMPLATE_VERSION"),
-            worker_instance_types: r.list("WORKER_INSTANCE_TYPES"),
             use_spot: r.parse("USE_SPOT", parse_bool),
             prometheus_timeout_secs: r.parse("PROMETHEUS_TIMEOUT", parse_duration_secs),
             lock_ttl_secs: r.parse("LOCK_TTL", parse_duration_secs),
@@ -113,12 +110,6 @@ impl Config {
             if secs == 0 {
                 r.problem(var, "must be longer than 0s".into());
             }
-        }
-        if cfg.worker_instance_types.is_empty() {
-            r.problem(
-                "WORKER_INSTANCE_TYPES",
-                "must name at least one instance type, for example t3.small".into(),
-            );
         }
         let problems = r.into_problems();
         if problems.is_empty() {

@@ -27,6 +27,7 @@ fn node(i: usize) -> NodeInfo {
         instance_id: Some(instance),
         zone: Some(zone.into()),
         instance_type: Some("t3.small".into()),
+        capacity_type: smartscale_engine::engine::capacity::CapacityType::OnDemand,
         ready: true,
         unschedulable: false,
         control_plane: i == 0,

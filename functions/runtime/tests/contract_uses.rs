@@ -62,6 +62,7 @@ impl Recorder {
                 addresses: vec![format!("10.0.0.{}", id.len())],
                 zone: Some("eu-west-1a".into()),
                 instance_type: Some("t3.small".into()),
+                capacity_type: smartscale_core::model::CapacityType::OnDemand,
                 ready: true,
                 unschedulable: false,
                 control_plane: false,

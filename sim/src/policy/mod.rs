@@ -20,10 +20,11 @@ pub use karpenter::{KarpenterModel, Method};
 pub use oracle::{need as oracle_need, Oracle};
 pub use smartscale::{smartscale_decide, SmartScale};
 
-use crate::cluster::Cluster;
+use crate::cluster::{Buying, Cluster, Reaction};
 use crate::observe::Observer;
 use crate::scenario::Scenario;
 use chrono::{DateTime, Duration, Utc};
+use smartscale_engine::engine::capacity;
 use std::collections::BTreeMap;
 
 /// Which policy a run simulates.
@@ -68,6 +69,57 @@ impl PolicyKind {
             PolicyKind::Baseline => scenario.baseline_nodes,
             PolicyKind::Oracle => Oracle::initial_nodes(scenario),
             _ => scenario.initial_nodes,
+        }
+    }
+}
+
+/// The Spot offers of each policy. Every policy sees the same market (prices, ICE periods,
+/// interruption draws); with a `[policy]` that buys Spot (`ON_DEMAND_PERCENTAGE_ABOVE_BASE` below
+/// 100) each buys as its real counterpart would, from SmartScale's `WORKER_INSTANCE_TYPES`:
+/// the Cluster Autoscaler model through a mixed-instances Auto Scaling group with SmartScale's
+/// base and percentage, the Karpenter model Spot first (a NodePool allowing `spot` and
+/// `on-demand`, price-capacity-optimized), the oracle with SmartScale's mix. SmartScale itself
+/// launches what its engine's `LaunchPlan` says (the same mix). The baseline stays on-demand.
+impl PolicyKind {
+    /// How the policy's launches are bought in `scenario`.
+    pub fn buying(self, scenario: &Scenario) -> Buying {
+        let cfg = &scenario.policy;
+        if !capacity::uses_spot(cfg) || self == PolicyKind::Baseline {
+            return Buying::OnDemand;
+        }
+        match self {
+            PolicyKind::KarpenterModel => Buying::SpotFirst(cfg.worker_instance_types.clone()),
+            _ => Buying::Mix(Box::new(cfg.clone())),
+        }
+    }
+
+    /// What an interruption warning sets off for the policy: SmartScale's spot path and
+    /// Karpenter's interruption handling cordon, drain and launch a replacement at the warning;
+    /// with the Cluster Autoscaler the AWS Node Termination Handler cordons and drains, and the
+    /// Auto Scaling group replaces the instance once it is terminated; the oracle launches the
+    /// replacement at the warning and moves the pods over without a pause before the end.
+    pub fn reaction(self, scenario: &Scenario) -> Reaction {
+        let max_nodes = match self {
+            PolicyKind::ClusterAutoscalerModel => scenario.cluster_autoscaler.max_nodes,
+            PolicyKind::KarpenterModel => scenario.karpenter.max_nodes,
+            _ => scenario.policy.max_nodes,
+        };
+        let base = Reaction {
+            max_nodes,
+            ..Reaction::default()
+        };
+        match self {
+            PolicyKind::ClusterAutoscalerModel => Reaction {
+                replace_at_warning: false,
+                replace_at_termination: true,
+                ..base
+            },
+            PolicyKind::Oracle => Reaction {
+                drain: false,
+                relocate: true,
+                ..base
+            },
+            _ => base,
         }
     }
 }

@@ -102,7 +102,8 @@ impl Policy for Oracle {
     fn step(&mut self, now: i64, cluster: &mut Cluster, _: &Observer, _: Ctx<'_>) -> Vec<Event> {
         let mut events = Vec::new();
         let i = (now / self.tick) as usize;
-        let alive = cluster.alive_count();
+        // Workers under an interruption warning are on their way out: their replacement counts.
+        let alive = cluster.live_mix().total();
         let ahead = self.at(i + self.boot_ticks);
         if ahead > alive {
             for _ in 0..ahead - alive {
@@ -121,9 +122,9 @@ impl Policy for Oracle {
             .max()
             .unwrap_or(0);
         let mut removed = 0;
-        while cluster.alive_count() > keep {
+        while cluster.live_mix().total() > keep {
             let Some(n) = (0..cluster.nodes.len())
-                .filter(|&j| cluster.nodes[j].alive())
+                .filter(|&j| cluster.nodes[j].alive() && cluster.nodes[j].warned_at.is_none())
                 .min_by_key(|&j| (cluster.nodes[j].ready(), cluster.nodes[j].occupied()))
             else {
                 break;

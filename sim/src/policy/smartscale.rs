@@ -228,11 +228,11 @@ impl Policy for SmartScale {
         };
         let decision = smartscale_decide(&inputs, &self.state, cfg, at);
         match &decision {
-            Decision::ScaleUp { count, .. } => {
+            Decision::ScaleUp { count, launch, .. } => {
                 let deadline = Self::deadline(OperationKind::ScaleUp, cfg, now, ctx);
                 let before = cluster.alive_count();
                 let mut op = self.operation(OperationKind::ScaleUp, now, deadline, ctx, &decision);
-                let nodes: Vec<usize> = (0..*count).map(|_| cluster.launch(now, true)).collect();
+                let nodes = cluster.launch_plan(now, true, launch);
                 op.instance_ids = nodes
                     .iter()
                     .map(|&i| cluster.nodes[i].instance_id.clone())

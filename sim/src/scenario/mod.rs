@@ -14,6 +14,7 @@ pub use error::{Located, ScenarioError};
 pub use trace::{parse_trace, Interpolation, Trace, TraceCursor};
 
 use crate::cluster::NodeShape;
+use crate::market::Market;
 use crate::workload::Workload;
 use chrono::{DateTime, FixedOffset};
 use reader::{line_of, line_of_key_in, Entries, Reader};
@@ -166,6 +167,9 @@ pub struct Scenario {
     pub workload: Workload,
     /// Cost model.
     pub pricing: Pricing,
+    /// The offers every policy gets: prices per type and capacity type, Spot capacity and
+    /// interruptions (`[pricing]`, `[spot]`).
+    pub market: Market,
     /// Workers of the fixed-size baseline.
     pub baseline_nodes: u32,
     /// Cluster Autoscaler model.
@@ -178,12 +182,13 @@ pub struct Scenario {
     pub policy_overrides: BTreeMap<String, String>,
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "scenario",
     "simulation",
     "cluster",
     "workload",
     "pricing",
+    "spot",
     "baseline",
     "cluster_autoscaler",
     "karpenter",
@@ -253,10 +258,17 @@ pub fn parse(
     let (node, initial_nodes, initial_nodes_managed) = sections::cluster(&mut r, take("cluster").1);
     let (workload_line, w) = take("workload");
     let workload = sections::workload(&mut r, w, workload_line, &node);
-    let pricing = sections::pricing(&mut r, take("pricing").1);
     let baseline_nodes = sections::baseline(&mut r, take("baseline").1);
     let (policy_line, p) = take("policy");
     let (policy, policy_overrides) = sections::policy(&mut r, p, policy_line);
+    let launchable: Vec<String> = std::iter::once(node.instance_type.clone())
+        .chain(policy.worker_instance_types.iter().cloned())
+        .chain(policy.burst_instance_types.iter().cloned())
+        .collect();
+    let (pricing_line, pr) = take("pricing");
+    let (pricing, mut market) = sections::pricing(&mut r, pr, pricing_line, &node, &launchable);
+    let (spot_line, sp) = take("spot");
+    sections::spot(&mut r, sp, spot_line, &mut market);
     let (ca_line, a) = take("cluster_autoscaler");
     let cluster_autoscaler =
         sections::cluster_autoscaler(&mut r, a, ca_line, &policy, simulation.tick_secs);
@@ -307,6 +319,7 @@ pub fn parse(
         initial_nodes_managed,
         workload,
         pricing,
+        market,
         baseline_nodes,
         cluster_autoscaler,
         karpenter,

@@ -4,7 +4,9 @@
 use super::reader::{line_of, Entries, Reader};
 use super::{CaSettings, Interpolation, KarpenterSettings, Pricing, Simulation};
 use crate::cluster::NodeShape;
+use crate::market::{Ice, Market};
 use crate::workload::Workload;
+use smartscale_engine::engine::capacity::{Band, Offer};
 use smartscale_engine::model::Resources;
 use smartscale_engine::{Error as CoreError, Policy as Config};
 use std::cell::RefCell;
@@ -155,15 +157,163 @@ pub(crate) fn workload(r: &mut Reader<'_>, w: Entries, line: usize, node: &NodeS
     workload
 }
 
-/// `[pricing]`: price per worker-hour and the billing minimum.
-pub(crate) fn pricing(r: &mut Reader<'_>, p: Entries) -> Pricing {
+/// `[pricing]`: the billing minimum, the region whose prices apply (default: the first zone's),
+/// and overrides of the price table: `hourly_usd` (on-demand price of `[cluster] instance_type`),
+/// `spot_discount` (every Spot price = on-demand × (1 − it)), `prices` (per type
+/// `{ on_demand = …, spot = … }`). Returns the pricing and the market's prices; a type the
+/// policies may launch without a price is a problem.
+pub(crate) fn pricing(
+    r: &mut Reader<'_>,
+    p: Entries,
+    line: usize,
+    node: &NodeShape,
+    launchable: &[String],
+) -> (Pricing, Market) {
     let dp = Pricing::default();
-    let pricing = Pricing {
-        hourly_usd: r.number(&p, "hourly_usd", dp.hourly_usd),
-        minimum_billed_secs: r.duration(&p, "minimum_billed", dp.minimum_billed_secs),
-    };
+    let minimum_billed_secs = r.duration(&p, "minimum_billed", dp.minimum_billed_secs);
+    let default_region = Market::region_of(node.zones.first().map_or("us-east-1a", |z| z.as_str()));
+    let region = r.string(&p, "region", &default_region);
+    let mut market = Market::for_region(&region);
+    if let Some((at, v)) = r.take(&p, "prices") {
+        match v {
+            Value::Table(t) => {
+                for (ty, prices) in t {
+                    let get = |k: &str| {
+                        prices
+                            .get(k)
+                            .and_then(|x| x.as_float().or(x.as_integer().map(|i| i as f64)))
+                    };
+                    let (Some(od), Some(spot)) = (get("on_demand"), get("spot")) else {
+                        r.bad(
+                            at,
+                            format!("prices.{ty}: needs on_demand and spot, USD per hour"),
+                        );
+                        continue;
+                    };
+                    let band = market
+                        .offers
+                        .get(&ty)
+                        .map_or(Band::Under5, |o| o.interruption_band);
+                    market.offers.insert(
+                        ty,
+                        Offer {
+                            on_demand: od,
+                            spot,
+                            interruption_band: band,
+                        },
+                    );
+                }
+            }
+            other => r.bad(
+                at,
+                format!(
+                    "prices: a {} is not a table of instance types",
+                    other.type_str()
+                ),
+            ),
+        }
+    }
+    let hourly = r.number(&p, "hourly_usd", f64::NAN);
+    if !hourly.is_nan() {
+        let o = market
+            .offers
+            .entry(node.instance_type.clone())
+            .or_insert(Offer {
+                on_demand: hourly,
+                spot: hourly,
+                interruption_band: Band::Under5,
+            });
+        o.on_demand = hourly;
+    }
+    let discount = r.number(&p, "spot_discount", f64::NAN);
+    if !discount.is_nan() {
+        if discount >= 100.0 {
+            let at = r.line_of_key(&p, "spot_discount", line);
+            r.bad(
+                at,
+                format!("spot_discount: {discount} must be below 100 (percent)"),
+            );
+        }
+        for o in market.offers.values_mut() {
+            o.spot = o.on_demand * (1.0 - discount / 100.0);
+        }
+    }
     r.finish(p, "pricing");
-    pricing
+    for ty in launchable {
+        if !market.offers.contains_key(ty) {
+            r.bad(
+                line,
+                format!("no price for {ty} in {region}: add it to [pricing] prices or pick a region of functions/engine/prices.json"),
+            );
+        }
+    }
+    let hourly_usd = market
+        .offers
+        .get(&node.instance_type)
+        .map_or(dp.hourly_usd, |o| o.on_demand);
+    (
+        Pricing {
+            hourly_usd,
+            minimum_billed_secs,
+        },
+        market,
+    )
+}
+
+/// `[spot]`: `interruption_rate` (percent of a pool's Spot workers interrupted per month;
+/// default: the pool's Spot Instance Advisor band, upper edge), `warning` (2m), `seed`, and `ice`,
+/// a list of `{ instance_type, start, duration, reclaim }` periods without Spot capacity.
+pub(crate) fn spot(r: &mut Reader<'_>, s: Entries, line: usize, market: &mut Market) {
+    if let Some((at, v)) = r.take(&s, "interruption_rate") {
+        let raw = match v {
+            Value::String(x) => x,
+            Value::Integer(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            other => other.type_str().to_owned(),
+        };
+        match smartscale_engine::config::units::parse_percent(&raw) {
+            Ok(p) => market.interruption_rate_pct = Some(p),
+            Err(e) => r.bad(at, format!("interruption_rate: {e}")),
+        }
+    }
+    market.warning_secs = r.duration(&s, "warning", market.warning_secs as u64) as i64;
+    market.seed = r.count(&s, "seed", market.seed as u32) as u64;
+    if let Some((at, v)) = r.take(&s, "ice") {
+        let Value::Array(items) = v else {
+            r.bad(
+                at,
+                "ice: must be a list of { instance_type, start, duration, reclaim }".into(),
+            );
+            r.finish(s, "spot");
+            return;
+        };
+        for item in items {
+            let text = |k: &str| item.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+            let secs = |k: &str| {
+                text(k).and_then(|t| smartscale_engine::config::units::parse_duration_secs(&t).ok())
+            };
+            let reclaim = item
+                .get("reclaim")
+                .and_then(|x| x.as_float().or(x.as_integer().map(|i| i as f64)))
+                .unwrap_or(0.0);
+            match (text("instance_type"), secs("start"), secs("duration")) {
+                (Some(instance_type), Some(start), Some(duration)) if (0.0..=1.0).contains(&reclaim) => {
+                    market.ice.push(Ice {
+                        instance_type,
+                        start: start as i64,
+                        end: (start + duration) as i64,
+                        reclaim,
+                    })
+                }
+                _ => r.bad(
+                    at,
+                    "ice: each period needs instance_type, start and duration (\"59h\", \"3h\") and a reclaim share in 0..1".into(),
+                ),
+            }
+        }
+    }
+    let _ = line;
+    r.finish(s, "spot");
 }
 
 /// `[baseline]`: the fixed pool's workers.

@@ -12,6 +12,7 @@ use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
 use crate::lifecycle;
+use crate::model::CapacityType;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
     ScaleAction, ScalingState,
@@ -222,6 +223,15 @@ async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, 
             .as_deref()
             .is_some_and(|id| managed.contains(id))
             && ids.node_of(n.instance_id.as_deref().unwrap_or_default()) == Some(n.name.as_str());
+        if let Some(i) = instances
+            .iter()
+            .find(|i| Some(&i.instance_id) == n.instance_id.as_ref())
+        {
+            n.capacity_type = match i.lifecycle {
+                crate::seams::Lifecycle::Spot => CapacityType::Spot,
+                crate::seams::Lifecycle::OnDemand => CapacityType::OnDemand,
+            };
+        }
     }
     Ok((view, instances, ids.problems))
 }
@@ -431,6 +441,7 @@ mod tests {
                 count: inputs.metrics.pending_pods.unwrap_or(0.0) as u32,
                 window_secs: 180,
             }],
+            launch: Default::default(),
         }
     }
     fn down(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
@@ -670,6 +681,44 @@ mod tests {
         let m = got.metrics.unwrap();
         assert_eq!((m.nodes, m.ready_nodes, m.managed_nodes), (2, 1, 1));
         assert_eq!(got.decision.codes, vec!["steady"]);
+    }
+
+    #[tokio::test]
+    async fn capacity_type_is_joined_from_ec2() {
+        let spot = ManagedInstance {
+            lifecycle: crate::seams::Lifecycle::Spot,
+            ..instance("i-1", None)
+        };
+        let w = World::with(
+            vec![
+                node("w1", Some("i-1"), true),
+                node("w2", Some("i-2"), true),
+                node("w3", None, true),
+            ],
+            vec![spot, instance("i-2", None)],
+        );
+        let doc = w.doc_with_lease(t0()).await;
+        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+            let m: Vec<(&str, CapacityType)> = inputs
+                .cluster
+                .nodes
+                .iter()
+                .map(|n| (n.name.as_str(), n.capacity_type))
+                .collect();
+            assert_eq!(
+                m,
+                vec![
+                    ("w1", CapacityType::Spot),
+                    ("w2", CapacityType::OnDemand),
+                    ("w3", CapacityType::OnDemand)
+                ],
+                "Spot from EC2; on-demand when EC2 says so or nothing is known"
+            );
+            Decision::NoChange {
+                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+            }
+        }
+        run_with(&doc, &w.deps, at(1), check).await.unwrap();
     }
 
     #[tokio::test]

@@ -361,6 +361,7 @@ pub fn node(name: &str, instance_id: Option<&str>, ready: bool) -> NodeInfo {
         instance_id: None,
         zone: Some("eu-west-1a".into()),
         instance_type: Some("t3.small".into()),
+        capacity_type: crate::model::CapacityType::OnDemand,
         ready,
         unschedulable: false,
         control_plane: false,

@@ -23,6 +23,20 @@ pub struct Policy {
     /// `WORKER_SUBNET_IDS`: comma-separated subnets, one per zone, that workers launch into; with
     /// more than one, scale-down keeps a worker in every zone.
     pub worker_subnet_ids: Vec<String>,
+    /// `WORKER_INSTANCE_TYPES`: the instance types workers launch as, in preference order (every
+    /// one compatible with the launch template); the first is the one `WORKER_ALLOCATABLE_*`
+    /// describe.
+    pub worker_instance_types: Vec<String>,
+    /// `BURST_INSTANCE_TYPES`: larger types a scale-up may launch instead when `MAX_NODES` would
+    /// leave pods Pending (empty: never); removed first when the load falls. See
+    /// [`crate::engine::capacity::burst`].
+    pub burst_instance_types: Vec<String>,
+    /// `ON_DEMAND_BASE_CAPACITY`: the first this many workers are on-demand. When unset:
+    /// `MIN_NODES`. See [`crate::engine::capacity`].
+    pub on_demand_base_capacity: u32,
+    /// `ON_DEMAND_PERCENTAGE_ABOVE_BASE`: the share of workers above the base that are on-demand,
+    /// the rest Spot; 100 (the default) buys no Spot.
+    pub on_demand_percentage_above_base_pct: f64,
     /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates.
     pub worker_hourly_price_usd: f64,
     /// `WORKER_ALLOCATABLE_CPU`: allocatable CPU of one worker in millicores, used when no Ready
@@ -137,6 +151,14 @@ impl Policy {
         let mut cfg = Policy {
             cluster_id: r.string("CLUSTER_ID"),
             worker_subnet_ids: r.list("WORKER_SUBNET_IDS"),
+            worker_instance_types: r.list("WORKER_INSTANCE_TYPES"),
+            burst_instance_types: r.list("BURST_INSTANCE_TYPES"),
+            // Unset: MIN_NODES, filled in below.
+            on_demand_base_capacity: r
+                .parse_optional("ON_DEMAND_BASE_CAPACITY", parse_u32)
+                .unwrap_or(u32::MAX),
+            on_demand_percentage_above_base_pct: r
+                .parse("ON_DEMAND_PERCENTAGE_ABOVE_BASE", parse_percent),
             worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", parse_non_negative),
             worker_allocatable_cpu_millis: r.parse("WORKER_ALLOCATABLE_CPU", parse_cpu_millis),
             worker_allocatable_memory_bytes: r
@@ -180,6 +202,9 @@ impl Policy {
             not_ready_max_pct: r.parse("NOT_READY_MAX_PERCENT", parse_percent),
             not_ready_max_count: r.parse("NOT_READY_MAX_COUNT", parse_u32),
         };
+        if cfg.on_demand_base_capacity == u32::MAX {
+            cfg.on_demand_base_capacity = cfg.min_nodes;
+        }
         if cfg.scale_down_projected_cpu_pct.is_nan() {
             cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
         }
@@ -221,6 +246,31 @@ impl Policy {
                 format!(
                     "{} is greater than MAX_NODES ({}): lower MIN_NODES or raise MAX_NODES",
                     self.min_nodes, self.max_nodes
+                ),
+            );
+        }
+        if self.worker_instance_types.is_empty() {
+            bad(
+                "WORKER_INSTANCE_TYPES",
+                "must name at least one instance type, for example t3.small".into(),
+            );
+        }
+        if let Some(t) = self
+            .burst_instance_types
+            .iter()
+            .find(|t| self.worker_instance_types.contains(t))
+        {
+            bad(
+                "BURST_INSTANCE_TYPES",
+                format!("{t} is also in WORKER_INSTANCE_TYPES: a burst type must be a larger one"),
+            );
+        }
+        if self.on_demand_base_capacity > self.max_nodes {
+            bad(
+                "ON_DEMAND_BASE_CAPACITY",
+                format!(
+                    "{} is greater than MAX_NODES ({})",
+                    self.on_demand_base_capacity, self.max_nodes
                 ),
             );
         }
@@ -452,4 +502,90 @@ pub fn default(name: &str) -> &'static str {
         })
         .get(name)
         .unwrap_or_else(|| panic!("defaults.json has no default for {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Policy> {
+        let map: std::collections::BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Policy::from_lookup(|k| map.get(k).cloned())
+    }
+
+    /// The capacity variables: defaults (no Spot; the base follows `MIN_NODES`), a mix, and every
+    /// refusal naming its variable.
+    #[test]
+    fn capacity_variables() {
+        let d = Policy::default();
+        assert_eq!(
+            (
+                d.on_demand_base_capacity,
+                d.on_demand_percentage_above_base_pct,
+                d.worker_instance_types.clone(),
+                d.burst_instance_types.len()
+            ),
+            (2, 100.0, vec!["t3.small".to_string()], 0)
+        );
+        assert_eq!(
+            read(&[("MIN_NODES", "3")]).unwrap().on_demand_base_capacity,
+            3
+        );
+        let mix = read(&[
+            ("WORKER_INSTANCE_TYPES", "t3.small, t3a.small"),
+            ("ON_DEMAND_BASE_CAPACITY", "0"),
+            ("ON_DEMAND_PERCENTAGE_ABOVE_BASE", "40%"),
+            ("BURST_INSTANCE_TYPES", "t3.xlarge"),
+        ])
+        .unwrap();
+        assert_eq!(mix.worker_instance_types, ["t3.small", "t3a.small"]);
+        assert_eq!(
+            (
+                mix.on_demand_base_capacity,
+                mix.on_demand_percentage_above_base_pct
+            ),
+            (0, 40.0)
+        );
+        assert_eq!(mix.burst_instance_types, ["t3.xlarge"]);
+        struct Case {
+            name: &'static str,
+            vars: &'static [(&'static str, &'static str)],
+            variable: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "percentage above 100",
+                vars: &[("ON_DEMAND_PERCENTAGE_ABOVE_BASE", "140")],
+                variable: "ON_DEMAND_PERCENTAGE_ABOVE_BASE",
+            },
+            Case {
+                name: "base above the maximum",
+                vars: &[("ON_DEMAND_BASE_CAPACITY", "11")],
+                variable: "ON_DEMAND_BASE_CAPACITY",
+            },
+            Case {
+                name: "no instance type",
+                vars: &[("WORKER_INSTANCE_TYPES", " , ")],
+                variable: "WORKER_INSTANCE_TYPES",
+            },
+            Case {
+                name: "a burst type that is a worker type",
+                vars: &[("BURST_INSTANCE_TYPES", "t3.small")],
+                variable: "BURST_INSTANCE_TYPES",
+            },
+        ];
+        for c in cases {
+            match read(c.vars) {
+                Err(Error::Config { problems }) => assert!(
+                    problems.iter().any(|p| p.variable == c.variable),
+                    "case {}: {problems:?}",
+                    c.name
+                ),
+                other => panic!("case {}: {other:?}", c.name),
+            }
+        }
+    }
 }

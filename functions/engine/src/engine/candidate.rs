@@ -1,6 +1,7 @@
 //! Scale-down candidate selection: drop every node a "never remove" rule protects, then take the
 //! most preferred of the rest.
 
+use super::capacity::{self, Mix};
 use super::pod_index::PodIndex;
 use super::{ExcludedNode, UnremovableReason};
 use crate::config::Policy;
@@ -28,7 +29,10 @@ pub struct Candidate {
 /// Chooses the worker to remove.
 ///
 /// Every node (control plane included) is checked against the "never remove" rules
-/// ([`super::drainability::unremovable`], answered from one [`PodIndex`] of the view). Among the rest the preference is, in order: a node in
+/// ([`super::drainability::unremovable`], answered from one [`PodIndex`] of the view). Among the
+/// rest the preference is, in order: the capacity order ([`capacity::removal_rank`]: a burst-type
+/// worker, then the capacity type above the target mix, on-demand above the base before Spot, the
+/// on-demand base last; one rank for all with an on-demand-only policy); a node in
 /// the zone with the most workers (nodes without a zone form one group); fewest pods to evict;
 /// idle before busy, and the longest idle first (`idle_since` earliest; an `idle_since` after
 /// `now` counts as busy); oldest (`created_at` earliest); then the name, so the choice never
@@ -74,9 +78,11 @@ pub fn select_candidate(
         }
     }
     let evicted = |n: &NodeInfo| index.evicted(&n.name);
+    let mix = Mix::of(cluster);
     let best = safe.into_iter().min_by_key(|n| {
         let idle = n.idle_since.filter(|t| *t <= now);
         (
+            capacity::removal_rank(n, mix, cfg),
             Reverse(zones.get(&n.zone.as_deref()).copied().unwrap_or(0)),
             evicted(n),
             idle.is_none(),

@@ -1,5 +1,6 @@
 //! Decisions are values: what to do and every reason why, or why not. One place executes them.
 
+use super::capacity::{CapacityType, LaunchPlan, RemovalRank};
 use crate::model::{MetricName, OperationKind, Resources, ScaleAction};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -14,8 +15,14 @@ pub enum Decision {
         count: u32,
         /// Every trigger that fired, then, when the sized need is above 1, the one
         /// [`ScaleUpReason::PendingPodsNeedWorkers`] or [`ScaleUpReason::LoadNeedsWorkers`] that
-        /// explains it (the count may still be capped by `SCALE_UP_MAX_INCREMENT` or `MAX_NODES`).
+        /// explains it (the count may still be capped by `SCALE_UP_MAX_INCREMENT` or `MAX_NODES`);
+        /// with a Spot mix or a burst type, last, the [`ScaleUpReason::CapacityMix`] that explains
+        /// `launch`.
         reasons: Vec<ScaleUpReason>,
+        /// What to launch: `count` split into on-demand and Spot, and the instance types
+        /// ([`super::capacity::plan`]). Absent in older documents: read as empty.
+        #[serde(default)]
+        launch: LaunchPlan,
     },
     /// Remove one worker: cordon, drain, terminate.
     ScaleDown {
@@ -146,6 +153,22 @@ pub enum ScaleUpReason {
         /// Workers to add.
         workers: u32,
     },
+    /// Not a trigger: how the launch is split. The on-demand and Spot counts that keep
+    /// `ON_DEMAND_BASE_CAPACITY` and `ON_DEMAND_PERCENTAGE_ABOVE_BASE`, and the burst type chosen
+    /// because `MAX_NODES` would leave pods Pending, if any.
+    CapacityMix {
+        /// On-demand workers launched.
+        on_demand: u32,
+        /// Spot workers launched.
+        spot: u32,
+        /// `ON_DEMAND_BASE_CAPACITY`.
+        base: u32,
+        /// `ON_DEMAND_PERCENTAGE_ABOVE_BASE`, percent.
+        on_demand_above_base_pct: f64,
+        /// The `BURST_INSTANCE_TYPES` type launched instead of `WORKER_INSTANCE_TYPES`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        burst_type: Option<String>,
+    },
 }
 
 impl fmt::Display for ScaleUpReason {
@@ -205,6 +228,22 @@ impl fmt::Display for ScaleUpReason {
                 "{} at {pct:.1}% needs {workers} more worker(s) to return to {threshold_pct:.0}%",
                 metric.label()
             ),
+            ScaleUpReason::CapacityMix {
+                on_demand,
+                spot,
+                base,
+                on_demand_above_base_pct,
+                burst_type,
+            } => {
+                write!(
+                    f,
+                    "launching {on_demand} on-demand and {spot} Spot keeps {base} on-demand as the base and {on_demand_above_base_pct:.0}% on-demand above it"
+                )?;
+                match burst_type {
+                    Some(t) => write!(f, "; as {t}, because MAX_NODES would leave pods Pending"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -252,6 +291,20 @@ pub enum ScaleDownReason {
         /// Window, seconds.
         window_secs: u64,
     },
+    /// Not a condition: why this worker among the removable ones, by its capacity (given with a
+    /// Spot mix or burst types; see [`super::capacity::removal_rank`]).
+    CapacityOrder {
+        /// The chosen worker's capacity type.
+        capacity_type: CapacityType,
+        /// Its instance type, when known.
+        instance_type: Option<String>,
+        /// Where it stood in the removal order.
+        rank: RemovalRank,
+        /// On-demand workers before the removal.
+        on_demand: u32,
+        /// Spot workers before the removal.
+        spot: u32,
+    },
 }
 
 impl fmt::Display for ScaleDownReason {
@@ -288,6 +341,17 @@ impl fmt::Display for ScaleDownReason {
                 f,
                 "queue depth stayed below {threshold:.0} for {} (highest {max_depth:.0})",
                 human_secs(*window_secs)
+            ),
+            ScaleDownReason::CapacityOrder {
+                capacity_type,
+                instance_type,
+                rank,
+                on_demand,
+                spot,
+            } => write!(
+                f,
+                "the {capacity_type} {} worker is removed first of {on_demand} on-demand and {spot} Spot: {rank}",
+                instance_type.as_deref().unwrap_or("unknown-type")
             ),
         }
     }
@@ -641,11 +705,22 @@ mod tests {
         let d = Decision::ScaleUp {
             count: 2,
             reasons: vec![ScaleUpReason::BelowMinimum { workers: 1, min: 2 }],
+            launch: LaunchPlan {
+                on_demand: 2,
+                spot: 0,
+                instance_types: vec!["t3.small".into()],
+            },
         };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["action"], "scale_up");
         assert_eq!(d.action(), "scale_up");
         assert_eq!(v["reasons"][0]["trigger"], "below_minimum");
+        assert_eq!(v["launch"]["on_demand"], 2);
+        let old: Decision = serde_json::from_value(
+            serde_json::json!({"action": "scale_up", "count": 1, "reasons": []}),
+        )
+        .unwrap();
+        assert!(matches!(old, Decision::ScaleUp { launch, .. } if launch == LaunchPlan::default()));
         assert_eq!(human_secs(7500), "2h 5m");
     }
 }

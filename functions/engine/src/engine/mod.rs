@@ -5,6 +5,7 @@
 //! `docs/SCALING_ALGORITHM.md`); [`select_candidate`] picks the worker a scale-down removes.
 
 pub mod candidate;
+pub mod capacity;
 mod cooldown;
 pub mod decision;
 pub mod drainability;
@@ -29,6 +30,7 @@ pub use fleet::Fleet;
 
 use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, ScalingState};
+use capacity::{LaunchPlan, Mix};
 use chrono::{DateTime, Utc};
 use scale_down::Wish;
 use serde::{Deserialize, Serialize};
@@ -100,7 +102,13 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
             }]),
             count => {
                 reasons.extend(why);
-                Decision::ScaleUp { count, reasons }
+                let launch = launch_plan(inputs, count, fleet, cfg);
+                reasons.extend(mix_reason(&launch, cfg));
+                Decision::ScaleUp {
+                    count,
+                    reasons,
+                    launch,
+                }
             }
         }
     };
@@ -163,13 +171,89 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
         return no_change(blocked);
     }
     match select_candidate(&inputs.cluster, cfg, now) {
-        Ok(c) => Decision::ScaleDown {
-            node: c.node,
-            instance_id: c.instance_id,
-            reasons,
-        },
+        Ok(c) => {
+            let mut reasons = reasons;
+            reasons.extend(removal_reason(&inputs.cluster, &c.node, cfg));
+            Decision::ScaleDown {
+                node: c.node,
+                instance_id: c.instance_id,
+                reasons,
+            }
+        }
         Err(excluded) => no_change(vec![NoChangeReason::NoSafeCandidate { excluded }]),
     }
+}
+
+/// The launch of `count` workers: split by [`capacity::plan`] over the workers' mix, from
+/// `WORKER_INSTANCE_TYPES`; or, when the launch fills the room under `MAX_NODES` (no later
+/// scale-up can add a worker), from the [`capacity::burst`] type whose workers hold one regular
+/// worker more than the need (the Pending pods' and the count's, whichever is larger), sized by
+/// the largest request among the Pending pods, else among the workload pods running, and the
+/// price table's instance sizes. See docs/SCALING_ALGORITHM.md ("What a scale-up launches").
+fn launch_plan(inputs: &Inputs, count: u32, fleet: Fleet, cfg: &Policy) -> LaunchPlan {
+    let mix = Mix::of(&inputs.cluster);
+    let room = cfg.max_nodes.saturating_sub(fleet.workers);
+    let burst = || {
+        let (_, pending) = increment::pending_need(&inputs.cluster, cfg, u32::MAX);
+        let cluster = &inputs.cluster;
+        let largest = |pods: &mut dyn Iterator<Item = &crate::model::PodInfo>| {
+            pods.map(|p| p.requests)
+                .filter(|r| r.cpu_millis > 0 || r.memory_bytes > 0)
+                .max_by_key(|r| (r.cpu_millis, r.memory_bytes))
+        };
+        let requests = largest(&mut cluster.pending_pods()).or_else(|| {
+            largest(
+                &mut cluster
+                    .pods
+                    .iter()
+                    .filter(|p| p.node_name.is_some() && !p.ignored_by_drain()),
+            )
+        })?;
+        let needed = pending.max(count) + 1;
+        capacity::burst(needed, room, requests, cfg, capacity::PriceTable::shipped())
+    };
+    let types = match (count == room && !cfg.burst_instance_types.is_empty())
+        .then(burst)
+        .flatten()
+    {
+        Some(t) => vec![t],
+        None => cfg.worker_instance_types.clone(),
+    };
+    capacity::plan(mix, count, types, cfg)
+}
+
+/// The reason that explains a launch's split, given only when the policy buys Spot or the launch
+/// uses a burst type (an on-demand-only decision reads as before the capacity policy).
+fn mix_reason(launch: &LaunchPlan, cfg: &Policy) -> Option<ScaleUpReason> {
+    let burst_type = launch
+        .instance_types
+        .first()
+        .filter(|t| cfg.burst_instance_types.contains(t))
+        .cloned();
+    (capacity::uses_spot(cfg) || burst_type.is_some()).then_some(ScaleUpReason::CapacityMix {
+        on_demand: launch.on_demand,
+        spot: launch.spot,
+        base: cfg.on_demand_base_capacity,
+        on_demand_above_base_pct: cfg.on_demand_percentage_above_base_pct,
+        burst_type,
+    })
+}
+
+/// The reason that names the removed worker's place in the capacity order, given only when the
+/// policy buys Spot or has burst types.
+fn removal_reason(cluster: &ClusterView, node: &str, cfg: &Policy) -> Option<ScaleDownReason> {
+    if !capacity::uses_spot(cfg) && cfg.burst_instance_types.is_empty() {
+        return None;
+    }
+    let n = cluster.nodes.iter().find(|n| n.name == node)?;
+    let mix = Mix::of(cluster);
+    Some(ScaleDownReason::CapacityOrder {
+        capacity_type: n.capacity_type,
+        instance_type: n.instance_type.clone(),
+        rank: capacity::removal_rank(n, mix, cfg),
+        on_demand: mix.on_demand,
+        spot: mix.spot,
+    })
 }
 
 /// What the fired triggers measured, as workers to add, with the reason that explains the largest

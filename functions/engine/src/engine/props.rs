@@ -379,8 +379,9 @@ proptest! {
     fn bounds_hold(s in scenes()) {
         let fleet = Fleet::of(&s.inputs.cluster);
         match s.decide() {
-            Decision::ScaleUp { count, reasons } => {
+            Decision::ScaleUp { count, reasons, launch } => {
                 prop_assert!(count >= 1 && count <= s.cfg.scale_up_max_increment);
+                prop_assert_eq!(launch.total(), count);
                 prop_assert!(fleet.workers + count <= s.cfg.max_nodes, "{} + {count} > {}", fleet.workers, s.cfg.max_nodes);
                 prop_assert!(!reasons.is_empty());
             }

@@ -2,6 +2,7 @@
 //! and a [`Scene`] that holds one evaluation's arguments. Defaults describe a healthy, steady
 //! cluster; each builder method changes one thing.
 
+use super::capacity::CapacityType;
 use super::{decide, Decision, Inputs};
 use crate::config::Policy;
 use crate::model::*;
@@ -29,6 +30,7 @@ pub(crate) fn worker(name: &str) -> NodeInfo {
         instance_id: Some(instance),
         zone: Some("a".into()),
         instance_type: Some("t3.small".into()),
+        capacity_type: CapacityType::OnDemand,
         ready: true,
         unschedulable: false,
         control_plane: false,
@@ -55,6 +57,12 @@ pub(crate) trait NodeFixture: Sized {
     fn with(self, f: impl FnOnce(&mut NodeInfo)) -> Self;
     fn zone(self, z: &str) -> Self {
         self.with(|n| n.zone = Some(z.into()))
+    }
+    fn spot(self) -> Self {
+        self.with(|n| n.capacity_type = CapacityType::Spot)
+    }
+    fn instance_type(self, t: &str) -> Self {
+        self.with(|n| n.instance_type = Some(t.into()))
     }
     fn not_ready(self) -> Self {
         self.with(|n| n.ready = false)

@@ -824,7 +824,12 @@ fn scale_decisions_carry_their_reasons() {
             reasons: vec![ScaleUpReason::PendingPods {
                 count: 4,
                 window_secs: 180
-            }]
+            }],
+            launch: LaunchPlan {
+                on_demand: 1,
+                spot: 0,
+                instance_types: vec!["t3.small".into()],
+            },
         }
     );
     assert_eq!(

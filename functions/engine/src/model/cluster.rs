@@ -41,6 +41,10 @@ pub struct NodeInfo {
     pub zone: Option<String>,
     /// `node.kubernetes.io/instance-type`.
     pub instance_type: Option<String>,
+    /// On-demand or Spot, from EC2 (the launch's lifecycle tag, else the instance's
+    /// `InstanceLifecycle`); on-demand when unknown.
+    #[serde(default)]
+    pub capacity_type: crate::engine::capacity::CapacityType,
     /// The `Ready` condition is `True`.
     pub ready: bool,
     /// `spec.unschedulable` (cordoned).

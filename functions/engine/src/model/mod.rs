@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod metrics;
 pub mod state;
 
+pub use crate::engine::capacity::CapacityType;
 pub use cluster::*;
 pub use metrics::*;
 pub use state::*;

@@ -69,6 +69,7 @@ pub fn node_info(n: &Node) -> NodeInfo {
             .cloned()
             .or_else(|| parsed.as_ref().map(|(z, _)| z.clone())),
         instance_type: labels.get(INSTANCE_TYPE_LABEL).cloned(),
+        capacity_type: crate::model::CapacityType::OnDemand,
         provider_id,
         ready,
         unschedulable: spec.unschedulable == Some(true),
