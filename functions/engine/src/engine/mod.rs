@@ -5,9 +5,10 @@
 //! `docs/SCALING_ALGORITHM.md`); [`select_candidate`] picks the worker a scale-down removes.
 
 pub mod candidate;
-mod cooldown;
+pub mod cooldown;
 pub mod decision;
 pub mod drainability;
+pub mod explain;
 pub mod fleet;
 pub mod increment;
 mod metrics_gate;
@@ -25,6 +26,7 @@ mod tests;
 
 pub use candidate::{select_candidate, Candidate};
 pub use decision::*;
+pub use explain::{explain, Explanation};
 pub use fleet::Fleet;
 
 use crate::config::Policy;
