@@ -58,7 +58,7 @@ run_part() {
   rc=$?
   set -e
   printf 'rc=%s\nseconds=%s\nat=%s\ncommit=%s\n' "$rc" "$(( $(date +%s) - start ))" \
-    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git rev-parse --short HEAD)" >"$logs/$part.meta"
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git describe --always --dirty)" >"$logs/$part.meta"
 }
 
 if ! $render_only; then
@@ -118,10 +118,10 @@ failed=false
       echo "### $(basename "$dir")"
       echo
       echo '```'
-      grep '"evaluated"' "$dir/evaluate.log" \
+      { grep '"evaluated"' "$dir/evaluate.log" || echo "(no tick reached Evaluate)"; } \
         | sed -E 's/.*"timestamp":"[0-9-]+T([0-9:]+)[^"]*".*"decision":"([^"]*)".*/\1  \2/' \
         | awk '{ if ($0 == prev) { n++ } else { if (n > 1) print "        (the same " n - 1 " more time(s))"; print; n = 1 } prev = $0 } END { if (n > 1) print "        (the same " n - 1 " more time(s))" }' \
-        | head -40
+        | sed -n '1,40p'
       echo '```'
       echo
     done
@@ -147,7 +147,7 @@ failed=false
     echo "\`$(command_of demo)\`: each tick's path, decision and reasons, the Slack messages and the cluster's size."
     echo
     echo '```'
-    grep -E '^ *[0-9]+s  ' "$logs/demo.out" | sed -n '1,200p'
+    { grep -E '^ *[0-9]+s  |^        ' "$logs/demo.out" || true; } | sed -n '1,300p'
     echo '```'
     echo
   fi
@@ -158,7 +158,7 @@ failed=false
     echo "\`$(command_of simulate)\` (the TechFlow week; see [SIMULATION_REPORT.md](SIMULATION_REPORT.md))."
     echo
     echo '```'
-    grep -v -E '^(==>|\s*Compiling|\s*Finished)' "$logs/simulate.out" | sed -n '1,60p'
+    { grep -v -E '^(==>|\s*Compiling|\s*Finished)' "$logs/simulate.out" || true; } | sed -n '1,60p'
     echo '```'
   fi
 } >"$out_page"
