@@ -5,11 +5,20 @@
 # cluster emulator whose nodes follow EC2 in moto, reading Debian's Prometheus, through a flash
 # sale and the night after it, printing each tick's decision and reasons, the Slack messages and
 # the cluster's size. About 6 minutes.
+# It prints at its start the commands to follow along in another terminal (kubectl with the
+# generated kubeconfig, the Prometheus graphs of the recording rules, `smartscale status` and
+# `explain` against the stand-ins) and runs `smartscale explain` once.
+# Usage: scripts/demo.sh [--keep]   (--keep: the stand-ins stay up at the end until Ctrl-C)
 # Env: DEMO_LIMIT_SECONDS (default 900), SMARTSCALE_E2E_LOGS=DIR keeps the logs.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$SMARTSCALE_ROOT"
+case "${1:-}" in
+  --keep) export DEMO_KEEP=1 ;;
+  "") ;;
+  *) echo "usage: scripts/demo.sh [--keep]" >&2; exit 2 ;;
+esac
 
 bash scripts/test-e2e.sh --install-only
 log "building the step binaries and the emulator"

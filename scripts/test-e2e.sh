@@ -20,6 +20,9 @@ cd "$SMARTSCALE_ROOT"
 
 need_apt prometheus curl time
 need_venv
+# The troubleshooting scenario runs the page's kubectl commands.
+need_kubectl
+export KUBECTL
 bash scripts/test-statemachine.sh --install-only
 # npm ci wipes node_modules every time: run it only when the lock file changed.
 npm_ci_once() {

@@ -32,6 +32,11 @@ enum Command {
     Scenarios(ScenariosArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
     Emulate(smartscale_emulator::cli::EmulateArgs),
+    /// What SmartScale is doing: the lease, the last action, the cooldown, the operation in
+    /// flight, the capacity alert, the fleet with its Nodes, the last executions.
+    Status(smartscale_ops::cli::StatusArgs),
+    /// What SmartScale would do now and why: a dry run of Evaluate (no lease, nothing written).
+    Explain(smartscale_ops::cli::ExplainArgs),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +86,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(args),
         Command::Scenarios(args) => scenarios(args),
         Command::Emulate(args) => emulate(args),
+        Command::Status(args) => smartscale_ops::cli::status(args),
+        Command::Explain(args) => smartscale_ops::cli::explain(args),
     }
 }
 

@@ -4,8 +4,13 @@
 //
 // Timings are shortened through SmartScale's own configuration (60 s windows, short cooldowns) and
 // the tool's Wait override, as in the end-to-end tests; nothing else differs from production.
+// It prints at its start the commands to follow along (kubectl, the Prometheus graphs,
+// `smartscale status` and `explain`), runs `smartscale explain` once, and with DEMO_KEEP set keeps
+// the stand-ins up at the end until Ctrl-C.
+import { writeFileSync } from 'node:fs';
 import { deployment } from '../../tests/e2e/kit.mjs';
 import { Scenario, sleep, slackText } from '../../tests/e2e/standins.mjs';
+import { executionRecorder, operatorShell } from '../../tests/e2e/troubleshooting.kit.mjs';
 
 const LIMIT_MS = Number(process.env.DEMO_LIMIT_SECONDS ?? 900) * 1000;
 const started = Date.now();
@@ -21,6 +26,40 @@ const s = await Scenario.start('demo', {
   settings,
 });
 let seenSlack = 0;
+// Each tick is recorded in moto's Step Functions API, so `smartscale status` lists it.
+const recorder = await executionRecorder(s);
+const op = operatorShell(s, recorder.arn);
+followAlong();
+
+/** Prints the commands to follow the demo from another terminal. */
+function followAlong() {
+  const env = Object.entries(op.env)
+    .filter(([k]) => k.startsWith('AWS_') || k === 'KUBECONFIG')
+    .map(([k, v]) => `export ${k}='${v}'`);
+  const envScript = `${s.dir}/operator.env.sh`;
+  writeFileSync(envScript, `${env.join('\n')}\n`);
+  const graphs = ['smartscale:cpu_utilisation:ratio', 'smartscale:memory_utilisation:ratio', 'smartscale:pending_pods:count', 'smartscale:nodes_ready:count']
+    .map((q, i) => `g${i}.expr=${encodeURIComponent(q)}&g${i}.tab=0&g${i}.range_input=15m`).join('&');
+  const bin = `${process.env.SMARTSCALE_BIN_DIR}/smartscale`;
+  console.log([
+    '',
+    'Follow along in another terminal:',
+    `  kubectl --kubeconfig ${op.kubeconfig} get nodes -w`,
+    `  kubectl --kubeconfig ${op.kubeconfig} get pods -o wide -w`,
+    `  Prometheus (the recording rules' graphs): ${s.prometheusUrl}/graph?${graphs}`,
+    `  source ${envScript}`,
+    `  ${bin} status --cluster ${s.cluster} --env-file ${op.envFile}`,
+    `  ${bin} explain --cluster ${s.cluster} --env-file ${op.envFile}`,
+    '',
+  ].join('\n'));
+}
+
+/** Prints `smartscale explain` as the person following along would see it. */
+async function explain() {
+  const r = await op.smartscale('explain');
+  say(`smartscale explain (exit ${r.code}):`);
+  for (const line of (r.stdout || r.stderr).trimEnd().split('\n')) console.log(`        ${line}`);
+}
 
 async function status() {
   const workers = await s.workers();
@@ -33,6 +72,7 @@ async function status() {
 
 async function tick() {
   const t = await s.tick();
+  await recorder.record(t);
   const doc = t.document ?? {};
   const d = doc.decision;
   const path = t.visited.filter((x) => !['Init', 'ApplyEvaluation', 'RouteDecision', 'RouteFinish', 'RouteReadiness', 'RouteDrain', 'WaitForNodes', 'WaitForDrain'].includes(x));
@@ -62,6 +102,7 @@ try {
   await s.waitForHistory(5);
   say(`phase 1, normal load: ${(await status()).text}`);
   await tick();
+  await explain();
 
   say('phase 2, flash sale: shop goes to 16 pods, CPU at 85 %');
   await s.scale('shop', 16);
@@ -82,6 +123,11 @@ try {
   say(`done: ${running} instances running in EC2 (moto), ${downs} removed at night, ${s.slack.messages.length} Slack messages, ${end.sns.length} SNS messages`);
   ok = up && down;
   if (!ok) say('the demo did not reach its end state within the time limit; logs: ' + s.logs);
+  if (process.env.DEMO_KEEP) {
+    followAlong();
+    say('--keep: the stand-ins stay up; press Ctrl-C to stop them');
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+  }
 } finally {
   await s.stop();
 }

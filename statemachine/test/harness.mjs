@@ -110,7 +110,8 @@ export async function runFlow(definition, { input, script = {}, executionName = 
 
 /**
  * Runs `definition` once in aws-local-stepfunctions with `overrides` and the execution context the
- * real service gives (`$$.Execution.Id` = an execution ARN named `executionName`).
+ * real service gives (`$$.Execution.Id` = the ARN of execution `executionName` of the state machine
+ * `machineName`).
  *
  * `onStart(execution)` is called with the running execution (so a test can `abort()` it, as a
  * crash would). Returns { status: 'SUCCEEDED' | 'FAILED' | 'ABORTED', output, error, executionArn,
@@ -119,9 +120,9 @@ export async function runFlow(definition, { input, script = {}, executionName = 
  * and `document` the execution's last document: its output, or for a failed or aborted execution
  * the input of the last state entered.
  */
-export async function runMachine(definition, { input, executionName = 'test', overrides = {}, onStart }) {
+export async function runMachine(definition, { input, executionName = 'test', machineName = 'smartscale', overrides = {}, onStart }) {
   const machine = new StateMachine(definition);
-  const executionArn = `arn:aws:states:us-east-1:123456789012:execution:smartscale:${executionName}`;
+  const executionArn = `arn:aws:states:us-east-1:123456789012:execution:${machineName}:${executionName}`;
   const execution = machine.run(input, {
     overrides,
     context: { Execution: { Id: executionArn, Name: executionName } },

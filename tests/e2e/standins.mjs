@@ -393,7 +393,7 @@ export class Scenario {
    * Returns what runMachine returns plus `steps`: [{ state, attempt, ok, output | error, millis }].
    */
   async tick({ machine = 'scaling', event, name, env, after, waitMs = 1000 } = {}) {
-    const { definition } = this.aws.machines[machineId(this.template, machine)];
+    const { definition, name: machineName } = this.aws.machines[machineId(this.template, machine)];
     const byArn = Object.fromEntries(Object.values(this.functions).map((f) => [f.arn, f.name.replace(`smartscale-${this.cluster}-`, '')]));
     const executionName = name ?? `${this.name}-${++this.runs}`;
     const steps = [];
@@ -420,6 +420,7 @@ export class Scenario {
     const out = await runMachine(definition, {
       input: this.triggerInput(machine, { event }),
       executionName,
+      machineName,
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       onStart: (e) => (execution = e),
     });

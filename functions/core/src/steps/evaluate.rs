@@ -347,32 +347,94 @@ async fn metrics(
     lease: &Lease,
     now: DateTime<Utc>,
 ) -> Result<MetricsSnapshot> {
+    let s = read_metrics(deps, state, now).await;
+    if s.unusable_required().is_empty() && s.provenance == Provenance::Live {
+        deps.store.save_cached_metrics(lease, &s, now).await?;
+    }
+    Ok(s)
+}
+
+/// The snapshot Evaluate decides with, read without writing: live metrics, else the cache
+/// when young enough, else a snapshot with every input missing.
+async fn read_metrics(deps: &Deps, state: &ScalingState, now: DateTime<Utc>) -> MetricsSnapshot {
     match deps.metrics.snapshot(now).await {
-        Ok(s) => {
-            if s.unusable_required().is_empty() && s.provenance == Provenance::Live {
-                deps.store.save_cached_metrics(lease, &s, now).await?;
-            }
-            Ok(s)
-        }
+        Ok(s) => s,
         Err(e) => {
             let max_age = Duration::seconds(deps.config.metrics_cache_max_age_secs as i64);
             match &state.cached_metrics {
                 Some(c) if now - c.fetched_at <= max_age => {
                     tracing::warn!(error = %e, fetched_at = %c.fetched_at, "metrics unavailable: using the cached snapshot (scale-up only)");
-                    Ok(MetricsSnapshot {
+                    MetricsSnapshot {
                         provenance: Provenance::Cached {
                             fetched_at: c.fetched_at,
                         },
                         ..c.snapshot.clone()
-                    })
+                    }
                 }
                 _ => {
                     tracing::warn!(error = %e, "metrics unavailable and no usable cache: deciding with every input missing");
-                    Ok(MetricsSnapshot::empty(now))
+                    MetricsSnapshot::empty(now)
                 }
             }
         }
     }
+}
+
+/// What Evaluate would see and decide at `now`, with no lease taken and nothing written: the
+/// dry run behind `smartscale explain`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    /// The state item as loaded.
+    pub state: ScalingState,
+    /// The engine's inputs: the snapshot Evaluate would decide with, and the cluster view joined
+    /// with EC2 as Evaluate joins it (ghost Nodes left out).
+    pub inputs: Inputs,
+    /// [`crate::engine::explain`] of those inputs: the decision and every rule it weighs.
+    pub explanation: crate::engine::Explanation,
+    /// An operation left by another execution, which Evaluate would recover before deciding.
+    pub recover: Option<Operation>,
+    /// The ghost Nodes Evaluate would delete, one sentence each.
+    pub ghosts: Vec<String>,
+    /// Node identities that do not verify (those nodes are left unmanaged).
+    pub identity_problems: Vec<String>,
+}
+
+/// Runs Evaluate's reading half — the state, the cluster view joined with EC2, the ghosts, the
+/// metrics with the cache fallback — and explains the engine's decision on it, taking no lease,
+/// writing nothing and changing nothing in the cluster.
+///
+/// Errors: the adapters' (`Transient` of the cluster, EC2 or the state table); Prometheus
+/// failures are not errors, as in Evaluate.
+pub async fn dry_run(deps: &Deps, now: DateTime<Utc>) -> Result<DryRun> {
+    let state = deps.store.load().await?;
+    let (mut view, managed, identity_problems) = joined_view(deps).await?;
+    let suspects = ghosts::suspects(&view, &managed);
+    let mut ghost_sentences = Vec::new();
+    if !suspects.is_empty() {
+        let ids: Vec<String> = suspects.iter().map(|(_, id)| id.clone()).collect();
+        let gone = deps.provisioner.gone(&ids).await?;
+        for (node, id) in suspects.into_iter().filter(|(_, id)| gone.contains(id)) {
+            view.nodes.retain(|n| n.name != node);
+            ghost_sentences.push(ghosts::sentence(&node, &id));
+        }
+    }
+    let recover = state
+        .operation
+        .clone()
+        .filter(|op| matches!(op.kind, OperationKind::ScaleUp | OperationKind::ScaleDown));
+    let inputs = Inputs {
+        metrics: read_metrics(deps, &state, now).await,
+        cluster: view,
+    };
+    let explanation = crate::engine::explain(&inputs, &state, &deps.config, now);
+    Ok(DryRun {
+        state,
+        inputs,
+        explanation,
+        recover,
+        ghosts: ghost_sentences,
+        identity_problems,
+    })
 }
 
 fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
@@ -1001,5 +1063,115 @@ mod tests {
         );
         assert!(w.store.snapshot().operation.is_none());
         let _ = ScaleAction::ScaleUp;
+    }
+
+    /// A dry-run case: how the world is set up before both runs.
+    struct DryCase {
+        name: &'static str,
+        /// Prometheus answers (else it is down and a young cache is used).
+        prometheus_up: bool,
+        /// An operation left by a dead run.
+        dead_run: bool,
+        /// A ghost Node (its instance is gone).
+        ghost: bool,
+    }
+
+    /// The dry run decides what Evaluate decides on the same world, and writes nothing.
+    #[tokio::test]
+    async fn a_dry_run_decides_as_evaluate_and_writes_nothing() {
+        let cases = [
+            DryCase {
+                name: "live metrics",
+                prometheus_up: true,
+                dead_run: false,
+                ghost: false,
+            },
+            DryCase {
+                name: "Prometheus down: the cache",
+                prometheus_up: false,
+                dead_run: false,
+                ghost: false,
+            },
+            DryCase {
+                name: "an operation of a dead run",
+                prometheus_up: true,
+                dead_run: true,
+                ghost: false,
+            },
+            DryCase {
+                name: "a ghost node",
+                prometheus_up: true,
+                dead_run: false,
+                ghost: true,
+            },
+        ];
+        for c in cases {
+            let world = || {
+                let mut nodes = vec![node("w1", Some("i-1"), true), node("w2", Some("i-2"), true)];
+                if c.ghost {
+                    nodes.push(node("ghost", Some("i-dead"), false));
+                }
+                let w = World::with(nodes, vec![instance("i-1", None), instance("i-2", None)]);
+                {
+                    let mut st = w.store.state.lock().unwrap();
+                    st.cached_metrics = Some(CachedMetrics {
+                        snapshot: live_metrics(at(-30), 0.95, 0.0),
+                        fetched_at: at(-30),
+                    });
+                    if c.dead_run {
+                        st.operation = Some(scale_up_op("c1-op-0", &["i-9"], at(100)).into());
+                    }
+                }
+                if !c.prometheus_up {
+                    *w.prom.0.lock().unwrap() = None;
+                }
+                w
+            };
+            let dry = world();
+            let before = dry.store.snapshot();
+            let got = dry_run(&dry.deps, at(1)).await.unwrap();
+            assert_eq!(
+                dry.store.snapshot(),
+                before,
+                "case {}: nothing written",
+                c.name
+            );
+            assert_eq!(
+                dry.k8s.calls(),
+                Vec::<String>::new(),
+                "case {}: cluster untouched",
+                c.name
+            );
+            assert_eq!(got.recover.is_some(), c.dead_run, "case {}", c.name);
+            assert_eq!(got.ghosts.len(), usize::from(c.ghost), "case {}", c.name);
+
+            let live = world();
+            let doc = live.doc_with_lease(t0()).await;
+            let evaluated = run(&doc, &live.deps, at(1)).await.unwrap();
+            let want = if c.dead_run {
+                Action::Recover
+            } else {
+                evaluated.decision.action
+            };
+            let dry_action = match (&got.recover, got.explanation.decision.action()) {
+                (Some(_), _) => Action::Recover,
+                (None, "scale_up") => Action::ScaleUp,
+                (None, "scale_down") => Action::ScaleDown,
+                (None, _) => Action::None,
+            };
+            assert_eq!(
+                dry_action, want,
+                "case {}: {:?}",
+                c.name, got.explanation.decision
+            );
+            if !c.dead_run {
+                assert_eq!(
+                    got.explanation.decision.reason_sentences(),
+                    evaluated.decision.reasons[..got.explanation.decision.reason_sentences().len()],
+                    "case {}: the same reasons",
+                    c.name
+                );
+            }
+        }
     }
 }

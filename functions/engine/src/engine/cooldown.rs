@@ -11,11 +11,7 @@ use chrono::{DateTime, Utc};
 /// counted from `last_scale_time`; a recorded time without a recorded action takes the longer of
 /// the two. At the exact end (remaining 0) the cooldown is over. Remaining time is rounded up to
 /// whole seconds, so a cooldown that is still running never reports 0.
-pub(crate) fn active(
-    state: &ScalingState,
-    cfg: &Policy,
-    now: DateTime<Utc>,
-) -> Option<NoChangeReason> {
+pub fn active(state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> Option<NoChangeReason> {
     let last = state.last_scale_time?;
     let (after, secs) = match state.last_scale_action {
         Some(ScaleAction::ScaleUp) => (ScaleAction::ScaleUp, cfg.scale_up_cooldown_secs),

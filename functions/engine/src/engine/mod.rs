@@ -6,9 +6,10 @@
 
 pub mod candidate;
 pub mod capacity;
-mod cooldown;
+pub mod cooldown;
 pub mod decision;
 pub mod drainability;
+pub mod explain;
 pub mod fleet;
 pub mod increment;
 mod metrics_gate;
@@ -26,6 +27,7 @@ mod tests;
 
 pub use candidate::{select_candidate, Candidate};
 pub use decision::*;
+pub use explain::{explain, Explanation};
 pub use fleet::Fleet;
 
 use crate::config::Policy;

@@ -57,6 +57,30 @@ impl Tally {
 /// so either source seeing one blocks scale-down. Comparisons are strict: a value exactly at its
 /// threshold is not below it.
 pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Policy) -> Wish {
+    let t = tally(m, cluster, fleet, cfg);
+    if t.unmet.is_empty() && t.short.is_empty() {
+        return Wish::Wanted(t.met);
+    }
+    let mut reasons = Vec::new();
+    if !t.unmet.is_empty() {
+        reasons.push(NoChangeReason::Steady { unmet: t.unmet });
+    }
+    reasons.extend(t.short);
+    Wish::NotWanted(reasons)
+}
+
+/// The scale-down conditions that hold now, whether or not the others do (for `explain`).
+pub(crate) fn met(
+    m: &MetricsSnapshot,
+    cluster: &ClusterView,
+    fleet: Fleet,
+    cfg: &Policy,
+) -> Vec<ScaleDownReason> {
+    tally(m, cluster, fleet, cfg).met
+}
+
+/// Every condition of the rules table, sorted into met, unmet and short.
+fn tally(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Policy) -> Tally {
     let r = Readings::new(m);
     let mut t = Tally::default();
 
@@ -104,15 +128,7 @@ pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg
         );
     }
 
-    if t.unmet.is_empty() && t.short.is_empty() {
-        return Wish::Wanted(t.met);
-    }
-    let mut reasons = Vec::new();
-    if !t.unmet.is_empty() {
-        reasons.push(NoChangeReason::Steady { unmet: t.unmet });
-    }
-    reasons.extend(t.short);
-    Wish::NotWanted(reasons)
+    t
 }
 
 /// The CPU condition (see [`wish`]).
