@@ -341,6 +341,12 @@ impl Cluster {
         placed
     }
 
+    /// Forgets the longest wait so far (the end of a warm-up); pods still Pending keep their
+    /// creation time.
+    pub fn reset_longest_wait(&mut self) {
+        self.longest_wait_secs = 0;
+    }
+
     /// Longest time any pod has spent Pending, counting pods still Pending at `now`.
     pub fn max_pending_secs(&self, now: i64) -> i64 {
         let waiting = self.pending.front().map_or(0, |&c| now - c);
@@ -470,10 +476,26 @@ impl Cluster {
     /// Worker-seconds billed up to `now` and their cost: per-second billing with a minimum of
     /// `minimum_billed_secs` per instance (EC2 Linux: 60 s), at `hourly_usd` per worker-hour.
     pub fn bill(&self, now: i64, hourly_usd: f64, minimum_billed_secs: u64) -> (f64, f64) {
+        self.bill_from(0, now, hourly_usd, minimum_billed_secs)
+    }
+
+    /// [`Cluster::bill`] of the time from `from` to `now` only (a worker running across `from` is
+    /// billed from `from`; the minimum applies to each worker billed in the stretch).
+    pub fn bill_from(
+        &self,
+        from: i64,
+        now: i64,
+        hourly_usd: f64,
+        minimum_billed_secs: u64,
+    ) -> (f64, f64) {
         let mut secs = 0.0;
         let mut charged = 0.0;
         for n in &self.nodes {
-            let s = n.billed_secs(now) as f64;
+            let end = n.terminated_at.unwrap_or(now).min(now);
+            if end <= from && from > 0 {
+                continue;
+            }
+            let s = (end - n.launched_at.max(from)).max(0) as f64;
             secs += s;
             charged += s.max(minimum_billed_secs as f64);
         }
