@@ -8,7 +8,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Names of the built-in scenarios.
-pub const NAMES: [&str; 3] = ["techflow-week", "techflow-two-weeks", "flash-sale"];
+pub const NAMES: [&str; 4] = [
+    "techflow-week",
+    "techflow-two-weeks",
+    "flash-sale",
+    "flash-sale-floor",
+];
 
 /// The TOML of built-in scenario `name`, or `None` for an unknown name.
 pub fn toml(name: &str) -> Option<&'static str> {
@@ -16,6 +21,7 @@ pub fn toml(name: &str) -> Option<&'static str> {
         "techflow-week" => Some(include_str!("../scenarios/techflow-week.toml")),
         "techflow-two-weeks" => Some(include_str!("../scenarios/techflow-two-weeks.toml")),
         "flash-sale" => Some(include_str!("../scenarios/flash-sale.toml")),
+        "flash-sale-floor" => Some(include_str!("../scenarios/flash-sale-floor.toml")),
         _ => None,
     }
 }
@@ -25,7 +31,7 @@ pub fn trace_csv(name: &str) -> Option<String> {
     match name {
         "techflow-week" => Some(techflow_weeks(1)),
         "techflow-two-weeks" => Some(techflow_weeks(2)),
-        "flash-sale" => Some(flash_sale()),
+        "flash-sale" | "flash-sale-floor" => Some(flash_sale()),
         _ => None,
     }
 }

@@ -59,6 +59,10 @@ struct SimulateArgs {
     /// Weeks simulated at once (default: the CPUs available).
     #[arg(long, requires = "suite")]
     jobs: Option<usize>,
+    /// Only these policies (comma-separated labels: smartscale, baseline,
+    /// cluster-autoscaler-model, karpenter-model, oracle); × oracle needs the oracle among them.
+    #[arg(long, value_delimiter = ',', requires = "suite")]
+    policies: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -167,7 +171,25 @@ fn simulate_suite(name: &str, args: &SimulateArgs) -> ExitCode {
         bar.set_draw_target(ProgressDrawTarget::stderr());
     }
     let started = Instant::now();
-    let result = suite::run(name, seeds, jobs, &|done| bar.set_position(done as u64));
+    let mut chosen = Vec::new();
+    for label in &args.policies {
+        match smartscale_sim::policy::PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.label() == label)
+        {
+            Some(k) => chosen.push(k),
+            None => {
+                eprintln!("smartscale simulate: unknown policy {label}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = smartscale_sim::policy::PolicyKind::ALL.to_vec();
+    }
+    let result = suite::run_policies(name, seeds, &chosen, jobs, &|_| {}, &|done| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     let suite = match result {
         Ok(s) => s,

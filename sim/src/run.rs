@@ -244,8 +244,18 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
 /// worker-hours over the oracle's.
 /// `progress` receives the simulated seconds done over all policies together.
 pub fn run_all(scenario: &Scenario, progress: &mut dyn FnMut(u64)) -> Vec<RunResult> {
+    run_some(scenario, &PolicyKind::ALL, progress)
+}
+
+/// [`run_all`] for the policies `kinds` only (the saving and `vs_oracle` need the baseline and the
+/// oracle among them; they stay 0 otherwise).
+pub fn run_some(
+    scenario: &Scenario,
+    kinds: &[PolicyKind],
+    progress: &mut dyn FnMut(u64),
+) -> Vec<RunResult> {
     let duration = scenario.trace.duration_secs().ceil() as u64;
-    let mut results: Vec<RunResult> = PolicyKind::ALL
+    let mut results: Vec<RunResult> = kinds
         .iter()
         .enumerate()
         .map(|(i, &kind)| run(scenario, kind, &mut |s| progress(i as u64 * duration + s)))
