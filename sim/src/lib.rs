@@ -18,4 +18,5 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod suite;
+pub mod tune;
 pub use smartscale_workload as workload;

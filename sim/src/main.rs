@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use smartscale_sim::scenario::{self, Scenario, ScenarioError};
-use smartscale_sim::{builtin, chart, family, report, run, suite};
+use smartscale_sim::{builtin, chart, family, report, run, suite, tune};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ enum Command {
     /// Lists the built-in scenarios and families, or writes them (or one family week) as TOML +
     /// CSV files.
     Scenarios(ScenariosArgs),
+    /// Searches SmartScale's settings for the cheapest configuration that meets an SLO on a
+    /// scenario (your own trace), and prints it next to the current settings, with the Pareto
+    /// front of cost against pending pod-minutes.
+    Tune(TuneArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
     Emulate(smartscale_emulator::cli::EmulateArgs),
 }
@@ -66,6 +70,22 @@ struct SimulateArgs {
 }
 
 #[derive(clap::Args)]
+struct TuneArgs {
+    /// A built-in scenario or the path of a scenario TOML file.
+    #[arg(long, default_value = "techflow-week")]
+    scenario: String,
+    /// No pod Pending longer than this, seconds.
+    #[arg(long, default_value_t = 180.0)]
+    max_pending_seconds: f64,
+    /// Overload minutes allowed.
+    #[arg(long, default_value_t = 0.0)]
+    max_overload_minutes: f64,
+    /// Write the Pareto chart (tune-pareto.svg) into this directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct ScenariosArgs {
     /// Write every built-in scenario's TOML and CSV (or, with --family, that week's) into this
     /// directory.
@@ -84,6 +104,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate(args),
         Command::Scenarios(args) => scenarios(args),
+        Command::Tune(args) => tune_cmd(args),
         Command::Emulate(args) => emulate(args),
     }
 }
@@ -99,6 +120,41 @@ fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn tune_cmd(args: TuneArgs) -> ExitCode {
+    let scenario = match resolve(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smartscale tune: bad scenario\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let slo = tune::Slo {
+        max_pending_secs: args.max_pending_seconds,
+        max_overload_minutes: args.max_overload_minutes,
+    };
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+    let trials = tune::search(&scenario, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    print!("{}", tune::report(&scenario, &trials, slo));
+    if let Some(dir) = &args.out {
+        let path = dir.join("tune-pareto.svg");
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&path, tune::chart_svg(&trials, slo)));
+        if let Err(e) = written {
+            eprintln!("smartscale tune: writing {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        println!("chart written to {}", path.display());
+    }
+    ExitCode::SUCCESS
 }
 
 /// A built-in name (unless a file of that name exists), else a path.
