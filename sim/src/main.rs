@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use smartscale_sim::scenario::{self, Scenario, ScenarioError};
-use smartscale_sim::{builtin, chart, family, report, run, suite, tune};
+use smartscale_sim::{builtin, chart, family, report, run, suite, tune, tune_backtest};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +34,10 @@ enum Command {
     /// scenario (your own trace), and prints it next to the current settings, with the Pareto
     /// front of cost against pending pod-minutes.
     Tune(TuneArgs),
+    /// Backtests SmartScale's forecast on a scenario: the forecast off, forecast-only and on
+    /// (and the seed's rules), against the CA model and the oracle, with the forecast's error per
+    /// hour of the week.
+    Backtest(BacktestArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
     Emulate(smartscale_emulator::cli::EmulateArgs),
 }
@@ -67,6 +71,13 @@ struct SimulateArgs {
     /// cluster-autoscaler-model, karpenter-model, oracle); × oracle needs the oracle among them.
     #[arg(long, value_delimiter = ',', requires = "suite")]
     policies: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct BacktestArgs {
+    /// A built-in scenario or the path of a scenario TOML file.
+    #[arg(long, default_value = "techflow-two-weeks")]
+    scenario: String,
 }
 
 #[derive(clap::Args)]
@@ -105,6 +116,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(args),
         Command::Scenarios(args) => scenarios(args),
         Command::Tune(args) => tune_cmd(args),
+        Command::Backtest(args) => backtest(args),
         Command::Emulate(args) => emulate(args),
     }
 }
@@ -118,6 +130,26 @@ fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
         Err(e) => {
             eprintln!("smartscale emulate: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn backtest(args: BacktestArgs) -> ExitCode {
+    let scenario = match resolve(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smartscale backtest: bad scenario\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match tune_backtest::run(&scenario) {
+        Ok(b) => {
+            print!("{}", b.table(&scenario));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("smartscale backtest: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct RunResult {
     pub timeline: Vec<Row>,
     /// Every scaling event.
     pub events: Vec<Event>,
+    /// SmartScale's forecast error per local hour of the week (empty for the other policies).
+    pub forecast_errors: Vec<smartscale_engine::engine::forecast::HourError>,
 }
 
 /// Runs `kind` over `scenario`. `progress` is called with the simulated seconds done, now and
@@ -237,6 +239,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         summary,
         timeline,
         events,
+        forecast_errors: policy.forecast_errors(),
     }
 }
 

@@ -324,6 +324,10 @@ impl Policy for SmartScale {
     fn no_change_reasons(&self) -> BTreeMap<String, u64> {
         self.reasons.clone()
     }
+
+    fn forecast_errors(&self) -> Vec<smartscale_engine::engine::forecast::HourError> {
+        self.history.errors.clone()
+    }
 }
 
 #[cfg(test)]
