@@ -17,8 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 run() { # title, command...
   local title="$1"; shift
+  local shown="$*"
   # shellcheck disable=SC2016 # backticks are Markdown, not a command
-  printf '\n## %s\n\n```sh\nsmartscale %s\n```\n\n```\n' "$title" "$*"
+  printf '\n## %s\n\n```sh\nsmartscale %s\n```\n\n```\n' "$title" "${shown//$tmp/out\/}"
   "$bin" "$@" | grep -v '^timelines, charts and events written to'
   printf '```\n'
 }

@@ -134,13 +134,18 @@ fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
     }
 }
 
+/// [`resolve`] for subcommand `cmd`, the error printed (exit code 2).
+fn resolve_for(cmd: &str, name: &str) -> Result<Scenario, ExitCode> {
+    resolve(name).map_err(|e| {
+        eprintln!("smartscale {cmd}: bad scenario\n{e}");
+        ExitCode::from(2)
+    })
+}
+
 fn backtest(args: BacktestArgs) -> ExitCode {
-    let scenario = match resolve(&args.scenario) {
+    let scenario = match resolve_for("backtest", &args.scenario) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("smartscale backtest: bad scenario\n{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match tune_backtest::run(&scenario) {
         Ok(b) => {
@@ -155,12 +160,9 @@ fn backtest(args: BacktestArgs) -> ExitCode {
 }
 
 fn tune_cmd(args: TuneArgs) -> ExitCode {
-    let scenario = match resolve(&args.scenario) {
+    let scenario = match resolve_for("tune", &args.scenario) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("smartscale tune: bad scenario\n{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let slo = tune::Slo {
         max_pending_secs: args.max_pending_seconds,
