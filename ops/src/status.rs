@@ -447,6 +447,7 @@ mod tests {
             labels: Default::default(),
             annotations: Default::default(),
             addresses: i.private_ip.clone().into_iter().collect(),
+            capacity_type: Default::default(),
         }
     }
 

@@ -8,13 +8,20 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Names of the built-in scenarios.
-pub const NAMES: [&str; 2] = ["techflow-week", "flash-sale"];
+pub const NAMES: [&str; 4] = [
+    "techflow-week",
+    "techflow-two-weeks",
+    "flash-sale",
+    "flash-sale-floor",
+];
 
 /// The TOML of built-in scenario `name`, or `None` for an unknown name.
 pub fn toml(name: &str) -> Option<&'static str> {
     match name {
         "techflow-week" => Some(include_str!("../scenarios/techflow-week.toml")),
+        "techflow-two-weeks" => Some(include_str!("../scenarios/techflow-two-weeks.toml")),
         "flash-sale" => Some(include_str!("../scenarios/flash-sale.toml")),
+        "flash-sale-floor" => Some(include_str!("../scenarios/flash-sale-floor.toml")),
         _ => None,
     }
 }
@@ -22,8 +29,9 @@ pub fn toml(name: &str) -> Option<&'static str> {
 /// The generated trace CSV of built-in scenario `name`, or `None` for an unknown name.
 pub fn trace_csv(name: &str) -> Option<String> {
     match name {
-        "techflow-week" => Some(techflow_week()),
-        "flash-sale" => Some(flash_sale()),
+        "techflow-week" => Some(techflow_weeks(1)),
+        "techflow-two-weeks" => Some(techflow_weeks(2)),
+        "flash-sale" | "flash-sale-floor" => Some(flash_sale()),
         _ => None,
     }
 }
@@ -104,16 +112,17 @@ fn techflow_day(h: f64) -> f64 {
     }
 }
 
-/// One row a minute for 7 days from Monday 00:00 Asia/Dhaka; Friday 20:00 traffic triples within
-/// 2 minutes, holds for an hour, and returns to normal over 10 minutes. Noise ±1.5%.
-fn techflow_week() -> String {
+/// One row a minute for `weeks` weeks from Monday 00:00 Asia/Dhaka; every Friday 20:00 traffic
+/// triples within 2 minutes, holds for an hour, and returns to normal over 10 minutes. Noise
+/// ±1.5% (each minute its own, so the second week is not a copy of the first).
+fn techflow_weeks(weeks: u64) -> String {
     let mut out = String::from("time,rps\n");
-    let minutes = 7 * 24 * 60;
+    let minutes = weeks * 7 * 24 * 60;
     let friday = 4.0 * 24.0;
     for m in 0..=minutes {
         let hours = m as f64 / 60.0;
         let h = hours % 24.0;
-        let since_sale = hours - (friday + 20.0);
+        let since_sale = hours % (7.0 * 24.0) - (friday + 20.0);
         let factor = if (0.0..1.0).contains(&since_sale) {
             1.0 + 2.0 * (since_sale * 30.0).min(1.0)
         } else if (1.0..1.0 + 1.0 / 6.0).contains(&since_sale) {

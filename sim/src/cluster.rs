@@ -183,11 +183,6 @@ impl Node {
     pub fn occupied(&self) -> u32 {
         self.pods + self.terminating.len() as u32
     }
-
-    /// Seconds billed up to `now` (launch to termination, or to `now` if still running).
-    pub fn billed_secs(&self, now: i64) -> i64 {
-        (self.terminated_at.unwrap_or(now).min(now) - self.launched_at).max(0)
-    }
 }
 
 /// The load at one moment, as the cluster serves it.
@@ -674,6 +669,13 @@ impl Cluster {
         self.spot.longest_wait_secs.max(waiting)
     }
 
+    /// Forgets the longest waits and the Spot tally so far (the end of a warm-up); pods still
+    /// Pending keep their creation time.
+    pub fn reset_longest_wait(&mut self) {
+        self.longest_wait_secs = 0;
+        self.spot = SpotTally::default();
+    }
+
     /// Longest time any pod has spent Pending, counting pods still Pending at `now`.
     pub fn max_pending_secs(&self, now: i64) -> i64 {
         let waiting = self.pending.front().map_or(0, |&c| now - c);
@@ -825,9 +827,19 @@ impl Cluster {
     /// `minimum_billed_secs` per instance (EC2 Linux: 60 s), each worker at the market's hourly
     /// price of its instance type and capacity type.
     pub fn bill(&self, now: i64, minimum_billed_secs: u64) -> Bill {
+        self.bill_from(0, now, minimum_billed_secs)
+    }
+
+    /// [`Cluster::bill`] of the time from `from` to `now` only (a worker running across `from` is
+    /// billed from `from`; the minimum applies to each worker billed in the stretch).
+    pub fn bill_from(&self, from: i64, now: i64, minimum_billed_secs: u64) -> Bill {
         let mut b = Bill::default();
         for n in &self.nodes {
-            let s = n.billed_secs(now) as f64;
+            let end = n.terminated_at.unwrap_or(now).min(now);
+            if end <= from && from > 0 {
+                continue;
+            }
+            let s = (end - n.launched_at.max(from)).max(0) as f64;
             let usd = s.max(minimum_billed_secs as f64) / 3600.0
                 * self.market.price(&n.instance_type, n.capacity);
             b.secs += s;

@@ -19,4 +19,6 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod suite;
+pub mod tune;
+pub mod tune_backtest;
 pub use smartscale_workload as workload;

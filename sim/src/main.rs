@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use smartscale_sim::scenario::{self, Scenario, ScenarioError};
-use smartscale_sim::{builtin, chart, family, report, run, suite};
+use smartscale_sim::{builtin, chart, family, report, run, suite, tune, tune_backtest};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +30,14 @@ enum Command {
     /// Lists the built-in scenarios and families, or writes them (or one family week) as TOML +
     /// CSV files.
     Scenarios(ScenariosArgs),
+    /// Searches SmartScale's settings for the cheapest configuration that meets an SLO on a
+    /// scenario (your own trace), and prints it next to the current settings, with the Pareto
+    /// front of cost against pending pod-minutes.
+    Tune(TuneArgs),
+    /// Backtests SmartScale's forecast on a scenario: the forecast off, forecast-only and on
+    /// (and the seed's rules), against the CA model and the oracle, with the forecast's error per
+    /// hour of the week.
+    Backtest(BacktestArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
     Emulate(smartscale_emulator::cli::EmulateArgs),
     /// What SmartScale is doing: the lease, the last action, the cooldown, the operation in
@@ -64,6 +72,33 @@ struct SimulateArgs {
     /// Weeks simulated at once (default: the CPUs available).
     #[arg(long, requires = "suite")]
     jobs: Option<usize>,
+    /// Only these policies (comma-separated labels: smartscale, baseline,
+    /// cluster-autoscaler-model, karpenter-model, oracle); × oracle needs the oracle among them.
+    #[arg(long, value_delimiter = ',', requires = "suite")]
+    policies: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct BacktestArgs {
+    /// A built-in scenario or the path of a scenario TOML file.
+    #[arg(long, default_value = "techflow-two-weeks")]
+    scenario: String,
+}
+
+#[derive(clap::Args)]
+struct TuneArgs {
+    /// A built-in scenario or the path of a scenario TOML file.
+    #[arg(long, default_value = "techflow-week")]
+    scenario: String,
+    /// No pod Pending longer than this, seconds.
+    #[arg(long, default_value_t = 180.0)]
+    max_pending_seconds: f64,
+    /// Overload minutes allowed.
+    #[arg(long, default_value_t = 0.0)]
+    max_overload_minutes: f64,
+    /// Write the Pareto chart (tune-pareto.svg) into this directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -85,6 +120,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate(args),
         Command::Scenarios(args) => scenarios(args),
+        Command::Tune(args) => tune_cmd(args),
+        Command::Backtest(args) => backtest(args),
         Command::Emulate(args) => emulate(args),
         Command::Status(args) => smartscale_ops::cli::status(args),
         Command::Explain(args) => smartscale_ops::cli::explain(args),
@@ -102,6 +139,63 @@ fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// [`resolve`] for subcommand `cmd`, the error printed (exit code 2).
+fn resolve_for(cmd: &str, name: &str) -> Result<Scenario, ExitCode> {
+    resolve(name).map_err(|e| {
+        eprintln!("smartscale {cmd}: bad scenario\n{e}");
+        ExitCode::from(2)
+    })
+}
+
+fn backtest(args: BacktestArgs) -> ExitCode {
+    let scenario = match resolve_for("backtest", &args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match tune_backtest::run(&scenario) {
+        Ok(b) => {
+            print!("{}", b.table(&scenario));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("smartscale backtest: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn tune_cmd(args: TuneArgs) -> ExitCode {
+    let scenario = match resolve_for("tune", &args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let slo = tune::Slo {
+        max_pending_secs: args.max_pending_seconds,
+        max_overload_minutes: args.max_overload_minutes,
+    };
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+    let trials = tune::search(&scenario, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    print!("{}", tune::report(&scenario, &trials, slo));
+    if let Some(dir) = &args.out {
+        let path = dir.join("tune-pareto.svg");
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&path, tune::chart_svg(&trials, slo)));
+        if let Err(e) = written {
+            eprintln!("smartscale tune: writing {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        println!("chart written to {}", path.display());
+    }
+    ExitCode::SUCCESS
 }
 
 /// A built-in name (unless a file of that name exists), else a path.
@@ -174,7 +268,25 @@ fn simulate_suite(name: &str, args: &SimulateArgs) -> ExitCode {
         bar.set_draw_target(ProgressDrawTarget::stderr());
     }
     let started = Instant::now();
-    let result = suite::run(name, seeds, jobs, &|done| bar.set_position(done as u64));
+    let mut chosen = Vec::new();
+    for label in &args.policies {
+        match smartscale_sim::policy::PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.label() == label)
+        {
+            Some(k) => chosen.push(k),
+            None => {
+                eprintln!("smartscale simulate: unknown policy {label}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = smartscale_sim::policy::PolicyKind::ALL.to_vec();
+    }
+    let result = suite::run_policies(name, seeds, &chosen, jobs, &|_| {}, &|done| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     let suite = match result {
         Ok(s) => s,

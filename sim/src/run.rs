@@ -3,7 +3,9 @@
 //!
 //! Each tick, in order: traffic is read; booting workers become Ready and stopping pods go; every
 //! metrics interval the HPA syncs; the scheduler places Pending pods; the load is computed and
-//! added to the totals; every metrics interval a sample is recorded; the policy acts.
+//! added to the totals; every metrics interval a sample is recorded; the policy acts. With a
+//! `[simulation] warm_up`, every policy runs from the start but the totals, the timeline and the
+//! events cover only the time after it.
 
 use crate::cluster::Cluster;
 use crate::observe::{Observer, Sample};
@@ -110,6 +112,8 @@ pub struct RunResult {
     pub timeline: Vec<Row>,
     /// Every scaling event.
     pub events: Vec<Event>,
+    /// SmartScale's forecast error per local hour of the week (empty for the other policies).
+    pub forecast_errors: Vec<smartscale_engine::engine::forecast::HourError>,
 }
 
 /// Runs `kind` over `scenario`. `progress` is called with the simulated seconds done, now and
@@ -120,6 +124,8 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
     let tick = sim.tick_secs as i64;
     let interval = sim.metrics_interval_secs as i64;
     let duration = scenario.trace.duration_secs().ceil() as i64;
+    // The totals, timeline and events cover the time after the warm-up.
+    let warm = (sim.warm_up_secs as i64).min(duration);
     let ctx = Ctx {
         scenario,
         start: scenario.start.with_timezone(&Utc),
@@ -154,7 +160,11 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         cluster.schedule(t);
         let load = cluster.load(rps);
         observer.tick(t, load.cpu_ratio);
-        if t < duration {
+        if t == warm && warm > 0 {
+            cluster.reset_longest_wait();
+        }
+        let reported = t >= warm;
+        if t < duration && reported {
             pending_secs += cluster.pending.len() as f64 * dt;
             displaced_secs += cluster.displaced_pending() as f64 * dt;
             if load.demand_cpu_millis > sim.overload_ratio * load.ready_capacity_cpu_millis {
@@ -164,8 +174,10 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
             unserved += (load.demand_cpu_millis - load.served_cpu_millis).max(0.0) * dt;
         }
         let alive = cluster.alive_count();
-        nodes_min = nodes_min.min(alive);
-        nodes_max = nodes_max.max(alive);
+        if reported {
+            nodes_min = nodes_min.min(alive);
+            nodes_max = nodes_max.max(alive);
+        }
         if t % interval == 0 {
             let cpu = observer.cpu_rate();
             observer.record(Sample {
@@ -174,27 +186,32 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
                 memory: load.memory_ratio,
                 pending: cluster.pending.len() as f64,
             });
-            if let Some(c) = cpu {
+            if let Some(c) = cpu.filter(|_| reported) {
                 cpu_sum += c;
                 cpu_n += 1;
             }
-            timeline.push(Row {
-                t,
-                rps,
-                desired_replicas: cluster.desired_replicas,
-                serving_pods: load.serving_pods,
-                pending_pods: cluster.pending.len() as u32,
-                nodes: alive,
-                ready_nodes: cluster.ready_count(),
-                demand_cores: load.demand_cpu_millis / 1000.0,
-                served_cores: load.served_cpu_millis / 1000.0,
-                capacity_cores: load.ready_capacity_cpu_millis / 1000.0,
-                cpu_ratio: cpu,
-                memory_ratio: load.memory_ratio,
-            });
+            if reported {
+                timeline.push(Row {
+                    t,
+                    rps,
+                    desired_replicas: cluster.desired_replicas,
+                    serving_pods: load.serving_pods,
+                    pending_pods: cluster.pending.len() as u32,
+                    nodes: alive,
+                    ready_nodes: cluster.ready_count(),
+                    demand_cores: load.demand_cpu_millis / 1000.0,
+                    served_cores: load.served_cpu_millis / 1000.0,
+                    capacity_cores: load.ready_capacity_cpu_millis / 1000.0,
+                    cpu_ratio: cpu,
+                    memory_ratio: load.memory_ratio,
+                });
+            }
         }
         if t < duration {
-            events.extend(policy.step(t, &mut cluster, &observer, ctx));
+            let happened = policy.step(t, &mut cluster, &observer, ctx);
+            if reported {
+                events.extend(happened);
+            }
         }
         if t % 3600 == 0 {
             progress(t as u64);
@@ -203,13 +220,13 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
     }
     progress(duration as u64);
 
-    let bill = cluster.bill(duration, scenario.pricing.minimum_billed_secs);
+    let bill = cluster.bill_from(warm, duration, scenario.pricing.minimum_billed_secs);
     let spot = cluster.spot;
     let count = |k: EventKind| events.iter().filter(move |e| e.kind == k);
     let summary = Summary {
         scenario: scenario.name.clone(),
         policy: kind.label().into(),
-        duration_hours: duration as f64 / 3600.0,
+        duration_hours: (duration - warm) as f64 / 3600.0,
         node_hours: bill.secs / 3600.0,
         cost_usd: bill.total_usd(),
         cost_on_demand_usd: bill.on_demand_usd,
@@ -251,6 +268,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         summary,
         timeline,
         events,
+        forecast_errors: policy.forecast_errors(),
     }
 }
 
@@ -258,8 +276,18 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
 /// worker-hours over the oracle's.
 /// `progress` receives the simulated seconds done over all policies together.
 pub fn run_all(scenario: &Scenario, progress: &mut dyn FnMut(u64)) -> Vec<RunResult> {
+    run_some(scenario, &PolicyKind::ALL, progress)
+}
+
+/// [`run_all`] for the policies `kinds` only (the saving and `vs_oracle` need the baseline and the
+/// oracle among them; they stay 0 otherwise).
+pub fn run_some(
+    scenario: &Scenario,
+    kinds: &[PolicyKind],
+    progress: &mut dyn FnMut(u64),
+) -> Vec<RunResult> {
     let duration = scenario.trace.duration_secs().ceil() as u64;
-    let mut results: Vec<RunResult> = PolicyKind::ALL
+    let mut results: Vec<RunResult> = kinds
         .iter()
         .enumerate()
         .map(|(i, &kind)| run(scenario, kind, &mut |s| progress(i as u64 * duration + s)))

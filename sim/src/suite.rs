@@ -10,11 +10,13 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Every week's summaries, one per policy in [`PolicyKind::ALL`] order.
+/// Every week's summaries, one per policy of `kinds`, in that order.
 #[derive(Debug, Clone)]
 pub struct Suite {
     /// The family.
     pub family: String,
+    /// The policies run, in report order.
+    pub kinds: Vec<PolicyKind>,
     /// (seed, summaries), in seed order.
     pub weeks: Vec<(u64, Vec<Summary>)>,
 }
@@ -57,12 +59,14 @@ pub struct PolicyStats {
     pub max_pending_seconds: Spread,
     /// Overload minutes per week.
     pub overload_minutes: Spread,
+    /// Scale actions (scale-ups plus workers removed) per simulated hour, per week.
+    pub scale_actions_per_hour: Spread,
 }
 
 impl Suite {
     /// Each policy's spreads, in report order.
     pub fn stats(&self) -> Vec<PolicyStats> {
-        PolicyKind::ALL
+        self.kinds
             .iter()
             .enumerate()
             .map(|(i, kind)| {
@@ -75,6 +79,9 @@ impl Suite {
                     pending_pod_minutes: col(&|s| s.pending_pod_minutes),
                     max_pending_seconds: col(&|s| s.max_pending_seconds),
                     overload_minutes: col(&|s| s.overload_minutes),
+                    scale_actions_per_hour: col(&|s| {
+                        f64::from(s.scale_ups + s.scale_downs) / s.duration_hours.max(1e-9)
+                    }),
                 }
             })
             .collect()
@@ -115,18 +122,19 @@ impl Suite {
         );
         let _ = writeln!(
             out,
-            "{:<26} {:>17} {:>21} {:>19} {:>19}",
+            "{:<26} {:>17} {:>21} {:>19} {:>19} {:>15}",
             "policy",
             "× oracle med/max",
             "pending pod-min m/max",
             "longest wait m/max",
-            "overload min m/max"
+            "overload min m/max",
+            "actions/h m/max"
         );
-        let _ = writeln!(out, "{}", "-".repeat(106));
+        let _ = writeln!(out, "{}", "-".repeat(122));
         for s in self.stats() {
             let _ = writeln!(
                 out,
-                "{:<26} {:>8.3} /{:>7.3} {:>10.1} /{:>9.1} {:>8.0}s /{:>7.0}s {:>9.1} /{:>8.1}",
+                "{:<26} {:>8.3} /{:>7.3} {:>10.1} /{:>9.1} {:>8.0}s /{:>7.0}s {:>9.1} /{:>8.1} {:>7.2} /{:>5.2}",
                 s.policy,
                 s.vs_oracle.median,
                 s.vs_oracle.worst,
@@ -136,6 +144,8 @@ impl Suite {
                 s.max_pending_seconds.worst,
                 s.overload_minutes.median,
                 s.overload_minutes.worst,
+                s.scale_actions_per_hour.median,
+                s.scale_actions_per_hour.worst,
             );
         }
         let _ = writeln!(
@@ -166,6 +176,21 @@ pub fn run(
     jobs: usize,
     done: &(dyn Fn(usize) + Sync),
 ) -> Result<Suite, ScenarioError> {
+    run_policies(name, seeds, &PolicyKind::ALL, jobs, &|_| {}, done)
+}
+
+/// [`run`] for the policies `kinds` only, each week's scenario passed through `adjust` first (a
+/// changed `[policy]`, for `tune` and the backtests).
+///
+/// Errors: an unknown family.
+pub fn run_policies(
+    name: &str,
+    seeds: std::ops::Range<u64>,
+    kinds: &[PolicyKind],
+    jobs: usize,
+    adjust: &(dyn Fn(&mut crate::scenario::Scenario) + Sync),
+    done: &(dyn Fn(usize) + Sync),
+) -> Result<Suite, ScenarioError> {
     family::scenario(name, seeds.start)?;
     let list: Vec<u64> = seeds.collect();
     let next = AtomicUsize::new(0);
@@ -176,8 +201,9 @@ pub fn run(
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = list.get(i) else { break };
-                let scenario = family::scenario(name, seed).expect("the family parsed above");
-                let results = run::run_all(&scenario, &mut |_| {});
+                let mut scenario = family::scenario(name, seed).expect("the family parsed above");
+                adjust(&mut scenario);
+                let results = run::run_some(&scenario, kinds, &mut |_| {});
                 let summaries = results.into_iter().map(|r| r.summary).collect();
                 out.lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -190,6 +216,7 @@ pub fn run(
     weeks.sort_by_key(|w| w.0);
     Ok(Suite {
         family: name.to_owned(),
+        kinds: kinds.to_vec(),
         weeks,
     })
 }

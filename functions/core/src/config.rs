@@ -227,18 +227,19 @@ mod tests {
         );
         assert_eq!((c.drain_timeout_secs, c.join_timeout_secs), (300, 300));
         assert_eq!(c.capacity_alert_interval_secs, 1800);
-        // Departures from the specification (docs/SCALING_ALGORITHM.md): increment 4, not 2; the
-        // projected scale-down CPU and the pending-pods cooldown are additions.
+        // Departures from the specification (docs/SCALING_ALGORITHM.md): increment 6, not 2; the
+        // projected scale-down CPU (15 under the 80% CPU-alone threshold) and the pending-pods
+        // cooldown are additions.
         assert_eq!(
             (c.scale_up_max_increment, default("SCALE_DOWN_INCREMENT")),
-            (4, "1")
+            (6, "1")
         );
         assert_eq!(
             (
                 c.scale_down_projected_cpu_pct,
                 c.scale_up_cooldown_pending_secs
             ),
-            (55.0, 0)
+            (65.0, 0)
         );
         assert_eq!(c.cluster_id, "smartscale-prod");
         assert_eq!(c.dynamodb_table, "k3s-autoscaler-state");
@@ -286,7 +287,12 @@ mod tests {
     fn projected_cpu_defaults_under_the_scale_up_threshold() {
         // (case name, variables set, expected SCALE_DOWN_PROJECTED_CPU).
         let cases: &[(&str, Vars, f64)] = &[
-            ("seed default", &[], 55.0),
+            ("default: under the CPU-alone threshold", &[], 65.0),
+            (
+                "seed CPU rule: under the scale-up threshold",
+                &[("SCALE_UP_CPU_ALONE_THRESHOLD", "0")],
+                55.0,
+            ),
             (
                 "follows a raised threshold",
                 &[("SCALE_UP_THRESHOLD_CPU", "80")],
@@ -297,8 +303,17 @@ mod tests {
                 &[
                     ("SCALE_UP_THRESHOLD_CPU", "50"),
                     ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                    ("SCALE_UP_CPU_ALONE_THRESHOLD", "0"),
                 ],
                 35.0,
+            ),
+            (
+                "at least 5 under the scale-up threshold",
+                &[
+                    ("SCALE_UP_THRESHOLD_CPU", "50"),
+                    ("SCALE_DOWN_THRESHOLD_CPU", "20"),
+                ],
+                45.0,
             ),
             (
                 "never below 0",

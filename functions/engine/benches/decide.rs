@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use smartscale_engine::engine::{decide, select_candidate, Inputs};
+use smartscale_engine::engine::{decide, decide_with, select_candidate, DemandHistory, Inputs};
 use smartscale_engine::model::*;
 use smartscale_engine::Policy;
 use std::collections::BTreeMap;
@@ -164,6 +164,36 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The forecast: a week and a day of history, 2 min apart, as Evaluate would keep it.
+    let mut history = DemandHistory::default();
+    let mut t = now() - Duration::days(8);
+    while t < now() {
+        let hour = (t.timestamp() / 3600) % 24;
+        history.record(t, if (8..21).contains(&hour) { 5.0 } else { 2.0 }, 0);
+        t += Duration::minutes(2);
+    }
+    let steady = Inputs {
+        metrics: metrics(0.5, 0.6, 0.0),
+        cluster: cluster(9, 300, 0),
+    };
+    c.bench_function("forecast/decide_with_steady_10_nodes_300_pods", |b| {
+        b.iter(|| {
+            decide_with(
+                black_box(&steady),
+                black_box(Some(&history)),
+                black_box(&state),
+                black_box(&cfg),
+                black_box(now()),
+            )
+        })
+    });
+    c.bench_function("forecast/record_and_predict", |b| {
+        b.iter(|| {
+            let mut h = history.clone();
+            h.record(black_box(now()), black_box(4.2), 0);
+            h.predict(black_box(now()), black_box(&cfg))
+        })
+    });
     for (size, workers, pods) in [
         ("10_nodes_300_pods", 9, 300),
         ("500_workers_15000_pods", 500, 15_000),

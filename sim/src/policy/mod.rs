@@ -222,6 +222,11 @@ pub trait Policy {
     fn no_change_reasons(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
     }
+
+    /// The forecast's error per local hour of the week (empty for policies without a forecast).
+    fn forecast_errors(&self) -> Vec<smartscale_engine::engine::forecast::HourError> {
+        Vec::new()
+    }
 }
 
 /// Builds the policy of `kind` for `scenario`.

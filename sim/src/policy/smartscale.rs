@@ -5,7 +5,8 @@ use crate::cluster::{Cluster, NodeState};
 use crate::observe::{cluster_view, Observer};
 use crate::scenario::Scenario;
 use chrono::{DateTime, Utc};
-use smartscale_engine::engine::{Decision, Inputs};
+use smartscale_engine::engine::forecast::{self, DemandHistory, Prediction};
+use smartscale_engine::engine::{Decision, ForecastMode, Inputs};
 use smartscale_engine::lifecycle::{self, DrainStatus, Ending, OutcomeResult, ReadyStatus};
 use smartscale_engine::model::{Operation, OperationKind, ScalingState};
 use smartscale_engine::Policy as Config;
@@ -14,11 +15,12 @@ use std::collections::BTreeMap;
 /// The one place the simulator asks SmartScale's engine for a decision.
 pub fn smartscale_decide(
     inputs: &Inputs,
+    history: Option<&DemandHistory>,
     state: &ScalingState,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Decision {
-    smartscale_engine::engine::decide(inputs, state, config, now)
+    smartscale_engine::engine::decide_with(inputs, history, state, config, now)
 }
 
 #[derive(Debug, Clone)]
@@ -39,13 +41,16 @@ enum InFlight {
 /// machine's (launch → wait for Ready or the join deadline; cordon → drain in `drain_poll` rounds
 /// that respect the budget → terminate, or abort at the drain deadline); the last action and the
 /// operation in flight live in a [`ScalingState`] as in DynamoDB. What each ending records comes
-/// from the engine's [`lifecycle`], as in the steps.
+/// from the engine's [`lifecycle`], as in the steps. The demand history the forecast reads is
+/// kept in memory, recorded at every evaluation as Evaluate records it, with the boot-to-Ready
+/// time of each scale-up that joined.
 #[derive(Debug, Clone)]
 pub struct SmartScale {
     state: ScalingState,
     op: Option<InFlight>,
     ops: u64,
     reasons: BTreeMap<String, u64>,
+    history: DemandHistory,
 }
 
 impl SmartScale {
@@ -56,6 +61,7 @@ impl SmartScale {
             op: None,
             ops: 0,
             reasons: BTreeMap::new(),
+            history: DemandHistory::default(),
         }
     }
 
@@ -100,6 +106,10 @@ impl SmartScale {
                 ) {
                     ReadyStatus::Waiting => {}
                     ReadyStatus::Ready => {
+                        if let Some(op) = &self.state.operation {
+                            let took = (ctx.at(now) - op.started_at).num_seconds();
+                            self.history.boot_to_ready_secs = Some(took.max(0) as u64);
+                        }
                         let ending = Ending::AllJoined {
                             joined,
                             recovery: false,
@@ -184,6 +194,27 @@ impl SmartScale {
         now + (lifecycle::deadline(kind, cfg, at) - at).num_seconds()
     }
 
+    /// Records the demand of this evaluation and, unless the forecast is off, notes the
+    /// forecast one horizon ahead (so its error is measured when that time comes).
+    fn observe_demand(&mut self, inputs: &Inputs, cfg: &Config, at: DateTime<Utc>) {
+        let offset = cfg.cluster_utc_offset_secs;
+        if let Some(need) = forecast::workers_needed(inputs, cfg) {
+            self.history.record(at, need, offset);
+        }
+        if cfg.forecast_mode == ForecastMode::Off {
+            return;
+        }
+        if let Prediction::Ready { ahead, .. } = self.history.predict(at, cfg) {
+            let horizon = chrono::Duration::seconds(cfg.forecast_horizon_secs as i64);
+            self.history.issue(at + horizon, ahead, offset);
+        }
+    }
+
+    /// The demand history recorded so far.
+    pub fn history(&self) -> &DemandHistory {
+        &self.history
+    }
+
     fn operation(
         &mut self,
         kind: OperationKind,
@@ -226,7 +257,8 @@ impl Policy for SmartScale {
             metrics: observer.snapshot(now, at, cfg),
             cluster: cluster_view(cluster, ctx.start),
         };
-        let decision = smartscale_decide(&inputs, &self.state, cfg, at);
+        self.observe_demand(&inputs, cfg, at);
+        let decision = smartscale_decide(&inputs, Some(&self.history), &self.state, cfg, at);
         match &decision {
             Decision::ScaleUp { count, launch, .. } => {
                 let deadline = Self::deadline(OperationKind::ScaleUp, cfg, now, ctx);
@@ -291,6 +323,10 @@ impl Policy for SmartScale {
 
     fn no_change_reasons(&self) -> BTreeMap<String, u64> {
         self.reasons.clone()
+    }
+
+    fn forecast_errors(&self) -> Vec<smartscale_engine::engine::forecast::HourError> {
+        self.history.errors.clone()
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Simulation {
     /// The overload line: demanded CPU above this share of what Ready workers can give pods
     /// counts as overload, and the oracle keeps demand at or below it (0.9).
     pub overload_ratio: f64,
+    /// Seconds from the start that every policy runs but the totals leave out (`warm_up`, 0):
+    /// a week of history for the forecast before the week reported on.
+    pub warm_up_secs: u64,
 }
 
 impl Default for Simulation {
@@ -51,6 +54,7 @@ impl Default for Simulation {
             evaluation_interval_secs: 120,
             drain_poll_secs: 10,
             overload_ratio: 0.9,
+            warm_up_secs: 0,
         }
     }
 }
@@ -306,6 +310,11 @@ pub fn parse(
         return Err(ScenarioError {
             problems: r.problems,
         });
+    }
+    let mut policy = policy;
+    if !policy_overrides.contains_key("CLUSTER_TIMEZONE") {
+        // The cluster's time zone is the one the scenario's times are written in.
+        policy.cluster_utc_offset_secs = start.offset().local_minus_utc();
     }
     Ok(Scenario {
         name: head.name,

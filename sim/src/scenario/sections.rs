@@ -57,6 +57,7 @@ pub(crate) fn simulation(r: &mut Reader<'_>, m: Entries) -> Simulation {
         evaluation_interval_secs: r.duration(&m, "evaluation_interval", d.evaluation_interval_secs),
         drain_poll_secs: r.duration(&m, "drain_poll_interval", d.drain_poll_secs),
         overload_ratio: r.number(&m, "overload_ratio", d.overload_ratio),
+        warm_up_secs: r.duration(&m, "warm_up", d.warm_up_secs),
     };
     let tick = simulation.tick_secs;
     for (key, v) in [

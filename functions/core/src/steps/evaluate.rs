@@ -1119,7 +1119,7 @@ mod tests {
                         fetched_at: at(-30),
                     });
                     if c.dead_run {
-                        st.operation = Some(scale_up_op("c1-op-0", &["i-9"], at(100)).into());
+                        st.operation = Some(scale_up_op("c1-op-0", &["i-9"], at(100)));
                     }
                 }
                 if !c.prometheus_up {

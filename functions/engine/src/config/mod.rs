@@ -56,7 +56,9 @@ pub struct Policy {
     /// `SCALE_DOWN_PROJECTED_CPU`: scale-down's CPU condition also holds when the highest CPU over
     /// the scale-down window, spread over one Ready worker fewer, stays below this. 0 turns it off
     /// (the specification's `SCALE_DOWN_THRESHOLD_CPU` alone). Must be below
-    /// `SCALE_UP_THRESHOLD_CPU`. When unset: 15 points under `SCALE_UP_THRESHOLD_CPU`. An addition
+    /// `SCALE_UP_THRESHOLD_CPU`. When unset: 15 points under the CPU a scale-up fires at alone
+    /// (`SCALE_UP_CPU_ALONE_THRESHOLD`, or `SCALE_UP_THRESHOLD_CPU` when that is 0), and at least 5
+    /// under `SCALE_UP_THRESHOLD_CPU`. An addition
     /// to the specification, see docs/SCALING_ALGORITHM.md.
     pub scale_down_projected_cpu_pct: f64,
     /// `COOLDOWN_SCALE_UP_PENDING`: after a scale-up, another scale-up for pods still Pending over
@@ -121,6 +123,28 @@ pub struct Policy {
     pub not_ready_max_pct: f64,
     /// `NOT_READY_MAX_COUNT`: this many or more NotReady workers stops scale-down.
     pub not_ready_max_count: u32,
+
+    // Forecast, floors and the CPU headroom (docs/SCALING_ALGORITHM.md, "Departures").
+    /// `SCALE_UP_CPU_ALONE_THRESHOLD`: CPU above `SCALE_UP_THRESHOLD_CPU` fires a scale-up on its
+    /// own only above this; between the two it also needs a Pending pod or a forecast rise. 0
+    /// turns it off (the specification's CPU rule). Must be 0 or at least `SCALE_UP_THRESHOLD_CPU`.
+    pub scale_up_cpu_alone_pct: f64,
+    /// `CLUSTER_TIMEZONE`: the offset from UTC, seconds east, that floors and the forecast's days
+    /// are read in (`UTC`, `+06:00`).
+    pub cluster_utc_offset_secs: i32,
+    /// `SCHEDULED_FLOORS`: windows of the week with a minimum of Ready workers
+    /// ([`crate::engine::floors`]).
+    pub scheduled_floors: Vec<crate::engine::floors::Floor>,
+    /// `FLOOR_LEAD_TIME`: how far ahead of a floor (or a forecast rise) workers are launched when
+    /// no boot-to-Ready time has been measured yet.
+    pub floor_lead_secs: u64,
+    /// `FORECAST_MODE`: `off`, `forecast-only` or `on` ([`crate::engine::forecast`]).
+    pub forecast_mode: crate::engine::forecast::ForecastMode,
+    /// `FORECAST_HORIZON`: how far ahead the forecast raises the floor.
+    pub forecast_horizon_secs: u64,
+    /// `FORECAST_SCALE_DOWN_GUARD`: no scale-down when the forecast needs the current workers at
+    /// any time this far ahead.
+    pub forecast_guard_secs: u64,
 }
 
 impl Default for Policy {
@@ -201,12 +225,30 @@ impl Policy {
             capacity_alert_interval_secs: r.parse("CAPACITY_ALERT_INTERVAL", parse_duration_secs),
             not_ready_max_pct: r.parse("NOT_READY_MAX_PERCENT", parse_percent),
             not_ready_max_count: r.parse("NOT_READY_MAX_COUNT", parse_u32),
+
+            scale_up_cpu_alone_pct: r.parse("SCALE_UP_CPU_ALONE_THRESHOLD", parse_percent),
+            cluster_utc_offset_secs: r
+                .parse("CLUSTER_TIMEZONE", crate::engine::floors::parse_utc_offset),
+            scheduled_floors: r.parse("SCHEDULED_FLOORS", crate::engine::floors::parse_floors),
+            floor_lead_secs: r.parse("FLOOR_LEAD_TIME", parse_duration_secs),
+            forecast_mode: r.parse(
+                "FORECAST_MODE",
+                crate::engine::forecast::ForecastMode::parse,
+            ),
+            forecast_horizon_secs: r.parse("FORECAST_HORIZON", parse_duration_secs),
+            forecast_guard_secs: r.parse("FORECAST_SCALE_DOWN_GUARD", parse_duration_secs),
         };
         if cfg.on_demand_base_capacity == u32::MAX {
             cfg.on_demand_base_capacity = cfg.min_nodes;
         }
         if cfg.scale_down_projected_cpu_pct.is_nan() {
-            cfg.scale_down_projected_cpu_pct = (cfg.scale_up_threshold_cpu_pct - 15.0).max(0.0);
+            let up = cfg
+                .scale_up_threshold_cpu_pct
+                .max(cfg.scale_up_cpu_alone_pct);
+            // Never at or above the scale-up threshold, which validation would refuse.
+            cfg.scale_down_projected_cpu_pct = (up - 15.0)
+                .min(cfg.scale_up_threshold_cpu_pct - 5.0)
+                .max(0.0);
         }
         // SCALE_DOWN_INCREMENT is accepted for the specification's sake, but a scale-down removes
         // exactly one node, so any other value is refused rather than kept.
@@ -331,6 +373,28 @@ impl Policy {
                     self.scale_up_urgent_threshold_cpu_pct, self.scale_up_threshold_cpu_pct
                 ),
             );
+        }
+        if self.scale_up_cpu_alone_pct > 0.0
+            && self.scale_up_cpu_alone_pct < self.scale_up_threshold_cpu_pct
+        {
+            bad(
+                "SCALE_UP_CPU_ALONE_THRESHOLD",
+                format!(
+                    "{} is below SCALE_UP_THRESHOLD_CPU ({}): write 0 to turn it off",
+                    self.scale_up_cpu_alone_pct, self.scale_up_threshold_cpu_pct
+                ),
+            );
+        }
+        for f in &self.scheduled_floors {
+            if f.min > self.max_nodes {
+                bad(
+                    "SCHEDULED_FLOORS",
+                    format!(
+                        "'{f}' asks for {} workers, more than MAX_NODES ({})",
+                        f.min, self.max_nodes
+                    ),
+                );
+            }
         }
         if self.metrics_sample_interval_secs == 0 {
             bad("METRICS_SAMPLE_INTERVAL", "must be at least 1s".into());

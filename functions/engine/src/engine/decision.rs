@@ -133,6 +133,24 @@ pub enum ScaleUpReason {
         /// The minimum.
         min: u32,
     },
+    /// Fewer workers than a scheduled floor active now or within the launch lead time.
+    BelowFloor {
+        /// The floor, as declared in `SCHEDULED_FLOORS`.
+        floor: String,
+        /// Workers now (including joining).
+        workers: u32,
+        /// Workers the floor keeps.
+        min: u32,
+    },
+    /// The forecast needs more workers within `FORECAST_HORIZON` than there are.
+    ForecastRise {
+        /// The forecast need, workers (fractional).
+        forecast: f64,
+        /// Workers now (including joining).
+        workers: u32,
+        /// Horizon, seconds.
+        horizon_secs: u64,
+    },
     /// Not a trigger: how the count was sized. The Pending pods' requests, packed onto empty
     /// workers, need this many new workers.
     PendingPodsNeedWorkers {
@@ -182,6 +200,23 @@ impl fmt::Display for ScaleUpReason {
                 f,
                 "CPU stayed above {threshold_pct:.0}% for {} (lowest {min_pct:.1}%)",
                 human_secs(*window_secs)
+            ),
+            ScaleUpReason::BelowFloor {
+                floor,
+                workers,
+                min,
+            } => write!(
+                f,
+                "scheduled floor '{floor}' keeps {min} workers, {workers} now"
+            ),
+            ScaleUpReason::ForecastRise {
+                forecast,
+                workers,
+                horizon_secs,
+            } => write!(
+                f,
+                "the forecast needs {forecast:.1} workers within {}, {workers} now",
+                human_secs(*horizon_secs)
             ),
             ScaleUpReason::PendingPods { count, window_secs } => {
                 write!(
@@ -282,6 +317,12 @@ pub enum ScaleDownReason {
         /// Threshold, percent.
         threshold_pct: f64,
     },
+    /// Not a condition: `FORECAST_MODE=on` but there is no forecast, so the reactive rules alone
+    /// decided.
+    NoForecast {
+        /// Why there is none.
+        why: String,
+    },
     /// The queue stayed below the threshold for the whole scale-down window.
     QueueLow {
         /// Highest depth over the window.
@@ -330,6 +371,9 @@ impl fmt::Display for ScaleDownReason {
                 human_secs(*window_secs)
             ),
             ScaleDownReason::NoPendingPods => write!(f, "no pods Pending"),
+            ScaleDownReason::NoForecast { why } => {
+                write!(f, "no forecast ({why}): reactive rules alone")
+            }
             ScaleDownReason::MemoryLow { pct, threshold_pct } => {
                 write!(f, "memory at {pct:.1}%, below {threshold_pct:.0}%")
             }
@@ -428,6 +472,36 @@ pub enum NoChangeReason {
         /// Every worker and why it must stay.
         excluded: Vec<ExcludedNode>,
     },
+    /// CPU is above `SCALE_UP_THRESHOLD_CPU` but not above `SCALE_UP_CPU_ALONE_THRESHOLD`, no pod
+    /// is Pending and the forecast sees no rise: the workers run on their headroom.
+    CpuWithinHeadroom {
+        /// Lowest CPU over the scale-up window, percent.
+        min_pct: f64,
+        /// `SCALE_UP_THRESHOLD_CPU`, percent.
+        threshold_pct: f64,
+        /// `SCALE_UP_CPU_ALONE_THRESHOLD`, percent.
+        alone_pct: f64,
+    },
+    /// Scale-down is wanted but a scheduled floor active now or within
+    /// `FORECAST_SCALE_DOWN_GUARD` keeps the workers.
+    FloorHolds {
+        /// The floor, as declared.
+        floor: String,
+        /// Workers it keeps.
+        min: u32,
+        /// Ready workers now.
+        workers: u32,
+    },
+    /// Scale-down is wanted but the forecast needs the current workers within
+    /// `FORECAST_SCALE_DOWN_GUARD`.
+    ForecastHolds {
+        /// The forecast's highest need over the guard, workers (fractional).
+        forecast: f64,
+        /// Ready workers now.
+        workers: u32,
+        /// The guard, seconds.
+        within_secs: u64,
+    },
     /// No scale-up trigger fired and at least one scale-down condition failed.
     Steady {
         /// The scale-down conditions that did not hold, rendered.
@@ -502,6 +576,27 @@ impl fmt::Display for NoChangeReason {
                 }
                 Ok(())
             }
+            NoChangeReason::CpuWithinHeadroom {
+                min_pct,
+                threshold_pct,
+                alone_pct,
+            } => write!(
+                f,
+                "CPU above {threshold_pct:.0}% (lowest {min_pct:.1}%) but not above {alone_pct:.0}%, with no pod Pending and no forecast rise: running on headroom"
+            ),
+            NoChangeReason::FloorHolds { floor, min, workers } => write!(
+                f,
+                "scheduled floor '{floor}' keeps {min} workers: {workers} Ready, none removed"
+            ),
+            NoChangeReason::ForecastHolds {
+                forecast,
+                workers,
+                within_secs,
+            } => write!(
+                f,
+                "the forecast needs {forecast:.1} workers within {}: {workers} Ready, none removed",
+                human_secs(*within_secs)
+            ),
             NoChangeReason::Steady { unmet } => {
                 if unmet.is_empty() {
                     write!(f, "load is within thresholds")

@@ -11,6 +11,8 @@ pub mod decision;
 pub mod drainability;
 pub mod explain;
 pub mod fleet;
+pub mod floors;
+pub mod forecast;
 pub mod increment;
 mod metrics_gate;
 pub mod pod_index;
@@ -18,6 +20,8 @@ mod readings;
 mod scale_down;
 mod scale_up;
 
+#[cfg(test)]
+mod outlook_tests;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
@@ -29,6 +33,7 @@ pub use candidate::{select_candidate, Candidate};
 pub use decision::*;
 pub use explain::{explain, Explanation};
 pub use fleet::Fleet;
+pub use forecast::{DemandHistory, ForecastMode, Prediction};
 
 use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, ScalingState};
@@ -78,7 +83,34 @@ pub struct Inputs {
 /// 11. Otherwise `ScaleDown` of the [`select_candidate`] choice.
 ///
 /// Every `NoChange` carries at least one reason.
+///
+/// This is [`decide_with`] without a demand history: the scheduled floors apply, the forecast
+/// does not (and is not mentioned).
 pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> Decision {
+    decide_with(inputs, None, state, cfg, now)
+}
+
+/// [`decide`] with the cluster's demand history, for the scheduled floors' lead time and the
+/// forecast (`FORECAST_MODE`, see [`forecast`] and docs/SCALING_ALGORITHM.md). Beyond
+/// [`decide`]'s checks:
+///
+/// - after the `MIN_NODES` repair, fewer workers than the highest scheduled floor met within the
+///   lead time (the measured boot-to-Ready time, else `FLOOR_LEAD_TIME`), or, with the forecast
+///   on, than it needs within `FORECAST_HORIZON` ⇒ `ScaleUp(BelowFloor | ForecastRise, …)`,
+///   ignoring cooldowns like the minimum;
+/// - a CPU trigger between `SCALE_UP_THRESHOLD_CPU` and `SCALE_UP_CPU_ALONE_THRESHOLD` with no
+///   pod Pending and no forecast rise ⇒ `NoChange(CpuWithinHeadroom)`;
+/// - a wanted scale-down is held by a floor met within `FORECAST_SCALE_DOWN_GUARD`
+///   (`FloorHolds`) or a forecast that needs the current Ready workers within it
+///   (`ForecastHolds`); with the forecast on but no history, a scale-down says so
+///   (`ScaleDownReason::NoForecast`).
+pub fn decide_with(
+    inputs: &Inputs,
+    history: Option<&DemandHistory>,
+    state: &ScalingState,
+    cfg: &Policy,
+    now: DateTime<Utc>,
+) -> Decision {
     let no_change = |reasons: Vec<NoChangeReason>| Decision::NoChange { reasons };
 
     if let Some(op) = &state.operation {
@@ -90,10 +122,11 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
 
     let fleet = Fleet::of(&inputs.cluster);
     let up_gate = metrics_gate::for_scale_up(&inputs.metrics, cfg, now);
-    let triggers = match up_gate {
+    let mut triggers = match up_gate {
         Ok(()) => scale_up::triggers(&inputs.metrics, cfg),
         Err(_) => scale_up::Triggers::default(),
     };
+    let outlook = Outlook::of(history, cfg, now);
     let scale_up = |mut reasons: Vec<ScaleUpReason>, deficit: u32, pending_only: bool| {
         let urgent = increment::urgent(&inputs.metrics, &inputs.cluster, cfg, !pending_only);
         let (sized, why) = sizing(inputs, &reasons, fleet, cfg, pending_only);
@@ -123,6 +156,11 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
         reasons.extend(triggers.fired);
         return scale_up(reasons, cfg.min_nodes - fleet.workers, false);
     }
+    if let Some((floor, why)) = outlook.floor_up(fleet.workers) {
+        let mut reasons = vec![why];
+        reasons.extend(triggers.fired);
+        return scale_up(reasons, floor - fleet.workers, false);
+    }
     if let Some(cooling) = cooldown::active(state, cfg, now) {
         let pending: Vec<ScaleUpReason> = triggers
             .fired
@@ -140,6 +178,8 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
     if let Err(too_old) = up_gate {
         return no_change(vec![too_old]);
     }
+    let pending = pending_seen(inputs);
+    scale_up::hold_cpu_on_headroom(&mut triggers, pending || outlook.rising(fleet.ready), cfg);
     if !triggers.fired.is_empty() {
         return scale_up(triggers.fired, 0, false);
     }
@@ -151,12 +191,13 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
     if !blocked.is_empty() {
         return no_change(blocked);
     }
-    let reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg) {
+    let mut reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg) {
         Wish::NotWanted(unmet) => return no_change(unmet),
         Wish::Wanted(reasons) => reasons,
     };
+    reasons.extend(outlook.no_forecast());
 
-    let mut blocked = Vec::new();
+    let mut blocked = outlook.holds(fleet.ready);
     if fleet.ready <= cfg.min_nodes {
         blocked.push(NoChangeReason::AtMinimum {
             workers: fleet.ready,
@@ -256,6 +297,119 @@ fn removal_reason(cluster: &ClusterView, node: &str, cfg: &Policy) -> Option<Sca
         on_demand: mix.on_demand,
         spot: mix.spot,
     })
+}
+
+/// Whether the metrics or the cluster view see a Pending pod.
+fn pending_seen(inputs: &Inputs) -> bool {
+    let m = &inputs.metrics;
+    let metric = readings::Readings::new(m)
+        .value(MetricName::PendingPods, m.pending_pods)
+        .unwrap_or(0.0);
+    metric > 0.0 || inputs.cluster.pending_pods().next().is_some()
+}
+
+/// The floors and the forecast at one evaluation.
+struct Outlook<'a> {
+    cfg: &'a Policy,
+    /// The highest scheduled floor met within the launch lead.
+    floor_now: Option<&'a floors::Floor>,
+    /// The highest scheduled floor met within the scale-down guard.
+    floor_guard: Option<&'a floors::Floor>,
+    /// The forecast, when `FORECAST_MODE` is not off and a history was given.
+    prediction: Option<Prediction>,
+}
+
+impl<'a> Outlook<'a> {
+    fn of(history: Option<&DemandHistory>, cfg: &'a Policy, now: DateTime<Utc>) -> Self {
+        let offset = cfg.cluster_utc_offset_secs;
+        let lead = forecast::lead(history, cfg);
+        let guard = chrono::Duration::seconds(cfg.forecast_guard_secs as i64).max(lead);
+        Outlook {
+            cfg,
+            floor_now: floors::highest(&cfg.scheduled_floors, now, lead, offset),
+            floor_guard: floors::highest(&cfg.scheduled_floors, now, guard, offset),
+            prediction: history
+                .filter(|_| cfg.forecast_mode != ForecastMode::Off)
+                .map(|h| h.predict(now, cfg)),
+        }
+    }
+
+    /// The forecast's (ahead, guard) needs, when it is on and has history.
+    fn acting(&self) -> Option<(f64, f64)> {
+        match (&self.prediction, self.cfg.forecast_mode) {
+            (Some(Prediction::Ready { ahead, guard, .. }), ForecastMode::On) => {
+                Some((*ahead, *guard))
+            }
+            _ => None,
+        }
+    }
+
+    /// The floor to scale up to, with the reason, when `workers` are fewer: the scheduled floor
+    /// or the forecast, whichever asks more (the scheduled floor on a tie).
+    fn floor_up(&self, workers: u32) -> Option<(u32, ScaleUpReason)> {
+        let max = self.cfg.max_nodes;
+        let scheduled = self.floor_now.map(|f| {
+            (
+                f.min.min(max),
+                ScaleUpReason::BelowFloor {
+                    floor: f.text.clone(),
+                    workers,
+                    min: f.min,
+                },
+            )
+        });
+        let forecast = self.acting().map(|(ahead, _)| {
+            (
+                forecast::launch_count(ahead).min(max),
+                ScaleUpReason::ForecastRise {
+                    forecast: ahead,
+                    workers,
+                    horizon_secs: self.cfg.forecast_horizon_secs,
+                },
+            )
+        });
+        let best = match (scheduled, forecast) {
+            (Some(s), Some(f)) if f.0 > s.0 => Some(f),
+            (s, f) => s.or(f),
+        };
+        best.filter(|(n, _)| *n > workers)
+    }
+
+    /// Whether the forecast needs more than `ready` workers within its horizon.
+    fn rising(&self, ready: u32) -> bool {
+        self.acting()
+            .is_some_and(|(ahead, _)| forecast::launch_count(ahead) > ready)
+    }
+
+    /// What holds a scale-down of one of `ready` workers back.
+    fn holds(&self, ready: u32) -> Vec<NoChangeReason> {
+        let mut out = Vec::new();
+        if let Some(f) = self.floor_guard.filter(|f| ready <= f.min) {
+            out.push(NoChangeReason::FloorHolds {
+                floor: f.text.clone(),
+                min: f.min,
+                workers: ready,
+            });
+        }
+        if let Some((_, guard)) = self.acting().filter(|(_, g)| forecast::whole(*g) >= ready) {
+            out.push(NoChangeReason::ForecastHolds {
+                forecast: guard,
+                workers: ready,
+                within_secs: self.cfg.forecast_guard_secs,
+            });
+        }
+        out
+    }
+
+    /// With the forecast on but unavailable, the reason a scale-down gives for deciding without it.
+    fn no_forecast(&self) -> Option<ScaleDownReason> {
+        match (&self.prediction, self.cfg.forecast_mode) {
+            (Some(Prediction::Unavailable { why }), ForecastMode::On) => {
+                Some(ScaleDownReason::NoForecast { why: why.clone() })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the fired triggers measured, as workers to add, with the reason that explains the largest

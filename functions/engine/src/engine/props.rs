@@ -266,6 +266,7 @@ fn config() -> impl Strategy<Value = Policy> {
 fn scenes() -> impl Strategy<Value = Scene> {
     (snapshot(), cluster(), state(), config()).prop_map(|(metrics, cluster, state, cfg)| Scene {
         inputs: Inputs { metrics, cluster },
+        history: None,
         state,
         cfg,
         now: t0(),

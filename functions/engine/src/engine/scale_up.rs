@@ -127,3 +127,37 @@ pub(crate) fn triggers(m: &MetricsSnapshot, cfg: &Policy) -> Triggers {
     );
     t
 }
+
+/// Holds a CPU trigger back when CPU is above `SCALE_UP_THRESHOLD_CPU` but its lowest over the
+/// window is not above `SCALE_UP_CPU_ALONE_THRESHOLD` and nothing else argues for capacity
+/// (`pressed`: a Pending pod, or a forecast rise): the trigger moves from `fired` to `short` as a
+/// [`NoChangeReason::CpuWithinHeadroom`] when it is the only one. With the threshold at 0 nothing
+/// is held (the specification's rule).
+pub(crate) fn hold_cpu_on_headroom(t: &mut Triggers, pressed: bool, cfg: &Policy) {
+    let alone = cfg.scale_up_cpu_alone_pct;
+    if alone <= 0.0 || pressed {
+        return;
+    }
+    let held = |r: &ScaleUpReason| matches!(r, ScaleUpReason::CpuHigh { min_pct, .. } if *min_pct <= alone);
+    let Some(pos) = t.fired.iter().position(held) else {
+        return;
+    };
+    let ScaleUpReason::CpuHigh {
+        min_pct,
+        threshold_pct,
+        ..
+    } = t.fired.remove(pos)
+    else {
+        return;
+    };
+    if t.fired.is_empty() {
+        t.short.insert(
+            0,
+            NoChangeReason::CpuWithinHeadroom {
+                min_pct,
+                threshold_pct,
+                alone_pct: alone,
+            },
+        );
+    }
+}

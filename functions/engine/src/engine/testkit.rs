@@ -3,7 +3,7 @@
 //! cluster; each builder method changes one thing.
 
 use super::capacity::CapacityType;
-use super::{decide, Decision, Inputs};
+use super::{decide_with, Decision, DemandHistory, Inputs};
 use crate::config::Policy;
 use crate::model::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -342,13 +342,23 @@ pub(crate) fn in_flight(kind: OperationKind) -> ScalingState {
 }
 
 /// One evaluation's arguments. The default: 4 workers `w1`…`w4`, steady metrics, a fresh state,
-/// the default configuration, at `t0`.
+/// the default configuration with the specification's CPU rule (`SCALE_UP_CPU_ALONE_THRESHOLD=0`:
+/// the rule tables check the seed's rules; the headroom departure has its own table), no demand
+/// history, at `t0`.
 #[derive(Debug, Clone)]
 pub(crate) struct Scene {
     pub(crate) inputs: Inputs,
+    pub(crate) history: Option<DemandHistory>,
     pub(crate) state: ScalingState,
     pub(crate) cfg: Policy,
     pub(crate) now: DateTime<Utc>,
+}
+
+/// The default configuration with `SCALE_UP_CPU_ALONE_THRESHOLD=0` (so the projected scale-down
+/// CPU derives from `SCALE_UP_THRESHOLD_CPU`, as the specification's rules have it).
+pub(crate) fn seed_cpu_rule() -> Policy {
+    Policy::from_lookup(|k| (k == "SCALE_UP_CPU_ALONE_THRESHOLD").then(|| "0".into()))
+        .expect("valid")
 }
 
 /// The default scene.
@@ -362,8 +372,9 @@ pub(crate) fn scene() -> Scene {
                 pdbs: vec![],
             },
         },
+        history: None,
         state: fresh(),
-        cfg: Policy::default(),
+        cfg: seed_cpu_rule(),
         now: t0(),
     }
 }
@@ -393,8 +404,22 @@ impl Scene {
         f(&mut self.cfg);
         self
     }
+    pub(crate) fn history(mut self, h: DemandHistory) -> Self {
+        self.history = Some(h);
+        self
+    }
+    pub(crate) fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.now = now;
+        self
+    }
     pub(crate) fn decide(&self) -> Decision {
-        decide(&self.inputs, &self.state, &self.cfg, self.now)
+        decide_with(
+            &self.inputs,
+            self.history.as_ref(),
+            &self.state,
+            &self.cfg,
+            self.now,
+        )
     }
 }
 
