@@ -724,6 +724,7 @@ fn launch(count: u32, op: &str) -> LaunchRequest {
     LaunchRequest {
         count,
         operation_id: op.to_owned(),
+        avoid: vec![],
     }
 }
 

@@ -455,7 +455,7 @@ export class SmartScaleStack extends Stack {
       return sm;
     };
     const scaling = machine('ScalingStateMachine', 'smartscale.asl.json', 'scaling', Duration.minutes(20));
-    const spot = machine('SpotInterruptionStateMachine', 'spot-interruption.asl.json', 'spot-interruption', Duration.minutes(5));
+    const spot = machine('SpotInterruptionStateMachine', 'spot-interruption.asl.json', 'spot-interruption', Duration.minutes(20));
 
     if (cfg.schedule.kind === 'fixed') {
       new events.Rule(this, 'ScalingSchedule', {

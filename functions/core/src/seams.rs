@@ -92,6 +92,15 @@ pub enum Lifecycle {
     OnDemand,
 }
 
+/// A Spot capacity pool: an instance type in an availability zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Instance type, for example `t3.small`.
+    pub instance_type: String,
+    /// Availability zone, for example `ap-south-1a`.
+    pub zone: String,
+}
+
 /// A launch: `count` workers for operation `operation_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchRequest {
@@ -99,6 +108,10 @@ pub struct LaunchRequest {
     pub count: u32,
     /// The operation id: tagged on the instances and the base of the client token.
     pub operation_id: String,
+    /// Spot pools not to launch Spot capacity in (the pool of an interrupted worker); on-demand
+    /// capacity there is still used.
+    #[serde(default)]
+    pub avoid: Vec<Pool>,
 }
 
 /// An EC2 instance SmartScale launched for this cluster.
@@ -164,6 +177,20 @@ pub struct BlockedPod {
     pub reason: String,
 }
 
+/// Which pods a drain step may evict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainMode {
+    /// A scale-down: a pod the never-evict rule protects keeps every pod of the node in place, so
+    /// a node that cannot be emptied is not disturbed at all.
+    Voluntary,
+    /// The instance is being reclaimed (a Spot interruption warning): every pod that may be
+    /// evicted is, StatefulSet pods included (their controller recreates them elsewhere); pods
+    /// with an eviction veto and bare pods are reported blocked but block nobody else. The rule
+    /// is in `docs/STATE_MACHINE.md` ("The spot machine").
+    Reclaim,
+}
+
 /// What one drain step achieved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrainProgress {
@@ -202,10 +229,10 @@ pub trait ClusterApi: Send + Sync {
     /// Marks `node` schedulable again. Idempotent.
     async fn uncordon(&self, node: &str) -> Result<()>;
 
-    /// One resumable drain step: requests eviction of every evictable pod still on `node`
-    /// (DaemonSet and mirror pods skipped) and reports what remains. A PDB refusal is reported in
-    /// `blocked`, not as an error. The caller enforces the deadline.
-    async fn drain_step(&self, node: &str) -> Result<DrainProgress>;
+    /// One resumable drain step: requests eviction of every pod still on `node` that `mode` lets
+    /// it evict (DaemonSet and mirror pods skipped) and reports what remains. A PDB refusal is
+    /// reported in `blocked`, not as an error. The caller enforces the deadline.
+    async fn drain_step(&self, node: &str, mode: DrainMode) -> Result<DrainProgress>;
 
     /// Deletes the Node object (after its instance is gone). Already gone is success.
     async fn delete_node(&self, node: &str) -> Result<()>;

@@ -10,7 +10,7 @@ use smartscale_core::steps::{self as core_steps, Deps};
 use smartscale_core::Error;
 
 /// The names this binary can run, in the order of the design's state machine.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 16] = [
     "acquire-lock",
     "evaluate",
     "launch-nodes",
@@ -25,6 +25,8 @@ pub const NAMES: [&str; 14] = [
     "release-lock",
     "cleanup",
     "spot-interruption",
+    "launch-replacement",
+    "retire-node",
 ];
 
 /// A runnable step: its name and the seams its contract entry says it uses.
@@ -77,6 +79,8 @@ impl Step {
             "release-lock" => json(release_lock::run(doc, deps, now).await),
             "cleanup" => json(cleanup::run(doc, deps, now).await),
             "spot-interruption" => json(spot_interruption::run(doc, deps, now).await),
+            "launch-replacement" => json(spot_replace::launch(doc, deps, now).await),
+            "retire-node" => json(spot_replace::retire(doc, deps, now).await),
             other => unreachable!("Step::named admits only NAMES, not {other}"),
         }
     }

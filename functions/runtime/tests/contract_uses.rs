@@ -13,7 +13,7 @@ use smartscale_core::model::{
 };
 use smartscale_core::notify::Notification;
 use smartscale_core::seams::{
-    ClusterApi, DrainProgress, LaunchRequest, Lifecycle, ManagedInstance, MetricsSource,
+    ClusterApi, DrainMode, DrainProgress, LaunchRequest, Lifecycle, ManagedInstance, MetricsSource,
     NodeProvisioner, Notifier, StateStore,
 };
 use smartscale_core::steps::document::ExecutionDocument;
@@ -190,7 +190,7 @@ impl ClusterApi for Recorder {
         self.calls.record(Seam::Cluster, "uncordon");
         Ok(())
     }
-    async fn drain_step(&self, _: &str) -> Result<DrainProgress> {
+    async fn drain_step(&self, _: &str, _: DrainMode) -> Result<DrainProgress> {
         self.calls.record(Seam::Cluster, "drain_step");
         Ok(DrainProgress::default())
     }

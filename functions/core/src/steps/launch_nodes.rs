@@ -41,6 +41,7 @@ pub async fn run(
         .launch(&LaunchRequest {
             count,
             operation_id: op.id.clone(),
+            avoid: vec![],
         })
         .await?;
     let mut launched = op.clone();

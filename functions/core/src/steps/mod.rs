@@ -25,6 +25,7 @@ pub mod record_outcome;
 pub mod recovery;
 pub mod release_lock;
 pub mod spot_interruption;
+pub mod spot_replace;
 pub mod spot_signal;
 pub mod terminate_node;
 
@@ -38,8 +39,8 @@ use crate::lifecycle::Finish;
 use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use crate::notify::Notification;
 use crate::seams::{
-    ClusterApi, DrainProgress, LaunchRequest, ManagedInstance, MetricsSource, NodeProvisioner,
-    Notifier, StateStore,
+    ClusterApi, DrainMode, DrainProgress, LaunchRequest, ManagedInstance, MetricsSource,
+    NodeProvisioner, Notifier, StateStore,
 };
 use crate::Config;
 use async_trait::async_trait;
@@ -157,7 +158,7 @@ impl ClusterApi for Unwired {
     async fn uncordon(&self, _: &str) -> Result<()> {
         unwired("ClusterApi")
     }
-    async fn drain_step(&self, _: &str) -> Result<DrainProgress> {
+    async fn drain_step(&self, _: &str, _: DrainMode) -> Result<DrainProgress> {
         unwired("ClusterApi")
     }
     async fn delete_node(&self, _: &str) -> Result<()> {

@@ -390,8 +390,11 @@ impl ClusterApi for FakeCluster {
         self.calls.lock().unwrap().push(format!("uncordon {node}"));
         self.set_unschedulable(node, false)
     }
-    async fn drain_step(&self, node: &str) -> Result<DrainProgress> {
-        self.calls.lock().unwrap().push(format!("drain {node}"));
+    async fn drain_step(&self, node: &str, mode: DrainMode) -> Result<DrainProgress> {
+        self.calls.lock().unwrap().push(match mode {
+            DrainMode::Voluntary => format!("drain {node}"),
+            DrainMode::Reclaim => format!("reclaim-drain {node}"),
+        });
         Ok(self
             .drain_script
             .lock()

@@ -120,6 +120,7 @@ fn request() -> LaunchRequest {
     LaunchRequest {
         count: 2,
         operation_id: "op-7".into(),
+        avoid: vec![],
     }
 }
 

@@ -346,9 +346,11 @@ impl NodeProvisioner for Ec2Provisioner {
         let subnets = self.subnets(&context).await?;
         let subnet = plan::choose_subnet(&subnets, &managed);
         let mut failures = Vec::new();
+        let zone = subnet.map(|s| s.zone.as_str());
         for (i, attempt) in plan::attempts(&self.instance_types, self.use_spot)
             .iter()
             .enumerate()
+            .filter(|(_, a)| !plan::avoided(a, zone, &req.avoid))
         {
             let token = plan::client_token(&req.operation_id, have.len(), i);
             let what = format!(

@@ -1,7 +1,7 @@
 //! The pure parts of a launch: which purchase options to try in which order, which subnet keeps
 //! the zones balanced, and the client token that makes a retried call idempotent.
 
-use crate::seams::{Lifecycle, ManagedInstance};
+use crate::seams::{Lifecycle, ManagedInstance, Pool};
 
 /// One RunInstances attempt: an instance type and a purchase option.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,15 @@ pub fn attempts(instance_types: &[String], use_spot: bool) -> Vec<Attempt> {
         lifecycle: Lifecycle::OnDemand,
     });
     spot.chain(on_demand).collect()
+}
+
+/// True when `attempt` would launch Spot capacity in one of the `avoid` pools in `zone` (the
+/// zone of the chosen subnet; unknown zones avoid nothing).
+pub fn avoided(attempt: &Attempt, zone: Option<&str>, avoid: &[Pool]) -> bool {
+    attempt.lifecycle == Lifecycle::Spot
+        && avoid
+            .iter()
+            .any(|p| p.instance_type == attempt.instance_type && Some(p.zone.as_str()) == zone)
 }
 
 /// A worker subnet and its availability zone.
@@ -118,6 +127,64 @@ mod tests {
         ];
         for (name, spot, want) in cases {
             assert_eq!(show(attempts(&types, spot)), want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn the_interrupted_pool_is_avoided_for_spot_only() {
+        let pool = Pool {
+            instance_type: "t3.small".into(),
+            zone: "us-east-1a".into(),
+        };
+        let attempt = |t: &str, lifecycle| Attempt {
+            instance_type: t.into(),
+            lifecycle,
+        };
+        struct Case {
+            name: &'static str,
+            attempt: Attempt,
+            zone: Option<&'static str>,
+            want: bool,
+        }
+        let cases = [
+            Case {
+                name: "same type, same zone, Spot",
+                attempt: attempt("t3.small", Lifecycle::Spot),
+                zone: Some("us-east-1a"),
+                want: true,
+            },
+            Case {
+                name: "on-demand in the same pool is fine",
+                attempt: attempt("t3.small", Lifecycle::OnDemand),
+                zone: Some("us-east-1a"),
+                want: false,
+            },
+            Case {
+                name: "another type",
+                attempt: attempt("t3a.small", Lifecycle::Spot),
+                zone: Some("us-east-1a"),
+                want: false,
+            },
+            Case {
+                name: "another zone",
+                attempt: attempt("t3.small", Lifecycle::Spot),
+                zone: Some("us-east-1b"),
+                want: false,
+            },
+            Case {
+                name: "zone unknown",
+                attempt: attempt("t3.small", Lifecycle::Spot),
+                zone: None,
+                want: false,
+            },
+        ];
+        for c in cases {
+            assert_eq!(
+                avoided(&c.attempt, c.zone, std::slice::from_ref(&pool)),
+                c.want,
+                "case {}",
+                c.name
+            );
         }
     }
 
