@@ -67,17 +67,24 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('ec2:RunInstances only with the worker launch template; CreateTags only on launch', () => {
+  it('ec2:CreateFleet and ec2:RunInstances only with the worker launch template; CreateTags only on launch', () => {
     const lt = logicalIdOfType('AWS::EC2::LaunchTemplate', (p) => String(p.LaunchTemplateName ?? '').endsWith('-worker'));
     const runners = identityStatements(s).filter((x) => x.statement.Effect === 'Allow' && asList(x.statement.Action).includes('ec2:RunInstances'));
-    assert.deepEqual(new Set(runners.map((t) => t.owner)), new Set(['launch-nodes', 'spot-interruption'].map((n) => functionRoleId(s, n))));
+    const launchers = new Set(['launch-nodes', 'launch-replacement'].map((n) => functionRoleId(s, n)));
+    assert.deepEqual(new Set(runners.map((t) => t.owner)), launchers);
+    const fleets = identityStatements(s).filter((x) => x.statement.Effect === 'Allow' && asList(x.statement.Action).includes('ec2:CreateFleet'));
+    assert.deepEqual(new Set(fleets.map((t) => t.owner)), launchers);
+    for (const { statement } of fleets) {
+      assert.deepEqual(asList(statement.Action), ['ec2:CreateFleet']);
+      assert.ok(JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']).includes(`"Ref":"${lt}"`), 'CreateFleet names the worker template');
+    }
     for (const { statement } of runners) {
       const cond = JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']);
       assert.ok(cond.includes(`"Ref":"${lt}"`), `RunInstances condition ${cond} names the worker template`);
       assert.ok(!JSON.stringify(statement.Resource).includes('"*"'));
     }
     const taggers = identityStatements(s).filter((x) => asList(x.statement.Action).includes('ec2:CreateTags'));
-    for (const { statement } of taggers) assert.deepEqual(statement.Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    for (const { statement } of taggers) assert.deepEqual(statement.Condition, { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateFleet'] } });
   });
 
   it('iam:PassRole only for the worker role, only to EC2', () => {
@@ -420,7 +427,7 @@ describe('IAM conditions', () => {
   });
 
   it('RunInstances may not bring volumes the worker template does not define', () => {
-    for (const name of ['launch-nodes', 'spot-interruption']) {
+    for (const name of ['launch-nodes', 'launch-replacement']) {
       const deny = roleStatements(s, functionRoleId(s, name)).filter((st) => st.Effect === 'Deny' && asList(st.Action).includes('ec2:RunInstances'));
       assert.equal(deny.length, 1, name);
       assert.deepEqual((deny[0] as any).Condition, { Bool: { 'ec2:IsLaunchTemplateResource': 'false' } }, name);

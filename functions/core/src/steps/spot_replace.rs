@@ -71,13 +71,20 @@ pub async fn launch(
             format!("{why} for {instance_id} ({node}): no replacement, the {others} other workers are at MAX_NODES {max}"),
         )
     } else {
+        let (on_demand, spot_count) = super::launch_nodes::interim_split(1, deps.config.use_spot);
+        let mut avoid = deps.store.failed_offers(now).await?;
+        avoid.extend(spot.pool.clone());
         let req = LaunchRequest {
-            count: 1,
             operation_id: id.clone(),
-            avoid: spot.pool.clone().into_iter().collect(),
+            on_demand,
+            spot: spot_count,
+            instance_types: vec![],
+            avoid,
         };
         match deps.provisioner.launch(&req).await {
             Ok(launched) => {
+                super::launch_nodes::remember_failed_offers(doc, deps, &launched, now).await?;
+                let launched = launched.instances;
                 let what: Vec<String> = launched
                     .iter()
                     .map(|i| format!("{} ({} {:?})", i.instance_id, i.instance_type, i.lifecycle))
