@@ -370,13 +370,13 @@ export class SmartScaleStack extends Stack {
           return [new iam.PolicyStatement({ sid: 'DescribeInstances', actions: ['ec2:DescribeInstances'], resources: ['*'] })];
         case 'ec2-launch':
           return [
-            // One instant EC2 Fleet per launch, only from the worker template; the fleet launches
-            // with RunInstances on the caller's behalf, which the next statement bounds.
+            // One instant EC2 Fleet per launch, naming only the worker template (the launch-template
+            // resource of CreateFleet); the fleet launches with RunInstances on the caller's behalf,
+            // which the next statement conditions on ec2:LaunchTemplate = the worker template.
             new iam.PolicyStatement({
               sid: 'FleetFromWorkerTemplateOnly',
               actions: ['ec2:CreateFleet'],
               resources: [arn('ec2', 'fleet/*'), arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`)],
-              conditions: { ArnLike: { 'ec2:LaunchTemplate': arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`) } },
             }),
             new iam.PolicyStatement({
               sid: 'RunFromWorkerTemplateOnly',

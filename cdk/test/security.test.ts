@@ -76,7 +76,9 @@ describe('IAM: least privilege', () => {
     assert.deepEqual(new Set(fleets.map((t) => t.owner)), launchers);
     for (const { statement } of fleets) {
       assert.deepEqual(asList(statement.Action), ['ec2:CreateFleet']);
-      assert.ok(JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']).includes(`"Ref":"${lt}"`), 'CreateFleet names the worker template');
+      const resources = JSON.stringify(statement.Resource);
+      assert.ok(resources.includes(`"Ref":"${lt}"`), `CreateFleet names the worker template: ${resources}`);
+      assert.ok(resources.includes(':fleet/*') && !resources.includes('"*"'), resources);
     }
     for (const { statement } of runners) {
       const cond = JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']);

@@ -140,8 +140,8 @@ export async function checksFor(call, lookup) {
         ...(data.TagSpecifications ?? []).map((t) => t.ResourceType),
       ]);
       return [
-        { action, resource: ec2Arn('fleet/*'), context },
-        ...(ltId ? [{ action, resource: ltArn, context }] : []),
+        { action, resource: ec2Arn('fleet/*'), context: {} },
+        ...(ltId ? [{ action, resource: ltArn, context: {} }] : []),
         ...run.map((resource) => ({ action: 'ec2:RunInstances', resource, context })),
         ...[...tagged].filter((t) => t !== 'fleet').map((type) => ({ action: 'ec2:CreateTags', resource: ec2Arn(`${type}/*`), context: { 'ec2:CreateAction': 'CreateFleet' } })),
         ...(lt?.roleArn ? [{ action: 'iam:PassRole', resource: lt.roleArn, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } }] : []),

@@ -91,7 +91,7 @@ pub trait StateStore: Send + Sync {
 }
 
 /// Whether a worker is Spot or on-demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Lifecycle {
     /// Spot.

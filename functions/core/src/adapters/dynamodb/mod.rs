@@ -191,6 +191,30 @@ fn translate_fault(
     }
 }
 
+impl DynamoStateStore {
+    /// The item under partition key `key`, read consistently. Errors: translated as every read.
+    async fn get(
+        &self,
+        key: AttributeValue,
+        context: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::CLUSTER_ID, key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                translate_fault(fault_of(&e), &self.table, context.to_owned(), |c| {
+                    Error::fatal(c, "unexpected condition failure")
+                })
+            })?;
+        Ok(out.item)
+    }
+}
+
 #[async_trait]
 impl StateStore for DynamoStateStore {
     async fn load(&self) -> Result<ScalingState> {
@@ -198,20 +222,7 @@ impl StateStore for DynamoStateStore {
             "reading the state of cluster {} from table {}",
             self.cluster_id, self.table
         );
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::CLUSTER_ID, self.key())
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
-                    Error::fatal(c, "unexpected condition failure")
-                })
-            })?;
-        match out.item {
+        match self.get(self.key(), &context).await? {
             None => Ok(ScalingState::new(&self.cluster_id)),
             Some(item) => item::state_from_item(&self.cluster_id, &item, &context),
         }
@@ -365,20 +376,9 @@ impl StateStore for DynamoStateStore {
             "reading the failed Spot offers of cluster {} from table {}",
             self.cluster_id, self.table
         );
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::CLUSTER_ID, s(item::offers_key(&self.cluster_id)))
-            .send()
-            .await
-            .map_err(|e| {
-                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
-                    Error::fatal(c, "unexpected condition failure")
-                })
-            })?;
-        Ok(out
-            .item
+        Ok(self
+            .get(s(item::offers_key(&self.cluster_id)), &context)
+            .await?
             .map(|i| item::offers_from_item(&i, secs(now)))
             .unwrap_or_default())
     }
