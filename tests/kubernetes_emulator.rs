@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use smartscale_core::adapters::kubernetes::{build_client, K8sCredentials, KubeCluster};
 use smartscale_core::model::{OwnerKind, PodPhase};
-use smartscale_core::seams::{ClusterApi, DrainProgress};
+use smartscale_core::seams::{ClusterApi, DrainMode, DrainProgress};
 use smartscale_core::Error;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -131,7 +131,10 @@ async fn drain_until_done(c: &KubeCluster, node: &str) -> Vec<DrainProgress> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut steps = Vec::new();
     loop {
-        let p = c.drain_step(node).await.expect("drain step");
+        let p = c
+            .drain_step(node, DrainMode::Voluntary)
+            .await
+            .expect("drain step");
         let done = p.is_drained();
         steps.push(p);
         if done {
@@ -162,7 +165,10 @@ async fn pdb_blocks_the_last_eviction_until_a_replacement_runs() {
     c.uncordon("w2").await.expect("uncordon w2");
     c.cordon("w1").await.expect("cordon w1");
 
-    let first = c.drain_step("w1").await.expect("first step");
+    let first = c
+        .drain_step("w1", DrainMode::Voluntary)
+        .await
+        .expect("first step");
     assert_eq!(
         first.evicted.len(),
         1,
@@ -227,7 +233,10 @@ async fn statefulset_and_pinned_pods_are_reported_and_nothing_is_evicted() {
         let c = cluster(&e);
         wait_running(&c, 2).await;
         c.cordon("w1").await.expect("cordon");
-        let p = c.drain_step("w1").await.expect("drain step");
+        let p = c
+            .drain_step("w1", DrainMode::Voluntary)
+            .await
+            .expect("drain step");
         assert!(p.evicted.is_empty(), "case {name}: nothing evicted: {p:?}");
         assert_eq!(p.blocked.len(), 1, "case {name}: {p:?}");
         assert!(p.blocked[0].reason.contains(reason), "case {name}: {p:?}");
@@ -260,7 +269,10 @@ async fn daemonset_pods_stay_and_an_empty_node_drains_at_once() {
     let c = cluster(&e);
     wait_running(&c, 3).await;
     c.cordon("w1").await.expect("cordon");
-    let p = c.drain_step("w1").await.expect("drain step");
+    let p = c
+        .drain_step("w1", DrainMode::Voluntary)
+        .await
+        .expect("drain step");
     assert_eq!(p, DrainProgress::default(), "nothing to move on w1");
     assert!(p.is_drained());
     let v = c.view().await.expect("view");

@@ -51,11 +51,11 @@ const STAR_REASON =
   'test "every * resource is an action without resource-level permissions" enforces it.';
 
 const EC2_NEW_RESOURCES_REASON =
-  'instance/volume/network-interface/spot-request/image IDs do not exist before launch, so they cannot be named: ' +
-  'RunInstances is conditioned on ec2:LaunchTemplate = the worker template, CreateTags on ec2:CreateAction = RunInstances, ' +
+  'fleet/instance/volume/network-interface/spot-request/image IDs do not exist before launch, so they cannot be named: ' +
+  'CreateFleet and RunInstances are conditioned on ec2:LaunchTemplate = the worker template, CreateTags on ec2:CreateAction = RunInstances or CreateFleet, ' +
   'TerminateInstances on the tags ManagedBy=smartscale and Cluster=<id> (asserted by the CDK tests).';
 
-const ec2NewResources = { regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12})?:(instance|volume|network-interface|spot-instances-request|image)\\/\\*$/g' };
+const ec2NewResources = { regex: '/^Resource::arn:<AWS::Partition>:ec2:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12})?:(fleet|instance|volume|network-interface|spot-instances-request|image)\\/\\*$/g' };
 
 function suppress(scope: IConstruct, rules: NagPackSuppression[]): void {
   NagSuppressions.addResourceSuppressions(scope, rules, true);

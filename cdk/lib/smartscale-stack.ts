@@ -345,8 +345,9 @@ export class SmartScaleStack extends Stack {
     if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
     Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
-    // Only this cluster's items: its state item and its spot claims (`<cluster>#spot-claim#<instance>`).
-    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`] } };
+    // Only this cluster's items: its state item, its spot claims (`<cluster>#spot-claim#<instance>`)
+    // and its failed Spot offers (`<cluster>#offers`).
+    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`] } };
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
         case 'state-read':
@@ -369,6 +370,14 @@ export class SmartScaleStack extends Stack {
           return [new iam.PolicyStatement({ sid: 'DescribeInstances', actions: ['ec2:DescribeInstances'], resources: ['*'] })];
         case 'ec2-launch':
           return [
+            // One instant EC2 Fleet per launch, naming only the worker template (the launch-template
+            // resource of CreateFleet); the fleet launches with RunInstances on the caller's behalf,
+            // which the next statement conditions on ec2:LaunchTemplate = the worker template.
+            new iam.PolicyStatement({
+              sid: 'FleetFromWorkerTemplateOnly',
+              actions: ['ec2:CreateFleet'],
+              resources: [arn('ec2', 'fleet/*'), arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`)],
+            }),
             new iam.PolicyStatement({
               sid: 'RunFromWorkerTemplateOnly',
               actions: ['ec2:RunInstances'],
@@ -398,7 +407,7 @@ export class SmartScaleStack extends Stack {
               sid: 'TagOnLaunchOnly',
               actions: ['ec2:CreateTags'],
               resources: [arn('ec2', 'instance/*'), arn('ec2', 'volume/*'), arn('ec2', 'network-interface/*'), arn('ec2', 'spot-instances-request/*')],
-              conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+              conditions: { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateFleet'] } },
             }),
             // The EC2 adapter reads the worker subnets' zones before a launch; no resource-level permissions.
             new iam.PolicyStatement({ sid: 'DescribeWorkerSubnets', actions: ['ec2:DescribeSubnets'], resources: ['*'] }),
@@ -455,7 +464,7 @@ export class SmartScaleStack extends Stack {
       return sm;
     };
     const scaling = machine('ScalingStateMachine', 'smartscale.asl.json', 'scaling', Duration.minutes(20));
-    const spot = machine('SpotInterruptionStateMachine', 'spot-interruption.asl.json', 'spot-interruption', Duration.minutes(5));
+    const spot = machine('SpotInterruptionStateMachine', 'spot-interruption.asl.json', 'spot-interruption', Duration.minutes(20));
 
     if (cfg.schedule.kind === 'fixed') {
       new events.Rule(this, 'ScalingSchedule', {

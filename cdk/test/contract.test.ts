@@ -86,7 +86,7 @@ describe('step-rights contract', () => {
   it('capabilities and VPC placement follow from the uses', () => {
     const specs = functionSpecs(raw);
     const launch = specs.find((f) => f.name === 'launch-nodes')!;
-    assert.deepEqual(launch.capabilities, ['state-write', 'slack-secret', 'sns-publish', 'ec2-describe', 'ec2-launch']);
+    assert.deepEqual(launch.capabilities, ['state-read', 'state-write', 'slack-secret', 'sns-publish', 'ec2-describe', 'ec2-launch']);
     assert.equal(launch.inVpc, false);
     assert.equal(specs.find((f) => f.name === 'drain-node')!.inVpc, true);
   });

@@ -67,17 +67,26 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('ec2:RunInstances only with the worker launch template; CreateTags only on launch', () => {
+  it('ec2:CreateFleet and ec2:RunInstances only with the worker launch template; CreateTags only on launch', () => {
     const lt = logicalIdOfType('AWS::EC2::LaunchTemplate', (p) => String(p.LaunchTemplateName ?? '').endsWith('-worker'));
     const runners = identityStatements(s).filter((x) => x.statement.Effect === 'Allow' && asList(x.statement.Action).includes('ec2:RunInstances'));
-    assert.deepEqual(new Set(runners.map((t) => t.owner)), new Set(['launch-nodes', 'spot-interruption'].map((n) => functionRoleId(s, n))));
+    const launchers = new Set(['launch-nodes', 'launch-replacement'].map((n) => functionRoleId(s, n)));
+    assert.deepEqual(new Set(runners.map((t) => t.owner)), launchers);
+    const fleets = identityStatements(s).filter((x) => x.statement.Effect === 'Allow' && asList(x.statement.Action).includes('ec2:CreateFleet'));
+    assert.deepEqual(new Set(fleets.map((t) => t.owner)), launchers);
+    for (const { statement } of fleets) {
+      assert.deepEqual(asList(statement.Action), ['ec2:CreateFleet']);
+      const resources = JSON.stringify(statement.Resource);
+      assert.ok(resources.includes(`"Ref":"${lt}"`), `CreateFleet names the worker template: ${resources}`);
+      assert.ok(resources.includes(':fleet/*') && !resources.includes('"*"'), resources);
+    }
     for (const { statement } of runners) {
       const cond = JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']);
       assert.ok(cond.includes(`"Ref":"${lt}"`), `RunInstances condition ${cond} names the worker template`);
       assert.ok(!JSON.stringify(statement.Resource).includes('"*"'));
     }
     const taggers = identityStatements(s).filter((x) => asList(x.statement.Action).includes('ec2:CreateTags'));
-    for (const { statement } of taggers) assert.deepEqual(statement.Condition, { StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    for (const { statement } of taggers) assert.deepEqual(statement.Condition, { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateFleet'] } });
   });
 
   it('iam:PassRole only for the worker role, only to EC2', () => {
@@ -415,12 +424,12 @@ describe('IAM conditions', () => {
     const dynamo = identityStatements(s).filter(({ statement }) => asList(statement.Action).some((a) => String(a).startsWith('dynamodb:')) && statement.Effect === 'Allow');
     assert.ok(dynamo.length > 5, `found ${dynamo.length}`);
     for (const { owner, statement } of dynamo) {
-      assert.deepEqual((statement as any).Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['smartscale-prod', 'smartscale-prod#spot-claim#*'] } }, `${owner}: ${JSON.stringify(statement)}`);
+      assert.deepEqual((statement as any).Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['smartscale-prod', 'smartscale-prod#spot-claim#*', 'smartscale-prod#offers'] } }, `${owner}: ${JSON.stringify(statement)}`);
     }
   });
 
   it('RunInstances may not bring volumes the worker template does not define', () => {
-    for (const name of ['launch-nodes', 'spot-interruption']) {
+    for (const name of ['launch-nodes', 'launch-replacement']) {
       const deny = roleStatements(s, functionRoleId(s, name)).filter((st) => st.Effect === 'Deny' && asList(st.Action).includes('ec2:RunInstances'));
       assert.equal(deny.length, 1, name);
       assert.deepEqual((deny[0] as any).Condition, { Bool: { 'ec2:IsLaunchTemplateResource': 'false' } }, name);

@@ -84,7 +84,7 @@ describe('the definitions carry the stack timeouts', () => {
   const s = synthCached();
   for (const [name, seconds] of [
     ['scaling', 20 * 60],
-    ['spot-interruption', 5 * 60],
+    ['spot-interruption', 20 * 60],
   ] as const) {
     it(`${name}: TimeoutSeconds is ${seconds}, right after StartAt`, () => {
       const def = definition(s, name);

@@ -135,7 +135,13 @@ export const spot = {
   drained: event('notify.spot-warning').spot,
   deadline: { ...spotInProgress, status: 'deadline_passed', remaining: ['shop/slow-0'] },
   blockedDeadline: { ...spotInProgress, status: 'blocked_deadline', remaining: blockedDeadline.remaining, blocked: blockedDeadline.blocked },
+  leaseWaitOver: { ...event('notify.spot-warning').spot, lease_wait_over: true },
+  rebalance: event('retire-node.rebalance').spot,
+  skipped: { ...event('notify.spot-warning').spot, skipped: 'i-0spot is not a SmartScale worker of this cluster; nothing done' },
 };
+/** LaunchReplacement's result, RetireNode's for a rebalance and a warning. */
+export const replacement = event('notify.spot-warning').operation;
+export const retired = event('record-outcome.spot-rebalance').operation;
 
 /**
  * The default script of each path: every Task's responses for an execution that takes that path
@@ -163,5 +169,29 @@ export const paths = {
     Notify: [notified],
     ReleaseLock: [released],
   }),
-  spot: () => ({ HandleSpotSignal: [spot.drained], Notify: [notified] }),
+  spot: (owner) => ({
+    HandleSpotSignal: [spot.drained],
+    AcquireLock: [lease(owner)],
+    LaunchReplacement: [replacement],
+    ReplacementDrainStep: [spot.drained],
+    CheckNodesReady: [ready.ready],
+    RetireNode: [replacement],
+    RecordOutcome: [recorded],
+    ReleaseLock: [released],
+    Notify: [notified],
+  }),
+  rebalance: (owner) => ({
+    HandleSpotSignal: [spot.rebalance],
+    AcquireLock: [lease(owner)],
+    LaunchReplacement: [replacement],
+    ReplacementDrainStep: [spot.rebalance],
+    CheckNodesReady: [ready.ready],
+    RetireNode: [retired],
+    CordonNode: [cordoned],
+    DrainNode: [drain.drained],
+    TerminateNode: [outcome.terminated],
+    RecordOutcome: [recorded],
+    ReleaseLock: [released],
+    Notify: [notified],
+  }),
 };

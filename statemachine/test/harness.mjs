@@ -27,7 +27,7 @@ export const STATEMACHINE_DIR = join(dirname(fileURLToPath(import.meta.url)), '.
 export const FUNCTIONS = [
   'AcquireLock', 'Evaluate', 'LaunchNodes', 'CheckNodesReady', 'HandleJoinFailure', 'CordonNode',
   'DrainNode', 'AbortDrain', 'TerminateNode', 'RecordOutcome', 'Notify', 'ReleaseLock', 'Cleanup',
-  'SpotInterruption',
+  'SpotInterruption', 'LaunchReplacement', 'RetireNode',
 ];
 export const TEST_CLUSTER_ID = 'test-cluster';
 export const fakeArn = (fn) => `arn:aws:lambda:us-east-1:123456789012:function:smartscale-${fn}`;

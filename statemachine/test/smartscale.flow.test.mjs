@@ -225,6 +225,20 @@ test('recovery: unfinished scale-up whose nodes joined meanwhile is finished', a
   assert.deepEqual(r.output.released, f.released);
 });
 
+test('recovery: a spot replacement a dead spot run left is checked for join like a scale-up', async () => {
+  const name = 'recover-spot-replace';
+  const { LaunchNodes: _, ...up } = f.paths.scaleUp(owner(name));
+  const recoverSpot = {
+    ...f.evaluation.recoverUp,
+    decision: { ...f.evaluation.recoverUp.decision, codes: ['recover_spot_replace'] },
+    operation: { ...f.replacement, recovery_attempts: 1 },
+  };
+  const r = await run(name, { ...up, Evaluate: [recoverSpot], CheckNodesReady: [{ status: 'ready', ready: ['i-0repl'], not_ready: [] }] });
+  assert.equal(r.status, 'SUCCEEDED');
+  assert.deepEqual(r.visited, [...HEAD, 'CheckNodesReady', 'RouteReadiness', ...TAIL, 'Done']);
+  assert.deepEqual(r.calls.CheckNodesReady[0].operation, recoverSpot.operation);
+});
+
 test('recovery: unfinished scale-down re-cordons (idempotent), drains on and terminates', async () => {
   const name = 'recover-down';
   const r = await run(name, {

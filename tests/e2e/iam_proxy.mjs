@@ -115,6 +115,38 @@ export async function checksFor(call, lookup) {
         ...(lt?.roleArn ? [{ action: 'iam:PassRole', resource: lt.roleArn, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } }] : []),
       ];
     }
+    case 'ec2:CreateFleet': {
+      // An instant fleet launches with RunInstances on the caller's behalf: the caller needs
+      // CreateFleet on the fleet, and RunInstances (and tag-on-create) as for a launch of its own
+      // from the template, in every subnet of its overrides.
+      const ltId = params.get('LaunchTemplateConfigs.1.LaunchTemplateSpecification.LaunchTemplateId');
+      const lt = lookup.launchTemplate(ltId);
+      const ltArn = ec2Arn(`launch-template/${ltId}`);
+      const data = lt?.data ?? {};
+      const subnets = [...new Set(indexed(params, 'LaunchTemplateConfigs.1.Overrides').map((o) => o.SubnetId).filter(Boolean))];
+      const groups = data.SecurityGroupIds ?? [];
+      const spot = params.get('TargetCapacitySpecification.DefaultTargetCapacityType') === 'spot';
+      const context = ltId ? { 'ec2:LaunchTemplate': ltArn } : {};
+      const run = [
+        ec2Arn('instance/*'), ec2Arn('volume/*'), ec2Arn('network-interface/*'),
+        ...subnets.map((s) => ec2Arn(`subnet/${s}`)),
+        ...groups.map((g) => ec2Arn(`security-group/${g}`)),
+        ...(ltId ? [ltArn] : []),
+        ...(data.ImageId ? [ec2Arn(`image/${data.ImageId}`, '')] : []),
+        ...(spot ? [ec2Arn('spot-instances-request/*')] : []),
+      ];
+      const tagged = new Set([
+        ...indexed(params, 'TagSpecification').map((t) => t.ResourceType),
+        ...(data.TagSpecifications ?? []).map((t) => t.ResourceType),
+      ]);
+      return [
+        { action, resource: ec2Arn('fleet/*'), context: {} },
+        ...(ltId ? [{ action, resource: ltArn, context: {} }] : []),
+        ...run.map((resource) => ({ action: 'ec2:RunInstances', resource, context })),
+        ...[...tagged].filter((t) => t !== 'fleet').map((type) => ({ action: 'ec2:CreateTags', resource: ec2Arn(`${type}/*`), context: { 'ec2:CreateAction': 'CreateFleet' } })),
+        ...(lt?.roleArn ? [{ action: 'iam:PassRole', resource: lt.roleArn, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } }] : []),
+      ];
+    }
     case 'sts:GetCallerIdentity':
       return [];
     default:

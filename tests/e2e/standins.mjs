@@ -333,7 +333,7 @@ export class Scenario {
   /** Creates a namespaced Kubernetes object in the emulator (Deployment, PodDisruptionBudget...). */
   async create(obj) {
     const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : [null, obj.apiVersion];
-    const plural = { Deployment: 'deployments', PodDisruptionBudget: 'poddisruptionbudgets', Pod: 'pods' }[obj.kind];
+    const plural = { Deployment: 'deployments', StatefulSet: 'statefulsets', PodDisruptionBudget: 'poddisruptionbudgets', Pod: 'pods' }[obj.kind];
     const ns = obj.metadata.namespace ?? 'default';
     const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
     return getJson(`${this.emulatorUrl}${base}/namespaces/${ns}/${plural}`, {

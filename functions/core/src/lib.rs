@@ -7,6 +7,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod seams;
 pub mod steps;

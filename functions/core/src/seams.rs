@@ -67,6 +67,14 @@ pub trait StateStore: Send + Sync {
     /// Writing it again with the same lease is harmless. Errors: `LeaseLost`.
     async fn record_capacity_alert(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()>;
 
+    /// The Spot pools whose offers failed and have not expired at `now` ([`StateStore::remember_failed_offers`]),
+    /// from an item of their own beside the cluster item. Errors: `Transient`.
+    async fn failed_offers(&self, now: DateTime<Utc>) -> Result<Vec<Pool>>;
+
+    /// Remembers `pools` as failed until `until`, so launches skip them meanwhile; needs no lease
+    /// (a launch under any lease may add to it). Errors: `Transient`.
+    async fn remember_failed_offers(&self, pools: &[Pool], until: DateTime<Utc>) -> Result<()>;
+
     /// Claims Spot `instance_id` for `owner` (the spot execution) until `now + ttl_secs`, in an
     /// item of its own beside the cluster item, so one interrupted instance is handled by one
     /// execution. Succeeds when nobody holds the claim, when it expired at `now`, or when `owner`
@@ -83,7 +91,7 @@ pub trait StateStore: Send + Sync {
 }
 
 /// Whether a worker is Spot or on-demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Lifecycle {
     /// Spot.
@@ -92,13 +100,58 @@ pub enum Lifecycle {
     OnDemand,
 }
 
-/// A launch: `count` workers for operation `operation_id`.
+/// A Spot capacity pool: an instance type in an availability zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Instance type, for example `t3.small`.
+    pub instance_type: String,
+    /// Availability zone, for example `ap-south-1a`.
+    pub zone: String,
+}
+
+/// A launch: `on_demand` + `spot` workers for operation `operation_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchRequest {
-    /// Workers wanted in total for this operation (already-launched ones count).
-    pub count: u32,
     /// The operation id: tagged on the instances and the base of the client token.
     pub operation_id: String,
+    /// On-demand workers wanted in total for this operation (already-launched ones count).
+    pub on_demand: u32,
+    /// Spot workers wanted in total for this operation; what Spot cannot supply is launched
+    /// on-demand in the same call.
+    pub spot: u32,
+    /// Instance types in preference order; empty means the configured `WORKER_INSTANCE_TYPES`.
+    #[serde(default)]
+    pub instance_types: Vec<String>,
+    /// Spot pools not to launch Spot capacity in (an interrupted worker's pool, offers that failed
+    /// a few minutes ago); on-demand capacity there is still used.
+    #[serde(default)]
+    pub avoid: Vec<Pool>,
+}
+
+impl LaunchRequest {
+    /// Workers wanted in total.
+    pub fn count(&self) -> u32 {
+        self.on_demand + self.spot
+    }
+}
+
+/// A Spot pool that had no capacity for a launch (the error EC2 gave); its share was launched
+/// on-demand instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedOffer {
+    /// The pool.
+    pub pool: Pool,
+    /// EC2's error code, for example `InsufficientInstanceCapacity`.
+    pub code: String,
+}
+
+/// What a launch achieved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launched {
+    /// Every instance of the operation, those launched before included.
+    pub instances: Vec<ManagedInstance>,
+    /// Spot pools that failed this time; remembered by the caller and skipped for a while.
+    pub failed_offers: Vec<FailedOffer>,
 }
 
 /// An EC2 instance SmartScale launched for this cluster.
@@ -135,13 +188,15 @@ impl ManagedInstance {
 /// EC2 workers.
 #[async_trait]
 pub trait NodeProvisioner: Send + Sync {
-    /// Makes sure `req.count` workers exist for `req.operation_id`, launching only what is missing
-    /// (idempotent across retries), and returns all of them.
+    /// Makes sure `req.on_demand` on-demand and `req.spot` Spot workers exist for
+    /// `req.operation_id`, launching only what is missing (idempotent across retries), and
+    /// returns all of them with the Spot pools that had no capacity (whose share was launched
+    /// on-demand at once).
     ///
     /// Errors: [`crate::Error::QuotaExceeded`] (instance or vCPU limit, not retryable),
-    /// [`crate::Error::NoCapacity`] when every type and purchase option failed,
+    /// [`crate::Error::NoCapacity`] when no pool of either purchase option had capacity,
     /// [`crate::Error::Transient`] for throttling and 5xx.
-    async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ManagedInstance>>;
+    async fn launch(&self, req: &LaunchRequest) -> Result<Launched>;
 
     /// Terminates `instance_id` if and only if it carries `ManagedBy=smartscale` and this cluster's
     /// tag; already terminated or gone is success. Errors: [`crate::Error::NotOwned`] otherwise.
@@ -162,6 +217,20 @@ pub struct BlockedPod {
     /// Why, for example `disruption budget shop/web-pdb allows no disruption` or
     /// `annotated safe-to-evict=false`.
     pub reason: String,
+}
+
+/// Which pods a drain step may evict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainMode {
+    /// A scale-down: a pod the never-evict rule protects keeps every pod of the node in place, so
+    /// a node that cannot be emptied is not disturbed at all.
+    Voluntary,
+    /// The instance is being reclaimed (a Spot interruption warning): every pod that may be
+    /// evicted is, StatefulSet pods included (their controller recreates them elsewhere); pods
+    /// with an eviction veto and bare pods are reported blocked but block nobody else. The rule
+    /// is in `docs/STATE_MACHINE.md` ("The spot machine").
+    Reclaim,
 }
 
 /// What one drain step achieved.
@@ -202,10 +271,10 @@ pub trait ClusterApi: Send + Sync {
     /// Marks `node` schedulable again. Idempotent.
     async fn uncordon(&self, node: &str) -> Result<()>;
 
-    /// One resumable drain step: requests eviction of every evictable pod still on `node`
-    /// (DaemonSet and mirror pods skipped) and reports what remains. A PDB refusal is reported in
-    /// `blocked`, not as an error. The caller enforces the deadline.
-    async fn drain_step(&self, node: &str) -> Result<DrainProgress>;
+    /// One resumable drain step: requests eviction of every pod still on `node` that `mode` lets
+    /// it evict (DaemonSet and mirror pods skipped) and reports what remains. A PDB refusal is
+    /// reported in `blocked`, not as an error. The caller enforces the deadline.
+    async fn drain_step(&self, node: &str, mode: DrainMode) -> Result<DrainProgress>;
 
     /// Deletes the Node object (after its instance is gone). Already gone is success.
     async fn delete_node(&self, node: &str) -> Result<()>;

@@ -21,15 +21,39 @@ pub fn operation_id(cluster_id: &str, fencing_token: u64) -> String {
 }
 
 /// When an operation of `kind` started (or relaunched) at `start` must be done: `JOIN_TIMEOUT`
-/// after it for a scale-up, `DRAIN_TIMEOUT` for a scale-down, `SPOT_DRAIN_TIMEOUT` for a Spot
-/// replacement (whose `start` is the interruption signal's time).
+/// after it for a scale-up and for a Spot replacement (its instance joins or is terminated, as a
+/// scale-up's), `DRAIN_TIMEOUT` for a scale-down.
 pub fn deadline(kind: OperationKind, policy: &Policy, start: DateTime<Utc>) -> DateTime<Utc> {
     let secs = match kind {
-        OperationKind::ScaleUp => policy.join_timeout_secs,
+        OperationKind::ScaleUp | OperationKind::SpotReplace => policy.join_timeout_secs,
         OperationKind::ScaleDown => policy.drain_timeout_secs,
-        OperationKind::SpotReplace => policy.spot_drain_timeout_secs,
     };
     start + Duration::seconds(secs as i64)
+}
+
+/// When the drain of a worker EC2 is reclaiming must be over: `SPOT_DRAIN_TIMEOUT` after the
+/// interruption warning's time (EC2 reclaims the instance two minutes after it).
+pub fn reclaim_deadline(policy: &Policy, signal_time: DateTime<Utc>) -> DateTime<Utc> {
+    signal_time + Duration::seconds(policy.spot_drain_timeout_secs as i64)
+}
+
+/// What the spot machine's RecordOutcome records: a replacement and the retirement of the
+/// signalled worker are no scaling decision, so no action is recorded and no cooldown starts
+/// (`action: None`); the workers after it are those at the signal plus the replacements that
+/// joined, less the signalled worker unless a refused drain kept it (`signalled_kept`).
+pub fn finish_spot(
+    workers_before: u32,
+    joined: u32,
+    signalled_kept: bool,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Finish {
+    Finish {
+        action: None,
+        reason,
+        node_count: (workers_before + joined).saturating_sub(u32::from(!signalled_kept)),
+        at: now,
+    }
 }
 
 /// `$.ready.status`: where a scale-up stands.
@@ -456,13 +480,57 @@ mod tests {
                 p.drain_timeout_secs,
             ),
             (
-                "spot replacement waits SPOT_DRAIN_TIMEOUT",
+                "spot replacement waits JOIN_TIMEOUT for its instance",
                 OperationKind::SpotReplace,
-                p.spot_drain_timeout_secs,
+                p.join_timeout_secs,
             ),
         ];
         for (name, kind, secs) in cases {
             assert_eq!(deadline(kind, &p, at(0)), at(secs as i64), "case {name}");
+        }
+        assert_eq!(
+            reclaim_deadline(&p, at(0)),
+            at(p.spot_drain_timeout_secs as i64),
+            "a reclaim drain ends SPOT_DRAIN_TIMEOUT after the warning"
+        );
+    }
+
+    #[test]
+    fn a_spot_ending_starts_no_cooldown() {
+        struct Case {
+            name: &'static str,
+            before: u32,
+            joined: u32,
+            kept: bool,
+            want: u32,
+        }
+        let cases = [
+            Case {
+                name: "warning, replacement joined: the count stays",
+                before: 3,
+                joined: 1,
+                kept: false,
+                want: 3,
+            },
+            Case {
+                name: "warning, no replacement: one fewer",
+                before: 3,
+                joined: 0,
+                kept: false,
+                want: 2,
+            },
+            Case {
+                name: "rebalance, drain refused: the worker stays beside its replacement",
+                before: 3,
+                joined: 1,
+                kept: true,
+                want: 4,
+            },
+        ];
+        for c in cases {
+            let f = finish_spot(c.before, c.joined, c.kept, "r".into(), at(1));
+            assert_eq!(f.action, None, "case {}", c.name);
+            assert_eq!(f.node_count, c.want, "case {}", c.name);
         }
     }
 }

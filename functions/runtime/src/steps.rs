@@ -11,7 +11,7 @@ use smartscale_core::telemetry::StepMetrics;
 use smartscale_core::Error;
 
 /// The names this binary can run, in the order of the design's state machine.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 16] = [
     "acquire-lock",
     "evaluate",
     "launch-nodes",
@@ -26,6 +26,8 @@ pub const NAMES: [&str; 14] = [
     "release-lock",
     "cleanup",
     "spot-interruption",
+    "launch-replacement",
+    "retire-node",
 ];
 
 /// A runnable step: its name and the seams its contract entry says it uses.
@@ -84,6 +86,12 @@ impl Step {
             "release-lock" => step!(release_lock),
             "cleanup" => step!(cleanup),
             "spot-interruption" => step!(spot_interruption),
+            "launch-replacement" => {
+                Output::of(spot_replace::launch(doc, deps, now).await?, doc, deps, now)
+            }
+            "retire-node" => {
+                Output::of(spot_replace::retire(doc, deps, now).await?, doc, deps, now)
+            }
             other => unreachable!("Step::named admits only NAMES, not {other}"),
         }
     }

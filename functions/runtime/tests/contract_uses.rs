@@ -13,8 +13,8 @@ use smartscale_core::model::{
 };
 use smartscale_core::notify::Notification;
 use smartscale_core::seams::{
-    ClusterApi, DrainProgress, LaunchRequest, Lifecycle, ManagedInstance, MetricsSource,
-    NodeProvisioner, Notifier, StateStore,
+    ClusterApi, DrainMode, DrainProgress, FailedOffer, LaunchRequest, Launched, Lifecycle,
+    ManagedInstance, MetricsSource, NodeProvisioner, Notifier, Pool, StateStore,
 };
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::Deps;
@@ -145,15 +145,37 @@ impl StateStore for Recorder {
         self.calls.record(Seam::Store, "claim_instance");
         Ok(())
     }
+    async fn failed_offers(&self, _: DateTime<Utc>) -> Result<Vec<Pool>> {
+        self.calls.record(Seam::Store, "failed_offers");
+        Ok(Vec::new())
+    }
+    async fn remember_failed_offers(&self, _: &[Pool], _: DateTime<Utc>) -> Result<()> {
+        self.calls.record(Seam::Store, "remember_failed_offers");
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl NodeProvisioner for Recorder {
-    async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ManagedInstance>> {
+    /// Launches what is asked and, when Spot is asked for, reports one Spot pool without
+    /// capacity (so the samples reach the offer memory and its warning).
+    async fn launch(&self, req: &LaunchRequest) -> Result<Launched> {
         self.calls.record(Seam::Ec2, "launch");
-        Ok((0..req.count)
-            .map(|i| self.managed(&format!("i-0new{i}"), Some(req.operation_id.clone())))
-            .collect())
+        Ok(Launched {
+            instances: (0..req.count())
+                .map(|i| self.managed(&format!("i-0new{i}"), Some(req.operation_id.clone())))
+                .collect(),
+            failed_offers: (req.spot > 0)
+                .then(|| FailedOffer {
+                    pool: Pool {
+                        instance_type: "t3.small".into(),
+                        zone: "eu-west-1a".into(),
+                    },
+                    code: "InsufficientInstanceCapacity".into(),
+                })
+                .into_iter()
+                .collect(),
+        })
     }
     async fn terminate(&self, _: &str) -> Result<()> {
         self.calls.record(Seam::Ec2, "terminate");
@@ -191,7 +213,7 @@ impl ClusterApi for Recorder {
         self.calls.record(Seam::Cluster, "uncordon");
         Ok(())
     }
-    async fn drain_step(&self, _: &str) -> Result<DrainProgress> {
+    async fn drain_step(&self, _: &str, _: DrainMode) -> Result<DrainProgress> {
         self.calls.record(Seam::Cluster, "drain_step");
         Ok(DrainProgress::default())
     }
@@ -268,6 +290,9 @@ async fn run_samples() -> Vec<Run> {
             config: {
                 let mut config = Config::default();
                 config.policy.cluster_id = doc.cluster_id.clone();
+                // With Spot the launches take their widest path (a failed offer is remembered
+                // and warned about), so the samples reach every right a launcher holds.
+                config.use_spot = true;
                 config
             },
             store: rec.clone(),
@@ -391,6 +416,8 @@ fn the_recorder_covers_every_method_the_contract_names() {
                 "save_cached_metrics",
                 "record_capacity_alert",
                 "claim_instance",
+                "failed_offers",
+                "remember_failed_offers",
             ]),
         ),
         (

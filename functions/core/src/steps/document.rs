@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Lease, Operation};
-use crate::seams::BlockedPod;
+use crate::seams::{BlockedPod, Pool};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -111,9 +111,14 @@ impl ExecutionDocument {
             .ok_or_else(|| missing("operation.node_name"))
     }
 
-    /// Workers before this execution acted: `metrics.nodes`, 0 when unknown.
+    /// Workers before this execution acted: `metrics.nodes` (periodic) or
+    /// `spot.workers_before` (spot), 0 when unknown.
     pub fn nodes_before(&self) -> u32 {
-        self.metrics.as_ref().map_or(0, |m| m.nodes)
+        self.metrics
+            .as_ref()
+            .map(|m| m.nodes)
+            .or(self.spot.as_ref().map(|s| s.workers_before))
+            .unwrap_or(0)
     }
 
     /// True when Evaluate returned `recover` (an operation of a dead run is being finished).
@@ -337,27 +342,57 @@ pub struct CleanupPart {
     pub operation_left_for_recovery: Option<String>,
 }
 
-/// `$.spot`.
+/// Which EC2 signal started the spot machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpotSignalKind {
+    /// A Spot Instance Interruption Warning: the instance is reclaimed two minutes later, so it is
+    /// cordoned and drained at once, and replaced under the lease.
+    #[default]
+    Warning,
+    /// A Rebalance Recommendation: the instance is at elevated risk; it is replaced first, then
+    /// drained and terminated (or left uncordoned when its drain is refused).
+    Rebalance,
+}
+
+/// `$.spot`: the signalled instance and the drain a warning starts at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpotPart {
-    /// Routed on by RouteSpotDrain.
+    /// The signal.
+    #[serde(default)]
+    pub signal: SpotSignalKind,
+    /// The reclaim drain of a warning, routed on by RouteSpotEnd (`drained` for a rebalance,
+    /// whose node is drained by the scale-down steps after its replacement).
     pub status: DrainStatus,
     /// The interrupted instance's node, when it has one.
     pub node_name: Option<String>,
-    /// The replacement launched for it.
-    pub replacement_instance_ids: Vec<String>,
+    /// The instance's type and zone: the Spot pool the replacement avoids.
+    #[serde(default)]
+    pub pool: Option<Pool>,
+    /// Running or pending workers at the signal, the signalled one included.
+    #[serde(default)]
+    pub workers_before: u32,
     /// Pods still on the node.
     pub remaining: Vec<String>,
-    /// Pods whose eviction was refused.
+    /// Pods whose eviction was refused or that a reclaim drain leaves alone.
     pub blocked: Vec<BlockedPod>,
     /// Signal time + `SPOT_DRAIN_TIMEOUT`.
     pub deadline: DateTime<Utc>,
-    /// Set when the signal is ignored (the instance is not SmartScale's); Notify then sends nothing.
+    /// Until when AcquireLock is tried again while another execution holds the lease: the drain
+    /// deadline plus `LOCK_TTL`. Past it the replacement is left to the periodic scaling.
+    #[serde(default = "epoch")]
+    pub lease_wait_until: DateTime<Utc>,
+    /// True once `lease_wait_until` passed without the lease (RouteLeaseBusy stops waiting).
+    #[serde(default)]
+    pub lease_wait_over: bool,
+    /// Set when the signal is ignored (the instance is not SmartScale's, or a rebalance for a
+    /// node already cordoned); the machine ends in Done and Notify is not called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
-    /// Why no replacement was launched (quota, capacity), when none was: the drain goes on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub launch_error: Option<String>,
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use super::document::{DrainPart, ExecutionDocument};
 use super::{drain_status, renew, Deps};
 use crate::error::Result;
+use crate::seams::DrainMode;
 use chrono::{DateTime, Utc};
 
 /// Renews the lease, takes one drain step on `$.operation.node_name` and reports `drained`,
@@ -14,7 +15,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
     let op = doc.require_operation()?;
     let node = doc.require_node_name()?;
     renew(doc, deps, now).await?;
-    let progress = deps.cluster.drain_step(node).await?;
+    let progress = deps.cluster.drain_step(node, DrainMode::Voluntary).await?;
     Ok(DrainPart {
         status: drain_status(&progress, op.deadline, now),
         remaining: progress.remaining,

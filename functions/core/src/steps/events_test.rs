@@ -87,6 +87,10 @@ fn every_sample_event_fits_its_function() {
             }
             "cleanup" => doc.error.is_some(),
             "spot-interruption" => doc.instance_id.is_some() && doc.event.is_some(),
+            "launch-replacement" => {
+                doc.lease.is_some() && doc.spot.is_some() && doc.instance_id.is_some()
+            }
+            "retire-node" => doc.lease.is_some() && doc.spot.is_some() && doc.operation.is_some(),
             other => panic!("{name}: no function {other}"),
         };
         assert!(ok, "{name}: lacks what {function} reads");
@@ -107,7 +111,7 @@ fn every_sample_event_fits_its_function() {
     assert_eq!((n.nodes_before, n.nodes_after), (Some(10), Some(10)));
     assert_eq!(
         functions.len(),
-        14,
+        16,
         "one sample per function at least: {functions:?}"
     );
 }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Operation, OperationKind};
 use crate::notify::{Notification, NotificationKind};
-use crate::seams::LaunchRequest;
+use crate::seams::{LaunchRequest, Launched, Lifecycle};
 use chrono::{DateTime, Utc};
 
 /// Renews the lease, makes sure `$.decision.count` workers exist for the operation (the
@@ -32,13 +32,20 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         .filter(|c| *c > 0)
         .unwrap_or(op.requested_count);
     let lease = renew(doc, deps, now).await?;
-    let instances = deps
+    let (on_demand, spot) = interim_split(count, deps.config.use_spot);
+    let avoid = deps.store.failed_offers(now).await?;
+    let launched = deps
         .provisioner
         .launch(&LaunchRequest {
-            count,
             operation_id: op.id.clone(),
+            on_demand,
+            spot,
+            instance_types: vec![],
+            avoid,
         })
         .await?;
+    remember_failed_offers(doc, deps, &launched, now).await?;
+    let instances = launched.instances;
     let mut launched = op.clone();
     launched.instance_ids = instances.iter().map(|i| i.instance_id.clone()).collect();
     launched.instance_ids.sort();
@@ -68,6 +75,77 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
     Ok(launched)
 }
 
+/// INTERIM, replaced at merge by the engine's capacity mix (`LaunchPlan { on_demand, spot, .. }`
+/// carried by the scale-up decision): today's `USE_SPOT` behaviour, every worker Spot when it is
+/// set (the fleet launches any Spot shortfall on-demand), else every worker on-demand.
+/// Returns `(on_demand, spot)`.
+pub fn interim_split(count: u32, use_spot: bool) -> (u32, u32) {
+    if use_spot {
+        (0, count)
+    } else {
+        (count, 0)
+    }
+}
+
+/// Remembers the Spot pools a launch found without capacity for
+/// [`fleet::OFFER_MEMORY_SECS`](crate::adapters::ec2::fleet::OFFER_MEMORY_SECS), so the next
+/// launches skip them, and warns people once per launch that their share went on-demand
+/// ("Spot unavailable in ap-south-1a for t3.small, launched on-demand"; best effort).
+/// Errors: the store's `Transient`.
+pub(crate) async fn remember_failed_offers(
+    doc: &ExecutionDocument,
+    deps: &Deps,
+    launched: &Launched,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if launched.failed_offers.is_empty() {
+        return Ok(());
+    }
+    let pools: Vec<_> = launched
+        .failed_offers
+        .iter()
+        .map(|f| f.pool.clone())
+        .collect();
+    let secs = crate::adapters::ec2::fleet::OFFER_MEMORY_SECS;
+    deps.store
+        .remember_failed_offers(&pools, now + chrono::Duration::seconds(secs as i64))
+        .await?;
+    let on_demand = launched
+        .instances
+        .iter()
+        .filter(|i| i.lifecycle == Lifecycle::OnDemand)
+        .count();
+    let n = Notification {
+        kind: NotificationKind::SpotUnavailable,
+        cluster_id: doc.cluster_id.clone(),
+        reason: launched
+            .failed_offers
+            .iter()
+            .map(|f| {
+                format!(
+                    "Spot unavailable in {} for {}, launched on-demand ({})",
+                    f.pool.zone, f.pool.instance_type, f.code
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        action: format!(
+            "{on_demand} on-demand worker(s) in this launch; the pool(s) are skipped for {} min",
+            secs / 60
+        ),
+        nodes_before: None,
+        nodes_after: None,
+        recommendation: Some(
+            "Nothing to do if it is rare; if it recurs, add instance types (WORKER_INSTANCE_TYPES) or subnets in other zones".into(),
+        ),
+        recovered: false,
+        time: now,
+        execution_arn: Some(doc.execution_id.clone()),
+    };
+    send_all(deps, &n).await;
+    Ok(())
+}
+
 pub(crate) fn reason_of(doc: &ExecutionDocument, op: &Operation) -> String {
     match &doc.decision {
         Some(d) if !d.reasons.is_empty() => d.reasons.join("; "),
@@ -86,6 +164,7 @@ fn dedup_join(items: &[&str]) -> String {
 mod tests {
     use super::*;
     use crate::notify::NotificationKind;
+    use crate::seams::{FailedOffer, Pool, StateStore};
     use crate::steps::document::{Action, DecisionPart};
     use crate::steps::testkit::*;
 
@@ -101,64 +180,73 @@ mod tests {
         }
     }
 
-    #[allow(clippy::type_complexity)] // the case table's row type
+    struct LaunchCase {
+        name: &'static str,
+        count: u32,
+        launch_error: Option<Error>,
+        /// Another execution took the lease over before the step.
+        stolen: bool,
+        /// Launched ids, or the error kind.
+        want: std::result::Result<usize, &'static str>,
+    }
+
     #[tokio::test]
     async fn launch_paths() {
-        // (name, count, launch error, stolen lease, want launched ids or error kind)
-        let cases: Vec<(
-            &str,
-            u32,
-            Option<Error>,
-            bool,
-            std::result::Result<usize, &str>,
-        )> = vec![
-            ("launches two", 2, None, false, Ok(2)),
-            (
-                "quota",
-                2,
-                Some(Error::QuotaExceeded {
+        let cases = [
+            LaunchCase {
+                name: "launches two",
+                count: 2,
+                launch_error: None,
+                stolen: false,
+                want: Ok(2),
+            },
+            LaunchCase {
+                name: "quota",
+                count: 2,
+                launch_error: Some(Error::QuotaExceeded {
                     context: "launch".into(),
                     detail: "VcpuLimitExceeded".into(),
                 }),
-                false,
-                Err("QuotaExceeded"),
-            ),
-            (
-                "no capacity",
-                1,
-                Some(Error::NoCapacity {
+                stolen: false,
+                want: Err("QuotaExceeded"),
+            },
+            LaunchCase {
+                name: "no capacity",
+                count: 1,
+                launch_error: Some(Error::NoCapacity {
                     context: "launch".into(),
                     detail: "all types".into(),
                 }),
-                false,
-                Err("Fatal"),
-            ),
-            (
-                "throttled",
-                1,
-                Some(Error::transient("launch", "RequestLimitExceeded")),
-                false,
-                Err("Retryable"),
-            ),
-            (
-                "lease lost launches nothing",
-                2,
-                None,
-                true,
-                Err("LeaseLost"),
-            ),
+                stolen: false,
+                want: Err("Fatal"),
+            },
+            LaunchCase {
+                name: "throttled",
+                count: 1,
+                launch_error: Some(Error::transient("launch", "RequestLimitExceeded")),
+                stolen: false,
+                want: Err("Retryable"),
+            },
+            LaunchCase {
+                name: "lease lost launches nothing",
+                count: 2,
+                launch_error: None,
+                stolen: true,
+                want: Err("LeaseLost"),
+            },
         ];
-        for (name, count, err, stolen, want) in cases {
+        for c in cases {
+            let name = c.name;
             let w = World::new();
-            *w.ec2.next_launch_error.lock().unwrap() = err;
+            *w.ec2.next_launch_error.lock().unwrap() = c.launch_error;
             let mut doc = w.doc_with_lease(t0()).await;
-            doc.decision = Some(decision(count));
+            doc.decision = Some(decision(c.count));
             doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
             doc.metrics = Some(summary(2));
-            if stolen {
+            if c.stolen {
                 w.steal_lease().await;
             }
-            match (run(&doc, &w.deps, at(5)).await, want) {
+            match (run(&doc, &w.deps, at(5)).await, c.want) {
                 (Ok(op), Ok(n)) => {
                     assert_eq!(op.instance_ids.len(), n, "case {name}");
                     assert_eq!(op.deadline, at(5 + 300), "case {name}");
@@ -184,7 +272,106 @@ mod tests {
                 (got, want) => panic!("case {name}: got {got:?}, want {want:?}"),
             }
             let calls = w.ec2.launch_calls.lock().unwrap().len();
-            assert_eq!(calls, usize::from(!stolen), "case {name}: launch calls");
+            assert_eq!(calls, usize::from(!c.stolen), "case {name}: launch calls");
+        }
+    }
+
+    struct SplitCase {
+        name: &'static str,
+        use_spot: bool,
+        /// Spot pools without capacity at the launch.
+        no_capacity: &'static [(&'static str, &'static str)],
+        /// Offers remembered before the launch: skipped in the request.
+        remembered: &'static [(&'static str, &'static str)],
+        want_split: (u32, u32),
+        want_warning: Option<&'static str>,
+    }
+
+    #[tokio::test]
+    async fn spot_offers_are_remembered_skipped_and_warned_about() {
+        let cases = [
+            SplitCase {
+                name: "on-demand only",
+                use_spot: false,
+                no_capacity: &[],
+                remembered: &[],
+                want_split: (2, 0),
+                want_warning: None,
+            },
+            SplitCase {
+                name: "spot served",
+                use_spot: true,
+                no_capacity: &[],
+                remembered: &[("t3a.small", "eu-west-1b")],
+                want_split: (0, 2),
+                want_warning: None,
+            },
+            SplitCase {
+                name: "spot unavailable: warned, remembered",
+                use_spot: true,
+                no_capacity: &[("t3.small", "ap-south-1a")],
+                remembered: &[],
+                want_split: (0, 2),
+                want_warning: Some(
+                    "Spot unavailable in ap-south-1a for t3.small, launched on-demand (InsufficientInstanceCapacity)",
+                ),
+            },
+        ];
+        let pool = |(t, z): &(&str, &str)| Pool {
+            instance_type: t.to_string(),
+            zone: z.to_string(),
+        };
+        for c in cases {
+            let name = c.name;
+            let mut w = World::new();
+            w.deps.config.use_spot = c.use_spot;
+            *w.ec2.no_spot_capacity.lock().unwrap() = c
+                .no_capacity
+                .iter()
+                .map(|p| FailedOffer {
+                    pool: pool(p),
+                    code: "InsufficientInstanceCapacity".into(),
+                })
+                .collect();
+            let remembered: Vec<Pool> = c.remembered.iter().map(pool).collect();
+            w.store
+                .remember_failed_offers(&remembered, at(100))
+                .await
+                .unwrap();
+            let mut doc = w.doc_with_lease(t0()).await;
+            doc.decision = Some(decision(2));
+            doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
+            run(&doc, &w.deps, at(5)).await.unwrap();
+            let req = w.ec2.launch_calls.lock().unwrap()[0].clone();
+            assert_eq!((req.on_demand, req.spot), c.want_split, "case {name}");
+            assert_eq!(
+                req.avoid, remembered,
+                "case {name}: remembered offers skipped"
+            );
+            let warnings: Vec<String> = w
+                .slack
+                .sent()
+                .into_iter()
+                .filter(|n| n.kind == NotificationKind::SpotUnavailable)
+                .map(|n| n.reason)
+                .collect();
+            assert_eq!(
+                warnings,
+                c.want_warning
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                "case {name}"
+            );
+            let now_skipped = w.store.failed_offers(at(6)).await.unwrap();
+            for p in c.no_capacity {
+                assert!(now_skipped.contains(&pool(p)), "case {name}: remembered");
+            }
+            let later = w.store.failed_offers(at(5 + 600)).await.unwrap();
+            assert!(
+                c.no_capacity.iter().all(|p| !later.contains(&pool(p))),
+                "case {name}: forgotten after the memory"
+            );
         }
     }
 

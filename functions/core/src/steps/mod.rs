@@ -25,6 +25,7 @@ pub mod record_outcome;
 pub mod recovery;
 pub mod release_lock;
 pub mod spot_interruption;
+pub mod spot_replace;
 pub mod spot_signal;
 pub mod terminate_node;
 
@@ -38,8 +39,8 @@ use crate::lifecycle::Finish;
 use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use crate::notify::Notification;
 use crate::seams::{
-    ClusterApi, DrainProgress, LaunchRequest, ManagedInstance, MetricsSource, NodeProvisioner,
-    Notifier, StateStore,
+    ClusterApi, DrainMode, DrainProgress, LaunchRequest, Launched, ManagedInstance, MetricsSource,
+    NodeProvisioner, Notifier, Pool, StateStore,
 };
 use crate::Config;
 use async_trait::async_trait;
@@ -128,11 +129,17 @@ impl StateStore for Unwired {
     async fn claim_instance(&self, _: &str, _: &str, _: DateTime<Utc>, _: u64) -> Result<()> {
         unwired("StateStore")
     }
+    async fn failed_offers(&self, _: DateTime<Utc>) -> Result<Vec<Pool>> {
+        unwired("StateStore")
+    }
+    async fn remember_failed_offers(&self, _: &[Pool], _: DateTime<Utc>) -> Result<()> {
+        unwired("StateStore")
+    }
 }
 
 #[async_trait]
 impl NodeProvisioner for Unwired {
-    async fn launch(&self, _: &LaunchRequest) -> Result<Vec<ManagedInstance>> {
+    async fn launch(&self, _: &LaunchRequest) -> Result<Launched> {
         unwired("NodeProvisioner")
     }
     async fn terminate(&self, _: &str) -> Result<()> {
@@ -157,7 +164,7 @@ impl ClusterApi for Unwired {
     async fn uncordon(&self, _: &str) -> Result<()> {
         unwired("ClusterApi")
     }
-    async fn drain_step(&self, _: &str) -> Result<DrainProgress> {
+    async fn drain_step(&self, _: &str, _: DrainMode) -> Result<DrainProgress> {
         unwired("ClusterApi")
     }
     async fn delete_node(&self, _: &str) -> Result<()> {

@@ -2,11 +2,32 @@
 
 use super::document::{
     Action, Alert, DrainStatus, ExecutionDocument, NotifiedPart, OutcomeResult, ReadyStatus,
+    SpotSignalKind,
 };
 use super::{send_all, Deps};
 use crate::error::Result;
 use crate::notify::{Notification, NotificationKind};
 use chrono::{DateTime, Utc};
+
+/// The spot machine's replacement as the message names it: the instances that joined, those
+/// terminated at the join deadline, or why there is none (the operation's reason).
+fn spot_replacement(doc: &ExecutionDocument) -> String {
+    let launched = doc
+        .operation
+        .as_ref()
+        .filter(|o| o.kind == crate::model::OperationKind::SpotReplace);
+    match (&doc.ready, launched) {
+        (Some(r), _) if !r.not_ready.is_empty() => format!(
+            "{} did not join by the deadline and was terminated",
+            r.not_ready.join(", ")
+        ),
+        (Some(r), _) if !r.ready.is_empty() => format!("{} joined", r.ready.join(", ")),
+        (_, Some(o)) if !o.instance_ids.is_empty() => o.instance_ids.join(", "),
+        (_, Some(o)) => format!("none ({})", o.reason),
+        (None, None) => "none (the lease stayed held by another execution; the periodic scaling adds capacity for the pods)".into(),
+        (Some(_), None) => "none".into(),
+    }
+}
 
 /// The notification the document calls for, or `None` when there is nothing to tell (a spot
 /// signal for an instance that is not SmartScale's, or a document with no outcome).
@@ -33,6 +54,35 @@ pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<N
         }
         let instance = doc.instance_id.clone().unwrap_or_default();
         let signal = doc.signal.clone().unwrap_or_else(|| "Spot signal".into());
+        let node = spot.node_name.as_deref().unwrap_or("(no node)");
+        let replacement = spot_replacement(doc);
+        if spot.signal == SpotSignalKind::Rebalance {
+            let what = match doc.outcome.as_ref().map(|o| o.result) {
+                Some(OutcomeResult::ScaledDown) => format!("drained and terminated {node}"),
+                Some(OutcomeResult::DrainAborted) => {
+                    format!("drain of {node} refused by the deadline, node uncordoned")
+                }
+                _ => format!("{node} kept in service"),
+            };
+            let mut n = base(
+                NotificationKind::SpotInterruption,
+                format!("{signal} for {instance}"),
+                format!("Replacement {replacement}; {what}"),
+                None,
+                None,
+            );
+            n.recommendation = doc
+                .operation
+                .as_ref()
+                .map(|o| o.reason.clone())
+                .filter(|_| {
+                    !matches!(
+                        doc.outcome.as_ref().map(|o| o.result),
+                        Some(OutcomeResult::ScaledDown)
+                    )
+                });
+            return Some(n);
+        }
         let drained = match spot.status {
             DrainStatus::Drained => "drained".to_string(),
             DrainStatus::InProgress => "drain in progress".to_string(),
@@ -48,15 +98,7 @@ pub fn notification_for(doc: &ExecutionDocument, now: DateTime<Utc>) -> Option<N
         let mut n = base(
             NotificationKind::SpotInterruption,
             format!("{signal} for {instance}"),
-            format!(
-                "Cordoned {}, {drained}; replacement {}",
-                spot.node_name.as_deref().unwrap_or("(no node)"),
-                if spot.replacement_instance_ids.is_empty() {
-                    "none".to_string()
-                } else {
-                    spot.replacement_instance_ids.join(", ")
-                }
-            ),
+            format!("Cordoned {node}, {drained}; replacement {replacement}"),
             None,
             None,
         );
@@ -230,6 +272,7 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Operation;
     use crate::seams::BlockedPod;
     use crate::steps::document::*;
     use crate::steps::testkit::*;
@@ -282,18 +325,25 @@ mod tests {
             not_ready: vec![],
         });
         let spot = Some(SpotPart {
+            signal: SpotSignalKind::Warning,
             status: DrainStatus::BlockedDeadline,
             node_name: Some("w9".into()),
-            replacement_instance_ids: vec!["i-r".into()],
+            pool: None,
+            workers_before: 3,
             remaining: vec!["db/pg-0".into()],
             blocked: vec![BlockedPod {
                 pod: "db/pg-0".into(),
                 reason: "pdb db/pg".into(),
             }],
             deadline: at(90),
+            lease_wait_until: at(390),
+            lease_wait_over: false,
             skipped: None,
-            launch_error: None,
         });
+        let replacement = Operation {
+            kind: crate::model::OperationKind::SpotReplace,
+            ..scale_up_op("spot-i-s", &["i-r"], at(300))
+        };
         let at_max = DecisionPart {
             action: Action::None,
             count: 0,
@@ -405,8 +455,10 @@ mod tests {
                 name: "spot",
                 edit: Box::new({
                     let s = spot.clone();
+                    let r = replacement.clone();
                     move |d| {
                         d.spot = s.clone();
+                        d.operation = Some(r.clone());
                         d.instance_id = Some("i-s".into());
                         d.signal = Some("EC2 Spot Instance Interruption Warning".into())
                     }
@@ -414,7 +466,63 @@ mod tests {
                 kind: Some(NotificationKind::SpotInterruption),
                 nodes_before: None,
                 nodes_after: None,
-                action_has: "replacement i-r",
+                action_has: "Cordoned w9, not drained by the deadline, blocked: db/pg-0 (pdb db/pg); replacement i-r",
+            },
+            MessageCase {
+                name: "spot warning while the lease stayed held",
+                edit: Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        d.spot = s.clone();
+                        d.operation = None;
+                    }
+                }),
+                kind: Some(NotificationKind::SpotInterruption),
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "replacement none (the lease stayed held",
+            },
+            MessageCase {
+                name: "rebalance: replaced, then the worker terminated",
+                edit: Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        let mut s = s.clone().unwrap();
+                        s.signal = SpotSignalKind::Rebalance;
+                        d.spot = Some(s);
+                        d.ready = Some(ReadyPart {
+                            status: ReadyStatus::Ready,
+                            ready: vec!["i-r".into()],
+                            not_ready: vec![],
+                        });
+                        d.outcome = outcome(OutcomeResult::ScaledDown, 3);
+                    }
+                }),
+                kind: Some(NotificationKind::SpotInterruption),
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "Replacement i-r joined; drained and terminated w9",
+            },
+            MessageCase {
+                name: "rebalance: the drain was refused, the worker uncordoned",
+                edit: Box::new({
+                    let s = spot.clone();
+                    move |d| {
+                        let mut s = s.clone().unwrap();
+                        s.signal = SpotSignalKind::Rebalance;
+                        d.spot = Some(s);
+                        d.ready = Some(ReadyPart {
+                            status: ReadyStatus::Ready,
+                            ready: vec!["i-r".into()],
+                            not_ready: vec![],
+                        });
+                        d.outcome = outcome(OutcomeResult::DrainAborted, 4);
+                    }
+                }),
+                kind: Some(NotificationKind::SpotInterruption),
+                nodes_before: None,
+                nodes_after: None,
+                action_has: "drain of w9 refused by the deadline, node uncordoned",
             },
             MessageCase {
                 name: "spot for a foreign instance",

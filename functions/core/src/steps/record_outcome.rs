@@ -32,18 +32,45 @@ pub fn ending(doc: &ExecutionDocument) -> Result<Ending> {
 /// action is `None` when nothing changed (drain aborted, no worker joined, nothing launched), so
 /// no cooldown starts for an undone operation.
 /// Errors: `InvalidInput` when the document has neither `outcome` nor a `ready` status `ready`.
+///
+/// In the spot machine (`$.spot` present) it is [`lifecycle::finish_spot`]: no action, the
+/// workers at the signal plus the replacements that joined, less the signalled worker unless a
+/// refused drain kept it. A `spot_replace` operation a periodic run recovers records no action
+/// either.
 pub fn achieved(doc: &ExecutionDocument, now: DateTime<Utc>) -> Result<Finish> {
     let reason = doc
         .operation
         .as_ref()
         .map(|o| super::launch_nodes::reason_of(doc, o))
         .unwrap_or_default();
-    Ok(lifecycle::finish(
-        ending(doc)?,
-        doc.nodes_before(),
-        reason,
-        now,
-    ))
+    if let Some(spot) = &doc.spot {
+        let joined = doc.ready.as_ref().map_or(0, |r| r.ready.len() as u32);
+        let kept = doc
+            .outcome
+            .as_ref()
+            .is_some_and(|o| o.result == crate::lifecycle::OutcomeResult::DrainAborted)
+            || (spot.signal == super::document::SpotSignalKind::Rebalance
+                && doc
+                    .operation
+                    .as_ref()
+                    .is_some_and(|o| o.kind == crate::model::OperationKind::SpotReplace));
+        return Ok(lifecycle::finish_spot(
+            spot.workers_before,
+            joined,
+            kept,
+            reason,
+            now,
+        ));
+    }
+    let mut finish = lifecycle::finish(ending(doc)?, doc.nodes_before(), reason, now);
+    if doc
+        .operation
+        .as_ref()
+        .is_some_and(|o| o.kind == crate::model::OperationKind::SpotReplace)
+    {
+        finish.action = None;
+    }
+    Ok(finish)
 }
 
 /// Renews the lease, clears the operation and records the action, the time, the reason and the

@@ -1,251 +1,286 @@
-//! HandleSpotSignal and SpotDrainStep (one Lambda): a Spot Interruption Warning or Rebalance
-//! Recommendation for a SmartScale worker. Launch a replacement, cordon, drain within
-//! `SPOT_DRAIN_TIMEOUT` of the signal. Runs without the cluster lease (see
-//! `docs/STATE_MACHINE.md`, "The spot machine and the lease").
+//! HandleSpotSignal and the spot drain steps (one Lambda): a Spot Interruption Warning or a
+//! Rebalance Recommendation for a SmartScale worker. The first call claims the instance and, for
+//! a warning, cordons its node and evicts everything a reclaim drain may evict; later calls take
+//! one more reclaim drain step against `SPOT_DRAIN_TIMEOUT` while the machine waits for the lease
+//! or for the replacement. The replacement itself is launched under the lease by
+//! [`super::spot_replace`]. The whole path is in `docs/STATE_MACHINE.md` ("The spot machine").
 
-use super::document::{DrainStatus, ExecutionDocument, SpotPart};
+use super::document::{DrainStatus, ExecutionDocument, SpotPart, SpotSignalKind};
 use super::{drain_status, node_of_instance, spot_signal, Deps};
 use crate::error::{Error, Result};
 use crate::lifecycle;
-use crate::model::OperationKind;
-use crate::seams::LaunchRequest;
-use chrono::{DateTime, Utc};
+use crate::seams::{DrainMode, Pool};
+use chrono::{DateTime, Duration, Utc};
 
-/// How long a spot execution's claim on an instance lasts: past the spot machine's 300 s timeout,
-/// so a redelivered event or the Interruption Warning that follows a Rebalance Recommendation
-/// during the execution is skipped, and short enough that a claim left by a dead execution does
-/// not silence a later signal for long.
-pub const SPOT_CLAIM_TTL_SECS: u64 = 600;
+/// How long a spot execution's claim on an instance lasts: past the spot machine's 20-minute
+/// timeout, so a redelivered event during the execution is skipped, and short enough that a claim
+/// left by a dead execution does not silence a later signal for long.
+pub const SPOT_CLAIM_TTL_SECS: u64 = 1800;
 
-/// The operation id of a spot replacement: `spot-<instance id>`. The provisioner launches at most
-/// one instance per operation id, so a duplicate or second signal for the same instance (a
-/// Rebalance Recommendation then the Interruption Warning, or a redelivered event) launches no
-/// second replacement.
-pub fn replacement_operation_id(instance_id: &str) -> String {
-    format!("spot-{instance_id}")
+/// The claim an execution takes for `signal` on `instance_id`: the instance id for a warning, the
+/// instance id with `#rebalance` for a rebalance, so the Interruption Warning that follows a
+/// Rebalance Recommendation is still handled at once (the rebalance execution may be waiting for
+/// its replacement to join) while a duplicate of either signal is skipped.
+pub fn claim_id(instance_id: &str, signal: SpotSignalKind) -> String {
+    match signal {
+        SpotSignalKind::Warning => instance_id.to_string(),
+        SpotSignalKind::Rebalance => format!("{instance_id}#rebalance"),
+    }
 }
 
-/// First call (no `$.spot`): claims the instance for this execution (`execution_id`, for
-/// [`SPOT_CLAIM_TTL_SECS`]) before anything else, ignores instances SmartScale does not own (`skipped`), launches the
-/// replacement (a quota or capacity failure is reported in `launch_error` and the drain goes on:
-/// moving the pods matters more), cordons the node, sets `deadline = event time +
-/// SPOT_DRAIN_TIMEOUT` and takes the first drain step. Later calls (`$.spot` present) only take a
-/// drain step against that deadline. Status as DrainNode's; an instance without a node is
-/// `drained`.
+/// First call (no `$.spot`): claims the instance for this execution ([`claim_id`], for
+/// [`SPOT_CLAIM_TTL_SECS`]) before anything else, then ignores (`skipped`) an instance SmartScale
+/// does not own and a rebalance whose node is already cordoned (a warning or a scale-down is
+/// draining it). A warning cordons the node and takes the first reclaim drain step
+/// ([`DrainMode::Reclaim`]: one StatefulSet, bare or vetoed pod does not keep the others in
+/// place), with `deadline = event time + SPOT_DRAIN_TIMEOUT`; a rebalance touches nothing yet.
+/// An instance without a node is `drained`.
 ///
-/// Errors: `LockHeld` when another execution holds the instance's claim (the machine ends in
-/// SkippedAlreadyHandled); `InvalidInput` without `instance_id`; `Transient` from EC2 or Kubernetes (retried by
-/// the machine; every action here is idempotent).
+/// Later calls (`$.spot` present) take one more reclaim drain step while a warning's drain is
+/// `in_progress`, and set `lease_wait_over` once `lease_wait_until` passed.
+///
+/// Errors: `LockHeld` when another execution holds the claim (the machine ends in
+/// SkippedAlreadyHandled); `InvalidInput` without `instance_id` or with an event that is no spot
+/// signal; `Transient` from EC2 or Kubernetes (retried by the machine; every action here is
+/// idempotent).
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<SpotPart> {
     let instance_id = doc.instance_id.as_deref().ok_or_else(|| {
         Error::invalid_input("handling a spot signal", "`instance_id` is missing")
     })?;
     if let Some(prev) = &doc.spot {
-        let Some(node) = prev.node_name.as_deref().filter(|_| prev.skipped.is_none()) else {
-            return Ok(SpotPart {
-                status: DrainStatus::Drained,
-                ..prev.clone()
-            });
-        };
-        let progress = deps.cluster.drain_step(node).await?;
-        return Ok(SpotPart {
-            status: drain_status(&progress, prev.deadline, now),
-            remaining: progress.remaining,
-            blocked: progress.blocked,
-            ..prev.clone()
-        });
+        return later_step(prev, deps, now).await;
     }
 
-    let signal_time = match &doc.event {
-        Some(event) => spot_signal::parse(event)?.time.unwrap_or(now),
-        None => now,
+    let (signal, signal_time) = match &doc.event {
+        Some(event) => {
+            let parsed = spot_signal::parse(event)?;
+            let kind = if parsed.detail_type == spot_signal::REBALANCE_RECOMMENDATION {
+                SpotSignalKind::Rebalance
+            } else {
+                SpotSignalKind::Warning
+            };
+            (kind, parsed.time.unwrap_or(now))
+        }
+        None => (SpotSignalKind::Warning, now),
     };
     deps.store
-        .claim_instance(instance_id, &doc.execution_id, now, SPOT_CLAIM_TTL_SECS)
+        .claim_instance(
+            &claim_id(instance_id, signal),
+            &doc.execution_id,
+            now,
+            SPOT_CLAIM_TTL_SECS,
+        )
         .await?;
 
-    let deadline = lifecycle::deadline(OperationKind::SpotReplace, &deps.config, signal_time);
-    let managed = deps.provisioner.describe_managed().await?;
-    if !managed.iter().any(|m| m.instance_id == instance_id) {
-        return Ok(SpotPart {
-            status: DrainStatus::Drained,
-            node_name: None,
-            replacement_instance_ids: vec![],
-            remaining: vec![],
-            blocked: vec![],
-            deadline,
-            skipped: Some(format!(
-                "{instance_id} is not a SmartScale worker of this cluster; nothing done"
-            )),
-            launch_error: None,
-        });
-    }
-
-    let (replacement_instance_ids, launch_error) = match deps
-        .provisioner
-        .launch(&LaunchRequest {
-            count: 1,
-            operation_id: replacement_operation_id(instance_id),
-        })
-        .await
-    {
-        Ok(instances) => (instances.into_iter().map(|i| i.instance_id).collect(), None),
-        Err(e) if e.is_retryable() => return Err(e),
-        Err(e) => {
-            tracing::warn!(error = %e, "no replacement for the interrupted worker; draining anyway");
-            (vec![], Some(e.to_string()))
-        }
+    let deadline = lifecycle::reclaim_deadline(&deps.config, signal_time);
+    let mut part = SpotPart {
+        signal,
+        status: DrainStatus::Drained,
+        node_name: None,
+        pool: None,
+        workers_before: 0,
+        remaining: vec![],
+        blocked: vec![],
+        deadline,
+        lease_wait_until: deadline + Duration::seconds(deps.config.lock_ttl_secs as i64),
+        lease_wait_over: false,
+        skipped: None,
     };
+    let managed = deps.provisioner.describe_managed().await?;
+    let Some(instance) = managed.iter().find(|m| m.instance_id == instance_id) else {
+        part.skipped = Some(format!(
+            "{instance_id} is not a SmartScale worker of this cluster; nothing done"
+        ));
+        return Ok(part);
+    };
+    part.pool = Some(Pool {
+        instance_type: instance.instance_type.clone(),
+        zone: instance.zone.clone(),
+    });
+    part.workers_before = managed
+        .iter()
+        .filter(|m| matches!(m.state.as_str(), "pending" | "running"))
+        .count() as u32;
 
     let nodes = deps.cluster.nodes().await?;
-    let Some(node) = node_of_instance(&nodes, &managed, instance_id).map(|n| n.name.clone()) else {
-        return Ok(SpotPart {
-            status: DrainStatus::Drained,
-            node_name: None,
-            replacement_instance_ids,
-            remaining: vec![],
-            blocked: vec![],
-            deadline,
-            skipped: None,
-            launch_error,
-        });
+    let Some(node) = node_of_instance(&nodes, &managed, instance_id) else {
+        return Ok(part);
     };
+    part.node_name = Some(node.name.clone());
+    if signal == SpotSignalKind::Rebalance {
+        if node.unschedulable {
+            part.skipped = Some(format!(
+                "rebalance for {instance_id}: its node {} is already cordoned (being drained); nothing done",
+                node.name
+            ));
+        }
+        return Ok(part);
+    }
+    let node = node.name.clone();
     deps.cluster.cordon(&node).await?;
-    let progress = deps.cluster.drain_step(&node).await?;
-    Ok(SpotPart {
-        status: drain_status(&progress, deadline, now),
-        node_name: Some(node),
-        replacement_instance_ids,
-        remaining: progress.remaining,
-        blocked: progress.blocked,
-        deadline,
-        skipped: None,
-        launch_error,
-    })
+    let progress = deps.cluster.drain_step(&node, DrainMode::Reclaim).await?;
+    part.status = drain_status(&progress, deadline, now);
+    part.remaining = progress.remaining;
+    part.blocked = progress.blocked;
+    Ok(part)
+}
+
+/// One more reclaim drain step of a warning still `in_progress`; any other part only has its
+/// `lease_wait_over` brought up to date.
+async fn later_step(prev: &SpotPart, deps: &Deps, now: DateTime<Utc>) -> Result<SpotPart> {
+    let mut part = SpotPart {
+        lease_wait_over: now >= prev.lease_wait_until,
+        ..prev.clone()
+    };
+    let draining = prev.skipped.is_none()
+        && prev.signal == SpotSignalKind::Warning
+        && prev.status == DrainStatus::InProgress;
+    if let (true, Some(node)) = (draining, prev.node_name.as_deref()) {
+        let progress = deps.cluster.drain_step(node, DrainMode::Reclaim).await?;
+        part.status = drain_status(&progress, prev.deadline, now);
+        part.remaining = progress.remaining;
+        part.blocked = progress.blocked;
+    }
+    Ok(part)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seams::DrainProgress;
     use crate::steps::testkit::*;
 
-    /// The Interruption Warning EventBridge sends (`events/eventbridge/`), for `instance`.
-    fn spot_warning(instance: &str) -> serde_json::Value {
+    /// The EventBridge event of `file` in `events/eventbridge/`, for `instance`.
+    fn signal(file: &str, instance: &str) -> serde_json::Value {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../events/eventbridge/spot-interruption-warning.json");
+            .join("../../events/eventbridge")
+            .join(file);
         let mut event: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         event["detail"]["instance-id"] = instance.into();
         event
     }
 
-    fn spot_doc(instance: &str) -> ExecutionDocument {
+    fn spot_doc(file: &str, instance: &str) -> ExecutionDocument {
+        let event = signal(file, instance);
         ExecutionDocument {
             cluster_id: "c1".into(),
             execution_id: EXEC.into(),
             instance_id: Some(instance.into()),
-            signal: Some("EC2 Spot Instance Interruption Warning".into()),
-            event: Some(spot_warning(instance)),
+            signal: event["detail-type"].as_str().map(str::to_string),
+            event: Some(event),
             ..Default::default()
         }
     }
 
+    const WARNING: &str = "spot-interruption-warning.json";
+    const REBALANCE: &str = "rebalance-recommendation.json";
+
+    struct FirstCase {
+        name: &'static str,
+        file: &'static str,
+        instance: &'static str,
+        /// `w1` is cordoned before the signal.
+        cordoned_before: bool,
+        first_step: DrainProgress,
+        want_status: DrainStatus,
+        want_skipped: bool,
+        /// Cluster calls, in order.
+        want_calls: &'static [&'static str],
+    }
+
     #[tokio::test]
     async fn first_signal_paths() {
-        // (name, instance, launch error, first drain step, now, want status, replacements, skipped)
-        type Case = (
-            &'static str,
-            &'static str,
-            Option<Error>,
-            crate::seams::DrainProgress,
-            i64,
-            DrainStatus,
-            usize,
-            bool,
-        );
-        let cases: Vec<Case> = vec![
-            (
-                "drains at once",
-                "i-1",
-                None,
-                progress(&[], &[]),
-                5,
-                DrainStatus::Drained,
-                1,
-                false,
-            ),
-            (
-                "pods remain",
-                "i-1",
-                None,
-                progress(&["shop/web-1"], &[]),
-                5,
-                DrainStatus::InProgress,
-                1,
-                false,
-            ),
-            (
-                "quota: drain anyway",
-                "i-1",
-                Some(Error::QuotaExceeded {
-                    context: "l".into(),
-                    detail: "q".into(),
-                }),
-                progress(&["shop/web-1"], &[]),
-                5,
-                DrainStatus::InProgress,
-                0,
-                false,
-            ),
-            (
-                "not ours",
-                "i-foreign",
-                None,
-                progress(&[], &[]),
-                5,
-                DrainStatus::Drained,
-                0,
-                true,
-            ),
+        let cases = [
+            FirstCase {
+                name: "warning drains at once",
+                file: WARNING,
+                instance: "i-1",
+                cordoned_before: false,
+                first_step: progress(&[], &[]),
+                want_status: DrainStatus::Drained,
+                want_skipped: false,
+                want_calls: &["cordon w1", "reclaim-drain w1"],
+            },
+            FirstCase {
+                name: "warning, pods remain",
+                file: WARNING,
+                instance: "i-1",
+                cordoned_before: false,
+                first_step: progress(&["shop/web-1"], &[]),
+                want_status: DrainStatus::InProgress,
+                want_skipped: false,
+                want_calls: &["cordon w1", "reclaim-drain w1"],
+            },
+            FirstCase {
+                name: "rebalance touches nothing before its replacement",
+                file: REBALANCE,
+                instance: "i-1",
+                cordoned_before: false,
+                first_step: progress(&[], &[]),
+                want_status: DrainStatus::Drained,
+                want_skipped: false,
+                want_calls: &[],
+            },
+            FirstCase {
+                name: "rebalance for a node already cordoned is skipped",
+                file: REBALANCE,
+                instance: "i-1",
+                cordoned_before: true,
+                first_step: progress(&[], &[]),
+                want_status: DrainStatus::Drained,
+                want_skipped: true,
+                want_calls: &["cordon w1"],
+            },
+            FirstCase {
+                name: "not ours",
+                file: WARNING,
+                instance: "i-foreign",
+                cordoned_before: false,
+                first_step: progress(&[], &[]),
+                want_status: DrainStatus::Drained,
+                want_skipped: true,
+                want_calls: &[],
+            },
         ];
-        for (name, instance_id, err, first, now, status, replacements, skipped) in cases {
+        for c in cases {
             let w = World::new();
-            *w.ec2.next_launch_error.lock().unwrap() = err;
-            w.k8s.drain_script.lock().unwrap().push_back(first);
-            let got = run(&spot_doc(instance_id), &w.deps, at(now)).await.unwrap();
-            assert_eq!(got.status, status, "case {name}");
-            assert_eq!(
-                got.replacement_instance_ids.len(),
-                replacements,
-                "case {name}"
+            if c.cordoned_before {
+                crate::seams::ClusterApi::cordon(&*w.k8s, "w1")
+                    .await
+                    .unwrap();
+            }
+            w.k8s.drain_script.lock().unwrap().push_back(c.first_step);
+            let got = run(&spot_doc(c.file, c.instance), &w.deps, at(5))
+                .await
+                .unwrap();
+            assert_eq!(got.status, c.want_status, "case {}", c.name);
+            assert_eq!(got.skipped.is_some(), c.want_skipped, "case {}", c.name);
+            assert_eq!(got.deadline, at(90), "case {}: event time + 90 s", c.name);
+            assert_eq!(got.lease_wait_until, at(90 + 300), "case {}", c.name);
+            assert_eq!(w.k8s.calls(), c.want_calls, "case {}", c.name);
+            assert!(
+                w.ec2.launch_calls.lock().unwrap().is_empty(),
+                "case {}: nothing launched without the lease",
+                c.name
             );
-            assert_eq!(got.skipped.is_some(), skipped, "case {name}");
-            assert_eq!(got.deadline, at(90), "case {name}: event time + 90 s");
-            if !skipped {
-                assert_eq!(got.node_name.as_deref(), Some("w1"), "case {name}");
-                assert!(
-                    w.k8s.node("w1").unwrap().unschedulable,
-                    "case {name}: cordoned"
-                );
-                assert_eq!(got.launch_error.is_some(), replacements == 0, "case {name}");
-            } else {
-                assert!(
-                    w.k8s.calls().is_empty() && w.ec2.launch_calls.lock().unwrap().is_empty(),
-                    "case {name}"
-                );
+            if c.instance == "i-1" {
+                assert_eq!(got.node_name.as_deref(), Some("w1"), "case {}", c.name);
+                assert_eq!(got.workers_before, 2, "case {}", c.name);
+                assert!(got.pool.is_some(), "case {}", c.name);
             }
         }
     }
 
     #[tokio::test]
-    async fn later_steps_and_duplicates() {
+    async fn later_steps_drain_until_the_deadline_and_time_the_lease_wait() {
         let w = World::new();
         w.k8s.drain_script.lock().unwrap().extend([
             progress(&["db/pg-0"], &["db/pg-0"]),
             progress(&["db/pg-0"], &["db/pg-0"]),
             progress(&["db/pg-0"], &["db/pg-0"]),
         ]);
-        let mut doc = spot_doc("i-1");
+        let mut doc = spot_doc(WARNING, "i-1");
         let first = run(&doc, &w.deps, at(5)).await.unwrap();
         assert_eq!(first.status, DrainStatus::InProgress);
         doc.spot = Some(first.clone());
@@ -254,15 +289,19 @@ mod tests {
         doc.spot = Some(second);
         let third = run(&doc, &w.deps, at(91)).await.unwrap();
         assert_eq!(third.status, DrainStatus::BlockedDeadline);
+        assert!(!third.lease_wait_over);
+        doc.spot = Some(third);
+        let fourth = run(&doc, &w.deps, at(390)).await.unwrap();
+        assert!(fourth.lease_wait_over, "past the drain deadline + LOCK_TTL");
         assert_eq!(
-            third.replacement_instance_ids,
-            first.replacement_instance_ids
+            w.k8s
+                .calls()
+                .iter()
+                .filter(|c| c.starts_with("reclaim-drain"))
+                .count(),
+            3,
+            "no drain step once the drain ended"
         );
-
-        // A second signal for the same instance launches no second replacement.
-        let dup = run(&spot_doc("i-1"), &w.deps, at(20)).await.unwrap();
-        assert_eq!(dup.replacement_instance_ids, first.replacement_instance_ids);
-        assert_eq!(w.ec2.live_ids().len(), 3);
 
         let e = run(&ExecutionDocument::default(), &w.deps, at(1))
             .await
@@ -270,53 +309,88 @@ mod tests {
         assert_eq!(e.kind(), "Fatal");
     }
 
+    struct ClaimCase {
+        name: &'static str,
+        file: &'static str,
+        /// A claim held before: (claim id, owner, expiry secs).
+        held: Option<(&'static str, &'static str, i64)>,
+        now: i64,
+        want: Option<&'static str>,
+    }
+
     #[tokio::test]
     async fn the_instance_is_claimed_first() {
-        // (name, claim held before: (owner, expiry secs), now, want error kind)
-        type Case = (
-            &'static str,
-            Option<(&'static str, i64)>,
-            i64,
-            Option<&'static str>,
-        );
-        let cases: Vec<Case> = vec![
-            ("unclaimed", None, 5, None),
-            (
-                "held by another execution",
-                Some(("spot:other", 600)),
-                5,
-                Some("LockHeld"),
-            ),
-            ("own claim (a retry)", Some((EXEC, 600)), 5, None),
-            (
-                "another's claim expired",
-                Some(("spot:other", 600)),
-                600,
-                None,
-            ),
+        let cases = [
+            ClaimCase {
+                name: "unclaimed",
+                file: WARNING,
+                held: None,
+                now: 5,
+                want: None,
+            },
+            ClaimCase {
+                name: "warning held by another execution",
+                file: WARNING,
+                held: Some(("i-1", "spot:other", 600)),
+                now: 5,
+                want: Some("LockHeld"),
+            },
+            ClaimCase {
+                name: "own claim (a retry)",
+                file: WARNING,
+                held: Some(("i-1", EXEC, 600)),
+                now: 5,
+                want: None,
+            },
+            ClaimCase {
+                name: "another's claim expired",
+                file: WARNING,
+                held: Some(("i-1", "spot:other", 600)),
+                now: 600,
+                want: None,
+            },
+            ClaimCase {
+                name: "a warning after a rebalance is handled at once",
+                file: WARNING,
+                held: Some(("i-1#rebalance", "spot:other", 600)),
+                now: 5,
+                want: None,
+            },
+            ClaimCase {
+                name: "a duplicate rebalance is skipped",
+                file: REBALANCE,
+                held: Some(("i-1#rebalance", "spot:other", 600)),
+                now: 5,
+                want: Some("LockHeld"),
+            },
         ];
-        for (name, held, now, want) in cases {
+        for c in cases {
             let w = World::new();
-            if let Some((owner, expiry)) = held {
+            if let Some((id, owner, expiry)) = c.held {
                 w.store
                     .claims
                     .lock()
                     .unwrap()
-                    .insert("i-1".into(), (owner.into(), at(expiry)));
+                    .insert(id.into(), (owner.into(), at(expiry)));
             }
-            let got = run(&spot_doc("i-1"), &w.deps, at(now)).await;
-            assert_eq!(got.as_ref().err().map(|e| e.kind()), want, "case {name}");
-            if want.is_some() {
-                assert!(
-                    w.k8s.calls().is_empty() && w.ec2.launch_calls.lock().unwrap().is_empty(),
-                    "case {name}: nothing done"
-                );
+            let doc = spot_doc(c.file, "i-1");
+            let got = run(&doc, &w.deps, at(c.now)).await;
+            assert_eq!(
+                got.as_ref().err().map(|e| e.kind()),
+                c.want,
+                "case {}",
+                c.name
+            );
+            if c.want.is_some() {
+                assert!(w.k8s.calls().is_empty(), "case {}: nothing done", c.name);
             } else {
+                let signal = got.unwrap().signal;
                 let claims = w.store.claims.lock().unwrap();
                 assert_eq!(
-                    claims.get("i-1"),
-                    Some(&(EXEC.to_string(), at(now + SPOT_CLAIM_TTL_SECS as i64))),
-                    "case {name}: claimed by this execution"
+                    claims.get(&claim_id("i-1", signal)),
+                    Some(&(EXEC.to_string(), at(c.now + SPOT_CLAIM_TTL_SECS as i64))),
+                    "case {}: claimed by this execution",
+                    c.name
                 );
             }
         }

@@ -35,6 +35,8 @@ pub struct FakeStore {
     pub finished: Mutex<Vec<Finish>>,
     /// Spot claims: instance id to (owner, expiry), the claim items beside the cluster item.
     pub claims: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
+    /// Failed Spot offers and until when they are skipped.
+    pub offers: Mutex<Vec<(Pool, DateTime<Utc>)>>,
 }
 
 impl FakeStore {
@@ -44,6 +46,7 @@ impl FakeStore {
             fail_once: Mutex::new(HashMap::new()),
             finished: Mutex::new(Vec::new()),
             claims: Mutex::new(HashMap::new()),
+            offers: Mutex::new(Vec::new()),
         }
     }
 
@@ -166,6 +169,26 @@ impl StateStore for FakeStore {
         Ok(())
     }
 
+    async fn failed_offers(&self, now: DateTime<Utc>) -> Result<Vec<Pool>> {
+        self.injected("failed_offers")?;
+        Ok(self
+            .offers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, until)| *until > now)
+            .map(|(p, _)| p.clone())
+            .collect())
+    }
+
+    async fn remember_failed_offers(&self, pools: &[Pool], until: DateTime<Utc>) -> Result<()> {
+        self.injected("remember_failed_offers")?;
+        let mut offers = self.offers.lock().unwrap();
+        offers.retain(|(p, _)| !pools.contains(p));
+        offers.extend(pools.iter().map(|p| (p.clone(), until)));
+        Ok(())
+    }
+
     async fn claim_instance(
         &self,
         instance_id: &str,
@@ -196,6 +219,8 @@ impl StateStore for FakeStore {
 pub struct FakeProvisioner {
     pub instances: Mutex<Vec<ManagedInstance>>,
     pub next_launch_error: Mutex<Option<Error>>,
+    /// Spot pools without capacity: a launch asking for Spot reports them and launches on-demand.
+    pub no_spot_capacity: Mutex<Vec<FailedOffer>>,
     pub launch_calls: Mutex<Vec<LaunchRequest>>,
     pub terminated: Mutex<Vec<String>>,
     /// Instance ids that exist but are not SmartScale's.
@@ -208,6 +233,7 @@ impl FakeProvisioner {
         FakeProvisioner {
             instances: Mutex::new(instances),
             next_launch_error: Mutex::new(None),
+            no_spot_capacity: Mutex::new(Vec::new()),
             launch_calls: Mutex::new(Vec::new()),
             terminated: Mutex::new(Vec::new()),
             foreign: Vec::new(),
@@ -249,26 +275,34 @@ pub fn fake_ip(id: &str) -> String {
 
 #[async_trait]
 impl NodeProvisioner for FakeProvisioner {
-    async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ManagedInstance>> {
+    async fn launch(&self, req: &LaunchRequest) -> Result<Launched> {
         self.launch_calls.lock().unwrap().push(req.clone());
         if let Some(e) = self.next_launch_error.lock().unwrap().take() {
             return Err(e);
         }
+        let failed: Vec<FailedOffer> = self.no_spot_capacity.lock().unwrap().clone();
         let mut all = self.instances.lock().unwrap();
         let have = all
             .iter()
             .filter(|i| i.operation_id.as_deref() == Some(req.operation_id.as_str()))
             .count() as u32;
-        for _ in have..req.count {
+        for n in have..req.count() {
             let mut seq = self.seq.lock().unwrap();
             *seq += 1;
-            all.push(instance(&format!("i-new{}", *seq), Some(&req.operation_id)));
+            let mut i = instance(&format!("i-new{}", *seq), Some(&req.operation_id));
+            if n < req.spot && failed.is_empty() {
+                i.lifecycle = Lifecycle::Spot;
+            }
+            all.push(i);
         }
-        Ok(all
-            .iter()
-            .filter(|i| i.operation_id.as_deref() == Some(req.operation_id.as_str()))
-            .cloned()
-            .collect())
+        Ok(Launched {
+            instances: all
+                .iter()
+                .filter(|i| i.operation_id.as_deref() == Some(req.operation_id.as_str()))
+                .cloned()
+                .collect(),
+            failed_offers: if req.spot > 0 { failed } else { vec![] },
+        })
     }
 
     async fn terminate(&self, instance_id: &str) -> Result<()> {
@@ -391,8 +425,11 @@ impl ClusterApi for FakeCluster {
         self.calls.lock().unwrap().push(format!("uncordon {node}"));
         self.set_unschedulable(node, false)
     }
-    async fn drain_step(&self, node: &str) -> Result<DrainProgress> {
-        self.calls.lock().unwrap().push(format!("drain {node}"));
+    async fn drain_step(&self, node: &str, mode: DrainMode) -> Result<DrainProgress> {
+        self.calls.lock().unwrap().push(match mode {
+            DrainMode::Voluntary => format!("drain {node}"),
+            DrainMode::Reclaim => format!("reclaim-drain {node}"),
+        });
         Ok(self
             .drain_script
             .lock()

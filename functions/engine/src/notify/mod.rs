@@ -55,6 +55,8 @@ pub enum NotificationKind {
     AtMaximumCapacity,
     /// A Spot interruption warning or rebalance recommendation was handled.
     SpotInterruption,
+    /// A Spot pool had no capacity for a launch; its share was launched on-demand.
+    SpotUnavailable,
 }
 
 /// How a kind looks: emoji, title, and whether it is an alert (failure or warning).
@@ -88,6 +90,7 @@ impl NotificationKind {
                 (":warning:", "Cluster at Maximum Capacity", true)
             }
             NotificationKind::SpotInterruption => (":warning:", "Spot Interruption", true),
+            NotificationKind::SpotUnavailable => (":warning:", "Spot Unavailable", true),
         };
         Style {
             emoji,
@@ -107,6 +110,7 @@ impl NotificationKind {
             NotificationKind::DrainAborted => "drain_aborted",
             NotificationKind::AtMaximumCapacity => "at_maximum_capacity",
             NotificationKind::SpotInterruption => "spot_interruption",
+            NotificationKind::SpotUnavailable => "spot_unavailable",
         }
     }
 }

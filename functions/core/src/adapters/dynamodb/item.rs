@@ -58,6 +58,40 @@ pub fn spot_claim_key(cluster_id: &str, instance_id: &str) -> String {
     format!("{cluster_id}#spot-claim#{instance_id}")
 }
 
+/// The key of the cluster's failed-offer item: `<cluster>#offers`, beside the cluster item (the
+/// `dynamodb:LeadingKeys` condition names it).
+pub fn offers_key(cluster_id: &str) -> String {
+    format!("{cluster_id}#offers")
+}
+
+/// The attribute of the offers item that holds until when Spot `pool` is skipped:
+/// `spot:<type>@<zone>`.
+pub fn offer_attribute(pool: &crate::seams::Pool) -> String {
+    format!("{OFFER_PREFIX}{}@{}", pool.instance_type, pool.zone)
+}
+
+const OFFER_PREFIX: &str = "spot:";
+
+/// The pools of an offers item still skipped at `now_secs` (epoch seconds).
+pub fn offers_from_item(
+    item: &HashMap<String, AttributeValue>,
+    now_secs: i64,
+) -> Vec<crate::seams::Pool> {
+    let mut pools: Vec<crate::seams::Pool> = item
+        .iter()
+        .filter_map(|(k, v)| {
+            let (instance_type, zone) = k.strip_prefix(OFFER_PREFIX)?.split_once('@')?;
+            let until: i64 = v.as_n().ok()?.parse().ok()?;
+            (until > now_secs).then(|| crate::seams::Pool {
+                instance_type: instance_type.to_owned(),
+                zone: zone.to_owned(),
+            })
+        })
+        .collect();
+    pools.sort_by(|a, b| (&a.instance_type, &a.zone).cmp(&(&b.instance_type, &b.zone)));
+    pools
+}
+
 /// The claim recorded in a spot claim item: `(owner, expires_at)`.
 pub fn claim_from_item(
     item: &HashMap<String, AttributeValue>,

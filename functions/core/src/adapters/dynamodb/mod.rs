@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::lifecycle::Finish;
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
-use crate::seams::StateStore;
+use crate::seams::{Pool, StateStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -191,6 +191,30 @@ fn translate_fault(
     }
 }
 
+impl DynamoStateStore {
+    /// The item under partition key `key`, read consistently. Errors: translated as every read.
+    async fn get(
+        &self,
+        key: AttributeValue,
+        context: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::CLUSTER_ID, key)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                translate_fault(fault_of(&e), &self.table, context.to_owned(), |c| {
+                    Error::fatal(c, "unexpected condition failure")
+                })
+            })?;
+        Ok(out.item)
+    }
+}
+
 #[async_trait]
 impl StateStore for DynamoStateStore {
     async fn load(&self) -> Result<ScalingState> {
@@ -198,20 +222,7 @@ impl StateStore for DynamoStateStore {
             "reading the state of cluster {} from table {}",
             self.cluster_id, self.table
         );
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::CLUSTER_ID, self.key())
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| {
-                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
-                    Error::fatal(c, "unexpected condition failure")
-                })
-            })?;
-        match out.item {
+        match self.get(self.key(), &context).await? {
             None => Ok(ScalingState::new(&self.cluster_id)),
             Some(item) => item::state_from_item(&self.cluster_id, &item, &context),
         }
@@ -358,6 +369,50 @@ impl StateStore for DynamoStateStore {
             .expression_attribute_values(":at", num(secs(now)))
             .expression_attribute_values(":ttl", self.ttl(now));
         self.send_fenced(req, context).await
+    }
+
+    async fn failed_offers(&self, now: DateTime<Utc>) -> Result<Vec<Pool>> {
+        let context = format!(
+            "reading the failed Spot offers of cluster {} from table {}",
+            self.cluster_id, self.table
+        );
+        Ok(self
+            .get(s(item::offers_key(&self.cluster_id)), &context)
+            .await?
+            .map(|i| item::offers_from_item(&i, secs(now)))
+            .unwrap_or_default())
+    }
+
+    async fn remember_failed_offers(&self, pools: &[Pool], until: DateTime<Utc>) -> Result<()> {
+        if pools.is_empty() {
+            return Ok(());
+        }
+        let context = format!(
+            "remembering {} failed Spot offer(s) of cluster {}",
+            pools.len(),
+            self.cluster_id
+        );
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::CLUSTER_ID, s(item::offers_key(&self.cluster_id)))
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":until", num(secs(until)));
+        let mut sets = vec!["#ttl = :until".to_string()];
+        for (i, pool) in pools.iter().enumerate() {
+            req = req.expression_attribute_names(format!("#o{i}"), item::offer_attribute(pool));
+            sets.push(format!("#o{i} = :until"));
+        }
+        req.update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| {
+                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
+                    Error::fatal(c, "unexpected condition failure")
+                })
+            })?;
+        Ok(())
     }
 
     async fn claim_instance(

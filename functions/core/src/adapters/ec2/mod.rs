@@ -1,30 +1,37 @@
-//! [`NodeProvisioner`] on EC2: launches workers from the launch template, idempotently and
-//! zone-balanced, with Spot-to-on-demand fallback; terminates only what SmartScale owns.
+//! [`NodeProvisioner`] on EC2: launches workers from the launch template with EC2 Fleet
+//! (`CreateFleet` of type `instant`, overrides for every type × subnet), Spot through
+//! `price-capacity-optimized` and on-demand `prioritized` (types in preference order, emptiest
+//! zone first), with the Spot shortfall launched on-demand at once; terminates only what
+//! SmartScale owns.
 //!
 //! Idempotency: before launching, the instances already tagged with the operation id are counted
 //! and only the difference is launched (this is what makes a retry safe on moto, which ignores
-//! client tokens); each RunInstances also carries a `ClientToken` derived from the operation id,
-//! the number already present and the attempt index, so a call EC2 did execute but whose answer
-//! was lost returns the same instances instead of launching more.
+//! client tokens); each CreateFleet also carries a `ClientToken` derived from the operation id,
+//! the number already present and the call (Spot or on-demand), so a call EC2 did execute but
+//! whose answer was lost returns the same instances instead of launching more.
 
 pub mod errors;
+pub mod fleet;
 pub mod plan;
 
 use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::seams::{LaunchRequest, Lifecycle, ManagedInstance, NodeProvisioner};
+use crate::seams::{
+    FailedOffer, LaunchRequest, Launched, Lifecycle, ManagedInstance, NodeProvisioner, Pool,
+};
 use crate::tags;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, HttpTokensState, Instance, InstanceLifecycleType, InstanceMarketOptionsRequest,
-    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceType,
-    LaunchTemplateSpecification, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions,
-    Tag, TagSpecification,
+    DefaultTargetCapacityType, Filter, FleetLaunchTemplateConfigRequest,
+    FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest,
+    FleetOnDemandAllocationStrategy, FleetType, Instance, InstanceLifecycleType, InstanceType,
+    OnDemandOptionsRequest, ResourceType, SpotAllocationStrategy, SpotOptionsRequest, Tag,
+    TagSpecification, TargetCapacitySpecificationRequest,
 };
 use chrono::{DateTime, Utc};
 use errors::Fault;
-use plan::{Attempt, Subnet};
+use plan::Subnet;
 
 /// Instance states that count as "exists" for describe and terminate.
 const LIVE_STATES: [&str; 5] = ["pending", "running", "shutting-down", "stopping", "stopped"];
@@ -38,12 +45,11 @@ pub struct Ec2Provisioner {
     launch_template_version: String,
     subnet_ids: Vec<String>,
     instance_types: Vec<String>,
-    use_spot: bool,
 }
 
 impl Ec2Provisioner {
-    /// A provisioner for `cfg.cluster_id` using the launch template, subnets, instance types and
-    /// Spot setting of `cfg`. A missing launch template is reported by `launch` only, so terminate
+    /// A provisioner for `cfg.cluster_id` using the launch template, subnets and instance types
+    /// of `cfg` (the Spot share comes with each [`LaunchRequest`]). A missing launch template is reported by `launch` only, so terminate
     /// and describe work without one.
     pub fn new(client: aws_sdk_ec2::Client, cfg: &Config) -> Self {
         Ec2Provisioner {
@@ -53,7 +59,6 @@ impl Ec2Provisioner {
             launch_template_version: cfg.launch_template_version.clone(),
             subnet_ids: cfg.worker_subnet_ids.clone(),
             instance_types: cfg.worker_instance_types.clone(),
-            use_spot: cfg.use_spot,
         }
     }
 
@@ -136,78 +141,161 @@ impl Ec2Provisioner {
             (tags::LIFECYCLE, lifecycle),
         ]
         .map(|(k, v)| Tag::builder().key(k).value(v).build());
-        [ResourceType::Instance, ResourceType::Volume]
-            .map(|rt| {
-                TagSpecification::builder()
-                    .resource_type(rt)
-                    .set_tags(Some(tags.to_vec()))
-                    .build()
-            })
-            .to_vec()
+        // An `instant` fleet tags the instances it launches (resource type `instance`); the
+        // worker launch template tags their volumes.
+        vec![TagSpecification::builder()
+            .resource_type(ResourceType::Instance)
+            .set_tags(Some(tags.to_vec()))
+            .build()]
     }
 
-    /// One RunInstances call for `count` workers.
-    async fn run(
+    /// One `instant` CreateFleet request for `count` workers of `lifecycle` over `overrides`
+    /// (Spot: price-capacity-optimized; on-demand: prioritized in the overrides' order), tagged
+    /// like every worker. Returns the instances launched and the fleet's errors as
+    /// `(code, override's type, override's subnet)`.
+    async fn fleet(
         &self,
         template: &str,
-        attempt: &Attempt,
-        count: usize,
-        subnet: Option<&Subnet>,
+        lifecycle: Lifecycle,
+        count: u32,
+        overrides: &[fleet::Override],
         operation_id: &str,
         token: String,
-    ) -> std::result::Result<Vec<ManagedInstance>, (Fault, String)> {
+    ) -> std::result::Result<FleetAnswer, (Fault, String)> {
         let count = i32::try_from(count).unwrap_or(i32::MAX);
-        let mut req = self
-            .client
-            .run_instances()
-            .launch_template(
-                LaunchTemplateSpecification::builder()
+        let capacity = match lifecycle {
+            Lifecycle::Spot => TargetCapacitySpecificationRequest::builder()
+                .total_target_capacity(count)
+                .spot_target_capacity(count)
+                .default_target_capacity_type(DefaultTargetCapacityType::Spot),
+            Lifecycle::OnDemand => TargetCapacitySpecificationRequest::builder()
+                .total_target_capacity(count)
+                .on_demand_target_capacity(count)
+                .default_target_capacity_type(DefaultTargetCapacityType::OnDemand),
+        }
+        .build();
+        let config = FleetLaunchTemplateConfigRequest::builder()
+            .launch_template_specification(
+                FleetLaunchTemplateSpecificationRequest::builder()
                     .launch_template_id(template)
                     .version(&self.launch_template_version)
                     .build(),
             )
-            .instance_type(InstanceType::from(attempt.instance_type.as_str()))
-            .min_count(count)
-            .max_count(count)
+            .set_overrides(Some(
+                overrides
+                    .iter()
+                    .map(|o| {
+                        FleetLaunchTemplateOverridesRequest::builder()
+                            .instance_type(InstanceType::from(o.instance_type.as_str()))
+                            .set_subnet_id(o.subnet_id.clone())
+                            .priority(o.priority)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        let out = self
+            .client
+            .create_fleet()
+            .r#type(FleetType::Instant)
             .client_token(token)
-            .metadata_options(
-                InstanceMetadataOptionsRequest::builder()
-                    .http_tokens(HttpTokensState::Required)
-                    .http_endpoint(InstanceMetadataEndpointState::Enabled)
-                    // One hop: the instance itself, never a pod behind it.
-                    .http_put_response_hop_limit(1)
+            .launch_template_configs(config)
+            .target_capacity_specification(capacity)
+            .spot_options(
+                SpotOptionsRequest::builder()
+                    .allocation_strategy(SpotAllocationStrategy::PriceCapacityOptimized)
                     .build(),
             )
-            .set_tag_specifications(Some(self.tag_specs(operation_id, attempt.lifecycle)));
-        if let Some(s) = subnet {
-            req = req.subnet_id(&s.id);
-        }
-        if attempt.lifecycle == Lifecycle::Spot {
-            req = req.instance_market_options(
-                InstanceMarketOptionsRequest::builder()
-                    .market_type(MarketType::Spot)
-                    .spot_options(
-                        SpotMarketOptions::builder()
-                            .spot_instance_type(SpotInstanceType::OneTime)
-                            .build(),
-                    )
+            .on_demand_options(
+                OnDemandOptionsRequest::builder()
+                    .allocation_strategy(FleetOnDemandAllocationStrategy::Prioritized)
                     .build(),
-            );
-        }
-        match req.send().await {
-            Ok(out) => Ok(out
-                .instances()
-                .iter()
-                .map(|i| {
-                    let mut m = to_managed(i);
-                    // The response may not echo the tags; the request set them.
-                    m.lifecycle = attempt.lifecycle;
-                    m.operation_id = Some(operation_id.to_owned());
-                    m
+            )
+            .set_tag_specifications(Some(self.tag_specs(operation_id, lifecycle)))
+            .send()
+            .await
+            .map_err(|e| fault_of(&e))?;
+        let instances = out
+            .instances()
+            .iter()
+            .flat_map(|i| {
+                let chosen = i
+                    .launch_template_and_overrides()
+                    .and_then(|l| l.overrides());
+                let zone = i
+                    .availability_zone()
+                    .or(chosen.and_then(|o| o.availability_zone()))
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| {
+                        overrides
+                            .iter()
+                            .find(|o| {
+                                o.subnet_id.as_deref()
+                                    == i.subnet_id().or(chosen.and_then(|c| c.subnet_id()))
+                            })
+                            .map(|o| o.zone.clone())
+                            .unwrap_or_default()
+                    });
+                let instance_type = i
+                    .instance_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default();
+                i.instance_ids().iter().map(move |id| ManagedInstance {
+                    instance_id: id.clone(),
+                    zone: zone.clone(),
+                    instance_type: instance_type.clone(),
+                    lifecycle,
+                    state: "pending".into(),
+                    launched_at: DateTime::UNIX_EPOCH,
+                    operation_id: Some(operation_id.to_owned()),
+                    private_dns_name: None,
+                    private_ip: None,
                 })
-                .collect()),
-            Err(e) => Err(fault_of(&e)),
-        }
+            })
+            .collect();
+        let errors = out
+            .errors()
+            .iter()
+            .map(|e| {
+                let o = e
+                    .launch_template_and_overrides()
+                    .and_then(|l| l.overrides());
+                FleetError {
+                    code: e.error_code().unwrap_or_default().to_owned(),
+                    message: e.error_message().unwrap_or_default().to_owned(),
+                    instance_type: o
+                        .and_then(|o| o.instance_type())
+                        .map(|t| t.as_str().to_owned()),
+                    subnet_id: o.and_then(|o| o.subnet_id()).map(str::to_owned),
+                }
+            })
+            .collect();
+        Ok(FleetAnswer { instances, errors })
+    }
+}
+
+/// What one CreateFleet call launched and the errors it reported.
+struct FleetAnswer {
+    instances: Vec<ManagedInstance>,
+    errors: Vec<FleetError>,
+}
+
+/// One `Errors[]` entry of an `instant` fleet.
+struct FleetError {
+    code: String,
+    message: String,
+    instance_type: Option<String>,
+    subnet_id: Option<String>,
+}
+
+/// Turns a failed CreateFleet call (not an entry of its `Errors[]`) into SmartScale's error.
+fn launch_error((fault, detail): (Fault, String), context: &str, what: &str) -> Error {
+    let context = format!("{context} ({what})");
+    match fault {
+        Fault::Quota => Error::QuotaExceeded { context, detail },
+        Fault::Transient => Error::Transient { context, detail },
+        Fault::Capacity => Error::NoCapacity { context, detail },
+        Fault::NotFound | Fault::Fatal => Error::Fatal { context, detail },
     }
 }
 
@@ -302,7 +390,7 @@ fn ownership_problem(i: &Instance, cluster_id: &str) -> Option<String> {
 
 #[async_trait]
 impl NodeProvisioner for Ec2Provisioner {
-    async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ManagedInstance>> {
+    async fn launch(&self, req: &LaunchRequest) -> Result<Launched> {
         let template = match &self.launch_template_id {
             Some(t) => t.as_str(),
             None => {
@@ -331,77 +419,125 @@ impl NodeProvisioner for Ec2Provisioner {
             .into_iter()
             .filter(|m| m.state != "shutting-down")
             .collect();
-        let wanted = req.count as usize;
-        if have.len() >= wanted {
-            return Ok(have);
+        let (have_spot, have_on_demand) =
+            have.iter()
+                .fold((0u32, 0u32), |(s, o), m| match m.lifecycle {
+                    Lifecycle::Spot => (s + 1, o),
+                    Lifecycle::OnDemand => (s, o + 1),
+                });
+        let (missing_spot, missing_on_demand) = fleet::missing(req, have_spot, have_on_demand);
+        if missing_spot + missing_on_demand == 0 {
+            return Ok(Launched {
+                instances: have,
+                failed_offers: vec![],
+            });
         }
-        let missing = wanted - have.len();
         let context = format!(
-            "launching {missing} worker{} from {template} (version {}) for operation {}",
-            if missing == 1 { "" } else { "s" },
+            "launching {} worker(s) ({missing_spot} Spot, {missing_on_demand} on-demand) from {template} (version {}) for operation {}",
+            missing_spot + missing_on_demand,
             self.launch_template_version,
             req.operation_id
         );
         let managed = self.describe(self.ownership_filters(), &context).await?;
-        let subnets = self.subnets(&context).await?;
-        let subnet = plan::choose_subnet(&subnets, &managed);
-        let mut failures = Vec::new();
-        for (i, attempt) in plan::attempts(&self.instance_types, self.use_spot)
-            .iter()
-            .enumerate()
-        {
-            let token = plan::client_token(&req.operation_id, have.len(), i);
-            let what = format!(
-                "{} {}",
-                lifecycle_str(attempt.lifecycle),
-                attempt.instance_type
-            );
-            match self
-                .run(template, attempt, missing, subnet, &req.operation_id, token)
+        let subnets = plan::by_emptiness(&self.subnets(&context).await?, &managed);
+        let types = if req.instance_types.is_empty() {
+            &self.instance_types
+        } else {
+            &req.instance_types
+        };
+        let already = have.len();
+        let mut failed_offers = Vec::new();
+        let mut on_demand = missing_on_demand;
+        if missing_spot > 0 {
+            let overrides = fleet::overrides(types, &subnets, Lifecycle::Spot, &req.avoid);
+            let launched = if overrides.is_empty() {
+                0
+            } else {
+                let token = plan::client_token(&req.operation_id, already, 0);
+                let answer = self
+                    .fleet(
+                        template,
+                        Lifecycle::Spot,
+                        missing_spot,
+                        &overrides,
+                        &req.operation_id,
+                        token,
+                    )
+                    .await
+                    .map_err(|e| launch_error(e, &context, "Spot"))?;
+                for e in &answer.errors {
+                    let pool = Pool {
+                        instance_type: e.instance_type.clone().unwrap_or_default(),
+                        zone: fleet::zone_of(&subnets, e.subnet_id.as_deref()),
+                    };
+                    tracing::warn!(operation_id = %req.operation_id, code = %e.code, message = %e.message, pool = ?pool, "Spot offer failed");
+                    if fleet::is_capacity_error(&e.code)
+                        && !failed_offers.iter().any(|f: &FailedOffer| f.pool == pool)
+                    {
+                        failed_offers.push(FailedOffer {
+                            pool,
+                            code: e.code.clone(),
+                        });
+                    }
+                }
+                let n = answer.instances.len() as u32;
+                have.extend(answer.instances);
+                n
+            };
+            on_demand += missing_spot.saturating_sub(launched);
+        }
+        if on_demand > 0 {
+            let overrides = fleet::overrides(types, &subnets, Lifecycle::OnDemand, &[]);
+            let token = plan::client_token(&req.operation_id, already, 1);
+            let answer = self
+                .fleet(
+                    template,
+                    Lifecycle::OnDemand,
+                    on_demand,
+                    &overrides,
+                    &req.operation_id,
+                    token,
+                )
                 .await
-            {
-                Ok(launched) => {
-                    tracing::info!(
-                        operation_id = %req.operation_id,
-                        launched = launched.len(),
-                        attempt = %what,
-                        subnet = subnet.map(|s| s.id.as_str()),
-                        "launched workers"
-                    );
-                    have.extend(launched);
-                    return Ok(have);
-                }
-                Err((Fault::Capacity, detail)) => {
-                    tracing::warn!(operation_id = %req.operation_id, attempt = %what, %detail, "no capacity, trying the next option");
-                    failures.push(format!("{what}: {detail}"));
-                }
-                Err((Fault::Quota, detail)) => {
-                    return Err(Error::QuotaExceeded {
-                        context: format!("{context} ({what})"),
-                        detail,
-                    })
-                }
-                Err((Fault::Transient, detail)) => {
-                    return Err(Error::Transient {
-                        context: format!("{context} ({what})"),
-                        detail,
-                    })
-                }
-                Err((_, detail)) => {
-                    return Err(Error::Fatal {
-                        context: format!("{context} ({what})"),
-                        detail,
-                    })
-                }
+                .map_err(|e| launch_error(e, &context, "on-demand"))?;
+            let launched = answer.instances.len() as u32;
+            have.extend(answer.instances);
+            if launched == 0 {
+                let detail = answer
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(
+                    if answer
+                        .errors
+                        .iter()
+                        .any(|e| fleet::QUOTA_ERRORS.contains(&e.code.as_str()))
+                    {
+                        Error::QuotaExceeded { context, detail }
+                    } else if types.is_empty() {
+                        Error::NoCapacity {
+                            context,
+                            detail: "no instance type is configured (WORKER_INSTANCE_TYPES)".into(),
+                        }
+                    } else {
+                        Error::NoCapacity {
+                            context,
+                            detail: if detail.is_empty() {
+                                "the fleet launched nothing".into()
+                            } else {
+                                detail
+                            },
+                        }
+                    },
+                );
             }
         }
-        Err(Error::NoCapacity {
-            context,
-            detail: if failures.is_empty() {
-                "no instance type is configured (WORKER_INSTANCE_TYPES)".into()
-            } else {
-                failures.join("; ")
-            },
+        tracing::info!(operation_id = %req.operation_id, workers = have.len(), failed_offers = failed_offers.len(), "launched workers");
+        Ok(Launched {
+            instances: have,
+            failed_offers,
         })
     }
 

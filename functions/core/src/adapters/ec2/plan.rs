@@ -1,30 +1,7 @@
-//! The pure parts of a launch: which purchase options to try in which order, which subnet keeps
-//! the zones balanced, and the client token that makes a retried call idempotent.
+//! The pure parts of a launch: which subnet keeps the zones balanced, and the client token that
+//! makes a retried call idempotent. The fleet's overrides are in [`super::fleet`].
 
-use crate::seams::{Lifecycle, ManagedInstance};
-
-/// One RunInstances attempt: an instance type and a purchase option.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
-    /// The instance type.
-    pub instance_type: String,
-    /// Spot or on-demand.
-    pub lifecycle: Lifecycle,
-}
-
-/// The attempts in order: with Spot, every type as Spot first, then every type on-demand;
-/// without, every type on-demand.
-pub fn attempts(instance_types: &[String], use_spot: bool) -> Vec<Attempt> {
-    let spot = instance_types.iter().filter(|_| use_spot).map(|t| Attempt {
-        instance_type: t.clone(),
-        lifecycle: Lifecycle::Spot,
-    });
-    let on_demand = instance_types.iter().map(|t| Attempt {
-        instance_type: t.clone(),
-        lifecycle: Lifecycle::OnDemand,
-    });
-    spot.chain(on_demand).collect()
-}
+use crate::seams::ManagedInstance;
 
 /// A worker subnet and its availability zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,17 +12,23 @@ pub struct Subnet {
     pub zone: String,
 }
 
-/// The subnet whose zone holds the fewest of `instances`; ties go to the earlier subnet in
-/// `subnets` (the configured order). `None` when no subnet is configured.
-pub fn choose_subnet<'a>(
-    subnets: &'a [Subnet],
-    instances: &[ManagedInstance],
-) -> Option<&'a Subnet> {
-    subnets
+/// The subnets, the zone holding the fewest of `instances` first; ties keep the configured
+/// order. The fleet's on-demand priorities follow this order, so launches keep the zones
+/// balanced.
+pub fn by_emptiness(subnets: &[Subnet], instances: &[ManagedInstance]) -> Vec<Subnet> {
+    let mut v: Vec<(usize, usize, Subnet)> = subnets
         .iter()
         .enumerate()
-        .min_by_key(|(i, s)| (instances.iter().filter(|m| m.zone == s.zone).count(), *i))
-        .map(|(_, s)| s)
+        .map(|(i, s)| {
+            (
+                instances.iter().filter(|m| m.zone == s.zone).count(),
+                i,
+                s.clone(),
+            )
+        })
+        .collect();
+    v.sort_by_key(|(n, i, _)| (*n, *i));
+    v.into_iter().map(|(_, _, s)| s).collect()
 }
 
 /// The `ClientToken` of attempt `attempt` of a launch for `operation_id` when `already` of its
@@ -75,6 +58,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seams::Lifecycle;
     use chrono::DateTime;
 
     fn inst(zone: &str) -> ManagedInstance {
@@ -88,36 +72,6 @@ mod tests {
             operation_id: None,
             private_dns_name: None,
             private_ip: None,
-        }
-    }
-
-    #[test]
-    fn attempts_try_spot_types_then_on_demand_types() {
-        let types = vec!["t3.small".to_string(), "t3a.small".to_string()];
-        let show = |a: Vec<Attempt>| {
-            a.into_iter()
-                .map(|a| format!("{}/{:?}", a.instance_type, a.lifecycle))
-                .collect::<Vec<_>>()
-        };
-        let cases = [
-            (
-                "spot",
-                true,
-                vec![
-                    "t3.small/Spot",
-                    "t3a.small/Spot",
-                    "t3.small/OnDemand",
-                    "t3a.small/OnDemand",
-                ],
-            ),
-            (
-                "on-demand",
-                false,
-                vec!["t3.small/OnDemand", "t3a.small/OnDemand"],
-            ),
-        ];
-        for (name, spot, want) in cases {
-            assert_eq!(show(attempts(&types, spot)), want, "case {name}");
         }
     }
 
@@ -159,12 +113,12 @@ mod tests {
         ];
         for (name, instances, want) in cases {
             assert_eq!(
-                choose_subnet(&subnets, &instances).unwrap().id,
+                by_emptiness(&subnets, &instances)[0].id,
                 want,
                 "case {name}"
             );
         }
-        assert_eq!(choose_subnet(&[], &[]), None);
+        assert!(by_emptiness(&[], &[]).is_empty());
     }
 
     #[test]

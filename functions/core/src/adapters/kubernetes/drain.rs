@@ -2,9 +2,10 @@
 //! means. The decisions are pure ([`plan`], [`classify_eviction`]); [`super::KubeCluster`] runs
 //! them against the API.
 
+use crate::engine::drainability::eviction_veto;
 use crate::engine::drainability::never_evict;
 use crate::model::PodInfo;
-use crate::seams::BlockedPod;
+use crate::seams::{BlockedPod, DrainMode};
 
 /// What one step does with the pods listed on the node.
 #[derive(Debug, Default, PartialEq)]
@@ -17,18 +18,25 @@ pub struct Plan {
     pub blocked: Vec<BlockedPod>,
 }
 
-/// Plans a step for the pods on one node. A pod the engine's never-evict rule
-/// ([`never_evict`]) protects is reported blocked, and then nothing on the node is evicted: a node
-/// that cannot be emptied is not disturbed at all. `terminating` says whether a pod already has a
+/// Plans a step for the pods on one node. `terminating` says whether a pod already has a
 /// deletion timestamp (evicted earlier: waited for, not evicted again).
-pub fn plan(pods: &[(PodInfo, bool)]) -> Plan {
+///
+/// [`DrainMode::Voluntary`]: a pod the engine's never-evict rule ([`never_evict`]) protects is
+/// reported blocked, and then nothing on the node is evicted: a node that cannot be emptied is
+/// not disturbed at all. [`DrainMode::Reclaim`]: only an eviction veto or a bare pod
+/// ([`reclaim_veto`]) keeps a pod; it is reported blocked and every other pod is still evicted.
+pub fn plan(pods: &[(PodInfo, bool)], mode: DrainMode) -> Plan {
     let mut plan = Plan::default();
     for (p, terminating) in pods.iter().filter(|(p, _)| !p.ignored_by_drain()) {
         plan.remaining.push(p.key());
         if *terminating {
             continue;
         }
-        match never_evict(p) {
+        let veto = match mode {
+            DrainMode::Voluntary => never_evict(p),
+            DrainMode::Reclaim => reclaim_veto(p),
+        };
+        match veto {
             Some(reason) => plan.blocked.push(BlockedPod {
                 pod: p.key(),
                 reason,
@@ -36,10 +44,22 @@ pub fn plan(pods: &[(PodInfo, bool)]) -> Plan {
             None => plan.evict.push((p.namespace.clone(), p.name.clone())),
         }
     }
-    if !plan.blocked.is_empty() {
+    if mode == DrainMode::Voluntary && !plan.blocked.is_empty() {
         plan.evict.clear();
     }
     plan
+}
+
+/// Why a drain of a node being reclaimed leaves `pod` alone: an eviction veto annotation (the
+/// owner asked for it) or no controller at all (nothing would recreate it; it stops with the
+/// instance). StatefulSet pods are evicted: their controller recreates them once they are gone.
+pub fn reclaim_veto(pod: &PodInfo) -> Option<String> {
+    if let Some(veto) = eviction_veto(pod) {
+        return Some(veto.to_string());
+    }
+    pod.owner_kind
+        .is_none()
+        .then(|| "bare pod: no controller would recreate it".into())
 }
 
 /// The outcome of one eviction request.
@@ -116,11 +136,13 @@ mod tests {
         let web = pod("web-1", Some(OwnerKind::Deployment), &[]);
         let ds = pod("agent", Some(OwnerKind::DaemonSet), &[]);
         let db = pod("db-0", Some(OwnerKind::StatefulSet), &[]);
+        let db2 = db.clone();
         let pinned = pod(
             "batch",
             Some(OwnerKind::Deployment),
             &[(SAFE_TO_EVICT, "false")],
         );
+        let pinned2 = pinned.clone();
         let karp = pod(
             "k",
             Some(OwnerKind::ReplicaSet),
@@ -139,8 +161,16 @@ mod tests {
         let bare = pod("bare", None, &[]);
         let mut done = pod("job-1", Some(OwnerKind::Job), &[]);
         done.phase = PodPhase::Succeeded;
-        type Case = (&'static str, Vec<(PodInfo, bool)>, usize, usize, usize);
-        let cases: Vec<Case> = vec![
+        struct Case {
+            name: &'static str,
+            pods: Vec<(PodInfo, bool)>,
+            mode: DrainMode,
+            evict: usize,
+            remaining: usize,
+            blocked: usize,
+        }
+        type Row = (&'static str, Vec<(PodInfo, bool)>, usize, usize, usize);
+        let voluntary: Vec<Row> = vec![
             ("empty node", vec![], 0, 0, 0),
             ("daemonset only", vec![(ds.clone(), false)], 0, 0, 0),
             ("finished pods ignored", vec![(done, false)], 0, 0, 0),
@@ -175,14 +205,68 @@ mod tests {
                 1,
                 1,
             ),
-            ("bare pod", vec![(bare, false)], 0, 1, 1),
+            ("bare pod", vec![(bare.clone(), false)], 0, 1, 1),
         ];
-        for (name, pods, evict, remaining, blocked) in cases {
-            let p = plan(&pods);
+        let mut cases: Vec<Case> = voluntary
+            .into_iter()
+            .map(|(name, pods, evict, remaining, blocked)| Case {
+                name,
+                pods,
+                mode: DrainMode::Voluntary,
+                evict,
+                remaining,
+                blocked,
+            })
+            .collect();
+        let reclaim = |name, pods, evict, remaining, blocked| Case {
+            name,
+            pods,
+            mode: DrainMode::Reclaim,
+            evict,
+            remaining,
+            blocked,
+        };
+        cases.extend([
+            reclaim(
+                "reclaim: a StatefulSet pod is evicted with the others",
+                vec![(web.clone(), false), (db2.clone(), false)],
+                2,
+                2,
+                0,
+            ),
+            reclaim(
+                "reclaim: a bare pod stays but blocks nobody else",
+                vec![
+                    (web.clone(), false),
+                    (bare.clone(), false),
+                    (ds.clone(), false),
+                ],
+                1,
+                2,
+                1,
+            ),
+            reclaim(
+                "reclaim: a veto stays but blocks nobody else",
+                vec![(web.clone(), false), (pinned2, false)],
+                1,
+                2,
+                1,
+            ),
+            reclaim(
+                "reclaim: terminating pods are waited for",
+                vec![(web.clone(), true), (db2, false)],
+                1,
+                2,
+                0,
+            ),
+        ]);
+        for c in cases {
+            let p = plan(&c.pods, c.mode);
             assert_eq!(
                 (p.evict.len(), p.remaining.len(), p.blocked.len()),
-                (evict, remaining, blocked),
-                "case {name}"
+                (c.evict, c.remaining, c.blocked),
+                "case {}",
+                c.name
             );
         }
     }

@@ -11,7 +11,7 @@ pub mod view;
 
 use crate::error::{Error, Result};
 use crate::model::{ClusterView, NodeInfo};
-use crate::seams::{BlockedPod, ClusterApi, DrainProgress};
+use crate::seams::{BlockedPod, ClusterApi, DrainMode, DrainProgress};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -156,7 +156,7 @@ impl ClusterApi for KubeCluster {
         self.set_unschedulable(node, false).await
     }
 
-    async fn drain_step(&self, node: &str) -> Result<DrainProgress> {
+    async fn drain_step(&self, node: &str, mode: DrainMode) -> Result<DrainProgress> {
         let context = format!("draining node {node}");
         let pods = self.pods_on(node).await?;
         // The drain plan reads only each pod's own controller kind, never a workload's replicas:
@@ -171,7 +171,7 @@ impl ClusterApi for KubeCluster {
                 )
             })
             .collect();
-        let plan = drain::plan(&listed);
+        let plan = drain::plan(&listed, mode);
         let mut progress = DrainProgress {
             evicted: Vec::new(),
             remaining: plan.remaining,
