@@ -92,6 +92,33 @@ describe('the bootstrap behind the Lambda Runtime API', () => {
     assert.match(second.errorMessage, /:a\b/);
     assert.equal(service.pid('acquire-lock'), pid, 'the process stayed warm across invocations');
     assert.match(service.logs('acquire-lock'), /"error_type":"LockHeld"/);
+    assert.match(second.logs, /"error_type":"LockHeld"/, 'an invocation carries its own log lines');
+    assert.doesNotMatch(first.logs, /LockHeld/, 'and not those of the next');
+    assert.ok(second.maxRssKb > 0 && second.millis > 0, JSON.stringify({ maxRssKb: second.maxRssKb, millis: second.millis }));
+  });
+
+  it('concurrent invocations of one function run in processes of their own, as Lambda scales out', async () => {
+    const bad = { cluster_id: 5 };
+    const [a, b] = await Promise.all([service.invoke('cleanup', envFor('cleanup'), bad), service.invoke('cleanup', envFor('cleanup'), bad)]);
+    assert.equal(a.errorType, 'Fatal', JSON.stringify(a));
+    assert.equal(b.errorType, 'Fatal', JSON.stringify(b));
+    assert.equal(service.pids('cleanup').length, 2);
+    await service.invoke('cleanup', envFor('cleanup'), bad);
+    assert.equal(service.pids('cleanup').length, 2, 'a later invocation reuses an idle warm process');
+  });
+
+  it('an invocation overrunning the function\'s own timeout is killed with Sandbox.Timedout', async () => {
+    // A DynamoDB endpoint that accepts connections and never answers.
+    const silent = createServer(() => {});
+    await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const doc = { cluster_id: CLUSTER, execution_id: exec('t'), lease: { owner: exec('t'), token: 1, expires_at: '2030-01-01T00:00:00Z' } };
+      const r = await service.invoke('release-lock', envFor('release-lock', `http://127.0.0.1:${silent.address().port}`), doc, { timeoutSecs: 1 });
+      assert.equal(r.errorType, 'Sandbox.Timedout', JSON.stringify(r));
+      assert.match(r.errorMessage, /timed out after 1\.00 seconds/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('release-lock: an unreachable DynamoDB arrives as Retryable (the ASL retries it)', async () => {
