@@ -68,8 +68,9 @@ class Sandbox {
     this.service = service;
     this.name = name;
     this.env = env;
-    this.envKey = JSON.stringify(env);
     this.timeoutSecs = timeoutSecs;
+    /** The configuration this process runs with: another one replaces it. */
+    this.configKey = JSON.stringify({ env, timeoutSecs });
     /** What the process wrote since the last invocation ended. */
     this.output = '';
     /** Invocations not yet handed to the runtime: {id, payload, resolve}. */
@@ -299,17 +300,17 @@ export class LambdaService {
   /**
    * An idle warm process of `name` with the function's current configuration, or a new one
    * (started in the background; an invocation queued on it waits for its first poll). Dead
-   * processes and idle ones of an older environment are retired first.
+   * processes and idle ones of an older configuration (environment or timeout) are retired first.
    */
   sandbox(name) {
     const { env, timeoutSecs } = this.configs.get(name);
-    const key = JSON.stringify(env);
+    const key = JSON.stringify({ env, timeoutSecs });
     const pool = [];
     for (const box of this.sandboxes.get(name) ?? []) {
-      if (!box.alive || (box.idle && box.envKey !== key)) this.retire(box);
+      if (!box.alive || (box.idle && box.configKey !== key)) this.retire(box);
       else pool.push(box);
     }
-    let box = pool.find((b) => b.idle && b.envKey === key);
+    let box = pool.find((b) => b.idle && b.configKey === key);
     if (!box) {
       box = new Sandbox(this, name, env, timeoutSecs);
       box.ready = box.start();
@@ -328,7 +329,7 @@ export class LambdaService {
    * on the first), `millis` (wall time from hand-over to answer) and `maxRssKb` (the process's
    * peak resident set so far). Never rejects for a function failure.
    */
-  async invoke(functionName, env, payload, { timeoutSecs } = {}) {
+  async invoke(functionName, env, payload, { timeoutSecs = this.timeoutSecs } = {}) {
     this.configure(functionName, env, { timeoutSecs });
     return this.#invokeConfigured(functionName, payload);
   }

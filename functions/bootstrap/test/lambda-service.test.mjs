@@ -6,8 +6,11 @@
  * moto[server], for DynamoDB). Run by scripts/test-lambda-runtime.sh.
  */
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { LambdaService } from '../lambda-service.mjs';
 
@@ -18,6 +21,7 @@ const required = (name) => {
 };
 const BOOTSTRAP = required('SMARTSCALE_BOOTSTRAP');
 const PYTHON = required('SMARTSCALE_PYTHON');
+const EVENTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'events');
 const TABLE = 'smartscale-state';
 const CLUSTER = 'c1';
 const exec = (id) => `arn:aws:states:us-east-1:123456789012:execution:smartscale:${id}`;
@@ -150,6 +154,24 @@ describe('the bootstrap behind the Lambda Runtime API', () => {
     const missing = await post('no-such-function', {});
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('x-amzn-errortype'), 'ResourceNotFoundException');
+  });
+
+  it('cargo lambda invoke --data-file events/<fn>.json (events/README.md) reaches the function over the Invoke API', async () => {
+    const cargoLambda = join(dirname(PYTHON), 'cargo-lambda');
+    service.configure('release-lock', envFor('release-lock'));
+    const { port } = new URL(service.url);
+    // cargo-lambda posts to /2015-03-31/functions/<name>/invocations and prints what the function
+    // answered: its result, or its {errorType, errorMessage}.
+    const r = await new Promise((resolve) => {
+      execFile(cargoLambda, ['lambda', 'invoke', 'release-lock', '-A', '127.0.0.1', '-P', port, '--data-file', join(EVENTS, 'release-lock.json'), '--output-format', 'json'],
+        { env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp' } }, (_, stdout, stderr) => resolve({ stdout, stderr }));
+    });
+    // The sample's lease is not held in this table: the step answers LeaseLost, which cargo-lambda
+    // prints as the function's error document.
+    const printed = JSON.parse(r.stdout);
+    const direct = await service.invoke('release-lock', envFor('release-lock'), JSON.parse(readFileSync(join(EVENTS, 'release-lock.json'), 'utf8')));
+    assert.equal(direct.errorType, 'LeaseLost', JSON.stringify(direct));
+    assert.deepEqual(printed, { errorType: direct.errorType, errorMessage: direct.errorMessage }, `${r.stdout}${r.stderr}`);
   });
 
   it('a function whose process exits fails the invocation with Runtime.ExitError', async () => {
