@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Peak memory and wall time of every step binary's local run against the loopback stand-ins, and
 # the state transitions per tick: runs the end-to-end scenarios (scripts/test-e2e.sh) with the
-# packaged release binaries, each step run under GNU time, then prints a Markdown table per step
-# (runs, median and max wall time, max peak RSS) and the transitions of each kind of tick.
+# packaged release binaries, each invocation timed by the local Lambda service (wall time, the
+# warm process's peak RSS), then prints a Markdown table per step (runs, median and max wall
+# time, max peak RSS) and the transitions of each kind of tick.
 #
 # Usage: scripts/bench-steps.sh [--lambda-dir DIR]
 #   --lambda-dir DIR  the <name>/bootstrap.zip tree of scripts/package-lambdas.sh

@@ -4,13 +4,15 @@
 # schedule), then per scenario its own moto server (IAM authorization on) holding the template's
 # resources, the cluster emulator (Kubernetes, following moto's EC2) and Debian's Prometheus
 # (scraping the emulator with the shipped rules). aws-local-stepfunctions runs the synthesized
-# definitions; every Task runs its function's binary in local mode (`<step> --event -`) with the
-# template's environment and its role's credentials, every AWS call checked against that role by
+# definitions; every Task invokes its function through the Lambda Runtime API (the one bootstrap
+# running the real lambda_runtime loop, warm per function: functions/bootstrap/lambda-service.mjs)
+# with the template's environment and timeout and its role's credentials, every AWS call checked against that role by
 # tests/e2e/iam_proxy.mjs (@cloud-copilot/iam-simulate). Each scenario asserts the end state in
 # moto, the emulator, the DynamoDB item, Slack and SNS. See tests/e2e/ and docs/STATE_MACHINE.md.
 #
 # Env: SMARTSCALE_E2E_LOGS=DIR keeps every scenario's logs there; SMARTSCALE_BENCH_OUT=FILE
-# appends a JSON line per step run (wall time, peak RSS via GNU time); SMARTSCALE_BIN_DIR picks
+# appends a JSON line per invocation (wall time, the process's peak RSS); SMARTSCALE_E2E_RUNTIME=local
+# runs each step in local mode (`<step> --event -`) instead of the Runtime API; SMARTSCALE_BIN_DIR picks
 # the binaries (default: the debug build, built here); E2E_ONLY=REGEX runs matching scenarios.
 # `--install-only`: install what the rig needs (also for scripts/demo.sh) and build the CDK app.
 set -euo pipefail

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CDK_DIR } from './sources';
+import { k3sBinary } from './supply-chain';
 
 /** How the private subnets reach the internet; see docs/DEPLOYMENT_GUIDE.md for the cost trade-off. */
 export type NatMode = 'per-zone' | 'single' | 'none';
@@ -53,6 +54,11 @@ export interface SmartScaleConfig {
   readonly useSpot: boolean;
   /** K3s release installed on the master and the workers (pinned so they always match). */
   readonly k3sVersion: string;
+  /**
+   * The sha256 of that release's amd64 binary when cdk/lib/supply-chain.ts does not pin it
+   * (context `k3sSha256`); the nodes refuse a binary with another sum.
+   */
+  readonly k3sSha256?: string;
   /**
    * CIDR ranges allowed to reach the demo application NodePort 30080. Empty (the default) means
    * nothing is open to the internet.
@@ -190,6 +196,7 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     workerInstanceType: (get('workerInstanceType') as string | undefined) ?? d.workerInstanceType,
     useSpot: asFlag('useSpot', get('useSpot'), d.useSpot),
     k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
+    k3sSha256: get('k3sSha256') as string | undefined,
     demoAppIngressCidrs,
     functionSettings: asSettings(get('functionSettings')),
     lambdaAssetDir: (get('lambdaAssetDir') as string | undefined) ?? d.lambdaAssetDir,
@@ -203,6 +210,10 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     if (!INSTANCE_TYPE_RE.test(type)) throw new ConfigError(`context ${key}: expected an EC2 instance type such as t3.small, got ${type}`);
   }
   if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(cfg.k3sVersion)) throw new ConfigError(`context k3sVersion: expected e.g. v1.31.4+k3s1, got ${cfg.k3sVersion}`);
+  if (cfg.k3sSha256 !== undefined && !/^[0-9a-f]{64}$/.test(cfg.k3sSha256)) throw new ConfigError(`context k3sSha256: expected 64 lower-case hex digits, got ${cfg.k3sSha256}`);
+  if (!k3sBinary(cfg.k3sVersion, cfg.k3sSha256).sha256) {
+    throw new ConfigError(`context k3sVersion ${cfg.k3sVersion}: no sha256 is pinned for it in cdk/lib/supply-chain.ts; pass -c k3sSha256=<the k3s line of its release's sha256sum-amd64.txt>`);
+  }
   const gitops = gitopsFromContext(get);
   return gitops ? { ...cfg, gitops } : cfg;
 }

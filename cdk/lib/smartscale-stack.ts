@@ -25,15 +25,13 @@ import { Capability, FUNCTIONS, FunctionSpec, PORTS, TABLE, TAGS } from './contr
 import { buildManifestBundle } from './manifests';
 import { addMonitoring } from './monitoring';
 import { lambdaAsset, stateMachineDefinition } from './sources';
+import { ECR_CREDENTIAL_PROVIDER, k3sBinary } from './supply-chain';
 import { renderUserData } from './userdata';
 
 /** Props of {@link SmartScaleStack}: the validated configuration. */
 export interface SmartScaleStackProps extends StackProps {
   readonly config: SmartScaleConfig;
 }
-
-/** Version of the kubelet ECR credential provider installed on workers (matches the K3s minor). */
-export const ECR_CREDENTIAL_PROVIDER_VERSION = 'v1.31.1';
 
 /** What the account (its administrators' IAM policies) may do with the alert key: named actions, no wildcard. */
 export const KEY_ADMIN_ACTIONS = [
@@ -258,11 +256,14 @@ export class SmartScaleStack extends Stack {
 
     // ---------------------------------------------------------------- master
     const ami = ec2.MachineImage.latestAmazonLinux2023();
+    const k3s = k3sBinary(cfg.k3sVersion, cfg.k3sSha256);
+    if (!k3s.sha256) throw new Error(`K3s ${cfg.k3sVersion} has no pinned sha256`);
+    const k3sSettings = { K3S_VERSION: k3s.version, K3S_BINARY_URL: k3s.url, K3S_SHA256: k3s.sha256 };
     const masterUserData = ec2.UserData.custom(
       renderUserData('master.sh', {
         CLUSTER_ID: cfg.clusterId,
         AWS_REGION: this.region,
-        K3S_VERSION: cfg.k3sVersion,
+        ...k3sSettings,
         K3S_TOKEN_SECRET_ARN: k3sToken.secretArn,
         K8S_CREDENTIALS_SECRET_ARN: k8sCredentials.secretArn,
         PROMETHEUS_AUTH_SECRET_ARN: prometheusAuth.secretArn,
@@ -297,9 +298,11 @@ export class SmartScaleStack extends Stack {
       renderUserData('worker.sh', {
         CLUSTER_ID: cfg.clusterId,
         AWS_REGION: this.region,
-        K3S_VERSION: cfg.k3sVersion,
+        ...k3sSettings,
         K3S_TOKEN_SECRET_ARN: k3sToken.secretArn,
-        ECR_CREDENTIAL_PROVIDER_VERSION,
+        ECR_CREDENTIAL_PROVIDER_VERSION: ECR_CREDENTIAL_PROVIDER.version,
+        ECR_CREDENTIAL_PROVIDER_URL: ECR_CREDENTIAL_PROVIDER.url,
+        ECR_CREDENTIAL_PROVIDER_SHA256: ECR_CREDENTIAL_PROVIDER.sha256 ?? '',
       }),
     );
     const launchTemplate = new ec2.LaunchTemplate(this, 'WorkerLaunchTemplate', {

@@ -18,12 +18,20 @@ function assignment(name: string, value: string): string {
   return `export ${name}='${value.replace(/'/g, `'"'"'`)}'`;
 }
 
+/** A line sourcing a shared user-data file, which rendering replaces by that file's text. */
+const INLINED = /^source "\$\(dirname "\$0"\)\/([a-z0-9-]+\.sh)" # inlined by renderUserData$/gm;
+
 /**
- * The full user data: shebang, settings, then the script without its shebang. Settings are sorted
- * so that the rendered text (and the launch template version) changes only when a value does.
+ * The full user data: shebang, settings, then the script without its shebang, with each shared
+ * file it sources (`source "$(dirname "$0")/x.sh" # inlined by renderUserData`) inlined, since
+ * user data is one file. Settings are sorted so that the rendered text (and the launch template
+ * version) changes only when a value does.
  */
 export function renderUserData(script: 'master.sh' | 'worker.sh', settings: Record<string, string>): string {
-  const body = fs.readFileSync(userDataScriptPath(script), 'utf8').replace(/^#!.*\n/, '');
+  const body = fs
+    .readFileSync(userDataScriptPath(script), 'utf8')
+    .replace(/^#!.*\n/, '')
+    .replace(INLINED, (_, file: string) => fs.readFileSync(path.join(CDK_DIR, 'userdata', file), 'utf8').replace(/^#!.*\n/, '').trimEnd());
   const lines = Object.keys(settings)
     .sort()
     .map((k) => assignment(k, settings[k]!));

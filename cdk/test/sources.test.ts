@@ -68,6 +68,9 @@ describe('configuration', () => {
     { name: 'non-numeric cooldown', context: { cooldownScaleUp: 'soon' }, error: /cooldownScaleUp/ },
     { name: 'bad CIDR', context: { demoAppIngressCidrs: '0.0.0.0' }, error: /demoAppIngressCidrs/ },
     { name: 'bad K3s version', context: { k3sVersion: 'latest' }, error: /k3sVersion/ },
+    { name: 'K3s version without a pinned sum', context: { k3sVersion: 'v1.31.5+k3s1' }, error: /no sha256 is pinned.*k3sSha256/ },
+    { name: 'K3s version with its sum given', context: { k3sVersion: 'v1.31.5+k3s1', k3sSha256: 'a'.repeat(64) } },
+    { name: 'malformed K3s sum', context: { k3sSha256: 'abc' }, error: /k3sSha256/ },
   ];
   for (const c of cases) {
     it(c.name, () => {

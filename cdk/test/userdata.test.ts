@@ -10,10 +10,20 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ECR_CREDENTIAL_PROVIDER, k3sBinary } from '../lib/supply-chain';
 import { renderUserData, userDataScriptPath } from '../lib/userdata';
 import { CDK_DIR } from '../lib/sources';
 
 const STUBS = path.join(CDK_DIR, 'test', 'fixtures', 'userdata-stubs');
+/** The pinned-download settings of the sandbox: the release URL, and the sum of the stub k3s binary the curl stub serves. */
+const K3S_VERSION = 'v1.31.4+k3s1';
+const PINS = {
+  K3S_VERSION,
+  K3S_BINARY_URL: k3sBinary(K3S_VERSION).url,
+  K3S_SHA256: crypto.createHash('sha256').update(fs.readFileSync(path.join(STUBS, 'k3s.sh'))).digest('hex'),
+  ECR_CREDENTIAL_PROVIDER_VERSION: ECR_CREDENTIAL_PROVIDER.version,
+  ECR_CREDENTIAL_PROVIDER_URL: ECR_CREDENTIAL_PROVIDER.url,
+};
 const requireTools = process.env.CI === 'true';
 
 function haveShellcheck(): boolean {
@@ -28,8 +38,8 @@ describe('shellcheck', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-ud-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const rendered = {
-    'worker.rendered.sh': renderUserData('worker.sh', { CLUSTER_ID: 'c', AWS_REGION: 'us-east-1', K3S_VERSION: 'v1.31.4+k3s1', K3S_TOKEN_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:x'y", ECR_CREDENTIAL_PROVIDER_VERSION: 'v1.31.1' }),
-    'master.rendered.sh': renderUserData('master.sh', { CLUSTER_ID: 'c', AWS_REGION: 'us-east-1', K3S_VERSION: 'v1.31.4+k3s1', MANIFESTS_S3_URL: 's3://b/k.zip', DEMO_APP_IMAGE: 'r:latest' }),
+    'worker.rendered.sh': renderUserData('worker.sh', { CLUSTER_ID: 'c', AWS_REGION: 'us-east-1', ...PINS, K3S_TOKEN_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:x'y" }),
+    'master.rendered.sh': renderUserData('master.sh', { CLUSTER_ID: 'c', AWS_REGION: 'us-east-1', ...PINS, MANIFESTS_S3_URL: 's3://b/k.zip', DEMO_APP_IMAGE: 'r:latest' }),
   };
   const files = [userDataScriptPath('worker.sh'), userDataScriptPath('master.sh'), ...fs.readdirSync(STUBS).map((f) => path.join(STUBS, f))];
   for (const [name, text] of Object.entries(rendered)) {
@@ -38,10 +48,18 @@ describe('shellcheck', () => {
   }
   for (const f of files) {
     it(`${path.basename(f)} passes shellcheck`, { skip: !available && 'shellcheck not installed' }, () => {
-      const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', f], { encoding: 'utf8' });
+      const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--external-sources', f], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stdout + r.stderr);
     });
   }
+  it('rendering inlines the shared K3s installer (user data is one file) and fetches no install script', () => {
+    for (const text of Object.values(rendered)) {
+      assert.doesNotMatch(text, /# inlined by renderUserData/);
+      assert.match(text, /^install_k3s\(\) \{$/m);
+      assert.match(text, /^verified_download\(\) \{$/m);
+      assert.doesNotMatch(text, /get\.k3s\.io/);
+    }
+  });
   it('rendering quotes values so a quote cannot break out of the assignment', () => {
     assert.match(rendered['worker.rendered.sh'], /export K3S_TOKEN_SECRET_ARN='arn:aws:secretsmanager:us-east-1:1:secret:x'"'"'y'/);
   });
@@ -67,9 +85,8 @@ function sandbox(script: 'worker.sh' | 'master.sh' = 'worker.sh', settings: Reco
     STUB_STATE: path.join(root, 'stub-state'),
     CLUSTER_ID: 'smartscale-test',
     AWS_REGION: 'us-east-1',
-    K3S_VERSION: 'v1.31.4+k3s1',
+    ...PINS,
     K3S_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k3s-token',
-    ECR_CREDENTIAL_PROVIDER_VERSION: 'v1.31.1',
     ...settings,
   };
   fs.mkdirSync(env.STUB_STATE);
@@ -101,7 +118,7 @@ describe('worker user data in a sandbox', () => {
       const r = sb.run();
       assert.equal(r.status, 0, r.stderr);
       const calls = sb.calls();
-      assert.ok(calls.some((c) => c.startsWith('install-k3s ')), calls.join('\n'));
+      assert.ok(calls.includes(`curl-download k3s ${PINS.K3S_BINARY_URL}`), calls.join('\n'));
       assert.ok(calls.includes('curl-download ecr-credential-provider'), calls.join('\n'));
       assert.ok(calls.includes('systemctl restart k3s-agent'), calls.join('\n'));
       const cfg = fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8');
@@ -114,8 +131,9 @@ describe('worker user data in a sandbox', () => {
       assert.equal(fs.readFileSync(token, 'utf8').trim(), 'K10stubtoken::server:stub');
       assert.equal(fs.statSync(token).mode & 0o777, 0o600);
       assert.ok(!(r.stdout + r.stderr).includes('K10stubtoken'), 'the join token was printed');
-      const install = calls.find((c) => c.startsWith('install-k3s '))!;
-      assert.match(install, /INSTALL_K3S_VERSION=v1\.31\.4\+k3s1 INSTALL_K3S_EXEC=agent/);
+      assert.equal(fs.readFileSync(path.join(sb.root, 'usr/local/bin/k3s'), 'utf8'), fs.readFileSync(path.join(STUBS, 'k3s.sh'), 'utf8'));
+      assert.match(fs.readFileSync(path.join(sb.root, 'etc/systemd/system/k3s-agent.service'), 'utf8'), /^ExecStart=\/usr\/local\/bin\/k3s agent$/m);
+      assert.match(r.stderr, /WARNING: no sha256 is pinned for ecr-credential-provider/);
       assert.ok(calls.some((c) => c.includes('describe-instances') && c.includes('Name=tag:Role,Values=k3s-master') && c.includes('Name=tag:Cluster,Values=smartscale-test')));
     } finally {
       sb.cleanup();
@@ -131,7 +149,7 @@ describe('worker user data in a sandbox', () => {
       const r = sb.run();
       assert.equal(r.status, 0, r.stderr);
       const calls = sb.calls();
-      assert.deepEqual(calls.filter((c) => c.startsWith('install-k3s') || c.startsWith('curl-download') || c.startsWith('systemctl restart')), []);
+      assert.deepEqual(calls.filter((c) => c.startsWith('curl-download') || c.startsWith('systemctl restart')), []);
       assert.ok(calls.includes('systemctl is-active --quiet k3s-agent'), 'checks the agent');
       assert.deepEqual(sb.snapshot(), before);
     } finally {
@@ -148,7 +166,7 @@ describe('worker user data in a sandbox', () => {
       assert.equal(r.status, 0, r.stderr);
       const calls = sb.calls();
       assert.ok(calls.includes('systemctl restart k3s-agent'));
-      assert.ok(!calls.some((c) => c.startsWith('install-k3s')));
+      assert.ok(!calls.some((c) => c.startsWith('curl-download k3s')));
       assert.match(fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8'), /10\.0\.12\.20/);
     } finally {
       sb.cleanup();
@@ -167,7 +185,34 @@ describe('worker user data in a sandbox', () => {
       assert.equal(sb.run().status, 0);
       assert.ok(fs.readFileSync(cfgPath, 'utf8').includes('image-credential-provider-bin-dir'));
       assert.ok(sb.calls().includes('systemctl restart k3s-agent'));
-      assert.ok(!sb.calls().some((c) => c.startsWith('install-k3s')));
+      assert.ok(!sb.calls().some((c) => c.startsWith('curl-download k3s')));
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('a K3s binary whose sha256 is not the pinned one is refused: nothing installed, nothing started', () => {
+    const sb = sandbox();
+    try {
+      const r = sb.run({ STUB_K3S_TAMPERED: '1' });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, new RegExp(`sha256 [0-9a-f]{64} is not the pinned ${PINS.K3S_SHA256}; refused`));
+      assert.ok(!fs.existsSync(path.join(sb.root, 'usr/local/bin/k3s')), 'the binary was installed');
+      assert.ok(!fs.existsSync(path.join(sb.root, 'etc/systemd/system/k3s-agent.service')), 'the unit was written');
+      assert.ok(!sb.calls().some((c) => c.startsWith('systemctl restart')), sb.calls().join('\n'));
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('a pinned credential-provider sum refuses other bytes and the node joins without it', () => {
+    const sb = sandbox('worker.sh', { ECR_CREDENTIAL_PROVIDER_SHA256: '0'.repeat(64) });
+    try {
+      const r = sb.run();
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /ecr-credential-provider-linux-amd64: sha256 [0-9a-f]{64} is not the pinned 0{64}; refused/);
+      assert.ok(!fs.existsSync(path.join(sb.root, 'var/lib/rancher/credentialprovider/bin/ecr-credential-provider')));
+      assert.ok(!fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8').includes('image-credential-provider'));
     } finally {
       sb.cleanup();
     }
@@ -230,6 +275,8 @@ describe('master user data in a sandbox', () => {
       const psa = path.join(sb.root, 'etc/rancher/k3s/psa.yaml');
       assert.ok(cfg.includes(`admission-control-config-file=${psa}`), cfg);
       assert.match(fs.readFileSync(psa, 'utf8'), /defaults:\n\s+enforce: baseline\n/);
+      assert.match(fs.readFileSync(path.join(sb.root, 'etc/systemd/system/k3s.service'), 'utf8'), /^Type=notify\nKillMode=process$/m);
+      assert.ok(sb.calls().includes(`curl-download k3s ${PINS.K3S_BINARY_URL}`), sb.calls().join('\n'));
       // A second run keeps the same agent token (workers that joined keep working).
       assert.equal(sb.run().status, 0);
       assert.equal(fs.readFileSync(agentFile, 'utf8').trim(), agent);

@@ -9,12 +9,13 @@
 # printed: values move between files (mode 0600) and the AWS CLI's file:// parameters.
 #
 # Required settings (prepended by the CDK stack): CLUSTER_ID, AWS_REGION, K3S_VERSION,
-#   K3S_TOKEN_SECRET_ARN, K8S_CREDENTIALS_SECRET_ARN, PROMETHEUS_AUTH_SECRET_ARN,
+#   K3S_BINARY_URL, K3S_SHA256, K3S_TOKEN_SECRET_ARN, K8S_CREDENTIALS_SECRET_ARN, PROMETHEUS_AUTH_SECRET_ARN,
 #   GRAFANA_ADMIN_SECRET_ARN, MANIFESTS_S3_URL, DEMO_APP_IMAGE.
 set -euo pipefail
 umask 077
 
 : "${CLUSTER_ID:?}" "${AWS_REGION:?}" "${K3S_VERSION:?}" "${K3S_TOKEN_SECRET_ARN:?}"
+: "${K3S_BINARY_URL:?}" "${K3S_SHA256:?}"
 : "${K8S_CREDENTIALS_SECRET_ARN:?}" "${PROMETHEUS_AUTH_SECRET_ARN:?}" "${GRAFANA_ADMIN_SECRET_ARN:?}"
 : "${MANIFESTS_S3_URL:?}" "${DEMO_APP_IMAGE:?}"
 
@@ -30,6 +31,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 log() { printf '%s smartscale-master: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=SCRIPTDIR/k3s.sh
+source "$(dirname "$0")/k3s.sh" # inlined by renderUserData
 kubectl() { "$K3S_BIN" kubectl "$@"; }
 wait_for() {
   local what=$1 n=0
@@ -120,14 +123,7 @@ if ! cmp -s "$WORK/config.yaml" "$CONF_DIR/config.yaml"; then
   install -m 0600 "$WORK/config.yaml" "$CONF_DIR/config.yaml"
   RESTART=1
 fi
-if [ ! -x "$K3S_BIN" ] || [ "$(cat "$STATE_DIR/k3s.version" 2>/dev/null || true)" != "$K3S_VERSION" ]; then
-  log "installing K3s server $K3S_VERSION"
-  curl -sSfL --retry 5 -o "$WORK/k3s-install.sh" https://get.k3s.io
-  INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_EXEC=server INSTALL_K3S_SKIP_START=true \
-    INSTALL_K3S_SKIP_SELINUX_RPM=true sh "$WORK/k3s-install.sh"
-  printf '%s\n' "$K3S_VERSION" >"$STATE_DIR/k3s.version"
-  RESTART=1
-fi
+if install_k3s k3s server notify; then RESTART=1; fi
 systemctl enable k3s
 if [ "$RESTART" -eq 1 ] || ! systemctl is-active --quiet k3s; then
   systemctl restart k3s

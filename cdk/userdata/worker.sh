@@ -6,8 +6,9 @@
 # user data: only the ARN of the join-token secret). The script is idempotent: run a second time it
 # installs nothing, rewrites nothing that is unchanged, and only checks that k3s-agent is active.
 #
-# Required settings: CLUSTER_ID, AWS_REGION, K3S_VERSION, K3S_TOKEN_SECRET_ARN,
-#   ECR_CREDENTIAL_PROVIDER_VERSION.
+# Required settings: CLUSTER_ID, AWS_REGION, K3S_VERSION, K3S_BINARY_URL, K3S_SHA256,
+#   K3S_TOKEN_SECRET_ARN, ECR_CREDENTIAL_PROVIDER_VERSION, ECR_CREDENTIAL_PROVIDER_URL; optional
+#   ECR_CREDENTIAL_PROVIDER_SHA256 (empty: no sum is pinned, see cdk/lib/supply-chain.ts).
 # Test-only settings: SMARTSCALE_ROOT (prefix for every file path), SMARTSCALE_IMDS_URL,
 #   SMARTSCALE_RETRY_SLEEP (seconds between retries).
 set -euo pipefail
@@ -16,8 +17,12 @@ umask 077
 : "${CLUSTER_ID:?CLUSTER_ID is required}"
 : "${AWS_REGION:?AWS_REGION is required}"
 : "${K3S_VERSION:?K3S_VERSION is required}"
+: "${K3S_BINARY_URL:?K3S_BINARY_URL is required}"
+: "${K3S_SHA256:?K3S_SHA256 is required}"
 : "${K3S_TOKEN_SECRET_ARN:?K3S_TOKEN_SECRET_ARN is required}"
 : "${ECR_CREDENTIAL_PROVIDER_VERSION:?ECR_CREDENTIAL_PROVIDER_VERSION is required}"
+: "${ECR_CREDENTIAL_PROVIDER_URL:?ECR_CREDENTIAL_PROVIDER_URL is required}"
+ECR_CREDENTIAL_PROVIDER_SHA256="${ECR_CREDENTIAL_PROVIDER_SHA256:-}"
 
 ROOT="${SMARTSCALE_ROOT:-}"
 IMDS="${SMARTSCALE_IMDS_URL:-http://169.254.169.254}"
@@ -30,6 +35,9 @@ CHANGED=0
 
 log() { printf '%s smartscale-worker: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# shellcheck source=SCRIPTDIR/k3s.sh
+source "$(dirname "$0")/k3s.sh" # inlined by renderUserData
 
 # retry N CMD...: runs CMD until it succeeds, at most N times.
 retry() {
@@ -95,10 +103,17 @@ if [ "$(cat "$STATE_DIR/ecr-credential-provider.version" 2>/dev/null || true)" =
   CRED_OK=1
 else
   log "installing ecr-credential-provider $ECR_CREDENTIAL_PROVIDER_VERSION"
-  if curl -sSfL --retry 5 -o "$CRED_DIR/bin/ecr-credential-provider.new" \
-    "https://artifacts.k8s.io/binaries/cloud-provider-aws/$ECR_CREDENTIAL_PROVIDER_VERSION/linux/amd64/ecr-credential-provider-linux-amd64"; then
-    mv -f "$CRED_DIR/bin/ecr-credential-provider.new" "$CRED_DIR/bin/ecr-credential-provider"
-    chmod 0755 "$CRED_DIR/bin/ecr-credential-provider"
+  if [ -n "$ECR_CREDENTIAL_PROVIDER_SHA256" ]; then
+    fetch_provider() { verified_download "$ECR_CREDENTIAL_PROVIDER_URL" "$ECR_CREDENTIAL_PROVIDER_SHA256" "$CRED_DIR/bin/ecr-credential-provider"; }
+  else
+    log "WARNING: no sha256 is pinned for ecr-credential-provider; installed unverified (cdk/lib/supply-chain.ts)"
+    fetch_provider() {
+      curl -sSfL --retry 5 -o "$CRED_DIR/bin/ecr-credential-provider.new" "$ECR_CREDENTIAL_PROVIDER_URL" \
+        && chmod 0755 "$CRED_DIR/bin/ecr-credential-provider.new" \
+        && mv -f "$CRED_DIR/bin/ecr-credential-provider.new" "$CRED_DIR/bin/ecr-credential-provider"
+    }
+  fi
+  if fetch_provider; then
     printf '%s\n' "$ECR_CREDENTIAL_PROVIDER_VERSION" >"$STATE_DIR/ecr-credential-provider.version"
     CRED_OK=1
   else
@@ -135,16 +150,8 @@ install_if_changed "$STATE_DIR/credentialprovider.yaml.new" "$CRED_DIR/config.ya
 } >"$STATE_DIR/config.yaml.new"
 install_if_changed "$STATE_DIR/config.yaml.new" "$CONF_DIR/config.yaml"
 
-# --- K3s agent binary and service, installed once per version ---
-if [ ! -x "$K3S_BIN" ] || [ "$(cat "$STATE_DIR/k3s.version" 2>/dev/null || true)" != "$K3S_VERSION" ]; then
-  log "installing K3s agent $K3S_VERSION"
-  curl -sSfL --retry 5 -o "$STATE_DIR/k3s-install.sh" https://get.k3s.io
-  # The install script checks the binary's sha256 against the release's checksum file.
-  INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_EXEC=agent INSTALL_K3S_SKIP_START=true \
-    INSTALL_K3S_SKIP_SELINUX_RPM=true sh "$STATE_DIR/k3s-install.sh"
-  printf '%s\n' "$K3S_VERSION" >"$STATE_DIR/k3s.version"
-  CHANGED=1
-fi
+# --- K3s agent binary (pinned by sha256) and service, installed once per version ---
+if install_k3s k3s-agent agent exec; then CHANGED=1; fi
 
 systemctl enable k3s-agent
 if [ "$CHANGED" -eq 1 ] || ! systemctl is-active --quiet k3s-agent; then

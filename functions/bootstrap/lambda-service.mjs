@@ -6,11 +6,14 @@
  * API (`POST /2015-03-31/functions/<name>/invocations`, the path `cargo lambda invoke` and the
  * AWS SDKs use).
  *
- * Like Lambda, a function's process is started on its first invocation and kept warm: later
- * invocations reuse it, one at a time. It is replaced when the function's environment changes
- * (a configuration update) or when it died. A process that exits during an invocation fails it
- * with `Runtime.ExitError`; one that overruns the function's timeout is killed and the
- * invocation fails with `Sandbox.Timedout`.
+ * Like Lambda, a function's process (its execution environment) is started on its first
+ * invocation and kept warm: later invocations reuse an idle one, each process serving one
+ * invocation at a time, and concurrent invocations of one function get processes of their own.
+ * A process is replaced when the function's environment changes (a configuration update) or when
+ * it died. A process that exits during an invocation fails it with `Runtime.ExitError`; one that
+ * overruns the function's timeout is killed and the invocation fails with `Sandbox.Timedout`.
+ * Each result carries what the process wrote while serving it (its log lines, the init output
+ * for the first), the wall time and the process's peak resident memory.
  *
  * Why not `cargo lambda watch --only-lambda-apis`: its emulator accepts invocations only for names
  * that are binaries of the Cargo workspace, and here one binary, `bootstrap`, serves fourteen
@@ -18,6 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 
 /** The Runtime API version prefix every runtime request carries. */
@@ -45,13 +49,30 @@ function listen(server) {
 /** An error result as Lambda reports it. */
 const failure = (errorType, errorMessage) => ({ ok: false, errorType, errorMessage });
 
+/** The peak resident set of process `pid` in KiB (Linux `VmHWM`), or undefined when unknown. */
+function peakRssKb(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves after the event loop has run its pending I/O callbacks (the process's piped output). */
+const drained = () => new Promise((resolve) => setTimeout(() => setImmediate(resolve), 0));
+
 /** One function's sandbox: its Runtime API endpoint, its process and its invocation queue. */
 class Sandbox {
-  constructor(service, name, env) {
+  constructor(service, name, env, timeoutSecs) {
     this.service = service;
     this.name = name;
     this.env = env;
-    this.envKey = JSON.stringify(env);
+    this.timeoutSecs = timeoutSecs;
+    /** The configuration this process runs with: another one replaces it. */
+    this.configKey = JSON.stringify({ env, timeoutSecs });
+    /** What the process wrote since the last invocation ended. */
+    this.output = '';
     /** Invocations not yet handed to the runtime: {id, payload, resolve}. */
     this.queue = [];
     /** A parked `invocation/next` response waiting for work. */
@@ -89,11 +110,22 @@ class Sandbox {
         resolve();
       });
     });
-    for (const stream of [this.proc.stdout, this.proc.stderr]) stream.on('data', (c) => this.service.log(this.name, c.toString()));
+    for (const stream of [this.proc.stdout, this.proc.stderr]) {
+      stream.on('data', (c) => {
+        const text = c.toString();
+        this.output += text;
+        this.service.log(this.name, text);
+      });
+    }
   }
 
   get alive() {
     return this.exitStatus === undefined;
+  }
+
+  /** Alive, serving nothing and with nothing queued. */
+  get idle() {
+    return this.alive && !this.current && this.queue.length === 0;
   }
 
   /** Queues one invocation; resolves its result. */
@@ -111,10 +143,10 @@ class Sandbox {
     const next = this.queue.shift();
     const res = this.poller;
     this.poller = null;
-    const timeoutMs = this.service.timeoutSecs * 1000;
-    this.current = { id: next.id, resolve: next.resolve };
+    const timeoutMs = this.timeoutSecs * 1000;
+    this.current = { id: next.id, resolve: next.resolve, started: process.hrtime.bigint() };
     this.current.timer = setTimeout(() => {
-      this.fail(failure('Sandbox.Timedout', `RequestId: ${next.id} Error: Task timed out after ${this.service.timeoutSecs.toFixed(2)} seconds`));
+      this.fail(failure('Sandbox.Timedout', `RequestId: ${next.id} Error: Task timed out after ${this.timeoutSecs.toFixed(2)} seconds`));
       this.proc.kill('SIGKILL');
     }, timeoutMs);
     this.invocations += 1;
@@ -128,14 +160,25 @@ class Sandbox {
     res.end(next.payload);
   }
 
-  /** Ends the running invocation `id` with `result`; false when `id` is not the one running. */
+  /**
+   * Ends the running invocation `id` with `result`, adding its `logs`, `millis` and `maxRssKb`;
+   * false when `id` is not the one running.
+   */
   finish(id, result) {
-    if (!this.current || this.current.id !== id) return false;
-    clearTimeout(this.current.timer);
-    const { resolve } = this.current;
-    this.current = null;
-    resolve(result);
-    this.dispatch();
+    const cur = this.current;
+    if (!cur || cur.id !== id || cur.done) return false;
+    cur.done = true;
+    clearTimeout(cur.timer);
+    const millis = Number(process.hrtime.bigint() - cur.started) / 1e6;
+    const maxRssKb = peakRssKb(this.pid);
+    // What the process wrote before it answered may still be in the pipe: collect it first.
+    drained().then(() => {
+      const logs = this.output;
+      this.output = '';
+      if (this.current === cur) this.current = null;
+      cur.resolve({ ...result, logs, millis, maxRssKb });
+      this.dispatch();
+    });
     return true;
   }
 
@@ -191,6 +234,7 @@ class Sandbox {
   }
 
   async stop() {
+    await this.ready?.catch(() => {});
     if (this.alive) this.proc.kill('SIGTERM');
     await this.exited;
     if (this.poller) this.poller.destroy();
@@ -199,21 +243,26 @@ class Sandbox {
 }
 
 /**
- * The service: functions by name, each with its environment, one warm process per function.
+ * The service: functions by name, each with its environment and timeout, and a pool of warm
+ * processes per function (one per concurrent invocation, as Lambda scales a function out).
  *
- * Options: `bootstrap` (path of the binary, required), `timeoutSecs` (per invocation, default 30,
- * the functions' timeout in the stack), `memoryMb` (reported to the runtime, default 128),
- * `onLog(name, text)` (the functions' stdout and stderr; default: kept, see {@link logs}).
+ * Options: `bootstrap` (path of the binary, required), `timeoutSecs` (per invocation, default 30;
+ * a function's own timeout, given to {@link configure} or {@link invoke}, wins), `memoryMb`
+ * (reported to the runtime, default 128), `onLog(name, text)` (the functions' stdout and stderr
+ * as it arrives; default: kept, see {@link logs}).
  */
 export class LambdaService {
   constructor({ bootstrap, timeoutSecs = 30, memoryMb = 128, region = 'us-east-1', account = '123456789012', onLog } = {}) {
     if (!bootstrap) throw new Error('LambdaService needs { bootstrap: <path of the bootstrap binary> }');
     Object.assign(this, { bootstrap, timeoutSecs, memoryMb, region, account });
     this.onLog = onLog;
-    /** @type {Map<string, Sandbox>} */
+    /** @type {Map<string, Sandbox[]>} */
     this.sandboxes = new Map();
+    /** @type {Map<string, {env: object, timeoutSecs: number}>} */
     this.configs = new Map();
     this.logText = new Map();
+    /** Processes being stopped after a configuration update. */
+    this.retiring = new Set();
     this.invokeServer = http.createServer((req, res) => this.invokeRoute(req, res));
   }
 
@@ -234,43 +283,72 @@ export class LambdaService {
     return this.url;
   }
 
-  /** Sets the environment of function `name` (used by HTTP invocations); a change replaces its process. */
-  configure(name, env) {
-    this.configs.set(name, { ...env });
+  /**
+   * Sets the environment (and optionally `timeoutSecs`) of function `name`, as used by HTTP
+   * invocations; a changed environment replaces its idle processes on the next invocation.
+   */
+  configure(name, env, { timeoutSecs } = {}) {
+    this.configs.set(name, { env: { ...env }, timeoutSecs: timeoutSecs ?? this.configs.get(name)?.timeoutSecs ?? this.timeoutSecs });
   }
 
-  /** The warm sandbox of `name` for `env`, started or replaced as needed. */
-  async sandbox(name, env) {
-    const key = JSON.stringify(env);
-    let box = this.sandboxes.get(name);
-    if (box && (!box.alive || box.envKey !== key)) {
-      await box.stop();
-      box = undefined;
+  /** Stops `box` in the background (awaited by {@link stop}). */
+  retire(box) {
+    const done = box.stop().finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
+  }
+
+  /**
+   * An idle warm process of `name` with the function's current configuration, or a new one
+   * (started in the background; an invocation queued on it waits for its first poll). Dead
+   * processes and idle ones of an older configuration (environment or timeout) are retired first.
+   */
+  sandbox(name) {
+    const { env, timeoutSecs } = this.configs.get(name);
+    const key = JSON.stringify({ env, timeoutSecs });
+    const pool = [];
+    for (const box of this.sandboxes.get(name) ?? []) {
+      if (!box.alive || (box.idle && box.configKey !== key)) this.retire(box);
+      else pool.push(box);
     }
+    let box = pool.find((b) => b.idle && b.configKey === key);
     if (!box) {
-      box = new Sandbox(this, name, env);
-      await box.start();
-      this.sandboxes.set(name, box);
+      box = new Sandbox(this, name, env, timeoutSecs);
+      box.ready = box.start();
+      pool.push(box);
     }
+    this.sandboxes.set(name, pool);
     return box;
   }
 
   /**
    * Invokes function `functionName` with `env` (its environment variables, as the stack sets them)
-   * and `payload`. Resolves `{ ok: true, payload }` or `{ ok: false, errorType, errorMessage }`
-   * with the `errorType` the function's runtime reported, the name a state machine's Retry and
-   * Catch match. Never rejects for a function failure.
+   * and `payload`; `timeoutSecs` is the function's timeout (default: the service's). Resolves
+   * `{ ok: true, payload }` or `{ ok: false, errorType, errorMessage }` with the `errorType` the
+   * function's runtime reported, the name a state machine's Retry and Catch match, and in both
+   * cases `logs` (what the process wrote while serving this invocation, its init output included
+   * on the first), `millis` (wall time from hand-over to answer) and `maxRssKb` (the process's
+   * peak resident set so far). Never rejects for a function failure.
    */
-  async invoke(functionName, env, payload) {
-    this.configure(functionName, env);
-    const box = await this.sandbox(functionName, this.configs.get(functionName));
-    return box.invoke(payload);
+  async invoke(functionName, env, payload, { timeoutSecs = this.timeoutSecs } = {}) {
+    this.configure(functionName, env, { timeoutSecs });
+    return this.#invokeConfigured(functionName, payload);
   }
 
-  /** The pid of the warm process of `name`, if one is running (for tests of warmth). */
+  async #invokeConfigured(name, payload) {
+    const box = this.sandbox(name);
+    const result = box.invoke(payload);
+    await box.ready;
+    return result;
+  }
+
+  /** The pid of a warm process of `name`, if one is running (for tests of warmth). */
   pid(name) {
-    const box = this.sandboxes.get(name);
-    return box?.alive ? box.pid : undefined;
+    return (this.sandboxes.get(name) ?? []).find((b) => b.alive && b.pid)?.pid;
+  }
+
+  /** The pids of every warm process of `name`. */
+  pids(name) {
+    return (this.sandboxes.get(name) ?? []).filter((b) => b.alive && b.pid).map((b) => b.pid);
   }
 
   async invokeRoute(req, res) {
@@ -281,8 +359,7 @@ export class LambdaService {
     };
     if (req.method !== 'POST' || !m) return send(404, JSON.stringify({ Type: 'User', message: `${req.method} ${req.url}: not an Invoke API path` }));
     const name = decodeURIComponent(m[1]);
-    const env = this.configs.get(name);
-    if (!env) return send(404, JSON.stringify({ Type: 'User', message: `Function not found: ${name}` }), { 'x-amzn-errortype': 'ResourceNotFoundException' });
+    if (!this.configs.has(name)) return send(404, JSON.stringify({ Type: 'User', message: `Function not found: ${name}` }), { 'x-amzn-errortype': 'ResourceNotFoundException' });
     const text = await body(req);
     let payload;
     try {
@@ -290,7 +367,7 @@ export class LambdaService {
     } catch {
       return send(400, JSON.stringify({ Type: 'User', message: 'Could not parse request body into json' }), { 'x-amzn-errortype': 'InvalidRequestContentException' });
     }
-    const result = await this.invoke(name, env, payload);
+    const result = await this.#invokeConfigured(name, payload);
     if (result.ok) return send(200, JSON.stringify(result.payload), { 'x-amz-executed-version': '$LATEST' });
     return send(200, JSON.stringify({ errorType: result.errorType, errorMessage: result.errorMessage }), {
       'x-amz-function-error': 'Unhandled',
@@ -300,8 +377,9 @@ export class LambdaService {
 
   /** Stops every function process and both kinds of server. */
   async stop() {
-    await Promise.all([...this.sandboxes.values()].map((b) => b.stop()));
+    await Promise.all([...this.sandboxes.values()].flat().map((b) => b.stop()));
     this.sandboxes.clear();
+    await Promise.all([...this.retiring]);
     if (this.port) await new Promise((resolve) => this.invokeServer.close(resolve));
   }
 }

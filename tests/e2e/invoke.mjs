@@ -1,10 +1,18 @@
 // Where a Task state invokes a function: the one seam between the state machine interpreter and
-// the Lambda code. Today it runs the one `bootstrap` binary once in local mode
-// (`bootstrap <step> --event -`, the event on stdin, the result or the `{errorType, errorMessage}`
-// error as the last stdout line),
-// with exactly the environment the caller built from the template.
+// the Lambda code. A scenario's {@link Functions} runs the one `bootstrap` binary as Lambda does:
+// behind the Lambda Runtime API of functions/bootstrap/lambda-service.mjs, the real
+// `lambda_runtime` loop in a warm process per function (one more per concurrent invocation), with
+// exactly the environment the caller built from the template and the function's own timeout; a
+// step error arrives as the `errorType` the runtime reported, which the ASL's Retry and Catch
+// match.
+//
+// `SMARTSCALE_E2E_RUNTIME=local` runs each invocation in local mode instead
+// (`bootstrap <step> --event -`, the `sam local invoke`-style single run: the event on stdin, the
+// result or the `{errorType, errorMessage}` error as the last stdout line), for debugging a step
+// without the runtime loop.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { LambdaService } from '../../functions/bootstrap/lambda-service.mjs';
 
 function required(name) {
   const v = process.env[name];
@@ -28,12 +36,12 @@ export function run(cmd, args, { env, stdin = '' } = {}) {
 }
 
 /**
- * Invokes step `step` (its kebab name, e.g. `evaluate`) once with `payload` and the function
- * environment `env`. Resolves { ok: true, output } or { ok: false, error: {errorType,
- * errorMessage} }, with `millis`, `stderr` (the function's log lines) and, when
+ * Invokes step `step` (its kebab name, e.g. `evaluate`) once in local mode with `payload` and the
+ * function environment `env`. Resolves { ok: true, output } or { ok: false, error: {errorType,
+ * errorMessage} }, with `millis`, `logs` (what the process wrote) and, when
  * SMARTSCALE_BENCH_OUT is set, `maxRssKb` (GNU time). Throws when the function answers neither.
  */
-export async function invokeFunction(step, env, payload) {
+export async function invokeLocal(step, env, payload) {
   const bin = join(required('SMARTSCALE_BIN_DIR'), 'bootstrap');
   const local = [step, '--event', '-'];
   const bench = process.env.SMARTSCALE_BENCH_OUT;
@@ -48,8 +56,39 @@ export async function invokeFunction(step, env, payload) {
   } catch {
     throw new Error(`${step} exited ${r.code} without a JSON result; stderr:\n${r.stderr}`);
   }
-  const base = { millis: r.millis, maxRssKb, stderr: r.stderr, code: r.code };
+  const base = { millis: r.millis, maxRssKb, logs: r.stderr };
   if (r.code === 0) return { ok: true, output: parsed, ...base };
   if (!parsed.errorType) throw new Error(`${step} exited ${r.code}: ${last}\n${r.stderr}`);
   return { ok: false, error: parsed, ...base };
+}
+
+/**
+ * The functions of one deployment. {@link Functions#invoke} resolves the same shape as
+ * {@link invokeLocal}: { ok: true, output } or { ok: false, error: {errorType, errorMessage} },
+ * with `millis`, `maxRssKb` and `logs` (the lines the function logged while serving this
+ * invocation). Always `stop()` it: it owns the functions' processes.
+ */
+export class Functions {
+  constructor({ mode = process.env.SMARTSCALE_E2E_RUNTIME ?? 'lambda' } = {}) {
+    if (!['lambda', 'local'].includes(mode)) throw new Error(`SMARTSCALE_E2E_RUNTIME is ${mode}: lambda or local`);
+    this.mode = mode;
+    if (mode === 'lambda') this.service = new LambdaService({ bootstrap: join(required('SMARTSCALE_BIN_DIR'), 'bootstrap'), onLog: () => {} });
+  }
+
+  /**
+   * Invokes function `name` (its FunctionName) of step `step` with `env` (its environment as the
+   * template sets it, `SMARTSCALE_STEP` included), `payload`, and its `timeoutSecs`.
+   */
+  async invoke({ name, step, env, timeoutSecs }, payload) {
+    if (this.mode === 'local') return invokeLocal(step, env, payload);
+    const r = await this.service.invoke(name, env, payload, { timeoutSecs });
+    const base = { millis: r.millis, maxRssKb: r.maxRssKb, logs: r.logs };
+    if (r.ok) return { ok: true, output: r.payload, ...base };
+    return { ok: false, error: { errorType: r.errorType, errorMessage: r.errorMessage }, ...base };
+  }
+
+  /** Stops every function process. */
+  async stop() {
+    await this.service?.stop();
+  }
 }

@@ -9,14 +9,16 @@
 //    (cdk/prometheus/rules, unmodified);
 //  - Slack is a loopback HTTP listener that keeps every message posted to it.
 // The state machines are the template's definitions, every Task invoking its function through
-// invokeFunction (invoke.mjs) with the function's environment from the template and its role's
-// credentials; what the rig adds is listed in deployment.mjs (RIG_OVERRIDES).
+// the Lambda Runtime API (Functions, invoke.mjs: a warm `bootstrap` process per function running
+// the real lambda_runtime loop) with the function's environment and timeout from the template and
+// its role's credentials; what the rig adds is listed in deployment.mjs (RIG_OVERRIDES).
 //
 // Environment (set by scripts/test-e2e.sh): SMARTSCALE_BIN_DIR (the step binaries and
 // `smartscale`), SMARTSCALE_PYTHON (the project venv's python, with boto3 and moto),
 // SMARTSCALE_E2E_SYNTH_DIR (synthesized templates, by context), PROMETHEUS_BIN (default
 // /usr/bin/prometheus), SMARTSCALE_E2E_LOGS (kept logs, optional), SMARTSCALE_BENCH_OUT
-// (optional: append one JSON line per step run with wall time and peak RSS).
+// (optional: append one JSON line per step run with wall time and peak RSS),
+// SMARTSCALE_E2E_RUNTIME (`local` runs each step in local mode instead of the Runtime API).
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -27,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { lambdaError, runMachine } from '../../statemachine/test/harness.mjs';
 import { ROOT, functionEnvironment, machineId, scenarioContext, synth, triggersOf } from './deployment.mjs';
 import { startIamProxy } from './iam_proxy.mjs';
-import { invokeFunction, run } from './invoke.mjs';
+import { Functions, run } from './invoke.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -161,6 +163,7 @@ export class Scenario {
       slack_url: this.slack.url,
     }, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
     this.functions = Object.fromEntries(Object.entries(this.aws.functions).map(([name, f]) => [name, { name, ...f }]));
+    this.lambda = new Functions();
     const principals = new Map(Object.values(this.functions).map((f) => [f.credentials.AccessKeyId, {
       name: f.name,
       principal: `arn:aws:sts::123456789012:assumed-role/${f.role_arn.split('/').pop()}/${f.name.slice(0, 64)}`,
@@ -294,6 +297,7 @@ export class Scenario {
 
   /** Kills every process this scenario started and closes the Slack listener. */
   async stop() {
+    await this.lambda?.stop();
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(this.children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('close', r)) : null)));
     await new Promise((r) => (this.slack ? this.slack.server.close(r) : r()));
@@ -384,7 +388,7 @@ export class Scenario {
    * `spot-interruption`), its definition exactly as synthesized with the substitutions resolved,
    * started with what its trigger sends: the scaling machine's rule or schedule input, or for the
    * spot machine `event` (checked against the rule's pattern). Every Task invokes its function
-   * through invokeFunction; Wait states last `waitMs` and Retry pauses 200 ms (the tool's
+   * through the Lambda Runtime API (see {@link invoke}); Wait states last `waitMs` and Retry pauses 200 ms (the tool's
    * overrides, the definition is untouched). Hooks:
    *  - `env(state, attempt)`: a fault for one call (environment changes the test names, e.g. a
    *    dead EC2 endpoint), on top of the function's environment;
@@ -429,14 +433,18 @@ export class Scenario {
 
   /**
    * Invokes the function of step `step` (kebab name) once with `doc`, its environment from the
-   * template plus the rig's listed overrides and `fault`. Resolves { ok, output } or
-   * { ok: false, error: {errorType, errorMessage} }, with `millis` and maybe `maxRssKb`.
+   * template plus the rig's listed overrides and `fault` (a changed environment, so a fresh
+   * process serves it, as after a configuration update), and the template's Timeout. Resolves
+   * { ok, output } or { ok: false, error: {errorType, errorMessage} }, with `millis`, `maxRssKb`
+   * and `logs` (this invocation's log lines, also appended to the step's log file).
    */
   async invoke(step, doc, fault = {}) {
-    const r = await invokeFunction(step, { ...this.envOf(step), ...fault }, doc);
-    appendFileSync(join(this.logs, `${step}.log`), r.stderr);
+    const fn = this.fn(step);
+    const timeoutSecs = this.template.Resources[fn.logical_id]?.Properties?.Timeout ?? 3; // Lambda's default
+    const r = await this.lambda.invoke({ name: fn.name, step, env: { ...this.envOf(step), ...fault }, timeoutSecs }, doc);
+    appendFileSync(join(this.logs, `${step}.log`), r.logs);
     const bench = process.env.SMARTSCALE_BENCH_OUT;
-    if (bench) appendFileSync(bench, `${JSON.stringify({ fn: step, millis: r.millis, maxRssKb: r.maxRssKb, code: r.code })}\n`);
+    if (bench) appendFileSync(bench, `${JSON.stringify({ fn: step, millis: r.millis, maxRssKb: r.maxRssKb, ok: r.ok })}\n`);
     return r;
   }
 

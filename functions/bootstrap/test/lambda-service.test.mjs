@@ -6,8 +6,11 @@
  * moto[server], for DynamoDB). Run by scripts/test-lambda-runtime.sh.
  */
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { LambdaService } from '../lambda-service.mjs';
 
@@ -18,6 +21,7 @@ const required = (name) => {
 };
 const BOOTSTRAP = required('SMARTSCALE_BOOTSTRAP');
 const PYTHON = required('SMARTSCALE_PYTHON');
+const EVENTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'events');
 const TABLE = 'smartscale-state';
 const CLUSTER = 'c1';
 const exec = (id) => `arn:aws:states:us-east-1:123456789012:execution:smartscale:${id}`;
@@ -92,6 +96,33 @@ describe('the bootstrap behind the Lambda Runtime API', () => {
     assert.match(second.errorMessage, /:a\b/);
     assert.equal(service.pid('acquire-lock'), pid, 'the process stayed warm across invocations');
     assert.match(service.logs('acquire-lock'), /"error_type":"LockHeld"/);
+    assert.match(second.logs, /"error_type":"LockHeld"/, 'an invocation carries its own log lines');
+    assert.doesNotMatch(first.logs, /LockHeld/, 'and not those of the next');
+    assert.ok(second.maxRssKb > 0 && second.millis > 0, JSON.stringify({ maxRssKb: second.maxRssKb, millis: second.millis }));
+  });
+
+  it('concurrent invocations of one function run in processes of their own, as Lambda scales out', async () => {
+    const bad = { cluster_id: 5 };
+    const [a, b] = await Promise.all([service.invoke('cleanup', envFor('cleanup'), bad), service.invoke('cleanup', envFor('cleanup'), bad)]);
+    assert.equal(a.errorType, 'Fatal', JSON.stringify(a));
+    assert.equal(b.errorType, 'Fatal', JSON.stringify(b));
+    assert.equal(service.pids('cleanup').length, 2);
+    await service.invoke('cleanup', envFor('cleanup'), bad);
+    assert.equal(service.pids('cleanup').length, 2, 'a later invocation reuses an idle warm process');
+  });
+
+  it('an invocation overrunning the function\'s own timeout is killed with Sandbox.Timedout', async () => {
+    // A DynamoDB endpoint that accepts connections and never answers.
+    const silent = createServer(() => {});
+    await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const doc = { cluster_id: CLUSTER, execution_id: exec('t'), lease: { owner: exec('t'), token: 1, expires_at: '2030-01-01T00:00:00Z' } };
+      const r = await service.invoke('release-lock', envFor('release-lock', `http://127.0.0.1:${silent.address().port}`), doc, { timeoutSecs: 1 });
+      assert.equal(r.errorType, 'Sandbox.Timedout', JSON.stringify(r));
+      assert.match(r.errorMessage, /timed out after 1\.00 seconds/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('release-lock: an unreachable DynamoDB arrives as Retryable (the ASL retries it)', async () => {
@@ -123,6 +154,24 @@ describe('the bootstrap behind the Lambda Runtime API', () => {
     const missing = await post('no-such-function', {});
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('x-amzn-errortype'), 'ResourceNotFoundException');
+  });
+
+  it('cargo lambda invoke --data-file events/<fn>.json (events/README.md) reaches the function over the Invoke API', async () => {
+    const cargoLambda = join(dirname(PYTHON), 'cargo-lambda');
+    service.configure('release-lock', envFor('release-lock'));
+    const { port } = new URL(service.url);
+    // cargo-lambda posts to /2015-03-31/functions/<name>/invocations and prints what the function
+    // answered: its result, or its {errorType, errorMessage}.
+    const r = await new Promise((resolve) => {
+      execFile(cargoLambda, ['lambda', 'invoke', 'release-lock', '-A', '127.0.0.1', '-P', port, '--data-file', join(EVENTS, 'release-lock.json'), '--output-format', 'json'],
+        { env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp' } }, (_, stdout, stderr) => resolve({ stdout, stderr }));
+    });
+    // The sample's lease is not held in this table: the step answers LeaseLost, which cargo-lambda
+    // prints as the function's error document.
+    const printed = JSON.parse(r.stdout);
+    const direct = await service.invoke('release-lock', envFor('release-lock'), JSON.parse(readFileSync(join(EVENTS, 'release-lock.json'), 'utf8')));
+    assert.equal(direct.errorType, 'LeaseLost', JSON.stringify(direct));
+    assert.deepEqual(printed, { errorType: direct.errorType, errorMessage: direct.errorMessage }, `${r.stdout}${r.stderr}`);
   });
 
   it('a function whose process exits fails the invocation with Runtime.ExitError', async () => {

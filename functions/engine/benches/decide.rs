@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use smartscale_engine::engine::{decide, decide_with, select_candidate, DemandHistory, Inputs};
+use smartscale_engine::fixtures::worker_node;
 use smartscale_engine::model::*;
 use smartscale_engine::Policy;
 use std::collections::BTreeMap;
@@ -18,29 +19,18 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap()
 }
 
+/// Node `i`: the control plane for 0 (unmanaged), else a worker, in zones a, b, c in turn.
 fn node(i: usize) -> NodeInfo {
     let zone = ["us-east-1a", "us-east-1b", "us-east-1c"][i % 3];
-    let instance = format!("i-{i:017x}");
     NodeInfo {
-        name: format!("ip-10-0-{}-{i}", i % 3),
-        provider_id: Some(provider_id(zone, &instance)),
-        instance_id: Some(instance),
-        zone: Some(zone.into()),
-        instance_type: Some("t3.small".into()),
-        capacity_type: smartscale_engine::engine::capacity::CapacityType::OnDemand,
-        ready: true,
-        unschedulable: false,
         control_plane: i == 0,
         managed: i != 0,
-        created_at: now() - Duration::hours(i as i64),
-        idle_since: None,
-        allocatable: Resources {
-            cpu_millis: 1800,
-            memory_bytes: 1536 * MI,
-        },
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        addresses: Vec::new(),
+        ..worker_node(
+            &format!("ip-10-0-{}-{i}", i % 3),
+            &format!("i-{i:017x}"),
+            zone,
+            now() - Duration::hours(i as i64),
+        )
     }
 }
 

@@ -5,6 +5,7 @@ use super::readings::{ratio, Readings};
 use crate::config::Policy;
 use crate::model::{ClusterView, MetricName, MetricsSnapshot, OwnerKind, Resources};
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
 /// Workers an urgent scale-up adds at least (the specification's "1-2 nodes per event, based on urgency"; docs/SCALING_ALGORITHM.md).
 pub const URGENT_INCREMENT: u32 = 2;
@@ -33,15 +34,22 @@ pub fn worker_allocatable(cluster: &ClusterView, cfg: &Policy) -> Resources {
 /// DaemonSet pods it will also run (the largest such sum on any Ready, managed worker; CPU and
 /// memory taken separately), never below zero.
 pub fn new_worker_room(cluster: &ClusterView, cfg: &Policy) -> Resources {
+    // One pass over the pods (not one per worker): linear in nodes + pods at 500 workers.
+    let mut per_node: BTreeMap<&str, Resources> = BTreeMap::new();
+    for p in cluster
+        .pods
+        .iter()
+        .filter(|p| p.owner_kind == Some(OwnerKind::DaemonSet))
+    {
+        if let Some(node) = p.node_name.as_deref() {
+            let sum = per_node.entry(node).or_default();
+            *sum = sum.plus(p.requests);
+        }
+    }
     let daemonsets = cluster
         .workers()
         .filter(|n| n.ready && n.managed)
-        .map(|n| {
-            cluster
-                .pods_on(&n.name)
-                .filter(|p| p.owner_kind == Some(OwnerKind::DaemonSet))
-                .fold(Resources::default(), |sum, p| sum.plus(p.requests))
-        })
+        .map(|n| per_node.get(n.name.as_str()).copied().unwrap_or_default())
         .fold(Resources::default(), |a, b| Resources {
             cpu_millis: a.cpu_millis.max(b.cpu_millis),
             memory_bytes: a.memory_bytes.max(b.memory_bytes),

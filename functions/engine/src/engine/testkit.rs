@@ -23,28 +23,7 @@ const MI: u64 = 1024 * 1024;
 
 /// A Ready, schedulable worker SmartScale launched, in zone `a`, created a day before `t0`, busy.
 pub(crate) fn worker(name: &str) -> NodeInfo {
-    let instance = format!("i-{name}");
-    NodeInfo {
-        name: name.into(),
-        provider_id: Some(provider_id("a", &instance)),
-        instance_id: Some(instance),
-        zone: Some("a".into()),
-        instance_type: Some("t3.small".into()),
-        capacity_type: CapacityType::OnDemand,
-        ready: true,
-        unschedulable: false,
-        control_plane: false,
-        managed: true,
-        created_at: ago(86_400),
-        idle_since: None,
-        allocatable: Resources {
-            cpu_millis: 1800,
-            memory_bytes: 1536 * MI,
-        },
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        addresses: Vec::new(),
-    }
+    crate::fixtures::worker_node(name, &format!("i-{name}"), "a", ago(86_400))
 }
 
 /// `n` workers named `w1`…`wn`.

@@ -1,0 +1,72 @@
+// The scaling machine on a large cluster (default 500 workers, 15,000 pods), on the end-to-end rig
+// (standins.mjs: the synthesized stack, moto behind the IAM proxy, the cluster emulator,
+// Prometheus; every function behind the Lambda Runtime API). Not a test: it prints figures for
+// docs/BENCHMARKS.md. Run by scripts/bench-scale.sh, which sets the environment standins.mjs needs.
+//
+// Phase 1, scale-down: ticks at 10 % CPU until one removes a worker (every tick runs Evaluate on
+// the whole cluster; the removal cordons, drains with its DrainNode polls and terminates).
+// Phase 2, scale-up: a Deployment whose pods fit no worker stays Pending for the window, a tick
+// launches workers and polls CheckNodesReady until they join.
+// Output: per step, the invocations, median and max wall time (hand-over to answer through the
+// Runtime API) and the process's peak RSS; the machine's load average before and after.
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { deployment } from './kit.mjs';
+import { Scenario, waitFor } from './standins.mjs';
+
+const { values } = parseArgs({ options: { workers: { type: 'string', default: '500' }, pods: { type: 'string', default: '15000' } } });
+const workers = Number(values.workers);
+const pods = Number(values.pods);
+const apps = 100;
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+const note = (text) => console.error(`[scale ${elapsed()}] ${text}`);
+
+note(`load average ${load()}; starting ${workers} workers, ${pods} pods`);
+const s = await Scenario.start('scale', {
+  workers,
+  // 30 pods of 20m / 8Mi per worker on average (CPU and memory well under the scale-down thresholds): room to drain any one worker onto the others.
+  objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),
+  traffic: { cpuUtilisation: 0.1 },
+  settings: { MAX_NODES: workers + 20 },
+});
+const ticks = [];
+try {
+  note(`${workers} workers Ready; waiting for the pods`);
+  await waitFor(`${pods} pods Running`, async () => (await s.pods()).filter((p) => p.phase === 'Running').length >= pods, { seconds: 600, everyMs: 5000 });
+  note('pods Running; waiting for Prometheus history');
+  await s.waitForHistory(5, 300);
+
+  note('phase 1: ticks until a scale-down');
+  const down = await s.tickUntil('CordonNode', { seconds: 600 });
+  ticks.push(...down.before, down.tick);
+  if (!down.tick.visited.includes('TerminateNode')) throw new Error(`the scale-down tick did not terminate: ${down.tick.visited.join(' → ')}`);
+
+  note('phase 2: Pending pods until a scale-up');
+  await s.create(deployment('burst', 4, { cpu: '1500m', memory: '256Mi' }));
+  const up = await s.tickUntil('CheckNodesReady', { seconds: 600 });
+  ticks.push(...up.before, up.tick);
+  if (up.tick.status !== 'SUCCEEDED') throw new Error(`the scale-up tick ended ${up.tick.status}: ${JSON.stringify(up.tick.error)}`);
+} finally {
+  await s.stop();
+}
+
+const byState = new Map();
+for (const t of ticks) for (const step of t.steps) byState.set(step.state, [...(byState.get(step.state) ?? []), step]);
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+console.log(`Cluster: ${workers} workers, ${pods} pods (+4 Pending in phase 2); ${ticks.length} ticks; ${elapsed()} in all.`);
+console.log(`Load average (1, 5, 15 min) at the end: ${load()}.`);
+console.log();
+console.log('| state (function) | invocations | median ms | max ms | peak RSS MiB |');
+console.log('|---|---:|---:|---:|---:|');
+for (const [state, steps] of [...byState].sort(([a], [b]) => a.localeCompare(b))) {
+  const ms = steps.map((x) => x.millis);
+  const rss = Math.max(...steps.map((x) => x.maxRssKb ?? 0)) / 1024;
+  console.log(`| ${state} | ${steps.length} | ${median(ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} | ${rss.toFixed(1)} |`);
+}
+const failed = ticks.flatMap((t) => t.steps).filter((x) => !x.ok);
+if (failed.length) console.log(`\nFailed invocations: ${failed.map((x) => `${x.state}: ${x.error.errorType}`).join('; ')}`);
