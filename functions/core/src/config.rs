@@ -36,8 +36,6 @@ pub struct Config {
     pub launch_template_id: Option<String>,
     /// `LAUNCH_TEMPLATE_VERSION`: version of the launch template.
     pub launch_template_version: String,
-    /// `USE_SPOT`: launch Spot first, falling back to on-demand.
-    pub use_spot: bool,
     /// `PROMETHEUS_TIMEOUT`: total time budget for one metrics snapshot.
     pub prometheus_timeout_secs: u64,
     /// `LOCK_TTL`: lease duration; every step renews it.
@@ -95,7 +93,6 @@ impl Config {
             master_node_tag: r.tag("MASTER_NODE_TAG"),
             launch_template_id: r.optional("LAUNCH_TEMPLATE_ID"),
             launch_template_version: r.string("LAUNCH_TEMPLATE_VERSION"),
-            use_spot: r.parse("USE_SPOT", parse_bool),
             prometheus_timeout_secs: r.parse("PROMETHEUS_TIMEOUT", parse_duration_secs),
             lock_ttl_secs: r.parse("LOCK_TTL", parse_duration_secs),
             state_ttl_secs: r.parse("STATE_TTL", parse_duration_secs),

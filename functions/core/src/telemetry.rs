@@ -415,6 +415,7 @@ mod tests {
             reasons: vec![],
             codes: vec!["pending_pods".into()],
             alert: None,
+            launch: None,
         });
         doc.operation = Some(scale_up_op("op", &["i-a"], at(300)));
         doc.ready = Some(ReadyPart {
@@ -476,6 +477,7 @@ mod tests {
                 reasons: vec![],
                 codes: vec![],
                 alert: None,
+                launch: None,
             },
             operation: None,
             metrics: Some(MetricsSummary {

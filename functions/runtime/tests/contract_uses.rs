@@ -292,7 +292,8 @@ async fn run_samples() -> Vec<Run> {
                 config.policy.cluster_id = doc.cluster_id.clone();
                 // With Spot the launches take their widest path (a failed offer is remembered
                 // and warned about), so the samples reach every right a launcher holds.
-                config.use_spot = true;
+                config.on_demand_base_capacity = 0;
+                config.on_demand_percentage_above_base_pct = 0.0;
                 config
             },
             store: rec.clone(),

@@ -4,6 +4,7 @@
 //! a step that needs a part the machine should have written reports
 //! [`crate::Error::InvalidInput`] naming it.
 
+use crate::engine::capacity::LaunchPlan;
 use crate::error::{Error, Result};
 use crate::model::{Lease, Operation};
 use crate::seams::{BlockedPod, Pool};
@@ -200,6 +201,11 @@ pub struct DecisionPart {
     /// RouteDecision tests it with `IsPresent` and the idle tick routes as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Alert>,
+    /// A scale-up's launch: how many on-demand and Spot workers, from which instance types (the
+    /// engine's capacity mix, `docs/SCALING_ALGORITHM.md` "What a scale-up launches"); absent on
+    /// every other decision and in documents written before the mix existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<LaunchPlan>,
 }
 
 /// `$.decision.alert`: why a `none` decision still goes to Notify. RouteDecision

@@ -104,7 +104,7 @@ pub async fn run_with(
     let reason = reasons.join("; ");
 
     let (part, operation) = match decision {
-        Decision::ScaleUp { count, .. } => (
+        Decision::ScaleUp { count, launch, .. } => (
             DecisionPart {
                 action: Action::ScaleUp,
                 count,
@@ -113,6 +113,7 @@ pub async fn run_with(
                 reasons,
                 codes,
                 alert: None,
+                launch: Some(launch),
             },
             Some(Operation {
                 id: own_id,
@@ -137,6 +138,7 @@ pub async fn run_with(
                 reasons,
                 codes,
                 alert: None,
+                launch: None,
             },
             Some(Operation {
                 id: own_id,
@@ -171,6 +173,7 @@ pub async fn run_with(
                     reasons,
                     codes,
                     alert,
+                    launch: None,
                 },
                 None,
             )
@@ -324,6 +327,7 @@ async fn close_recovered(
             reasons: vec![why],
             codes: vec![code.to_string()],
             alert,
+            launch: None,
         },
         operation: None,
         metrics: Some(summary),
@@ -463,6 +467,7 @@ fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
         reasons: vec![sentence],
         codes: vec![code],
         alert: None,
+        launch: None,
     };
     EvaluatePart {
         decision,

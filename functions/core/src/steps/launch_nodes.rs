@@ -2,6 +2,8 @@
 
 use super::document::ExecutionDocument;
 use super::{renew, send_all, Deps};
+use crate::config::Policy;
+use crate::engine::capacity::{self, LaunchPlan};
 use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Operation, OperationKind};
@@ -32,15 +34,15 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         .filter(|c| *c > 0)
         .unwrap_or(op.requested_count);
     let lease = renew(doc, deps, now).await?;
-    let (on_demand, spot) = interim_split(count, deps.config.use_spot);
+    let plan = launch_plan(doc, count, &deps.config);
     let avoid = deps.store.failed_offers(now).await?;
     let launched = deps
         .provisioner
         .launch(&LaunchRequest {
             operation_id: op.id.clone(),
-            on_demand,
-            spot,
-            instance_types: vec![],
+            on_demand: plan.on_demand,
+            spot: plan.spot,
+            instance_types: plan.instance_types,
             avoid,
         })
         .await?;
@@ -75,16 +77,22 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
     Ok(launched)
 }
 
-/// INTERIM, replaced at merge by the engine's capacity mix (`LaunchPlan { on_demand, spot, .. }`
-/// carried by the scale-up decision): today's `USE_SPOT` behaviour, every worker Spot when it is
-/// set (the fleet launches any Spot shortfall on-demand), else every worker on-demand.
-/// Returns `(on_demand, spot)`.
-pub fn interim_split(count: u32, use_spot: bool) -> (u32, u32) {
-    if use_spot {
-        (0, count)
-    } else {
-        (count, 0)
-    }
+/// The launch of `count` workers: the scale-up decision's plan (the engine's capacity mix) when
+/// the document carries one for that count, else the engine's plan for `count` workers onto an
+/// empty mix (a document written before the mix existed).
+pub fn launch_plan(doc: &ExecutionDocument, count: u32, cfg: &Policy) -> LaunchPlan {
+    doc.decision
+        .as_ref()
+        .and_then(|d| d.launch.clone())
+        .filter(|p| p.total() == count)
+        .unwrap_or_else(|| {
+            capacity::plan(
+                capacity::Mix::default(),
+                count,
+                cfg.worker_instance_types.clone(),
+                cfg,
+            )
+        })
 }
 
 /// Remembers the Spot pools a launch found without capacity for
@@ -177,6 +185,7 @@ mod tests {
             reasons: vec!["2 pod(s) Pending for over 3m".into()],
             codes: vec!["pending_pods".into()],
             alert: None,
+            launch: None,
         }
     }
 
@@ -276,6 +285,56 @@ mod tests {
         }
     }
 
+    struct PlanCase {
+        name: &'static str,
+        /// The decision's plan, if the document carries one.
+        plan: Option<LaunchPlan>,
+        want_split: (u32, u32),
+        want_types: &'static [&'static str],
+    }
+
+    #[tokio::test]
+    async fn the_launch_follows_the_decisions_capacity_plan() {
+        let plan = |on_demand, spot, types: &[&str]| LaunchPlan {
+            on_demand,
+            spot,
+            instance_types: types.iter().map(|t| t.to_string()).collect(),
+        };
+        let cases = [
+            PlanCase {
+                name: "the mix and a burst type as decided",
+                plan: Some(plan(1, 2, &["t3.xlarge"])),
+                want_split: (1, 2),
+                want_types: &["t3.xlarge"],
+            },
+            PlanCase {
+                name: "a plan for another count is not used: the policy's plan",
+                plan: Some(plan(0, 1, &["t3.xlarge"])),
+                want_split: (3, 0),
+                want_types: &["t3.small"],
+            },
+            PlanCase {
+                name: "no plan (an older document): the policy's plan",
+                plan: None,
+                want_split: (3, 0),
+                want_types: &["t3.small"],
+            },
+        ];
+        for c in cases {
+            let name = c.name;
+            let w = World::new();
+            let mut doc = w.doc_with_lease(t0()).await;
+            let mut d = decision(3);
+            d.launch = c.plan;
+            doc.decision = Some(d);
+            doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
+            run(&doc, &w.deps, at(5)).await.unwrap();
+            let req = w.ec2.launch_calls.lock().unwrap()[0].clone();
+            assert_eq!((req.on_demand, req.spot), c.want_split, "case {name}");
+            assert_eq!(req.instance_types, c.want_types, "case {name}");
+        }
+    }
+
     struct SplitCase {
         name: &'static str,
         use_spot: bool,
@@ -324,7 +383,10 @@ mod tests {
         for c in cases {
             let name = c.name;
             let mut w = World::new();
-            w.deps.config.use_spot = c.use_spot;
+            if c.use_spot {
+                w.deps.config.on_demand_base_capacity = 0;
+                w.deps.config.on_demand_percentage_above_base_pct = 0.0;
+            }
             *w.ec2.no_spot_capacity.lock().unwrap() = c
                 .no_capacity
                 .iter()

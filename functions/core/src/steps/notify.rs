@@ -290,6 +290,7 @@ mod tests {
                 reasons: vec!["2 pod(s) Pending for over 3m".into()],
                 codes: vec!["pending_pods".into()],
                 alert: None,
+                launch: None,
             }),
             operation: Some(scale_up_op("op", &["i-a", "i-b"], at(300))),
             ..Default::default()
@@ -352,6 +353,7 @@ mod tests {
             reasons: vec!["at maximum capacity: 10 workers, MAX_NODES is 10".into()],
             codes: vec!["at_maximum".into()],
             alert: Some(Alert::AtMaximumCapacity),
+            launch: None,
         };
         let steady = DecisionPart {
             codes: vec!["steady".into()],

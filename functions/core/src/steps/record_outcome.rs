@@ -201,6 +201,7 @@ mod tests {
                 reasons: vec!["because".into()],
                 codes: vec![],
                 alert: None,
+                launch: None,
             });
             let got = run(&doc, &w.deps, at(100)).await.unwrap();
             assert_eq!((got.action, got.node_count), (action, count), "case {name}");

@@ -67,7 +67,12 @@ pub async fn launch(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) ->
             format!("{why} for {instance_id} ({node}): no replacement, the {others} other workers are at MAX_NODES {max}"),
         )
     } else {
-        let (on_demand, spot_count) = super::launch_nodes::interim_split(1, deps.config.use_spot);
+        // Spot again when the policy buys Spot (the interrupted pool is avoided), else on-demand.
+        let (on_demand, spot_count) = if crate::engine::capacity::uses_spot(&deps.config) {
+            (0, 1)
+        } else {
+            (1, 0)
+        };
         let mut avoid = deps.store.failed_offers(now).await?;
         avoid.extend(spot.pool.clone());
         let req = LaunchRequest {

@@ -32,10 +32,11 @@ pub struct Policy {
     /// [`crate::engine::capacity::burst`].
     pub burst_instance_types: Vec<String>,
     /// `ON_DEMAND_BASE_CAPACITY`: the first this many workers are on-demand. When unset:
-    /// `MIN_NODES`. See [`crate::engine::capacity`].
+    /// `MIN_NODES`, or 0 with `USE_SPOT=true`. See [`crate::engine::capacity`].
     pub on_demand_base_capacity: u32,
     /// `ON_DEMAND_PERCENTAGE_ABOVE_BASE`: the share of workers above the base that are on-demand,
-    /// the rest Spot; 100 (the default) buys no Spot.
+    /// the rest Spot; 100 (the default) buys no Spot; when unset and `USE_SPOT=true`, 0 (the
+    /// all-Spot shorthand, on-demand only as the fallback).
     pub on_demand_percentage_above_base_pct: f64,
     /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates.
     pub worker_hourly_price_usd: f64,
@@ -177,12 +178,14 @@ impl Policy {
             worker_subnet_ids: r.list("WORKER_SUBNET_IDS"),
             worker_instance_types: r.list("WORKER_INSTANCE_TYPES"),
             burst_instance_types: r.list("BURST_INSTANCE_TYPES"),
-            // Unset: MIN_NODES, filled in below.
+            // Unset: MIN_NODES (0 with USE_SPOT), filled in below.
             on_demand_base_capacity: r
                 .parse_optional("ON_DEMAND_BASE_CAPACITY", parse_u32)
                 .unwrap_or(u32::MAX),
+            // Unset: the default (100), or 0 with USE_SPOT.
             on_demand_percentage_above_base_pct: r
-                .parse("ON_DEMAND_PERCENTAGE_ABOVE_BASE", parse_percent),
+                .parse_optional("ON_DEMAND_PERCENTAGE_ABOVE_BASE", parse_percent)
+                .unwrap_or(f64::NAN),
             worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", parse_non_negative),
             worker_allocatable_cpu_millis: r.parse("WORKER_ALLOCATABLE_CPU", parse_cpu_millis),
             worker_allocatable_memory_bytes: r
@@ -238,8 +241,18 @@ impl Policy {
             forecast_horizon_secs: r.parse("FORECAST_HORIZON", parse_duration_secs),
             forecast_guard_secs: r.parse("FORECAST_SCALE_DOWN_GUARD", parse_duration_secs),
         };
+        // USE_SPOT=true is the all-Spot shorthand (Spot first, on-demand only as the fallback):
+        // it sets the unset capacity settings to base 0 and 0 % on-demand above it.
+        let use_spot = r.parse("USE_SPOT", parse_bool);
         if cfg.on_demand_base_capacity == u32::MAX {
-            cfg.on_demand_base_capacity = cfg.min_nodes;
+            cfg.on_demand_base_capacity = if use_spot { 0 } else { cfg.min_nodes };
+        }
+        if cfg.on_demand_percentage_above_base_pct.is_nan() {
+            cfg.on_demand_percentage_above_base_pct = if use_spot {
+                0.0
+            } else {
+                r.parse("ON_DEMAND_PERCENTAGE_ABOVE_BASE", parse_percent)
+            };
         }
         if cfg.scale_down_projected_cpu_pct.is_nan() {
             let up = cfg
@@ -597,6 +610,27 @@ mod tests {
         assert_eq!(
             read(&[("MIN_NODES", "3")]).unwrap().on_demand_base_capacity,
             3
+        );
+        let all_spot = |vars: &[(&str, &str)]| {
+            let p = read(vars).unwrap();
+            (
+                p.on_demand_base_capacity,
+                p.on_demand_percentage_above_base_pct,
+            )
+        };
+        assert_eq!(
+            all_spot(&[("USE_SPOT", "true")]),
+            (0, 0.0),
+            "USE_SPOT=true is the all-Spot shorthand"
+        );
+        assert_eq!(
+            all_spot(&[
+                ("USE_SPOT", "true"),
+                ("ON_DEMAND_BASE_CAPACITY", "1"),
+                ("ON_DEMAND_PERCENTAGE_ABOVE_BASE", "40"),
+            ]),
+            (1, 40.0),
+            "the capacity settings win over the shorthand"
         );
         let mix = read(&[
             ("WORKER_INSTANCE_TYPES", "t3.small, t3a.small"),
