@@ -189,11 +189,12 @@ ${policy_rows}
 
 Why the misses (read with the tables above):
 
-- **Against the Cluster Autoscaler model** SmartScale pays for more worker-hours (the first
-  column): its scale-down is slower, which is the forecast work's (tighter scale-down), not the
-  capacity policy's; per worker-hour both buy the same mix. SmartScale's pending pod-minutes are
-  lower, and the pods its interruptions displaced waited far less (the replacement is launched at
-  the warning; the Auto Scaling group replaces only after the termination).
+- **Against the Cluster Autoscaler model** SmartScale is cheaper (fewer worker-hours, the first
+  column, since the tighter scale-down) but leaves more pending pod-minutes: nearly all of them in
+  the Friday sale, where \`MAX_NODES\` binds and SmartScale, consulted every 2 minutes, reacts
+  later than the model's 10-second loop. Per worker-hour both buy the same mix; the pods its
+  interruptions displaced waited far less (the replacement is launched at the warning; the Auto
+  Scaling group replaces only after the termination).
 - **Against the Karpenter model** the comparison is not at the same risk: the model buys Spot
   first, so about all of its worker-hours are Spot, against the configured 40 % on-demand; it also
   keeps fewer workers (its floor is 0) and leaves more pods Pending.
