@@ -18,14 +18,13 @@ use smartscale_core::adapters::ec2::Ec2Provisioner;
 use smartscale_core::adapters::kubernetes::K8sCredentials;
 use smartscale_core::adapters::notify::SnsTopic;
 use smartscale_core::adapters::secrets::SecretsManagerSecrets;
-use smartscale_core::config::Policy;
 use smartscale_core::lifecycle::Finish;
 use smartscale_core::model::{
     AlertRecord, Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
 };
 use smartscale_core::notify::{Notification, NotificationKind};
 use smartscale_core::seams::{
-    LaunchRequest, Lifecycle, NodeProvisioner, Notifier, Pool, Secrets, StateStore,
+    CapacityType, LaunchRequest, NodeProvisioner, Notifier, Pool, Secrets, StateStore,
 };
 use smartscale_core::{Config, Error};
 use std::collections::{BTreeMap, HashMap};
@@ -814,10 +813,10 @@ async fn a_fleet_launch_tags_its_instances() {
             "on-demand",
             false,
             "op-od",
-            Lifecycle::OnDemand,
+            CapacityType::OnDemand,
             "on-demand",
         ),
-        ("spot", true, "op-spot", Lifecycle::Spot, "spot"),
+        ("spot", true, "op-spot", CapacityType::Spot, "spot"),
     ];
     for (name, spot, op, lifecycle, lifecycle_tag) in cases {
         let launched = fx
@@ -844,7 +843,7 @@ async fn a_fleet_launch_tags_its_instances() {
             // (CreateFleet sets neither per request); moto's fleet does not copy a template's
             // MetadataOptions, so that property is asserted on the template
             // (cdk/test/security.test.ts, "the worker template requires IMDSv2 …").
-            assert_eq!(m.lifecycle, lifecycle, "case {name}");
+            assert_eq!(m.capacity_type, lifecycle, "case {name}");
             assert_eq!(m.instance_type, "t3.small", "case {name}");
             assert_eq!(m.operation_id.as_deref(), Some(op), "case {name}");
             assert_eq!(
@@ -1140,13 +1139,7 @@ async fn sns_topic_delivers_subject_message_and_attributes() {
         .await
         .unwrap();
 
-    let cfg = Config {
-        policy: Policy {
-            worker_hourly_price_usd: 0.0208,
-            ..Policy::default()
-        },
-        ..Config::default()
-    };
+    let cfg = Config::default();
     let n = Notification {
         kind: NotificationKind::AtMaximumCapacity,
         cluster_id: "smartscale-moto".into(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use smartscale_core::engine::{cooldown, NoChangeReason};
 use smartscale_core::model::{NodeInfo, Operation, OperationKind, ScaleAction, ScalingState};
-use smartscale_core::seams::{Lifecycle, ManagedInstance};
+use smartscale_core::seams::{CapacityType, ManagedInstance};
 use smartscale_core::steps::identity::Identities;
 use smartscale_core::Config;
 
@@ -75,8 +75,8 @@ pub struct FleetMember {
     pub instance_id: String,
     /// Instance type.
     pub instance_type: String,
-    /// `spot` or `on-demand`.
-    pub capacity_type: Lifecycle,
+    /// Spot or on-demand (`spot` / `on_demand` in JSON, as the engine spells it).
+    pub capacity_type: CapacityType,
     /// Availability zone.
     pub zone: String,
     /// EC2 state.
@@ -205,7 +205,7 @@ pub fn assemble(g: Gathered, cfg: &Config, now: DateTime<Utc>) -> Status {
             FleetMember {
                 instance_id: i.instance_id.clone(),
                 instance_type: i.instance_type.clone(),
-                capacity_type: i.lifecycle,
+                capacity_type: i.capacity_type,
                 zone: i.zone.clone(),
                 state: i.state.clone(),
                 age_secs: (now - i.launched_at).num_seconds(),
@@ -325,10 +325,7 @@ pub fn render(s: &Status) -> String {
             vec![
                 f.instance_id.clone(),
                 f.instance_type.clone(),
-                match f.capacity_type {
-                    Lifecycle::Spot => "spot".into(),
-                    Lifecycle::OnDemand => "on-demand".into(),
-                },
+                f.capacity_type.ec2_name().into(),
                 f.zone.clone(),
                 f.state.clone(),
                 span(f.age_secs.max(0)),
@@ -421,7 +418,7 @@ mod tests {
             instance_id: id.into(),
             zone: "us-east-1a".into(),
             instance_type: "t3.small".into(),
-            lifecycle: Lifecycle::OnDemand,
+            capacity_type: CapacityType::OnDemand,
             state: "running".into(),
             launched_at: t(launched),
             operation_id: None,

@@ -8,6 +8,7 @@
 
 use crate::error::{ConfigProblem, Error, Result};
 pub use smartscale_engine::config::{default, units, Policy, Reader};
+use smartscale_engine::engine::capacity::{hourly_price, CapacityType, PriceTable};
 use units::*;
 
 /// Every parameter a SmartScale Lambda runs with: the wiring below plus the [`Policy`] the engine
@@ -100,6 +101,9 @@ impl Config {
             aws_region: r.string("AWS_REGION"),
             policy: Policy::read(&mut r),
         };
+        for (var, problem) in cfg.price_problems() {
+            r.problem(var, problem);
+        }
         for (var, secs) in [
             ("LOCK_TTL", cfg.lock_ttl_secs),
             ("PROMETHEUS_TIMEOUT", cfg.prometheus_timeout_secs),
@@ -116,10 +120,25 @@ impl Config {
         }
     }
 
+    /// The hourly price in USD of one `instance_type` worker bought as `capacity` in this
+    /// region, from the engine's price table (`functions/engine/prices.json`); `None` for a type
+    /// the table lacks (the configured types are checked at cold start).
+    pub fn hourly_price(&self, instance_type: &str, capacity: CapacityType) -> Option<f64> {
+        hourly_price(&self.aws_region, instance_type, capacity)
+    }
+
+    /// The instance type of the baseline fleet and of the notifications' cost estimate: the first
+    /// `WORKER_INSTANCE_TYPES` type.
+    pub fn baseline_instance_type(&self) -> &str {
+        &self.worker_instance_types[0]
+    }
+
     /// What the notification builders need: the price, the dashboard and the region.
     pub fn presentation(&self) -> crate::notify::Presentation {
         crate::notify::Presentation {
-            worker_hourly_price_usd: self.policy.worker_hourly_price_usd,
+            worker_hourly_price_usd: self
+                .hourly_price(self.baseline_instance_type(), CapacityType::OnDemand)
+                .unwrap_or_default(),
             dashboard_url: self.dashboard_url.clone(),
             aws_region: self.aws_region.clone(),
         }
@@ -154,6 +173,46 @@ impl Config {
                 "the ARN of the secret holding server, ca and token",
             )
         })
+    }
+}
+
+impl Config {
+    /// The variables whose values the price table cannot price: `AWS_REGION` when the table has
+    /// no prices for it, else each `WORKER_INSTANCE_TYPES` / `BURST_INSTANCE_TYPES` type it lacks
+    /// in that region. The cost metric and the burst sizing need every one.
+    fn price_problems(&self) -> Vec<(&'static str, String)> {
+        let table = PriceTable::shipped();
+        if !table.regions.contains_key(&self.aws_region) {
+            let known: Vec<&str> = table.regions.keys().map(String::as_str).collect();
+            return vec![(
+                "AWS_REGION",
+                format!(
+                    "{} has no prices in functions/engine/prices.json (it has {}): add the region's prices there",
+                    self.aws_region,
+                    known.join(", ")
+                ),
+            )];
+        }
+        [
+            ("WORKER_INSTANCE_TYPES", &self.worker_instance_types),
+            ("BURST_INSTANCE_TYPES", &self.burst_instance_types),
+        ]
+        .into_iter()
+        .flat_map(|(var, types)| {
+            types
+                .iter()
+                .filter(|t| table.offer(&self.aws_region, t).is_none())
+                .map(move |t| {
+                    (
+                        var,
+                        format!(
+                            "{t} has no price for {} in functions/engine/prices.json: add it there",
+                            self.aws_region
+                        ),
+                    )
+                })
+        })
+        .collect()
     }
 }
 
@@ -346,6 +405,21 @@ mod tests {
                 "DRAIN_TIMEOUT: '721h' is longer than the 2592000s (30 days) any duration may be",
             ),
             (
+                "a region the price table lacks",
+                &[("AWS_REGION", "eu-west-3")],
+                "AWS_REGION: eu-west-3 has no prices in functions/engine/prices.json (it has ap-south-1, us-east-1)",
+            ),
+            (
+                "a worker type the price table lacks",
+                &[("WORKER_INSTANCE_TYPES", "t3.small,m7g.medium")],
+                "WORKER_INSTANCE_TYPES: m7g.medium has no price for us-east-1",
+            ),
+            (
+                "a burst type the price table lacks",
+                &[("BURST_INSTANCE_TYPES", "c5.large")],
+                "BURST_INSTANCE_TYPES: c5.large has no price for us-east-1",
+            ),
+            (
                 "min above max",
                 &[("MIN_NODES", "6"), ("MAX_NODES", "5")],
                 "MIN_NODES: 6 is greater than MAX_NODES (5)",
@@ -477,6 +551,25 @@ mod tests {
             stale.is_empty(),
             "defaults.json entries nobody reads: {stale:?}"
         );
+    }
+
+    #[test]
+    fn prices_come_from_the_table_for_the_region() {
+        let c = load(&[
+            ("AWS_REGION", "ap-south-1"),
+            ("WORKER_INSTANCE_TYPES", "t3a.small,t3.small"),
+        ])
+        .unwrap();
+        assert_eq!(c.baseline_instance_type(), "t3a.small");
+        assert_eq!(
+            c.hourly_price("t3a.small", CapacityType::Spot),
+            hourly_price("ap-south-1", "t3a.small", CapacityType::Spot)
+        );
+        assert_eq!(
+            c.presentation().worker_hourly_price_usd,
+            hourly_price("ap-south-1", "t3a.small", CapacityType::OnDemand).unwrap()
+        );
+        assert_eq!(c.hourly_price("m7g.medium", CapacityType::OnDemand), None);
     }
 
     #[test]

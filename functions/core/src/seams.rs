@@ -90,15 +90,8 @@ pub trait StateStore: Send + Sync {
     ) -> Result<()>;
 }
 
-/// Whether a worker is Spot or on-demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Lifecycle {
-    /// Spot.
-    Spot,
-    /// On-demand.
-    OnDemand,
-}
+/// Whether a worker is Spot or on-demand: the engine's type, the one owner of the purchase option.
+pub use crate::model::CapacityType;
 
 /// A Spot capacity pool: an instance type in an availability zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,8 +156,8 @@ pub struct ManagedInstance {
     pub zone: String,
     /// Instance type.
     pub instance_type: String,
-    /// Spot or on-demand.
-    pub lifecycle: Lifecycle,
+    /// Spot or on-demand (the `Lifecycle` tag SmartScale writes, else EC2's `InstanceLifecycle`).
+    pub capacity_type: CapacityType,
     /// EC2 state name (`pending`, `running`, `shutting-down`, `terminated`, …).
     pub state: String,
     /// Launch time.

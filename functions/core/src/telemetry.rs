@@ -97,23 +97,15 @@ pub fn execution_time(cluster_id: &str, step: &str, millis: u64, now: DateTime<U
     )
 }
 
-/// The cluster gauges Evaluate saw: `CurrentNodeCount`, `EstimatedHourlyCost` (workers ×
-/// `WORKER_HOURLY_PRICE_USD`), and, when known, `ClusterCPUUtilization`,
-/// `ClusterMemoryUtilization` (percent) and `PendingPods`.
+/// The cluster gauges Evaluate saw: `CurrentNodeCount` and, when known, `ClusterCPUUtilization`,
+/// `ClusterMemoryUtilization` (percent) and `PendingPods`. The cost is the cost metric's
+/// ([`crate::cost::cost_metrics`]).
 pub fn cluster_gauges(
     cluster_id: &str,
     summary: &crate::steps::document::MetricsSummary,
-    cfg: &Config,
     now: DateTime<Utc>,
 ) -> Value {
-    let mut m = vec![
-        ("CurrentNodeCount", Unit::Count, f64::from(summary.nodes)),
-        (
-            "EstimatedHourlyCost",
-            Unit::None,
-            f64::from(summary.nodes) * cfg.worker_hourly_price_usd,
-        ),
-    ];
+    let mut m = vec![("CurrentNodeCount", Unit::Count, f64::from(summary.nodes))];
     if let Some(c) = summary.cpu_ratio {
         m.push(("ClusterCPUUtilization", Unit::Percent, c * 100.0));
     }
@@ -201,13 +193,19 @@ pub trait StepMetrics {
     }
 }
 
-/// Evaluate: the gauges of the metrics it read (none on a recovery, which reads none).
+/// Evaluate: the gauges of the metrics it read (none on a recovery, which reads none) and the
+/// fleet's cost ([`crate::cost::cost_metrics`]) when it priced the fleet.
 impl StepMetrics for EvaluatePart {
-    fn emf_lines(&self, doc: &ExecutionDocument, cfg: &Config, now: DateTime<Utc>) -> Vec<Value> {
-        self.metrics
+    fn emf_lines(&self, doc: &ExecutionDocument, _: &Config, now: DateTime<Utc>) -> Vec<Value> {
+        let gauges = self
+            .metrics
             .iter()
-            .map(|summary| cluster_gauges(&doc.cluster_id, summary, cfg, now))
-            .collect()
+            .map(|summary| cluster_gauges(&doc.cluster_id, summary, now));
+        let cost = self
+            .cost
+            .iter()
+            .flat_map(|c| crate::cost::cost_metrics(&doc.cluster_id, c, now));
+        gauges.chain(cost).collect()
     }
 }
 
@@ -309,7 +307,6 @@ mod tests {
 
     #[test]
     fn every_metric_is_valid_emf() {
-        let cfg = Config::default();
         let summary = MetricsSummary {
             cpu_ratio: Some(0.81),
             memory_ratio: Some(0.62),
@@ -334,10 +331,9 @@ mod tests {
             },
             EmfCase {
                 name: "gauges",
-                line: cluster_gauges("c1", &summary, &cfg, t0()),
+                line: cluster_gauges("c1", &summary, t0()),
                 metrics: vec![
                     "CurrentNodeCount",
-                    "EstimatedHourlyCost",
                     "ClusterCPUUtilization",
                     "ClusterMemoryUtilization",
                     "PendingPods",
@@ -382,22 +378,17 @@ mod tests {
                 assert_eq!(v[k], want, "case {name}");
             }
         }
-        let g = cluster_gauges("c1", &summary, &cfg, t0());
+        let g = cluster_gauges("c1", &summary, t0());
         assert!((g["ClusterCPUUtilization"].as_f64().unwrap() - 81.0).abs() < 1e-9);
-        assert!((g["EstimatedHourlyCost"].as_f64().unwrap() - 3.0 * 0.0208).abs() < 1e-9);
         let partial = cluster_gauges(
             "c1",
             &MetricsSummary {
                 nodes: 2,
                 ..Default::default()
             },
-            &cfg,
             t0(),
         );
-        assert_eq!(
-            assert_valid_emf(&partial),
-            vec!["CurrentNodeCount", "EstimatedHourlyCost"]
-        );
+        assert_eq!(assert_valid_emf(&partial), vec!["CurrentNodeCount"]);
     }
 
     #[test]
@@ -488,17 +479,41 @@ mod tests {
                 ready_nodes: 2,
                 ..Default::default()
             }),
+            cost: None,
         };
+        assert_eq!(
+            names(eval.emf_lines(&doc, &cfg, now)),
+            vec!["CurrentNodeCount", "ClusterCPUUtilization", "PendingPods"]
+        );
+        eval.cost = Some(crate::cost::FleetCost {
+            by_type: vec![crate::cost::TypeCost {
+                capacity_type: crate::model::CapacityType::Spot,
+                instance_type: "t3.small".into(),
+                workers: 1,
+                usd_per_hour: 0.0079,
+            }],
+            baseline_usd_per_hour: 0.104,
+            spot_share: 1.0,
+            unpriced: vec![],
+        });
         assert_eq!(
             names(eval.emf_lines(&doc, &cfg, now)),
             vec![
                 "CurrentNodeCount",
-                "EstimatedHourlyCost",
                 "ClusterCPUUtilization",
-                "PendingPods"
-            ]
+                "PendingPods",
+                "HourlyCost",
+                "HourlyCost",
+                "HourlyCost",
+                "HourlyCost",
+                "BaselineHourlyCost",
+                "SavingsVsBaseline",
+                "SpotShare"
+            ],
+            "the gauges, then the cost lines"
         );
         eval.metrics = None;
+        eval.cost = None;
         assert!(
             eval.emf_lines(&doc, &cfg, now).is_empty(),
             "a recovery reads no metrics"

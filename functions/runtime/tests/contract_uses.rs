@@ -13,7 +13,7 @@ use smartscale_core::model::{
 };
 use smartscale_core::notify::Notification;
 use smartscale_core::seams::{
-    ClusterApi, DrainMode, DrainProgress, FailedOffer, LaunchRequest, Launched, Lifecycle,
+    CapacityType, ClusterApi, DrainMode, DrainProgress, FailedOffer, LaunchRequest, Launched,
     ManagedInstance, MetricsSource, NodeProvisioner, Notifier, Pool, StateStore,
 };
 use smartscale_core::steps::document::ExecutionDocument;
@@ -85,7 +85,7 @@ impl Recorder {
             instance_id: id.to_string(),
             zone: "eu-west-1a".into(),
             instance_type: "t3.small".into(),
-            lifecycle: Lifecycle::OnDemand,
+            capacity_type: CapacityType::OnDemand,
             state: "running".into(),
             launched_at: t("2026-11-23T19:00:00Z"),
             private_ip: Some(format!("10.0.0.{}", id.len())),

@@ -256,6 +256,10 @@ pub struct EvaluatePart {
     pub operation: Option<Operation>,
     /// The metrics summary; `null` when none was read (a recovery).
     pub metrics: Option<MetricsSummary>,
+    /// What the managed fleet costs now, for the cost metric (absent when not priced);
+    /// ApplyEvaluation leaves it out of the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::FleetCost>,
 }
 
 /// `$.ready`: instance ids by readiness.

@@ -12,7 +12,6 @@ use crate::config::{Config, Policy};
 use crate::engine::{Decision, Inputs, NoChangeReason};
 use crate::error::Result;
 use crate::lifecycle;
-use crate::model::CapacityType;
 use crate::model::{
     parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
     ScaleAction, ScalingState,
@@ -60,6 +59,7 @@ pub async fn run_with(
     let own_id = operation_id(&doc.cluster_id, &lease);
 
     let (mut view, managed, identity_problems) = joined_view(deps).await?;
+    let cost = crate::cost::of_fleet(&managed, cfg);
     let ghosts = remove_ghosts(deps, &mut view, &managed).await?;
     let mut summary = summarise(&view);
 
@@ -71,9 +71,11 @@ pub async fn run_with(
             return match recovery::plan(&op, &view, &managed) {
                 RecoveryPlan::Resume(op) => {
                     deps.store.save_operation(&lease, &op).await?;
-                    Ok(recover(op, summary))
+                    Ok(priced(recover(op, summary), cost))
                 }
-                closing => close_recovered(closing, deps, &lease, summary, now).await,
+                closing => close_recovered(closing, deps, &lease, summary, now)
+                    .await
+                    .map(|part| priced(part, cost)),
             };
         }
     }
@@ -186,7 +188,16 @@ pub async fn run_with(
         decision: part,
         operation,
         metrics: Some(summary),
+        cost: Some(cost),
     })
+}
+
+/// `part` with the fleet's cost, which every path reports.
+fn priced(part: EvaluatePart, cost: crate::cost::FleetCost) -> EvaluatePart {
+    EvaluatePart {
+        cost: Some(cost),
+        ..part
+    }
 }
 
 /// True when the "at maximum capacity" alert may be raised at `now`: none was raised yet, the
@@ -230,10 +241,7 @@ async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, 
             .iter()
             .find(|i| Some(&i.instance_id) == n.instance_id.as_ref())
         {
-            n.capacity_type = match i.lifecycle {
-                crate::seams::Lifecycle::Spot => CapacityType::Spot,
-                crate::seams::Lifecycle::OnDemand => CapacityType::OnDemand,
-            };
+            n.capacity_type = i.capacity_type;
         }
     }
     Ok((view, instances, ids.problems))
@@ -331,6 +339,7 @@ async fn close_recovered(
         },
         operation: None,
         metrics: Some(summary),
+        cost: None,
     })
 }
 
@@ -473,6 +482,7 @@ fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
         decision,
         operation: Some(op),
         metrics: Some(summary),
+        cost: None,
     }
 }
 
@@ -498,6 +508,7 @@ pub fn reason_codes(d: &Decision) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::engine::{NoChangeReason, ScaleDownReason, ScaleUpReason};
+    use crate::model::CapacityType;
     use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
     use crate::steps::testkit::*;
 
@@ -753,7 +764,7 @@ mod tests {
     #[tokio::test]
     async fn capacity_type_is_joined_from_ec2() {
         let spot = ManagedInstance {
-            lifecycle: crate::seams::Lifecycle::Spot,
+            capacity_type: CapacityType::Spot,
             ..instance("i-1", None)
         };
         let w = World::with(
@@ -786,6 +797,54 @@ mod tests {
             }
         }
         run_with(&doc, &w.deps, at(1), check).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_output_prices_the_fleet_and_emits_the_cost_lines() {
+        use crate::telemetry::StepMetrics;
+        use smartscale_engine::engine::capacity::hourly_price;
+        let spot = ManagedInstance {
+            capacity_type: CapacityType::Spot,
+            instance_type: "t3a.small".into(),
+            ..instance("i-1", None)
+        };
+        let gone = ManagedInstance {
+            state: "terminated".into(),
+            ..instance("i-3", None)
+        };
+        let w = World::with(
+            vec![node("w1", Some("i-1"), true), node("w2", Some("i-2"), true)],
+            vec![spot, instance("i-2", None), gone],
+        );
+        let doc = w.doc_with_lease(t0()).await;
+        let got = run(&doc, &w.deps, at(1)).await.unwrap();
+        let cost = got.cost.clone().expect("Evaluate prices the fleet");
+        let price = |t, c| hourly_price("us-east-1", t, c).unwrap();
+        let want_total =
+            price("t3a.small", CapacityType::Spot) + price("t3.small", CapacityType::OnDemand);
+        assert!((cost.total() - want_total).abs() < 1e-9, "{cost:?}");
+        assert_eq!(cost.spot_share, 0.5, "the terminated worker is not counted");
+        let lines = got.emf_lines(&doc, &w.deps.config, at(1));
+        let fleet = lines
+            .iter()
+            .find(|l| l.get("SavingsVsBaseline").is_some())
+            .expect("the fleet's cost line");
+        let baseline = 5.0 * price("t3.small", CapacityType::OnDemand);
+        assert_eq!(fleet["BaselineHourlyCost"], baseline);
+        assert!(
+            (fleet["SavingsVsBaseline"].as_f64().unwrap() - (1.0 - want_total / baseline) * 100.0)
+                .abs()
+                < 1e-9
+        );
+        assert_eq!(fleet["SpotShare"], 50.0);
+        let spot_line = lines
+            .iter()
+            .find(|l| l["CapacityType"] == "spot" && l.get("InstanceType").is_none())
+            .expect("HourlyCost by CapacityType");
+        assert_eq!(
+            spot_line["HourlyCost"],
+            price("t3a.small", CapacityType::Spot)
+        );
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Operation, OperationKind};
 use crate::notify::{Notification, NotificationKind};
-use crate::seams::{LaunchRequest, Launched, Lifecycle};
+use crate::seams::{CapacityType, LaunchRequest, Launched};
 use chrono::{DateTime, Utc};
 
 /// Renews the lease, makes sure `$.decision.count` workers exist for the operation (the
@@ -121,7 +121,7 @@ pub(crate) async fn remember_failed_offers(
     let on_demand = launched
         .instances
         .iter()
-        .filter(|i| i.lifecycle == Lifecycle::OnDemand)
+        .filter(|i| i.capacity_type == CapacityType::OnDemand)
         .count();
     let n = Notification {
         kind: NotificationKind::SpotUnavailable,

@@ -88,7 +88,12 @@ pub async fn launch(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) ->
                 let launched = launched.instances;
                 let what: Vec<String> = launched
                     .iter()
-                    .map(|i| format!("{} ({} {:?})", i.instance_id, i.instance_type, i.lifecycle))
+                    .map(|i| {
+                        format!(
+                            "{} ({} {:?})",
+                            i.instance_id, i.instance_type, i.capacity_type
+                        )
+                    })
                     .collect();
                 (
                     1,
@@ -168,7 +173,7 @@ pub async fn retire(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seams::{Lifecycle, Pool};
+    use crate::seams::{CapacityType, Pool};
     use crate::steps::document::{DrainStatus, ReadyPart};
     use crate::steps::testkit::*;
 
@@ -322,7 +327,7 @@ mod tests {
             .into_iter()
             .find(|i| i.instance_id == first.instance_ids[0])
             .unwrap();
-        assert_eq!(replacement.lifecycle, Lifecycle::OnDemand);
+        assert_eq!(replacement.capacity_type, CapacityType::OnDemand);
     }
 
     struct RetireCase {

@@ -256,7 +256,7 @@ pub fn instance(id: &str, op: Option<&str>) -> ManagedInstance {
         instance_id: id.to_string(),
         zone: "eu-west-1a".into(),
         instance_type: "t3.small".into(),
-        lifecycle: Lifecycle::OnDemand,
+        capacity_type: CapacityType::OnDemand,
         state: "running".into(),
         launched_at: at(-3600),
         operation_id: op.map(str::to_string),
@@ -291,7 +291,7 @@ impl NodeProvisioner for FakeProvisioner {
             *seq += 1;
             let mut i = instance(&format!("i-new{}", *seq), Some(&req.operation_id));
             if n < req.spot && failed.is_empty() {
-                i.lifecycle = Lifecycle::Spot;
+                i.capacity_type = CapacityType::Spot;
             }
             all.push(i);
         }

@@ -38,8 +38,10 @@ pub struct Policy {
     /// the rest Spot; 100 (the default) buys no Spot; when unset and `USE_SPOT=true`, 0 (the
     /// all-Spot shorthand, on-demand only as the fallback).
     pub on_demand_percentage_above_base_pct: f64,
-    /// `WORKER_HOURLY_PRICE_USD`: on-demand price of one worker, for cost estimates.
-    pub worker_hourly_price_usd: f64,
+    /// `BASELINE_NODES`: the fixed fleet SmartScale is measured against, this many on-demand
+    /// workers of the first `WORKER_INSTANCE_TYPES` type (the cost metric's `SavingsVsBaseline`,
+    /// docs/METRICS.md "Cost"). Not read by `decide`.
+    pub baseline_nodes: u32,
     /// `WORKER_ALLOCATABLE_CPU`: allocatable CPU of one worker in millicores, used when no Ready
     /// worker reports it.
     pub worker_allocatable_cpu_millis: u64,
@@ -186,7 +188,7 @@ impl Policy {
             on_demand_percentage_above_base_pct: r
                 .parse_optional("ON_DEMAND_PERCENTAGE_ABOVE_BASE", parse_percent)
                 .unwrap_or(f64::NAN),
-            worker_hourly_price_usd: r.parse("WORKER_HOURLY_PRICE_USD", parse_non_negative),
+            baseline_nodes: r.parse("BASELINE_NODES", parse_u32),
             worker_allocatable_cpu_millis: r.parse("WORKER_ALLOCATABLE_CPU", parse_cpu_millis),
             worker_allocatable_memory_bytes: r
                 .parse("WORKER_ALLOCATABLE_MEMORY", parse_memory_bytes),
@@ -327,6 +329,13 @@ impl Policy {
                     "{} is greater than MAX_NODES ({})",
                     self.on_demand_base_capacity, self.max_nodes
                 ),
+            );
+        }
+        if self.baseline_nodes < 1 {
+            bad(
+                "BASELINE_NODES",
+                "must be at least 1: the savings are measured against that many fixed workers"
+                    .into(),
             );
         }
         if self.scale_up_max_increment < 1 {
@@ -648,6 +657,12 @@ mod tests {
             (0, 40.0)
         );
         assert_eq!(mix.burst_instance_types, ["t3.xlarge"]);
+        assert_eq!(
+            Policy::default().baseline_nodes,
+            5,
+            "TechFlow's fixed fleet"
+        );
+        assert_eq!(read(&[("BASELINE_NODES", "3")]).unwrap().baseline_nodes, 3);
         struct Case {
             name: &'static str,
             vars: &'static [(&'static str, &'static str)],
@@ -673,6 +688,16 @@ mod tests {
                 name: "a burst type that is a worker type",
                 vars: &[("BURST_INSTANCE_TYPES", "t3.small")],
                 variable: "BURST_INSTANCE_TYPES",
+            },
+            Case {
+                name: "no baseline fleet",
+                vars: &[("BASELINE_NODES", "0")],
+                variable: "BASELINE_NODES",
+            },
+            Case {
+                name: "a baseline that is not a count",
+                vars: &[("BASELINE_NODES", "five")],
+                variable: "BASELINE_NODES",
             },
         ];
         for c in cases {

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 /// cost estimate and the links' targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Presentation {
-    /// On-demand price of one worker in USD per hour (`WORKER_HOURLY_PRICE_USD`).
+    /// On-demand price of one worker in USD per hour: the price table's
+    /// ([`crate::engine::capacity::hourly_price`]) for the first `WORKER_INSTANCE_TYPES` type in
+    /// the region.
     pub worker_hourly_price_usd: f64,
     /// The dashboard linked from messages (`DASHBOARD_URL`), when set.
     pub dashboard_url: Option<String>,
@@ -25,10 +27,16 @@ pub struct Presentation {
 
 #[cfg(test)]
 impl Default for Presentation {
-    /// The policy's default price, no dashboard, `us-east-1`.
+    /// The price of the default worker type in `us-east-1`, no dashboard.
     fn default() -> Self {
+        let worker_type = &crate::Policy::default().worker_instance_types[0];
         Presentation {
-            worker_hourly_price_usd: crate::Policy::default().worker_hourly_price_usd,
+            worker_hourly_price_usd: crate::engine::capacity::hourly_price(
+                "us-east-1",
+                worker_type,
+                crate::engine::capacity::CapacityType::OnDemand,
+            )
+            .expect("the price table has the default worker type"),
             dashboard_url: None,
             aws_region: "us-east-1".into(),
         }
@@ -151,7 +159,7 @@ impl Notification {
 }
 
 /// Estimated cost change per day of adding (`delta > 0`) or removing workers:
-/// `WORKER_HOURLY_PRICE_USD × 24 × delta`, in USD.
+/// the worker's on-demand price × 24 × `delta`, in USD.
 pub fn cost_impact_per_day_usd(cfg: &Presentation, delta: i64) -> f64 {
     cfg.worker_hourly_price_usd * 24.0 * delta as f64
 }

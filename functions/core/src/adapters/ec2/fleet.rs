@@ -5,7 +5,7 @@
 //! `docs/OPERATIONS.md` ("Launching").
 
 use super::plan::Subnet;
-use crate::seams::{LaunchRequest, Lifecycle, Pool};
+use crate::seams::{CapacityType, LaunchRequest, Pool};
 
 /// One launch-template override: an instance type in a subnet, with its on-demand priority.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Override {
 pub fn overrides(
     types: &[String],
     subnets: &[Subnet],
-    lifecycle: Lifecycle,
+    lifecycle: CapacityType,
     avoid: &[Pool],
 ) -> Vec<Override> {
     let places: Vec<(Option<String>, String)> = if subnets.is_empty() {
@@ -64,7 +64,7 @@ pub fn overrides(
                     priority: (i * n + j) as f64,
                 })
         })
-        .filter(|o| lifecycle == Lifecycle::OnDemand || !avoid.contains(&o.pool()))
+        .filter(|o| lifecycle == CapacityType::OnDemand || !avoid.contains(&o.pool()))
         .collect()
 }
 
@@ -131,7 +131,7 @@ mod tests {
 
     struct Case {
         name: &'static str,
-        lifecycle: Lifecycle,
+        lifecycle: CapacityType,
         subnets: Vec<Subnet>,
         avoid: Vec<Pool>,
         /// `type@zone/priority`, in order.
@@ -144,7 +144,7 @@ mod tests {
         let cases = [
             Case {
                 name: "spot, nothing avoided",
-                lifecycle: Lifecycle::Spot,
+                lifecycle: CapacityType::Spot,
                 subnets: subnets(),
                 avoid: vec![],
                 want: &[
@@ -156,7 +156,7 @@ mod tests {
             },
             Case {
                 name: "spot, one pool avoided",
-                lifecycle: Lifecycle::Spot,
+                lifecycle: CapacityType::Spot,
                 subnets: subnets(),
                 avoid: vec![pool("t3.small", "ap-south-1a")],
                 want: &[
@@ -167,7 +167,7 @@ mod tests {
             },
             Case {
                 name: "on-demand ignores the avoided Spot pools",
-                lifecycle: Lifecycle::OnDemand,
+                lifecycle: CapacityType::OnDemand,
                 subnets: subnets(),
                 avoid: vec![pool("t3.small", "ap-south-1a")],
                 want: &[
@@ -179,7 +179,7 @@ mod tests {
             },
             Case {
                 name: "no subnet configured: one override per type",
-                lifecycle: Lifecycle::Spot,
+                lifecycle: CapacityType::Spot,
                 subnets: vec![],
                 avoid: vec![],
                 want: &["t3.small@/0", "t3a.small@/1"],

@@ -278,7 +278,7 @@ async fn one_fleet_per_purchase_option_and_spot_falls_back_at_once() {
         let spot = launched
             .instances
             .iter()
-            .filter(|m| m.lifecycle == Lifecycle::Spot)
+            .filter(|m| m.capacity_type == CapacityType::Spot)
             .count();
         assert_eq!(
             (spot, launched.instances.len() - spot),

@@ -18,7 +18,7 @@ use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::seams::{
-    FailedOffer, LaunchRequest, Launched, Lifecycle, ManagedInstance, NodeProvisioner, Pool,
+    CapacityType, FailedOffer, LaunchRequest, Launched, ManagedInstance, NodeProvisioner, Pool,
 };
 use crate::tags;
 use async_trait::async_trait;
@@ -130,8 +130,8 @@ impl Ec2Provisioner {
             .collect()
     }
 
-    fn tag_specs(&self, operation_id: &str, lifecycle: Lifecycle) -> Vec<TagSpecification> {
-        let lifecycle = lifecycle_str(lifecycle);
+    fn tag_specs(&self, operation_id: &str, lifecycle: CapacityType) -> Vec<TagSpecification> {
+        let lifecycle = lifecycle.ec2_name();
         let tags = [
             tags::PROJECT,
             tags::MANAGED_BY,
@@ -156,7 +156,7 @@ impl Ec2Provisioner {
     async fn fleet(
         &self,
         template: &str,
-        lifecycle: Lifecycle,
+        lifecycle: CapacityType,
         count: u32,
         overrides: &[fleet::Override],
         operation_id: &str,
@@ -164,11 +164,11 @@ impl Ec2Provisioner {
     ) -> std::result::Result<FleetAnswer, (Fault, String)> {
         let count = i32::try_from(count).unwrap_or(i32::MAX);
         let capacity = match lifecycle {
-            Lifecycle::Spot => TargetCapacitySpecificationRequest::builder()
+            CapacityType::Spot => TargetCapacitySpecificationRequest::builder()
                 .total_target_capacity(count)
                 .spot_target_capacity(count)
                 .default_target_capacity_type(DefaultTargetCapacityType::Spot),
-            Lifecycle::OnDemand => TargetCapacitySpecificationRequest::builder()
+            CapacityType::OnDemand => TargetCapacitySpecificationRequest::builder()
                 .total_target_capacity(count)
                 .on_demand_target_capacity(count)
                 .default_target_capacity_type(DefaultTargetCapacityType::OnDemand),
@@ -244,7 +244,7 @@ impl Ec2Provisioner {
                     instance_id: id.clone(),
                     zone: zone.clone(),
                     instance_type: instance_type.clone(),
-                    lifecycle,
+                    capacity_type: lifecycle,
                     state: "pending".into(),
                     launched_at: DateTime::UNIX_EPOCH,
                     operation_id: Some(operation_id.to_owned()),
@@ -313,13 +313,6 @@ fn translate((fault, detail): (Fault, String), context: &str) -> Error {
     }
 }
 
-fn lifecycle_str(l: Lifecycle) -> &'static str {
-    match l {
-        Lifecycle::Spot => "spot",
-        Lifecycle::OnDemand => "on-demand",
-    }
-}
-
 fn tag_value<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
     i.tags()
         .iter()
@@ -329,10 +322,10 @@ fn tag_value<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
 
 fn to_managed(i: &Instance) -> ManagedInstance {
     let lifecycle = match tag_value(i, tags::LIFECYCLE) {
-        Some("spot") => Lifecycle::Spot,
-        Some(_) => Lifecycle::OnDemand,
-        None if i.instance_lifecycle() == Some(&InstanceLifecycleType::Spot) => Lifecycle::Spot,
-        None => Lifecycle::OnDemand,
+        Some("spot") => CapacityType::Spot,
+        Some(_) => CapacityType::OnDemand,
+        None if i.instance_lifecycle() == Some(&InstanceLifecycleType::Spot) => CapacityType::Spot,
+        None => CapacityType::OnDemand,
     };
     ManagedInstance {
         instance_id: i.instance_id().unwrap_or_default().to_owned(),
@@ -345,7 +338,7 @@ fn to_managed(i: &Instance) -> ManagedInstance {
             .instance_type()
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default(),
-        lifecycle,
+        capacity_type: lifecycle,
         state: i
             .state()
             .and_then(|s| s.name())
@@ -421,9 +414,9 @@ impl NodeProvisioner for Ec2Provisioner {
             .collect();
         let (have_spot, have_on_demand) =
             have.iter()
-                .fold((0u32, 0u32), |(s, o), m| match m.lifecycle {
-                    Lifecycle::Spot => (s + 1, o),
-                    Lifecycle::OnDemand => (s, o + 1),
+                .fold((0u32, 0u32), |(s, o), m| match m.capacity_type {
+                    CapacityType::Spot => (s + 1, o),
+                    CapacityType::OnDemand => (s, o + 1),
                 });
         let (missing_spot, missing_on_demand) = fleet::missing(req, have_spot, have_on_demand);
         if missing_spot + missing_on_demand == 0 {
@@ -449,7 +442,7 @@ impl NodeProvisioner for Ec2Provisioner {
         let mut failed_offers = Vec::new();
         let mut on_demand = missing_on_demand;
         if missing_spot > 0 {
-            let overrides = fleet::overrides(types, &subnets, Lifecycle::Spot, &req.avoid);
+            let overrides = fleet::overrides(types, &subnets, CapacityType::Spot, &req.avoid);
             let launched = if overrides.is_empty() {
                 0
             } else {
@@ -457,7 +450,7 @@ impl NodeProvisioner for Ec2Provisioner {
                 let answer = self
                     .fleet(
                         template,
-                        Lifecycle::Spot,
+                        CapacityType::Spot,
                         missing_spot,
                         &overrides,
                         &req.operation_id,
@@ -487,12 +480,12 @@ impl NodeProvisioner for Ec2Provisioner {
             on_demand += missing_spot.saturating_sub(launched);
         }
         if on_demand > 0 {
-            let overrides = fleet::overrides(types, &subnets, Lifecycle::OnDemand, &[]);
+            let overrides = fleet::overrides(types, &subnets, CapacityType::OnDemand, &[]);
             let token = plan::client_token(&req.operation_id, already, 1);
             let answer = self
                 .fleet(
                     template,
-                    Lifecycle::OnDemand,
+                    CapacityType::OnDemand,
                     on_demand,
                     &overrides,
                     &req.operation_id,

@@ -58,7 +58,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seams::Lifecycle;
+    use crate::seams::CapacityType;
     use chrono::DateTime;
 
     fn inst(zone: &str) -> ManagedInstance {
@@ -66,7 +66,7 @@ mod tests {
             instance_id: "i-1".into(),
             zone: zone.into(),
             instance_type: "t3.small".into(),
-            lifecycle: Lifecycle::OnDemand,
+            capacity_type: CapacityType::OnDemand,
             state: "running".into(),
             launched_at: DateTime::UNIX_EPOCH,
             operation_id: None,

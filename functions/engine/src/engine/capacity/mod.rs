@@ -39,6 +39,15 @@ impl CapacityType {
             CapacityType::Spot => "spot",
         }
     }
+
+    /// EC2's spelling, `on-demand` or `spot` (`DefaultTargetCapacityType`, `InstanceLifecycle`):
+    /// the value of the workers' `Lifecycle` tag and of the cost metrics' `CapacityType` dimension.
+    pub fn ec2_name(self) -> &'static str {
+        match self {
+            CapacityType::OnDemand => "on-demand",
+            CapacityType::Spot => "spot",
+        }
+    }
 }
 
 impl fmt::Display for CapacityType {
