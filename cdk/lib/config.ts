@@ -48,10 +48,30 @@ export interface SmartScaleConfig {
   readonly cooldownScaleUpSecs: number;
   readonly cooldownScaleDownSecs: number;
   readonly masterInstanceType: string;
-  /** The worker launch template's instance type, also what the launching steps ask for (WORKER_INSTANCE_TYPES). */
+  /** The worker launch template's instance type: the first of {@link workerInstanceTypes}. */
   readonly workerInstanceType: string;
+  /**
+   * The instance types workers launch as, in preference order (WORKER_INSTANCE_TYPES; context
+   * `workerInstanceType`, a comma-separated list such as `t3.small,t3a.small`); the first is the
+   * baseline type of the cost metric.
+   */
+  readonly workerInstanceTypes: readonly string[];
   /** Launch workers as Spot first, falling back to on-demand (USE_SPOT). */
   readonly useSpot: boolean;
+  /**
+   * The first this many workers are on-demand (ON_DEMAND_BASE_CAPACITY); unset: the functions'
+   * rule (MIN_NODES, or 0 with USE_SPOT).
+   */
+  readonly onDemandBaseCapacity?: number;
+  /**
+   * Percent of the workers above the base that are on-demand, the rest Spot
+   * (ON_DEMAND_PERCENTAGE_ABOVE_BASE); unset: the functions' rule (100, or 0 with USE_SPOT).
+   */
+  readonly onDemandPercentageAboveBase?: number;
+  /** Larger types a capped scale-up may launch instead (BURST_INSTANCE_TYPES); empty: never. */
+  readonly burstInstanceTypes: readonly string[];
+  /** The fixed fleet the cost metric's savings are measured against (BASELINE_NODES on-demand workers). */
+  readonly baselineNodes: number;
   /** K3s release installed on the master and the workers (pinned so they always match). */
   readonly k3sVersion: string;
   /**
@@ -98,6 +118,21 @@ export function engineDefaults(): Record<string, string> {
   return JSON.parse(fs.readFileSync(path.join(CDK_DIR, '..', 'functions', 'engine', 'defaults.json'), 'utf8')) as Record<string, string>;
 }
 
+/**
+ * The instance types the price table `functions/engine/prices.json` knows (the functions refuse at
+ * cold start a worker or burst type it cannot price).
+ */
+export function pricedInstanceTypes(): string[] {
+  const table = JSON.parse(fs.readFileSync(path.join(CDK_DIR, '..', 'functions', 'engine', 'prices.json'), 'utf8')) as { instance_types: Record<string, unknown> };
+  return Object.keys(table.instance_types);
+}
+
+/** A comma-separated list, trimmed, empty entries dropped. */
+function list(value: unknown): string[] {
+  if (value === undefined || value === '') return [];
+  return (Array.isArray(value) ? value.map(String) : String(value).split(',')).map((s) => s.trim()).filter((s) => s !== '');
+}
+
 /** Defaults for every field; `repoRoot` and `lambdaAssetDir` are relative to the cdk/ folder's parent. */
 export function defaultConfig(repoRoot: string): SmartScaleConfig {
   const e = engineDefaults();
@@ -112,8 +147,11 @@ export function defaultConfig(repoRoot: string): SmartScaleConfig {
     cooldownScaleUpSecs: Number(e.COOLDOWN_SCALE_UP),
     cooldownScaleDownSecs: Number(e.COOLDOWN_SCALE_DOWN),
     masterInstanceType: 't3.medium',
-    workerInstanceType: e.WORKER_INSTANCE_TYPES.split(',')[0].trim(),
+    workerInstanceType: list(e.WORKER_INSTANCE_TYPES)[0]!,
+    workerInstanceTypes: list(e.WORKER_INSTANCE_TYPES),
     useSpot: e.USE_SPOT === 'true',
+    burstInstanceTypes: list(e.BURST_INSTANCE_TYPES),
+    baselineNodes: Number(e.BASELINE_NODES),
     k3sVersion: 'v1.31.4+k3s1',
     demoAppIngressCidrs: [],
     functionSettings: {},
@@ -181,6 +219,9 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
   for (const c of demoAppIngressCidrs) {
     if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c)) throw new ConfigError(`context demoAppIngressCidrs: not an IPv4 CIDR: ${c}`);
   }
+  const workerTypes = get('workerInstanceType') === undefined ? d.workerInstanceTypes : list(get('workerInstanceType'));
+  if (workerTypes.length === 0) throw new ConfigError('context workerInstanceType: expected one instance type or a comma-separated list, got nothing');
+  const optionalInt = (key: string) => (get(key) === undefined || get(key) === '' ? undefined : asInt(key, get(key), 0));
   const cfg: SmartScaleConfig = {
     ...d,
     clusterId,
@@ -193,8 +234,13 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     cooldownScaleUpSecs: asInt('cooldownScaleUp', get('cooldownScaleUp'), d.cooldownScaleUpSecs),
     cooldownScaleDownSecs: asInt('cooldownScaleDown', get('cooldownScaleDown'), d.cooldownScaleDownSecs),
     masterInstanceType: (get('masterInstanceType') as string | undefined) ?? d.masterInstanceType,
-    workerInstanceType: (get('workerInstanceType') as string | undefined) ?? d.workerInstanceType,
+    workerInstanceType: workerTypes[0]!,
+    workerInstanceTypes: workerTypes,
     useSpot: asFlag('useSpot', get('useSpot'), d.useSpot),
+    onDemandBaseCapacity: optionalInt('onDemandBaseCapacity'),
+    onDemandPercentageAboveBase: optionalInt('onDemandPercentageAboveBase'),
+    burstInstanceTypes: get('burstInstanceTypes') === undefined ? d.burstInstanceTypes : list(get('burstInstanceTypes')),
+    baselineNodes: asInt('baselineNodes', get('baselineNodes'), d.baselineNodes),
     k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
     k3sSha256: get('k3sSha256') as string | undefined,
     demoAppIngressCidrs,
@@ -206,9 +252,15 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
   if (cfg.scaleDownThresholdCpuPercent >= cfg.scaleUpThresholdCpuPercent || cfg.scaleUpThresholdCpuPercent > 100) {
     throw new ConfigError('context scaleUpThresholdCpu/scaleDownThresholdCpu: need down < up <= 100');
   }
-  for (const [key, type] of [['masterInstanceType', cfg.masterInstanceType], ['workerInstanceType', cfg.workerInstanceType]] as const) {
+  const typed: [string, string][] = [
+    ['masterInstanceType', cfg.masterInstanceType],
+    ...cfg.workerInstanceTypes.map((t): [string, string] => ['workerInstanceType', t]),
+    ...cfg.burstInstanceTypes.map((t): [string, string] => ['burstInstanceTypes', t]),
+  ];
+  for (const [key, type] of typed) {
     if (!INSTANCE_TYPE_RE.test(type)) throw new ConfigError(`context ${key}: expected an EC2 instance type such as t3.small, got ${type}`);
   }
+  validateCapacity(cfg);
   if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(cfg.k3sVersion)) throw new ConfigError(`context k3sVersion: expected e.g. v1.31.4+k3s1, got ${cfg.k3sVersion}`);
   if (cfg.k3sSha256 !== undefined && !/^[0-9a-f]{64}$/.test(cfg.k3sSha256)) throw new ConfigError(`context k3sSha256: expected 64 lower-case hex digits, got ${cfg.k3sSha256}`);
   if (!k3sBinary(cfg.k3sVersion, cfg.k3sSha256).sha256) {
@@ -216,6 +268,46 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
   }
   const gitops = gitopsFromContext(get);
   return gitops ? { ...cfg, gitops } : cfg;
+}
+
+/**
+ * The capacity settings as the functions validate them (functions/engine/src/config): every worker
+ * and burst type priced in functions/engine/prices.json, no burst type among the worker types, the
+ * on-demand base within MAX_NODES, the share a percentage, a baseline of at least one worker.
+ */
+function validateCapacity(cfg: SmartScaleConfig): void {
+  const priced = pricedInstanceTypes();
+  for (const [key, types] of [['workerInstanceType', cfg.workerInstanceTypes], ['burstInstanceTypes', cfg.burstInstanceTypes]] as const) {
+    const unpriced = types.filter((t) => !priced.includes(t));
+    if (unpriced.length > 0) throw new ConfigError(`context ${key}: ${unpriced.join(', ')} not in functions/engine/prices.json (it prices ${priced.join(', ')}); add the type's prices there`);
+  }
+  const both = cfg.burstInstanceTypes.find((t) => cfg.workerInstanceTypes.includes(t));
+  if (both) throw new ConfigError(`context burstInstanceTypes: ${both} is also a worker instance type; a burst type must be a larger one`);
+  if (cfg.onDemandBaseCapacity !== undefined && cfg.onDemandBaseCapacity > cfg.maxNodes) {
+    throw new ConfigError(`context onDemandBaseCapacity: ${cfg.onDemandBaseCapacity} is greater than maxNodes (${cfg.maxNodes})`);
+  }
+  if (cfg.onDemandPercentageAboveBase !== undefined && cfg.onDemandPercentageAboveBase > 100) {
+    throw new ConfigError(`context onDemandPercentageAboveBase: expected 0 to 100, got ${cfg.onDemandPercentageAboveBase}`);
+  }
+  if (cfg.baselineNodes < 1) throw new ConfigError(`context baselineNodes: expected at least 1, got ${cfg.baselineNodes}`);
+}
+
+/** The variables {@link capacityEnvironment} owns: set through their context keys, never through `functionSettings`. */
+export const CAPACITY_VARIABLES = ['WORKER_INSTANCE_TYPES', 'BURST_INSTANCE_TYPES', 'BASELINE_NODES', 'USE_SPOT', 'ON_DEMAND_BASE_CAPACITY', 'ON_DEMAND_PERCENTAGE_ABOVE_BASE'] as const;
+
+/**
+ * The capacity settings as the functions' environment holds them: the worker and burst types and
+ * the baseline always, the on-demand base and share only when set (unset, the functions derive them).
+ */
+export function capacityEnvironment(cfg: SmartScaleConfig): Record<string, string> {
+  return {
+    WORKER_INSTANCE_TYPES: cfg.workerInstanceTypes.join(','),
+    BURST_INSTANCE_TYPES: cfg.burstInstanceTypes.join(','),
+    BASELINE_NODES: String(cfg.baselineNodes),
+    USE_SPOT: String(cfg.useSpot),
+    ...(cfg.onDemandBaseCapacity === undefined ? {} : { ON_DEMAND_BASE_CAPACITY: String(cfg.onDemandBaseCapacity) }),
+    ...(cfg.onDemandPercentageAboveBase === undefined ? {} : { ON_DEMAND_PERCENTAGE_ABOVE_BASE: String(cfg.onDemandPercentageAboveBase) }),
+  };
 }
 
 function gitopsFromContext(get: ContextGetter): GitOpsConfig | undefined {

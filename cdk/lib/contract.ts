@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CDK_DIR } from './sources';
+import { costMetricNames } from './cost-dashboard';
 
 /**
  * What one Lambda step may touch; the stack turns each capability into least-privilege statements.
@@ -139,8 +140,8 @@ export const METRICS = {
     'ClusterCPUUtilization',
     'ClusterMemoryUtilization',
     'PendingPods',
-    'EstimatedHourlyCost',
-  ],
+    ...Object.values(costMetricNames().metrics),
+  ] as readonly string[],
 } as const;
 
 /** Fixed ports: K3s API, flannel VXLAN, kubelet, Prometheus NodePort, demo app NodePort, Grafana NodePort. */

@@ -1,6 +1,6 @@
 /**
  * CloudWatch alarms (to the SNS topic; docs/TROUBLESHOOTING.md lists them) and the SmartScale
- * CloudWatch dashboard.
+ * CloudWatch dashboard, and the cost dashboard (lib/cost-dashboard.ts).
  *
  * Where an AWS metric says the same thing as a custom one, the alarm uses the AWS metric, so it
  * works whatever the functions publish: scaling failures are failed executions of the state
@@ -17,6 +17,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SmartScaleConfig } from './config';
 import { METRICS } from './contract';
+import { addCostDashboard, costDashboardName, costMetricNames } from './cost-dashboard';
 
 /** What the alarms and the dashboard watch. */
 export interface MonitoringProps {
@@ -149,6 +150,7 @@ export function addMonitoring(scope: Construct, p: MonitoringProps): Record<stri
       label: metric,
       period: Duration.minutes(5),
     });
+  const cost = costMetricNames();
   new cloudwatch.Dashboard(scope, 'Dashboard', {
     dashboardName: `smartscale-${p.cfg.clusterId}`,
     widgets: [
@@ -180,11 +182,11 @@ export function addMonitoring(scope: Construct, p: MonitoringProps): Record<stri
           leftAnnotations: [{ value: p.cfg.maxNodes, label: 'max nodes' }, { value: p.cfg.minNodes, label: 'min nodes' }],
         }),
         new cloudwatch.SingleValueWidget({
-          title: 'Estimated cost (USD/hour and per day)',
+          title: `Cost (USD/hour and per day; details: ${costDashboardName(p.cfg.clusterId)})`,
           width: 8,
           metrics: [
-            custom('EstimatedHourlyCost', 'Average', Duration.hours(1)),
-            new cloudwatch.MathExpression({ expression: 'hourly * 24', usingMetrics: { hourly: custom('EstimatedHourlyCost', 'Average', Duration.hours(1)) }, label: 'per day' }),
+            custom(cost.metrics.hourlyCost, 'Average', Duration.hours(1)),
+            new cloudwatch.MathExpression({ expression: 'hourly * 24', usingMetrics: { hourly: custom(cost.metrics.hourlyCost, 'Average', Duration.hours(1)) }, label: 'per day' }),
           ],
         }),
       ],
@@ -199,5 +201,6 @@ export function addMonitoring(scope: Construct, p: MonitoringProps): Record<stri
       [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: Object.values(alarms) })],
     ],
   });
+  addCostDashboard(scope, { clusterId: p.cfg.clusterId, baselineNodes: p.cfg.baselineNodes });
   return alarms;
 }

@@ -20,7 +20,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { SmartScaleConfig } from './config';
+import { CAPACITY_VARIABLES, SmartScaleConfig, capacityEnvironment } from './config';
 import { Capability, FUNCTIONS, FunctionSpec, PORTS, TABLE, TAGS } from './contract';
 import { buildManifestBundle } from './manifests';
 import { addMonitoring } from './monitoring';
@@ -341,10 +341,9 @@ export class SmartScaleStack extends Stack {
       SCALE_DOWN_THRESHOLD_CPU: String(cfg.scaleDownThresholdCpuPercent),
       COOLDOWN_SCALE_UP: String(cfg.cooldownScaleUpSecs),
       COOLDOWN_SCALE_DOWN: String(cfg.cooldownScaleDownSecs),
-      WORKER_INSTANCE_TYPES: cfg.workerInstanceType,
-      USE_SPOT: String(cfg.useSpot),
+      ...capacityEnvironment(cfg),
     };
-    const owned = Object.keys(cfg.functionSettings).filter((k) => k in env || k.startsWith('AWS_'));
+    const owned = Object.keys(cfg.functionSettings).filter((k) => k in env || k.startsWith('AWS_') || (CAPACITY_VARIABLES as readonly string[]).includes(k));
     if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
     Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { METRICS } from '../lib/contract';
+import { costMetricNames } from '../lib/cost-dashboard';
 import { DASHBOARD_DIR } from '../lib/manifests';
 import { metricNames, recordedNames } from '../lib/promql';
 import { REPO_ROOT } from './helpers';
@@ -27,7 +28,7 @@ export const RAW_METRIC_ALLOW_LIST = [
 ];
 
 const RULES = path.join(REPO_ROOT, 'cdk', 'prometheus', 'rules', 'smartscale-rules.yml');
-type Target = { datasource: { type: string; uid: string }; expr?: string; namespace?: string; metricName?: string; refId: string };
+type Target = { datasource: { type: string; uid: string }; expr?: string; expression?: string; namespace?: string; metricName?: string; refId: string; dimensions?: Record<string, string>; matchExact?: boolean };
 type Panel = { title: string; type: string; targets: Target[] };
 type Dashboard = { uid: string; title: string; panels: Panel[]; annotations: { list: { expr?: string; datasource: { type: string } }[] } };
 const dashboards: Record<string, Dashboard> = Object.fromEntries(
@@ -35,14 +36,15 @@ const dashboards: Record<string, Dashboard> = Object.fromEntries(
 );
 
 describe('Grafana dashboards parse and have the seed panels', () => {
-  it('three dashboards with unique uids', () => {
-    assert.deepEqual(Object.keys(dashboards).sort(), ['application.json', 'autoscaler-performance.json', 'cluster-overview.json']);
-    assert.equal(new Set(Object.values(dashboards).map((d) => d.uid)).size, 3);
+  it('four dashboards with unique uids', () => {
+    assert.deepEqual(Object.keys(dashboards).sort(), ['application.json', 'autoscaler-performance.json', 'cluster-overview.json', 'cost.json']);
+    assert.equal(new Set(Object.values(dashboards).map((d) => d.uid)).size, 4);
   });
   const expect: Record<string, [string, string][]> = {
     'cluster-overview.json': [['gauge', 'node'], ['timeseries', 'CPU'], ['timeseries', 'Memory'], ['stat', 'Pending'], ['heatmap', 'Pod distribution']],
     'autoscaler-performance.json': [['histogram', 'duration'], ['timeseries', 'invocations'], ['piechart', 'decisions'], ['histogram', 'join latency'], ['gauge', 'cost']],
     'application.json': [['timeseries', 'Request rate'], ['timeseries', 'p99'], ['timeseries', 'Error rate'], ['timeseries', 'Queue depth']],
+    'cost.json': [['stat', 'Current hourly cost'], ['stat', 'Daily projection'], ['timeseries', '30-day trend'], ['stat', 'Savings vs the baseline'], ['stat', 'Cost per request'], ['piechart', 'Spot vs on-demand']],
   };
   for (const [file, panels] of Object.entries(expect)) {
     it(`${file}: ${panels.map(([, t]) => t).join(', ')}`, () => {
@@ -82,5 +84,36 @@ describe('dashboard queries use only defined metrics', () => {
         else assert.ok(['AWS/Lambda', 'AWS/States'].includes(t.namespace!), t.namespace);
       }
     }
+  });
+});
+
+describe('the Grafana cost dashboard reads the cost metric the functions emit', () => {
+  const names = costMetricNames();
+  const emitted = Object.values(names.metrics);
+  const cost = dashboards['cost.json']!;
+  const targets = cost.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, t })));
+  it('every CloudWatch target is a cost metric by the names of functions/core/cost-metrics.json, matched exactly', () => {
+    const cw = targets.filter(({ t }) => t.datasource.type === 'cloudwatch');
+    assert.ok(cw.length >= 8);
+    for (const { panel, t } of cw) {
+      assert.equal(t.namespace, names.namespace, panel);
+      assert.ok(emitted.includes(t.metricName!), `${panel}: ${t.metricName}`);
+      // Without an exact match, the fleet's HourlyCost would also sum the per-type series.
+      assert.equal(t.matchExact, true, `${panel}: matchExact`);
+      assert.equal(t.dimensions![names.dimensions.cluster], '$cluster', panel);
+      const capacity = t.dimensions![names.dimensions.capacityType];
+      if (capacity !== undefined) assert.ok(names.capacityTypes.includes(capacity), `${panel}: ${capacity}`);
+    }
+    for (const n of emitted) assert.ok(cw.some(({ t }) => t.metricName === n), `${n} is drawn`);
+  });
+  it('cost per request divides the CloudWatch cost by the Prometheus request rate', () => {
+    const p = cost.panels.find((x) => x.title === 'Cost per request')!;
+    assert.ok(p.targets.some((t) => t.datasource.type === 'prometheus' && t.expr === 'smartscale:http_requests:rate'));
+    assert.ok(p.targets.some((t) => t.datasource.type === 'cloudwatch' && t.metricName === names.metrics.hourlyCost));
+    assert.ok(p.targets.some((t) => t.datasource.type === '__expr__' && /\$C \/ \(\$D \* 3600\)/.test(t.expression ?? '')));
+  });
+  it('the Spot vs on-demand panel has one series per capacity type', () => {
+    const p = cost.panels.find((x) => x.title.startsWith('Spot vs on-demand'))!;
+    assert.deepEqual(p.targets.map((t) => t.dimensions![names.dimensions.capacityType]).sort(), [...names.capacityTypes].sort());
   });
 });

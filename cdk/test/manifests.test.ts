@@ -46,9 +46,9 @@ describe('manifest bundle', () => {
     assert.equal(withClusterLabel(text, 'shop-eu'), text.replace('cluster: smartscale-prod', 'cluster: shop-eu'));
     assert.throws(() => withClusterLabel('global: {}\n', 'x'), /external_labels/);
   });
-  it('the Grafana dashboards ConfigMap holds the three dashboards, set to this cluster', () => {
+  it('the Grafana dashboards ConfigMap holds the four dashboards, set to this cluster', () => {
     const data = find('ConfigMap', 'grafana-dashboards', 'monitoring').data as Record<string, string>;
-    assert.deepEqual(Object.keys(data).sort(), ['application.json', 'autoscaler-performance.json', 'cluster-overview.json']);
+    assert.deepEqual(Object.keys(data).sort(), ['application.json', 'autoscaler-performance.json', 'cluster-overview.json', 'cost.json']);
     const other = buildManifestBundle({ ...cfg, clusterId: 'shop-eu' });
     const text = fs.readFileSync(path.join(other.dir, 'smartscale-41-grafana-dashboards.yaml'), 'utf8');
     const perf = JSON.parse((parseAllDocuments(text)[0]!.toJS() as Doc).data['autoscaler-performance.json']);

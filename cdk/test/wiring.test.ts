@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Duration } from 'aws-cdk-lib';
+import { engineDefaults } from '../lib/config';
 import { FUNCTIONS } from '../lib/contract';
 import { withTimeout } from '../lib/smartscale-stack';
 import { CfnResource, Synth, asList, identityStatements, resourcesOfType, synthCached } from './helpers';
@@ -43,7 +44,8 @@ function alarmOn(s: Synth, metricName: string, machineLogicalId: string): CfnRes
 describe('settings reach the functions', () => {
   const cases: { name: string; context: Record<string, string>; types: string; spot: string }[] = [
     { name: 'defaults: t3.small on demand', context: {}, types: 't3.small', spot: 'false' },
-    { name: '-c workerInstanceType=m5.large', context: { workerInstanceType: 'm5.large' }, types: 'm5.large', spot: 'false' },
+    { name: '-c workerInstanceType=t3.medium', context: { workerInstanceType: 't3.medium' }, types: 't3.medium', spot: 'false' },
+    { name: '-c workerInstanceType=t3.small,t3a.small', context: { workerInstanceType: 't3.small, t3a.small' }, types: 't3.small,t3a.small', spot: 'false' },
     { name: '-c useSpot=true', context: { useSpot: 'true' }, types: 't3.small', spot: 'true' },
   ];
   for (const c of cases) {
@@ -54,13 +56,51 @@ describe('settings reach the functions', () => {
         assert.equal(env.USE_SPOT, c.spot, `${fn} USE_SPOT`);
       }
       const lt = Object.values(resourcesOfType(s, 'AWS::EC2::LaunchTemplate')).find((r) => String(r.Properties!.LaunchTemplateName).endsWith('-worker'));
-      assert.equal(lt?.Properties!.LaunchTemplateData.InstanceType, c.types);
+      assert.equal(lt?.Properties!.LaunchTemplateData.InstanceType, c.types.split(',')[0]);
     });
   }
   it('a malformed instance type or Spot flag fails the synth naming the key', () => {
     assert.throws(() => synthCached({ workerInstanceType: 'large' }), /context workerInstanceType/);
     assert.throws(() => synthCached({ useSpot: 'sometimes' }), /context useSpot/);
   });
+});
+
+describe('the capacity settings reach every function (each reads the whole configuration at cold start)', () => {
+  const defaults = engineDefaults();
+  const cases: { name: string; context: Record<string, string>; want: Record<string, string | undefined> }[] = [
+    {
+      name: 'defaults: the shared defaults, the on-demand base and share left to the functions',
+      context: {},
+      want: { BURST_INSTANCE_TYPES: defaults.BURST_INSTANCE_TYPES, BASELINE_NODES: defaults.BASELINE_NODES, ON_DEMAND_BASE_CAPACITY: undefined, ON_DEMAND_PERCENTAGE_ABOVE_BASE: undefined },
+    },
+    {
+      name: "TechFlow's 60/40 mix over two types, burst types and a baseline of 4",
+      context: { workerInstanceType: 't3.small,t3a.small', onDemandBaseCapacity: '2', onDemandPercentageAboveBase: '40', burstInstanceTypes: 't3.medium,t3.large', baselineNodes: '4' },
+      want: { WORKER_INSTANCE_TYPES: 't3.small,t3a.small', BURST_INSTANCE_TYPES: 't3.medium,t3.large', BASELINE_NODES: '4', ON_DEMAND_BASE_CAPACITY: '2', ON_DEMAND_PERCENTAGE_ABOVE_BASE: '40' },
+    },
+    { name: 'an all-on-demand share above a zero base', context: { onDemandBaseCapacity: '0', onDemandPercentageAboveBase: '100' }, want: { ON_DEMAND_BASE_CAPACITY: '0', ON_DEMAND_PERCENTAGE_ABOVE_BASE: '100' } },
+  ];
+  assert.equal(defaults.BASELINE_NODES, '5', "TechFlow's fixed fleet");
+  for (const c of cases) {
+    it(c.name, () => {
+      const envs = environments(synthCached(c.context));
+      assert.equal(Object.keys(envs).length, FUNCTIONS.length);
+      for (const [fn, env] of Object.entries(envs)) {
+        for (const [k, v] of Object.entries(c.want)) assert.equal(env[k], v, `${fn} ${k}`);
+      }
+    });
+  }
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['a type the price table lacks', { workerInstanceType: 't3.small,m5.large' }, /context workerInstanceType: m5\.large not in functions\/engine\/prices\.json/],
+    ['a burst type that is a worker type', { burstInstanceTypes: 't3.small' }, /context burstInstanceTypes: t3\.small is also a worker instance type/],
+    ['an unpriced burst type', { burstInstanceTypes: 'c5.large' }, /context burstInstanceTypes: c5\.large not in/],
+    ['a base above maxNodes', { onDemandBaseCapacity: '11' }, /context onDemandBaseCapacity: 11 is greater than maxNodes \(10\)/],
+    ['a share above 100', { onDemandPercentageAboveBase: '140' }, /context onDemandPercentageAboveBase: expected 0 to 100/],
+    ['a share that is not a number', { onDemandPercentageAboveBase: 'most' }, /context onDemandPercentageAboveBase: expected a non-negative integer/],
+    ['no baseline', { baselineNodes: '0' }, /context baselineNodes: expected at least 1/],
+    ['a capacity variable through functionSettings', { functionSettings: JSON.stringify({ ON_DEMAND_BASE_CAPACITY: '3' }) }, /ON_DEMAND_BASE_CAPACITY is set by the stack/],
+  ];
+  for (const [name, context, error] of bad) it(`${name} fails the synth naming the key`, () => assert.throws(() => synthCached(context), error));
 });
 
 describe('functionSettings', () => {
