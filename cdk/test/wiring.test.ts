@@ -75,10 +75,10 @@ describe('the capacity settings reach every function (each reads the whole confi
     },
     {
       name: "TechFlow's 60/40 mix over two types, burst types and a baseline of 4",
-      context: { workerInstanceType: 't3.small,t3a.small', onDemandBaseCapacity: '2', onDemandPercentageAboveBase: '40', burstInstanceTypes: 't3.medium,t3.large', baselineNodes: '4' },
-      want: { WORKER_INSTANCE_TYPES: 't3.small,t3a.small', BURST_INSTANCE_TYPES: 't3.medium,t3.large', BASELINE_NODES: '4', ON_DEMAND_BASE_CAPACITY: '2', ON_DEMAND_PERCENTAGE_ABOVE_BASE: '40' },
+      context: { workerInstanceType: 't3.small,t3a.small', onDemandBaseCapacity: '0', onDemandPercentageAboveBase: '40', burstInstanceTypes: 't3.medium,t3.large', baselineNodes: '4' },
+      want: { WORKER_INSTANCE_TYPES: 't3.small,t3a.small', BURST_INSTANCE_TYPES: 't3.medium,t3.large', BASELINE_NODES: '4', ON_DEMAND_BASE_CAPACITY: '0', ON_DEMAND_PERCENTAGE_ABOVE_BASE: '40' },
     },
-    { name: 'an all-on-demand share above a zero base', context: { onDemandBaseCapacity: '0', onDemandPercentageAboveBase: '100' }, want: { ON_DEMAND_BASE_CAPACITY: '0', ON_DEMAND_PERCENTAGE_ABOVE_BASE: '100' } },
+    { name: 'an all-on-demand share above a base of 3', context: { onDemandBaseCapacity: '3', onDemandPercentageAboveBase: '100' }, want: { ON_DEMAND_BASE_CAPACITY: '3', ON_DEMAND_PERCENTAGE_ABOVE_BASE: '100' } },
   ];
   assert.equal(defaults.BASELINE_NODES, '5', "TechFlow's fixed fleet");
   for (const c of cases) {
