@@ -387,13 +387,20 @@ export class SmartScaleStack extends Stack {
                 arn('ec2', 'instance/*'),
                 arn('ec2', 'volume/*'),
                 arn('ec2', 'network-interface/*'),
-                arn('ec2', 'spot-instances-request/*'),
                 arn('ec2', `security-group/${workerSg.securityGroupId}`),
                 arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`),
                 ...workerSubnetIds.map((s) => arn('ec2', `subnet/${s}`)),
                 arn('ec2', 'image/*', ''),
               ],
               conditions: { ArnLike: { 'ec2:LaunchTemplate': arn('ec2', `launch-template/${launchTemplate.launchTemplateId}`) } },
+            }),
+            // The Spot request a Spot launch creates: EC2 does not evaluate ec2:LaunchTemplate on
+            // that resource type (the key is absent, so the statement above could never match it);
+            // the instance it launches still needs the statement above.
+            new iam.PolicyStatement({
+              sid: 'RunSpotRequests',
+              actions: ['ec2:RunInstances'],
+              resources: [arn('ec2', 'spot-instances-request/*')],
             }),
             // Volumes only as the template defines them. The instance and its network interface
             // cannot carry the same condition: the launcher picks the instance type and subnet per

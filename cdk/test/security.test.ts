@@ -81,10 +81,19 @@ describe('IAM: least privilege', () => {
       assert.ok(resources.includes(':fleet/*') && !resources.includes('"*"'), resources);
     }
     for (const { statement } of runners) {
+      assert.ok(!JSON.stringify(statement.Resource).includes('"*"'));
+      // A Spot request carries no ec2:LaunchTemplate key: its statement names that resource alone.
+      if (statement.Sid === 'RunSpotRequests') {
+        assert.deepEqual(asList(statement.Action), ['ec2:RunInstances']);
+        assert.match(JSON.stringify(statement.Resource), /:spot-instances-request\/\*"\]\]\}$/);
+        assert.equal(statement.Condition, undefined);
+        continue;
+      }
       const cond = JSON.stringify(statement.Condition?.ArnLike?.['ec2:LaunchTemplate']);
       assert.ok(cond.includes(`"Ref":"${lt}"`), `RunInstances condition ${cond} names the worker template`);
-      assert.ok(!JSON.stringify(statement.Resource).includes('"*"'));
+      assert.ok(!JSON.stringify(statement.Resource).includes('spot-instances-request'), 'the launch-template statement cannot match a Spot request');
     }
+    assert.ok(runners.some(({ statement }) => statement.Sid === 'RunSpotRequests'), 'a Spot launch may create its Spot request');
     const taggers = identityStatements(s).filter((x) => asList(x.statement.Action).includes('ec2:CreateTags'));
     for (const { statement } of taggers) assert.deepEqual(statement.Condition, { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateFleet'] } });
   });
