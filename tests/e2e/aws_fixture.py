@@ -445,6 +445,8 @@ def inspect(a):
                 instances.append({
                     "id": i["InstanceId"],
                     "state": i["State"]["Name"],
+                    "type": i.get("InstanceType"),
+                    "lifecycle": i.get("InstanceLifecycle"),
                     "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])},
                 })
     got = client("dynamodb").get_item(

@@ -154,8 +154,11 @@ async function synthInto(key, context) {
   return join(out, file);
 }
 
+/** The cost scenario's capacity settings: every worker above the on-demand base (MIN_NODES) is Spot. */
+export const COST_MIX = { onDemandPercentageAboveBase: '0' };
+
 /** The contexts the suite's scenarios use, synthesized up front by synth.mjs (others on demand). */
-export const SUITE_CONTEXTS = [scenarioContext(), scenarioContext({ MAX_NODES: '3' }), scenarioContext({}, { businessHoursTimeZone: 'Asia/Dhaka' })];
+export const SUITE_CONTEXTS = [scenarioContext(), scenarioContext({ MAX_NODES: '3' }), scenarioContext({}, { businessHoursTimeZone: 'Asia/Dhaka' }), scenarioContext({}, COST_MIX)];
 
 /** The EventBridge scheduled event a rule without `Input` delivers (the documented shape). */
 export function scheduledEvent(ruleArn, at = new Date()) {

@@ -1,7 +1,7 @@
 // What the end-to-end scenarios share: Kubernetes objects to seed, the runner that always stops a
 // scenario's stand-ins, and readers of the end state.
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { Scenario, slackText, waitFor } from './standins.mjs';
 
 /** A Deployment of `replicas` pods requesting `cpu` and `memory` each. */
@@ -72,4 +72,56 @@ export function assertReleased(inspect) {
 export function benchTransitions(kind, tick) {
   const out = process.env.SMARTSCALE_BENCH_OUT;
   if (out) appendFileSync(out, `${JSON.stringify({ tick: kind, transitions: tick.visited.length })}\n`);
+}
+
+/** The shipped price table (functions/engine/prices.json), the one the functions price with. */
+const PRICES = JSON.parse(readFileSync(new URL('../../functions/engine/prices.json', import.meta.url), 'utf8'));
+
+/**
+ * The cost metric Evaluate should report for moto's view of the fleet (`inspect`): each live
+ * worker of `cluster` SmartScale manages at the price table's price in `region` for its type and
+ * purchase option (the `Lifecycle` tag SmartScale writes, else EC2's `InstanceLifecycle`), against
+ * `BASELINE_NODES` on-demand workers of the first `WORKER_INSTANCE_TYPES` type of `env` (a
+ * function's environment as the template sets it). Values in USD per hour and percent.
+ */
+export function expectedCost(inspect, cluster, env, region = 'us-east-1') {
+  const price = (type, capacity) => {
+    const offer = PRICES.regions[region]?.[type];
+    assert.ok(offer, `prices.json has ${type} in ${region}`);
+    return offer[capacity];
+  };
+  const live = inspect.instances.filter((i) => i.tags.ManagedBy === 'smartscale' && i.tags.Cluster === cluster && ['pending', 'running'].includes(i.state));
+  const byCapacity = { 'on-demand': 0, spot: 0 };
+  for (const i of live) {
+    const spot = i.tags.Lifecycle ? i.tags.Lifecycle === 'spot' : i.lifecycle === 'spot';
+    byCapacity[spot ? 'spot' : 'on-demand'] += price(i.type, spot ? 'spot' : 'on_demand');
+  }
+  const hourly = byCapacity['on-demand'] + byCapacity.spot;
+  const baseline = Number(env.BASELINE_NODES) * price(env.WORKER_INSTANCE_TYPES.split(',')[0], 'on_demand');
+  const spotWorkers = live.filter((i) => (i.tags.Lifecycle ? i.tags.Lifecycle === 'spot' : i.lifecycle === 'spot')).length;
+  return { workers: live.length, hourly, byCapacity, baseline, savings: (1 - hourly / baseline) * 100, spotShare: live.length ? (spotWorkers / live.length) * 100 : 0 };
+}
+
+/**
+ * Asserts that every cost line among `records` (EMF records of Evaluate, see Scenario.emf) carries
+ * `want` (from {@link expectedCost}): the fleet's HourlyCost, BaselineHourlyCost,
+ * SavingsVsBaseline and SpotShare, and HourlyCost by CapacityType; at least one of each.
+ */
+export function assertCostLines(records, cluster, want) {
+  const close = (got, expected, what) => assert.ok(Math.abs(got - expected) < 1e-9, `${what}: ${got}, want ${expected}`);
+  const dims = (m) => Object.keys(m.dimensions).sort().join(',');
+  const fleet = { HourlyCost: want.hourly, BaselineHourlyCost: want.baseline, SavingsVsBaseline: want.savings, SpotShare: want.spotShare };
+  for (const [name, value] of Object.entries(fleet)) {
+    const lines = records.filter((m) => m.name === name && dims(m) === 'ClusterId');
+    assert.ok(lines.length > 0, `EMF ${name} of the fleet logged`);
+    for (const m of lines) {
+      assert.equal(m.dimensions.ClusterId, cluster);
+      close(m.value, value, `fleet ${name}`);
+    }
+  }
+  for (const [capacity, value] of Object.entries(want.byCapacity)) {
+    const lines = records.filter((m) => m.name === 'HourlyCost' && dims(m) === 'CapacityType,ClusterId' && m.dimensions.CapacityType === capacity);
+    assert.ok(lines.length > 0, `EMF HourlyCost of ${capacity} logged`);
+    for (const m of lines) close(m.value, value, `HourlyCost of ${capacity}`);
+  }
 }

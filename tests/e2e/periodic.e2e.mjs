@@ -4,7 +4,7 @@
 // state: instances in moto, nodes in the emulator, the DynamoDB item, Slack and SNS.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { OVERLOAD, assertReleased, benchTransitions, deployment, pdb, running, stepOutput, titles, waitForPendingWindow, withScenario } from './kit.mjs';
+import { OVERLOAD, assertCostLines, assertReleased, benchTransitions, deployment, expectedCost, pdb, running, stepOutput, titles, waitForPendingWindow, withScenario } from './kit.mjs';
 import { waitFor } from './standins.mjs';
 
 const PERIODIC_IDLE = ['Init', 'AcquireLock', 'Evaluate', 'ApplyEvaluation', 'RouteDecision', 'ReleaseLock', 'RouteFinish', 'Done'];
@@ -50,7 +50,8 @@ describe('periodic machine, end to end', { concurrency: 3 }, () => {
 
   test('scale up: pods pending for the window add workers that join, then the lock is released', async () => {
     await withScenario('scale-up', OVERLOAD, async (s) => {
-      const start = running(await s.inspect());
+      const initial = await s.inspect();
+      const start = running(initial);
       const { tick: t, before } = await s.tickUntil('LaunchNodes');
       for (const b of before) assert.deepEqual(b.visited, PERIODIC_IDLE, 'ticks before the window is met hold');
       assert.equal(t.status, 'SUCCEEDED', JSON.stringify(t.error));
@@ -85,9 +86,13 @@ describe('periodic machine, end to end', { concurrency: 3 }, () => {
       assert.deepEqual(ups[0].dimensions, { ClusterId: s.cluster, Reason: 'Pending' });
       assert.ok(emf.some((m) => m.name === 'NodeJoinLatency' && m.unit === 'Milliseconds' && m.value > 0));
       for (const name of ['AutoscalerInvocations', 'LambdaExecutionTime', 'CurrentNodeCount', 'ClusterCPUUtilization',
-        'ClusterMemoryUtilization', 'PendingPods', 'EstimatedHourlyCost']) {
+        'ClusterMemoryUtilization', 'PendingPods']) {
         assert.ok(emf.some((m) => m.name === name), `EMF ${name} logged`);
       }
+      // Every Evaluate of the scenario ran before the launch, on the three on-demand t3.small workers.
+      const cost = expectedCost(initial, s.cluster, Object.values(s.functions)[0].environment);
+      assert.equal(cost.workers, 3);
+      assertCostLines(emf.filter((m) => m.step === 'evaluate'), s.cluster, cost);
     });
   });
 
