@@ -43,7 +43,8 @@ pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
 /// for scale-up only) or to an all-missing snapshot when Prometheus fails — caches live metrics,
 /// asks `decide`, and records a new operation before returning it. A `none` held at `MAX_NODES`
 /// while scale-up is wanted carries `alert: at_maximum_capacity` when [`capacity_alert_due`],
-/// and the alert's time is recorded under the lease. Always returns all three parts.
+/// and the alert's time is recorded under the lease. Always returns all three parts, and on every
+/// path the managed fleet's cost ([`crate::cost::of_fleet`]) for the cost metric.
 ///
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient` (cluster, EC2, state table).
 /// Prometheus failures are not errors here.
