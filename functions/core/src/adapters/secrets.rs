@@ -330,7 +330,9 @@ mod tests {
 
     #[test]
     fn prometheus_secret_table() {
-        let cases: &[(&str, &str, Result<Option<&str>, &str>)] = &[
+        /// name, secret JSON, expected CA or error text
+        type Case<'a> = (&'a str, &'a str, Result<Option<&'a str>, &'a str>);
+        let cases: &[Case] = &[
             (
                 "before the master wrote the CA",
                 r#"{"username":"u","password":"p"}"#,

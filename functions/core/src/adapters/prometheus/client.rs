@@ -381,7 +381,9 @@ mod tests {
     fn transport_table() {
         // A throw-away self-signed CA certificate (no key kept), for parsing only.
         const PEM: &str = include_str!("test-ca.pem");
-        let cases: &[(&str, &str, Option<&str>, Result<(), &str>)] = &[
+        /// name, URL, CA, expected outcome (the error text it contains)
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>, Result<(), &'a str>);
+        let cases: &[Case] = &[
             (
                 "https with the CA",
                 "https://10.0.1.10:30090",
