@@ -82,7 +82,7 @@ try {
 const evaluates = ticks.flatMap((t) => t.steps).filter((x) => x.state === 'Evaluate');
 const slowest = evaluates.sort((a, b) => b.millis - a.millis)[0];
 if (slowest?.logs) {
-  const lines = String(slowest.logs).split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean);
+  const lines = String(slowest.logs).split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter((l) => l?.timestamp);
   const t0 = Date.parse(lines[0]?.timestamp ?? '');
   console.error(`slowest Evaluate: ${slowest.millis.toFixed(0)} ms; its log:`);
   for (const l of lines) console.error(`  +${(Date.parse(l.timestamp) - t0).toString().padStart(6)} ms ${l.level} ${l.fields?.message ?? ''} ${JSON.stringify(Object.fromEntries(Object.entries(l.fields ?? {}).filter(([k]) => k !== 'message')))}`.slice(0, 400));
