@@ -20,7 +20,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SMARTSCALE_ROOT"
 
-need_apt prometheus curl time
+need_apt prometheus curl time openssl apache2-utils # openssl, htpasswd: the scenario Prometheus's TLS and basic auth (standins.mjs)
 need_venv
 # The troubleshooting scenario runs the page's kubectl commands.
 need_kubectl

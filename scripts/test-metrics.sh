@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Metrics tests: promtool checks and unit tests of the shipped Prometheus config and rules, then
-# the Rust client's integration test against a real Prometheus (Debian's package) with
-# backfilled history and the project's rules. See docs/METRICS.md.
+# the Rust client's integration test against a real Prometheus (Debian's package) serving TLS and
+# basic auth from the shipped web config, with backfilled history and the project's rules. See
+# docs/METRICS.md.
 #
 # Env: PROMETHEUS_TEST_KEEP=1 keeps the temp dir; METRICS_SKIP_RUST=1 runs only promtool parts.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 source scripts/lib.sh
 
-need_apt prometheus apache2-utils curl gettext-base
+need_apt prometheus apache2-utils curl gettext-base openssl
 PROM_DIR=$ROOT/cdk/prometheus
 
 WORK=$(mktemp -d)
@@ -47,12 +48,28 @@ if [ "$(grep -c kubernetes_sd_configs "$PROM_DIR/prometheus.yml")" != "$(grep -c
 fi
 promtool check config "$WORK/check/prometheus.yml"
 
+echo "== TLS: a CA and a server certificate for 127.0.0.1 (as the master makes them), and a CA that signed nothing"
+TLS=$WORK/tls
+mkdir -p "$TLS"
+ca() { # $1: name
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$1" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+    -keyout "$TLS/$1.key" -out "$TLS/$1.crt" 2>/dev/null
+}
+ca ca
+ca other-ca
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=prometheus \
+  -keyout "$TLS/tls.key" -out "$TLS/tls.csr" 2>/dev/null
+printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'extendedKeyUsage=serverAuth' >"$TLS/tls.ext"
+openssl x509 -req -in "$TLS/tls.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -set_serial 1 -days 2 \
+  -extfile "$TLS/tls.ext" -out "$TLS/tls.crt" 2>/dev/null
+
 echo "== promtool check web-config"
 PROM_USER=smartscale
 PROM_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 HASH=$(htpasswd -nbBC 10 "$PROM_USER" "$PROM_PASSWORD" | cut -d: -f2)
-# shellcheck disable=SC2016 # envsubst takes the variable name literally
-PROMETHEUS_BASIC_AUTH_BCRYPT=$HASH envsubst '${PROMETHEUS_BASIC_AUTH_BCRYPT}' \
+# shellcheck disable=SC2016 # envsubst takes the variable names literally
+PROMETHEUS_BASIC_AUTH_BCRYPT=$HASH PROMETHEUS_TLS_DIR=$TLS envsubst '${PROMETHEUS_BASIC_AUTH_BCRYPT} ${PROMETHEUS_TLS_DIR}' \
   <"$PROM_DIR/web-config.yml.tmpl" >"$WORK/web-config.yml"
 promtool check web-config "$WORK/web-config.yml"
 
@@ -63,7 +80,8 @@ promtool test rules "$PROM_DIR"/tests/*.yml
 
 echo "== live Prometheus: backfill history and recording rules"
 PORT=$(free_port)
-URL=http://127.0.0.1:$PORT
+URL=http://127.0.0.1:$PORT # the backfill passes, without the web config
+TLS_URL=https://127.0.0.1:$PORT
 DATA=$WORK/data
 mkdir -p "$DATA" "$WORK/live/rules"
 cp "$PROM_DIR"/rules/*.yml "$WORK/live/rules/"
@@ -85,10 +103,10 @@ start_prometheus() { # $@: extra flags
     --web.listen-address="127.0.0.1:$PORT" \
     --log.level=warn "$@" >>"$WORK/prometheus.log" 2>&1 &
   PROM_PID=$!
-  local auth=()
-  [ "$#" -gt 0 ] && auth=(-u "$PROM_USER:$PROM_PASSWORD")
+  local ready=("$URL/-/ready")
+  [ "$#" -gt 0 ] && ready=(--cacert "$TLS/ca.crt" -u "$PROM_USER:$PROM_PASSWORD" "$TLS_URL/-/ready")
   for _ in $(seq 1 100); do
-    if curl -fsS "${auth[@]}" "$URL/-/ready" >/dev/null 2>&1; then return 0; fi
+    if curl -fsS "${ready[@]}" >/dev/null 2>&1; then return 0; fi
     kill -0 "$PROM_PID" 2>/dev/null || break
     sleep 0.2
   done
@@ -110,11 +128,13 @@ for _ in 1 2 3; do
 done
 
 start_prometheus --web.config.file="$WORK/web-config.yml"
-echo "prometheus $URL pid $PROM_PID (basic auth on)"
+echo "prometheus $TLS_URL pid $PROM_PID (TLS and basic auth on)"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/-/ready" || true)
+[ "$code" = 400 ] || { echo "plain HTTP to the TLS listener answered $code, want 400" >&2; exit 1; }
 
 echo "== cargo test --test prometheus_live (tests/prometheus_live.rs; freezes, then stops, this Prometheus)"
-PROMETHEUS_URL=$URL PROMETHEUS_USERNAME=$PROM_USER PROMETHEUS_PASSWORD=$PROM_PASSWORD \
-  PROMETHEUS_PID=$PROM_PID \
+PROMETHEUS_URL=$TLS_URL PROMETHEUS_CA_FILE=$TLS/ca.crt PROMETHEUS_OTHER_CA_FILE=$TLS/other-ca.crt \
+  PROMETHEUS_USERNAME=$PROM_USER PROMETHEUS_PASSWORD=$PROM_PASSWORD PROMETHEUS_PID=$PROM_PID \
   cargo test --workspace --locked --test prometheus_live -- --ignored --test-threads=1
 echo "== unit tests of the Prometheus adapter"
 cargo test --workspace --lib -- adapters::prometheus

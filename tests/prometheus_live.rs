@@ -1,16 +1,21 @@
 //! The Prometheus client against a real Prometheus (Debian's package), started by
-//! `scripts/test-metrics.sh` on 127.0.0.1 with basic auth, the shipped rules, and history
-//! backfilled by `scripts/metrics/backfill.py` (whose docstring is the time line asserted here).
+//! `scripts/test-metrics.sh` on 127.0.0.1 with TLS and basic auth (the shipped
+//! `cdk/prometheus/web-config.yml.tmpl`, a CA and server certificate made by the script as the
+//! master makes them), the shipped rules, and history backfilled by `scripts/metrics/backfill.py`
+//! (whose docstring is the time line asserted here).
 //!
-//! The script sets `PROMETHEUS_URL`, `PROMETHEUS_USERNAME`, `PROMETHEUS_PASSWORD` and
-//! `PROMETHEUS_PID` (this test freezes and finally stops that process). Without `PROMETHEUS_URL`
+//! The script sets `PROMETHEUS_URL` (`https://`), `PROMETHEUS_CA_FILE` (the CA that signed the
+//! server certificate), `PROMETHEUS_OTHER_CA_FILE` (a CA that did not), `PROMETHEUS_USERNAME`,
+//! `PROMETHEUS_PASSWORD` and `PROMETHEUS_PID` (this test freezes and finally stops that process). Without `PROMETHEUS_URL`
 //! the test fails when `CI=true` and is skipped with a message otherwise. It is `#[ignore]`d so a
 //! plain `cargo test --workspace` does not need a server; the script runs it with `--ignored`.
 
 use chrono::{DateTime, TimeZone, Utc};
 use smartscale_core::adapters::prometheus::cache;
 use smartscale_core::adapters::prometheus::query::Windows;
-use smartscale_core::adapters::prometheus::{BasicAuth, PrometheusClient, PrometheusSettings};
+use smartscale_core::adapters::prometheus::{
+    http_client, BasicAuth, PrometheusClient, PrometheusSettings,
+};
 use smartscale_core::model::{CachedMetrics, MetricName, MetricsSnapshot, Provenance, Windowed};
 use smartscale_core::seams::MetricsSource;
 use smartscale_core::Error;
@@ -26,6 +31,8 @@ fn at(offset_secs: i64) -> DateTime<Utc> {
 
 struct Live {
     url: String,
+    ca_pem: String,
+    other_ca_pem: String,
     auth: BasicAuth,
     pid: Option<String>,
 }
@@ -40,8 +47,14 @@ fn live() -> Option<Live> {
         eprintln!("skipped: PROMETHEUS_URL is not set (run scripts/test-metrics.sh)");
         return None;
     };
+    let pem = |var: &str| {
+        let path = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{var}={path}: {e}"))
+    };
     Some(Live {
         url,
+        ca_pem: pem("PROMETHEUS_CA_FILE"),
+        other_ca_pem: pem("PROMETHEUS_OTHER_CA_FILE"),
         auth: BasicAuth {
             username: std::env::var("PROMETHEUS_USERNAME").unwrap_or_default(),
             password: std::env::var("PROMETHEUS_PASSWORD").unwrap_or_default(),
@@ -57,8 +70,22 @@ fn client(
     max_age_secs: u64,
     windows: Windows,
 ) -> PrometheusClient {
+    client_trusting(live, &live.ca_pem, auth, budget, max_age_secs, windows)
+}
+
+/// A client over the deployment's transport: [`http_client`] trusting only `ca_pem`.
+fn client_trusting(
+    live: &Live,
+    ca_pem: &str,
+    auth: Option<BasicAuth>,
+    budget: Duration,
+    max_age_secs: u64,
+    windows: Windows,
+) -> PrometheusClient {
+    let base_url = url::Url::parse(&live.url).unwrap();
+    let http = http_client(&base_url, Some(ca_pem)).expect("the TLS client");
     let settings = PrometheusSettings {
-        base_url: url::Url::parse(&live.url).unwrap(),
+        base_url,
         basic_auth: auth,
         budget,
         retries: 2,
@@ -66,7 +93,7 @@ fn client(
         max_sample_age_secs: max_age_secs,
         windows,
     };
-    PrometheusClient::new(reqwest::Client::new(), settings)
+    PrometheusClient::new(http, settings)
 }
 
 fn close(got: Option<f64>, want: f64, what: &str) {
@@ -200,6 +227,41 @@ async fn live_prometheus_snapshots_and_failures() {
         "{err}"
     );
     assert!(err.is_retryable());
+
+    // TLS is verified against exactly the published CA: a certificate from another CA is refused
+    // in the handshake (no request, so no password, is sent), and the error says why.
+    assert!(live.url.starts_with("https://"), "{}", live.url);
+    let err = client_trusting(
+        &live,
+        &live.other_ca_pem,
+        auth.clone(),
+        Duration::from_secs(5),
+        60,
+        Windows::default(),
+    )
+    .snapshot(at(0))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::MetricsUnavailable { detail, .. } if detail.contains("invalid peer certificate") && detail.contains("UnknownIssuer")),
+        "{err}"
+    );
+    // Plain http:// to a host that is not loopback is refused before anything is sent.
+    let remote = url::Url::parse("http://192.0.2.10:30090").unwrap();
+    let err = http_client(&remote, None).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config { .. })
+            && err
+                .to_string()
+                .contains("PROMETHEUS_URL: refusing plain http:// to 192.0.2.10"),
+        "{err}"
+    );
+    // And the https:// endpoint cannot be read without the CA.
+    let err = http_client(&url::Url::parse(&live.url).unwrap(), None).unwrap_err();
+    assert!(
+        err.to_string().contains("no CA certificate to trust"),
+        "{err}"
+    );
 
     // The last good values, remembered now, are what the fallback offers later.
     let good = c.snapshot(at(0)).await.unwrap();

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CDK_DIR } from './sources';
-import { k3sBinary } from './supply-chain';
+import { EcrCredentialProviderPin, k3sBinary } from './supply-chain';
 
 /** How the private subnets reach the internet; see docs/DEPLOYMENT_GUIDE.md for the cost trade-off. */
 export type NatMode = 'per-zone' | 'single' | 'none';
@@ -79,6 +79,12 @@ export interface SmartScaleConfig {
    * (context `k3sSha256`); the nodes refuse a binary with another sum.
    */
   readonly k3sSha256?: string;
+  /**
+   * The kubelet ECR credential provider for workers, by version and sha256 (contexts
+   * `ecrCredentialProviderVersion` and `ecrCredentialProviderSha256`, both or neither). Unset: it
+   * is not installed, and pods cannot pull images from private ECR (see cdk/lib/supply-chain.ts).
+   */
+  readonly ecrCredentialProvider?: EcrCredentialProviderPin;
   /**
    * CIDR ranges allowed to reach the demo application NodePort 30080. Empty (the default) means
    * nothing is open to the internet.
@@ -243,6 +249,7 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     baselineNodes: asInt('baselineNodes', get('baselineNodes'), d.baselineNodes),
     k3sVersion: (get('k3sVersion') as string | undefined) ?? d.k3sVersion,
     k3sSha256: get('k3sSha256') as string | undefined,
+    ecrCredentialProvider: ecrProviderFromContext(get),
     demoAppIngressCidrs,
     functionSettings: asSettings(get('functionSettings')),
     lambdaAssetDir: (get('lambdaAssetDir') as string | undefined) ?? d.lambdaAssetDir,
@@ -308,6 +315,19 @@ export function capacityEnvironment(cfg: SmartScaleConfig): Record<string, strin
     ...(cfg.onDemandBaseCapacity === undefined ? {} : { ON_DEMAND_BASE_CAPACITY: String(cfg.onDemandBaseCapacity) }),
     ...(cfg.onDemandPercentageAboveBase === undefined ? {} : { ON_DEMAND_PERCENTAGE_ABOVE_BASE: String(cfg.onDemandPercentageAboveBase) }),
   };
+}
+
+/** The credential provider's pin: both contexts or neither; a version without its sum is refused. */
+function ecrProviderFromContext(get: ContextGetter): EcrCredentialProviderPin | undefined {
+  const version = get('ecrCredentialProviderVersion') as string | undefined;
+  const sha256 = get('ecrCredentialProviderSha256') as string | undefined;
+  if (version === undefined && sha256 === undefined) return undefined;
+  if (version === undefined || sha256 === undefined) {
+    throw new ConfigError('context ecrCredentialProviderVersion/ecrCredentialProviderSha256: give both (the provider is installed only when pinned by sha256) or neither');
+  }
+  if (!/^v\d+\.\d+\.\d+$/.test(version)) throw new ConfigError(`context ecrCredentialProviderVersion: expected e.g. v1.31.1, got ${version}`);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ConfigError(`context ecrCredentialProviderSha256: expected 64 lower-case hex digits, got ${sha256}`);
+  return { version, sha256 };
 }
 
 function gitopsFromContext(get: ContextGetter): GitOpsConfig | undefined {

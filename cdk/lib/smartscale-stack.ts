@@ -25,7 +25,7 @@ import { Capability, FUNCTIONS, FunctionSpec, PORTS, TABLE, TAGS } from './contr
 import { buildManifestBundle } from './manifests';
 import { addMonitoring } from './monitoring';
 import { lambdaAsset, stateMachineDefinition } from './sources';
-import { ECR_CREDENTIAL_PROVIDER, k3sBinary } from './supply-chain';
+import { ecrCredentialProvider, k3sBinary } from './supply-chain';
 import { renderUserData } from './userdata';
 
 /** Props of {@link SmartScaleStack}: the validated configuration. */
@@ -143,7 +143,7 @@ export class SmartScaleStack extends Stack {
     const k3sToken = secret('K3sJoinToken', `SmartScale ${cfg.clusterId}: K3s join token (written by the master at boot; a random placeholder until then)`);
     const k8sCredentials = secret('K8sApiCredentials', `SmartScale ${cfg.clusterId}: K3s API server, CA and smartscale service-account token as JSON (written by the master)`);
     const slackWebhook = secret('SlackWebhook', `SmartScale ${cfg.clusterId}: Slack incoming-webhook URL (set it after deploy; a placeholder means Slack is off)`);
-    const prometheusAuth = secret('PrometheusBasicAuth', `SmartScale ${cfg.clusterId}: Prometheus basic-auth credentials`, { json: '{"username":"smartscale"}', key: 'password' });
+    const prometheusAuth = secret('PrometheusBasicAuth', `SmartScale ${cfg.clusterId}: Prometheus basic-auth credentials and the CA certificate of its TLS endpoint (added by the master)`, { json: '{"username":"smartscale"}', key: 'password' });
     const grafanaAdmin = secret('GrafanaAdmin', `SmartScale ${cfg.clusterId}: Grafana admin credentials`, { json: '{"username":"admin"}', key: 'password' });
 
     const table = new dynamodb.Table(this, 'StateTable', {
@@ -240,12 +240,13 @@ export class SmartScaleStack extends Stack {
     placeholders ||= buildManifestBundle(cfg).placeholder;
     const masterRole = new iam.Role(this, 'MasterRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'K3s master: store the join token and API credentials, read monitoring secrets and manifests, serve CloudWatch to Grafana',
+      description: 'K3s master: store the join token, API credentials and Prometheus CA, read monitoring secrets and manifests, serve CloudWatch to Grafana',
       inlinePolicies: {
         master: new iam.PolicyDocument({
           statements: [
-            new iam.PolicyStatement({ sid: 'StoreClusterSecrets', actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'], resources: [k3sToken.secretArn, k8sCredentials.secretArn] }),
-            new iam.PolicyStatement({ sid: 'ReadMonitoringSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [prometheusAuth.secretArn, grafanaAdmin.secretArn] }),
+            // The Prometheus secret too: the master adds the CA certificate of Prometheus's TLS endpoint to it.
+            new iam.PolicyStatement({ sid: 'StoreClusterSecrets', actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'], resources: [k3sToken.secretArn, k8sCredentials.secretArn, prometheusAuth.secretArn] }),
+            new iam.PolicyStatement({ sid: 'ReadMonitoringSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [grafanaAdmin.secretArn] }),
             new iam.PolicyStatement({ sid: 'ReadManifests', actions: ['s3:GetObject'], resources: [`arn:${this.partition}:s3:::${manifests.s3BucketName}/${manifests.s3ObjectKey}`] }),
             new iam.PolicyStatement({ sid: 'GrafanaCloudWatch', actions: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudwatch:GetMetricStatistics'], resources: ['*'] }),
             ssmSessionStatement(),
@@ -291,18 +292,22 @@ export class SmartScaleStack extends Stack {
     (master.node.defaultChild as ec2.CfnInstance).launchTemplate = { launchTemplateId: masterTemplate.launchTemplateId, version: masterTemplate.latestVersionNumber };
     Tags.of(master).add(TAGS.roleKey, TAGS.masterRole);
     Tags.of(master).add('Name', `${prefix}-master`);
-    const prometheusUrl = `http://${master.instancePrivateIp}:${PORTS.prometheusNodePort}`;
+    // HTTPS: the master serves Prometheus with a certificate of its own CA, which the Lambdas read
+    // from the Prometheus secret and trust alone (docs/SECURITY_CHECKLIST.md, item 6).
+    const prometheusUrl = `https://${master.instancePrivateIp}:${PORTS.prometheusNodePort}`;
 
     // ---------------------------------------------------------------- worker launch template
+    // The ECR credential provider only when pinned by sha256 (cdk/lib/supply-chain.ts).
+    const ecrProvider = ecrCredentialProvider(cfg.ecrCredentialProvider);
     const workerUserData = ec2.UserData.custom(
       renderUserData('worker.sh', {
         CLUSTER_ID: cfg.clusterId,
         AWS_REGION: this.region,
         ...k3sSettings,
         K3S_TOKEN_SECRET_ARN: k3sToken.secretArn,
-        ECR_CREDENTIAL_PROVIDER_VERSION: ECR_CREDENTIAL_PROVIDER.version,
-        ECR_CREDENTIAL_PROVIDER_URL: ECR_CREDENTIAL_PROVIDER.url,
-        ECR_CREDENTIAL_PROVIDER_SHA256: ECR_CREDENTIAL_PROVIDER.sha256 ?? '',
+        ...(ecrProvider?.sha256
+          ? { ECR_CREDENTIAL_PROVIDER_VERSION: ecrProvider.version, ECR_CREDENTIAL_PROVIDER_URL: ecrProvider.url, ECR_CREDENTIAL_PROVIDER_SHA256: ecrProvider.sha256 }
+          : {}),
       }),
     );
     const launchTemplate = new ec2.LaunchTemplate(this, 'WorkerLaunchTemplate', {

@@ -1,7 +1,7 @@
 /**
  * What the nodes download and run as root, pinned in one place: the K3s release binary by
- * version and sha256, and the kubelet ECR credential provider by version (and sha256 where a
- * published sum could be traced). The user data (cdk/userdata/*.sh) verifies every pinned download
+ * version and sha256, and the kubelet ECR credential provider, installed only when it is pinned by
+ * version and sha256 too. The user data (cdk/userdata/*.sh) verifies every pinned download
  * against its sum before anything runs it, and writes the K3s systemd unit itself: no install
  * script (get.k3s.io) is fetched or run. docs/SECURITY_CHECKLIST.md lists the property and its test.
  *
@@ -42,16 +42,28 @@ export function k3sBinary(version: string, sha256?: string): PinnedBinary {
   };
 }
 
+/** A version of the kubelet ECR credential provider and the sha256 of its linux-amd64 binary. */
+export interface EcrCredentialProviderPin {
+  readonly version: string;
+  readonly sha256: string;
+}
+
 /**
- * The kubelet ECR credential provider (cloud-provider-aws) installed on workers, matching the
- * K3s minor. No published sha256 of this binary could be traced (artifacts.k8s.io publishes one
- * next to the binary, but no copy of it was readable here), so it is downloaded over HTTPS from
- * the Kubernetes artifact host and not verified by sum; the worker logs that. It only serves image
- * pulls from private ECR repositories, and a node joins without it.
+ * The kubelet ECR credential provider (cloud-provider-aws) for workers, only when it is pinned by
+ * version **and** sha256 (contexts `ecrCredentialProviderVersion` and
+ * `ecrCredentialProviderSha256`); `undefined` otherwise, and then workers do not install it and
+ * pods cannot pull from private ECR repositories (the demo app image included). No sum is pinned
+ * here by default: none of the published sums (artifacts.k8s.io, next to the binary) could be
+ * traced to a source this project can read, and a sum is never invented. Take it from
+ * `https://artifacts.k8s.io/binaries/cloud-provider-aws/<version>/linux/amd64/ecr-credential-provider-linux-amd64.sha256`
+ * and check it against a second source before passing it.
  */
-export const ECR_CREDENTIAL_PROVIDER: PinnedBinary = {
-  version: 'v1.31.1',
-  url: 'https://artifacts.k8s.io/binaries/cloud-provider-aws/v1.31.1/linux/amd64/ecr-credential-provider-linux-amd64',
-  sha256: undefined,
-  source: 'none traced: no copy of the published sum was found in the sources this project can read',
-};
+export function ecrCredentialProvider(pin: EcrCredentialProviderPin | undefined): PinnedBinary | undefined {
+  if (!pin) return undefined;
+  return {
+    version: pin.version,
+    url: `https://artifacts.k8s.io/binaries/cloud-provider-aws/${encodeURIComponent(pin.version)}/linux/amd64/ecr-credential-provider-linux-amd64`,
+    sha256: pin.sha256,
+    source: 'the ecrCredentialProviderSha256 context',
+  };
+}

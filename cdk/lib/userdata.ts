@@ -22,10 +22,30 @@ function assignment(name: string, value: string): string {
 const INLINED = /^source "\$\(dirname "\$0"\)\/([a-z0-9-]+\.sh)" # inlined by renderUserData$/gm;
 
 /**
- * The full user data: shebang, settings, then the script without its shebang, with each shared
- * file it sources (`source "$(dirname "$0")/x.sh" # inlined by renderUserData`) inlined, since
- * user data is one file. Settings are sorted so that the rendered text (and the launch template
- * version) changes only when a value does.
+ * `script` without its whole-line comments (outside here-documents; `# shellcheck` directives
+ * kept): the sources are documented, the user data only has to run, and EC2 allows 16 KB of it.
+ */
+export function withoutComments(script: string): string {
+  const out: string[] = [];
+  let heredocEnd: string | undefined;
+  for (const line of script.split('\n')) {
+    if (heredocEnd !== undefined) {
+      out.push(line);
+      if (line === heredocEnd) heredocEnd = undefined;
+      continue;
+    }
+    if (/^\s*#(\s|$)/.test(line) && !/^\s*# shellcheck /.test(line)) continue;
+    out.push(line);
+    heredocEnd = /<<-?\s*['"]?([A-Za-z_]+)['"]?/.exec(line)?.[1];
+  }
+  return out.join('\n');
+}
+
+/**
+ * The full user data: shebang, settings, then the script without its shebang and comments, with
+ * each shared file it sources (`source "$(dirname "$0")/x.sh" # inlined by renderUserData`)
+ * inlined, since user data is one file. Settings are sorted so that the rendered text (and the
+ * launch template version) changes only when a value does.
  */
 export function renderUserData(script: 'master.sh' | 'worker.sh', settings: Record<string, string>): string {
   const body = fs
@@ -35,5 +55,5 @@ export function renderUserData(script: 'master.sh' | 'worker.sh', settings: Reco
   const lines = Object.keys(settings)
     .sort()
     .map((k) => assignment(k, settings[k]!));
-  return ['#!/bin/bash', '# Settings rendered by the SmartScale CDK stack (references only, no secret values).', ...lines, body].join('\n');
+  return ['#!/bin/bash', '# Settings rendered by the SmartScale CDK stack (references only, no secret values).', ...lines, withoutComments(body)].join('\n');
 }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { configFromContext } from '../lib/config';
 import { buildManifestBundle, withClusterLabel } from '../lib/manifests';
 import { prometheusFile } from '../lib/sources';
@@ -96,6 +96,25 @@ describe('workloads', () => {
     const svc = find('Service', 'prometheus', 'monitoring');
     assert.equal(svc.spec.type, 'NodePort');
     assert.equal(svc.spec.ports[0].nodePort, 30090);
+  });
+  it('Prometheus serves TLS with the master-made key from secret prometheus-tls; its self-scrape and Grafana verify that CA', () => {
+    const sts = find('StatefulSet', 'prometheus', 'monitoring');
+    const sources = sts.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'config').projected.sources as { secret?: { name: string; items: { key: string; path: string; mode?: number }[] } }[];
+    const tls = sources.find((x) => x.secret?.name === 'prometheus-tls')!.secret!;
+    assert.deepEqual(tls.items.map((i) => `${i.key}->${i.path}`), ['tls.crt->tls/tls.crt', 'tls.key->tls/tls.key', 'ca.crt->tls/ca.crt']);
+    // `mode: 0400`: octal to Kubernetes (YAML 1.1), 400 to this YAML 1.2 parser.
+    assert.ok([0o400, 400].includes(tls.items.find((i) => i.key === 'tls.key')!.mode!), 'the key is 0400');
+    const prom = parse(find('ConfigMap', 'prometheus-config', 'monitoring').data['prometheus.yml'] as string);
+    const self = prom.scrape_configs.find((j: { job_name: string }) => j.job_name === 'prometheus');
+    assert.equal(self.scheme, 'https');
+    assert.deepEqual(self.tls_config, { ca_file: '/etc/prometheus/tls/ca.crt' });
+    assert.ok(!self.tls_config.insecure_skip_verify);
+    const ds = parse(find('ConfigMap', 'grafana-provisioning', 'monitoring').data['datasources.yaml'] as string).datasources.find((d: { type: string }) => d.type === 'prometheus');
+    assert.match(ds.url, /^https:\/\/prometheus\.monitoring\.svc\.cluster\.local:9090$/);
+    assert.deepEqual(ds.jsonData, { tlsAuthWithCACert: true });
+    assert.equal(ds.secureJsonData.tlsCACert, '${PROM_CA}');
+    const env = find('Deployment', 'grafana', 'monitoring').spec.template.spec.containers[0].env as { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+    assert.deepEqual(env.find((e) => e.name === 'PROM_CA')!.valueFrom!.secretKeyRef, { name: 'prometheus-tls', key: 'ca.crt' });
   });
   it('kube-state-metrics Deployment and node-exporter DaemonSet on every node', () => {
     find('Deployment', 'kube-state-metrics', 'monitoring');

@@ -12,7 +12,7 @@ import { App } from 'aws-cdk-lib';
 import { ConfigError, configFromContext, defaultConfig } from '../lib/config';
 import { SmartScaleStack } from '../lib/smartscale-stack';
 import { FIXTURES, MissingSourceError, lambdaAsset, stateMachineDefinition } from '../lib/sources';
-import { REPO_ROOT } from './helpers';
+import { REPO_ROOT, resourcesOfType, synth } from './helpers';
 
 function tmpRoot(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'smartscale-root-'));
@@ -71,6 +71,10 @@ describe('configuration', () => {
     { name: 'K3s version without a pinned sum', context: { k3sVersion: 'v1.31.5+k3s1' }, error: /no sha256 is pinned.*k3sSha256/ },
     { name: 'K3s version with its sum given', context: { k3sVersion: 'v1.31.5+k3s1', k3sSha256: 'a'.repeat(64) } },
     { name: 'malformed K3s sum', context: { k3sSha256: 'abc' }, error: /k3sSha256/ },
+    { name: 'ECR credential provider pinned by version and sum', context: { ecrCredentialProviderVersion: 'v1.31.1', ecrCredentialProviderSha256: 'b'.repeat(64) } },
+    { name: 'ECR credential provider version without a sum', context: { ecrCredentialProviderVersion: 'v1.31.1' }, error: /give both .*installed only when pinned by sha256/ },
+    { name: 'ECR credential provider sum without a version', context: { ecrCredentialProviderSha256: 'b'.repeat(64) }, error: /ecrCredentialProviderVersion/ },
+    { name: 'malformed ECR credential provider sum', context: { ecrCredentialProviderVersion: 'v1.31.1', ecrCredentialProviderSha256: 'B'.repeat(64) }, error: /ecrCredentialProviderSha256/ },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -82,5 +86,18 @@ describe('configuration', () => {
   it('placeholders can be switched on by environment (tests) but are off by default', () => {
     assert.equal(configFromContext(() => undefined, '/repo', {}).synthOnlyPlaceholders, false);
     assert.equal(configFromContext(() => undefined, '/repo', { SMARTSCALE_SYNTH_PLACEHOLDERS: '1' }).synthOnlyPlaceholders, true);
+  });
+});
+
+describe('supply chain: the ECR credential provider', () => {
+  const workerUserData = (context: Record<string, unknown>) => {
+    const lt = Object.values(resourcesOfType(synth(context), 'AWS::EC2::LaunchTemplate')).find((t) => String(t.Properties!.LaunchTemplateName ?? '').endsWith('-worker'))!;
+    return JSON.stringify(lt.Properties!.LaunchTemplateData.UserData);
+  };
+  it('is not part of the worker user data unless pinned by version and sha256', () => {
+    assert.ok(!workerUserData({}).includes('export ECR_CREDENTIAL_PROVIDER_'), 'no provider settings by default');
+    const pinned = workerUserData({ ecrCredentialProviderVersion: 'v1.31.1', ecrCredentialProviderSha256: 'c'.repeat(64) });
+    assert.ok(pinned.includes(`export ECR_CREDENTIAL_PROVIDER_SHA256='${'c'.repeat(64)}'`), 'the sum is rendered');
+    assert.ok(pinned.includes("export ECR_CREDENTIAL_PROVIDER_URL='https://artifacts.k8s.io/binaries/cloud-provider-aws/v1.31.1/linux/amd64/ecr-credential-provider-linux-amd64'"));
   });
 });

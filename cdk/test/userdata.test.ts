@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ECR_CREDENTIAL_PROVIDER, k3sBinary } from '../lib/supply-chain';
-import { renderUserData, userDataScriptPath } from '../lib/userdata';
+import { ecrCredentialProvider, k3sBinary } from '../lib/supply-chain';
+import { renderUserData, userDataScriptPath, withoutComments } from '../lib/userdata';
 import { CDK_DIR } from '../lib/sources';
 
 const STUBS = path.join(CDK_DIR, 'test', 'fixtures', 'userdata-stubs');
@@ -21,9 +21,10 @@ const PINS = {
   K3S_VERSION,
   K3S_BINARY_URL: k3sBinary(K3S_VERSION).url,
   K3S_SHA256: crypto.createHash('sha256').update(fs.readFileSync(path.join(STUBS, 'k3s.sh'))).digest('hex'),
-  ECR_CREDENTIAL_PROVIDER_VERSION: ECR_CREDENTIAL_PROVIDER.version,
-  ECR_CREDENTIAL_PROVIDER_URL: ECR_CREDENTIAL_PROVIDER.url,
 };
+/** A pinned credential provider: the settings the stack renders, with the sum of the bytes the curl stub serves. */
+const PROVIDER = ecrCredentialProvider({ version: 'v1.31.1', sha256: crypto.createHash('sha256').update('stub binary\n').digest('hex') })!;
+const WITH_PROVIDER = { ECR_CREDENTIAL_PROVIDER_VERSION: PROVIDER.version, ECR_CREDENTIAL_PROVIDER_URL: PROVIDER.url, ECR_CREDENTIAL_PROVIDER_SHA256: PROVIDER.sha256! };
 const requireTools = process.env.CI === 'true';
 
 function haveShellcheck(): boolean {
@@ -59,6 +60,10 @@ describe('shellcheck', () => {
       assert.match(text, /^verified_download\(\) \{$/m);
       assert.doesNotMatch(text, /get\.k3s\.io/);
     }
+  });
+  it('rendering drops comment lines but keeps here-documents whole', () => {
+    assert.equal(withoutComments('a\n  # note\n#\ncat <<EOF\n# kept\nEOF\n# shellcheck disable=SC2016\nb # tail kept'), 'a\ncat <<EOF\n# kept\nEOF\n# shellcheck disable=SC2016\nb # tail kept');
+    for (const text of Object.values(rendered)) assert.equal(text.split('\n').filter((l) => /^\s*# (?!shellcheck)/.test(l)).length, 1, 'only the settings banner');
   });
   it('rendering quotes values so a quote cannot break out of the assignment', () => {
     assert.match(rendered['worker.rendered.sh'], /export K3S_TOKEN_SECRET_ARN='arn:aws:secretsmanager:us-east-1:1:secret:x'"'"'y'/);
@@ -112,8 +117,8 @@ function sandbox(script: 'worker.sh' | 'master.sh' = 'worker.sh', settings: Reco
 
 describe('worker user data in a sandbox', () => {
 
-  it('first run installs K3s and the credential provider, writes the agent config and starts k3s-agent', () => {
-    const sb = sandbox();
+  it('first run installs K3s and the pinned credential provider (verified), writes the agent config and starts k3s-agent', () => {
+    const sb = sandbox('worker.sh', WITH_PROVIDER);
     try {
       const r = sb.run();
       assert.equal(r.status, 0, r.stderr);
@@ -133,7 +138,9 @@ describe('worker user data in a sandbox', () => {
       assert.ok(!(r.stdout + r.stderr).includes('K10stubtoken'), 'the join token was printed');
       assert.equal(fs.readFileSync(path.join(sb.root, 'usr/local/bin/k3s'), 'utf8'), fs.readFileSync(path.join(STUBS, 'k3s.sh'), 'utf8'));
       assert.match(fs.readFileSync(path.join(sb.root, 'etc/systemd/system/k3s-agent.service'), 'utf8'), /^ExecStart=\/usr\/local\/bin\/k3s agent$/m);
-      assert.match(r.stderr, /WARNING: no sha256 is pinned for ecr-credential-provider/);
+      assert.equal(fs.readFileSync(path.join(sb.root, 'var/lib/rancher/credentialprovider/bin/ecr-credential-provider'), 'utf8'), 'stub binary\n');
+      assert.match(r.stderr, new RegExp(`installing ecr-credential-provider v1\\.31\\.1, sha256 ${PROVIDER.sha256}`));
+      assert.match(cfg, /image-credential-provider-bin-dir=/);
       assert.ok(calls.some((c) => c.includes('describe-instances') && c.includes('Name=tag:Role,Values=k3s-master') && c.includes('Name=tag:Cluster,Values=smartscale-test')));
     } finally {
       sb.cleanup();
@@ -141,7 +148,7 @@ describe('worker user data in a sandbox', () => {
   });
 
   it('second run installs nothing, restarts nothing and leaves identical files', () => {
-    const sb = sandbox();
+    const sb = sandbox('worker.sh', WITH_PROVIDER);
     try {
       assert.equal(sb.run().status, 0);
       const before = sb.snapshot();
@@ -173,12 +180,39 @@ describe('worker user data in a sandbox', () => {
     }
   });
 
-  it('an unreachable credential provider does not stop the join; a later run adds it', () => {
+  it('without a pinned credential provider nothing is downloaded for it and the node joins without it', () => {
     const sb = sandbox();
+    try {
+      const r = sb.run();
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(!sb.calls().includes('curl-download ecr-credential-provider'), sb.calls().join('\n'));
+      assert.match(r.stderr, /ecr-credential-provider not pinned .*not installed; private ECR images will not pull/);
+      assert.ok(!fs.existsSync(path.join(sb.root, 'var/lib/rancher/credentialprovider/bin/ecr-credential-provider')));
+      assert.ok(!fs.readFileSync(path.join(sb.root, 'etc/rancher/k3s/config.yaml'), 'utf8').includes('image-credential-provider'));
+      assert.ok(sb.calls().includes('systemctl restart k3s-agent'));
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('a credential provider version without its sha256 is refused before anything is installed', () => {
+    const sb = sandbox('worker.sh', { ECR_CREDENTIAL_PROVIDER_VERSION: PROVIDER.version, ECR_CREDENTIAL_PROVIDER_URL: PROVIDER.url });
+    try {
+      const r = sb.run();
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /ECR_CREDENTIAL_PROVIDER_SHA256 is required with ECR_CREDENTIAL_PROVIDER_VERSION/);
+      assert.deepEqual(sb.calls().filter((c) => c.startsWith('curl-download')), []);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('an unreachable credential provider does not stop the join; a later run adds it', () => {
+    const sb = sandbox('worker.sh', WITH_PROVIDER);
     try {
       const r = sb.run({ STUB_ECR_PROVIDER_DOWN: '1' });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stderr, /WARNING: could not download ecr-credential-provider/);
+      assert.match(r.stderr, /WARNING: could not install ecr-credential-provider/);
       const cfgPath = path.join(sb.root, 'etc/rancher/k3s/config.yaml');
       assert.ok(!fs.readFileSync(cfgPath, 'utf8').includes('image-credential-provider'));
       sb.resetCalls();
@@ -206,7 +240,7 @@ describe('worker user data in a sandbox', () => {
   });
 
   it('a pinned credential-provider sum refuses other bytes and the node joins without it', () => {
-    const sb = sandbox('worker.sh', { ECR_CREDENTIAL_PROVIDER_SHA256: '0'.repeat(64) });
+    const sb = sandbox('worker.sh', { ...WITH_PROVIDER, ECR_CREDENTIAL_PROVIDER_SHA256: '0'.repeat(64) });
     try {
       const r = sb.run();
       assert.equal(r.status, 0, r.stderr);
@@ -248,7 +282,7 @@ describe('worker user data in a sandbox', () => {
 });
 
 describe('master user data in a sandbox', () => {
-  const tools = ['jq', 'htpasswd', 'python3'].filter((t) => spawnSync(t, ['--version']).error !== undefined);
+  const tools = ['jq', 'htpasswd', 'python3', 'openssl'].filter((t) => spawnSync(t, ['version']).error !== undefined);
   const arns = {
     K3S_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k3s-token',
     K8S_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k8s',
@@ -280,6 +314,65 @@ describe('master user data in a sandbox', () => {
       // A second run keeps the same agent token (workers that joined keep working).
       assert.equal(sb.run().status, 0);
       assert.equal(fs.readFileSync(agentFile, 'utf8').trim(), agent);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('makes Prometheus\'s TLS key and certificate on the master and publishes only the CA certificate', { skip: tools.length > 0 && !requireTools && `missing ${tools.join(', ')}` }, () => {
+    const sb = sandbox('master.sh', { ...arns, STUB_ROLE: 'master', MANIFESTS_S3_URL: 's3://bucket/manifests.zip', DEMO_APP_IMAGE: 'repo:latest' });
+    try {
+      const r = sb.run();
+      assert.equal(r.status, 0, r.stderr);
+      const k8s = (secret: string, key: string) => path.join(sb.env.STUB_STATE, `k8s-${secret}`, key);
+      const tlsDir = path.join(sb.root, 'var/lib/smartscale/prometheus-tls');
+      // The server key: on the master's disk (0600) and in the in-cluster secret, nowhere else.
+      const key = fs.readFileSync(path.join(tlsDir, 'tls.key'), 'utf8');
+      assert.match(key, /-----BEGIN PRIVATE KEY-----/);
+      assert.equal(fs.statSync(path.join(tlsDir, 'tls.key')).mode & 0o777, 0o600);
+      assert.equal(fs.readFileSync(k8s('prometheus-tls', 'tls.key'), 'utf8'), key);
+      assert.ok(!(r.stdout + r.stderr).includes(key.split('\n')[1]!), 'the key was printed');
+      const keys: string[] = [];
+      const walk = (d: string) => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (fs.readFileSync(p, 'utf8').includes('PRIVATE KEY')) keys.push(path.relative(sb.root, p));
+        }
+      };
+      walk(path.join(sb.root, 'var'));
+      walk(path.join(sb.root, 'etc'));
+      assert.deepEqual(keys, ['var/lib/smartscale/prometheus-tls/tls.key'], 'the CA key is discarded once it has signed');
+      // The published secret: the basic-auth pair as it was, plus the CA certificate only.
+      const published = JSON.parse(stored(sb, arns.PROMETHEUS_AUTH_SECRET_ARN));
+      assert.deepEqual(Object.keys(published).sort(), ['ca', 'password', 'username']);
+      assert.equal(published.password, 'stub-pass');
+      assert.match(published.ca, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+      assert.ok(!published.ca.includes('PRIVATE KEY'));
+      // The server certificate chains to that CA, serves TLS, and names the master's address and the service.
+      const caFile = path.join(sb.root, 'published-ca.crt');
+      fs.writeFileSync(caFile, published.ca);
+      const crt = k8s('prometheus-tls', 'tls.crt');
+      const verify = spawnSync('openssl', ['verify', '-CAfile', caFile, '-purpose', 'sslserver', crt], { encoding: 'utf8' });
+      assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+      const san = spawnSync('openssl', ['x509', '-in', crt, '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' }).stdout;
+      for (const name of ['IP Address:10.0.11.10', 'IP Address:127.0.0.1', 'DNS:localhost', 'DNS:prometheus.monitoring.svc.cluster.local']) assert.ok(san.includes(name), `${name} in ${san}`);
+      // The web config serves that pair from the paths the StatefulSet mounts, next to basic auth.
+      const web = fs.readFileSync(k8s('prometheus-web-config', 'web.yml'), 'utf8');
+      assert.match(web, /^tls_server_config:\n {2}cert_file: \/etc\/prometheus\/tls\/tls\.crt\n {2}key_file: \/etc\/prometheus\/tls\/tls\.key\nbasic_auth_users:\n {2}stub-user: \$2y\$10\$/);
+      const manifest = fs.readFileSync(path.join(CDK_DIR, 'manifests', 'smartscale-30-prometheus.yaml'), 'utf8');
+      for (const item of ['tls/tls.crt', 'tls/tls.key', 'tls/ca.crt']) assert.ok(manifest.includes(`path: ${item}`), `the StatefulSet mounts ${item}`);
+      // A second run keeps the certificate (the Lambdas' trust stays valid) and rewrites nothing.
+      const before = fs.readFileSync(path.join(tlsDir, 'tls.crt'), 'utf8');
+      sb.resetCalls();
+      assert.equal(sb.run().status, 0);
+      assert.equal(fs.readFileSync(path.join(tlsDir, 'tls.crt'), 'utf8'), before);
+      assert.ok(!sb.calls().some((c) => c.includes('put-secret-value')), sb.calls().join('\n'));
+      // A master at another address makes a new certificate for it.
+      sb.resetCalls();
+      assert.equal(sb.run({ STUB_LOCAL_IPV4: '10.0.12.30' }).status, 0);
+      assert.ok(spawnSync('openssl', ['x509', '-in', path.join(tlsDir, 'tls.crt'), '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' }).stdout.includes('IP Address:10.0.12.30'));
+      assert.ok(sb.calls().some((c) => c.includes('put-secret-value') && c.includes(arns.PROMETHEUS_AUTH_SECRET_ARN)), 'the new CA is published');
     } finally {
       sb.cleanup();
     }

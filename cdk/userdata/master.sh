@@ -4,8 +4,9 @@
 # Installs the K3s server, stores its agent join token in Secrets Manager (never the server token:
 # that one would let a worker join as a server and read the cluster CA keys), places SmartScale's manifests
 # (RBAC, Prometheus, Grafana, exporters, demo app) in K3s's auto-deploy directory, creates the
-# in-cluster secrets those manifests need from Secrets Manager, and stores the API credentials of
-# the smartscale service account for the Lambdas. No secret value is part of user data, and none is
+# in-cluster secrets those manifests need from Secrets Manager, makes Prometheus's TLS CA and
+# server certificate (publishing only the CA certificate, in the Prometheus secret), and stores
+# the API credentials of the smartscale service account for the Lambdas. No secret value is part of user data, and none is
 # printed: values move between files (mode 0600) and the AWS CLI's file:// parameters.
 #
 # Required settings (prepended by the CDK stack): CLUSTER_ID, AWS_REGION, K3S_VERSION,
@@ -54,8 +55,8 @@ PRIVATE_IP=$(imds local-ipv4)
 log "master $INSTANCE_ID ($INSTANCE_TYPE) in $ZONE at $PRIVATE_IP, cluster $CLUSTER_ID"
 
 mkdir -p "$CONF_DIR" "$STATE_DIR" "$MANIFEST_DIR"
-if ! command -v jq >/dev/null || ! command -v htpasswd >/dev/null; then
-  dnf install -y -q jq httpd-tools
+if ! command -v jq >/dev/null || ! command -v htpasswd >/dev/null || ! command -v openssl >/dev/null; then
+  dnf install -y -q jq httpd-tools openssl
 fi
 
 # --- SmartScale manifests into the auto-deploy directory (K3s applies and re-applies them) ---
@@ -151,18 +152,56 @@ get_secret() {
 wait_for "the agent token" test -s "$SERVER_DIR/agent-token"
 put_secret "$K3S_TOKEN_SECRET_ARN" "$SERVER_DIR/agent-token"
 
-# --- in-cluster secrets for Prometheus (hashed basic auth) and Grafana ---
+# --- Prometheus TLS: a CA made here, whose key is discarded once it has signed the server certificate ---
+# The server key never leaves this disk (0600) and the in-cluster secret; the Lambdas get only the
+# CA certificate, in the Prometheus secret, and trust nothing else. A certificate is made again
+# when it does not name this master's address or expires within 30 days.
+TLS_DIR="$STATE_DIR/prometheus-tls"
+tls_current() {
+  [ -s "$TLS_DIR/tls.key" ] && [ -s "$TLS_DIR/tls.crt" ] && [ -s "$TLS_DIR/ca.crt" ] \
+    && openssl x509 -in "$TLS_DIR/tls.crt" -noout -checkend $((30 * 86400)) >/dev/null \
+    && openssl x509 -in "$TLS_DIR/tls.crt" -noout -ext subjectAltName | grep -qF "IP Address:$PRIVATE_IP,"
+}
+make_prometheus_tls() {
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=SmartScale $CLUSTER_ID Prometheus CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.crt" \
+    && openssl req -new "${ec[@]}" -subj "/CN=prometheus.monitoring.svc" -keyout "$WORK/tls.key" -out "$WORK/tls.csr" \
+    && printf '%s\n' "subjectAltName=IP:$PRIVATE_IP,IP:127.0.0.1,DNS:localhost,DNS:prometheus.monitoring.svc,DNS:prometheus.monitoring.svc.cluster.local" \
+      'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth' >"$WORK/tls.ext" \
+    && openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -set_serial "0x$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" \
+      -days 825 -extfile "$WORK/tls.ext" -out "$WORK/tls.crt"
+}
+if ! tls_current; then
+  make_prometheus_tls >"$WORK/openssl.log" 2>&1 || { tail -5 "$WORK/openssl.log" >&2; die "could not make the Prometheus TLS certificate"; }
+  rm -f "$WORK/ca.key"
+  mkdir -p "$TLS_DIR"
+  for f in ca.crt tls.crt tls.key; do install -m 0600 "$WORK/$f" "$TLS_DIR/$f"; done
+  log "made a Prometheus CA and server certificate for $PRIVATE_IP"
+fi
+
+# --- in-cluster secrets for Prometheus (hashed basic auth, TLS) and Grafana ---
 wait_for "the monitoring namespace" kubectl get namespace monitoring
+kubectl -n monitoring create secret generic prometheus-tls --from-file=tls.crt="$TLS_DIR/tls.crt" \
+  --from-file=tls.key="$TLS_DIR/tls.key" --from-file=ca.crt="$TLS_DIR/ca.crt" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 get_secret "$PROMETHEUS_AUTH_SECRET_ARN" "$WORK/prom.json"
 jq -r .username "$WORK/prom.json" >"$WORK/prom-user"
 jq -r .password "$WORK/prom.json" >"$WORK/prom-pass"
+# The web config: TLS with the files the StatefulSet mounts from prometheus-tls, and basic auth
+# (the layout of cdk/prometheus/web-config.yml.tmpl, which promtool checks).
 {
+  printf 'tls_server_config:\n  cert_file: /etc/prometheus/tls/tls.crt\n  key_file: /etc/prometheus/tls/tls.key\n'
   printf 'basic_auth_users:\n'
   printf '  %s: ' "$(cat "$WORK/prom-user")"
   htpasswd -niBC 10 "$(cat "$WORK/prom-user")" <"$WORK/prom-pass" | cut -d: -f2-
 } >"$WORK/web.yml"
 kubectl -n monitoring create secret generic prometheus-web-config \
   --from-file=web.yml="$WORK/web.yml" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# What the Lambdas need to trust this Prometheus: the CA certificate, next to the basic-auth pair.
+jq --rawfile ca "$TLS_DIR/ca.crt" '. + {ca: $ca}' "$WORK/prom.json" >"$WORK/prom-published.json"
+put_secret "$PROMETHEUS_AUTH_SECRET_ARN" "$WORK/prom-published.json"
 kubectl -n monitoring create secret generic prometheus-basic-auth \
   --from-file=username="$WORK/prom-user" --from-file=password="$WORK/prom-pass" \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null

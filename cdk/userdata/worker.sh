@@ -7,8 +7,9 @@
 # installs nothing, rewrites nothing that is unchanged, and only checks that k3s-agent is active.
 #
 # Required settings: CLUSTER_ID, AWS_REGION, K3S_VERSION, K3S_BINARY_URL, K3S_SHA256,
-#   K3S_TOKEN_SECRET_ARN, ECR_CREDENTIAL_PROVIDER_VERSION, ECR_CREDENTIAL_PROVIDER_URL; optional
-#   ECR_CREDENTIAL_PROVIDER_SHA256 (empty: no sum is pinned, see cdk/lib/supply-chain.ts).
+#   K3S_TOKEN_SECRET_ARN. Optional: ECR_CREDENTIAL_PROVIDER_VERSION; when it is set,
+#   ECR_CREDENTIAL_PROVIDER_URL and ECR_CREDENTIAL_PROVIDER_SHA256 are required and the provider is
+#   installed only with that sum (unset: not installed, see cdk/lib/supply-chain.ts).
 # Test-only settings: SMARTSCALE_ROOT (prefix for every file path), SMARTSCALE_IMDS_URL,
 #   SMARTSCALE_RETRY_SLEEP (seconds between retries).
 set -euo pipefail
@@ -20,9 +21,11 @@ umask 077
 : "${K3S_BINARY_URL:?K3S_BINARY_URL is required}"
 : "${K3S_SHA256:?K3S_SHA256 is required}"
 : "${K3S_TOKEN_SECRET_ARN:?K3S_TOKEN_SECRET_ARN is required}"
-: "${ECR_CREDENTIAL_PROVIDER_VERSION:?ECR_CREDENTIAL_PROVIDER_VERSION is required}"
-: "${ECR_CREDENTIAL_PROVIDER_URL:?ECR_CREDENTIAL_PROVIDER_URL is required}"
-ECR_CREDENTIAL_PROVIDER_SHA256="${ECR_CREDENTIAL_PROVIDER_SHA256:-}"
+ECR_CREDENTIAL_PROVIDER_VERSION="${ECR_CREDENTIAL_PROVIDER_VERSION:-}"
+if [ -n "$ECR_CREDENTIAL_PROVIDER_VERSION" ]; then
+  : "${ECR_CREDENTIAL_PROVIDER_URL:?ECR_CREDENTIAL_PROVIDER_URL is required with ECR_CREDENTIAL_PROVIDER_VERSION}"
+  : "${ECR_CREDENTIAL_PROVIDER_SHA256:?ECR_CREDENTIAL_PROVIDER_SHA256 is required with ECR_CREDENTIAL_PROVIDER_VERSION: the provider is installed only when pinned by sha256}"
+fi
 
 ROOT="${SMARTSCALE_ROOT:-}"
 IMDS="${SMARTSCALE_IMDS_URL:-http://169.254.169.254}"
@@ -96,32 +99,24 @@ retry 60 fetch_token || { rm -f "$STATE_DIR/token.new"; die "the join token secr
 install_if_changed "$STATE_DIR/token.new" "$CONF_DIR/token"
 
 # --- ECR pulls through the kubelet image credential provider (instance profile credentials) ---
-# Optional: without it the node still joins; only pulls from private ECR repositories fail.
+# Only when pinned by sha256. Without it the node still joins; only pulls from private ECR fail.
 CRED_OK=0
-if [ "$(cat "$STATE_DIR/ecr-credential-provider.version" 2>/dev/null || true)" = "$ECR_CREDENTIAL_PROVIDER_VERSION" ] \
+if [ -z "$ECR_CREDENTIAL_PROVIDER_VERSION" ]; then
+  log "ecr-credential-provider not pinned (no version and sha256 in the stack): not installed; private ECR images will not pull on this node"
+elif [ "$(cat "$STATE_DIR/ecr-credential-provider.version" 2>/dev/null || true)" = "$ECR_CREDENTIAL_PROVIDER_VERSION" ] \
   && [ -x "$CRED_DIR/bin/ecr-credential-provider" ]; then
   CRED_OK=1
 else
-  log "installing ecr-credential-provider $ECR_CREDENTIAL_PROVIDER_VERSION"
-  if [ -n "$ECR_CREDENTIAL_PROVIDER_SHA256" ]; then
-    fetch_provider() { verified_download "$ECR_CREDENTIAL_PROVIDER_URL" "$ECR_CREDENTIAL_PROVIDER_SHA256" "$CRED_DIR/bin/ecr-credential-provider"; }
-  else
-    log "WARNING: no sha256 is pinned for ecr-credential-provider; installed unverified (cdk/lib/supply-chain.ts)"
-    fetch_provider() {
-      curl -sSfL --retry 5 -o "$CRED_DIR/bin/ecr-credential-provider.new" "$ECR_CREDENTIAL_PROVIDER_URL" \
-        && chmod 0755 "$CRED_DIR/bin/ecr-credential-provider.new" \
-        && mv -f "$CRED_DIR/bin/ecr-credential-provider.new" "$CRED_DIR/bin/ecr-credential-provider"
-    }
-  fi
-  if fetch_provider; then
+  log "installing ecr-credential-provider $ECR_CREDENTIAL_PROVIDER_VERSION, sha256 $ECR_CREDENTIAL_PROVIDER_SHA256"
+  if verified_download "$ECR_CREDENTIAL_PROVIDER_URL" "$ECR_CREDENTIAL_PROVIDER_SHA256" "$CRED_DIR/bin/ecr-credential-provider"; then
     printf '%s\n' "$ECR_CREDENTIAL_PROVIDER_VERSION" >"$STATE_DIR/ecr-credential-provider.version"
     CRED_OK=1
   else
-    rm -f "$CRED_DIR/bin/ecr-credential-provider.new"
-    log "WARNING: could not download ecr-credential-provider; private ECR images will not pull on this node"
+    log "WARNING: could not install ecr-credential-provider; private ECR images will not pull on this node"
   fi
 fi
-cat >"$STATE_DIR/credentialprovider.yaml.new" <<EOF
+if [ "$CRED_OK" -eq 1 ]; then
+  cat >"$STATE_DIR/credentialprovider.yaml.new" <<EOF
 apiVersion: kubelet.config.k8s.io/v1
 kind: CredentialProviderConfig
 providers:
@@ -131,7 +126,8 @@ providers:
     defaultCacheDuration: 12h
     apiVersion: credentialprovider.kubelet.k8s.io/v1
 EOF
-install_if_changed "$STATE_DIR/credentialprovider.yaml.new" "$CRED_DIR/config.yaml"
+  install_if_changed "$STATE_DIR/credentialprovider.yaml.new" "$CRED_DIR/config.yaml"
+fi
 
 # --- K3s agent configuration (provider id and topology labels for SmartScale) ---
 {

@@ -1,5 +1,6 @@
 // The deployment itself under test: what each trigger of the synthesized stack sends reaches
-// AcquireLock and finishes, and each function can do what its role allows and nothing else.
+// AcquireLock and finishes, and each function can do what its role allows and nothing else
+// (launches only from the worker launch template included).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deployment, running, withScenario } from './kit.mjs';
@@ -80,6 +81,30 @@ describe('the synthesized deployment, end to end', { concurrency: 2 }, () => {
       const after = await s.inspect();
       assert.ok(!running(after).includes(worker), 'the managed worker was terminated');
       assert.equal(s.denials().length, 2, 'the managed worker needed no other right');
+    });
+  });
+
+  test('IAM: LaunchNodes launches only from the worker template: RunInstances of its own (own user data) and a fleet of another template are denied', async () => {
+    await withScenario('iam-launch-template', { ...QUIET, expectDenials: true }, async (s) => {
+      const before = running(await s.inspect()).sort();
+      const subnet = s.fn('launch-nodes').environment.WORKER_SUBNET_IDS.split(',')[0];
+      const own = await s.callAs('launch-nodes', 'ec2', 'run_instances', {
+        ImageId: s.aws.launch_template.data.ImageId, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, SubnetId: subnet,
+        UserData: Buffer.from('#!/bin/sh\necho not the worker bootstrap\n').toString('base64'),
+      });
+      assert.equal(own.error, 'UnauthorizedOperation', JSON.stringify(own));
+      const foreign = 'lt-0f0f0f0f0f0f0f0f0';
+      const fleet = await s.callAs('launch-nodes', 'ec2', 'create_fleet', {
+        Type: 'instant',
+        TargetCapacitySpecification: { TotalTargetCapacity: 1, DefaultTargetCapacityType: 'on-demand' },
+        LaunchTemplateConfigs: [{ LaunchTemplateSpecification: { LaunchTemplateId: foreign, Version: '1' }, Overrides: [{ SubnetId: subnet, InstanceType: 't3.small' }] }],
+      });
+      assert.equal(fleet.error, 'UnauthorizedOperation', JSON.stringify(fleet));
+      assert.deepEqual(s.denials().map((d) => [d.fn.replace(`smartscale-${s.cluster}-`, ''), d.action, d.resource.split(':').pop()]), [
+        ['launch-nodes', 'ec2:RunInstances', 'instance/*'],
+        ['launch-nodes', 'ec2:CreateFleet', `launch-template/${foreign}`],
+      ]);
+      assert.deepEqual(running(await s.inspect()).sort(), before, 'nothing was launched');
     });
   });
 

@@ -52,7 +52,7 @@ export const RIG_OVERRIDES = {
   AWS_SESSION_TOKEN: 'as AWS_ACCESS_KEY_ID',
   AWS_LAMBDA_FUNCTION_NAME: 'Lambda sets it; the template\'s FunctionName',
   AWS_ENDPOINT_URL: 'the AWS endpoints are the scenario\'s moto server, behind the IAM proxy that checks each call against the function\'s role (iam_proxy.mjs)',
-  PROMETHEUS_URL: 'the template points at the master\'s private address, NodePort 30090; the scenario\'s Prometheus listens on loopback',
+  PROMETHEUS_URL: 'the template points at the master\'s private address, NodePort 30090 (https); the scenario\'s Prometheus listens on loopback (https, its own CA)',
   AWS_EC2_METADATA_DISABLED: 'no instance metadata service on this machine: keeps the SDK from waiting for one',
   AWS_CONFIG_FILE: 'no shared AWS config on a Lambda host: keeps a developer\'s ~/.aws out',
   AWS_SHARED_CREDENTIALS_FILE: 'as AWS_CONFIG_FILE',
@@ -61,7 +61,8 @@ export const RIG_OVERRIDES = {
 
 // Outside function environments, the rig also: writes the Kubernetes credentials secret (the
 // master does at boot; here the emulator's address and a token) and the Slack webhook secret (the
-// operator does after deploy; here the loopback listener); runs the cluster's first workers from
+// operator does after deploy; here the loopback listener) and adds the scenario Prometheus's CA
+// certificate to the Prometheus secret (the master does at boot); runs the cluster's first workers from
 // the template's launch template; makes no EC2 instance for the master (the emulator is the K3s
 // server) and so resolves its private address to a documentation address that only the replaced
 // PROMETHEUS_URL used; re-signs the emulator's EC2 polling with the rig's administrator keys (the

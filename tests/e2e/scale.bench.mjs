@@ -24,7 +24,18 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 const note = (text) => console.error(`[scale ${elapsed()}] ${text}`);
 
 note(`load average ${load()}; starting ${workers} workers, ${pods} pods`);
+// Evaluate's Timeout is raised from the template's 30 s for this measurement only, so a slow
+// Evaluate is measured instead of cut off (the figure is then compared with the 30 s the stack
+// allows and the 3 s target). Prometheus scrapes every 30 s: the debug emulator needs more than
+// the suite's 5 s to render the metrics of 15,000 pods.
+const EVALUATE_TIMEOUT_S = 120;
+const raiseEvaluateTimeout = (template) => {
+  const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.FunctionName?.endsWith('-evaluate'));
+  fn.Properties.Timeout = EVALUATE_TIMEOUT_S;
+};
 const s = await Scenario.start('scale', {
+  editTemplate: raiseEvaluateTimeout,
+  scrapeInterval: '30s',
   workers,
   // 30 pods of 20m / 8Mi per worker on average (CPU and memory well under the scale-down thresholds): room to drain any one worker onto the others.
   objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),
@@ -32,26 +43,50 @@ const s = await Scenario.start('scale', {
   settings: { MAX_NODES: workers + 20 },
 });
 const ticks = [];
+let failure;
+/** Ticks (each kept for the figures, even when the phase fails) until one visits `state`. */
+async function ticksUntil(state, seconds) {
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    const t = await s.tick();
+    ticks.push(t);
+    const evaluate = t.steps.find((x) => x.state === 'Evaluate');
+    note(`tick ${ticks.length}: ${t.status}, Evaluate ${evaluate ? `${evaluate.millis.toFixed(0)} ms${evaluate.ok ? '' : ` (${evaluate.error?.errorType})`}` : 'not run'}; ${t.visited.join(' → ')}`);
+    if (t.visited.includes(state)) return t;
+    if (Date.now() > until) throw new Error(`no tick reached ${state} within ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
 try {
   note(`${workers} workers Ready; waiting for the pods`);
   await waitFor(`${pods} pods Running`, async () => (await s.pods()).filter((p) => p.phase === 'Running').length >= pods, { seconds: 600, everyMs: 5000 });
   note('pods Running; waiting for Prometheus history');
-  await s.waitForHistory(5, 300);
+  await s.waitForHistory(2, 600);
 
   note('phase 1: ticks until a scale-down');
-  const down = await s.tickUntil('CordonNode', { seconds: 600 });
-  ticks.push(...down.before, down.tick);
-  if (!down.tick.visited.includes('TerminateNode')) throw new Error(`the scale-down tick did not terminate: ${down.tick.visited.join(' → ')}`);
+  const down = await ticksUntil('CordonNode', 900);
+  if (!down.visited.includes('TerminateNode')) throw new Error(`the scale-down tick did not terminate: ${down.visited.join(' → ')}`);
 
   note('phase 2: Pending pods until a scale-up');
   await s.create(deployment('burst', 4, { cpu: '1500m', memory: '256Mi' }));
-  const up = await s.tickUntil('CheckNodesReady', { seconds: 600 });
-  ticks.push(...up.before, up.tick);
-  if (up.tick.status !== 'SUCCEEDED') throw new Error(`the scale-up tick ended ${up.tick.status}: ${JSON.stringify(up.tick.error)}`);
+  const up = await ticksUntil('CheckNodesReady', 600);
+  if (up.status !== 'SUCCEEDED') throw new Error(`the scale-up tick ended ${up.status}: ${JSON.stringify(up.error)}`);
+} catch (e) {
+  failure = e;
 } finally {
   await s.stop();
 }
 
+// Where an Evaluate's time goes: its log lines with their offsets from the first (the adapters log
+// each call they make), for the slowest Evaluate.
+const evaluates = ticks.flatMap((t) => t.steps).filter((x) => x.state === 'Evaluate');
+const slowest = evaluates.sort((a, b) => b.millis - a.millis)[0];
+if (slowest?.logs) {
+  const lines = String(slowest.logs).split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter((l) => l?.timestamp);
+  const t0 = Date.parse(lines[0]?.timestamp ?? '');
+  console.error(`slowest Evaluate: ${slowest.millis.toFixed(0)} ms; its log:`);
+  for (const l of lines) console.error(`  +${(Date.parse(l.timestamp) - t0).toString().padStart(6)} ms ${l.level} ${l.fields?.message ?? ''} ${JSON.stringify(Object.fromEntries(Object.entries(l.fields ?? {}).filter(([k]) => k !== 'message')))}`.slice(0, 400));
+}
 const byState = new Map();
 for (const t of ticks) for (const step of t.steps) byState.set(step.state, [...(byState.get(step.state) ?? []), step]);
 const median = (xs) => {
@@ -70,3 +105,7 @@ for (const [state, steps] of [...byState].sort(([a], [b]) => a.localeCompare(b))
 }
 const failed = ticks.flatMap((t) => t.steps).filter((x) => !x.ok);
 if (failed.length) console.log(`\nFailed invocations: ${failed.map((x) => `${x.state}: ${x.error.errorType}`).join('; ')}`);
+if (failure) {
+  console.log(`\nThe run stopped early: ${failure.message}`);
+  process.exitCode = 1;
+}

@@ -6,7 +6,8 @@
 //  - Kubernetes is the cluster emulator (`smartscale emulate`), following the cluster's EC2
 //    instances in moto: a launched instance registers a node after the boot delay;
 //  - Prometheus is Debian's, scraping the emulator's /metrics with the shipped recording rules
-//    (cdk/prometheus/rules, unmodified);
+//    (cdk/prometheus/rules, unmodified), serving TLS and basic auth as on the master (the shipped
+//    web config; a CA made per scenario, published in the Prometheus secret as the master does);
 //  - Slack is a loopback HTTP listener that keeps every message posted to it.
 // The state machines are the template's definitions, every Task invoking its function through
 // the Lambda Runtime API (Functions, invoke.mjs: a warm `bootstrap` process per function running
@@ -22,6 +23,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -122,12 +124,13 @@ export class Scenario {
    * the workers are Ready and the emulator's `traffic` set. `settings` are function settings the
    * scenario's stack is synthesized with (see scenarioContext in deployment.mjs), `context`
    * further CDK context; `editTemplate(template)` may change a copy of the synthesized template
-   * before it is deployed (a negative test removing a grant).
+   * before it is deployed (a negative test removing a grant); `scrapeInterval` is Prometheus's
+   * (and its scrape timeout), 5 s unless a large cluster's metrics take longer to serve.
    */
-  static async start(name, { workers = 3, objects = [], traffic, settings = {}, context = {}, editTemplate, bootDelay = '2s' } = {}) {
+  static async start(name, { workers = 3, objects = [], traffic, settings = {}, context = {}, editTemplate, bootDelay = '2s', scrapeInterval = '5s' } = {}) {
     const s = new Scenario(name);
     try {
-      await s.#start({ workers, objects, traffic, settings, context, editTemplate, bootDelay });
+      await s.#start({ workers, objects, traffic, settings, context, editTemplate, bootDelay, scrapeInterval });
     } catch (e) {
       await s.stop();
       throw e;
@@ -135,7 +138,7 @@ export class Scenario {
     return s;
   }
 
-  async #start({ workers, objects, traffic, settings, context, editTemplate, bootDelay }) {
+  async #start({ workers, objects, traffic, settings, context, editTemplate, bootDelay, scrapeInterval }) {
     const bin = required('SMARTSCALE_BIN_DIR');
     let templatePath = await synth(scenarioContext(settings, context));
     this.template = JSON.parse(readFileSync(templatePath, 'utf8'));
@@ -199,12 +202,13 @@ export class Scenario {
     if (traffic) await this.traffic(traffic);
 
     const promPort = await freePort();
-    this.prometheusUrl = `http://127.0.0.1:${promPort}`;
+    this.prometheusUrl = `https://127.0.0.1:${promPort}`;
+    const web = await this.#prometheusTls();
     const target = `127.0.0.1:${emuPort}`;
     const job = (name, path) =>
       `  - job_name: ${name}\n    metrics_path: ${path}\n    static_configs: [{targets: ['${target}']}]\n`;
     writeFileSync(join(this.dir, 'prometheus.yml'),
-      'global:\n  scrape_interval: 5s\n  evaluation_interval: 15s\n' +
+      `global:\n  scrape_interval: ${scrapeInterval}\n  scrape_timeout: ${scrapeInterval}\n  evaluation_interval: 15s\n` +
       `rule_files:\n  - ${join(ROOT, 'cdk', 'prometheus', 'rules')}/*.yml\n` +
       'scrape_configs:\n' +
       job('node-exporter', '/metrics/node-exporter') +
@@ -212,9 +216,63 @@ export class Scenario {
       job('app', '/metrics/app'));
     this.#spawn('prometheus', process.env.PROMETHEUS_BIN || '/usr/bin/prometheus', [
       `--config.file=${join(this.dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(this.dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
+      `--web.listen-address=127.0.0.1:${promPort}`, `--web.config.file=${web}`,
     ]);
-    await waitFor('Prometheus', () => fetch(`${this.prometheusUrl}/-/ready`).then((r) => r.ok));
+    await waitFor('Prometheus', () => this.#prometheus('/-/ready').then(() => true, () => false));
+  }
+
+  /**
+   * Prometheus as the master serves it (cdk/userdata/master.sh): TLS with a server certificate
+   * from a CA made here, and basic auth with the stack's generated credentials, in the shipped
+   * web config (cdk/prometheus/web-config.yml.tmpl). The CA certificate is added to the
+   * Prometheus secret, as the master publishes it, so the functions trust exactly that CA.
+   * Returns the web config's path.
+   */
+  async #prometheusTls() {
+    const dir = join(this.dir, 'prometheus-tls');
+    mkdirSync(dir);
+    const ssl = async (...args) => {
+      const r = await run('openssl', args, { env: { PATH: process.env.PATH } });
+      if (r.code !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+    };
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    await ssl('req', '-x509', ...ec, '-days', '2', '-subj', '/CN=e2e Prometheus CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,keyCertSign', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'));
+    await ssl('req', '-new', ...ec, '-subj', '/CN=prometheus', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.csr'));
+    writeFileSync(join(dir, 'tls.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+    await ssl('x509', '-req', '-in', join(dir, 'tls.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-set_serial', '1',
+      '-days', '2', '-extfile', join(dir, 'tls.ext'), '-out', join(dir, 'tls.crt'));
+    this.prometheusCa = readFileSync(join(dir, 'ca.crt'), 'utf8');
+
+    const arn = this.fn('evaluate').environment.PROMETHEUS_AUTH_SECRET_ARN;
+    const admin = { endpoint: this.motoUrl, credentials: this.aws.admin, service: 'secretsmanager' };
+    const got = await this.#fixture('call', { ...admin, operation: 'get_secret_value', params: { SecretId: arn } });
+    const auth = JSON.parse(got.ok.SecretString);
+    this.prometheusAuth = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    const hash = await run('htpasswd', ['-niBC', '10', auth.username], { env: { PATH: process.env.PATH }, stdin: auth.password });
+    if (hash.code !== 0) throw new Error(`htpasswd: ${hash.stderr}`);
+    const template = readFileSync(join(ROOT, 'cdk', 'prometheus', 'web-config.yml.tmpl'), 'utf8');
+    if (!template.includes(`  ${auth.username}: \${PROMETHEUS_BASIC_AUTH_BCRYPT}`)) throw new Error(`web-config.yml.tmpl has no user ${auth.username}`);
+    const web = join(dir, 'web-config.yml');
+    writeFileSync(web, template.replaceAll('${PROMETHEUS_TLS_DIR}', dir).replace('${PROMETHEUS_BASIC_AUTH_BCRYPT}', hash.stdout.trim().split(':').slice(1).join(':')));
+    const put = await this.#fixture('call', { ...admin, operation: 'put_secret_value', params: { SecretId: arn, SecretString: JSON.stringify({ ...auth, ca: this.prometheusCa }) } });
+    if (!put.ok) throw new Error(`storing the Prometheus CA: ${JSON.stringify(put)}`);
+    return web;
+  }
+
+  /** GET `path` of the scenario's Prometheus over TLS (its CA) with basic auth; the parsed JSON. */
+  #prometheus(path) {
+    return new Promise((resolve, reject) => {
+      const req = https.get(`${this.prometheusUrl}${path}`, { ca: this.prometheusCa, headers: { authorization: this.prometheusAuth } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new Error(`GET ${path}: HTTP ${res.statusCode} ${body}`));
+          else { try { resolve(path.startsWith('/api/') ? JSON.parse(body) : body); } catch (e) { reject(e); } }
+        });
+      });
+      req.on('error', reject);
+    });
   }
 
   /** The function whose step is `step` (kebab name), as deployed. */
@@ -372,7 +430,7 @@ export class Scenario {
 
   /** The value of an instant PromQL query (first series), or null when empty. */
   async query(promql) {
-    const r = await getJson(`${this.prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const r = await this.#prometheus(`/api/v1/query?query=${encodeURIComponent(promql)}`);
     const first = r.data.result[0];
     return first ? Number(first.value[1]) : null;
   }

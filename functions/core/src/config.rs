@@ -150,7 +150,7 @@ impl Config {
         self.prometheus_url.as_deref().ok_or_else(|| {
             missing(
                 "PROMETHEUS_URL",
-                "the Prometheus base URL, for example http://10.0.1.10:30090",
+                "the Prometheus base URL, for example https://10.0.1.10:30090",
             )
         })
     }

@@ -23,10 +23,8 @@ use serde_json::Value;
 use smartscale_core::adapters::dynamodb::DynamoStateStore;
 use smartscale_core::adapters::ec2::Ec2Provisioner;
 use smartscale_core::adapters::notify::{SlackWebhook, SnsTopic};
-use smartscale_core::adapters::prometheus::{
-    BasicAuth as PromBasicAuth, PrometheusClient, PrometheusSettings,
-};
-use smartscale_core::adapters::secrets::SecretsManagerSecrets;
+use smartscale_core::adapters::prometheus::{http_client, PrometheusClient, PrometheusSettings};
+use smartscale_core::adapters::secrets::{PrometheusSecret, SecretsManagerSecrets};
 use smartscale_core::seams::{Notifier, Secrets};
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::Deps;
@@ -69,7 +67,8 @@ fn init_tracing(local: bool) {
 }
 
 /// Builds the seams `needs` names from `config`: the DynamoDB state store, the EC2 provisioner,
-/// the Prometheus client (basic auth from `PROMETHEUS_AUTH_SECRET_ARN` when set), the Kubernetes
+/// the Prometheus client (basic auth and the CA it trusts over TLS from `PROMETHEUS_AUTH_SECRET_ARN`
+/// when set), the Kubernetes
 /// client (credentials from `K8S_CREDENTIALS_SECRET_ARN`), and the
 /// notifiers (Slack when `SLACK_WEBHOOK_SECRET_ARN` is set, SNS when `SNS_TOPIC_ARN` is set).
 /// HTTP and AWS clients are built once here and shared.
@@ -97,14 +96,17 @@ pub async fn build_deps(config: &Config, needs: &Needs) -> Result<Deps, Error> {
         deps.provisioner = Arc::new(Ec2Provisioner::new(aws_sdk_ec2::Client::new(&aws), config));
     }
     if needs.has(Seam::Metrics) {
-        let auth = match &config.prometheus_auth_secret_arn {
-            Some(id) => Some(PromBasicAuth::read(secrets.as_ref(), id).await?),
+        let access = match &config.prometheus_auth_secret_arn {
+            Some(id) => Some(PrometheusSecret::read(secrets.as_ref(), id).await?),
             None => None,
         };
-        deps.metrics = Arc::new(PrometheusClient::new(
-            http.clone(),
-            PrometheusSettings::from_config(config, auth)?,
-        ));
+        let (auth, ca) = match access {
+            Some(a) => (Some(a.basic_auth), a.ca_pem),
+            None => (None, None),
+        };
+        let settings = PrometheusSettings::from_config(config, auth)?;
+        let prometheus_http = http_client(&settings.base_url, ca.as_deref())?;
+        deps.metrics = Arc::new(PrometheusClient::new(prometheus_http, settings));
     }
     if needs.has(Seam::Cluster) {
         use smartscale_core::adapters::kubernetes::{build_client, K8sCredentials, KubeCluster};

@@ -4,6 +4,7 @@
 pub mod dynamodb;
 pub mod ec2;
 pub mod kubernetes;
+pub mod loopback;
 pub mod notify;
 pub mod prometheus;
 pub mod sdk_error;

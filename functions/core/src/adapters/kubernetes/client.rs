@@ -54,12 +54,7 @@ pub fn check_server(server: &str) -> Result<bool> {
     let url = url::Url::parse(server).map_err(|e| {
         Error::invalid_input(CONTEXT, format!("server {server:?} is not a URL: {e}"))
     })?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
+    let loopback = crate::adapters::loopback::is_loopback(&url);
     match url.scheme() {
         "https" => Ok(false),
         "http" if loopback => Ok(true),

@@ -74,12 +74,7 @@ impl SlackWebhook {
 pub fn webhook_url_allowed(url: &str) -> bool {
     match url::Url::parse(url) {
         Ok(u) if u.scheme() == "https" => u.host().is_some(),
-        Ok(u) if u.scheme() == "http" => match u.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        },
+        Ok(u) if u.scheme() == "http" => crate::adapters::loopback::is_loopback(&u),
         _ => false,
     }
 }

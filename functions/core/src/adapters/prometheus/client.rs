@@ -1,6 +1,12 @@
 //! The HTTP side: runs the query plan against `/api/v1/query` in parallel within one time budget,
 //! retrying connection errors and 5xx with backoff, with basic auth, and implements
-//! [`MetricsSource`].
+//! [`MetricsSource`]; [`http_client`] builds the TLS client that trusts exactly the cluster's
+//! Prometheus CA.
+//!
+//! Transport rule (docs/SECURITY_CHECKLIST.md, item 6): the basic-auth password travels only over
+//! `https://` verified against the CA the master made (published in the Prometheus secret), or
+//! over plain `http://` to a loopback host (the local stand-ins). Anything else is refused before
+//! a request is sent.
 
 use super::query::{plan, Query, Windows};
 use super::response::{parse_answer, parse_vector, ParseError};
@@ -19,7 +25,7 @@ pub use crate::adapters::secrets::BasicAuth;
 /// How the client talks to Prometheus.
 #[derive(Debug, Clone)]
 pub struct PrometheusSettings {
-    /// Base URL of the HTTP API, for example `http://10.0.1.10:30090` (a path prefix is kept).
+    /// Base URL of the HTTP API, for example `https://10.0.1.10:30090` (a path prefix is kept).
     pub base_url: url::Url,
     /// Credentials, when the endpoint has basic auth.
     pub basic_auth: Option<BasicAuth>,
@@ -41,12 +47,14 @@ impl PrometheusSettings {
     /// Errors: [`Error::Config`] naming `PROMETHEUS_URL` when it is unset or not a URL.
     pub fn from_config(cfg: &Config, basic_auth: Option<BasicAuth>) -> Result<Self> {
         let raw = cfg.require_prometheus_url()?;
-        let base_url = url::Url::parse(raw).map_err(|e| Error::Config {
+        let problem = |problem: String| Error::Config {
             problems: vec![crate::error::ConfigProblem {
                 variable: "PROMETHEUS_URL".into(),
-                problem: e.to_string(),
+                problem,
             }],
-        })?;
+        };
+        let base_url = url::Url::parse(raw).map_err(|e| problem(e.to_string()))?;
+        transport_problem(&base_url).map_or(Ok(()), |p| Err(problem(p)))?;
         Ok(PrometheusSettings {
             base_url,
             basic_auth,
@@ -59,7 +67,71 @@ impl PrometheusSettings {
     }
 }
 
-/// The Prometheus [`MetricsSource`]. Build the `reqwest::Client` in `main` and share it.
+/// Why `base_url` may not carry the basic-auth password, or `None` when it may: `https://`, or
+/// `http://` to a loopback host.
+fn transport_problem(base_url: &url::Url) -> Option<String> {
+    match base_url.scheme() {
+        "https" => None,
+        "http" if crate::adapters::loopback::is_loopback(base_url) => None,
+        "http" => Some(format!(
+            "refusing plain http:// to {}: the basic-auth password would cross the network in clear text; \
+             use https:// (the master serves Prometheus with TLS; only a loopback stand-in may use http://)",
+            base_url.host_str().unwrap_or("?")
+        )),
+        other => Some(format!("scheme {other:?} is not http(s)")),
+    }
+}
+
+/// The HTTP client for Prometheus at `base_url`, built once in `main`.
+///
+/// Over `https://` it trusts exactly `ca_pem` (the PEM CA certificate from the Prometheus secret,
+/// [`crate::adapters::secrets::PrometheusSecret`]): no built-in or platform root, so a
+/// certificate from any other issuer is refused during the handshake. Over `http://` (loopback
+/// only) there is no TLS to set up.
+///
+/// Errors: [`Error::Config`] naming `PROMETHEUS_URL` for plain `http://` to a non-loopback host
+/// or another scheme; [`Error::InvalidInput`] when an `https://` URL has no CA to trust (the
+/// master has not written it yet) or the CA is not a PEM certificate.
+pub fn http_client(base_url: &url::Url, ca_pem: Option<&str>) -> Result<reqwest::Client> {
+    let context = format!("building the Prometheus client for {base_url}");
+    if let Some(problem) = transport_problem(base_url) {
+        return Err(Error::Config {
+            problems: vec![crate::error::ConfigProblem {
+                variable: "PROMETHEUS_URL".into(),
+                problem,
+            }],
+        });
+    }
+    let builder = reqwest::Client::builder();
+    let builder = match (base_url.scheme(), ca_pem) {
+        ("https", None) => {
+            return Err(Error::invalid_input(
+                context,
+                "no CA certificate to trust: the Prometheus secret has no \"ca\" key yet \
+                 (the master writes it when it makes Prometheus's certificate at boot)",
+            ))
+        }
+        (_, Some(pem)) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    Error::invalid_input(
+                        context.clone(),
+                        "the \"ca\" of the Prometheus secret is not a PEM certificate",
+                    )
+                })?;
+            builder.tls_certs_only(certs)
+        }
+        (_, None) => builder,
+    };
+    builder
+        .build()
+        .map_err(|e| Error::fatal(context, error_chain(&e)))
+}
+
+/// The Prometheus [`MetricsSource`]. Build the `reqwest::Client` with [`http_client`] in `main`
+/// and share it.
 #[derive(Debug, Clone)]
 pub struct PrometheusClient {
     http: reqwest::Client,
@@ -296,19 +368,83 @@ mod tests {
             .to_string()
         };
         assert_eq!(
-            mk("http://10.0.1.10:30090"),
-            "http://10.0.1.10:30090/api/v1/query"
+            mk("https://10.0.1.10:30090"),
+            "https://10.0.1.10:30090/api/v1/query"
         );
         assert_eq!(
-            mk("http://h:9090/prometheus/"),
-            "http://h:9090/prometheus/api/v1/query"
+            mk("https://h:9090/prometheus/"),
+            "https://h:9090/prometheus/api/v1/query"
+        );
+    }
+
+    #[test]
+    fn transport_table() {
+        // A throw-away self-signed CA certificate (no key kept), for parsing only.
+        const PEM: &str = include_str!("test-ca.pem");
+        /// name, URL, CA, expected outcome (the error text it contains)
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>, Result<(), &'a str>);
+        let cases: &[Case] = &[
+            (
+                "https with the CA",
+                "https://10.0.1.10:30090",
+                Some(PEM),
+                Ok(()),
+            ),
+            (
+                "https before the master wrote the CA",
+                "https://10.0.1.10:30090",
+                None,
+                Err("no CA certificate to trust"),
+            ),
+            (
+                "a CA that is no certificate",
+                "https://10.0.1.10:30090",
+                Some("not pem"),
+                Err("not a PEM certificate"),
+            ),
+            (
+                "plain http to a remote host",
+                "http://10.0.1.10:30090",
+                None,
+                Err("PROMETHEUS_URL: refusing plain http:// to 10.0.1.10"),
+            ),
+            (
+                "plain http to a loopback stand-in",
+                "http://127.0.0.1:9090",
+                None,
+                Ok(()),
+            ),
+            (
+                "another scheme",
+                "ftp://10.0.1.10",
+                None,
+                Err("not http(s)"),
+            ),
+        ];
+        for (name, url, ca, want) in cases {
+            let got = http_client(&url::Url::parse(url).unwrap(), *ca);
+            match (want, got) {
+                (Ok(()), Ok(_)) => {}
+                (Err(text), Err(e)) => assert!(e.to_string().contains(text), "case {name}: {e}"),
+                (want, got) => panic!("case {name}: want {want:?}, got {:?}", got.map(|_| ())),
+            }
+        }
+        let remote = Config {
+            prometheus_url: Some("http://10.0.1.10:30090".into()),
+            ..Config::default()
+        };
+        let err = PrometheusSettings::from_config(&remote, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("PROMETHEUS_URL: refusing plain http://"),
+            "{err}"
         );
     }
 
     #[test]
     fn settings_follow_the_config() {
         let mut cfg = Config {
-            prometheus_url: Some("http://h:1".into()),
+            prometheus_url: Some("http://127.0.0.1:1".into()),
             prometheus_timeout_secs: 7,
             ..Config::default()
         };

@@ -5,7 +5,8 @@
 //! - [`response`]: parsing `/api/v1/query` bodies; never panics on any input.
 //! - [`snapshot`]: validation (NaN, ±Inf, negatives, ratios above 1), staleness, "no series"
 //!   versus "query failed", and the `missing`/`stale` lists.
-//! - [`client`]: HTTP with basic auth, parallel queries within one time budget, retries.
+//! - [`client`]: HTTPS trusting only the cluster's CA (plain HTTP to loopback only), basic auth,
+//!   parallel queries within one time budget, retries.
 //! - [`cache`]: last good values for scale-up only, as pure functions over the state item.
 //!
 //! The client never reads the clock: the evaluation time `now` is an argument and is sent as
@@ -17,4 +18,4 @@ pub mod query;
 pub mod response;
 pub mod snapshot;
 
-pub use client::{BasicAuth, PrometheusClient, PrometheusSettings};
+pub use client::{http_client, BasicAuth, PrometheusClient, PrometheusSettings};
