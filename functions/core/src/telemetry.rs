@@ -126,6 +126,24 @@ pub fn cluster_gauges(
     emf(cluster_id, &[], &m, now)
 }
 
+/// The forecast Evaluate saw (docs/METRICS.md, "Forecast history"): `WorkersNeeded`, with
+/// `WorkersForecast` and `ForecastError` (the forecast issued one horizon earlier less the need,
+/// workers) when known; `None` when the tick measured no need.
+pub fn forecast_gauges(
+    cluster_id: &str,
+    summary: &crate::steps::document::MetricsSummary,
+    now: DateTime<Utc>,
+) -> Option<Value> {
+    let mut m = vec![("WorkersNeeded", Unit::Count, summary.needed_workers?)];
+    if let Some(f) = summary.forecast_workers {
+        m.push(("WorkersForecast", Unit::Count, f));
+    }
+    if let Some(e) = summary.forecast_error_workers {
+        m.push(("ForecastError", Unit::Count, e));
+    }
+    Some(emf(cluster_id, &[], &m, now))
+}
+
 /// The `Reason` dimension (`docs/OPERATIONS.md`, "Telemetry") of a decision's reason codes:
 /// `CPU`, `Memory`, `Pending`, `Minimum`, `Recovery` or `Custom` (queue, latency, error rate).
 pub fn reason_category(code: &str) -> &'static str {
@@ -206,7 +224,10 @@ impl StepMetrics for EvaluatePart {
     fn emf_lines(&self, doc: &ExecutionDocument, cfg: &Config, now: DateTime<Utc>) -> Vec<Value> {
         self.metrics
             .iter()
-            .map(|summary| cluster_gauges(&doc.cluster_id, summary, cfg, now))
+            .flat_map(|summary| {
+                std::iter::once(cluster_gauges(&doc.cluster_id, summary, cfg, now))
+                    .chain(forecast_gauges(&doc.cluster_id, summary, now))
+            })
             .collect()
     }
 }
@@ -318,6 +339,9 @@ mod tests {
             ready_nodes: 3,
             managed_nodes: 2,
             cached: false,
+            needed_workers: Some(3.4),
+            forecast_workers: Some(4.1),
+            forecast_error_workers: Some(-0.2),
         };
         let cases = vec![
             EmfCase {
@@ -342,6 +366,12 @@ mod tests {
                     "ClusterMemoryUtilization",
                     "PendingPods",
                 ],
+                dimensions: vec![],
+            },
+            EmfCase {
+                name: "forecast",
+                line: forecast_gauges("c1", &summary, t0()).unwrap(),
+                metrics: vec!["WorkersNeeded", "WorkersForecast", "ForecastError"],
                 dimensions: vec![],
             },
             EmfCase {
@@ -486,8 +516,10 @@ mod tests {
                 pending_pods: Some(0.0),
                 nodes: 2,
                 ready_nodes: 2,
+                needed_workers: Some(1.4),
                 ..Default::default()
             }),
+            notices: vec![],
         };
         assert_eq!(
             names(eval.emf_lines(&doc, &cfg, now)),
@@ -495,7 +527,8 @@ mod tests {
                 "CurrentNodeCount",
                 "EstimatedHourlyCost",
                 "ClusterCPUUtilization",
-                "PendingPods"
+                "PendingPods",
+                "WorkersNeeded"
             ]
         );
         eval.metrics = None;

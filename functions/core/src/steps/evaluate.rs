@@ -4,12 +4,13 @@
 use super::document::{
     Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary,
 };
+use super::forecast_tick;
 use super::ghosts;
 use super::identity::Identities;
 use super::recovery::{self, RecoveryPlan};
 use super::{renew, Deps};
 use crate::config::{Config, Policy};
-use crate::engine::{Decision, Inputs, NoChangeReason};
+use crate::engine::{Decision, DemandHistory, Inputs, NoChangeReason, Prediction};
 use crate::error::Result;
 use crate::lifecycle;
 use crate::model::CapacityType;
@@ -22,12 +23,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
 
-/// The engine's decision function, as `crate::engine::decide` has it.
-pub type DecideFn = fn(&Inputs, &ScalingState, &Policy, DateTime<Utc>) -> Decision;
+/// The engine's decision function, as `crate::engine::decide_with` has it (with the cluster's
+/// demand history).
+pub type DecideFn =
+    fn(&Inputs, Option<&DemandHistory>, &ScalingState, &Policy, DateTime<Utc>) -> Decision;
 
-/// [`run_with`] the scaling engine, [`crate::engine::decide`].
+/// [`run_with`] the scaling engine, [`crate::engine::decide_with`].
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
-    run_with(doc, deps, now, crate::engine::decide).await
+    run_with(doc, deps, now, crate::engine::decide_with).await
 }
 
 /// The id of the operation this execution starts, [`lifecycle::operation_id`] of the lease's
@@ -45,6 +48,11 @@ pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
 /// asks `decide`, and records a new operation before returning it. A `none` held at `MAX_NODES`
 /// while scale-up is wanted carries `alert: at_maximum_capacity` when [`capacity_alert_due`],
 /// and the alert's time is recorded under the lease. Always returns all three parts.
+///
+/// The forecast ([`super::forecast_tick`]): the forecast item is read once, backfilled from
+/// Prometheus only when due, this tick's need recorded before deciding with it, and written once
+/// (before the operation is recorded); floor start and end and the `forecast-only` day summary
+/// come back as `notices` for Notify.
 ///
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient` (cluster, EC2, state table).
 /// Prometheus failures are not errors here.
@@ -88,8 +96,20 @@ pub async fn run_with(
         metrics: snapshot,
         cluster: view,
     };
-    let decision = decide(&inputs, &state, cfg, now);
-    tracing::info!(decision = %decision, "evaluated");
+    let mut tick = forecast_tick::begin(deps, &state, &inputs, now).await?;
+    summary.needed_workers = tick.need;
+    if let Some(Prediction::Ready { ahead, .. }) = &tick.prediction {
+        summary.forecast_workers = Some(*ahead);
+    }
+    summary.forecast_error_workers = tick
+        .record
+        .history
+        .issued_for(now, cfg.cluster_utc_offset_secs)
+        .zip(tick.need)
+        .map(|(f, n)| f - n);
+    let decision = decide(&inputs, Some(&tick.record.history), &state, cfg, now);
+    tracing::info!(decision = %decision, forecast = ?tick.prediction, "evaluated");
+    let notices = forecast_tick::after_decision(&mut tick, &inputs, &state, &decision, deps, now);
     let mut reasons = decision.reason_sentences();
     let mut codes = reason_codes(&decision);
     for ghost in ghosts {
@@ -179,6 +199,7 @@ pub async fn run_with(
             )
         }
     };
+    deps.store.save_forecast(&lease, &tick.record, now).await?;
     if let Some(op) = &operation {
         deps.store.save_operation(&lease, op).await?;
     }
@@ -186,6 +207,7 @@ pub async fn run_with(
         decision: part,
         operation,
         metrics: Some(summary),
+        notices,
     })
 }
 
@@ -331,6 +353,7 @@ async fn close_recovered(
         },
         operation: None,
         metrics: Some(summary),
+        notices: Vec::new(),
     })
 }
 
@@ -473,6 +496,7 @@ fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
         decision,
         operation: Some(op),
         metrics: Some(summary),
+        notices: Vec::new(),
     }
 }
 
@@ -501,7 +525,13 @@ mod tests {
     use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
     use crate::steps::testkit::*;
 
-    fn up(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn up(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         Decision::ScaleUp {
             count: 2,
             reasons: vec![ScaleUpReason::PendingPods {
@@ -511,7 +541,13 @@ mod tests {
             launch: Default::default(),
         }
     }
-    fn down(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn down(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         let n = inputs.cluster.workers().find(|n| n.managed).unwrap();
         Decision::ScaleDown {
             node: n.name.clone(),
@@ -519,7 +555,13 @@ mod tests {
             reasons: vec![ScaleDownReason::NoPendingPods],
         }
     }
-    fn none(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn none(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         let workers = inputs.cluster.workers().count() as u32;
         Decision::NoChange {
             reasons: vec![NoChangeReason::AtMaximum {
@@ -529,12 +571,28 @@ mod tests {
         }
     }
     /// Scale up only on live metrics, like the engine's cached-metrics rule.
-    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn up_if_cached(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         match inputs.metrics.provenance {
-            Provenance::Cached { .. } => {
-                up(inputs, &ScalingState::new("c1"), &Config::default(), t0())
-            }
-            Provenance::Live => none(inputs, &ScalingState::new("c1"), &Config::default(), t0()),
+            Provenance::Cached { .. } => up(
+                inputs,
+                None,
+                &ScalingState::new("c1"),
+                &Config::default(),
+                t0(),
+            ),
+            Provenance::Live => none(
+                inputs,
+                None,
+                &ScalingState::new("c1"),
+                &Config::default(),
+                t0(),
+            ),
         }
     }
 
@@ -597,7 +655,13 @@ mod tests {
         }
     }
 
-    fn steady(_: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn steady(
+        _: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         Decision::NoChange {
             reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
         }
@@ -726,7 +790,13 @@ mod tests {
         let mut w = w;
         w.deps.provisioner = std::sync::Arc::new(ec2);
         let doc = w.doc_with_lease(t0()).await;
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn check(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let m: Vec<(String, bool, Option<String>)> = inputs
                 .cluster
                 .nodes
@@ -765,7 +835,13 @@ mod tests {
             vec![spot, instance("i-2", None)],
         );
         let doc = w.doc_with_lease(t0()).await;
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn check(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let m: Vec<(&str, CapacityType)> = inputs
                 .cluster
                 .nodes
@@ -984,7 +1060,13 @@ mod tests {
                 instance("i-3", None),
             ],
         );
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn check(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let managed: Vec<(&str, bool)> = inputs
                 .cluster
                 .nodes
@@ -1037,7 +1119,13 @@ mod tests {
         let ec2 = std::sync::Arc::new(ec2);
         let mut deps = w.deps.clone();
         deps.provisioner = ec2;
-        fn count(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn count(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let names: Vec<&str> = inputs
                 .cluster
                 .nodes

@@ -327,6 +327,15 @@ impl DemandHistory {
         Some(p)
     }
 
+    /// The forecast issued for the bucket holding `at`, if one was.
+    pub fn issued_for(&self, at: DateTime<Utc>, offset_secs: i32) -> Option<f64> {
+        let (_, start) = index(at.timestamp(), offset_secs);
+        self.issued
+            .iter()
+            .find(|(s, _)| *s == start)
+            .map(|&(_, f)| f)
+    }
+
     /// Buckets of the week before `now` that hold a value recorded in that week.
     pub fn coverage(&self, now: DateTime<Utc>) -> usize {
         let t = now.timestamp();

@@ -6,6 +6,7 @@
 //! - [`snapshot`]: validation (NaN, ±Inf, negatives, ratios above 1), staleness, "no series"
 //!   versus "query failed", and the `missing`/`stale` lists.
 //! - [`client`]: HTTP with basic auth, parallel queries within one time budget, retries.
+//! - [`demand`]: the forecast backfill's one range query over the last week, and its answer.
 //! - [`cache`]: last good values for scale-up only, as pure functions over the state item.
 //!
 //! The client never reads the clock: the evaluation time `now` is an argument and is sent as
@@ -13,6 +14,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod demand;
 pub mod query;
 pub mod response;
 pub mod snapshot;
