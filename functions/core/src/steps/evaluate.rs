@@ -521,8 +521,12 @@ pub fn reason_codes(d: &Decision) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ForecastMode;
     use crate::engine::{NoChangeReason, ScaleDownReason, ScaleUpReason};
+    use crate::forecast::ForecastRecord;
     use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
+    use crate::notify::NotificationKind;
+    use crate::seams::StateStore;
     use crate::steps::testkit::*;
 
     fn up(
@@ -1266,5 +1270,174 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// What one tick of the forecast reads and writes: (range queries, forecast reads, forecast
+    /// writes, all DynamoDB reads).
+    fn forecast_calls(w: &World) -> (u32, usize, usize, usize) {
+        let calls = w.store.calls.lock().unwrap().clone();
+        let n = |m: &str| calls.iter().filter(|c| **c == m).count();
+        (
+            w.prom.1.load(std::sync::atomic::Ordering::SeqCst),
+            n("load_forecast"),
+            n("save_forecast"),
+            n("load") + n("load_forecast") + n("failed_offers"),
+        )
+    }
+
+    /// The forecast adds at most one Prometheus query and one DynamoDB read per tick: the range
+    /// query only when the history is missing or short and was not backfilled lately.
+    #[tokio::test]
+    async fn the_forecast_budget_per_tick() {
+        struct Case {
+            name: &'static str,
+            stored: Option<ForecastRecord>,
+            mode: ForecastMode,
+            /// (range queries, forecast reads, forecast writes, DynamoDB reads)
+            want: (u32, usize, usize, usize),
+        }
+        let mut full = ForecastRecord::default();
+        for m in (0..7 * 1440).step_by(10) {
+            full.history.record(at(-7 * 86_400 + m * 60), 2.0, 0);
+        }
+        let lately = ForecastRecord {
+            backfilled_at: Some(at(-3600)),
+            ..ForecastRecord::default()
+        };
+        let cases = [
+            Case {
+                name: "no history: backfilled",
+                stored: None,
+                mode: ForecastMode::On,
+                want: (1, 1, 1, 2),
+            },
+            Case {
+                name: "a full week: no backfill",
+                stored: Some(full),
+                mode: ForecastMode::On,
+                want: (0, 1, 1, 2),
+            },
+            Case {
+                name: "short but backfilled an hour ago",
+                stored: Some(lately),
+                mode: ForecastMode::On,
+                want: (0, 1, 1, 2),
+            },
+            Case {
+                name: "forecast off: floors only, no backfill",
+                stored: None,
+                mode: ForecastMode::Off,
+                want: (0, 1, 1, 2),
+            },
+        ];
+        for c in cases {
+            let mut w = World::new();
+            w.deps.config.policy.forecast_mode = c.mode;
+            *w.store.forecast.lock().unwrap() = c.stored.map(|r| (0, r));
+            let doc = w.doc_with_lease(t0()).await;
+            w.store.calls.lock().unwrap().clear();
+            run(&doc, &w.deps, t0()).await.unwrap();
+            assert_eq!(forecast_calls(&w), c.want, "case {}", c.name);
+        }
+    }
+
+    /// A backfill fills the week from Prometheus's points, and the tick's own need is recorded
+    /// beside them; the next tick does not backfill again.
+    #[tokio::test]
+    async fn the_backfilled_history_is_stored() {
+        let w = World::new();
+        for tick in 0..2 {
+            let doc = w.doc_with_lease(at(tick * 120)).await;
+            run(&doc, &w.deps, at(tick * 120)).await.unwrap();
+        }
+        assert_eq!(w.prom.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let (_, stored) = w.store.forecast.lock().unwrap().clone().unwrap();
+        let starts: Vec<i64> = stored
+            .history
+            .buckets
+            .iter()
+            .flatten()
+            .map(|b| b.start)
+            .collect();
+        for (t, _) in demand_points() {
+            let start = (t.timestamp() - 1) / 600 * 600;
+            assert!(starts.contains(&start), "{t} backfilled: {starts:?}");
+        }
+        assert!(
+            starts.contains(&(t0().timestamp() / 600 * 600)),
+            "this tick"
+        );
+        assert_eq!(stored.backfilled_at, Some(t0()));
+        assert_eq!(
+            stored.history.latest.map(|(t, _)| t),
+            Some(at(120).timestamp())
+        );
+    }
+
+    /// A floor met within the lead time scales up and is announced once as started, then once as
+    /// ended after its window.
+    #[tokio::test]
+    async fn floors_are_announced_as_they_start_and_end() {
+        let mut w = World::new();
+        // t0 is Monday 20:00 UTC; the lead is FLOOR_LEAD_TIME (3 minutes) without a measured boot.
+        w.deps.config.policy.scheduled_floors =
+            crate::engine::floors::parse_floors("mon 20:03-20:30 min=3").unwrap();
+        let mut seen = Vec::new();
+        for secs in [0, 120, 31 * 60] {
+            let doc = w.doc_with_lease(at(secs)).await;
+            let got = run(&doc, &w.deps, at(secs)).await.unwrap();
+            let kinds: Vec<NotificationKind> = got.notices.iter().map(|n| n.kind).collect();
+            seen.push((
+                got.decision.action,
+                got.decision.codes.first().cloned(),
+                kinds,
+            ));
+            // The operation ends as RecordOutcome would end it.
+            if let Some(op) = got.operation {
+                let lease = w.store.snapshot().lease.unwrap();
+                w.store
+                    .finish_operation(
+                        &lease,
+                        &lifecycle::Finish {
+                            action: Some(ScaleAction::ScaleUp),
+                            reason: op.reason,
+                            node_count: 3,
+                            at: at(secs + 60),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                w.k8s
+                    .view
+                    .lock()
+                    .unwrap()
+                    .nodes
+                    .push(node("w3", Some("i-3"), true));
+                w.ec2.instances.lock().unwrap().push(instance("i-3", None));
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    Action::ScaleUp,
+                    Some("below_floor".into()),
+                    vec![NotificationKind::FloorStarted]
+                ),
+                (Action::None, Some("cooldown".into()), vec![]),
+                (
+                    Action::None,
+                    Some("steady".into()),
+                    vec![NotificationKind::FloorEnded]
+                ),
+            ]
+        );
+        let stored = w.store.forecast.lock().unwrap().clone().unwrap().1;
+        assert_eq!(stored.announced_floor, None);
+        assert_eq!(
+            stored.history.boot_to_ready_secs,
+            Some(60),
+            "measured from the launch to the recorded outcome"
+        );
     }
 }

@@ -618,4 +618,62 @@ mod tests {
         let got = run(&d, &w.deps, at(100)).await.unwrap();
         assert_eq!(got["slack"], "skipped: nothing to tell");
     }
+
+    /// Evaluate's notices go out after the document's own message, each as its own message.
+    #[tokio::test]
+    async fn notices_are_sent_beside_the_outcome() {
+        let notice = |kind| crate::forecast::Notice {
+            kind,
+            reason: "scheduled floor `mon 09:00-10:00 min=4` starts at 09:00".into(),
+            action: "Keeping at least 4 workers Ready until 10:00 local time".into(),
+        };
+        // (name, the document's own message, notices, want kinds sent)
+        let cases = [
+            (
+                "a none with a floor notice",
+                false,
+                vec![notice(NotificationKind::FloorStarted)],
+                vec![NotificationKind::FloorStarted],
+            ),
+            (
+                "a scale-up that joined, then the floor notice",
+                true,
+                vec![notice(NotificationKind::FloorStarted)],
+                vec![
+                    NotificationKind::ScaleUpCompleted,
+                    NotificationKind::FloorStarted,
+                ],
+            ),
+            (
+                "two notices",
+                false,
+                vec![
+                    notice(NotificationKind::FloorEnded),
+                    notice(NotificationKind::ForecastSummary),
+                ],
+                vec![
+                    NotificationKind::FloorEnded,
+                    NotificationKind::ForecastSummary,
+                ],
+            ),
+        ];
+        for (name, joined, notices, want) in cases {
+            let mut d = doc();
+            if joined {
+                d.ready = Some(ReadyPart {
+                    status: ReadyStatus::Ready,
+                    ready: vec!["i-a".into()],
+                    not_ready: vec![],
+                });
+            } else {
+                d.decision.as_mut().unwrap().action = Action::None;
+            }
+            d.notices = notices;
+            let w = World::new();
+            let got = run(&d, &w.deps, at(100)).await.unwrap();
+            assert_eq!(got["slack"], "sent", "case {name}");
+            let kinds: Vec<NotificationKind> = w.slack.sent().iter().map(|n| n.kind).collect();
+            assert_eq!(kinds, want, "case {name}");
+        }
+    }
 }

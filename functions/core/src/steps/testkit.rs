@@ -473,15 +473,17 @@ impl ClusterApi for FakeCluster {
     }
 }
 
-/// Prometheus: a snapshot, or `MetricsUnavailable` when `None`; the demand range of
-/// [`FakeMetrics::demand`] (every point of it whatever the range asked), counting range queries
-/// in [`FakeMetrics::ranges`].
-pub struct FakeMetrics(pub Mutex<Option<MetricsSnapshot>>);
+/// Prometheus: a snapshot, or `MetricsUnavailable` when `None`; a range query answers
+/// [`demand_points`] whatever the range asked, and is counted in the second field.
+pub struct FakeMetrics(
+    pub Mutex<Option<MetricsSnapshot>>,
+    pub std::sync::atomic::AtomicU32,
+);
 
 /// The demand points every [`FakeMetrics`] answers a range query with: 4 busy workers at
-/// 2026-11-16 20:05 UTC (a week before [`t0`]) and at 2026-11-22 20:05.
+/// 2026-11-17 20:05 UTC and at 2026-11-22 20:05 (six days and one day before [`t0`]).
 pub fn demand_points() -> Vec<(DateTime<Utc>, crate::engine::forecast::DemandParts)> {
-    [at(-7 * 86_400 + 300), at(-86_400 + 300)]
+    [at(-6 * 86_400 + 300), at(-86_400 + 300)]
         .into_iter()
         .map(|t| {
             (
@@ -503,6 +505,7 @@ impl MetricsSource for FakeMetrics {
         _to: DateTime<Utc>,
         _step_secs: u64,
     ) -> Result<Vec<(DateTime<Utc>, crate::engine::forecast::DemandParts)>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match *self.0.lock().unwrap() {
             Some(_) => Ok(demand_points()),
             None => Err(Error::MetricsUnavailable {
@@ -596,7 +599,10 @@ impl World {
         let store = Arc::new(FakeStore::new());
         let ec2 = Arc::new(FakeProvisioner::new(instances));
         let k8s = Arc::new(FakeCluster::new(nodes));
-        let prom = Arc::new(FakeMetrics(Mutex::new(Some(live_metrics(t0(), 0.5, 0.0)))));
+        let prom = Arc::new(FakeMetrics(
+            Mutex::new(Some(live_metrics(t0(), 0.5, 0.0))),
+            Default::default(),
+        ));
         let slack = RecordingNotifier::new("slack", false);
         let cfg = Config {
             policy: crate::config::Policy {
