@@ -140,6 +140,9 @@ export const METRICS = {
     'ClusterMemoryUtilization',
     'PendingPods',
     'EstimatedHourlyCost',
+    'WorkersNeeded',
+    'WorkersForecast',
+    'ForecastError',
   ],
 } as const;
 
