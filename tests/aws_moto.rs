@@ -692,7 +692,10 @@ async fn the_forecast_item_round_trips_and_is_fenced() {
         launch_started: None,
         ..record.clone()
     };
-    store.save_forecast(&lease(6), &cleared, t0()).await.unwrap();
+    store
+        .save_forecast(&lease(6), &cleared, t0())
+        .await
+        .unwrap();
     assert_eq!(store.load_forecast().await.unwrap(), Some(cleared.clone()));
 
     let err = store
