@@ -4,7 +4,7 @@
 //! `/api/v1/query_range` whose series are told apart by [`super::query::FIELD_LABEL`].
 
 use super::query::FIELD_LABEL;
-use super::response::{parse_number, ParseError};
+use super::response::{parse_number, success_data, ParseError};
 use crate::engine::forecast::DemandParts;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -42,24 +42,6 @@ pub fn query(step_secs: u64) -> String {
 }
 
 #[derive(Deserialize)]
-struct Envelope {
-    status: String,
-    #[serde(default)]
-    data: Option<Data>,
-    #[serde(rename = "errorType", default)]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: Vec<Series>,
-}
-
-#[derive(Deserialize)]
 struct Series {
     #[serde(default)]
     metric: BTreeMap<String, String>,
@@ -72,25 +54,17 @@ struct Series {
 ///
 /// Errors: a body that is not a matrix answer, or Prometheus's own error.
 pub fn parse(body: &[u8]) -> Result<Vec<(DateTime<Utc>, DemandParts)>, ParseError> {
-    let env: Envelope =
-        serde_json::from_slice(body).map_err(|e| ParseError::Malformed(e.to_string()))?;
-    if env.status != "success" {
-        return Err(ParseError::Prometheus {
-            error_type: env.error_type.unwrap_or_else(|| env.status.clone()),
-            error: env.error.unwrap_or_default(),
-        });
-    }
-    let data = env
-        .data
-        .ok_or_else(|| ParseError::Malformed("status success without data".into()))?;
-    if data.result_type != "matrix" {
+    let (result_type, result) = success_data(body)?;
+    if result_type != "matrix" {
         return Err(ParseError::Malformed(format!(
             "expected a matrix result, got {}",
-            data.result_type.chars().take(40).collect::<String>()
+            result_type.chars().take(40).collect::<String>()
         )));
     }
+    let result: Vec<Series> =
+        serde_json::from_value(result).map_err(|e| ParseError::Malformed(e.to_string()))?;
     let mut at: BTreeMap<i64, (Option<f64>, f64, f64)> = BTreeMap::new();
-    for series in data.result {
+    for series in result {
         let field = series.metric.get(FIELD_LABEL).cloned().unwrap_or_default();
         for (t, v) in series.values {
             let v = parse_number(&v)?;
