@@ -175,7 +175,7 @@ pub fn summarise_day(
         Some(d) if d.day != today => record.day.take().filter(|d| d.forecasts > 0),
         _ => None,
     };
-    let day = record.day.get_or_insert_with(|| DaySummary {
+    let day = record.day.get_or_insert(DaySummary {
         day: today,
         forecasts: 0,
         compared: 0,
@@ -258,15 +258,16 @@ mod tests {
 
     fn cfg(floors: &str, mode: &str) -> Config {
         let (floors, mode) = (floors.to_string(), mode.to_string());
-        let mut c = Config::default();
-        c.policy = crate::config::Policy::from_lookup(|k| match k {
-            "SCHEDULED_FLOORS" => Some(floors.clone()),
-            "FORECAST_MODE" => Some(mode.clone()),
-            "FLOOR_LEAD_TIME" => Some("300".into()),
-            _ => None,
-        })
-        .unwrap();
-        c
+        Config {
+            policy: crate::config::Policy::from_lookup(|k| match k {
+                "SCHEDULED_FLOORS" => Some(floors.clone()),
+                "FORECAST_MODE" => Some(mode.clone()),
+                "FLOOR_LEAD_TIME" => Some("300".into()),
+                _ => None,
+            })
+            .unwrap(),
+            ..Config::default()
+        }
     }
 
     /// Monday 2026-11-23 (UTC, the default time zone) at `h:m`.
