@@ -623,6 +623,109 @@ async fn failed_spot_offers_are_remembered_until_they_expire() {
     assert!(item.contains_key("ttl"), "{item:?}");
 }
 
+/// The forecast item: missing at first, written and read back whole (a full week of history in
+/// its stored text), optional parts removed when cleared, and fenced by token: a holder whose
+/// token is lower than the last writer's is refused.
+#[tokio::test]
+#[ignore = "needs moto: scripts/test-aws.sh"]
+async fn the_forecast_item_round_trips_and_is_fenced() {
+    use smartscale_core::forecast::{DaySummary, ForecastRecord};
+    let Some(sdk) = sdk().await else { return };
+    let (store, client, table) = store(&sdk).await;
+    let cluster = store.load().await.unwrap().cluster_id;
+    assert_eq!(store.load_forecast().await.unwrap(), None, "none yet");
+    let mut record = ForecastRecord {
+        announced_floor: Some("mon 09:00-10:00 min=4".into()),
+        day: Some(DaySummary {
+            day: t0().date_naive(),
+            forecasts: 3,
+            compared: 2,
+            abs_error_sum: 0.5,
+            bias_sum: -0.25,
+            max_forecast: 4.2,
+            max_need: 3.9,
+            would_scale_up: 1,
+            would_hold: 0,
+            first_launch: Some((t0(), "forecast 4.2 workers".into())),
+        }),
+        backfilled_at: Some(t0()),
+        launch_started: Some(t0() + Duration::seconds(60)),
+        ..ForecastRecord::default()
+    };
+    for m in (0..7 * 1440).step_by(2) {
+        record
+            .history
+            .record(t0() + Duration::minutes(m), 2.0 + (m % 7) as f64 / 8.0, 0);
+    }
+    record.history.boot_to_ready_secs = Some(95);
+    let lease = |token: u64| Lease {
+        owner: "exec".into(),
+        token,
+        expires_at: t0(),
+    };
+    store.save_forecast(&lease(5), &record, t0()).await.unwrap();
+    assert_eq!(store.load_forecast().await.unwrap(), Some(record.clone()));
+
+    // One item beside the cluster item, under the key the LeadingKeys condition names.
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "cluster_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{cluster}#forecast")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the forecast item exists");
+    let size: usize = item
+        .iter()
+        .map(|(k, v)| k.len() + v.as_s().map_or(8, String::len))
+        .sum();
+    assert!(size < 20_000, "a full week is {size} bytes");
+
+    let cleared = ForecastRecord {
+        announced_floor: None,
+        day: None,
+        launch_started: None,
+        ..record.clone()
+    };
+    store
+        .save_forecast(&lease(6), &cleared, t0())
+        .await
+        .unwrap();
+    assert_eq!(store.load_forecast().await.unwrap(), Some(cleared.clone()));
+
+    let err = store
+        .save_forecast(&lease(4), &record, t0())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "LeaseLost", "{err}");
+    assert_eq!(
+        store.load_forecast().await.unwrap(),
+        Some(cleared),
+        "the older holder wrote nothing"
+    );
+
+    // An item this build cannot read is treated as missing (the tick backfills afresh).
+    client
+        .put_item()
+        .table_name(&table)
+        .item(
+            "cluster_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{cluster}#forecast")),
+        )
+        .item(
+            "history",
+            aws_sdk_dynamodb::types::AttributeValue::S("{\"v\":99}".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.load_forecast().await.unwrap(), None);
+}
+
 // ---------------------------------------------------------------------------------------------
 // EC2
 // ---------------------------------------------------------------------------------------------

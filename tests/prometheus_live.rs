@@ -155,6 +155,33 @@ async fn live_prometheus_snapshots_and_failures() {
     assert!(s.stale.is_empty(), "stale: {:?}", s.stale);
     assert!(s.unusable_required().is_empty());
 
+    // The forecast backfill's one range query over the recorded demand parts: 0.8 CPU on two
+    // Ready workers, web-1's core requested throughout and pending-1's from T0+38m.
+    let demand = c
+        .demand_range(at(-20 * 60), at(0), 600)
+        .await
+        .expect("demand range");
+    let got: Vec<(i64, f64, u64, u64)> = demand
+        .iter()
+        .map(|(t, p)| {
+            (
+                t.timestamp() - END,
+                (p.busy_workers * 1000.0).round() / 1000.0,
+                p.requests.cpu_millis,
+                p.requests.memory_bytes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (-20 * 60, 1.6, 1000, 0),
+            (-10 * 60, 1.6, 1000, 0),
+            (0, 1.6, 1500, 268_435_456),
+        ],
+        "one point per 10 minutes, each the highest of the 10 minutes before it"
+    );
+
     // T0+34m: CPU is back at 80% but the dip (T0+30..32m) is inside the 3 minute window.
     let s = c.snapshot(at(-11 * 60)).await.expect("dip snapshot");
     close(s.cpu_ratio, 0.8, "cpu after the dip");

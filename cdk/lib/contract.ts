@@ -141,6 +141,9 @@ export const METRICS = {
     'ClusterMemoryUtilization',
     'PendingPods',
     ...Object.values(costMetricNames().metrics),
+    'WorkersNeeded',
+    'WorkersForecast',
+    'ForecastError',
   ] as readonly string[],
 } as const;
 

@@ -198,6 +198,19 @@ export function addMonitoring(scope: Construct, p: MonitoringProps): Record<stri
           right: Object.entries(p.functions).map(([name, fn]) => fn.metricDuration({ statistic: 'Maximum', period: Duration.minutes(5), label: name })),
         }),
       ],
+      [
+        // The forecast (docs/METRICS.md, "Forecast history"): Evaluate's WorkersNeeded and WorkersForecast beside the nodes.
+        new cloudwatch.GraphWidget({
+          title: 'Forecast: workers needed, forecast, nodes',
+          width: 16,
+          left: [custom('WorkersNeeded', 'Maximum', Duration.minutes(10)), custom('WorkersForecast', 'Maximum', Duration.minutes(10)), custom('CurrentNodeCount', 'Maximum', Duration.minutes(10))],
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Forecast error (workers; above 0: ran high)',
+          width: 8,
+          left: [custom('ForecastError', 'Average', Duration.hours(1))],
+        }),
+      ],
       [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: Object.values(alarms) })],
     ],
   });

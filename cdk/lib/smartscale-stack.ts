@@ -352,9 +352,9 @@ export class SmartScaleStack extends Stack {
     if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
     Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
-    // Only this cluster's items: its state item, its spot claims (`<cluster>#spot-claim#<instance>`)
-    // and its failed Spot offers (`<cluster>#offers`).
-    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`] } };
+    // Only this cluster's items: its state item, its spot claims (`<cluster>#spot-claim#<instance>`),
+    // its failed Spot offers (`<cluster>#offers`) and its forecast history (`<cluster>#forecast`).
+    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`, `${cfg.clusterId}#forecast`] } };
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
         case 'state-read':

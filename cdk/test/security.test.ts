@@ -434,7 +434,7 @@ describe('IAM conditions', () => {
     const dynamo = identityStatements(s).filter(({ statement }) => asList(statement.Action).some((a) => String(a).startsWith('dynamodb:')) && statement.Effect === 'Allow');
     assert.ok(dynamo.length > 5, `found ${dynamo.length}`);
     for (const { owner, statement } of dynamo) {
-      assert.deepEqual((statement as any).Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['smartscale-prod', 'smartscale-prod#spot-claim#*', 'smartscale-prod#offers'] } }, `${owner}: ${JSON.stringify(statement)}`);
+      assert.deepEqual((statement as any).Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['smartscale-prod', 'smartscale-prod#spot-claim#*', 'smartscale-prod#offers', 'smartscale-prod#forecast'] } }, `${owner}: ${JSON.stringify(statement)}`);
     }
   });
 

@@ -24,6 +24,8 @@ function event(name) {
 }
 const pick = (doc, keys) => Object.fromEntries(keys.map((k) => [k, doc[k]]));
 const EVALUATION = ['decision', 'operation', 'metrics'];
+/** Evaluate's result as the step returns it: the three parts and `notices` (always present, usually empty). */
+const evaluationOf = (doc) => ({ ...pick(doc, EVALUATION), notices: doc.notices ?? [] });
 
 export const CLUSTER = 'smartscale-test';
 
@@ -54,11 +56,12 @@ export const INPUT = TRIGGER_INPUTS['EventBridge rule (scheduled event)'];
 /** AcquireLock's result for the execution `owner`. */
 export const lease = (owner) => ({ ...event('evaluate').lease, owner });
 
-const scaleUp = pick(event('launch-nodes.scale-up'), EVALUATION);
-const scaleDown = pick(event('cordon-node.scale-down'), EVALUATION);
-const atMaximum = pick(event('notify.at-maximum'), EVALUATION);
+const scaleUp = evaluationOf(event('launch-nodes.scale-up'));
+const scaleDown = evaluationOf(event('cordon-node.scale-down'));
+const atMaximum = evaluationOf(event('notify.at-maximum'));
 const { alert: _alert, ...quietDecision } = atMaximum.decision;
-const recoverUp = pick(event('check-nodes-ready.recover'), EVALUATION);
+const recoverUp = evaluationOf(event('check-nodes-ready.recover'));
+const floorStarted = evaluationOf(event('notify.floor-started'));
 
 export const evaluation = {
   // No event holds an idle decision (no step runs after one but ReleaseLock): the scale-down
@@ -67,7 +70,10 @@ export const evaluation = {
     decision: { action: 'none', count: 0, node: null, instance_id: null, reasons: ['load is within thresholds'], codes: ['steady'] },
     operation: null,
     metrics: { ...scaleDown.metrics, cpu_ratio: 0.45 },
+    notices: [],
   },
+  // A hold that comes with a notice (a scheduled floor started): RouteDecision sends it to Notify.
+  floorStarted,
   // Held at MAX_NODES while scale-up is wanted, and the alert is due (Evaluate rate-limits it).
   atMaximum,
   // The same hold within CAPACITY_ALERT_INTERVAL of the last alert: no alert key at all.
@@ -80,6 +86,7 @@ export const evaluation = {
     decision: { ...scaleDown.decision, action: 'recover', codes: ['recover_scale_down'], reasons: ['recovering unfinished scale-down of an earlier run'] },
     operation: { ...scaleDown.operation, id: 'smartscale-prod-op-40', started_at: '2026-11-23T19:58:00Z', deadline: '2026-11-23T20:03:00Z' },
     metrics: scaleDown.metrics,
+    notices: [],
   },
 };
 

@@ -91,6 +91,15 @@ test('at maximum capacity with the alert due: evaluate, Notify, release, Done', 
   assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.atMaximum), notified: f.notified, released: f.released });
 });
 
+test('a none with notices (a scheduled floor started): evaluate, Notify, release, Done', async () => {
+  const name = 'floor-notice';
+  const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [f.evaluation.floorStarted], Notify: [f.notified] });
+  assert.equal(r.status, 'SUCCEEDED', JSON.stringify(r.error));
+  assert.deepEqual(r.visited, [...HEAD, 'Notify', 'ReleaseLock', 'RouteFinish', 'Done']);
+  assert.equal(r.calls.Notify[0].notices[0].kind, 'floor_started', 'Notify reads the notices from the document');
+  assert.deepEqual(r.output, { ...docAfter(name, f.evaluation.floorStarted), notified: f.notified, released: f.released });
+});
+
 test('at maximum capacity, alert rate-limited (no alert key): the idle path, no Notify', async () => {
   const name = 'at-maximum-quiet';
   const r = await run(name, { ...f.paths.idle(owner(name)), Evaluate: [f.evaluation.atMaximumQuiet] });

@@ -468,7 +468,11 @@ def inspect(a):
                 "attributes": {k: v.get("Value") for k, v in body.get("MessageAttributes", {}).items()},
             })
             sqs.delete_message(QueueUrl=a["queue_url"], ReceiptHandle=m["ReceiptHandle"])
-    return {"instances": instances, "item": item, "sns": messages, "at": time.time()}
+    forecast = client("dynamodb").get_item(
+        TableName=a["table"], Key={"cluster_id": {"S": a["cluster"] + "#forecast"}}, ConsistentRead=True
+    )
+    forecast_item = {k: plain(v) for k, v in forecast.get("Item", {}).items()}
+    return {"instances": instances, "item": item, "forecast": forecast_item, "sns": messages, "at": time.time()}
 
 
 def tags(a):

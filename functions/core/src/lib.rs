@@ -9,6 +9,7 @@ pub mod adapters;
 pub mod config;
 pub mod cost;
 pub mod error;
+pub mod forecast;
 pub mod seams;
 pub mod steps;
 pub mod telemetry;

@@ -5,7 +5,9 @@
 //! from the vendor's error at the adapter, so callers and the state machine can tell what is
 //! retryable.
 
+use crate::engine::forecast::DemandParts;
 use crate::error::Result;
+use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
 use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use async_trait::async_trait;
@@ -21,6 +23,20 @@ pub trait MetricsSource: Send + Sync {
     /// snapshot; optional inputs never fail the call. Errors: [`crate::Error::MetricsUnavailable`]
     /// when Prometheus cannot be reached or answers nothing usable for the required inputs.
     async fn snapshot(&self, now: DateTime<Utc>) -> Result<MetricsSnapshot>;
+
+    /// The demand over `[from, to]`, one point every `step_secs` (each the highest of the
+    /// `step_secs` before it), from the recorded series of the forecast backfill
+    /// (docs/METRICS.md, "Forecast history"), oldest first: one range query. Times without data
+    /// are left out.
+    ///
+    /// Errors: [`crate::Error::MetricsUnavailable`] when Prometheus cannot be reached or refuses
+    /// the query.
+    async fn demand_range(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step_secs: u64,
+    ) -> Result<Vec<(DateTime<Utc>, DemandParts)>>;
 }
 
 /// The DynamoDB item of one cluster: lease, last action, operation in flight, cached metrics.
@@ -66,6 +82,21 @@ pub trait StateStore: Send + Sync {
     /// ([`ScalingState::capacity_alert`]), so later ticks stay silent for the configured interval.
     /// Writing it again with the same lease is harmless. Errors: `LeaseLost`.
     async fn record_capacity_alert(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()>;
+
+    /// The forecast's item of this cluster (`<cluster>#forecast`, beside the cluster item), read
+    /// consistently; `None` when there is none, or when it holds a layout this build does not
+    /// read (logged: the caller starts afresh and backfills). Errors: `Transient`.
+    async fn load_forecast(&self) -> Result<Option<ForecastRecord>>;
+
+    /// Writes the forecast's item as `lease`'s holder: refused when a holder with a higher
+    /// fencing token has written it since (so a run whose lease was taken over cannot put an
+    /// older history back). Errors: `LeaseLost` when refused.
+    async fn save_forecast(
+        &self,
+        lease: &Lease,
+        record: &ForecastRecord,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     /// The Spot pools whose offers failed and have not expired at `now` ([`StateStore::remember_failed_offers`]),
     /// from an item of their own beside the cluster item. Errors: `Transient`.

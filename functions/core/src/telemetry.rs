@@ -118,6 +118,24 @@ pub fn cluster_gauges(
     emf(cluster_id, &[], &m, now)
 }
 
+/// The forecast Evaluate saw (docs/METRICS.md, "Forecast history"): `WorkersNeeded`, with
+/// `WorkersForecast` and `ForecastError` (the forecast issued one horizon earlier less the need,
+/// workers) when known; `None` when the tick measured no need.
+pub fn forecast_gauges(
+    cluster_id: &str,
+    summary: &crate::steps::document::MetricsSummary,
+    now: DateTime<Utc>,
+) -> Option<Value> {
+    let mut m = vec![("WorkersNeeded", Unit::Count, summary.needed_workers?)];
+    if let Some(f) = summary.forecast_workers {
+        m.push(("WorkersForecast", Unit::Count, f));
+    }
+    if let Some(e) = summary.forecast_error_workers {
+        m.push(("ForecastError", Unit::Count, e));
+    }
+    Some(emf(cluster_id, &[], &m, now))
+}
+
 /// The `Reason` dimension (`docs/OPERATIONS.md`, "Telemetry") of a decision's reason codes:
 /// `CPU`, `Memory`, `Pending`, `Minimum`, `Recovery` or `Custom` (queue, latency, error rate).
 pub fn reason_category(code: &str) -> &'static str {
@@ -197,10 +215,11 @@ pub trait StepMetrics {
 /// fleet's cost ([`crate::cost::cost_metrics`]) when it priced the fleet.
 impl StepMetrics for EvaluatePart {
     fn emf_lines(&self, doc: &ExecutionDocument, _: &Config, now: DateTime<Utc>) -> Vec<Value> {
-        let gauges = self
-            .metrics
-            .iter()
-            .map(|summary| cluster_gauges(&doc.cluster_id, summary, now));
+        let gauges =
+            self.metrics.iter().flat_map(|summary| {
+                std::iter::once(cluster_gauges(&doc.cluster_id, summary, now))
+                    .chain(forecast_gauges(&doc.cluster_id, summary, now))
+            });
         let cost = self
             .cost
             .iter()
@@ -315,6 +334,9 @@ mod tests {
             ready_nodes: 3,
             managed_nodes: 2,
             cached: false,
+            needed_workers: Some(3.4),
+            forecast_workers: Some(4.1),
+            forecast_error_workers: Some(-0.2),
         };
         let cases = vec![
             EmfCase {
@@ -338,6 +360,12 @@ mod tests {
                     "ClusterMemoryUtilization",
                     "PendingPods",
                 ],
+                dimensions: vec![],
+            },
+            EmfCase {
+                name: "forecast",
+                line: forecast_gauges("c1", &summary, t0()).unwrap(),
+                metrics: vec!["WorkersNeeded", "WorkersForecast", "ForecastError"],
                 dimensions: vec![],
             },
             EmfCase {
@@ -477,13 +505,20 @@ mod tests {
                 pending_pods: Some(0.0),
                 nodes: 2,
                 ready_nodes: 2,
+                needed_workers: Some(1.4),
                 ..Default::default()
             }),
             cost: None,
+            notices: vec![],
         };
         assert_eq!(
             names(eval.emf_lines(&doc, &cfg, now)),
-            vec!["CurrentNodeCount", "ClusterCPUUtilization", "PendingPods"]
+            vec![
+                "CurrentNodeCount",
+                "ClusterCPUUtilization",
+                "PendingPods",
+                "WorkersNeeded"
+            ]
         );
         eval.cost = Some(crate::cost::FleetCost {
             by_type: vec![crate::cost::TypeCost {
@@ -502,6 +537,7 @@ mod tests {
                 "CurrentNodeCount",
                 "ClusterCPUUtilization",
                 "PendingPods",
+                "WorkersNeeded",
                 "HourlyCost",
                 "HourlyCost",
                 "HourlyCost",

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
+use smartscale_engine::engine::forecast::codec;
 use smartscale_engine::engine::{decide, decide_with, select_candidate, DemandHistory, Inputs};
 use smartscale_engine::fixtures::worker_node;
 use smartscale_engine::model::*;
@@ -183,6 +184,15 @@ fn bench(c: &mut Criterion) {
             h.record(black_box(now()), black_box(4.2), 0);
             h.predict(black_box(now()), black_box(&cfg))
         })
+    });
+    // The stored form Evaluate reads and writes once per tick (the DynamoDB item's text).
+    let text = codec::encode(&history);
+    eprintln!("forecast history stored text: {} bytes", text.len());
+    c.bench_function("forecast/codec_encode_week", |b| {
+        b.iter(|| codec::encode(black_box(&history)))
+    });
+    c.bench_function("forecast/codec_decode_week", |b| {
+        b.iter(|| codec::decode(black_box(&text)))
     });
     for (size, workers, pods) in [
         ("10_nodes_300_pods", 9, 300),

@@ -7,6 +7,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
+use smartscale_core::engine::forecast::DemandParts;
+use smartscale_core::forecast::ForecastRecord;
 use smartscale_core::lifecycle::Finish;
 use smartscale_core::model::{
     ClusterView, Lease, MetricsSnapshot, NodeInfo, Operation, ScalingState,
@@ -153,6 +155,14 @@ impl StateStore for Recorder {
         self.calls.record(Seam::Store, "remember_failed_offers");
         Ok(())
     }
+    async fn load_forecast(&self) -> Result<Option<ForecastRecord>> {
+        self.calls.record(Seam::Store, "load_forecast");
+        Ok(None)
+    }
+    async fn save_forecast(&self, _: &Lease, _: &ForecastRecord, _: DateTime<Utc>) -> Result<()> {
+        self.calls.record(Seam::Store, "save_forecast");
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -228,6 +238,15 @@ impl MetricsSource for Recorder {
     async fn snapshot(&self, now: DateTime<Utc>) -> Result<MetricsSnapshot> {
         self.calls.record(Seam::Metrics, "snapshot");
         Ok(MetricsSnapshot::empty(now))
+    }
+    async fn demand_range(
+        &self,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+        _: u64,
+    ) -> Result<Vec<(DateTime<Utc>, DemandParts)>> {
+        self.calls.record(Seam::Metrics, "demand_range");
+        Ok(Vec::new())
     }
 }
 
@@ -419,6 +438,8 @@ fn the_recorder_covers_every_method_the_contract_names() {
                 "claim_instance",
                 "failed_offers",
                 "remember_failed_offers",
+                "load_forecast",
+                "save_forecast",
             ]),
         ),
         (
@@ -436,7 +457,7 @@ fn the_recorder_covers_every_method_the_contract_names() {
                 "delete_node",
             ]),
         ),
-        (Seam::Metrics, BTreeSet::from(["snapshot"])),
+        (Seam::Metrics, BTreeSet::from(["snapshot", "demand_range"])),
         (Seam::Notify, BTreeSet::from(["send"])),
     ]);
     for seam in Seam::ALL {

@@ -5,8 +5,8 @@ use crate::cluster::{Cluster, NodeState};
 use crate::observe::{cluster_view, Observer};
 use crate::scenario::Scenario;
 use chrono::{DateTime, Utc};
-use smartscale_engine::engine::forecast::{self, DemandHistory, Prediction};
-use smartscale_engine::engine::{Decision, ForecastMode, Inputs};
+use smartscale_engine::engine::forecast::DemandHistory;
+use smartscale_engine::engine::{Decision, Inputs};
 use smartscale_engine::lifecycle::{self, DrainStatus, Ending, OutcomeResult, ReadyStatus};
 use smartscale_engine::model::{Operation, OperationKind, ScalingState};
 use smartscale_engine::Policy as Config;
@@ -197,17 +197,7 @@ impl SmartScale {
     /// Records the demand of this evaluation and, unless the forecast is off, notes the
     /// forecast one horizon ahead (so its error is measured when that time comes).
     fn observe_demand(&mut self, inputs: &Inputs, cfg: &Config, at: DateTime<Utc>) {
-        let offset = cfg.cluster_utc_offset_secs;
-        if let Some(need) = forecast::workers_needed(inputs, cfg) {
-            self.history.record(at, need, offset);
-        }
-        if cfg.forecast_mode == ForecastMode::Off {
-            return;
-        }
-        if let Prediction::Ready { ahead, .. } = self.history.predict(at, cfg) {
-            let horizon = chrono::Duration::seconds(cfg.forecast_horizon_secs as i64);
-            self.history.issue(at + horizon, ahead, offset);
-        }
+        self.history.observe(inputs, cfg, at);
     }
 
     /// The demand history recorded so far.

@@ -40,6 +40,9 @@ pub struct ExecutionDocument {
     /// Written by Evaluate (via ApplyEvaluation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsSummary>,
+    /// Written by Evaluate (via ApplyEvaluation): what Notify tells beside the outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::forecast::Notice>,
     /// Written by CheckNodesReady.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<ReadyPart>,
@@ -244,6 +247,16 @@ pub struct MetricsSummary {
     /// True when the values came from the cache because Prometheus failed.
     #[serde(default)]
     pub cached: bool,
+    /// Workers the demand needs now (the forecast's measure), when the CPU reading is usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed_workers: Option<f64>,
+    /// Workers the forecast expects within `FORECAST_HORIZON`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast_workers: Option<f64>,
+    /// The forecast issued one horizon ago for this time less the need now, workers (positive:
+    /// the forecast ran high), when both exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast_error_workers: Option<f64>,
 }
 
 /// What Evaluate returns: all three keys always present (`null` allowed), because ApplyEvaluation
@@ -260,6 +273,11 @@ pub struct EvaluatePart {
     /// ApplyEvaluation leaves it out of the document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::FleetCost>,
+    /// Messages for Notify beside the decision's own (a scheduled floor started or ended, the
+    /// `forecast-only` day summary); always present, usually empty, because ApplyEvaluation
+    /// lifts it to `$.notices`.
+    #[serde(default)]
+    pub notices: Vec<crate::forecast::Notice>,
 }
 
 /// `$.ready`: instance ids by readiness.

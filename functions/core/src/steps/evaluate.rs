@@ -4,12 +4,13 @@
 use super::document::{
     Action, Alert, DecisionPart, EvaluatePart, ExecutionDocument, MetricsSummary,
 };
+use super::forecast_tick;
 use super::ghosts;
 use super::identity::Identities;
 use super::recovery::{self, RecoveryPlan};
 use super::{renew, Deps};
 use crate::config::{Config, Policy};
-use crate::engine::{Decision, Inputs, NoChangeReason};
+use crate::engine::{Decision, DemandHistory, Inputs, NoChangeReason, Prediction};
 use crate::error::Result;
 use crate::lifecycle;
 use crate::model::{
@@ -21,12 +22,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
 
-/// The engine's decision function, as `crate::engine::decide` has it.
-pub type DecideFn = fn(&Inputs, &ScalingState, &Policy, DateTime<Utc>) -> Decision;
+/// The engine's decision function, as `crate::engine::decide_with` has it (with the cluster's
+/// demand history).
+pub type DecideFn =
+    fn(&Inputs, Option<&DemandHistory>, &ScalingState, &Policy, DateTime<Utc>) -> Decision;
 
-/// [`run_with`] the scaling engine, [`crate::engine::decide`].
+/// [`run_with`] the scaling engine, [`crate::engine::decide_with`].
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<EvaluatePart> {
-    run_with(doc, deps, now, crate::engine::decide).await
+    run_with(doc, deps, now, crate::engine::decide_with).await
 }
 
 /// The id of the operation this execution starts, [`lifecycle::operation_id`] of the lease's
@@ -45,6 +48,11 @@ pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
 /// while scale-up is wanted carries `alert: at_maximum_capacity` when [`capacity_alert_due`],
 /// and the alert's time is recorded under the lease. Always returns all three parts, and on every
 /// path the managed fleet's cost ([`crate::cost::of_fleet`]) for the cost metric.
+///
+/// The forecast ([`super::forecast_tick`]): the forecast item is read once, backfilled from
+/// Prometheus only when due, this tick's need recorded before deciding with it, and written once
+/// (before the operation is recorded); floor start and end and the `forecast-only` day summary
+/// come back as `notices` for Notify.
 ///
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient` (cluster, EC2, state table).
 /// Prometheus failures are not errors here.
@@ -91,8 +99,20 @@ pub async fn run_with(
         metrics: snapshot,
         cluster: view,
     };
-    let decision = decide(&inputs, &state, cfg, now);
-    tracing::info!(decision = %decision, "evaluated");
+    let mut tick = forecast_tick::begin(deps, &state, &inputs, now).await?;
+    summary.needed_workers = tick.need;
+    if let Some(Prediction::Ready { ahead, .. }) = &tick.prediction {
+        summary.forecast_workers = Some(*ahead);
+    }
+    summary.forecast_error_workers = tick
+        .record
+        .history
+        .issued_for(now, cfg.cluster_utc_offset_secs)
+        .zip(tick.need)
+        .map(|(f, n)| f - n);
+    let decision = decide(&inputs, Some(&tick.record.history), &state, cfg, now);
+    tracing::info!(decision = %decision, forecast = ?tick.prediction, "evaluated");
+    let notices = forecast_tick::after_decision(&mut tick, &inputs, &state, &decision, deps, now);
     let mut reasons = decision.reason_sentences();
     let mut codes = reason_codes(&decision);
     for ghost in ghosts {
@@ -182,6 +202,7 @@ pub async fn run_with(
             )
         }
     };
+    deps.store.save_forecast(&lease, &tick.record, now).await?;
     if let Some(op) = &operation {
         deps.store.save_operation(&lease, op).await?;
     }
@@ -190,6 +211,7 @@ pub async fn run_with(
         operation,
         metrics: Some(summary),
         cost: Some(cost),
+        notices,
     })
 }
 
@@ -341,6 +363,7 @@ async fn close_recovered(
         operation: None,
         metrics: Some(summary),
         cost: None,
+        notices: Vec::new(),
     })
 }
 
@@ -484,6 +507,7 @@ fn recover(op: Operation, summary: MetricsSummary) -> EvaluatePart {
         operation: Some(op),
         metrics: Some(summary),
         cost: None,
+        notices: Vec::new(),
     }
 }
 
@@ -508,12 +532,22 @@ pub fn reason_codes(d: &Decision) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ForecastMode;
     use crate::engine::{NoChangeReason, ScaleDownReason, ScaleUpReason};
+    use crate::forecast::ForecastRecord;
     use crate::model::CapacityType;
     use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
+    use crate::notify::NotificationKind;
+    use crate::seams::StateStore;
     use crate::steps::testkit::*;
 
-    fn up(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn up(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         Decision::ScaleUp {
             count: 2,
             reasons: vec![ScaleUpReason::PendingPods {
@@ -523,7 +557,13 @@ mod tests {
             launch: Default::default(),
         }
     }
-    fn down(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn down(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         let n = inputs.cluster.workers().find(|n| n.managed).unwrap();
         Decision::ScaleDown {
             node: n.name.clone(),
@@ -531,7 +571,13 @@ mod tests {
             reasons: vec![ScaleDownReason::NoPendingPods],
         }
     }
-    fn none(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn none(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         let workers = inputs.cluster.workers().count() as u32;
         Decision::NoChange {
             reasons: vec![NoChangeReason::AtMaximum {
@@ -541,12 +587,28 @@ mod tests {
         }
     }
     /// Scale up only on live metrics, like the engine's cached-metrics rule.
-    fn up_if_cached(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn up_if_cached(
+        inputs: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         match inputs.metrics.provenance {
-            Provenance::Cached { .. } => {
-                up(inputs, &ScalingState::new("c1"), &Config::default(), t0())
-            }
-            Provenance::Live => none(inputs, &ScalingState::new("c1"), &Config::default(), t0()),
+            Provenance::Cached { .. } => up(
+                inputs,
+                None,
+                &ScalingState::new("c1"),
+                &Config::default(),
+                t0(),
+            ),
+            Provenance::Live => none(
+                inputs,
+                None,
+                &ScalingState::new("c1"),
+                &Config::default(),
+                t0(),
+            ),
         }
     }
 
@@ -609,7 +671,13 @@ mod tests {
         }
     }
 
-    fn steady(_: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+    fn steady(
+        _: &Inputs,
+        _: Option<&DemandHistory>,
+        _: &ScalingState,
+        _: &Policy,
+        _: DateTime<Utc>,
+    ) -> Decision {
         Decision::NoChange {
             reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
         }
@@ -738,7 +806,13 @@ mod tests {
         let mut w = w;
         w.deps.provisioner = std::sync::Arc::new(ec2);
         let doc = w.doc_with_lease(t0()).await;
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn check(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let m: Vec<(String, bool, Option<String>)> = inputs
                 .cluster
                 .nodes
@@ -777,7 +851,13 @@ mod tests {
             vec![spot, instance("i-2", None)],
         );
         let doc = w.doc_with_lease(t0()).await;
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn check(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let m: Vec<(&str, CapacityType)> = inputs
                 .cluster
                 .nodes
@@ -1044,7 +1124,13 @@ mod tests {
                 instance("i-3", None),
             ],
         );
-        fn check(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn check(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let managed: Vec<(&str, bool)> = inputs
                 .cluster
                 .nodes
@@ -1097,7 +1183,13 @@ mod tests {
         let ec2 = std::sync::Arc::new(ec2);
         let mut deps = w.deps.clone();
         deps.provisioner = ec2;
-        fn count(inputs: &Inputs, _: &ScalingState, _: &Policy, _: DateTime<Utc>) -> Decision {
+        fn count(
+            inputs: &Inputs,
+            _: Option<&DemandHistory>,
+            _: &ScalingState,
+            _: &Policy,
+            _: DateTime<Utc>,
+        ) -> Decision {
             let names: Vec<&str> = inputs
                 .cluster
                 .nodes
@@ -1238,5 +1330,174 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// What one tick of the forecast reads and writes: (range queries, forecast reads, forecast
+    /// writes, all DynamoDB reads).
+    fn forecast_calls(w: &World) -> (u32, usize, usize, usize) {
+        let calls = w.store.calls.lock().unwrap().clone();
+        let n = |m: &str| calls.iter().filter(|c| **c == m).count();
+        (
+            w.prom.1.load(std::sync::atomic::Ordering::SeqCst),
+            n("load_forecast"),
+            n("save_forecast"),
+            n("load") + n("load_forecast") + n("failed_offers"),
+        )
+    }
+
+    /// The forecast adds at most one Prometheus query and one DynamoDB read per tick: the range
+    /// query only when the history is missing or short and was not backfilled lately.
+    #[tokio::test]
+    async fn the_forecast_budget_per_tick() {
+        struct Case {
+            name: &'static str,
+            stored: Option<ForecastRecord>,
+            mode: ForecastMode,
+            /// (range queries, forecast reads, forecast writes, DynamoDB reads)
+            want: (u32, usize, usize, usize),
+        }
+        let mut full = ForecastRecord::default();
+        for m in (0..7 * 1440).step_by(10) {
+            full.history.record(at(-7 * 86_400 + m * 60), 2.0, 0);
+        }
+        let lately = ForecastRecord {
+            backfilled_at: Some(at(-3600)),
+            ..ForecastRecord::default()
+        };
+        let cases = [
+            Case {
+                name: "no history: backfilled",
+                stored: None,
+                mode: ForecastMode::On,
+                want: (1, 1, 1, 2),
+            },
+            Case {
+                name: "a full week: no backfill",
+                stored: Some(full),
+                mode: ForecastMode::On,
+                want: (0, 1, 1, 2),
+            },
+            Case {
+                name: "short but backfilled an hour ago",
+                stored: Some(lately),
+                mode: ForecastMode::On,
+                want: (0, 1, 1, 2),
+            },
+            Case {
+                name: "forecast off: floors only, no backfill",
+                stored: None,
+                mode: ForecastMode::Off,
+                want: (0, 1, 1, 2),
+            },
+        ];
+        for c in cases {
+            let mut w = World::new();
+            w.deps.config.policy.forecast_mode = c.mode;
+            *w.store.forecast.lock().unwrap() = c.stored.map(|r| (0, r));
+            let doc = w.doc_with_lease(t0()).await;
+            w.store.calls.lock().unwrap().clear();
+            run(&doc, &w.deps, t0()).await.unwrap();
+            assert_eq!(forecast_calls(&w), c.want, "case {}", c.name);
+        }
+    }
+
+    /// A backfill fills the week from Prometheus's points, and the tick's own need is recorded
+    /// beside them; the next tick does not backfill again.
+    #[tokio::test]
+    async fn the_backfilled_history_is_stored() {
+        let w = World::new();
+        for tick in 0..2 {
+            let doc = w.doc_with_lease(at(tick * 120)).await;
+            run(&doc, &w.deps, at(tick * 120)).await.unwrap();
+        }
+        assert_eq!(w.prom.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let (_, stored) = w.store.forecast.lock().unwrap().clone().unwrap();
+        let starts: Vec<i64> = stored
+            .history
+            .buckets
+            .iter()
+            .flatten()
+            .map(|b| b.start)
+            .collect();
+        for (t, _) in demand_points() {
+            let start = (t.timestamp() - 1) / 600 * 600;
+            assert!(starts.contains(&start), "{t} backfilled: {starts:?}");
+        }
+        assert!(
+            starts.contains(&(t0().timestamp() / 600 * 600)),
+            "this tick"
+        );
+        assert_eq!(stored.backfilled_at, Some(t0()));
+        assert_eq!(
+            stored.history.latest.map(|(t, _)| t),
+            Some(at(120).timestamp())
+        );
+    }
+
+    /// A floor met within the lead time scales up and is announced once as started, then once as
+    /// ended after its window.
+    #[tokio::test]
+    async fn floors_are_announced_as_they_start_and_end() {
+        let mut w = World::new();
+        // t0 is Monday 20:00 UTC; the lead is FLOOR_LEAD_TIME (3 minutes) without a measured boot.
+        w.deps.config.policy.scheduled_floors =
+            crate::engine::floors::parse_floors("mon 20:03-20:30 min=3").unwrap();
+        let mut seen = Vec::new();
+        for secs in [0, 120, 31 * 60] {
+            let doc = w.doc_with_lease(at(secs)).await;
+            let got = run(&doc, &w.deps, at(secs)).await.unwrap();
+            let kinds: Vec<NotificationKind> = got.notices.iter().map(|n| n.kind).collect();
+            seen.push((
+                got.decision.action,
+                got.decision.codes.first().cloned(),
+                kinds,
+            ));
+            // The operation ends as RecordOutcome would end it.
+            if let Some(op) = got.operation {
+                let lease = w.store.snapshot().lease.unwrap();
+                w.store
+                    .finish_operation(
+                        &lease,
+                        &lifecycle::Finish {
+                            action: Some(ScaleAction::ScaleUp),
+                            reason: op.reason,
+                            node_count: 3,
+                            at: at(secs + 60),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                w.k8s
+                    .view
+                    .lock()
+                    .unwrap()
+                    .nodes
+                    .push(node("w3", Some("i-3"), true));
+                w.ec2.instances.lock().unwrap().push(instance("i-3", None));
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    Action::ScaleUp,
+                    Some("below_floor".into()),
+                    vec![NotificationKind::FloorStarted]
+                ),
+                (Action::None, Some("cooldown".into()), vec![]),
+                (
+                    Action::None,
+                    Some("steady".into()),
+                    vec![NotificationKind::FloorEnded]
+                ),
+            ]
+        );
+        let stored = w.store.forecast.lock().unwrap().clone().unwrap().1;
+        assert_eq!(stored.announced_floor, None);
+        assert_eq!(
+            stored.history.boot_to_ready_secs,
+            Some(60),
+            "measured from the launch to the recorded outcome"
+        );
     }
 }

@@ -29,6 +29,7 @@ const KNOWN_KEYS: &[&str] = &[
     "signal",
     "event",
     "spot",
+    "notices",
 ];
 
 fn has_node(op: &Option<Operation>) -> bool {
@@ -83,7 +84,7 @@ fn every_sample_event_fits_its_function() {
                 let now = chrono::Utc
                     .with_ymd_and_hms(2026, 11, 23, 20, 6, 0)
                     .unwrap();
-                super::notify::notification_for(&doc, now).is_some()
+                super::notify::notification_for(&doc, now).is_some() || !doc.notices.is_empty()
             }
             "cleanup" => doc.error.is_some(),
             "spot-interruption" => doc.instance_id.is_some() && doc.event.is_some(),

@@ -16,6 +16,7 @@ pub mod cordon_node;
 pub mod document;
 pub mod drain_node;
 pub mod evaluate;
+mod forecast_tick;
 pub mod ghosts;
 pub mod handle_join_failure;
 pub mod identity;
@@ -135,6 +136,17 @@ impl StateStore for Unwired {
     async fn remember_failed_offers(&self, _: &[Pool], _: DateTime<Utc>) -> Result<()> {
         unwired("StateStore")
     }
+    async fn load_forecast(&self) -> Result<Option<crate::forecast::ForecastRecord>> {
+        unwired("StateStore")
+    }
+    async fn save_forecast(
+        &self,
+        _: &Lease,
+        _: &crate::forecast::ForecastRecord,
+        _: DateTime<Utc>,
+    ) -> Result<()> {
+        unwired("StateStore")
+    }
 }
 
 #[async_trait]
@@ -175,6 +187,14 @@ impl ClusterApi for Unwired {
 #[async_trait]
 impl MetricsSource for Unwired {
     async fn snapshot(&self, _: DateTime<Utc>) -> Result<MetricsSnapshot> {
+        unwired("MetricsSource")
+    }
+    async fn demand_range(
+        &self,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+        _: u64,
+    ) -> Result<Vec<(DateTime<Utc>, crate::engine::forecast::DemandParts)>> {
         unwired("MetricsSource")
     }
 }

@@ -251,12 +251,36 @@ fn blocked_list(blocked: &[crate::seams::BlockedPod]) -> String {
         .join(", ")
 }
 
-/// Sends the notification the document calls for through every channel and reports, per
-/// channel, `sent`, `failed: <error>` or `skipped: <why>`. Never returns an error.
+/// The message of one of Evaluate's notices ([`ExecutionDocument::notices`]).
+pub fn notice_notification(
+    doc: &ExecutionDocument,
+    notice: &crate::forecast::Notice,
+    now: DateTime<Utc>,
+) -> Notification {
+    Notification {
+        kind: notice.kind,
+        cluster_id: doc.cluster_id.clone(),
+        reason: notice.reason.clone(),
+        action: notice.action.clone(),
+        nodes_before: None,
+        nodes_after: None,
+        recommendation: None,
+        recovered: false,
+        time: now,
+        execution_arn: Some(doc.execution_id.clone()),
+    }
+}
+
+/// Sends the notification the document calls for, then each of Evaluate's notices, through every
+/// channel and reports, per channel, `sent`, `failed: <error>` or `skipped: <why>` (the first
+/// that was not `sent` when several messages went out). Never returns an error.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<NotifiedPart> {
-    match notification_for(doc, now) {
-        Some(n) => Ok(send_all(deps, &n).await),
-        None => Ok(deps
+    let messages: Vec<Notification> = notification_for(doc, now)
+        .into_iter()
+        .chain(doc.notices.iter().map(|n| notice_notification(doc, n, now)))
+        .collect();
+    if messages.is_empty() {
+        return Ok(deps
             .notifiers
             .iter()
             .map(|c| {
@@ -265,8 +289,18 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
                     "skipped: nothing to tell".to_string(),
                 )
             })
-            .collect()),
+            .collect());
     }
+    let mut report = NotifiedPart::new();
+    for m in &messages {
+        for (channel, status) in send_all(deps, m).await {
+            let kept = report.entry(channel).or_insert_with(|| status.clone());
+            if kept == "sent" {
+                *kept = status;
+            }
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -583,5 +617,63 @@ mod tests {
         d.decision.as_mut().unwrap().action = Action::None;
         let got = run(&d, &w.deps, at(100)).await.unwrap();
         assert_eq!(got["slack"], "skipped: nothing to tell");
+    }
+
+    /// Evaluate's notices go out after the document's own message, each as its own message.
+    #[tokio::test]
+    async fn notices_are_sent_beside_the_outcome() {
+        let notice = |kind| crate::forecast::Notice {
+            kind,
+            reason: "scheduled floor `mon 09:00-10:00 min=4` starts at 09:00".into(),
+            action: "Keeping at least 4 workers Ready until 10:00 local time".into(),
+        };
+        // (name, the document's own message, notices, want kinds sent)
+        let cases = [
+            (
+                "a none with a floor notice",
+                false,
+                vec![notice(NotificationKind::FloorStarted)],
+                vec![NotificationKind::FloorStarted],
+            ),
+            (
+                "a scale-up that joined, then the floor notice",
+                true,
+                vec![notice(NotificationKind::FloorStarted)],
+                vec![
+                    NotificationKind::ScaleUpCompleted,
+                    NotificationKind::FloorStarted,
+                ],
+            ),
+            (
+                "two notices",
+                false,
+                vec![
+                    notice(NotificationKind::FloorEnded),
+                    notice(NotificationKind::ForecastSummary),
+                ],
+                vec![
+                    NotificationKind::FloorEnded,
+                    NotificationKind::ForecastSummary,
+                ],
+            ),
+        ];
+        for (name, joined, notices, want) in cases {
+            let mut d = doc();
+            if joined {
+                d.ready = Some(ReadyPart {
+                    status: ReadyStatus::Ready,
+                    ready: vec!["i-a".into()],
+                    not_ready: vec![],
+                });
+            } else {
+                d.decision.as_mut().unwrap().action = Action::None;
+            }
+            d.notices = notices;
+            let w = World::new();
+            let got = run(&d, &w.deps, at(100)).await.unwrap();
+            assert_eq!(got["slack"], "sent", "case {name}");
+            let kinds: Vec<NotificationKind> = w.slack.sent().iter().map(|n| n.kind).collect();
+            assert_eq!(kinds, want, "case {name}");
+        }
     }
 }

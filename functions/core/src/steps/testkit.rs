@@ -37,6 +37,10 @@ pub struct FakeStore {
     pub claims: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
     /// Failed Spot offers and until when they are skipped.
     pub offers: Mutex<Vec<(Pool, DateTime<Utc>)>>,
+    /// The forecast's item and the fencing token of its last writer.
+    pub forecast: Mutex<Option<(u64, crate::forecast::ForecastRecord)>>,
+    /// Every method called, in order.
+    pub calls: Mutex<Vec<&'static str>>,
 }
 
 impl FakeStore {
@@ -47,6 +51,8 @@ impl FakeStore {
             finished: Mutex::new(Vec::new()),
             claims: Mutex::new(HashMap::new()),
             offers: Mutex::new(Vec::new()),
+            forecast: Mutex::new(None),
+            calls: Mutex::new(Vec::new()),
         }
     }
 
@@ -55,6 +61,7 @@ impl FakeStore {
     }
 
     fn injected(&self, method: &'static str) -> Result<()> {
+        self.calls.lock().unwrap().push(method);
         match self.fail_once.lock().unwrap().remove(method) {
             Some(e) => Err(e),
             None => Ok(()),
@@ -179,6 +186,28 @@ impl StateStore for FakeStore {
             .filter(|(_, until)| *until > now)
             .map(|(p, _)| p.clone())
             .collect())
+    }
+
+    async fn load_forecast(&self) -> Result<Option<crate::forecast::ForecastRecord>> {
+        self.injected("load_forecast")?;
+        Ok(self.forecast.lock().unwrap().clone().map(|(_, r)| r))
+    }
+
+    async fn save_forecast(
+        &self,
+        lease: &Lease,
+        record: &crate::forecast::ForecastRecord,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.injected("save_forecast")?;
+        let mut f = self.forecast.lock().unwrap();
+        if f.as_ref().is_some_and(|(token, _)| *token > lease.token) {
+            return Err(Error::LeaseLost {
+                context: "saving the forecast history".into(),
+            });
+        }
+        *f = Some((lease.token, record.clone()));
+        Ok(())
     }
 
     async fn remember_failed_offers(&self, pools: &[Pool], until: DateTime<Utc>) -> Result<()> {
@@ -444,11 +473,48 @@ impl ClusterApi for FakeCluster {
     }
 }
 
-/// Prometheus: a snapshot, or `MetricsUnavailable` when `None`.
-pub struct FakeMetrics(pub Mutex<Option<MetricsSnapshot>>);
+/// Prometheus: a snapshot, or `MetricsUnavailable` when `None`; a range query answers
+/// [`demand_points`] whatever the range asked, and is counted in the second field.
+pub struct FakeMetrics(
+    pub Mutex<Option<MetricsSnapshot>>,
+    pub std::sync::atomic::AtomicU32,
+);
+
+/// The demand points every [`FakeMetrics`] answers a range query with: 4 busy workers at
+/// 2026-11-17 20:05 UTC and at 2026-11-22 20:05 (six days and one day before [`t0`]).
+pub fn demand_points() -> Vec<(DateTime<Utc>, crate::engine::forecast::DemandParts)> {
+    [at(-6 * 86_400 + 300), at(-86_400 + 300)]
+        .into_iter()
+        .map(|t| {
+            (
+                t,
+                crate::engine::forecast::DemandParts {
+                    busy_workers: 4.0,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect()
+}
 
 #[async_trait]
 impl MetricsSource for FakeMetrics {
+    async fn demand_range(
+        &self,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+        _step_secs: u64,
+    ) -> Result<Vec<(DateTime<Utc>, crate::engine::forecast::DemandParts)>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match *self.0.lock().unwrap() {
+            Some(_) => Ok(demand_points()),
+            None => Err(Error::MetricsUnavailable {
+                context: "querying Prometheus".into(),
+                detail: "connection refused after 3 attempts".into(),
+            }),
+        }
+    }
+
     async fn snapshot(&self, _now: DateTime<Utc>) -> Result<MetricsSnapshot> {
         self.0
             .lock()
@@ -533,7 +599,10 @@ impl World {
         let store = Arc::new(FakeStore::new());
         let ec2 = Arc::new(FakeProvisioner::new(instances));
         let k8s = Arc::new(FakeCluster::new(nodes));
-        let prom = Arc::new(FakeMetrics(Mutex::new(Some(live_metrics(t0(), 0.5, 0.0)))));
+        let prom = Arc::new(FakeMetrics(
+            Mutex::new(Some(live_metrics(t0(), 0.5, 0.0))),
+            Default::default(),
+        ));
         let slack = RecordingNotifier::new("slack", false);
         let cfg = Config {
             policy: crate::config::Policy {
@@ -615,6 +684,7 @@ pub fn summary(nodes: u32) -> MetricsSummary {
         ready_nodes: nodes,
         managed_nodes: nodes,
         cached: false,
+        ..MetricsSummary::default()
     }
 }
 

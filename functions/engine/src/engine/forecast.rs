@@ -17,12 +17,14 @@
 //! the highest need then recorded in it. Everything here is pure; the caller keeps the
 //! [`DemandHistory`] (DynamoDB in production, memory in the simulator).
 
+pub mod codec;
+
 use super::floors::second_of_week;
 use super::increment::new_worker_room;
 use super::readings::{ratio, Readings};
 use super::Inputs;
 use crate::config::Policy;
-use crate::model::{MetricName, OwnerKind};
+use crate::model::{MetricName, OwnerKind, Resources};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -299,36 +301,100 @@ impl DemandHistory {
     }
 }
 
-/// Workers the demand needs now: the larger of (a) the requests of every workload pod, Pending
-/// or scheduled on a worker, over what one new worker offers them ([`new_worker_room`]; CPU and
-/// memory taken separately), and (b) the CPU in use over the Ready workers at the CPU level a
-/// worker may run at without a scale-up (`SCALE_UP_CPU_ALONE_THRESHOLD`, or
-/// `SCALE_UP_THRESHOLD_CPU` when that is off). `None` without a usable CPU reading.
-pub fn workers_needed(inputs: &Inputs, cfg: &Policy) -> Option<f64> {
-    let m = &inputs.metrics;
-    let cpu = Readings::new(m).value(MetricName::Cpu, m.cpu_ratio)?;
-    let ready = inputs.cluster.workers().filter(|n| n.ready).count() as f64;
+impl DemandHistory {
+    /// One tick of a deployed forecast: records the need of `inputs` at `now` and, unless
+    /// `FORECAST_MODE` is off, predicts and notes the forecast one horizon ahead (its error is
+    /// measured when that time comes). Returns the prediction (`None` when the mode is off). Evaluate
+    /// and the simulator both call this, so the history they keep is the same.
+    pub fn observe(
+        &mut self,
+        inputs: &Inputs,
+        cfg: &Policy,
+        now: DateTime<Utc>,
+    ) -> Option<Prediction> {
+        let offset = cfg.cluster_utc_offset_secs;
+        if let Some(need) = workers_needed(inputs, cfg) {
+            self.record(now, need, offset);
+        }
+        if cfg.forecast_mode == ForecastMode::Off {
+            return None;
+        }
+        let p = self.predict(now, cfg);
+        if let Prediction::Ready { ahead, .. } = p {
+            let horizon = Duration::seconds(cfg.forecast_horizon_secs as i64);
+            self.issue(now + horizon, ahead, offset);
+        }
+        Some(p)
+    }
+
+    /// The forecast issued for the bucket holding `at`, if one was.
+    pub fn issued_for(&self, at: DateTime<Utc>, offset_secs: i32) -> Option<f64> {
+        let (_, start) = index(at.timestamp(), offset_secs);
+        self.issued
+            .iter()
+            .find(|(s, _)| *s == start)
+            .map(|&(_, f)| f)
+    }
+
+    /// Buckets of the week before `now` that hold a value recorded in that week.
+    pub fn coverage(&self, now: DateTime<Utc>) -> usize {
+        let t = now.timestamp();
+        self.buckets
+            .iter()
+            .flatten()
+            .filter(|b| b.start <= t && t - b.start < WEEK_SECS)
+            .count()
+    }
+
+    /// Fills buckets from `points` ((Unix seconds, workers) read from Prometheus): a point lands
+    /// in the bucket holding its time, and only where that bucket holds nothing from the same
+    /// week (a need recorded live is kept); several points of one bucket keep the highest.
+    /// Returns the buckets filled.
+    pub fn backfill(&mut self, points: &[(i64, f64)], offset_secs: i32) -> usize {
+        let mut filled = std::collections::BTreeSet::new();
+        for &(t, need) in points {
+            if !need.is_finite() || need < 0.0 {
+                continue;
+            }
+            let (i, start) = index(t, offset_secs);
+            match &mut self.buckets[i] {
+                Some(b) if b.start == start && filled.contains(&i) => b.need = b.need.max(need),
+                Some(b) if b.start >= start => {}
+                slot => {
+                    *slot = Some(Bucket { start, need });
+                    filled.insert(i);
+                }
+            }
+        }
+        filled.len()
+    }
+}
+
+/// What the demand is made of at one time, the inputs of [`need_of`]: what a tick reads from the
+/// cluster view and the metrics, or what the Prometheus backfill reads from the recorded series
+/// (docs/METRICS.md, "Forecast history").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DemandParts {
+    /// CPU in use over the Ready workers, in workers: the CPU ratio times the Ready workers.
+    pub busy_workers: f64,
+    /// Requests of every workload pod (not DaemonSet, not finished), Pending or on a worker.
+    pub requests: Resources,
+}
+
+/// Workers `parts` need: the larger of (a) the requests over what one new worker offers them
+/// (`room`, CPU and memory taken separately) and (b) the busy workers at the CPU level a worker
+/// may run at without a scale-up (`SCALE_UP_CPU_ALONE_THRESHOLD`, or `SCALE_UP_THRESHOLD_CPU`
+/// when that is off).
+pub fn need_of(parts: &DemandParts, room: Resources, cfg: &Policy) -> f64 {
     let level = ratio(
         cfg.scale_up_threshold_cpu_pct
             .max(cfg.scale_up_cpu_alone_pct),
     );
     let by_cpu = if level > 0.0 {
-        cpu * ready / level
+        parts.busy_workers / level
     } else {
         0.0
     };
-    let room = new_worker_room(&inputs.cluster, cfg);
-    let workers: std::collections::BTreeSet<&str> =
-        inputs.cluster.workers().map(|n| n.name.as_str()).collect();
-    let (cpu_m, mem) = inputs
-        .cluster
-        .pods
-        .iter()
-        .filter(|p| !p.ignored_by_drain() && p.owner_kind != Some(OwnerKind::DaemonSet))
-        .filter(|p| p.node_name.as_deref().is_none_or(|n| workers.contains(n)))
-        .fold((0u64, 0u64), |(c, m), p| {
-            (c + p.requests.cpu_millis, m + p.requests.memory_bytes)
-        });
     let share = |used: u64, room: u64| {
         if room > 0 {
             used as f64 / room as f64
@@ -336,8 +402,37 @@ pub fn workers_needed(inputs: &Inputs, cfg: &Policy) -> Option<f64> {
             0.0
         }
     };
-    let by_pods = share(cpu_m, room.cpu_millis).max(share(mem, room.memory_bytes));
-    Some(by_cpu.max(by_pods))
+    let r = parts.requests;
+    let by_pods =
+        share(r.cpu_millis, room.cpu_millis).max(share(r.memory_bytes, room.memory_bytes));
+    by_cpu.max(by_pods)
+}
+
+/// The [`DemandParts`] of `inputs`; `None` without a usable CPU reading.
+pub fn demand_parts(inputs: &Inputs) -> Option<DemandParts> {
+    let m = &inputs.metrics;
+    let cpu = Readings::new(m).value(MetricName::Cpu, m.cpu_ratio)?;
+    let ready = inputs.cluster.workers().filter(|n| n.ready).count() as f64;
+    let workers: std::collections::BTreeSet<&str> =
+        inputs.cluster.workers().map(|n| n.name.as_str()).collect();
+    let requests = inputs
+        .cluster
+        .pods
+        .iter()
+        .filter(|p| !p.ignored_by_drain() && p.owner_kind != Some(OwnerKind::DaemonSet))
+        .filter(|p| p.node_name.as_deref().is_none_or(|n| workers.contains(n)))
+        .fold(Resources::default(), |a, p| a.plus(p.requests));
+    Some(DemandParts {
+        busy_workers: cpu * ready,
+        requests,
+    })
+}
+
+/// Workers the demand needs now: [`need_of`] the [`demand_parts`] of `inputs`, with the room of
+/// a new worker ([`new_worker_room`]). `None` without a usable CPU reading.
+pub fn workers_needed(inputs: &Inputs, cfg: &Policy) -> Option<f64> {
+    let parts = demand_parts(inputs)?;
+    Some(need_of(&parts, new_worker_room(&inputs.cluster, cfg), cfg))
 }
 
 /// The whole number of workers a fractional need asks for (a need of 4.0001 is 5 workers; a
@@ -374,12 +469,12 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn cfg() -> Policy {
+    pub(super) fn cfg() -> Policy {
         Policy::from_lookup(|k| (k == "CLUSTER_TIMEZONE").then(|| "+06:00".into())).unwrap()
     }
 
     /// Monday 2026-11-23 00:00 in Dhaka, plus `mins`.
-    fn at(mins: i64) -> DateTime<Utc> {
+    pub(super) fn at(mins: i64) -> DateTime<Utc> {
         chrono::FixedOffset::east_opt(6 * 3600)
             .unwrap()
             .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
@@ -486,6 +581,38 @@ mod tests {
         let e = h.errors[24 + 8];
         assert_eq!((e.count, e.mean_abs()), (1, Some(1.0)));
         assert_eq!(e.bias_sum, -1.0);
+    }
+
+    #[test]
+    fn backfill_fills_only_what_is_missing() {
+        let c = cfg();
+        let off = c.cluster_utc_offset_secs;
+        let mut h = DemandHistory::default();
+        h.record(at(1440 + 480), 7.0, off);
+        let t = |mins: i64| at(mins).timestamp();
+        // (name, point, want need of its bucket afterwards)
+        let cases = [
+            ("an empty bucket is filled", (t(481), 4.0), Some(4.5)),
+            (
+                "of two points in one bucket, the highest",
+                (t(485), 4.5),
+                Some(4.5),
+            ),
+            (
+                "a bucket recorded live is kept",
+                (t(1440 + 481), 3.0),
+                Some(7.0),
+            ),
+            ("a negative need is ignored", (t(900), -1.0), None),
+        ];
+        let points: Vec<(i64, f64)> = cases.iter().map(|c| c.1).collect();
+        assert_eq!(h.backfill(&points, off), 1);
+        for (name, (time, _), want) in cases {
+            let (i, start) = index(time, off);
+            let got = h.buckets[i].filter(|b| b.start == start).map(|b| b.need);
+            assert_eq!(got, want, "case {name}");
+        }
+        assert_eq!(h.coverage(at(1440 + 490)), 2);
     }
 
     #[test]

@@ -65,6 +65,12 @@ pub enum NotificationKind {
     SpotInterruption,
     /// A Spot pool had no capacity for a launch; its share was launched on-demand.
     SpotUnavailable,
+    /// A scheduled floor became active (its window is met within the launch lead).
+    FloorStarted,
+    /// The scheduled floor announced as started is no longer active.
+    FloorEnded,
+    /// The day's figures of the forecast in `forecast-only` mode.
+    ForecastSummary,
 }
 
 /// How a kind looks: emoji, title, and whether it is an alert (failure or warning).
@@ -99,6 +105,11 @@ impl NotificationKind {
             }
             NotificationKind::SpotInterruption => (":warning:", "Spot Interruption", true),
             NotificationKind::SpotUnavailable => (":warning:", "Spot Unavailable", true),
+            NotificationKind::FloorStarted => (":calendar:", "Scheduled Floor Started", false),
+            NotificationKind::FloorEnded => (":calendar:", "Scheduled Floor Ended", false),
+            NotificationKind::ForecastSummary => {
+                (":crystal_ball:", "Forecast Daily Summary", false)
+            }
         };
         Style {
             emoji,
@@ -119,6 +130,9 @@ impl NotificationKind {
             NotificationKind::AtMaximumCapacity => "at_maximum_capacity",
             NotificationKind::SpotInterruption => "spot_interruption",
             NotificationKind::SpotUnavailable => "spot_unavailable",
+            NotificationKind::FloorStarted => "floor_started",
+            NotificationKind::FloorEnded => "floor_ended",
+            NotificationKind::ForecastSummary => "forecast_summary",
         }
     }
 }

@@ -49,6 +49,52 @@ pub mod attr {
     pub const CLAIM_OWNER: &str = "claim_owner";
     /// Spot claim item: Unix seconds the claim lapses at (N).
     pub const CLAIM_EXPIRY: &str = "claim_expiry";
+    /// Forecast item: the demand history in its stored text (S,
+    /// `smartscale_engine::engine::forecast::codec`).
+    pub const HISTORY: &str = "history";
+    /// Forecast item: the scheduled floor last announced as started (S; absent when none).
+    pub const ANNOUNCED_FLOOR: &str = "announced_floor";
+    /// Forecast item: the `forecast-only` figures of the local day, JSON (S; absent when none).
+    pub const DAY_SUMMARY: &str = "day_summary";
+    /// Forecast item: Unix seconds of the last Prometheus backfill (N; absent when none).
+    pub const BACKFILLED_AT: &str = "backfilled_at";
+    /// Forecast item: Unix seconds the scale-up awaiting its boot-to-Ready time started (N).
+    pub const LAUNCH_STARTED: &str = "launch_started";
+    /// Forecast item: fencing token of the lease that last wrote it (N).
+    pub const WRITTEN_TOKEN: &str = "written_token";
+}
+
+/// The key of the cluster's forecast item: `<cluster>#forecast`, beside the cluster item (the
+/// `dynamodb:LeadingKeys` condition names it).
+pub fn forecast_key(cluster_id: &str) -> String {
+    format!("{cluster_id}#forecast")
+}
+
+/// The forecast record of a forecast item. Errors: a text, in `history` or `day_summary`, this
+/// build does not read (the caller treats the item as missing).
+pub fn forecast_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> std::result::Result<crate::forecast::ForecastRecord, String> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+    let time = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+    };
+    let history = smartscale_engine::engine::forecast::codec::decode(
+        text(attr::HISTORY).ok_or("the item has no history")?,
+    )?;
+    let day = text(attr::DAY_SUMMARY)
+        .map(|j| serde_json::from_str(j).map_err(|e| format!("day summary: {e}")))
+        .transpose()?;
+    Ok(crate::forecast::ForecastRecord {
+        history,
+        announced_floor: text(attr::ANNOUNCED_FLOOR).cloned(),
+        day,
+        backfilled_at: time(attr::BACKFILLED_AT),
+        launch_started: time(attr::LAUNCH_STARTED),
+    })
 }
 
 /// The partition key of the spot claim item of `instance_id` in cluster `cluster_id`:

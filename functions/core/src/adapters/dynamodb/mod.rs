@@ -15,6 +15,7 @@ pub mod item;
 use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
 use crate::seams::{Pool, StateStore};
@@ -381,6 +382,109 @@ impl StateStore for DynamoStateStore {
             .await?
             .map(|i| item::offers_from_item(&i, secs(now)))
             .unwrap_or_default())
+    }
+
+    async fn load_forecast(&self) -> Result<Option<ForecastRecord>> {
+        let context = format!(
+            "reading the forecast history of cluster {} from table {}",
+            self.cluster_id, self.table
+        );
+        let Some(found) = self
+            .get(s(item::forecast_key(&self.cluster_id)), &context)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match item::forecast_from_item(&found) {
+            Ok(r) => Ok(Some(r)),
+            Err(why) => {
+                tracing::warn!(problem = %why, "{context}: unreadable, starting afresh");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save_forecast(
+        &self,
+        lease: &Lease,
+        record: &ForecastRecord,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let context = format!(
+            "saving the forecast history under the {}",
+            self.describe(lease)
+        );
+        let mut set = vec![
+            "#h = :h".to_string(),
+            "#w = :token".into(),
+            "#ttl = :ttl".into(),
+        ];
+        let mut remove = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::CLUSTER_ID, s(item::forecast_key(&self.cluster_id)))
+            .condition_expression("attribute_not_exists(#w) OR #w <= :token")
+            .expression_attribute_names("#h", attr::HISTORY)
+            .expression_attribute_names("#w", attr::WRITTEN_TOKEN)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(
+                ":h",
+                s(smartscale_engine::engine::forecast::codec::encode(
+                    &record.history,
+                )),
+            )
+            .expression_attribute_values(":token", num(lease.token))
+            .expression_attribute_values(":ttl", self.ttl(now));
+        let optional: [(&str, &str, &str, Option<AttributeValue>); 4] = [
+            (
+                "#f",
+                ":f",
+                attr::ANNOUNCED_FLOOR,
+                record.announced_floor.as_deref().map(s),
+            ),
+            (
+                "#d",
+                ":d",
+                attr::DAY_SUMMARY,
+                record
+                    .day
+                    .as_ref()
+                    .and_then(|d| serde_json::to_string(d).ok())
+                    .map(s),
+            ),
+            (
+                "#b",
+                ":b",
+                attr::BACKFILLED_AT,
+                record.backfilled_at.map(|t| num(secs(t))),
+            ),
+            (
+                "#l",
+                ":l",
+                attr::LAUNCH_STARTED,
+                record.launch_started.map(|t| num(secs(t))),
+            ),
+        ];
+        for (name, value, attribute, v) in optional {
+            req = req.expression_attribute_names(name, attribute);
+            match v {
+                Some(v) => {
+                    set.push(format!("{name} = {value}"));
+                    req = req.expression_attribute_values(value, v);
+                }
+                None => remove.push(name),
+            }
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        match req.update_expression(expr).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.translate(&e, context, |context| Error::LeaseLost { context })),
+        }
     }
 
     async fn remember_failed_offers(&self, pools: &[Pool], until: DateTime<Utc>) -> Result<()> {

@@ -298,6 +298,55 @@ impl MetricsSource for PrometheusClient {
         }
         Ok(assembled.snapshot)
     }
+
+    /// One attempt, no retry (a retried range query would be a second query on the tick), within
+    /// the snapshot's time budget.
+    async fn demand_range(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        step_secs: u64,
+    ) -> Result<Vec<(DateTime<Utc>, crate::engine::forecast::DemandParts)>> {
+        let context = format!(
+            "reading the last week's demand from Prometheus at {} ({} to {})",
+            self.settings.base_url,
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        );
+        let unavailable = |detail: String| Error::MetricsUnavailable {
+            context: context.clone(),
+            detail,
+        };
+        let mut url = self.settings.base_url.clone();
+        let path = format!("{}/api/v1/query_range", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        let step = step_secs.to_string();
+        let mut req = self.http.get(url).query(&[
+            ("query", super::demand::query(step_secs).as_str()),
+            ("start", format_time(from).as_str()),
+            ("end", format_time(to).as_str()),
+            ("step", step.as_str()),
+        ]);
+        if let Some(auth) = &self.settings.basic_auth {
+            req = req.basic_auth(&auth.username, Some(&auth.password));
+        }
+        let exchange = async {
+            let resp = req.send().await?;
+            let status = resp.status();
+            Ok::<_, reqwest::Error>((status, resp.bytes().await?))
+        };
+        let (status, body) = tokio::time::timeout(self.settings.budget, exchange)
+            .await
+            .map_err(|_| unavailable(format!("no answer within {:?}", self.settings.budget)))?
+            .map_err(|e| unavailable(error_chain(&e)))?;
+        if !status.is_success() {
+            return Err(unavailable(format!(
+                "HTTP {status}{}",
+                prometheus_message(&body)
+            )));
+        }
+        super::demand::parse(&body).map_err(|e| unavailable(e.to_string()))
+    }
 }
 
 /// `now` as the `time=` parameter: Unix seconds with milliseconds.

@@ -7,6 +7,7 @@
 //!   versus "query failed", and the `missing`/`stale` lists.
 //! - [`client`]: HTTPS trusting only the cluster's CA (plain HTTP to loopback only), basic auth,
 //!   parallel queries within one time budget, retries.
+//! - [`demand`]: the forecast backfill's one range query over the last week, and its answer.
 //! - [`cache`]: last good values for scale-up only, as pure functions over the state item.
 //!
 //! The client never reads the clock: the evaluation time `now` is an argument and is sent as
@@ -14,6 +15,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod demand;
 pub mod query;
 pub mod response;
 pub mod snapshot;

@@ -108,8 +108,10 @@ pub fn parse_number(text: &str) -> Result<f64, ParseError> {
     }
 }
 
-/// Parses an instant-query body into its series.
-pub fn parse_vector(body: &[u8]) -> Result<Vec<Sample>, ParseError> {
+/// The `data` of a successful answer (instant or range): its `resultType` and `result`.
+///
+/// Errors: a body that is not Prometheus's JSON, or Prometheus's own error.
+pub(super) fn success_data(body: &[u8]) -> Result<(String, serde_json::Value), ParseError> {
     let env: Envelope =
         serde_json::from_slice(body).map_err(|e| ParseError::Malformed(e.to_string()))?;
     if env.status != "success" {
@@ -121,13 +123,19 @@ pub fn parse_vector(body: &[u8]) -> Result<Vec<Sample>, ParseError> {
     let data = env
         .data
         .ok_or_else(|| ParseError::Malformed("status success without data".into()))?;
-    if data.result_type != "vector" {
+    Ok((data.result_type, data.result))
+}
+
+/// Parses an instant-query body into its series.
+pub fn parse_vector(body: &[u8]) -> Result<Vec<Sample>, ParseError> {
+    let (result_type, result) = success_data(body)?;
+    if result_type != "vector" {
         return Err(ParseError::UnexpectedResultType(
-            data.result_type.chars().take(40).collect(),
+            result_type.chars().take(40).collect(),
         ));
     }
     let items: Vec<VectorItem> =
-        serde_json::from_value(data.result).map_err(|e| ParseError::Malformed(e.to_string()))?;
+        serde_json::from_value(result).map_err(|e| ParseError::Malformed(e.to_string()))?;
     items
         .into_iter()
         .map(|item| {
