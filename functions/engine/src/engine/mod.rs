@@ -196,7 +196,9 @@ pub fn decide_with(
     if !blocked.is_empty() {
         return no_change(blocked);
     }
-    let mut reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg) {
+    let guarded = outlook.acting().is_some();
+    let mut reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg, guarded)
+    {
         Wish::NotWanted(unmet) => return no_change(unmet),
         Wish::Wanted(reasons) => reasons,
     };

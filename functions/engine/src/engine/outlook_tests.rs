@@ -286,6 +286,43 @@ fn the_forecast() {
     ]);
 }
 
+/// 4 workers at 45 % CPU: 60 % on 3, under the derived 65 % line, over the unguarded 55 %.
+#[test]
+fn the_projection_line_without_the_forecast_guard() {
+    let at45 = |s: Scene| s.metrics(metrics().cpu(0.45).memory(0.2));
+    let flat = || history(2.0, 2.0, Duration::minutes(20));
+    check(vec![
+        Case {
+            name: "the forecast on and flat guards the removal: 65% line",
+            scene: at45(scene_with(&[("FORECAST_MODE", "on")]).history(flat())),
+            want: r#"down w1 ["cpu_low_after_removal", "no_pending_pods", "memory_low"]"#,
+        },
+        Case {
+            name: "no history: 25 points under the CPU-alone threshold, 55%",
+            scene: at45(scene_with(&[])),
+            want: r#"hold ["steady"]"#,
+        },
+        Case {
+            name: "forecast-only does not guard: 55%",
+            scene: at45(scene_with(&[("FORECAST_MODE", "forecast-only")]).history(flat())),
+            want: r#"hold ["steady"]"#,
+        },
+        Case {
+            name: "no history, 40% is 53% on 3: under 55%",
+            scene: scene_with(&[]).metrics(metrics().cpu(0.40).memory(0.2)),
+            want: r#"down w1 ["cpu_low_after_removal", "no_pending_pods", "memory_low"]"#,
+        },
+        Case {
+            name: "headroom off: the set line applies unguarded",
+            scene: at45(scene_with(&[
+                ("SCALE_UP_CPU_ALONE_THRESHOLD", "0"),
+                ("SCALE_DOWN_PROJECTED_CPU", "65"),
+            ])),
+            want: r#"down w1 ["cpu_low_after_removal", "no_pending_pods", "memory_low"]"#,
+        },
+    ]);
+}
+
 fn floor_text() -> impl Strategy<Value = String> {
     (0usize..7, 0u32..24, 0u32..4, 1u32..=6, 1u32..=10).prop_map(|(d, h, q, hours, min)| {
         let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
