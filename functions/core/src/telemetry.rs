@@ -130,7 +130,7 @@ pub fn cluster_gauges(
 /// `CPU`, `Memory`, `Pending`, `Minimum`, `Recovery` or `Custom` (queue, latency, error rate).
 pub fn reason_category(code: &str) -> &'static str {
     match code {
-        "cpu_high" | "cpu_low" => "CPU",
+        "cpu_high" | "cpu_low" | "no_room_for_next_pod" => "CPU",
         "memory_high" | "memory_low" => "Memory",
         "pending_pods" | "no_pending_pods" => "Pending",
         "below_minimum" => "Minimum",
