@@ -63,11 +63,14 @@ standing() {
   below \`MIN_NODES=2\`, hence $(f "$two" karpenter-model "$r1") × the oracle, with $(f "$two" karpenter-model "$p1") pending pod-minutes. Held
   to a 2-worker floor it uses $(f "$kf" karpenter-model "$r1") × the oracle's worker-hours with $(f "$kf" karpenter-model "$p1") pending
   pod-minutes and $(f "$kf" karpenter-model "$o1") overload minutes (the oracle: 0 and $(f "$kf" oracle "$o1")): it undercuts the
-  bound only by launching after pods Pend. With the same Spot offers and a 2-worker on-demand base,
-  SmartScale costs \$$(f "$spot" smartscale "$c2") a week against Karpenter's \$$(f "$spot" karpenter-model "$c2") (all Spot, one worker at
-  night) and CA's \$$(f "$spot" cluster-autoscaler-model "$c2"), at $(f "$spot" smartscale "$p1") pending pod-minutes against $(f "$spot" karpenter-model "$p1") and
-  $(f "$spot" cluster-autoscaler-model "$p1"): **SmartScale loses to Karpenter on cost** (Karpenter buys no on-demand base and no
-  second worker at night).
+  bound only by launching after pods Pend.
+- **With the same Spot offers** and a 2-worker on-demand base (Spot above it), SmartScale costs
+  \$$(f "$spot" smartscale "$c2") a week against Karpenter's \$$(f "$spot" karpenter-model "$c2") (all Spot, one worker at night) and CA's
+  \$$(f "$spot" cluster-autoscaler-model "$c2"), at $(f "$spot" smartscale "$p1") pending pod-minutes against $(f "$spot" karpenter-model "$p1") and $(f "$spot" cluster-autoscaler-model "$p1"). **SmartScale loses to
+  Karpenter on cost** in every configuration (Karpenter buys no on-demand base and no second worker
+  at night). Against CA it $(jq -rs 'map({(.policy): .cost_usd}) | add | if .smartscale <= .["cluster-autoscaler-model"] then "wins" else "**loses** in this configuration" end' "$spot"): SmartScale's
+  on-demand bill is \$$(f "$spot" smartscale '.cost_on_demand_usd | . * 100 | round / 100') (the base alone is 2 × 168 h), the CA model's group's
+  \$$(f "$spot" cluster-autoscaler-model '.cost_on_demand_usd | . * 100 | round / 100'), less than its base; with all Spot (the table above) SmartScale is the cheaper of the two.
 - **The oracle** has the fewest worker-hours of every zero-disruption policy on every built-in
   scenario and every suite week tested (\`sim/tests/oracle.rs\`); the suite line above says which
   policies used fewer, by how much, and at what pending and overload cost.
