@@ -99,12 +99,13 @@ eng_rows=""
 for p in smartscale cluster-autoscaler-model karpenter-model oracle; do
   eng_rows+=$(field "$eng_json" "$p" '"| \(.policy) | \(.node_hours | . * 10 | round / 10) | \(.cost_on_demand_usd | . * 100 | round / 100) | \(.cost_spot_usd | . * 100 | round / 100) | \(.cost_usd | . * 100 | round / 100) | \(.spot_share_pct | . * 10 | round / 10) % | \(.pending_pod_minutes | . * 10 | round / 10) | \(.max_pending_seconds) s | \(.interruption_pending_pod_minutes | . * 10 | round / 10) | \(.max_interruption_pending_seconds) s |"')$'\n'
 done
-eng_cost=$(field "$eng_json" smartscale '.cost_usd')
-eng_pending=$(field "$eng_json" smartscale '.pending_pod_minutes')
-eng_ca=$(field "$eng_json" cluster-autoscaler-model '.cost_usd')
-eng_ca_p=$(field "$eng_json" cluster-autoscaler-model '.pending_pod_minutes')
-eng_k=$(field "$eng_json" karpenter-model '.cost_usd')
-eng_k_p=$(field "$eng_json" karpenter-model '.pending_pod_minutes')
+# figures JSONL: cost and pending pod-minutes of SmartScale, the CA model and the Karpenter model.
+figures() {
+  for p in smartscale cluster-autoscaler-model karpenter-model; do
+    field "$1" "$p" '"\(.cost_usd) \(.pending_pod_minutes)"'
+  done | tr '\n' ' '
+}
+read -r eng_cost eng_pending eng_ca eng_ca_p eng_k eng_k_p <<<"$(figures "$eng_json")"
 better() { # cost, pending, peer cost, peer pending: the comparison in words
   awk -v c="$1" -v p="$2" -v pc="$3" -v pp="$4" 'BEGIN {
     printf "%s (\\$%.2f against \\$%.2f) and %s pending pod-minutes (%.1f against %.1f)",
@@ -118,13 +119,9 @@ done
 # The targets, measured on the same runs.
 verdict() { if [ "$1" = 1 ]; then printf 'met'; else printf '**missed**'; fi; }
 mix_saving=$(pct "$baseline_week" "$mix_week")
-mix_pending=$(field "$mix_json" smartscale '.pending_pod_minutes')
+read -r _ mix_pending ca_cost ca_pending k_cost k_pending <<<"$(figures "$mix_json")"
 od_pending=$(field "$od_json" smartscale '.pending_pod_minutes')
 max_int=$(field "$mix_json" smartscale '.max_interruption_pending_seconds')
-ca_cost=$(field "$mix_json" cluster-autoscaler-model '.cost_usd')
-ca_pending=$(field "$mix_json" cluster-autoscaler-model '.pending_pod_minutes')
-k_cost=$(field "$mix_json" karpenter-model '.cost_usd')
-k_pending=$(field "$mix_json" karpenter-model '.pending_pod_minutes')
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a >= b) ? 1 : 0 }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 t_saving=$(ge "$mix_saving" 50)

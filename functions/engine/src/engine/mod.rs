@@ -103,6 +103,9 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
 ///   `NoChange(CpuWithinHeadroom)`; CPU now above `SCALE_UP_THRESHOLD_CPU`, rising or with a
 ///   pod Pending, and no such room ⇒ `ScaleUp(NoRoomForNextPod)` without waiting for a window
 ///   (both are off with `SCALE_UP_CPU_ALONE_THRESHOLD=0`);
+/// - the projected scale-down line is `SCALE_DOWN_PROJECTED_CPU` only while the forecast is on
+///   and has a forecast; otherwise at most 25 points under `SCALE_UP_CPU_ALONE_THRESHOLD`
+///   (`scale_down::projected_pct`);
 /// - a wanted scale-down is held by a floor met within `FORECAST_SCALE_DOWN_GUARD`
 ///   (`FloorHolds`) or a forecast that needs the current Ready workers within it
 ///   (`ForecastHolds`); with the forecast on but no history, a scale-down says so
