@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Simulator throughput, release build: simulated hours per CPU-second (user + system time of the
-# process, so the figure does not depend on how busy the machine is) for each built-in scenario
-# (five policies) and for a suite of generated weeks (five policies each, on --jobs threads).
-# Usage: sim/scripts/bench.sh [WEEKS] [JOBS]   (defaults: 100 weeks, 2 threads)
+# Simulator throughput, release build of the simulator alone (no AWS SDK, no emulator): simulated
+# hours per CPU-second (user + system time of the process, so the figure does not depend on how
+# busy the machine is) for each built-in scenario (five policies), for each policy alone over
+# generated weeks, and the wall time of a suite of generated weeks (five policies each, on --jobs
+# threads).
+# Usage: sim/scripts/bench.sh [WEEKS] [JOBS] [POLICY_WEEKS]   (defaults: 100 weeks, 2 threads, 20)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 weeks="${1:-100}"
 jobs="${2:-2}"
-cargo build --release --locked -q -p smartscale-sim --bin smartscale
+policy_weeks="${3:-20}"
+cargo build --release --locked -q -p smartscale-sim --no-default-features --bin smartscale
 bin="${CARGO_TARGET_DIR:-target}/release/smartscale"
 TIMEFORMAT='%R %U %S'
 measure() { # label, simulated hours, command...
@@ -20,6 +23,10 @@ measure() { # label, simulated hours, command...
 for s in techflow-week flash-sale; do
   hours=$("$bin" simulate --scenario "$s" --json | python3 -c 'import sys,json; print(sum(json.loads(l)["duration_hours"] for l in sys.stdin))')
   measure "$s (5 policies)" "$hours" "$bin" simulate --scenario "$s" --json
+done
+for p in smartscale baseline cluster-autoscaler-model karpenter-model oracle; do
+  measure "$p alone, $policy_weeks weeks, 1 thread" "$((policy_weeks * 168))" \
+    "$bin" simulate --suite techflow --seeds "$policy_weeks" --jobs 1 --policies "$p"
 done
 measure "suite techflow, $weeks weeks x 5 policies, $jobs threads" "$((weeks * 168 * 5))" \
   "$bin" simulate --suite techflow --seeds "$weeks" --jobs "$jobs"

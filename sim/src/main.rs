@@ -39,11 +39,14 @@ enum Command {
     /// hour of the week.
     Backtest(BacktestArgs),
     /// Runs the cluster emulator (Kubernetes API subset, nodes following EC2, /metrics).
+    #[cfg(feature = "emulator")]
     Emulate(smartscale_emulator::cli::EmulateArgs),
     /// What SmartScale is doing: the lease, the last action, the cooldown, the operation in
     /// flight, the capacity alert, the fleet with its Nodes, the last executions.
+    #[cfg(feature = "ops")]
     Status(smartscale_ops::cli::StatusArgs),
     /// What SmartScale would do now and why: a dry run of Evaluate (no lease, nothing written).
+    #[cfg(feature = "ops")]
     Explain(smartscale_ops::cli::ExplainArgs),
 }
 
@@ -76,6 +79,19 @@ struct SimulateArgs {
     /// cluster-autoscaler-model, karpenter-model, oracle); × oracle needs the oracle among them.
     #[arg(long, value_delimiter = ',', requires = "suite")]
     policies: Vec<String>,
+    /// SmartScale settings over the scenario's `[policy]` (or each suite week's), by their
+    /// environment variable names: `--set ON_DEMAND_PERCENTAGE_ABOVE_BASE=0`. Repeatable. With
+    /// Spot in the settings, every peer gets the same offers.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = setting)]
+    settings: Vec<(String, String)>,
+}
+
+/// One `--set KEY=VALUE`.
+fn setting(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("`{raw}` is not KEY=VALUE")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -120,14 +136,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate(args),
         Command::Scenarios(args) => scenarios(args),
-        Command::Tune(args) => tune_cmd(args),
-        Command::Backtest(args) => backtest(args),
+        Command::Tune(args) => with_scenario("tune", &args.scenario, |s| tune_cmd(&args, &s)),
+        Command::Backtest(args) => with_scenario("backtest", &args.scenario, |s| backtest(&s)),
+        #[cfg(feature = "emulator")]
         Command::Emulate(args) => emulate(args),
+        #[cfg(feature = "ops")]
         Command::Status(args) => smartscale_ops::cli::status(args),
+        #[cfg(feature = "ops")]
         Command::Explain(args) => smartscale_ops::cli::explain(args),
     }
 }
 
+#[cfg(feature = "emulator")]
 fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -141,22 +161,22 @@ fn emulate(args: smartscale_emulator::cli::EmulateArgs) -> ExitCode {
     }
 }
 
-/// [`resolve`] for subcommand `cmd`, the error printed (exit code 2).
-fn resolve_for(cmd: &str, name: &str) -> Result<Scenario, ExitCode> {
-    resolve(name).map_err(|e| {
-        eprintln!("smartscale {cmd}: bad scenario\n{e}");
-        ExitCode::from(2)
-    })
+/// Runs subcommand `cmd` on the scenario [`resolve`] finds for `name`, or prints why there is
+/// none (exit code 2).
+fn with_scenario(cmd: &str, name: &str, run: impl FnOnce(Scenario) -> ExitCode) -> ExitCode {
+    match resolve(name) {
+        Ok(s) => run(s),
+        Err(e) => {
+            eprintln!("smartscale {cmd}: bad scenario\n{e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
-fn backtest(args: BacktestArgs) -> ExitCode {
-    let scenario = match resolve_for("backtest", &args.scenario) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    match tune_backtest::run(&scenario) {
+fn backtest(scenario: &Scenario) -> ExitCode {
+    match tune_backtest::run(scenario) {
         Ok(b) => {
-            print!("{}", b.table(&scenario));
+            print!("{}", b.table(scenario));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -166,11 +186,7 @@ fn backtest(args: BacktestArgs) -> ExitCode {
     }
 }
 
-fn tune_cmd(args: TuneArgs) -> ExitCode {
-    let scenario = match resolve_for("tune", &args.scenario) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+fn tune_cmd(args: &TuneArgs, scenario: &Scenario) -> ExitCode {
     let slo = tune::Slo {
         max_pending_secs: args.max_pending_seconds,
         max_overload_minutes: args.max_overload_minutes,
@@ -179,12 +195,12 @@ fn tune_cmd(args: TuneArgs) -> ExitCode {
     if std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::stderr());
     }
-    let trials = tune::search(&scenario, &mut |done, total| {
+    let trials = tune::search(scenario, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     });
     bar.finish_and_clear();
-    print!("{}", tune::report(&scenario, &trials, slo));
+    print!("{}", tune::report(scenario, &trials, slo));
     if let Some(dir) = &args.out {
         let path = dir.join("tune-pareto.svg");
         let written = std::fs::create_dir_all(dir)
@@ -218,6 +234,13 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("smartscale simulate: bad scenario\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let scenario = match tune::with_settings(&scenario, &args.settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smartscale simulate: bad --set\n{e}");
             return ExitCode::from(2);
         }
     };
@@ -284,7 +307,17 @@ fn simulate_suite(name: &str, args: &SimulateArgs) -> ExitCode {
     if chosen.is_empty() {
         chosen = smartscale_sim::policy::PolicyKind::ALL.to_vec();
     }
-    let result = suite::run_policies(name, seeds, &chosen, jobs, &|_| {}, &|done| {
+    let first = family::scenario(name, args.first_seed).map_err(|e| e.to_string());
+    if let Err(e) = first.and_then(|s| tune::with_settings(&s, &args.settings)) {
+        eprintln!("smartscale simulate: bad suite or --set\n{e}");
+        return ExitCode::from(2);
+    }
+    let adjust = |s: &mut Scenario| {
+        if let Ok(set) = tune::with_settings(s, &args.settings) {
+            *s = set;
+        }
+    };
+    let result = suite::run_policies(name, seeds, &chosen, jobs, &adjust, &|done| {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();

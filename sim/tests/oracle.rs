@@ -70,3 +70,27 @@ fn no_policy_undercuts_the_oracle_without_disruption_on_a_built_in_scenario() {
         }
     }
 }
+
+#[test]
+fn no_policy_undercuts_the_oracle_without_disruption_on_suite_weeks() {
+    let kinds = PolicyKind::ALL;
+    let suite = smartscale_sim::suite::run_policies(
+        "techflow",
+        1..4,
+        &kinds,
+        2,
+        &|s| s.karpenter.min_nodes = s.policy.min_nodes,
+        &|_| {},
+    )
+    .expect("the family runs");
+    for (seed, week) in &suite.weeks {
+        for (x, saving, disrupted) in suite.undercuts(week) {
+            assert!(
+                disrupted,
+                "week {seed}: {} uses {:.2} % fewer worker-hours than the oracle without a Pending pod or more overload",
+                x.policy,
+                saving * 100.0
+            );
+        }
+    }
+}

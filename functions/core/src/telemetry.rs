@@ -142,7 +142,7 @@ pub fn reason_category(code: &str) -> &'static str {
     match code {
         "cpu_high" | "cpu_low" => "CPU",
         "memory_high" | "memory_low" => "Memory",
-        "pending_pods" | "no_pending_pods" => "Pending",
+        "pending_pods" | "no_pending_pods" | "no_room_for_next_pod" => "Pending",
         "below_minimum" => "Minimum",
         c if c.starts_with("recover") => "Recovery",
         _ => "Custom",

@@ -418,21 +418,46 @@ pub(crate) fn cluster_autoscaler(
     };
     let scan_line = r.line_of_key(&a, "scan_interval", line);
     r.finish(a, "cluster_autoscaler");
-    if s.min_nodes > s.max_nodes {
-        r.bad(
-            line,
-            "[cluster_autoscaler] min_nodes is above max_nodes".into(),
-        );
-    }
-    if s.scan_interval_secs == 0 {
-        r.bad(scan_line, "scan_interval must be longer than 0s".into());
-    } else if tick > 0 && !s.scan_interval_secs.is_multiple_of(tick) {
-        r.bad(
-            scan_line,
-            format!("scan_interval must be a multiple of tick ({tick}s)"),
-        );
-    }
+    let model = PeerLoop {
+        section: "cluster_autoscaler",
+        nodes: (s.min_nodes, s.max_nodes),
+        interval: ("scan_interval", scan_line, s.scan_interval_secs),
+        tick: Some(tick),
+    };
+    model.check(r, line);
     s
+}
+
+/// What a peer model's section must satisfy once read: its node bounds in order, and its loop's
+/// interval longer than 0s and (with a `tick`) a multiple of the simulation tick.
+struct PeerLoop {
+    section: &'static str,
+    /// `min_nodes`, `max_nodes`.
+    nodes: (u32, u32),
+    /// The interval's key, its line and its value in seconds.
+    interval: (&'static str, usize, u64),
+    tick: Option<u64>,
+}
+
+impl PeerLoop {
+    /// Reports each broken rule to `r` (`line`: the section header's).
+    fn check(&self, r: &mut Reader<'_>, line: usize) {
+        let (key, key_line, secs) = self.interval;
+        if self.nodes.0 > self.nodes.1 {
+            r.bad(
+                line,
+                format!("[{}] min_nodes is above max_nodes", self.section),
+            );
+        }
+        match self.tick {
+            _ if secs == 0 => r.bad(key_line, format!("{key} must be longer than 0s")),
+            Some(tick) if tick > 0 && !secs.is_multiple_of(tick) => r.bad(
+                key_line,
+                format!("{key} must be a multiple of tick ({tick}s)"),
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// `[karpenter]`: the model's settings (the limit defaults to the policy's `MAX_NODES`).
@@ -455,14 +480,16 @@ pub(crate) fn karpenter(
     };
     let poll_line = r.line_of_key(&k, "disruption_poll_interval", line);
     r.finish(k, "karpenter");
-    if s.disruption_poll_secs == 0 {
-        r.bad(
+    let model = PeerLoop {
+        section: "karpenter",
+        nodes: (s.min_nodes, s.max_nodes),
+        interval: (
+            "disruption_poll_interval",
             poll_line,
-            "disruption_poll_interval must be longer than 0s".into(),
-        );
-    }
-    if s.min_nodes > s.max_nodes {
-        r.bad(line, "[karpenter] min_nodes is above max_nodes".into());
-    }
+            s.disruption_poll_secs,
+        ),
+        tick: None,
+    };
+    model.check(r, line);
     s
 }

@@ -171,6 +171,19 @@ pub enum ScaleUpReason {
         /// Workers to add.
         workers: u32,
     },
+    /// CPU is above the threshold now and no Ready worker has room for one more workload pod of
+    /// these requests, so the workload's next replica would be Pending (fires without the CPU
+    /// window; off with `SCALE_UP_CPU_ALONE_THRESHOLD=0`).
+    NoRoomForNextPod {
+        /// CPU now, percent.
+        cpu_pct: f64,
+        /// `SCALE_UP_THRESHOLD_CPU`, percent.
+        threshold_pct: f64,
+        /// The pod's CPU request, millicores.
+        cpu_millis: u64,
+        /// Its memory request, bytes.
+        memory_bytes: u64,
+    },
     /// Not a trigger: how the launch is split. The on-demand and Spot counts that keep
     /// `ON_DEMAND_BASE_CAPACITY` and `ON_DEMAND_PERCENTAGE_ABOVE_BASE`, and the burst type chosen
     /// because `MAX_NODES` would leave pods Pending, if any.
@@ -262,6 +275,16 @@ impl fmt::Display for ScaleUpReason {
                 f,
                 "{} at {pct:.1}% needs {workers} more worker(s) to return to {threshold_pct:.0}%",
                 metric.label()
+            ),
+            ScaleUpReason::NoRoomForNextPod {
+                cpu_pct,
+                threshold_pct,
+                cpu_millis,
+                memory_bytes,
+            } => write!(
+                f,
+                "CPU at {cpu_pct:.1}%, above {threshold_pct:.0}%, and no Ready worker has room for another {cpu_millis}m / {}Mi pod: the next replica would be Pending",
+                memory_bytes / (1024 * 1024)
             ),
             ScaleUpReason::CapacityMix {
                 on_demand,

@@ -206,7 +206,7 @@ pub fn explain(
         fired_tag("error_rate_high"),
     ));
 
-    let met = scale_down::met(m, &inputs.cluster, fleet, cfg);
+    let met = scale_down::met(m, &inputs.cluster, fleet, cfg, false);
     let met_tag = |rules: &[&str]| {
         met.iter()
             .any(|c| rules.contains(&tag(c, "condition").as_str()))

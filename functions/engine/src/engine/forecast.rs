@@ -4,10 +4,11 @@
 //! (docs/SCALING_ALGORITHM.md, "Forecast").
 //!
 //! The method is a seasonal-naive forecast with a level correction:
-//! - **seasonal**: of the values recorded for the target bucket yesterday (same kind of day) and
-//!   last week, the lower. A pattern that repeats (the morning ramp) is in both; a one-off (a
-//!   flash sale yesterday) is in one only and does not make the cluster pre-scale for it. Known
-//!   one-off events are what scheduled floors are for. With one of the two, that one.
+//! - **seasonal**: the value recorded for the target bucket last week when there is one, else
+//!   yesterday's (when yesterday was the same kind of day). A pattern that repeats daily (the
+//!   morning ramp) is in both; a weekly event (the Friday 8 PM sale) is in last week's only and
+//!   is forecast; a one-off yesterday is not, when last week disagrees. A one-off last week is
+//!   forecast once, a week later: the price of learning weekly events from one week of history.
 //! - **level**: the need measured in the last finished bucket over its seasonal value, kept within
 //!   0.8–1.25, scales
 //!   the seasonal value, so a week busier than the last pre-scales higher.
@@ -237,10 +238,7 @@ impl DemandHistory {
             .then(|| self.earlier(start, 1, offset_secs))
             .flatten();
         let last_week = self.earlier(start, 7, offset_secs);
-        let value = match (yesterday, last_week) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let value = last_week.or(yesterday);
         (value, yesterday.is_some(), last_week.is_some())
     }
 
@@ -565,6 +563,21 @@ mod tests {
         h.record(at(8 * 1440 + 1190), 5.0, c.cluster_utc_offset_secs);
         match h.predict(at(8 * 1440 + 1190), &c) {
             Prediction::Ready { ahead, .. } => assert_eq!(ahead, 5.0),
+            p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn a_weekly_event_last_week_is_forecast_though_yesterday_was_quiet() {
+        let c = cfg();
+        let mut h = days(8);
+        // Tuesday of the first week, 20:00-20:30: a sale needing 9; the Monday after was quiet.
+        for m in (1440 + 1200..1440 + 1230).step_by(2) {
+            h.record(at(m), 9.0, c.cluster_utc_offset_secs);
+        }
+        h.record(at(8 * 1440 + 1190), 5.0, c.cluster_utc_offset_secs);
+        match h.predict(at(8 * 1440 + 1190), &c) {
+            Prediction::Ready { ahead, .. } => assert_eq!(ahead, 9.0),
             p => panic!("{p:?}"),
         }
     }

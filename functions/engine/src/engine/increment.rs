@@ -3,7 +3,9 @@
 
 use super::readings::{ratio, Readings};
 use crate::config::Policy;
-use crate::model::{ClusterView, MetricName, MetricsSnapshot, OwnerKind, Resources};
+use crate::model::{
+    ClusterView, MetricName, MetricsSnapshot, OwnerKind, PodInfo, PodPhase, Resources,
+};
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -59,6 +61,36 @@ pub fn new_worker_room(cluster: &ClusterView, cfg: &Policy) -> Resources {
         cpu_millis: a.cpu_millis.saturating_sub(daemonsets.cpu_millis),
         memory_bytes: a.memory_bytes.saturating_sub(daemonsets.memory_bytes),
     }
+}
+
+/// The requests of the largest workload pod scheduled on a worker when no Ready, schedulable
+/// worker has room for one more like it (its allocatable minus the requests of every pod bound
+/// to it, CPU and memory both); `None` when one has room, or no workload pod runs. The next
+/// replica the workload's autoscaler adds would then be Pending.
+pub fn no_room_for_next_pod(cluster: &ClusterView) -> Option<Resources> {
+    let mut used: BTreeMap<&str, Resources> = BTreeMap::new();
+    let mut largest: Option<Resources> = None;
+    let finished = |p: &&PodInfo| matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed);
+    for p in cluster.pods.iter().filter(|p| !finished(p)) {
+        let Some(node) = p.node_name.as_deref() else {
+            continue;
+        };
+        let sum = used.entry(node).or_default();
+        *sum = sum.plus(p.requests);
+        let key = |r: Resources| (r.cpu_millis, r.memory_bytes);
+        if !p.ignored_by_drain() && largest.is_none_or(|l| key(p.requests) > key(l)) {
+            largest = Some(p.requests);
+        }
+    }
+    let pod = largest.filter(|r| r.cpu_millis > 0 || r.memory_bytes > 0)?;
+    let room = cluster
+        .workers()
+        .filter(|n| n.ready && !n.unschedulable)
+        .any(|n| {
+            let u = used.get(n.name.as_str()).copied().unwrap_or_default();
+            pod.plus(u).fits_in(n.allocatable)
+        });
+    (!room).then_some(pod)
 }
 
 /// New workers the Pending pods need: their requests packed first-fit-decreasing (largest share

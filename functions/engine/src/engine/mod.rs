@@ -99,7 +99,13 @@ pub fn decide(inputs: &Inputs, state: &ScalingState, cfg: &Policy, now: DateTime
 ///   on, than it needs within `FORECAST_HORIZON` ⇒ `ScaleUp(BelowFloor | ForecastRise, …)`,
 ///   ignoring cooldowns like the minimum;
 /// - a CPU trigger between `SCALE_UP_THRESHOLD_CPU` and `SCALE_UP_CPU_ALONE_THRESHOLD` with no
-///   pod Pending and no forecast rise ⇒ `NoChange(CpuWithinHeadroom)`;
+///   pod Pending, no forecast rise and a Ready worker with room for one more workload pod ⇒
+///   `NoChange(CpuWithinHeadroom)`; CPU now above `SCALE_UP_THRESHOLD_CPU`, rising or with a
+///   pod Pending, and no such room ⇒ `ScaleUp(NoRoomForNextPod)` without waiting for a window
+///   (both are off with `SCALE_UP_CPU_ALONE_THRESHOLD=0`);
+/// - the projected scale-down line is `SCALE_DOWN_PROJECTED_CPU` only while the forecast is on
+///   and has a forecast; otherwise at most 25 points under `SCALE_UP_CPU_ALONE_THRESHOLD`
+///   (`scale_down::projected_pct`);
 /// - a wanted scale-down is held by a floor met within `FORECAST_SCALE_DOWN_GUARD`
 ///   (`FloorHolds`) or a forecast that needs the current Ready workers within it
 ///   (`ForecastHolds`); with the forecast on but no history, a scale-down says so
@@ -178,8 +184,10 @@ pub fn decide_with(
     if let Err(too_old) = up_gate {
         return no_change(vec![too_old]);
     }
-    let pending = pending_seen(inputs);
-    scale_up::hold_cpu_on_headroom(&mut triggers, pending || outlook.rising(fleet.ready), cfg);
+    let pressed = pending_seen(inputs) || outlook.rising(fleet.ready);
+    let full = scale_up::no_room_for_next_pod(&inputs.metrics, &inputs.cluster, cfg);
+    scale_up::hold_cpu_on_headroom(&mut triggers, pressed || full.is_some(), cfg);
+    triggers.fired.extend(full);
     if !triggers.fired.is_empty() {
         return scale_up(triggers.fired, 0, false);
     }
@@ -191,7 +199,9 @@ pub fn decide_with(
     if !blocked.is_empty() {
         return no_change(blocked);
     }
-    let mut reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg) {
+    let guarded = outlook.acting().is_some();
+    let mut reasons = match scale_down::wish(&inputs.metrics, &inputs.cluster, fleet, cfg, guarded)
+    {
         Wish::NotWanted(unmet) => return no_change(unmet),
         Wish::Wanted(reasons) => reasons,
     };

@@ -3,7 +3,7 @@
 
 use super::testkit::*;
 use super::*;
-use crate::model::ScaleAction;
+use crate::model::{NodeInfo, ScaleAction};
 use chrono::Duration;
 use proptest::prelude::*;
 
@@ -79,6 +79,72 @@ fn the_cpu_headroom() {
             name: "memory still fires on its own",
             scene: scene_with(&[]).metrics(metrics().cpu(0.75).memory(0.8)),
             want: r#"up 1 ["memory_high"]"#,
+        },
+    ]);
+}
+
+/// Two workers of 1000m / 1024Mi allocatable, each running `per_worker` 200m / 256Mi pods (4 fill
+/// one by memory).
+fn filled(per_worker: u32) -> Scene {
+    let nodes: Vec<NodeInfo> = workers(2)
+        .into_iter()
+        .map(|n| n.allocatable(1000, 1024))
+        .collect();
+    let pods = nodes
+        .iter()
+        .flat_map(|n| (0..per_worker).map(move |i| pod(&format!("{}-{i}", n.name)).on(&n.name)))
+        .collect();
+    scene_with(&[]).nodes(nodes).pods(pods)
+}
+
+/// CPU `now`, with `low` the lowest over a full scale-up window.
+fn rising(now: f64, low: f64) -> MetricsSnapshot {
+    metrics()
+        .cpu_up_window(low, 12)
+        .with(|m| m.cpu_ratio = Some(now))
+}
+
+#[test]
+fn full_workers_under_a_rising_load() {
+    check(vec![
+        Case {
+            name: "full workers, CPU rising past 70%: up at once, before the window holds",
+            scene: filled(4).metrics(rising(0.75, 0.60)),
+            want: r#"up 1 ["no_room_for_next_pod"]"#,
+        },
+        Case {
+            name: "full workers, rising, the CPU window also held: not held on headroom",
+            scene: filled(4).metrics(rising(0.78, 0.72)),
+            want: r#"up 1 ["cpu_high", "no_room_for_next_pod"]"#,
+        },
+        Case {
+            name: "full workers, a flat 75%: the autoscaler adds no replica, headroom holds",
+            scene: filled(4).metrics(metrics().cpu(0.75)),
+            want: r#"hold ["cpu_within_headroom"]"#,
+        },
+        Case {
+            name: "room for one more pod: headroom holds a rising 75%",
+            scene: filled(3).metrics(rising(0.75, 0.72)),
+            want: r#"hold ["cpu_within_headroom"]"#,
+        },
+        Case {
+            name: "full workers below 70%: nothing",
+            scene: filled(4).metrics(rising(0.65, 0.50)),
+            want: r#"hold ["steady"]"#,
+        },
+        Case {
+            name: "full workers, a pod Pending, 75% over a short window: up at once, no window",
+            scene: filled(4)
+                .metrics(metrics().cpu_up_window(0.75, 4).pending_window(1.0, 4))
+                .pods([filled(4).inputs.cluster.pods, pending(1, 200, 256)].concat()),
+            want: r#"up 1 ["no_room_for_next_pod"]"#,
+        },
+        Case {
+            name: "the seed's rules back: full workers wait for the window",
+            scene: filled(4)
+                .cfg(|c| *c = with(&[("SCALE_UP_CPU_ALONE_THRESHOLD", "0")]))
+                .metrics(rising(0.75, 0.60)),
+            want: r#"hold ["steady"]"#,
         },
     ]);
 }
@@ -216,6 +282,43 @@ fn the_forecast() {
             name: "not wired (no history given): nothing said",
             scene: mode("on").metrics(idle()),
             want: r#"down w1 ["cpu_low", "no_pending_pods", "memory_low"]"#,
+        },
+    ]);
+}
+
+/// 4 workers at 45 % CPU: 60 % on 3, under the derived 65 % line, over the unguarded 55 %.
+#[test]
+fn the_projection_line_without_the_forecast_guard() {
+    let at45 = |s: Scene| s.metrics(metrics().cpu(0.45).memory(0.2));
+    let flat = || history(2.0, 2.0, Duration::minutes(20));
+    check(vec![
+        Case {
+            name: "the forecast on and flat guards the removal: 65% line",
+            scene: at45(scene_with(&[("FORECAST_MODE", "on")]).history(flat())),
+            want: r#"down w1 ["cpu_low_after_removal", "no_pending_pods", "memory_low"]"#,
+        },
+        Case {
+            name: "no history: 25 points under the CPU-alone threshold, 55%",
+            scene: at45(scene_with(&[])),
+            want: r#"hold ["steady"]"#,
+        },
+        Case {
+            name: "forecast-only does not guard: 55%",
+            scene: at45(scene_with(&[("FORECAST_MODE", "forecast-only")]).history(flat())),
+            want: r#"hold ["steady"]"#,
+        },
+        Case {
+            name: "no history, 40% is 53% on 3: under 55%",
+            scene: scene_with(&[]).metrics(metrics().cpu(0.40).memory(0.2)),
+            want: r#"down w1 ["cpu_low_after_removal", "no_pending_pods", "memory_low"]"#,
+        },
+        Case {
+            name: "headroom off: the set line applies unguarded",
+            scene: at45(scene_with(&[
+                ("SCALE_UP_CPU_ALONE_THRESHOLD", "0"),
+                ("SCALE_DOWN_PROJECTED_CPU", "65"),
+            ])),
+            want: r#"down w1 ["cpu_low_after_removal", "no_pending_pods", "memory_low"]"#,
         },
     ]);
 }

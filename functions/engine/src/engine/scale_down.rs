@@ -56,8 +56,14 @@ impl Tally {
 /// Pending pods count as the larger of the metric and the cluster view's unscheduled Pending pods,
 /// so either source seeing one blocks scale-down. Comparisons are strict: a value exactly at its
 /// threshold is not below it.
-pub(crate) fn wish(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Policy) -> Wish {
-    let t = tally(m, cluster, fleet, cfg);
+pub(crate) fn wish(
+    m: &MetricsSnapshot,
+    cluster: &ClusterView,
+    fleet: Fleet,
+    cfg: &Policy,
+    guarded: bool,
+) -> Wish {
+    let t = tally(m, cluster, fleet, cfg, guarded);
     if t.unmet.is_empty() && t.short.is_empty() {
         return Wish::Wanted(t.met);
     }
@@ -75,16 +81,42 @@ pub(crate) fn met(
     cluster: &ClusterView,
     fleet: Fleet,
     cfg: &Policy,
+    guarded: bool,
 ) -> Vec<ScaleDownReason> {
-    tally(m, cluster, fleet, cfg).met
+    tally(m, cluster, fleet, cfg, guarded).met
+}
+
+/// CPU points under `SCALE_UP_CPU_ALONE_THRESHOLD` the projection keeps when no forecast guards
+/// the removal (see [`projected_pct`]); the derived `SCALE_DOWN_PROJECTED_CPU` keeps 15.
+pub const UNGUARDED_MARGIN_PCT: f64 = 25.0;
+
+/// The projected-CPU line a removal must stay under: `SCALE_DOWN_PROJECTED_CPU` when the forecast
+/// is on and guards the next `FORECAST_SCALE_DOWN_GUARD` (`guarded`), or when the CPU headroom is
+/// off (`SCALE_UP_CPU_ALONE_THRESHOLD=0`); otherwise no higher than [`UNGUARDED_MARGIN_PCT`] under
+/// the CPU-alone threshold (55 % with the defaults, as with the headroom off): with neither the
+/// forecast nor a 70 % trigger to catch a rise, a step that finds one worker fewer Pends pods for
+/// a whole evaluation interval and a boot. docs/SCALING_ALGORITHM.md ("Departures").
+pub fn projected_pct(cfg: &Policy, guarded: bool) -> f64 {
+    let line = cfg.scale_down_projected_cpu_pct;
+    let alone = cfg.scale_up_cpu_alone_pct;
+    if guarded || line <= 0.0 || alone <= 0.0 {
+        return line;
+    }
+    line.min(alone - UNGUARDED_MARGIN_PCT).max(0.0)
 }
 
 /// Every condition of the rules table, sorted into met, unmet and short.
-fn tally(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Policy) -> Tally {
+fn tally(
+    m: &MetricsSnapshot,
+    cluster: &ClusterView,
+    fleet: Fleet,
+    cfg: &Policy,
+    guarded: bool,
+) -> Tally {
     let r = Readings::new(m);
     let mut t = Tally::default();
 
-    cpu(&mut t, &r, m, fleet.ready, cfg);
+    cpu(&mut t, &r, m, fleet.ready, cfg, projected_pct(cfg, guarded));
 
     let viewed = cluster.pending_pods().count() as f64;
     match r.value(MetricName::PendingPods, m.pending_pods) {
@@ -132,16 +164,23 @@ fn tally(m: &MetricsSnapshot, cluster: &ClusterView, fleet: Fleet, cfg: &Policy)
 }
 
 /// The CPU condition (see [`wish`]).
-fn cpu(t: &mut Tally, r: &Readings<'_>, m: &MetricsSnapshot, ready: u32, cfg: &Policy) {
+fn cpu(
+    t: &mut Tally,
+    r: &Readings<'_>,
+    m: &MetricsSnapshot,
+    ready: u32,
+    cfg: &Policy,
+    projected_line: f64,
+) {
     let needed = cfg.required_samples(cfg.scale_down_window_secs);
     let Some(w) = r.window(MetricName::Cpu, m.cpu_max_down_window) else {
         t.unmet.push(format!("{} unknown", MetricName::Cpu.label()));
         return;
     };
-    let projected = (cfg.scale_down_projected_cpu_pct > 0.0 && ready > 1)
+    let projected = (projected_line > 0.0 && ready > 1)
         .then(|| w.value * f64::from(ready) / f64::from(ready - 1));
     let below_seed = w.value < ratio(cfg.scale_down_threshold_cpu_pct);
-    let below_projected = projected.is_some_and(|p| p < ratio(cfg.scale_down_projected_cpu_pct));
+    let below_projected = projected.is_some_and(|p| p < ratio(projected_line));
     if !below_seed && !below_projected {
         t.unmet.push(match projected {
             Some(p) => format!(
@@ -149,7 +188,7 @@ fn cpu(t: &mut Tally, r: &Readings<'_>, m: &MetricsSnapshot, ready: u32, cfg: &P
                 w.value * 100.0,
                 cfg.scale_down_threshold_cpu_pct,
                 p * 100.0,
-                cfg.scale_down_projected_cpu_pct
+                projected_line
             ),
             None => format!(
                 "CPU reached {:.1}% in the scale-down window, not below {:.0}%",
@@ -173,7 +212,7 @@ fn cpu(t: &mut Tally, r: &Readings<'_>, m: &MetricsSnapshot, ready: u32, cfg: &P
         t.met.push(ScaleDownReason::CpuLowAfterRemoval {
             max_pct: w.value * 100.0,
             projected_pct: projected.unwrap_or(w.value) * 100.0,
-            threshold_pct: cfg.scale_down_projected_cpu_pct,
+            threshold_pct: projected_line,
             window_secs: cfg.scale_down_window_secs,
         });
     }

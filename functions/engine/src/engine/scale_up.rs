@@ -1,10 +1,11 @@
 //! Scale-up triggers: any one suffices. Windowed triggers also need their window to hold enough
 //! samples; a crossed threshold with a short window is reported as "window not met".
 
+use super::increment;
 use super::readings::{ratio, Readings};
 use super::{NoChangeReason, ScaleUpReason};
 use crate::config::Policy;
-use crate::model::{MetricName, MetricsSnapshot, Windowed};
+use crate::model::{ClusterView, MetricName, MetricsSnapshot, Windowed};
 
 /// What the scale-up triggers found in one snapshot.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -130,9 +131,9 @@ pub(crate) fn triggers(m: &MetricsSnapshot, cfg: &Policy) -> Triggers {
 
 /// Holds a CPU trigger back when CPU is above `SCALE_UP_THRESHOLD_CPU` but its lowest over the
 /// window is not above `SCALE_UP_CPU_ALONE_THRESHOLD` and nothing else argues for capacity
-/// (`pressed`: a Pending pod, or a forecast rise): the trigger moves from `fired` to `short` as a
-/// [`NoChangeReason::CpuWithinHeadroom`] when it is the only one. With the threshold at 0 nothing
-/// is held (the specification's rule).
+/// (`pressed`: a Pending pod, a forecast rise, or no room for the next workload pod): the trigger
+/// moves from `fired` to `short` as a [`NoChangeReason::CpuWithinHeadroom`] when it is the only
+/// one. With the threshold at 0 nothing is held (the specification's rule).
 pub(crate) fn hold_cpu_on_headroom(t: &mut Triggers, pressed: bool, cfg: &Policy) {
     let alone = cfg.scale_up_cpu_alone_pct;
     if alone <= 0.0 || pressed {
@@ -160,4 +161,45 @@ pub(crate) fn hold_cpu_on_headroom(t: &mut Triggers, pressed: bool, cfg: &Policy
             },
         );
     }
+}
+
+/// CPU points above the scale-up window's lowest that make CPU "rising" for
+/// [`no_room_for_next_pod`]: above the noise of a flat day (1–3 %), below a ramp's rise over the
+/// window (10 points and more).
+const RISING_PCT: f64 = 2.0;
+
+/// The headroom's other side: CPU now above `SCALE_UP_THRESHOLD_CPU` while no Ready,
+/// schedulable worker has room for one more workload pod ([`increment::no_room_for_next_pod`]),
+/// and CPU rising ([`RISING_PCT`] over the window's lowest) or a pod already Pending in the view,
+/// fires [`ScaleUpReason::NoRoomForNextPod`] at once, without waiting for the CPU or pending
+/// window: the workload's next replica would be (or is) Pending, and full workers do not empty
+/// within a window. A flat load on full workers does not fire it (the autoscaler adds no replica).
+/// Off (`None`) with `SCALE_UP_CPU_ALONE_THRESHOLD=0` (the specification's rules), and when CPU
+/// is unusable.
+pub(crate) fn no_room_for_next_pod(
+    m: &MetricsSnapshot,
+    cluster: &ClusterView,
+    cfg: &Policy,
+) -> Option<ScaleUpReason> {
+    if cfg.scale_up_cpu_alone_pct <= 0.0 {
+        return None;
+    }
+    let r = Readings::new(m);
+    let lowest = r
+        .window(MetricName::Cpu, m.cpu_min_up_window)
+        .map(|w| w.value);
+    let cpu = r
+        .value(MetricName::Cpu, m.cpu_ratio)
+        .filter(|v| *v > ratio(cfg.scale_up_threshold_cpu_pct))?;
+    let rising = lowest.is_some_and(|low| cpu - low >= ratio(RISING_PCT));
+    if !rising && cluster.pending_pods().next().is_none() {
+        return None;
+    }
+    let pod = increment::no_room_for_next_pod(cluster)?;
+    Some(ScaleUpReason::NoRoomForNextPod {
+        cpu_pct: cpu * 100.0,
+        threshold_pct: cfg.scale_up_threshold_cpu_pct,
+        cpu_millis: pod.cpu_millis,
+        memory_bytes: pod.memory_bytes,
+    })
 }
