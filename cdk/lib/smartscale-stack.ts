@@ -20,13 +20,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { SmartScaleConfig } from './config';
+import { SmartScaleConfig, engineDefaults } from './config';
 import { Capability, FUNCTIONS, FunctionSpec, PORTS, TABLE, TAGS } from './contract';
 import { buildManifestBundle } from './manifests';
 import { addMonitoring } from './monitoring';
 import { lambdaAsset, stateMachineDefinition } from './sources';
 import { ECR_CREDENTIAL_PROVIDER, k3sBinary } from './supply-chain';
 import { renderUserData } from './userdata';
+import { addWeeklyReportSchedule } from './weekly-report';
 
 /** Props of {@link SmartScaleStack}: the validated configuration. */
 export interface SmartScaleStackProps extends StackProps {
@@ -348,9 +349,11 @@ export class SmartScaleStack extends Stack {
     if (owned.length > 0) throw new Error(`context functionSettings: ${owned.join(', ')} ${owned.length === 1 ? 'is' : 'are'} set by the stack or by Lambda itself`);
     Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
-    // Only this cluster's items: its state item, its spot claims (`<cluster>#spot-claim#<instance>`)
-    // and its failed Spot offers (`<cluster>#offers`).
-    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`] } };
+    // Only this cluster's items: its state item, its spot claims (`<cluster>#spot-claim#<instance>`),
+    // its failed Spot offers (`<cluster>#offers`) and its weekly ledger (`<cluster>#week#<date>`).
+    const ownItems = {
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`, `${cfg.clusterId}#week#*`] },
+    };
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
         case 'state-read':
@@ -421,6 +424,9 @@ export class SmartScaleStack extends Stack {
               conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
             }),
           ];
+        case 'metrics-history-read':
+          // GetMetricData has no resource-level permissions: '*' is the only valid resource.
+          return [new iam.PolicyStatement({ sid: 'ReadMetricHistory', actions: ['cloudwatch:GetMetricData'], resources: ['*'] })];
         case 'ec2-terminate-managed':
           return [
             new iam.PolicyStatement({
@@ -440,6 +446,13 @@ export class SmartScaleStack extends Stack {
       this.functions[spec.name] = fn;
       substitutions[spec.substitution] = fn.functionArn;
     }
+
+    addWeeklyReportSchedule(this, {
+      prefix,
+      clusterId: cfg.clusterId,
+      clusterTimezone: env.CLUSTER_TIMEZONE ?? engineDefaults().CLUSTER_TIMEZONE,
+      fn: this.functions['weekly-report']!,
+    });
 
     // ---------------------------------------------------------------- state machines and triggers
     const machine = (id: string, file: string, name: string, timeout: Duration) => {

@@ -11,20 +11,21 @@
 
 pub mod errors;
 pub mod item;
+pub mod ledger;
 
 use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::lifecycle::Finish;
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
-use crate::seams::{Pool, StateStore};
+use crate::seams::{LedgerEntry, Pool, StateStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use errors::Fault;
 use item::{attr, num, plus_secs, s, secs};
 use std::collections::HashMap;
@@ -484,6 +485,46 @@ impl StateStore for DynamoStateStore {
             )
         });
         Err(Error::LockHeld { owner, expires_at })
+    }
+
+    async fn record_week_events(&self, week: NaiveDate, entries: &[LedgerEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let key = ledger::week_key(&self.cluster_id, week);
+        let context = format!("recording {} event(s) in ledger item {key}", entries.len());
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::CLUSTER_ID, s(&key))
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":ttl", num(ledger::ttl_of(week)));
+        let mut sets = vec!["#ttl = :ttl".to_string()];
+        for (i, e) in entries.iter().enumerate() {
+            req = req
+                .expression_attribute_names(format!("#e{i}"), ledger::event_attribute(e))
+                .expression_attribute_values(format!(":e{i}"), num(secs(e.at)));
+            sets.push(format!("#e{i} = if_not_exists(#e{i}, :e{i})"));
+        }
+        req.update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+            .map_err(|e| {
+                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
+                    Error::fatal(c, "unexpected condition failure")
+                })
+            })?;
+        Ok(())
+    }
+
+    async fn week_events(&self, week: NaiveDate) -> Result<Vec<LedgerEntry>> {
+        let key = ledger::week_key(&self.cluster_id, week);
+        let context = format!("reading ledger item {key} from table {}", self.table);
+        match self.get(s(&key), &context).await? {
+            None => Ok(Vec::new()),
+            Some(item) => ledger::entries_from_item(&item, &context),
+        }
     }
 }
 
