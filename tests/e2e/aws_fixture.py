@@ -36,6 +36,7 @@ import string
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 
 import boto3
 from botocore.config import Config
@@ -203,6 +204,13 @@ def make_data(s):
         s.refs[lid] = repo["repositoryName"]
         s.attrs[(lid, "Arn")] = repo["repositoryArn"]
         s.attrs[(lid, "RepositoryUri")] = repo["repositoryUri"]
+    sqs = client("sqs")
+    for lid, r in s.of_type("AWS::SQS::Queue").items():
+        name = s.resolve(r["Properties"]).get("QueueName") or f"{s.stack_name}-{lid}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        s.refs[lid] = url
+        s.attrs[(lid, "Arn")] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s.attrs[(lid, "QueueName")] = name
     sns = client("sns")
     for lid, r in s.of_type("AWS::SNS::Topic").items():
         p = s.resolve(r["Properties"])
@@ -503,7 +511,27 @@ def launch(a):
     return {"instance_id": r["Instances"][0]["InstanceId"]}
 
 
-COMMANDS = {"deploy": deploy, "inspect": inspect, "tags": tags, "call": call, "launch": launch}
+def put_metrics(a):
+    """The stand-in for CloudWatch Logs' EMF extraction: each record of `a["records"]` (what the
+    functions logged, standins.mjs `emf()`) as PutMetricData in its namespace, with its timestamp,
+    unit and dimension set."""
+    cw = client("cloudwatch")
+    by_namespace = {}
+    for r in a["records"]:
+        by_namespace.setdefault(r["namespace"], []).append({
+            "MetricName": r["name"],
+            "Value": float(r["value"]),
+            "Unit": r["unit"],
+            "Timestamp": datetime.fromtimestamp(r["timestamp"] / 1000, tz=timezone.utc),
+            "Dimensions": [{"Name": k, "Value": v} for k, v in r["dimensions"].items()],
+        })
+    for namespace, data in by_namespace.items():
+        for i in range(0, len(data), 500):
+            cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 500])
+    return {"put": sum(len(d) for d in by_namespace.values())}
+
+
+COMMANDS = {"deploy": deploy, "inspect": inspect, "tags": tags, "call": call, "launch": launch, "put_metrics": put_metrics}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in COMMANDS:

@@ -28,6 +28,8 @@ pub enum Unit {
     Percent,
     /// `None` (used for the USD cost).
     None,
+    /// `Seconds`.
+    Seconds,
 }
 
 impl Unit {
@@ -37,6 +39,7 @@ impl Unit {
             Unit::Milliseconds => "Milliseconds",
             Unit::Percent => "Percent",
             Unit::None => "None",
+            Unit::Seconds => "Seconds",
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn execution_time(cluster_id: &str, step: &str, millis: u64, now: DateTime<U
 
 /// The cluster gauges Evaluate saw: `CurrentNodeCount`, `EstimatedHourlyCost` (workers ×
 /// `WORKER_HOURLY_PRICE_USD`), and, when known, `ClusterCPUUtilization`,
-/// `ClusterMemoryUtilization` (percent) and `PendingPods`.
+/// `ClusterMemoryUtilization` (percent), `PendingPods` and `LongestPendingSeconds`.
 pub fn cluster_gauges(
     cluster_id: &str,
     summary: &crate::steps::document::MetricsSummary,
@@ -122,6 +125,9 @@ pub fn cluster_gauges(
     }
     if let Some(p) = summary.pending_pods {
         m.push(("PendingPods", Unit::Count, p));
+    }
+    if let Some(w) = summary.longest_pending_secs {
+        m.push(("LongestPendingSeconds", Unit::Seconds, w));
     }
     emf(cluster_id, &[], &m, now)
 }
@@ -291,7 +297,7 @@ mod tests {
             .iter()
             .map(|m| {
                 let name = m["Name"].as_str().unwrap();
-                assert!(["Count", "Milliseconds", "Percent", "None"]
+                assert!(["Count", "Milliseconds", "Percent", "None", "Seconds"]
                     .contains(&m["Unit"].as_str().unwrap()));
                 assert!(v[name].is_number(), "{name} value at the root");
                 name.to_string()
@@ -318,6 +324,7 @@ mod tests {
             ready_nodes: 3,
             managed_nodes: 2,
             cached: false,
+            longest_pending_secs: Some(200.0),
         };
         let cases = vec![
             EmfCase {
@@ -341,6 +348,7 @@ mod tests {
                     "ClusterCPUUtilization",
                     "ClusterMemoryUtilization",
                     "PendingPods",
+                    "LongestPendingSeconds",
                 ],
                 dimensions: vec![],
             },
@@ -385,6 +393,7 @@ mod tests {
         let g = cluster_gauges("c1", &summary, &cfg, t0());
         assert!((g["ClusterCPUUtilization"].as_f64().unwrap() - 81.0).abs() < 1e-9);
         assert!((g["EstimatedHourlyCost"].as_f64().unwrap() - 3.0 * 0.0208).abs() < 1e-9);
+        assert_eq!(g["LongestPendingSeconds"], 200.0);
         let partial = cluster_gauges(
             "c1",
             &MetricsSummary {

@@ -244,6 +244,10 @@ pub struct MetricsSummary {
     /// True when the values came from the cache because Prometheus failed.
     #[serde(default)]
     pub cached: bool,
+    /// How long the oldest pod not yet placed on a node has been Pending, seconds (from the
+    /// Kubernetes view); `None` when no pod waits. The weekly report's longest pending wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_pending_secs: Option<f64>,
 }
 
 /// What Evaluate returns: all three keys always present (`null` allowed), because ApplyEvaluation

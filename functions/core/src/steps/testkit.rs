@@ -706,6 +706,7 @@ pub fn summary(nodes: u32) -> MetricsSummary {
         ready_nodes: nodes,
         managed_nodes: nodes,
         cached: false,
+        longest_pending_secs: None,
     }
 }
 
