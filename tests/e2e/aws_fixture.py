@@ -514,8 +514,17 @@ def launch(a):
 def put_metrics(a):
     """The stand-in for CloudWatch Logs' EMF extraction: each record of `a["records"]` (what the
     functions logged, standins.mjs `emf()`) as PutMetricData in its namespace, with its timestamp,
-    unit and dimension set."""
-    cw = client("cloudwatch")
+    unit and dimension set.
+
+    Sent in CloudWatch's query protocol, the one the functions' SDK speaks: botocore prefers the
+    JSON protocol, whose signatures moto (IAM authorization on) fails to verify."""
+    import botocore.model
+    preferred = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
+    botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("query",) + preferred
+    try:
+        cw = client("cloudwatch")
+    finally:
+        botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = preferred
     by_namespace = {}
     for r in a["records"]:
         by_namespace.setdefault(r["namespace"], []).append({

@@ -108,6 +108,20 @@ impl DynamoStateStore {
         translate_fault(fault_of(err), &self.table, context, on_condition)
     }
 
+    /// Sends an update that carries no condition (the items beside the cluster item).
+    async fn send_unconditional(
+        &self,
+        req: UpdateItemFluentBuilder,
+        context: String,
+    ) -> Result<()> {
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.translate(&e, context, |c| {
+                Error::fatal(c, "unexpected condition failure")
+            })),
+        }
+    }
+
     fn ttl(&self, now: DateTime<Utc>) -> AttributeValue {
         num(plus_secs(now, self.state_ttl_secs))
     }
@@ -405,15 +419,11 @@ impl StateStore for DynamoStateStore {
             req = req.expression_attribute_names(format!("#o{i}"), item::offer_attribute(pool));
             sets.push(format!("#o{i} = :until"));
         }
-        req.update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| {
-                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
-                    Error::fatal(c, "unexpected condition failure")
-                })
-            })?;
-        Ok(())
+        self.send_unconditional(
+            req.update_expression(format!("SET {}", sets.join(", "))),
+            context,
+        )
+        .await
     }
 
     async fn claim_instance(
@@ -507,15 +517,11 @@ impl StateStore for DynamoStateStore {
                 .expression_attribute_values(format!(":e{i}"), num(secs(e.at)));
             sets.push(format!("#e{i} = if_not_exists(#e{i}, :e{i})"));
         }
-        req.update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| {
-                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
-                    Error::fatal(c, "unexpected condition failure")
-                })
-            })?;
-        Ok(())
+        self.send_unconditional(
+            req.update_expression(format!("SET {}", sets.join(", "))),
+            context,
+        )
+        .await
     }
 
     async fn week_events(&self, week: NaiveDate) -> Result<Vec<LedgerEntry>> {
