@@ -522,7 +522,7 @@ def put_metrics(a):
     preferred = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
     botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("query",) + preferred
     try:
-        cw = client("cloudwatch")
+        cw = client("cloudwatch", endpoint=a.get("endpoint"))
     finally:
         botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = preferred
     by_namespace = {}
