@@ -516,13 +516,15 @@ def put_metrics(a):
     functions logged, standins.mjs `emf()`) as PutMetricData in its namespace, with its timestamp,
     unit and dimension set.
 
-    Sent in CloudWatch's query protocol, the one the functions' SDK speaks: botocore prefers the
-    JSON protocol, whose signatures moto (IAM authorization on) fails to verify."""
+    Sent in CloudWatch's query protocol (the one the functions' SDK speaks) and uncompressed:
+    with IAM authorization on, moto verifies a form request's signature over the form it parsed,
+    which fails for botocore's preferred JSON protocol and for a gzip-compressed body."""
     import botocore.model
     preferred = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
     botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("query",) + preferred
     try:
-        cw = client("cloudwatch", endpoint=a.get("endpoint"))
+        config = Config(connect_timeout=10, read_timeout=600, retries={"total_max_attempts": 1}, disable_request_compression=True)
+        cw = boto3.client("cloudwatch", region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"], config=config)
     finally:
         botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = preferred
     by_namespace = {}

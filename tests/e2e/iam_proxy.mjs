@@ -263,7 +263,12 @@ export async function startIamProxy({ motoUrl, principals, lookup, admin }) {
             return;
           }
         }
-        if (form) {
+        if (call.signingName !== call.service) {
+          // moto names the action after the signing name (`monitoring:GetMetricData`), which no
+          // policy grants; the checks above used the IAM name, so the call goes on as the rig.
+          if (form) body = botocoreForm(body);
+          headers = resign(req.method, req.url, headers, body, admin(), call.signingName);
+        } else if (form) {
           body = botocoreForm(body);
           headers = resign(req.method, req.url, headers, body, who.credentials, call.signingName);
         }

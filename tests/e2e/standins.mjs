@@ -305,10 +305,7 @@ export class Scenario {
    */
   async publishMetrics() {
     const records = this.emf();
-    // Through the IAM proxy with the emulator's keys, as AWS's own control plane (the proxy
-    // re-signs with the administrator's keys): moto refuses the signature of a large form body
-    // botocore signs itself.
-    await this.#fixture('put_metrics', { records, endpoint: this.proxy.url }, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+    await this.#fixture('put_metrics', { records });
     return records;
   }
 
