@@ -15,7 +15,8 @@ const MAX_GAP_SECS = 1800;
 /**
  * Worker-hours and sampled hours from the logged `CurrentNodeCount` records, computed here from
  * the raw lines: one-minute buckets from the report's start (CloudWatch's period 60, averaged),
- * each bucket standing until the next one or the report's end, at most 30 minutes.
+ * each bucket standing until the next one or the report's end, in whole seconds, at most 30
+ * minutes.
  */
 function expectedHours(records, fromMs, toMs) {
   const buckets = new Map();
@@ -29,7 +30,8 @@ function expectedHours(records, fromMs, toMs) {
   let sampled = 0;
   let workerHours = 0;
   starts.forEach((t, i) => {
-    const hours = Math.min(((starts[i + 1] ?? toMs) - t) / 1000, MAX_GAP_SECS) / 3600;
+    // Whole seconds, as the engine counts them.
+    const hours = Math.min(Math.floor(((starts[i + 1] ?? toMs) - t) / 1000), MAX_GAP_SECS) / 3600;
     const [sum, n] = buckets.get(t);
     sampled += hours;
     workerHours += (sum / n) * hours;
