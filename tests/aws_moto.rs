@@ -1301,3 +1301,183 @@ async fn sns_topic_delivers_subject_message_and_attributes() {
         assert_eq!(attrs[name]["Value"], want, "attribute {name}: {attrs}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The weekly report's reads: the ledger item and CloudWatch (docs/WEEKLY_REPORT.md)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn the_weekly_ledger_keeps_each_event_once_under_its_week() {
+    use smartscale_core::notify::weekly::WeekEvent;
+    use smartscale_core::seams::LedgerEntry;
+    let Some(sdk) = sdk().await else { return };
+    let (_, client, table) = store(&sdk).await;
+    let cluster = unique("cluster");
+    let store = DynamoStateStore::new(client.clone(), &table, &cluster, STATE_TTL);
+    let week = chrono::NaiveDate::from_ymd_opt(2027, 1, 11).unwrap();
+    let e = |kind, id: &str, secs: i64| LedgerEntry {
+        kind,
+        id: id.into(),
+        at: t0() + Duration::seconds(secs),
+    };
+    store
+        .record_week_events(week, &[e(WeekEvent::ScaleUp, "op-1", 0)])
+        .await
+        .unwrap();
+    // A retried RecordOutcome records the same id later: the first time stays.
+    store
+        .record_week_events(
+            week,
+            &[
+                e(WeekEvent::ScaleUp, "op-1", 60),
+                e(WeekEvent::SpotWarning, "i-0abc", 60),
+            ],
+        )
+        .await
+        .unwrap();
+    let next = week + Duration::days(7);
+    store
+        .record_week_events(next, &[e(WeekEvent::ScaleDown, "op-2", 0)])
+        .await
+        .unwrap();
+
+    let got = store.week_events(week).await.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            e(WeekEvent::ScaleUp, "op-1", 0),
+            e(WeekEvent::SpotWarning, "i-0abc", 60)
+        ]
+    );
+    assert_eq!(
+        store.week_events(next).await.unwrap(),
+        vec![e(WeekEvent::ScaleDown, "op-2", 0)]
+    );
+    assert!(store
+        .week_events(week - Duration::days(7))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The item sits beside the cluster item, with a TTL five weeks after its Monday.
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "cluster_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{cluster}#week#2027-01-11")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the ledger item");
+    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+    assert_eq!(
+        ttl,
+        DateTime::parse_from_rfc3339("2027-02-15T00:00:00Z")
+            .unwrap()
+            .timestamp()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn the_weekly_report_integrates_the_cloudwatch_gauges_of_its_cluster_only() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    use smartscale_core::adapters::cloudwatch::CloudWatchHistory;
+    use smartscale_core::steps::{weekly_report, Deps};
+    let Some(sdk) = sdk().await else { return };
+    let (_, client, table) = store(&sdk).await;
+    let cluster = unique("cluster");
+    let store = DynamoStateStore::new(client, &table, &cluster, STATE_TTL);
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let now = Utc::now();
+    // 30 two-minute ticks from 61 to 3 minutes ago: 3 workers, 2 on-demand t3.small and
+    // 1 Spot t3a.small; a pod waited 140 s once. Another cluster's series must not count.
+    let put = |cluster: String,
+               metric: &'static str,
+               dims: Vec<(&'static str, &'static str)>,
+               v: f64,
+               at: DateTime<Utc>| {
+        let cw = cw.clone();
+        async move {
+            let mut d = MetricDatum::builder()
+                .metric_name(metric)
+                .value(v)
+                .unit(StandardUnit::None)
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    at.timestamp(),
+                ))
+                .dimensions(
+                    Dimension::builder()
+                        .name("ClusterId")
+                        .value(cluster)
+                        .build(),
+                );
+            for (k, v) in dims {
+                d = d.dimensions(Dimension::builder().name(k).value(v).build());
+            }
+            cw.put_metric_data()
+                .namespace("SmartScale")
+                .metric_data(d.build())
+                .send()
+                .await
+                .expect("PutMetricData");
+        }
+    };
+    let od = vec![("CapacityType", "on-demand"), ("InstanceType", "t3.small")];
+    let spot = vec![("CapacityType", "spot"), ("InstanceType", "t3a.small")];
+    for i in 0..30 {
+        let at = now - Duration::minutes(61) + Duration::minutes(2 * i);
+        put(cluster.clone(), "CurrentNodeCount", vec![], 3.0, at).await;
+        put(cluster.clone(), "BaselineHourlyCost", vec![], 0.104, at).await;
+        put(cluster.clone(), "HourlyCost", od.clone(), 0.0416, at).await;
+        put(cluster.clone(), "HourlyCost", spot.clone(), 0.0068, at).await;
+        put("someone-else".into(), "CurrentNodeCount", vec![], 50.0, at).await;
+    }
+    put(
+        cluster.clone(),
+        "LongestPendingSeconds",
+        vec![],
+        140.0,
+        now - Duration::minutes(30),
+    )
+    .await;
+    put(
+        "someone-else".into(),
+        "LongestPendingSeconds",
+        vec![],
+        9_000.0,
+        now - Duration::minutes(30),
+    )
+    .await;
+
+    let mut config = Config::default();
+    config.policy.cluster_id = cluster.clone();
+    config.policy.worker_instance_types = vec!["t3.small".into(), "t3a.small".into()];
+    let mut deps = Deps::unwired(config);
+    deps.store = Arc::new(store);
+    deps.history = Arc::new(CloudWatchHistory::new(cw.clone(), &cluster));
+    let r = weekly_report::build(&deps, &cluster, now).await.unwrap();
+
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+    // 29 gaps of 2 minutes, and the last tick stands until `now`, 3 minutes later: 61 minutes.
+    let hours = 61.0 / 60.0;
+    assert!(close(r.sampled_hours, hours), "{}", r.sampled_hours);
+    assert!(close(r.worker_hours, 3.0 * hours), "{}", r.worker_hours);
+    assert!(
+        close(r.cost_usd["on-demand"], 0.0416 * hours),
+        "{:?}",
+        r.cost_usd
+    );
+    assert!(
+        close(r.cost_usd["spot"], 0.0068 * hours),
+        "{:?}",
+        r.cost_usd
+    );
+    assert!(close(r.baseline_usd.unwrap(), 0.104 * hours));
+    assert_eq!(r.longest_pending_secs, Some(140.0));
+    assert!(r.events.is_empty());
+}

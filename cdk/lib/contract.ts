@@ -22,13 +22,14 @@ export const CAPABILITIES = [
   'ec2-describe',
   'ec2-launch',
   'ec2-terminate-managed',
+  'metrics-history-read',
 ] as const;
 
 /** One of {@link CAPABILITIES}. */
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** The seams of `functions/core` as `functions/contract.json` names them. */
-export type Seam = 'store' | 'ec2' | 'cluster' | 'metrics' | 'notify';
+export type Seam = 'store' | 'ec2' | 'cluster' | 'metrics' | 'notify' | 'history';
 
 /** Seams whose calls go to the cluster (Kubernetes API, Prometheus): their users run in the VPC. */
 const IN_VPC_SEAMS: readonly Seam[] = ['cluster', 'metrics'];
@@ -103,7 +104,7 @@ export function functionSpecs(c: ContractFile): FunctionSpec[] {
   });
 }
 
-/** The fourteen steps, in the order of `functions/contract.json`. */
+/** The steps, in the order of `functions/contract.json`. */
 export const FUNCTIONS: readonly FunctionSpec[] = functionSpecs(readContract());
 
 /** Tags every SmartScale-launched worker carries (the launch template sets the static ones). */

@@ -76,13 +76,17 @@ export function applyNagSuppressions(stack: Stack): void {
   suppress(child(stack, 'PrometheusBasicAuth'), rotation('Prometheus reads a bcrypt hash made at master bootstrap; rotate with put-secret-value and a re-run of the bootstrap (documented).'));
   suppress(child(stack, 'GrafanaAdmin'), rotation('Grafana reads the password at start; rotate with put-secret-value and a re-run of the bootstrap (documented).'));
 
+  suppress(child(stack, 'WeeklyReportDeadLetters'), [
+    { id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the weekly-report schedule (EventBridge Scheduler); a dead-letter queue has none of its own.' },
+  ]);
+
   for (const id of ['WorkerRole', 'MasterRole']) {
     suppress(child(stack, id), [{ id: 'AwsSolutions-IAM5', reason: STAR_REASON, appliesTo: ['Resource::*'] }]);
   }
   for (const f of FUNCTIONS) {
     const role = child(stack, `${f.substitution.replace(/FunctionArn$/, '')}Role`);
     const rules: NagPackSuppression[] = [];
-    if (f.inVpc || f.capabilities.includes('ec2-describe')) rules.push({ id: 'AwsSolutions-IAM5', reason: STAR_REASON, appliesTo: ['Resource::*'] });
+    if (f.inVpc || f.capabilities.includes('ec2-describe') || f.capabilities.includes('metrics-history-read')) rules.push({ id: 'AwsSolutions-IAM5', reason: STAR_REASON, appliesTo: ['Resource::*'] });
     if (f.capabilities.includes('ec2-launch') || f.capabilities.includes('ec2-terminate-managed')) {
       rules.push({ id: 'AwsSolutions-IAM5', reason: EC2_NEW_RESOURCES_REASON, appliesTo: [ec2NewResources] });
     }

@@ -20,13 +20,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CAPACITY_VARIABLES, SmartScaleConfig, capacityEnvironment } from './config';
+import { CAPACITY_VARIABLES, SmartScaleConfig, capacityEnvironment, engineDefaults } from './config';
 import { Capability, FUNCTIONS, FunctionSpec, PORTS, TABLE, TAGS } from './contract';
 import { buildManifestBundle } from './manifests';
 import { addMonitoring } from './monitoring';
 import { lambdaAsset, stateMachineDefinition } from './sources';
 import { ecrCredentialProvider, k3sBinary } from './supply-chain';
 import { renderUserData } from './userdata';
+import { addWeeklyReportSchedule } from './weekly-report';
 
 /** Props of {@link SmartScaleStack}: the validated configuration. */
 export interface SmartScaleStackProps extends StackProps {
@@ -353,8 +354,13 @@ export class SmartScaleStack extends Stack {
     Object.assign(env, cfg.functionSettings);
     const arn = (service: string, resource: string, account: string = this.account) => `arn:${this.partition}:${service}:${this.region}:${account}:${resource}`;
     // Only this cluster's items: its state item, its spot claims (`<cluster>#spot-claim#<instance>`),
-    // its failed Spot offers (`<cluster>#offers`) and its forecast history (`<cluster>#forecast`).
-    const ownItems = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`, `${cfg.clusterId}#forecast`] } };
+    // its failed Spot offers (`<cluster>#offers`), its forecast history (`<cluster>#forecast`) and its
+    // weekly ledger (`<cluster>#week#<date>`).
+    const ownItems = {
+      'ForAllValues:StringLike': {
+        'dynamodb:LeadingKeys': [cfg.clusterId, `${cfg.clusterId}#spot-claim#*`, `${cfg.clusterId}#offers`, `${cfg.clusterId}#forecast`, `${cfg.clusterId}#week#*`],
+      },
+    };
     const statementsFor = (c: Capability): iam.PolicyStatement[] => {
       switch (c) {
         case 'state-read':
@@ -432,6 +438,9 @@ export class SmartScaleStack extends Stack {
               conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
             }),
           ];
+        case 'metrics-history-read':
+          // GetMetricData has no resource-level permissions: '*' is the only valid resource.
+          return [new iam.PolicyStatement({ sid: 'ReadMetricHistory', actions: ['cloudwatch:GetMetricData'], resources: ['*'] })];
         case 'ec2-terminate-managed':
           return [
             new iam.PolicyStatement({
@@ -451,6 +460,13 @@ export class SmartScaleStack extends Stack {
       this.functions[spec.name] = fn;
       substitutions[spec.substitution] = fn.functionArn;
     }
+
+    addWeeklyReportSchedule(this, {
+      prefix,
+      clusterId: cfg.clusterId,
+      clusterTimezone: env.CLUSTER_TIMEZONE ?? engineDefaults().CLUSTER_TIMEZONE,
+      fn: this.functions['weekly-report']!,
+    });
 
     // ---------------------------------------------------------------- state machines and triggers
     const machine = (id: string, file: string, name: string, timeout: Duration) => {

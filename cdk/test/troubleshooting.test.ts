@@ -86,6 +86,7 @@ describe('docs/TROUBLESHOOTING.md names everything an operator can meet', () => 
   const doc = fs.readFileSync(DOC, 'utf8');
   const cases: [string, () => string[]][] = [
     ['Slack / SNS titles', notificationTitles],
+    ['the weekly report\'s title', () => fnStrings('slack_payload', 'Weekly Cost Report', /"text": ":[a-z_]+: ([^"]+)"/g)],
     ['error variants of smartscale_core::Error', () => enumVariants('Error', 'LockHeld')],
     ['error names a Lambda reports (Error::kind)', () => fnStrings('kind', '"Retryable"', /"([A-Za-z.]+)"/g)],
     ['error names Cleanup recommends on', () => fnStrings('recommendation', '"QuotaExceeded"', /"([A-Za-z.]+)" =>/g)],

@@ -36,6 +36,7 @@ import string
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 
 import boto3
 from botocore.config import Config
@@ -203,6 +204,13 @@ def make_data(s):
         s.refs[lid] = repo["repositoryName"]
         s.attrs[(lid, "Arn")] = repo["repositoryArn"]
         s.attrs[(lid, "RepositoryUri")] = repo["repositoryUri"]
+    sqs = client("sqs")
+    for lid, r in s.of_type("AWS::SQS::Queue").items():
+        name = s.resolve(r["Properties"]).get("QueueName") or f"{s.stack_name}-{lid}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        s.refs[lid] = url
+        s.attrs[(lid, "Arn")] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s.attrs[(lid, "QueueName")] = name
     sns = client("sns")
     for lid, r in s.of_type("AWS::SNS::Topic").items():
         p = s.resolve(r["Properties"])
@@ -509,7 +517,38 @@ def launch(a):
     return {"instance_id": r["Instances"][0]["InstanceId"]}
 
 
-COMMANDS = {"deploy": deploy, "inspect": inspect, "tags": tags, "call": call, "launch": launch}
+def put_metrics(a):
+    """The stand-in for CloudWatch Logs' EMF extraction: each record of `a["records"]` (what the
+    functions logged, standins.mjs `emf()`) as PutMetricData in its namespace, with its timestamp,
+    unit and dimension set.
+
+    Sent in CloudWatch's query protocol (the one the functions' SDK speaks) and uncompressed:
+    with IAM authorization on, moto verifies a form request's signature over the form it parsed,
+    which fails for botocore's preferred JSON protocol and for a gzip-compressed body."""
+    import botocore.model
+    preferred = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
+    botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("query",) + preferred
+    try:
+        config = Config(connect_timeout=10, read_timeout=600, retries={"total_max_attempts": 1}, disable_request_compression=True)
+        cw = boto3.client("cloudwatch", region_name=REGION, endpoint_url=os.environ["AWS_ENDPOINT_URL"], config=config)
+    finally:
+        botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = preferred
+    by_namespace = {}
+    for r in a["records"]:
+        by_namespace.setdefault(r["namespace"], []).append({
+            "MetricName": r["name"],
+            "Value": float(r["value"]),
+            "Unit": r["unit"],
+            "Timestamp": datetime.fromtimestamp(r["timestamp"] / 1000, tz=timezone.utc),
+            "Dimensions": [{"Name": k, "Value": v} for k, v in r["dimensions"].items()],
+        })
+    for namespace, data in by_namespace.items():
+        for i in range(0, len(data), 500):
+            cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 500])
+    return {"put": sum(len(d) for d in by_namespace.values())}
+
+
+COMMANDS = {"deploy": deploy, "inspect": inspect, "tags": tags, "call": call, "launch": launch, "put_metrics": put_metrics}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in COMMANDS:

@@ -213,6 +213,36 @@ export function triggersOf(template, machineId) {
   return out;
 }
 
+/**
+ * The EventBridge Scheduler schedules of `template` whose target is the function with logical id
+ * `functionId`: { id, schedule, timeZone, input(at) }. `input(at)` is the target's `Input` with
+ * Scheduler's context attributes (`<aws.scheduler.execution-id>`, `<aws.scheduler.scheduled-time>`,
+ * `<aws.scheduler.schedule-arn>`, `<aws.scheduler.attempt-number>`) filled in as Scheduler fills them
+ * for an invocation at `at`.
+ */
+export function schedulesOf(template, functionId) {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Scheduler::Schedule' && r.Properties.Target?.Arn?.['Fn::GetAtt']?.[0] === functionId)
+    .map(([id, r]) => {
+      const p = r.Properties;
+      const arn = `arn:aws:scheduler:us-east-1:123456789012:schedule/${p.GroupName ?? 'default'}/${p.Name ?? id}`;
+      return {
+        id,
+        schedule: p.ScheduleExpression,
+        timeZone: p.ScheduleExpressionTimezone,
+        input: (at = new Date()) => {
+          const context = {
+            'aws.scheduler.execution-id': randomUUID(),
+            'aws.scheduler.scheduled-time': at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            'aws.scheduler.schedule-arn': arn,
+            'aws.scheduler.attempt-number': '1',
+          };
+          return JSON.parse((p.Target.Input ?? '{}').replace(/<(aws\.scheduler\.[a-z-]+)>/g, (m, k) => context[k] ?? m));
+        },
+      };
+    });
+}
+
 /** EventBridge pattern matching for the forms the stack uses: arrays of exact values, nested objects. */
 export function matches(pattern, event) {
   if (!pattern) return false;

@@ -38,14 +38,16 @@ function indexed(form, prefix) {
 export function parseCall(headers, body) {
   const auth = headers.authorization ?? '';
   const scope = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\//.exec(auth);
-  const [, accessKey, , service] = scope ?? [];
+  const [, accessKey, , signingName] = scope ?? [];
+  // IAM names a few services apart from their signing name (CloudWatch signs as `monitoring`).
+  const service = { monitoring: 'cloudwatch' }[signingName] ?? signingName;
   const target = headers['x-amz-target'];
   if (target) {
     const op = target.split('.').pop();
-    return { accessKey, service, action: `${service}:${op}`, params: body.length ? JSON.parse(body.toString()) : {} };
+    return { accessKey, service, signingName, action: `${service}:${op}`, params: body.length ? JSON.parse(body.toString()) : {} };
   }
   const form = new URLSearchParams(body.toString());
-  return { accessKey, service, action: `${service}:${form.get('Action')}`, params: form };
+  return { accessKey, service, signingName, action: `${service}:${form.get('Action')}`, params: form };
 }
 
 /**
@@ -250,7 +252,7 @@ export async function startIamProxy({ motoUrl, principals, lookup, admin }) {
       const form = !headers['x-amz-target'] && String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
       if (call.accessKey === EMULATOR_KEY) {
         if (form) body = botocoreForm(body);
-        headers = resign(req.method, req.url, headers, body, admin(), call.service);
+        headers = resign(req.method, req.url, headers, body, admin(), call.signingName);
       } else if (who) {
         for (const check of await checksFor(call, lookup)) {
           const result = await evaluate(who.principal, who.policies, check, lookup.resourcePolicy(check.resource));
@@ -261,9 +263,14 @@ export async function startIamProxy({ motoUrl, principals, lookup, admin }) {
             return;
           }
         }
-        if (form) {
+        if (call.signingName !== call.service) {
+          // moto names the action after the signing name (`monitoring:GetMetricData`), which no
+          // policy grants; the checks above used the IAM name, so the call goes on as the rig.
+          if (form) body = botocoreForm(body);
+          headers = resign(req.method, req.url, headers, body, admin(), call.signingName);
+        } else if (form) {
           body = botocoreForm(body);
-          headers = resign(req.method, req.url, headers, body, who.credentials, call.service);
+          headers = resign(req.method, req.url, headers, body, who.credentials, call.signingName);
         }
       }
     } catch (e) {

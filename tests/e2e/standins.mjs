@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lambdaError, runMachine } from '../../statemachine/test/harness.mjs';
-import { ROOT, functionEnvironment, machineId, scenarioContext, synth, triggersOf } from './deployment.mjs';
+import { ROOT, functionEnvironment, machineId, scenarioContext, schedulesOf, synth, triggersOf } from './deployment.mjs';
 import { startIamProxy } from './iam_proxy.mjs';
 import { Functions, run } from './invoke.mjs';
 
@@ -335,7 +335,8 @@ export class Scenario {
 
   /**
    * The CloudWatch Embedded Metric Format records the step binaries logged so far (every log line
-   * with an `_aws` member), as { name, value, dimensions } per metric.
+   * with an `_aws` member), as { name, unit, value, dimensions, step, namespace, timestamp } per
+   * metric.
    */
   emf() {
     const records = [];
@@ -346,11 +347,37 @@ export class Scenario {
         const rec = JSON.parse(line);
         for (const directive of rec._aws.CloudWatchMetrics) {
           const dimensions = Object.fromEntries(directive.Dimensions.flat().map((d) => [d, rec[d]]));
-          for (const m of directive.Metrics) records.push({ name: m.Name, unit: m.Unit, value: rec[m.Name], dimensions, step: file.replace(/\.log$/, '') });
+          for (const m of directive.Metrics) {
+            records.push({ name: m.Name, unit: m.Unit, value: rec[m.Name], dimensions, step: file.replace(/\.log$/, ''), namespace: directive.Namespace, timestamp: rec._aws.Timestamp });
+          }
         }
       }
     }
     return records;
+  }
+
+  /**
+   * The stand-in for CloudWatch Logs' EMF extraction, which exists only on AWS: every metric the
+   * functions logged so far ({@link Scenario#emf}) put into moto's CloudWatch with its own
+   * timestamp. Resolves the records put.
+   */
+  async publishMetrics() {
+    const records = this.emf();
+    await this.#fixture('put_metrics', { records });
+    return records;
+  }
+
+  /**
+   * Invokes the function of `step` as its EventBridge Scheduler schedule does: with the
+   * schedule's input from the template, Scheduler's context attributes filled in for `at`.
+   * Resolves { schedule, input, ...the invocation's result }.
+   */
+  async invokeScheduled(step, at = new Date()) {
+    const fn = this.fn(step);
+    const [schedule] = schedulesOf(this.template, fn.logical_id);
+    if (!schedule) throw new Error(`no Scheduler schedule of the template invokes ${fn.name}`);
+    const input = schedule.input(at);
+    return { schedule, input, ...(await this.invoke(step, input)) };
   }
 
   /** Kills every process this scenario started and closes the Slack listener. */

@@ -10,9 +10,11 @@ use crate::error::Result;
 use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
 use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
+use crate::notify::weekly::{Samples, WeekEvent, WeeklyReport};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Cluster metrics, as Prometheus computes them.
 #[async_trait]
@@ -119,6 +121,65 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
         ttl_secs: u64,
     ) -> Result<()>;
+
+    /// Records `entries` in the weekly ledger item of `week` (the local Monday
+    /// [`crate::notify::weekly::ledger_week`] gives for their time), beside the cluster item. Each
+    /// entry is kept once under its kind and id with the time first recorded, so a retried step
+    /// counts nothing twice; needs no lease. Errors: `Transient`.
+    async fn record_week_events(&self, week: NaiveDate, entries: &[LedgerEntry]) -> Result<()>;
+
+    /// The entries of the ledger item of `week`, none when it does not exist.
+    /// Errors: `Transient`; `Fatal` for an entry that cannot be read.
+    async fn week_events(&self, week: NaiveDate) -> Result<Vec<LedgerEntry>>;
+}
+
+/// One event of the weekly ledger (`docs/WEEKLY_REPORT.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// What happened.
+    pub kind: WeekEvent,
+    /// What it happened to: the operation id, or the instance id for Spot signals and
+    /// replacements.
+    pub id: String,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// Which statistic of a CloudWatch metric to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Statistic {
+    /// The mean of the samples in a bucket.
+    Average,
+    /// The largest sample in a bucket.
+    Maximum,
+}
+
+/// One SmartScale metric series (namespace [`crate::telemetry::NAMESPACE`], dimension
+/// `ClusterId` plus `dimensions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesQuery {
+    /// The caller's name for the series: a lower-case letter, then letters, digits and `_`.
+    pub id: String,
+    /// The metric name, for example `CurrentNodeCount`.
+    pub metric: String,
+    /// The dimensions besides `ClusterId`, exactly as written (CloudWatch matches the whole set).
+    pub dimensions: Vec<(String, String)>,
+    /// The statistic per bucket.
+    pub stat: Statistic,
+}
+
+/// The history of the metrics SmartScale's functions write (CloudWatch).
+#[async_trait]
+pub trait MetricHistory: Send + Sync {
+    /// The statistic of each query per one-minute bucket of `[from, to)`, keyed by the query's
+    /// id then the bucket's start; buckets without samples are absent. Errors: `Transient` for
+    /// throttling, 5xx and timeouts; `Fatal` for a refused query.
+    async fn minutely(
+        &self,
+        queries: &[SeriesQuery],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Samples>>;
 }
 
 /// Whether a worker is Spot or on-demand: the engine's type, the one owner of the purchase option.
@@ -326,4 +387,7 @@ pub trait Notifier: Send + Sync {
     /// (5xx, 429, timeouts), [`crate::Error::SecretMissing`] when the channel's secret is missing,
     /// [`crate::Error::Fatal`] when the channel refuses it (4xx). Never logs the channel's secret.
     async fn send(&self, notification: &crate::notify::Notification) -> Result<()>;
+
+    /// Delivers the weekly cost report; the same errors as [`Notifier::send`].
+    async fn send_report(&self, report: &WeeklyReport) -> Result<()>;
 }

@@ -28,6 +28,8 @@ pub enum Unit {
     Percent,
     /// `None` (used for the USD cost).
     None,
+    /// `Seconds`.
+    Seconds,
 }
 
 impl Unit {
@@ -37,6 +39,7 @@ impl Unit {
             Unit::Milliseconds => "Milliseconds",
             Unit::Percent => "Percent",
             Unit::None => "None",
+            Unit::Seconds => "Seconds",
         }
     }
 }
@@ -98,8 +101,8 @@ pub fn execution_time(cluster_id: &str, step: &str, millis: u64, now: DateTime<U
 }
 
 /// The cluster gauges Evaluate saw: `CurrentNodeCount` and, when known, `ClusterCPUUtilization`,
-/// `ClusterMemoryUtilization` (percent) and `PendingPods`. The cost is the cost metric's
-/// ([`crate::cost::cost_metrics`]).
+/// `ClusterMemoryUtilization` (percent), `PendingPods` and `LongestPendingSeconds`. The cost is the
+/// cost metric's ([`crate::cost::cost_metrics`]).
 pub fn cluster_gauges(
     cluster_id: &str,
     summary: &crate::steps::document::MetricsSummary,
@@ -114,6 +117,9 @@ pub fn cluster_gauges(
     }
     if let Some(p) = summary.pending_pods {
         m.push(("PendingPods", Unit::Count, p));
+    }
+    if let Some(w) = summary.longest_pending_secs {
+        m.push(("LongestPendingSeconds", Unit::Seconds, w));
     }
     emf(cluster_id, &[], &m, now)
 }
@@ -308,7 +314,7 @@ mod tests {
             .iter()
             .map(|m| {
                 let name = m["Name"].as_str().unwrap();
-                assert!(["Count", "Milliseconds", "Percent", "None"]
+                assert!(["Count", "Milliseconds", "Percent", "None", "Seconds"]
                     .contains(&m["Unit"].as_str().unwrap()));
                 assert!(v[name].is_number(), "{name} value at the root");
                 name.to_string()
@@ -337,6 +343,7 @@ mod tests {
             needed_workers: Some(3.4),
             forecast_workers: Some(4.1),
             forecast_error_workers: Some(-0.2),
+            longest_pending_secs: Some(200.0),
         };
         let cases = vec![
             EmfCase {
@@ -359,6 +366,7 @@ mod tests {
                     "ClusterCPUUtilization",
                     "ClusterMemoryUtilization",
                     "PendingPods",
+                    "LongestPendingSeconds",
                 ],
                 dimensions: vec![],
             },
@@ -408,6 +416,7 @@ mod tests {
         }
         let g = cluster_gauges("c1", &summary, t0());
         assert!((g["ClusterCPUUtilization"].as_f64().unwrap() - 81.0).abs() < 1e-9);
+        assert_eq!(g["LongestPendingSeconds"], 200.0);
         let partial = cluster_gauges(
             "c1",
             &MetricsSummary {

@@ -25,16 +25,19 @@ pub enum Seam {
     Metrics,
     /// `Notifier`: Slack and SNS.
     Notify,
+    /// `MetricHistory`: CloudWatch.
+    History,
 }
 
 impl Seam {
     /// Every seam.
-    pub const ALL: [Seam; 5] = [
+    pub const ALL: [Seam; 6] = [
         Seam::Store,
         Seam::Ec2,
         Seam::Cluster,
         Seam::Metrics,
         Seam::Notify,
+        Seam::History,
     ];
 
     /// The name `contract.json` uses.
@@ -45,6 +48,7 @@ impl Seam {
             Seam::Cluster => "cluster",
             Seam::Metrics => "metrics",
             Seam::Notify => "notify",
+            Seam::History => "history",
         }
     }
 }

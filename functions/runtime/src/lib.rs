@@ -20,6 +20,7 @@ pub use steps::Step;
 use chrono::Utc;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
+use smartscale_core::adapters::cloudwatch::CloudWatchHistory;
 use smartscale_core::adapters::dynamodb::DynamoStateStore;
 use smartscale_core::adapters::ec2::Ec2Provisioner;
 use smartscale_core::adapters::notify::{SlackWebhook, SnsTopic};
@@ -113,6 +114,12 @@ pub async fn build_deps(config: &Config, needs: &Needs) -> Result<Deps, Error> {
         let id = config.require_k8s_credentials_secret()?;
         let creds = K8sCredentials::from_json(&secrets.get(id).await?)?;
         deps.cluster = Arc::new(KubeCluster::new(build_client(&creds)?));
+    }
+    if needs.has(Seam::History) {
+        deps.history = Arc::new(CloudWatchHistory::new(
+            aws_sdk_cloudwatch::Client::new(&aws),
+            &config.policy.cluster_id,
+        ));
     }
     if needs.has(Seam::Notify) {
         let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();

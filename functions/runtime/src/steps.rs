@@ -10,8 +10,9 @@ use smartscale_core::steps::{self as core_steps, Deps};
 use smartscale_core::telemetry::StepMetrics;
 use smartscale_core::Error;
 
-/// The names this binary can run, in the order of the design's state machine.
-pub const NAMES: [&str; 16] = [
+/// The names this binary can run, in the order of the design's state machines, then the
+/// scheduled weekly report.
+pub const NAMES: [&str; 17] = [
     "acquire-lock",
     "evaluate",
     "launch-nodes",
@@ -28,6 +29,7 @@ pub const NAMES: [&str; 16] = [
     "spot-interruption",
     "launch-replacement",
     "retire-node",
+    "weekly-report",
 ];
 
 /// A runnable step: its name and the seams its contract entry says it uses.
@@ -92,6 +94,7 @@ impl Step {
             "retire-node" => {
                 Output::of(spot_replace::retire(doc, deps, now).await?, doc, deps, now)
             }
+            "weekly-report" => step!(weekly_report),
             other => unreachable!("Step::named admits only NAMES, not {other}"),
         }
     }

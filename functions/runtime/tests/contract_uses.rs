@@ -1,11 +1,11 @@
 //! The step-rights contract against the code: every step runs over each of its sample events in
-//! `events/` with recording fakes behind all five seams, and every seam method it calls must be
+//! `events/` with recording fakes behind all six seams, and every seam method it calls must be
 //! listed in its `functions/contract.json` entry (whose capabilities the CDK grants its role).
 //! Every seam an entry lists must also be reached by one of its samples, so an entry does not
 //! grant a seam the step never touches.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
 use smartscale_core::engine::forecast::DemandParts;
 use smartscale_core::forecast::ForecastRecord;
@@ -13,10 +13,12 @@ use smartscale_core::lifecycle::Finish;
 use smartscale_core::model::{
     ClusterView, Lease, MetricsSnapshot, NodeInfo, Operation, ScalingState,
 };
+use smartscale_core::notify::weekly::{Samples, WeekEvent, WeeklyReport};
 use smartscale_core::notify::Notification;
 use smartscale_core::seams::{
     CapacityType, ClusterApi, DrainMode, DrainProgress, FailedOffer, LaunchRequest, Launched,
-    ManagedInstance, MetricsSource, NodeProvisioner, Notifier, Pool, StateStore,
+    LedgerEntry, ManagedInstance, MetricHistory, MetricsSource, NodeProvisioner, Notifier, Pool,
+    SeriesQuery, StateStore,
 };
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::Deps;
@@ -163,6 +165,19 @@ impl StateStore for Recorder {
         self.calls.record(Seam::Store, "save_forecast");
         Ok(())
     }
+    async fn record_week_events(&self, _: NaiveDate, _: &[LedgerEntry]) -> Result<()> {
+        self.calls.record(Seam::Store, "record_week_events");
+        Ok(())
+    }
+    async fn week_events(&self, week: NaiveDate) -> Result<Vec<LedgerEntry>> {
+        self.calls.record(Seam::Store, "week_events");
+        let at = week.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        Ok(vec![LedgerEntry {
+            kind: WeekEvent::ScaleUp,
+            id: format!("{}-op-1", self.cluster_id),
+            at,
+        }])
+    }
 }
 
 #[async_trait]
@@ -251,12 +266,32 @@ impl MetricsSource for Recorder {
 }
 
 #[async_trait]
+impl MetricHistory for Recorder {
+    async fn minutely(
+        &self,
+        queries: &[SeriesQuery],
+        from: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Samples>> {
+        self.calls.record(Seam::History, "minutely");
+        Ok(queries
+            .iter()
+            .map(|q| (q.id.clone(), Samples::from([(from, 1.0)])))
+            .collect())
+    }
+}
+
+#[async_trait]
 impl Notifier for Recorder {
     fn channel(&self) -> &'static str {
         "recorder"
     }
     async fn send(&self, _: &Notification) -> Result<()> {
         self.calls.record(Seam::Notify, "send");
+        Ok(())
+    }
+    async fn send_report(&self, _: &WeeklyReport) -> Result<()> {
+        self.calls.record(Seam::Notify, "send_report");
         Ok(())
     }
 }
@@ -319,6 +354,7 @@ async fn run_samples() -> Vec<Run> {
             provisioner: rec.clone(),
             cluster: rec.clone(),
             metrics: rec.clone(),
+            history: rec.clone(),
             notifiers: vec![rec],
         };
         let step = Step::named(&step_name).unwrap_or_else(|e| panic!("{sample}: {e}"));
@@ -440,6 +476,8 @@ fn the_recorder_covers_every_method_the_contract_names() {
                 "remember_failed_offers",
                 "load_forecast",
                 "save_forecast",
+                "record_week_events",
+                "week_events",
             ]),
         ),
         (
@@ -458,7 +496,8 @@ fn the_recorder_covers_every_method_the_contract_names() {
             ]),
         ),
         (Seam::Metrics, BTreeSet::from(["snapshot", "demand_range"])),
-        (Seam::Notify, BTreeSet::from(["send"])),
+        (Seam::Notify, BTreeSet::from(["send", "send_report"])),
+        (Seam::History, BTreeSet::from(["minutely"])),
     ]);
     for seam in Seam::ALL {
         let named: BTreeSet<&str> = contract().seams[&seam].keys().map(String::as_str).collect();

@@ -257,6 +257,10 @@ pub struct MetricsSummary {
     /// the forecast ran high), when both exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forecast_error_workers: Option<f64>,
+    /// How long the oldest pod not yet placed on a node has been Pending, seconds (from the
+    /// Kubernetes view); `None` when no pod waits. The weekly report's longest pending wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_pending_secs: Option<f64>,
 }
 
 /// What Evaluate returns: all three keys always present (`null` allowed), because ApplyEvaluation

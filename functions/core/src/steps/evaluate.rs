@@ -70,7 +70,7 @@ pub async fn run_with(
     let (mut view, managed, identity_problems) = joined_view(deps).await?;
     let cost = crate::cost::of_fleet(&managed, cfg);
     let ghosts = remove_ghosts(deps, &mut view, &managed).await?;
-    let mut summary = summarise(&view);
+    let mut summary = summarise(&view, now);
 
     if let Some(op) = state.operation.clone() {
         if op.id == own_id {
@@ -367,11 +367,15 @@ async fn close_recovered(
     })
 }
 
-fn summarise(view: &ClusterView) -> MetricsSummary {
+fn summarise(view: &ClusterView, now: DateTime<Utc>) -> MetricsSummary {
     MetricsSummary {
         nodes: view.workers().count() as u32,
         ready_nodes: view.workers().filter(|n| n.ready).count() as u32,
         managed_nodes: view.workers().filter(|n| n.managed).count() as u32,
+        longest_pending_secs: view
+            .pending_pods()
+            .map(|p| (now - p.created_at).num_seconds().max(0) as f64)
+            .reduce(f64::max),
         ..MetricsSummary::default()
     }
 }
@@ -540,6 +544,56 @@ mod tests {
     use crate::notify::NotificationKind;
     use crate::seams::StateStore;
     use crate::steps::testkit::*;
+
+    #[test]
+    fn the_summary_carries_the_longest_pending_wait() {
+        use crate::model::{PodInfo, PodPhase};
+        let pod = |phase, node: Option<&str>, age: i64| PodInfo {
+            namespace: "default".into(),
+            name: format!("p{age}"),
+            node_name: node.map(Into::into),
+            phase,
+            owner_kind: None,
+            owner_name: None,
+            workload_replicas: None,
+            mirror: false,
+            requests: Default::default(),
+            has_local_storage: false,
+            labels: Default::default(),
+            annotations: Default::default(),
+            created_at: t0() - chrono::Duration::seconds(age),
+        };
+        let cases: Vec<(&str, Vec<PodInfo>, Option<f64>)> = vec![
+            (
+                "nothing pending",
+                vec![pod(PodPhase::Running, Some("w1"), 900)],
+                None,
+            ),
+            (
+                "the oldest unplaced pod",
+                vec![
+                    pod(PodPhase::Pending, None, 30),
+                    pod(PodPhase::Pending, None, 200),
+                ],
+                Some(200.0),
+            ),
+            (
+                "a placed pod pulling its image is not waiting for capacity",
+                vec![
+                    pod(PodPhase::Pending, Some("w1"), 500),
+                    pod(PodPhase::Pending, None, 40),
+                ],
+                Some(40.0),
+            ),
+        ];
+        for (name, pods, want) in cases {
+            let view = ClusterView {
+                pods,
+                ..Default::default()
+            };
+            assert_eq!(summarise(&view, t0()).longest_pending_secs, want, "{name}");
+        }
+    }
 
     fn up(
         inputs: &Inputs,

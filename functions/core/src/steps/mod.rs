@@ -29,6 +29,7 @@ pub mod spot_interruption;
 pub mod spot_replace;
 pub mod spot_signal;
 pub mod terminate_node;
+pub mod weekly_report;
 
 #[cfg(test)]
 mod events_test;
@@ -38,14 +39,15 @@ pub(crate) mod testkit;
 use crate::error::{Error, Result};
 use crate::lifecycle::Finish;
 use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
+use crate::notify::weekly::Samples;
 use crate::notify::Notification;
 use crate::seams::{
-    ClusterApi, DrainMode, DrainProgress, LaunchRequest, Launched, ManagedInstance, MetricsSource,
-    NodeProvisioner, Notifier, Pool, StateStore,
+    ClusterApi, DrainMode, DrainProgress, LaunchRequest, Launched, LedgerEntry, ManagedInstance,
+    MetricHistory, MetricsSource, NodeProvisioner, Notifier, Pool, SeriesQuery, StateStore,
 };
 use crate::Config;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use document::{DrainStatus, NotifiedPart};
 use std::sync::Arc;
 
@@ -65,6 +67,8 @@ pub struct Deps {
     pub cluster: Arc<dyn ClusterApi>,
     /// Prometheus.
     pub metrics: Arc<dyn MetricsSource>,
+    /// CloudWatch: the history of SmartScale's own metrics.
+    pub history: Arc<dyn MetricHistory>,
     /// The channels people are told through, in order (Slack, SNS); may be empty.
     pub notifiers: Vec<Arc<dyn Notifier>>,
 }
@@ -78,7 +82,8 @@ impl Deps {
             store: u.clone(),
             provisioner: u.clone(),
             cluster: u.clone(),
-            metrics: u,
+            metrics: u.clone(),
+            history: u,
             notifiers: Vec::new(),
         }
     }
@@ -147,6 +152,12 @@ impl StateStore for Unwired {
     ) -> Result<()> {
         unwired("StateStore")
     }
+    async fn record_week_events(&self, _: NaiveDate, _: &[LedgerEntry]) -> Result<()> {
+        unwired("StateStore")
+    }
+    async fn week_events(&self, _: NaiveDate) -> Result<Vec<LedgerEntry>> {
+        unwired("StateStore")
+    }
 }
 
 #[async_trait]
@@ -181,6 +192,18 @@ impl ClusterApi for Unwired {
     }
     async fn delete_node(&self, _: &str) -> Result<()> {
         unwired("ClusterApi")
+    }
+}
+
+#[async_trait]
+impl MetricHistory for Unwired {
+    async fn minutely(
+        &self,
+        _: &[SeriesQuery],
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<std::collections::BTreeMap<String, Samples>> {
+        unwired("MetricHistory")
     }
 }
 

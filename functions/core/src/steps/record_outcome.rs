@@ -1,9 +1,12 @@
 //! RecordOutcome: write what the operation achieved to the state table and clear it.
 
-use super::document::{ExecutionDocument, ReadyStatus, RecordedPart};
+use super::document::{ExecutionDocument, ReadyStatus, RecordedPart, SpotSignalKind};
 use super::{renew, Deps};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Ending, Finish};
+use crate::model::{OperationKind, ScaleAction};
+use crate::notify::weekly::{ledger_week, WeekEvent};
+use crate::seams::LedgerEntry;
 use chrono::{DateTime, Utc};
 
 /// How the document says the operation ended: its `outcome`, or a `ready` with status `ready`.
@@ -73,13 +76,58 @@ pub fn achieved(doc: &ExecutionDocument, now: DateTime<Utc>) -> Result<Finish> {
     Ok(finish)
 }
 
+/// What the weekly ledger counts for this ending (`docs/WEEKLY_REPORT.md`): in the spot machine
+/// the signal under the instance id and each replacement that joined; otherwise the operation's
+/// scale-up or scale-down, or a failure when it was undone (a Spot replacement a periodic run
+/// recovers counts nothing).
+pub fn week_entries(
+    doc: &ExecutionDocument,
+    finish: &Finish,
+    now: DateTime<Utc>,
+) -> Vec<LedgerEntry> {
+    let entry = |kind, id: &str| LedgerEntry {
+        kind,
+        id: id.to_string(),
+        at: now,
+    };
+    if let Some(spot) = &doc.spot {
+        let kind = match spot.signal {
+            SpotSignalKind::Warning => WeekEvent::SpotWarning,
+            SpotSignalKind::Rebalance => WeekEvent::SpotRebalance,
+        };
+        let joined = doc.ready.iter().flat_map(|r| &r.ready);
+        return doc
+            .instance_id
+            .iter()
+            .map(|id| entry(kind, id))
+            .chain(joined.map(|id| entry(WeekEvent::SpotReplacement, id)))
+            .collect();
+    }
+    let Some(op) = &doc.operation else {
+        return Vec::new();
+    };
+    let kind = match finish.action {
+        Some(ScaleAction::ScaleUp) => WeekEvent::ScaleUp,
+        Some(ScaleAction::ScaleDown) => WeekEvent::ScaleDown,
+        None if op.kind == OperationKind::SpotReplace => return Vec::new(),
+        None => WeekEvent::ScaleFailure,
+    };
+    vec![entry(kind, &op.id)]
+}
+
 /// Renews the lease, clears the operation and records the action, the time, the reason and the
-/// node count (conditional on the lease). Idempotent: a retry writes the same values.
+/// node count (conditional on the lease), then counts the ending in the weekly ledger
+/// ([`week_entries`]). Idempotent: a retry writes the same values and counts nothing twice.
 /// Errors: `LeaseLost`, `InvalidInput`, the store's `Transient`.
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<RecordedPart> {
     let finish = achieved(doc, now)?;
     let lease = renew(doc, deps, now).await?;
     deps.store.finish_operation(&lease, &finish).await?;
+    let entries = week_entries(doc, &finish, now);
+    if !entries.is_empty() {
+        let week = ledger_week(now, deps.config.policy.cluster_utc_offset_secs);
+        deps.store.record_week_events(week, &entries).await?;
+    }
     Ok(RecordedPart {
         action: finish.action,
         node_count: finish.node_count,
@@ -114,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn record_paths() {
-        // (name, outcome, ready, recovery, want action, node count)
+        // (name, outcome, ready, recovery, want action, node count, weekly ledger entry)
         type Case = (
             &'static str,
             Option<OutcomePart>,
@@ -122,6 +170,7 @@ mod tests {
             bool,
             Option<ScaleAction>,
             u32,
+            &'static str,
         );
         let cases: Vec<Case> = vec![
             (
@@ -131,6 +180,7 @@ mod tests {
                 false,
                 Some(ScaleAction::ScaleUp),
                 4,
+                "scale_up#op",
             ),
             (
                 "recovered scale-up joined",
@@ -139,6 +189,7 @@ mod tests {
                 true,
                 Some(ScaleAction::ScaleUp),
                 2,
+                "scale_up#op",
             ),
             (
                 "recovery, nothing launched",
@@ -147,6 +198,7 @@ mod tests {
                 true,
                 None,
                 2,
+                "scale_failure#op",
             ),
             (
                 "scaled down",
@@ -155,6 +207,7 @@ mod tests {
                 false,
                 Some(ScaleAction::ScaleDown),
                 1,
+                "scale_down#op",
             ),
             (
                 "join failed, one joined",
@@ -163,6 +216,7 @@ mod tests {
                 false,
                 Some(ScaleAction::ScaleUp),
                 3,
+                "scale_up#op",
             ),
             (
                 "join failed, none joined",
@@ -171,6 +225,7 @@ mod tests {
                 false,
                 None,
                 2,
+                "scale_failure#op",
             ),
             (
                 "drain aborted",
@@ -179,9 +234,10 @@ mod tests {
                 false,
                 None,
                 2,
+                "scale_failure#op",
             ),
         ];
-        for (name, out, rdy, recovery, action, count) in cases {
+        for (name, out, rdy, recovery, action, count, entry) in cases {
             let w = World::new();
             let mut doc = w.doc_with_lease(t0()).await;
             doc.operation = Some(scale_up_op("op", &[], at(300)));
@@ -210,6 +266,79 @@ mod tests {
             assert_eq!(s.node_count, Some(count), "case {name}");
             assert_eq!(s.last_scale_action, action, "case {name}");
             assert_eq!(s.last_scale_time, action.map(|_| at(100)), "case {name}");
+            let week = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+            assert_eq!(
+                w.store.ledger_names(),
+                vec![(week, entry.to_string())],
+                "case {name}"
+            );
+            // A retry counts nothing twice.
+            w.store.state.lock().unwrap().operation = doc.operation.clone();
+            run(&doc, &w.deps, at(130)).await.unwrap();
+            assert_eq!(w.store.ledger_names().len(), 1, "case {name}: retried");
+        }
+    }
+
+    fn spot_part() -> SpotPart {
+        SpotPart {
+            signal: SpotSignalKind::Warning,
+            status: DrainStatus::Drained,
+            node_name: Some("w9".into()),
+            pool: None,
+            workers_before: 3,
+            remaining: vec![],
+            blocked: vec![],
+            deadline: at(90),
+            lease_wait_until: at(390),
+            lease_wait_over: false,
+            skipped: None,
+        }
+    }
+
+    #[test]
+    fn spot_endings_count_the_signal_and_the_joined_replacements() {
+        type Case = (
+            &'static str,
+            SpotSignalKind,
+            Option<ReadyPart>,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "warning, replacement joined",
+                SpotSignalKind::Warning,
+                ready(&["i-r1"]),
+                vec!["spot_warning#i-spot", "spot_replacement#i-r1"],
+            ),
+            (
+                "warning, no replacement",
+                SpotSignalKind::Warning,
+                None,
+                vec!["spot_warning#i-spot"],
+            ),
+            (
+                "rebalance, replaced",
+                SpotSignalKind::Rebalance,
+                ready(&["i-r2"]),
+                vec!["spot_rebalance#i-spot", "spot_replacement#i-r2"],
+            ),
+        ];
+        for (name, signal, rdy, want) in cases {
+            let doc = ExecutionDocument {
+                instance_id: Some("i-spot".into()),
+                spot: Some(SpotPart {
+                    signal,
+                    ..spot_part()
+                }),
+                ready: rdy,
+                ..Default::default()
+            };
+            let finish = achieved(&doc, t0()).unwrap();
+            let got: Vec<String> = week_entries(&doc, &finish, t0())
+                .iter()
+                .map(|e| format!("{}#{}", e.kind.as_str(), e.id))
+                .collect();
+            assert_eq!(got, want, "case {name}");
         }
     }
 

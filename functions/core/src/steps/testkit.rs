@@ -7,11 +7,12 @@ use super::Deps;
 use crate::error::{Error, Result};
 use crate::lifecycle::Finish;
 use crate::model::*;
+use crate::notify::weekly::{Samples, WeekEvent, WeeklyReport};
 use crate::notify::Notification;
 use crate::seams::*;
 use crate::Config;
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +42,8 @@ pub struct FakeStore {
     pub forecast: Mutex<Option<(u64, crate::forecast::ForecastRecord)>>,
     /// Every method called, in order.
     pub calls: Mutex<Vec<&'static str>>,
+    /// The weekly ledger: (week, kind, id) to the entry first recorded.
+    pub ledger: Mutex<BTreeMap<(NaiveDate, WeekEvent, String), LedgerEntry>>,
 }
 
 impl FakeStore {
@@ -53,6 +56,7 @@ impl FakeStore {
             offers: Mutex::new(Vec::new()),
             forecast: Mutex::new(None),
             calls: Mutex::new(Vec::new()),
+            ledger: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -80,6 +84,16 @@ impl FakeStore {
 
     pub fn snapshot(&self) -> ScalingState {
         self.state.lock().unwrap().clone()
+    }
+
+    /// The ledger as `(week, "kind#id")`, in key order.
+    pub fn ledger_names(&self) -> Vec<(NaiveDate, String)> {
+        self.ledger
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|(w, k, id)| (*w, format!("{}#{id}", k.as_str())))
+            .collect()
     }
 }
 
@@ -216,6 +230,29 @@ impl StateStore for FakeStore {
         offers.retain(|(p, _)| !pools.contains(p));
         offers.extend(pools.iter().map(|p| (p.clone(), until)));
         Ok(())
+    }
+
+    async fn record_week_events(&self, week: NaiveDate, entries: &[LedgerEntry]) -> Result<()> {
+        self.injected("record_week_events")?;
+        let mut ledger = self.ledger.lock().unwrap();
+        for e in entries {
+            ledger
+                .entry((week, e.kind, e.id.clone()))
+                .or_insert_with(|| e.clone());
+        }
+        Ok(())
+    }
+
+    async fn week_events(&self, week: NaiveDate) -> Result<Vec<LedgerEntry>> {
+        self.injected("week_events")?;
+        Ok(self
+            .ledger
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((w, _, _), _)| *w == week)
+            .map(|(_, e)| e.clone())
+            .collect())
     }
 
     async fn claim_instance(
@@ -538,10 +575,52 @@ pub fn live_metrics(now: DateTime<Utc>, cpu: f64, pending: f64) -> MetricsSnapsh
     }
 }
 
+/// One call of [`FakeHistory`]: the queries and the window.
+pub type HistoryCall = (Vec<SeriesQuery>, DateTime<Utc>, DateTime<Utc>);
+
+/// CloudWatch: fixed series by query id, the queries asked for recorded.
+#[derive(Default)]
+pub struct FakeHistory {
+    pub series: Mutex<BTreeMap<String, Samples>>,
+    pub asked: Mutex<Vec<HistoryCall>>,
+    pub fail: Mutex<Option<Error>>,
+}
+
+#[async_trait]
+impl MetricHistory for FakeHistory {
+    async fn minutely(
+        &self,
+        queries: &[SeriesQuery],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Samples>> {
+        if let Some(e) = self.fail.lock().unwrap().take() {
+            return Err(e);
+        }
+        self.asked
+            .lock()
+            .unwrap()
+            .push((queries.to_vec(), from, to));
+        let all = self.series.lock().unwrap();
+        Ok(queries
+            .iter()
+            .filter_map(|q| {
+                let kept: Samples = all
+                    .get(&q.id)?
+                    .range(from..to)
+                    .map(|(t, v)| (*t, *v))
+                    .collect();
+                Some((q.id.clone(), kept))
+            })
+            .collect())
+    }
+}
+
 /// Records what it is asked to send; fails every send when `fail` is set.
 pub struct RecordingNotifier {
     pub name: &'static str,
     pub sent: Mutex<Vec<Notification>>,
+    pub reports: Mutex<Vec<WeeklyReport>>,
     pub fail: bool,
 }
 
@@ -550,6 +629,7 @@ impl RecordingNotifier {
         Arc::new(RecordingNotifier {
             name,
             sent: Mutex::new(Vec::new()),
+            reports: Mutex::new(Vec::new()),
             fail,
         })
     }
@@ -570,6 +650,13 @@ impl Notifier for RecordingNotifier {
         self.sent.lock().unwrap().push(n.clone());
         Ok(())
     }
+    async fn send_report(&self, r: &WeeklyReport) -> Result<()> {
+        if self.fail {
+            return Err(Error::transient("posting to the webhook", "HTTP 503"));
+        }
+        self.reports.lock().unwrap().push(r.clone());
+        Ok(())
+    }
 }
 
 /// Every fake, wired into [`Deps`].
@@ -578,6 +665,7 @@ pub struct World {
     pub ec2: Arc<FakeProvisioner>,
     pub k8s: Arc<FakeCluster>,
     pub prom: Arc<FakeMetrics>,
+    pub history: Arc<FakeHistory>,
     pub slack: Arc<RecordingNotifier>,
     pub deps: Deps,
 }
@@ -603,6 +691,7 @@ impl World {
             Mutex::new(Some(live_metrics(t0(), 0.5, 0.0))),
             Default::default(),
         ));
+        let history = Arc::new(FakeHistory::default());
         let slack = RecordingNotifier::new("slack", false);
         let cfg = Config {
             policy: crate::config::Policy {
@@ -617,6 +706,7 @@ impl World {
             provisioner: ec2.clone(),
             cluster: k8s.clone(),
             metrics: prom.clone(),
+            history: history.clone(),
             notifiers: vec![slack.clone()],
         };
         World {
@@ -624,6 +714,7 @@ impl World {
             ec2,
             k8s,
             prom,
+            history,
             slack,
             deps,
         }

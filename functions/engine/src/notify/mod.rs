@@ -1,5 +1,6 @@
 //! What SmartScale tells people, as values, and the pure builders of each channel's payload:
-//! Slack Block Kit JSON ([`slack`]) and the SNS subject and message ([`sns`]).
+//! Slack Block Kit JSON ([`slack`]) and the SNS subject and message ([`sns`]), and the weekly
+//! cost report ([`weekly`]).
 //!
 //! A [`Notification`] carries everything a message shows (reason, node counts before and after,
 //! the time, the execution); the builders add what the configuration knows (cost per worker hour,
@@ -7,6 +8,7 @@
 
 pub mod slack;
 pub mod sns;
+pub mod weekly;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -49,7 +49,7 @@ pub fn payload(n: &Notification, cfg: &Presentation) -> Value {
 }
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

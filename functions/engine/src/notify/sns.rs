@@ -17,17 +17,7 @@ pub fn subject_and_message(n: &Notification, cfg: &Presentation) -> (String, Str
         if n.recovered { " (recovery)" } else { "" }
     );
     subject.push_str(&format!(" [{}]", n.cluster_id));
-    let subject: String = subject
-        .chars()
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() {
-                c
-            } else {
-                '?'
-            }
-        })
-        .take(SUBJECT_MAX_CHARS)
-        .collect();
+    let subject = ascii_subject(&subject);
 
     let mut message = format!("{}\nCluster: {}\n", style.title, n.cluster_id);
     if n.recovered {
@@ -42,6 +32,22 @@ pub fn subject_and_message(n: &Notification, cfg: &Presentation) -> (String, Str
         message.push_str(&format!("{label}: {url}\n"));
     }
     (subject, message)
+}
+
+/// `subject` as SNS accepts it: printable ASCII (anything else becomes `?`), at most
+/// [`SUBJECT_MAX_CHARS`] characters.
+pub(crate) fn ascii_subject(subject: &str) -> String {
+    subject
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(SUBJECT_MAX_CHARS)
+        .collect()
 }
 
 /// The SNS message attributes of `n`, as `(name, String value)`, for subscription filter policies:

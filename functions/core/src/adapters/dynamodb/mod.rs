@@ -11,6 +11,7 @@
 
 pub mod errors;
 pub mod item;
+pub mod ledger;
 
 use crate::adapters::sdk_error::fault_of;
 use crate::config::Config;
@@ -18,14 +19,14 @@ use crate::error::{Error, Result};
 use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
-use crate::seams::{Pool, StateStore};
+use crate::seams::{LedgerEntry, Pool, StateStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use errors::Fault;
 use item::{attr, num, plus_secs, s, secs};
 use std::collections::HashMap;
@@ -106,6 +107,20 @@ impl DynamoStateStore {
         on_condition: impl FnOnce(String) -> Error,
     ) -> Error {
         translate_fault(fault_of(err), &self.table, context, on_condition)
+    }
+
+    /// Sends an update that carries no condition (the items beside the cluster item).
+    async fn send_unconditional(
+        &self,
+        req: UpdateItemFluentBuilder,
+        context: String,
+    ) -> Result<()> {
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.translate(&e, context, |c| {
+                Error::fatal(c, "unexpected condition failure")
+            })),
+        }
     }
 
     fn ttl(&self, now: DateTime<Utc>) -> AttributeValue {
@@ -508,15 +523,11 @@ impl StateStore for DynamoStateStore {
             req = req.expression_attribute_names(format!("#o{i}"), item::offer_attribute(pool));
             sets.push(format!("#o{i} = :until"));
         }
-        req.update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await
-            .map_err(|e| {
-                translate_fault(fault_of(&e), &self.table, context.clone(), |c| {
-                    Error::fatal(c, "unexpected condition failure")
-                })
-            })?;
-        Ok(())
+        self.send_unconditional(
+            req.update_expression(format!("SET {}", sets.join(", "))),
+            context,
+        )
+        .await
     }
 
     async fn claim_instance(
@@ -588,6 +599,42 @@ impl StateStore for DynamoStateStore {
             )
         });
         Err(Error::LockHeld { owner, expires_at })
+    }
+
+    async fn record_week_events(&self, week: NaiveDate, entries: &[LedgerEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let key = ledger::week_key(&self.cluster_id, week);
+        let context = format!("recording {} event(s) in ledger item {key}", entries.len());
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::CLUSTER_ID, s(&key))
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":ttl", num(ledger::ttl_of(week)));
+        let mut sets = vec!["#ttl = :ttl".to_string()];
+        for (i, e) in entries.iter().enumerate() {
+            req = req
+                .expression_attribute_names(format!("#e{i}"), ledger::event_attribute(e))
+                .expression_attribute_values(format!(":e{i}"), num(secs(e.at)));
+            sets.push(format!("#e{i} = if_not_exists(#e{i}, :e{i})"));
+        }
+        self.send_unconditional(
+            req.update_expression(format!("SET {}", sets.join(", "))),
+            context,
+        )
+        .await
+    }
+
+    async fn week_events(&self, week: NaiveDate) -> Result<Vec<LedgerEntry>> {
+        let key = ledger::week_key(&self.cluster_id, week);
+        let context = format!("reading ledger item {key} from table {}", self.table);
+        match self.get(s(&key), &context).await? {
+            None => Ok(Vec::new()),
+            Some(item) => ledger::entries_from_item(&item, &context),
+        }
     }
 }
 

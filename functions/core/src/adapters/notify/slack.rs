@@ -4,6 +4,7 @@
 //! adapter caches it for the life of the process), never logged, and removed from every error.
 
 use crate::error::{Error, Result};
+use crate::notify::weekly::{self, WeeklyReport};
 use crate::notify::{slack, Notification};
 use crate::seams::{Notifier, Secrets};
 use crate::Config;
@@ -86,14 +87,26 @@ impl Notifier for SlackWebhook {
     }
 
     async fn send(&self, n: &Notification) -> Result<()> {
+        self.post(&slack::payload(n, &self.config.presentation()))
+            .await
+    }
+
+    async fn send_report(&self, report: &WeeklyReport) -> Result<()> {
+        self.post(&weekly::slack_payload(report, &self.config.presentation()))
+            .await
+    }
+}
+
+impl SlackWebhook {
+    /// POSTs `body` to the webhook; the errors of [`Notifier::send`].
+    async fn post(&self, body: &serde_json::Value) -> Result<()> {
         const CONTEXT: &str = "posting to the Slack webhook";
         let url = self.url().await?;
-        let body = slack::payload(n, &self.config.presentation());
         let resp = self
             .http
             .post(url)
             .timeout(POST_TIMEOUT)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(|e| Error::transient(CONTEXT, e.without_url()))?;

@@ -2,6 +2,7 @@
 //! attributes of [`sns::message_attributes`] for subscription filters.
 
 use crate::error::{Error, Result};
+use crate::notify::weekly::{self, WeeklyReport};
 use crate::notify::{sns, Notification};
 use crate::seams::Notifier;
 use crate::Config;
@@ -49,15 +50,35 @@ impl Notifier for SnsTopic {
     }
 
     async fn send(&self, n: &Notification) -> Result<()> {
-        let context = format!("publishing to SNS topic {}", self.topic_arn);
         let (subject, message) = sns::subject_and_message(n, &self.config.presentation());
+        self.publish(subject, message, sns::message_attributes(n))
+            .await
+    }
+
+    async fn send_report(&self, report: &WeeklyReport) -> Result<()> {
+        let (subject, message) =
+            weekly::sns_subject_and_message(report, &self.config.presentation());
+        self.publish(subject, message, weekly::sns_attributes(report))
+            .await
+    }
+}
+
+impl SnsTopic {
+    /// Publishes one message with its filter attributes; the errors of [`Notifier::send`].
+    async fn publish(
+        &self,
+        subject: String,
+        message: String,
+        attributes: Vec<(&'static str, String)>,
+    ) -> Result<()> {
+        let context = format!("publishing to SNS topic {}", self.topic_arn);
         let mut req = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
             .message(message);
-        for (name, value) in sns::message_attributes(n) {
+        for (name, value) in attributes {
             let attr = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
