@@ -24,17 +24,7 @@ fn windowed() -> impl Strategy<Value = Option<Windowed>> {
 }
 
 fn metric_names() -> impl Strategy<Value = Vec<MetricName>> {
-    let some = proptest::collection::vec(
-        select(vec![
-            MetricName::Cpu,
-            MetricName::Memory,
-            MetricName::PendingPods,
-            MetricName::QueueDepth,
-            MetricName::LatencyP95,
-            MetricName::ErrorRate,
-        ]),
-        1..=2,
-    );
+    let some = proptest::collection::vec(select(MetricName::ALL.to_vec()), 1..=2);
     prop_oneof![3 => Just(vec![]), 1 => some]
 }
 

@@ -27,6 +27,16 @@ impl MetricName {
     pub const REQUIRED: [MetricName; 3] =
         [MetricName::Cpu, MetricName::Memory, MetricName::PendingPods];
 
+    /// Every input, in declaration order.
+    pub const ALL: [MetricName; 6] = [
+        MetricName::Cpu,
+        MetricName::Memory,
+        MetricName::PendingPods,
+        MetricName::QueueDepth,
+        MetricName::LatencyP95,
+        MetricName::ErrorRate,
+    ];
+
     /// A short human name, for reasons and logs.
     pub fn label(self) -> &'static str {
         match self {
@@ -115,14 +125,7 @@ impl MetricsSnapshot {
             latency_p95_secs: None,
             error_rate_ratio: None,
             error_rate_min_window: None,
-            missing: vec![
-                MetricName::Cpu,
-                MetricName::Memory,
-                MetricName::PendingPods,
-                MetricName::QueueDepth,
-                MetricName::LatencyP95,
-                MetricName::ErrorRate,
-            ],
+            missing: MetricName::ALL.to_vec(),
             stale: Vec::new(),
         }
     }
