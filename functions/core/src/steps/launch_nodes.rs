@@ -173,21 +173,7 @@ mod tests {
     use super::*;
     use crate::notify::NotificationKind;
     use crate::seams::{FailedOffer, Pool, StateStore};
-    use crate::steps::document::{Action, DecisionPart};
     use crate::steps::testkit::*;
-
-    fn decision(count: u32) -> DecisionPart {
-        DecisionPart {
-            action: Action::ScaleUp,
-            count,
-            node: None,
-            instance_id: None,
-            reasons: vec!["2 pod(s) Pending for over 3m".into()],
-            codes: vec!["pending_pods".into()],
-            alert: None,
-            launch: None,
-        }
-    }
 
     struct LaunchCase {
         name: &'static str,
@@ -249,7 +235,7 @@ mod tests {
             let w = World::new();
             *w.ec2.next_launch_error.lock().unwrap() = c.launch_error;
             let mut doc = w.doc_with_lease(t0()).await;
-            doc.decision = Some(decision(c.count));
+            doc.decision = Some(scale_up_decision(c.count));
             doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
             doc.metrics = Some(summary(2));
             if c.stolen {
@@ -324,7 +310,7 @@ mod tests {
             let name = c.name;
             let w = World::new();
             let mut doc = w.doc_with_lease(t0()).await;
-            let mut d = decision(3);
+            let mut d = scale_up_decision(3);
             d.launch = c.plan;
             doc.decision = Some(d);
             doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
@@ -401,7 +387,7 @@ mod tests {
                 .await
                 .unwrap();
             let mut doc = w.doc_with_lease(t0()).await;
-            doc.decision = Some(decision(2));
+            doc.decision = Some(scale_up_decision(2));
             doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
             run(&doc, &w.deps, at(5)).await.unwrap();
             let req = w.ec2.launch_calls.lock().unwrap()[0].clone();
@@ -442,7 +428,7 @@ mod tests {
         let mut w = World::new();
         w.deps.notifiers = vec![RecordingNotifier::new("slack", true)];
         let mut doc = w.doc_with_lease(t0()).await;
-        doc.decision = Some(decision(2));
+        doc.decision = Some(scale_up_decision(2));
         doc.operation = Some(scale_up_op("c1-op-1", &[], at(300)));
         let first = run(&doc, &w.deps, at(5)).await.unwrap();
         let second = run(&doc, &w.deps, at(9)).await.unwrap();

@@ -316,16 +316,7 @@ mod tests {
             cluster_id: "c1".into(),
             execution_id: EXEC.into(),
             metrics: Some(summary(3)),
-            decision: Some(DecisionPart {
-                action: Action::ScaleUp,
-                count: 2,
-                node: None,
-                instance_id: None,
-                reasons: vec!["2 pod(s) Pending for over 3m".into()],
-                codes: vec!["pending_pods".into()],
-                alert: None,
-                launch: None,
-            }),
+            decision: Some(scale_up_decision(2)),
             operation: Some(scale_up_op("op", &["i-a", "i-b"], at(300))),
             ..Default::default()
         }

@@ -738,6 +738,43 @@ impl World {
     }
 }
 
+/// The scale-up decision for `count` workers that two pods Pending for over 3m call for.
+pub fn scale_up_decision(count: u32) -> DecisionPart {
+    DecisionPart {
+        action: Action::ScaleUp,
+        count,
+        node: None,
+        instance_id: None,
+        reasons: vec!["2 pod(s) Pending for over 3m".into()],
+        codes: vec!["pending_pods".into()],
+        alert: None,
+        launch: None,
+    }
+}
+
+/// A Spot part for `signal` whose worker `node_name` is drained (nothing remaining or blocked),
+/// with the drain deadline at 90 s and the lease wait until 390 s, not yet over.
+pub fn drained_spot(
+    signal: SpotSignalKind,
+    node_name: &str,
+    pool: Option<Pool>,
+    workers_before: u32,
+) -> SpotPart {
+    SpotPart {
+        signal,
+        status: DrainStatus::Drained,
+        node_name: Some(node_name.into()),
+        pool,
+        workers_before,
+        remaining: vec![],
+        blocked: vec![],
+        deadline: at(90),
+        lease_wait_until: at(390),
+        lease_wait_over: false,
+        skipped: None,
+    }
+}
+
 pub fn scale_up_op(id: &str, instance_ids: &[&str], deadline: DateTime<Utc>) -> Operation {
     Operation {
         id: id.into(),
