@@ -280,19 +280,7 @@ mod tests {
     }
 
     fn spot_part() -> SpotPart {
-        SpotPart {
-            signal: SpotSignalKind::Warning,
-            status: DrainStatus::Drained,
-            node_name: Some("w9".into()),
-            pool: None,
-            workers_before: 3,
-            remaining: vec![],
-            blocked: vec![],
-            deadline: at(90),
-            lease_wait_until: at(390),
-            lease_wait_over: false,
-            skipped: None,
-        }
+        drained_spot(SpotSignalKind::Warning, "w9", None, 3)
     }
 
     #[test]

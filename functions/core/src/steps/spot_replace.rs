@@ -174,26 +174,15 @@ pub async fn retire(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) ->
 mod tests {
     use super::*;
     use crate::seams::{CapacityType, Pool};
-    use crate::steps::document::{DrainStatus, ReadyPart};
+    use crate::steps::document::ReadyPart;
     use crate::steps::testkit::*;
 
     fn spot(signal: SpotSignalKind) -> SpotPart {
-        SpotPart {
-            signal,
-            status: DrainStatus::Drained,
-            node_name: Some("w1".into()),
-            pool: Some(Pool {
-                instance_type: "t3.small".into(),
-                zone: "eu-west-1a".into(),
-            }),
-            workers_before: 2,
-            remaining: vec![],
-            blocked: vec![],
-            deadline: at(90),
-            lease_wait_until: at(390),
-            lease_wait_over: false,
-            skipped: None,
-        }
+        let pool = Pool {
+            instance_type: "t3.small".into(),
+            zone: "eu-west-1a".into(),
+        };
+        drained_spot(signal, "w1", Some(pool), 2)
     }
 
     async fn doc(w: &World, signal: SpotSignalKind) -> ExecutionDocument {
