@@ -3,7 +3,7 @@
 //! query's own. `GetMetricData` has no resource-level permissions, so the role's grant is on `*`
 //! (`docs/SECURITY_CHECKLIST.md`).
 
-use crate::adapters::sdk_error::{by_status, fault_of, Classify};
+use crate::adapters::sdk_error::{by_status, classify_with, fault_of};
 use crate::error::{Error, Result};
 use crate::notify::weekly::Samples;
 use crate::seams::{MetricHistory, SeriesQuery, Statistic};
@@ -66,18 +66,15 @@ enum Fault {
     Fatal,
 }
 
-impl Classify for Fault {
-    fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
-        match code {
-            Some("Throttling" | "ThrottlingException" | "InternalServiceError") => Fault::Transient,
-            c => by_status(c.is_some(), http_status, Fault::Transient, Fault::Fatal),
-        }
-    }
-
-    fn unsendable() -> Self {
-        Fault::Fatal
+/// Classifies a CloudWatch error by its code and HTTP status (`None` for both: no answer at all).
+fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
+    match code {
+        Some("Throttling" | "ThrottlingException" | "InternalServiceError") => Fault::Transient,
+        c => by_status(c.is_some(), http_status, Fault::Transient, Fault::Fatal),
     }
 }
+
+classify_with!(Fault, classify, Fault::Fatal);
 
 fn smithy_time(t: DateTime<Utc>) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs(t.timestamp())

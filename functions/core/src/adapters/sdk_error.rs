@@ -18,6 +18,24 @@ pub trait Classify: Sized {
     fn unsendable() -> Self;
 }
 
+/// Implements [`Classify`] for a service's fault enum from its code table, a
+/// `fn(Option<&str>, Option<u16>) -> Fault`, with `$unsendable` as the class of a request the SDK
+/// could not build: `classify_with!(Fault, classify, Fault::Fatal);`.
+macro_rules! classify_with {
+    ($fault:ty, $table:path, $unsendable:expr) => {
+        impl $crate::adapters::sdk_error::Classify for $fault {
+            fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
+                $table(code, http_status)
+            }
+
+            fn unsendable() -> Self {
+                $unsendable
+            }
+        }
+    };
+}
+pub(crate) use classify_with;
+
 /// The class of an error the service's code table does not settle, by HTTP status alone:
 /// `transient` for no answer at all, a 5xx, or a 429 — except that when the service named an
 /// error code (`coded`) the adapter does not know, only a 5xx is transient (the code says the

@@ -5,7 +5,7 @@
 //!
 //! Secret values never appear in errors, logs or `Debug` output.
 
-use crate::adapters::sdk_error::{by_status, fault_of, Classify};
+use crate::adapters::sdk_error::{by_status, classify_with, fault_of};
 use crate::error::{Error, Result};
 use crate::seams::Secrets;
 use async_trait::async_trait;
@@ -48,15 +48,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
     }
 }
 
-impl Classify for Fault {
-    fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
-        classify(code, http_status)
-    }
-
-    fn unsendable() -> Self {
-        Fault::Fatal
-    }
-}
+classify_with!(Fault, classify, Fault::Fatal);
 
 /// Secrets Manager, each secret fetched at most once per time to live (concurrent reads of one
 /// id share one request). Failures are not cached: the next call asks again.

@@ -1,6 +1,6 @@
 //! What a DynamoDB error means to SmartScale: the one place DynamoDB error codes are read.
 
-use crate::adapters::sdk_error::{by_status, Classify};
+use crate::adapters::sdk_error::{by_status, classify_with};
 
 /// The class of a DynamoDB failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,15 +34,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
     }
 }
 
-impl Classify for Fault {
-    fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
-        classify(code, http_status)
-    }
-
-    fn unsendable() -> Self {
-        Fault::Fatal
-    }
-}
+classify_with!(Fault, classify, Fault::Fatal);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! What an EC2 error means to SmartScale: the one place EC2 error codes are read.
 
-use crate::adapters::sdk_error::{by_status, Classify};
+use crate::adapters::sdk_error::{by_status, classify_with};
 
 /// The class of an EC2 failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +42,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
     }
 }
 
-impl Classify for Fault {
-    fn classify(code: Option<&str>, http_status: Option<u16>) -> Self {
-        classify(code, http_status)
-    }
-
-    fn unsendable() -> Self {
-        Fault::Fatal
-    }
-}
+classify_with!(Fault, classify, Fault::Fatal);
 
 #[cfg(test)]
 mod tests {
