@@ -24,7 +24,7 @@ use smartscale_core::model::{
 };
 use smartscale_core::notify::{Notification, NotificationKind};
 use smartscale_core::seams::{
-    CapacityType, LaunchRequest, NodeProvisioner, Notifier, Pool, Secrets, StateStore,
+    CapacityType, LaunchRequest, NodeProvisioner, Notifier, Pool, Secrets, SpotClaim, StateStore,
 };
 use smartscale_core::{Config, Error};
 use std::collections::{BTreeMap, HashMap};
@@ -477,7 +477,12 @@ async fn twenty_concurrent_spot_claims_yield_exactly_one() {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 store
-                    .claim_instance("i-0spot", &format!("spot-{i}"), t0(), 600)
+                    .claim_instance(SpotClaim {
+                        instance_id: "i-0spot",
+                        owner: &format!("spot-{i}"),
+                        now: t0(),
+                        ttl_secs: 600,
+                    })
                     .await
                     .map(|()| format!("spot-{i}"))
             })
@@ -535,7 +540,13 @@ async fn spot_claims_are_idempotent_for_their_owner_and_lapse() {
             "i-0spot"
         };
         let now = t0() + Duration::seconds(offset);
-        let got = store.claim_instance(instance, owner, now, 600).await;
+        let claim = SpotClaim {
+            instance_id: instance,
+            owner,
+            now,
+            ttl_secs: 600,
+        };
+        let got = store.claim_instance(claim).await;
         match (held_by, got) {
             (None, Ok(())) => {}
             (Some(holder), Err(Error::LockHeld { owner, .. })) => {

@@ -108,19 +108,14 @@ pub trait StateStore: Send + Sync {
     /// (a launch under any lease may add to it). Errors: `Transient`.
     async fn remember_failed_offers(&self, pools: &[Pool], until: DateTime<Utc>) -> Result<()>;
 
-    /// Claims Spot `instance_id` for `owner` (the spot execution) until `now + ttl_secs`, in an
-    /// item of its own beside the cluster item, so one interrupted instance is handled by one
-    /// execution. Succeeds when nobody holds the claim, when it expired at `now`, or when `owner`
-    /// already holds it (a retried step); the claim does not touch the cluster lease.
+    /// Claims Spot `claim.instance_id` for `claim.owner` (the spot execution) until
+    /// [`SpotClaim::expires_at`], in an item of its own beside the cluster item, so one
+    /// interrupted instance is handled by one execution. Succeeds when nobody holds the claim,
+    /// when it expired at `claim.now`, or when `claim.owner` already holds it (a retried step);
+    /// the claim does not touch the cluster lease.
     ///
     /// Errors: [`crate::Error::LockHeld`] naming the other owner and its expiry otherwise.
-    async fn claim_instance(
-        &self,
-        instance_id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        ttl_secs: u64,
-    ) -> Result<()>;
+    async fn claim_instance(&self, claim: SpotClaim<'_>) -> Result<()>;
 
     /// Records `entries` in the weekly ledger item of `week` (the local Monday
     /// [`crate::notify::weekly::ledger_week`] gives for their time), beside the cluster item. Each
@@ -184,6 +179,27 @@ pub trait MetricHistory: Send + Sync {
 
 /// Whether a worker is Spot or on-demand: the engine's type, the one owner of the purchase option.
 pub use crate::model::CapacityType;
+
+/// A claim on one interrupted Spot instance, asked of [`StateStore::claim_instance`]: who
+/// handles it, from when, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpotClaim<'a> {
+    /// The claimed id (the instance id, per signal kind: `steps::spot_interruption::claim_id`).
+    pub instance_id: &'a str,
+    /// The execution that claims it.
+    pub owner: &'a str,
+    /// When the claim is made; a claim that expired at `now` is free.
+    pub now: DateTime<Utc>,
+    /// How long the claim holds from `now`, in seconds.
+    pub ttl_secs: u64,
+}
+
+impl SpotClaim<'_> {
+    /// When the claim lapses: `now + ttl_secs`.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.now + chrono::Duration::seconds(self.ttl_secs as i64)
+    }
+}
 
 /// A Spot capacity pool: an instance type in an availability zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

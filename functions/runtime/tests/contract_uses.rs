@@ -18,7 +18,7 @@ use smartscale_core::notify::Notification;
 use smartscale_core::seams::{
     CapacityType, ClusterApi, DrainMode, DrainProgress, FailedOffer, LaunchRequest, Launched,
     LedgerEntry, ManagedInstance, MetricHistory, MetricsSource, NodeProvisioner, Notifier, Pool,
-    SeriesQuery, StateStore,
+    SeriesQuery, SpotClaim, StateStore,
 };
 use smartscale_core::steps::document::ExecutionDocument;
 use smartscale_core::steps::Deps;
@@ -145,7 +145,7 @@ impl StateStore for Recorder {
         self.calls.record(Seam::Store, "record_capacity_alert");
         Ok(())
     }
-    async fn claim_instance(&self, _: &str, _: &str, _: DateTime<Utc>, _: u64) -> Result<()> {
+    async fn claim_instance(&self, _: SpotClaim<'_>) -> Result<()> {
         self.calls.record(Seam::Store, "claim_instance");
         Ok(())
     }

@@ -43,7 +43,8 @@ use crate::notify::weekly::Samples;
 use crate::notify::Notification;
 use crate::seams::{
     ClusterApi, DrainMode, DrainProgress, LaunchRequest, Launched, LedgerEntry, ManagedInstance,
-    MetricHistory, MetricsSource, NodeProvisioner, Notifier, Pool, SeriesQuery, StateStore,
+    MetricHistory, MetricsSource, NodeProvisioner, Notifier, Pool, SeriesQuery, SpotClaim,
+    StateStore,
 };
 use crate::Config;
 use async_trait::async_trait;
@@ -132,7 +133,7 @@ impl StateStore for Unwired {
     async fn record_capacity_alert(&self, _: &Lease, _: DateTime<Utc>) -> Result<()> {
         unwired("StateStore")
     }
-    async fn claim_instance(&self, _: &str, _: &str, _: DateTime<Utc>, _: u64) -> Result<()> {
+    async fn claim_instance(&self, _: SpotClaim<'_>) -> Result<()> {
         unwired("StateStore")
     }
     async fn failed_offers(&self, _: DateTime<Utc>) -> Result<Vec<Pool>> {

@@ -9,7 +9,7 @@ use super::document::{DrainStatus, ExecutionDocument, SpotPart, SpotSignalKind};
 use super::{drain_status, node_of_instance, spot_signal, Deps};
 use crate::error::{Error, Result};
 use crate::lifecycle;
-use crate::seams::{DrainMode, Pool};
+use crate::seams::{DrainMode, Pool, SpotClaim};
 use chrono::{DateTime, Duration, Utc};
 
 /// How long a spot execution's claim on an instance lasts: past the spot machine's 20-minute
@@ -64,12 +64,12 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         None => (SpotSignalKind::Warning, now),
     };
     deps.store
-        .claim_instance(
-            &claim_id(instance_id, signal),
-            &doc.execution_id,
+        .claim_instance(SpotClaim {
+            instance_id: &claim_id(instance_id, signal),
+            owner: &doc.execution_id,
             now,
-            SPOT_CLAIM_TTL_SECS,
-        )
+            ttl_secs: SPOT_CLAIM_TTL_SECS,
+        })
         .await?;
 
     let deadline = lifecycle::reclaim_deadline(&deps.config, signal_time);

@@ -255,18 +255,12 @@ impl StateStore for FakeStore {
             .collect())
     }
 
-    async fn claim_instance(
-        &self,
-        instance_id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        ttl_secs: u64,
-    ) -> Result<()> {
+    async fn claim_instance(&self, claim: SpotClaim<'_>) -> Result<()> {
         self.injected("claim_instance")?;
         let mut claims = self.claims.lock().unwrap();
         // Like the DynamoDB adapter: free, expired at `now`, or already ours.
-        if let Some((holder, expires_at)) = claims.get(instance_id) {
-            if holder != owner && *expires_at > now {
+        if let Some((holder, expires_at)) = claims.get(claim.instance_id) {
+            if holder != claim.owner && *expires_at > claim.now {
                 return Err(Error::LockHeld {
                     owner: holder.clone(),
                     expires_at: *expires_at,
@@ -274,8 +268,8 @@ impl StateStore for FakeStore {
             }
         }
         claims.insert(
-            instance_id.to_string(),
-            (owner.to_string(), now + Duration::seconds(ttl_secs as i64)),
+            claim.instance_id.to_string(),
+            (claim.owner.to_string(), claim.expires_at()),
         );
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
 use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
-use crate::seams::{LedgerEntry, Pool, StateStore};
+use crate::seams::{LedgerEntry, Pool, SpotClaim, StateStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -530,13 +530,13 @@ impl StateStore for DynamoStateStore {
         .await
     }
 
-    async fn claim_instance(
-        &self,
-        instance_id: &str,
-        owner: &str,
-        now: DateTime<Utc>,
-        ttl_secs: u64,
-    ) -> Result<()> {
+    async fn claim_instance(&self, claim: SpotClaim<'_>) -> Result<()> {
+        let SpotClaim {
+            instance_id,
+            owner,
+            now,
+            ttl_secs,
+        } = claim;
         let context = format!(
             "claiming spot instance {instance_id} of cluster {} for {owner}",
             self.cluster_id
