@@ -20,7 +20,8 @@ use smartscale_core::adapters::notify::SnsTopic;
 use smartscale_core::adapters::secrets::SecretsManagerSecrets;
 use smartscale_core::lifecycle::Finish;
 use smartscale_core::model::{
-    AlertRecord, Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction, ScalingState,
+    AlertRecord, CachedMetrics, Lease, MetricsSnapshot, Operation, OperationKind, ScaleAction,
+    ScalingState,
 };
 use smartscale_core::notify::{Notification, NotificationKind};
 use smartscale_core::seams::{
@@ -109,6 +110,14 @@ async fn store(
     let cluster = unique("cluster");
     let store = DynamoStateStore::new(client.clone(), &table, &cluster, STATE_TTL);
     (store, client, table)
+}
+
+/// `snapshot` as the last good metrics, fetched at `at`.
+fn cached(snapshot: &MetricsSnapshot, at: DateTime<Utc>) -> CachedMetrics {
+    CachedMetrics {
+        snapshot: snapshot.clone(),
+        fetched_at: at,
+    }
 }
 
 fn operation(now: DateTime<Utc>) -> Operation {
@@ -209,7 +218,9 @@ async fn expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
         ),
         (
             "save_cached_metrics",
-            store.save_cached_metrics(&old, &snapshot, later).await,
+            store
+                .save_cached_metrics(&old, &cached(&snapshot, later))
+                .await,
         ),
         ("release", store.release(&old).await),
     ];
@@ -329,7 +340,7 @@ async fn load_returns_the_unfinished_operation_of_a_dead_run() {
     let mut snapshot = MetricsSnapshot::empty(t0());
     snapshot.cpu_ratio = Some(0.91);
     store
-        .save_cached_metrics(&lease, &snapshot, t0())
+        .save_cached_metrics(&lease, &cached(&snapshot, t0()))
         .await
         .unwrap();
     // The run dies here. The next one finds everything.

@@ -9,7 +9,7 @@ use crate::engine::forecast::DemandParts;
 use crate::error::Result;
 use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
-use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
+use crate::model::{CachedMetrics, ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use crate::notify::weekly::{Samples, WeekEvent, WeeklyReport};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -72,13 +72,9 @@ pub trait StateStore: Send + Sync {
     /// Errors: `LeaseLost`.
     async fn finish_operation(&self, lease: &Lease, finish: &Finish) -> Result<()>;
 
-    /// Stores the last good metrics. Errors: `LeaseLost`.
-    async fn save_cached_metrics(
-        &self,
-        lease: &Lease,
-        snapshot: &MetricsSnapshot,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
+    /// Stores the last good metrics, `cached` as the caller built it (fetched at its
+    /// `fetched_at`, which is also when the write is made). Errors: `LeaseLost`.
+    async fn save_cached_metrics(&self, lease: &Lease, cached: &CachedMetrics) -> Result<()>;
 
     /// Records that the "at maximum capacity" alert was raised at `now` by `lease`'s holder
     /// ([`ScalingState::capacity_alert`]), so later ticks stay silent for the configured interval.

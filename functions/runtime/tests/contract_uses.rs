@@ -11,7 +11,7 @@ use smartscale_core::engine::forecast::DemandParts;
 use smartscale_core::forecast::ForecastRecord;
 use smartscale_core::lifecycle::Finish;
 use smartscale_core::model::{
-    ClusterView, Lease, MetricsSnapshot, NodeInfo, Operation, ScalingState,
+    CachedMetrics, ClusterView, Lease, MetricsSnapshot, NodeInfo, Operation, ScalingState,
 };
 use smartscale_core::notify::weekly::{Samples, WeekEvent, WeeklyReport};
 use smartscale_core::notify::Notification;
@@ -132,12 +132,7 @@ impl StateStore for Recorder {
         self.calls.record(Seam::Store, "finish_operation");
         Ok(())
     }
-    async fn save_cached_metrics(
-        &self,
-        _: &Lease,
-        _: &MetricsSnapshot,
-        _: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn save_cached_metrics(&self, _: &Lease, _: &CachedMetrics) -> Result<()> {
         self.calls.record(Seam::Store, "save_cached_metrics");
         Ok(())
     }

@@ -14,8 +14,8 @@ use crate::engine::{Decision, DemandHistory, Inputs, NoChangeReason, Prediction}
 use crate::error::Result;
 use crate::lifecycle;
 use crate::model::{
-    parse_provider_id, ClusterView, Lease, MetricsSnapshot, Operation, OperationKind, Provenance,
-    ScaleAction, ScalingState,
+    parse_provider_id, CachedMetrics, ClusterView, Lease, MetricsSnapshot, Operation,
+    OperationKind, Provenance, ScaleAction, ScalingState,
 };
 use crate::seams::ManagedInstance;
 use chrono::{DateTime, Duration, Utc};
@@ -390,7 +390,11 @@ async fn metrics(
 ) -> Result<MetricsSnapshot> {
     let s = read_metrics(deps, state, now).await;
     if s.unusable_required().is_empty() && s.provenance == Provenance::Live {
-        deps.store.save_cached_metrics(lease, &s, now).await?;
+        let cached = CachedMetrics {
+            snapshot: s.clone(),
+            fetched_at: now,
+        };
+        deps.store.save_cached_metrics(lease, &cached).await?;
     }
     Ok(s)
 }

@@ -38,7 +38,7 @@ pub(crate) mod testkit;
 
 use crate::error::{Error, Result};
 use crate::lifecycle::Finish;
-use crate::model::{ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
+use crate::model::{CachedMetrics, ClusterView, Lease, MetricsSnapshot, Operation, ScalingState};
 use crate::notify::weekly::Samples;
 use crate::notify::Notification;
 use crate::seams::{
@@ -122,12 +122,7 @@ impl StateStore for Unwired {
     async fn finish_operation(&self, _: &Lease, _: &Finish) -> Result<()> {
         unwired("StateStore")
     }
-    async fn save_cached_metrics(
-        &self,
-        _: &Lease,
-        _: &MetricsSnapshot,
-        _: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn save_cached_metrics(&self, _: &Lease, _: &CachedMetrics) -> Result<()> {
         unwired("StateStore")
     }
     async fn record_capacity_alert(&self, _: &Lease, _: DateTime<Utc>) -> Result<()> {

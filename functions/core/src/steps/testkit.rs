@@ -165,18 +165,10 @@ impl StateStore for FakeStore {
         Ok(())
     }
 
-    async fn save_cached_metrics(
-        &self,
-        lease: &Lease,
-        snapshot: &MetricsSnapshot,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn save_cached_metrics(&self, lease: &Lease, cached: &CachedMetrics) -> Result<()> {
         self.injected("save_cached_metrics")?;
         self.check(lease, "caching metrics")?;
-        self.state.lock().unwrap().cached_metrics = Some(CachedMetrics {
-            snapshot: snapshot.clone(),
-            fetched_at: now,
-        });
+        self.state.lock().unwrap().cached_metrics = Some(cached.clone());
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::forecast::ForecastRecord;
 use crate::lifecycle::Finish;
-use crate::model::{Lease, MetricsSnapshot, Operation, ScaleAction, ScalingState};
+use crate::model::{CachedMetrics, Lease, Operation, ScaleAction, ScalingState};
 use crate::seams::{LedgerEntry, Pool, SpotClaim, StateStore};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -349,25 +349,16 @@ impl StateStore for DynamoStateStore {
         self.send_fenced(req, context).await
     }
 
-    async fn save_cached_metrics(
-        &self,
-        lease: &Lease,
-        snapshot: &MetricsSnapshot,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn save_cached_metrics(&self, lease: &Lease, cached: &CachedMetrics) -> Result<()> {
         let context = format!("caching metrics under the {}", self.describe(lease));
-        let cached = crate::model::CachedMetrics {
-            snapshot: snapshot.clone(),
-            fetched_at: now,
-        };
-        let json = serde_json::to_string(&cached)
+        let json = serde_json::to_string(cached)
             .map_err(|e| Error::fatal(context.clone(), format!("serialising metrics: {e}")))?;
         let req = self
             .fenced(lease)
             .update_expression("SET cached_metrics = :m, #ttl = :ttl")
             .expression_attribute_names("#ttl", attr::TTL)
             .expression_attribute_values(":m", s(json))
-            .expression_attribute_values(":ttl", self.ttl(now));
+            .expression_attribute_values(":ttl", self.ttl(cached.fetched_at));
         self.send_fenced(req, context).await
     }
 
