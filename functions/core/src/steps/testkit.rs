@@ -72,7 +72,10 @@ impl FakeStore {
         }
     }
 
-    fn check(&self, lease: &Lease, what: &str) -> Result<()> {
+    /// A fenced write's preamble, in the adapter's order: records the call to `method`, returns
+    /// its injected error if any, then `LeaseLost` (`what` as context) unless `lease` still holds.
+    fn fenced(&self, method: &'static str, lease: &Lease, what: &str) -> Result<()> {
+        self.injected(method)?;
         let s = self.state.lock().unwrap();
         match &s.lease {
             Some(l) if l.owner == lease.owner && l.token == lease.token => Ok(()),
@@ -127,8 +130,7 @@ impl StateStore for FakeStore {
     }
 
     async fn renew(&self, lease: &Lease, now: DateTime<Utc>, ttl_secs: u64) -> Result<Lease> {
-        self.injected("renew")?;
-        self.check(lease, "renewing the lease")?;
+        self.fenced("renew", lease, "renewing the lease")?;
         let mut s = self.state.lock().unwrap();
         if s.lease.as_ref().is_some_and(|l| l.expires_at <= now) {
             return Err(Error::LeaseLost {
@@ -144,37 +146,36 @@ impl StateStore for FakeStore {
     }
 
     async fn release(&self, lease: &Lease) -> Result<()> {
-        self.injected("release")?;
-        self.check(lease, "releasing the lease")?;
+        self.fenced("release", lease, "releasing the lease")?;
         self.state.lock().unwrap().lease = None;
         Ok(())
     }
 
     async fn save_operation(&self, lease: &Lease, op: &Operation) -> Result<()> {
-        self.injected("save_operation")?;
-        self.check(lease, "saving the operation")?;
+        self.fenced("save_operation", lease, "saving the operation")?;
         self.state.lock().unwrap().operation = Some(op.clone());
         Ok(())
     }
 
     async fn finish_operation(&self, lease: &Lease, finish: &Finish) -> Result<()> {
-        self.injected("finish_operation")?;
-        self.check(lease, "finishing the operation")?;
+        self.fenced("finish_operation", lease, "finishing the operation")?;
         crate::lifecycle::apply(&mut self.state.lock().unwrap(), finish);
         self.finished.lock().unwrap().push(finish.clone());
         Ok(())
     }
 
     async fn save_cached_metrics(&self, lease: &Lease, cached: &CachedMetrics) -> Result<()> {
-        self.injected("save_cached_metrics")?;
-        self.check(lease, "caching metrics")?;
+        self.fenced("save_cached_metrics", lease, "caching metrics")?;
         self.state.lock().unwrap().cached_metrics = Some(cached.clone());
         Ok(())
     }
 
     async fn record_capacity_alert(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
-        self.injected("record_capacity_alert")?;
-        self.check(lease, "recording the capacity alert")?;
+        self.fenced(
+            "record_capacity_alert",
+            lease,
+            "recording the capacity alert",
+        )?;
         self.state.lock().unwrap().capacity_alert = Some(AlertRecord {
             at: now,
             token: lease.token,
