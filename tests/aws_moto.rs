@@ -1417,7 +1417,10 @@ async fn the_weekly_report_integrates_the_cloudwatch_gauges_of_its_cluster_only(
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
     let now = Utc::now();
     // 30 two-minute ticks from 61 to 3 minutes ago: 3 workers, 2 on-demand t3.small and
-    // 1 Spot t3a.small; a pod waited 140 s once. Another cluster's series must not count.
+    // 1 Spot t3a.small; a pod waited 140 s once. Evaluate writes HourlyCost by capacity type and
+    // instance type and by capacity type alone; the report reads the latter, which CloudWatch
+    // keeps apart from the former (it matches the whole dimension set), so nothing counts twice.
+    // Another cluster's series must not count.
     let put = |cluster: String,
                metric: &'static str,
                dims: Vec<(&'static str, &'static str)>,
@@ -1451,12 +1454,16 @@ async fn the_weekly_report_integrates_the_cloudwatch_gauges_of_its_cluster_only(
     };
     let od = vec![("CapacityType", "on-demand"), ("InstanceType", "t3.small")];
     let spot = vec![("CapacityType", "spot"), ("InstanceType", "t3a.small")];
+    let od_all = vec![("CapacityType", "on-demand")];
+    let spot_all = vec![("CapacityType", "spot")];
     for i in 0..30 {
         let at = now - Duration::minutes(61) + Duration::minutes(2 * i);
         put(cluster.clone(), "CurrentNodeCount", vec![], 3.0, at).await;
         put(cluster.clone(), "BaselineHourlyCost", vec![], 0.104, at).await;
         put(cluster.clone(), "HourlyCost", od.clone(), 0.0416, at).await;
         put(cluster.clone(), "HourlyCost", spot.clone(), 0.0068, at).await;
+        put(cluster.clone(), "HourlyCost", od_all.clone(), 0.0416, at).await;
+        put(cluster.clone(), "HourlyCost", spot_all.clone(), 0.0068, at).await;
         put("someone-else".into(), "CurrentNodeCount", vec![], 50.0, at).await;
     }
     put(
@@ -1478,7 +1485,8 @@ async fn the_weekly_report_integrates_the_cloudwatch_gauges_of_its_cluster_only(
 
     let mut config = Config::default();
     config.policy.cluster_id = cluster.clone();
-    config.policy.worker_instance_types = vec!["t3.small".into(), "t3a.small".into()];
+    // t3a.small has since been removed from the configuration: its Spot worker is still billed.
+    config.policy.worker_instance_types = vec!["t3.small".into()];
     let mut deps = Deps::unwired(config);
     deps.store = Arc::new(store);
     deps.history = Arc::new(CloudWatchHistory::new(cw.clone(), &cluster));

@@ -31,6 +31,10 @@ pub const CAPACITY_TYPE_DIMENSION: &str = "CapacityType";
 /// The dimension naming the instance type.
 pub const INSTANCE_TYPE_DIMENSION: &str = "InstanceType";
 
+/// The capacity types whose `HourlyCost` by `CapacityType` alone [`cost_metrics`] writes every
+/// tick, 0 included.
+pub const CAPACITY_TYPES: [CapacityType; 2] = [CapacityType::OnDemand, CapacityType::Spot];
+
 /// The hourly price of one instance of a type bought a way, or `None` when the table has none.
 pub type PriceLookup<'a> = &'a dyn Fn(&str, CapacityType) -> Option<f64>;
 
@@ -173,7 +177,7 @@ pub fn cost_metrics(cluster_id: &str, cost: &FleetCost, now: DateTime<Utc>) -> V
             )
         })
         .collect();
-    for capacity in [CapacityType::OnDemand, CapacityType::Spot] {
+    for capacity in CAPACITY_TYPES {
         out.push(emf(
             cluster_id,
             &[(CAPACITY_TYPE_DIMENSION, capacity.ec2_name())],

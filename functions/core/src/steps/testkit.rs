@@ -565,12 +565,56 @@ pub fn live_metrics(now: DateTime<Utc>, cpu: f64, pending: f64) -> MetricsSnapsh
 /// One call of [`FakeHistory`]: the queries and the window.
 pub type HistoryCall = (Vec<SeriesQuery>, DateTime<Utc>, DateTime<Utc>);
 
-/// CloudWatch: fixed series by query id, the queries asked for recorded.
+/// A series as CloudWatch keeps it apart: the metric and its dimensions besides `ClusterId`,
+/// sorted.
+pub type SeriesKey = (String, Vec<(String, String)>);
+
+/// CloudWatch: the data points put, by [`SeriesKey`]; a query gets the series of exactly its
+/// dimension set (as CloudWatch matches them), one value per one-minute bucket by its statistic,
+/// an empty series when nothing matches. The queries asked for are recorded.
 #[derive(Default)]
 pub struct FakeHistory {
-    pub series: Mutex<BTreeMap<String, Samples>>,
+    pub points: Mutex<BTreeMap<SeriesKey, Vec<(DateTime<Utc>, f64)>>>,
     pub asked: Mutex<Vec<HistoryCall>>,
     pub fail: Mutex<Option<Error>>,
+}
+
+impl FakeHistory {
+    /// Puts `value` at `t` on `metric` with `dimensions` (besides `ClusterId`).
+    pub fn put(&self, metric: &str, dimensions: &[(&str, &str)], t: DateTime<Utc>, value: f64) {
+        let mut dims: Vec<(String, String)> = dimensions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        dims.sort();
+        let mut points = self.points.lock().unwrap();
+        points
+            .entry((metric.to_string(), dims))
+            .or_default()
+            .push((t, value));
+    }
+
+    /// Puts every metric of the EMF line `line`, as CloudWatch Logs extracts it: under each
+    /// dimension set of its directive (less `ClusterId`), at its timestamp.
+    pub fn put_emf(&self, line: &serde_json::Value) {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        let t =
+            DateTime::from_timestamp_millis(line["_aws"]["Timestamp"].as_i64().unwrap()).unwrap();
+        for set in directive["Dimensions"].as_array().unwrap() {
+            let dims: Vec<(&str, &str)> = set
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap())
+                .filter(|k| *k != "ClusterId")
+                .map(|k| (k, line[k].as_str().unwrap()))
+                .collect();
+            for m in directive["Metrics"].as_array().unwrap() {
+                let name = m["Name"].as_str().unwrap();
+                self.put(name, &dims, t, line[name].as_f64().unwrap());
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -588,16 +632,31 @@ impl MetricHistory for FakeHistory {
             .lock()
             .unwrap()
             .push((queries.to_vec(), from, to));
-        let all = self.series.lock().unwrap();
+        let points = self.points.lock().unwrap();
+        let no_points = Vec::new();
         Ok(queries
             .iter()
-            .filter_map(|q| {
-                let kept: Samples = all
-                    .get(&q.id)?
-                    .range(from..to)
-                    .map(|(t, v)| (*t, *v))
+            .map(|q| {
+                let mut dims = q.dimensions.clone();
+                dims.sort();
+                let mut buckets: BTreeMap<DateTime<Utc>, Vec<f64>> = BTreeMap::new();
+                for (t, v) in points.get(&(q.metric.clone(), dims)).unwrap_or(&no_points) {
+                    if (from..to).contains(t) {
+                        let start = DateTime::from_timestamp(t.timestamp() / 60 * 60, 0).unwrap();
+                        buckets.entry(start).or_default().push(*v);
+                    }
+                }
+                let series: Samples = buckets
+                    .into_iter()
+                    .map(|(t, vs)| {
+                        let v = match q.stat {
+                            Statistic::Average => vs.iter().sum::<f64>() / vs.len() as f64,
+                            Statistic::Maximum => vs.iter().copied().fold(f64::MIN, f64::max),
+                        };
+                        (t, v)
+                    })
                     .collect();
-                Some((q.id.clone(), kept))
+                (q.id.clone(), series)
             })
             .collect())
     }

@@ -6,11 +6,12 @@
 
 use super::document::{ExecutionDocument, NotifiedPart};
 use super::Deps;
+use crate::cost;
 use crate::error::{Error, Result};
 use crate::notify::weekly::{
     ledger_weeks, report_window, tick_hours, weighted_sum, Samples, WeekEvent, WeeklyReport,
 };
-use crate::seams::{SeriesQuery, Statistic};
+use crate::seams::{CapacityType, SeriesQuery, Statistic};
 use crate::telemetry::StepMetrics;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,14 +33,12 @@ const NODES: &str = "nodes";
 const BASELINE: &str = "baseline";
 const PENDING: &str = "pending";
 
-/// The capacity types as the cost metric's `CapacityType` dimension names them.
-const CAPACITY_TYPES: [&str; 2] = ["on-demand", "spot"];
-
 /// The series of the week: the worker count (its samples are the ticks), the baseline, the
-/// longest pending wait, and `HourlyCost` of every capacity type × configured instance type
-/// (`WORKER_INSTANCE_TYPES` then `BURST_INSTANCE_TYPES`), the dimension set the cost metric
-/// writes. Returns the queries and, per capacity type, the ids of its cost series.
-pub fn queries(deps: &Deps) -> (Vec<SeriesQuery>, BTreeMap<&'static str, Vec<String>>) {
+/// longest pending wait, and `HourlyCost` of each capacity type alone, the series Evaluate writes
+/// every tick, 0 included ([`cost::cost_metrics`]). The cost is read whole per capacity type, so
+/// a worker of a type no longer configured (removed mid-week, a burst type) is still billed.
+/// Returns the queries and each capacity type's cost series id.
+pub fn queries() -> (Vec<SeriesQuery>, Vec<(CapacityType, String)>) {
     let gauge = |id: &str, metric: &str, stat| SeriesQuery {
         id: id.into(),
         metric: metric.into(),
@@ -48,33 +47,19 @@ pub fn queries(deps: &Deps) -> (Vec<SeriesQuery>, BTreeMap<&'static str, Vec<Str
     };
     let mut out = vec![
         gauge(NODES, "CurrentNodeCount", Statistic::Average),
-        gauge(BASELINE, "BaselineHourlyCost", Statistic::Average),
+        gauge(BASELINE, cost::BASELINE_HOURLY_COST, Statistic::Average),
         gauge(PENDING, "LongestPendingSeconds", Statistic::Maximum),
     ];
-    let policy = &deps.config.policy;
-    let mut types: Vec<&String> = policy.worker_instance_types.iter().collect();
-    types.extend(
-        policy
-            .burst_instance_types
-            .iter()
-            .filter(|t| !policy.worker_instance_types.contains(t)),
-    );
-    let mut ids: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for (c, capacity) in CAPACITY_TYPES.iter().enumerate() {
-        for (i, t) in types.iter().enumerate() {
-            let id = format!("cost_{c}_{i}");
-            out.push(SeriesQuery {
-                id: id.clone(),
-                metric: "HourlyCost".into(),
-                dimensions: vec![
-                    ("CapacityType".into(), (*capacity).into()),
-                    ("InstanceType".into(), (*t).clone()),
-                ],
-                stat: Statistic::Average,
-            });
-            ids.entry(capacity).or_default().push(id);
-        }
-    }
+    let ids: Vec<(CapacityType, String)> = cost::CAPACITY_TYPES
+        .iter()
+        .map(|c| (*c, format!("cost_{}", c.as_str())))
+        .collect();
+    out.extend(ids.iter().map(|(c, id)| SeriesQuery {
+        id: id.clone(),
+        metric: cost::HOURLY_COST.into(),
+        dimensions: vec![(cost::CAPACITY_TYPE_DIMENSION.into(), c.ec2_name().into())],
+        stat: Statistic::Average,
+    }));
     (out, ids)
 }
 
@@ -93,7 +78,7 @@ pub async fn build(deps: &Deps, cluster_id: &str, now: DateTime<Utc>) -> Result<
         }
     }
 
-    let (qs, cost_ids) = queries(deps);
+    let (qs, cost_ids) = queries();
     let series = deps.history.minutely(&qs, from, to).await?;
     let empty = Samples::new();
     let get = |id: &str| series.get(id).unwrap_or(&empty);
@@ -101,10 +86,10 @@ pub async fn build(deps: &Deps, cluster_id: &str, now: DateTime<Utc>) -> Result<
     let hours = tick_hours(&ticks, to);
 
     let mut cost_usd = BTreeMap::new();
-    if cost_ids.values().flatten().any(|id| !get(id).is_empty()) {
-        for (capacity, ids) in &cost_ids {
-            let usd = ids.iter().map(|id| weighted_sum(&hours, get(id))).sum();
-            cost_usd.insert((*capacity).to_string(), usd);
+    if cost_ids.iter().any(|(_, id)| !get(id).is_empty()) {
+        for (capacity, id) in &cost_ids {
+            let usd = weighted_sum(&hours, get(id));
+            cost_usd.insert(capacity.ec2_name().to_string(), usd);
         }
     }
     let baseline = get(BASELINE);
@@ -159,9 +144,12 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seams::{LedgerEntry, StateStore};
+    use crate::seams::{LedgerEntry, ManagedInstance, StateStore};
+    use crate::steps::document::MetricsSummary;
     use crate::steps::testkit::*;
+    use crate::telemetry::cluster_gauges;
     use chrono::{Duration, NaiveDate, TimeZone};
+    use CapacityType::{OnDemand, Spot};
 
     fn now() -> DateTime<Utc> {
         // Monday 30 Nov 2026 09:00 at +05:30.
@@ -193,15 +181,36 @@ mod tests {
         w.store.record_week_events(week, &[e]).await.unwrap();
     }
 
-    /// `value` every 2 minutes over `[from, to)` as one-minute buckets.
-    fn every_two_minutes(from: DateTime<Utc>, to: DateTime<Utc>, value: f64) -> Samples {
-        let mut out = Samples::new();
+    fn worker(id: &str, instance_type: &str, capacity_type: CapacityType) -> ManagedInstance {
+        ManagedInstance {
+            instance_type: instance_type.into(),
+            capacity_type,
+            ..instance(id, None)
+        }
+    }
+
+    /// What Evaluate writes every 2 minutes over `[from, to)` with `fleet` running (the worker
+    /// count and the cost lines, priced at the configuration's prices), put into the fake
+    /// CloudWatch as CloudWatch Logs extracts the EMF lines.
+    fn evaluated(w: &World, from: DateTime<Utc>, to: DateTime<Utc>, fleet: &[ManagedInstance]) {
+        let fleet_cost = cost::of_fleet(fleet, &w.deps.config);
+        let workers = MetricsSummary {
+            nodes: fleet.len() as u32,
+            ..Default::default()
+        };
         let mut t = from;
         while t < to {
-            out.insert(t, value);
+            w.history.put_emf(&cluster_gauges("c1", &workers, t));
+            for line in cost::cost_metrics("c1", &fleet_cost, t) {
+                w.history.put_emf(&line);
+            }
             t += Duration::minutes(2);
         }
-        out
+    }
+
+    /// The price of one `instance_type` worker bought as `capacity`, USD per hour.
+    fn price(w: &World, instance_type: &str, capacity: CapacityType) -> f64 {
+        w.deps.config.hourly_price(instance_type, capacity).unwrap()
     }
 
     #[tokio::test]
@@ -233,17 +242,15 @@ mod tests {
         }
         // The last 24 h sampled: 3 workers; 2 on-demand t3.small and 1 Spot t3a.small.
         let day = to - Duration::days(1);
-        *w.history.series.lock().unwrap() = [
-            (NODES.to_string(), every_two_minutes(day, to, 3.0)),
-            (BASELINE.to_string(), every_two_minutes(day, to, 0.104)),
-            ("cost_0_0".to_string(), every_two_minutes(day, to, 0.0416)),
-            ("cost_1_1".to_string(), every_two_minutes(day, to, 0.0068)),
-            (
-                PENDING.to_string(),
-                [(day, 0.0), (to - Duration::hours(2), 150.0)].into(),
-            ),
-        ]
-        .into();
+        let fleet = [
+            worker("i-1", "t3.small", OnDemand),
+            worker("i-2", "t3.small", OnDemand),
+            worker("i-3", "t3a.small", Spot),
+        ];
+        evaluated(&w, day, to, &fleet);
+        w.history.put("LongestPendingSeconds", &[], day, 0.0);
+        w.history
+            .put("LongestPendingSeconds", &[], to - Duration::hours(2), 150.0);
 
         let part = run(&doc(), &w.deps, now()).await.unwrap();
         let r = &part.report;
@@ -262,28 +269,123 @@ mod tests {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
         assert!(close(r.sampled_hours, 24.0), "{}", r.sampled_hours);
         assert!(close(r.worker_hours, 72.0), "{}", r.worker_hours);
-        assert!(close(r.cost_usd["on-demand"], 0.0416 * 24.0));
-        assert!(close(r.cost_usd["spot"], 0.0068 * 24.0));
-        assert!(close(r.baseline_usd.unwrap(), 0.104 * 24.0));
+        let on_demand = 2.0 * price(&w, "t3.small", OnDemand);
+        let spot = price(&w, "t3a.small", Spot);
+        let baseline = 5.0 * price(&w, "t3.small", OnDemand);
+        assert!(close(r.cost_usd["on-demand"], on_demand * 24.0));
+        assert!(close(r.cost_usd["spot"], spot * 24.0));
+        assert!(close(r.baseline_usd.unwrap(), baseline * 24.0));
         assert!(close(
             r.savings_percent().unwrap(),
-            (1.0 - 0.0484 / 0.104) * 100.0
+            (1.0 - (on_demand + spot) / baseline) * 100.0
         ));
         assert_eq!(r.longest_pending_secs, Some(150.0));
         assert_eq!(w.slack.reports.lock().unwrap().len(), 1);
         assert_eq!(part.notified["slack"], "sent");
 
         // The two ledger weeks around the +05:30 Monday were read; the cost series asked for
-        // are every capacity type × configured type.
+        // are those of each capacity type alone.
         let asked = w.history.asked.lock().unwrap();
         let ids: Vec<&str> = asked[0].0.iter().map(|q| q.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["nodes", "baseline", "pending", "cost_0_0", "cost_0_1", "cost_1_0", "cost_1_1"]
+            [
+                "nodes",
+                "baseline",
+                "pending",
+                "cost_on_demand",
+                "cost_spot"
+            ]
         );
-        assert_eq!(asked[0].0[6].dimensions[1].1, "t3a.small");
+        assert_eq!(
+            asked[0].0[4].dimensions,
+            [("CapacityType".to_string(), "spot".to_string())]
+        );
         let weeks: Vec<NaiveDate> = w.store.ledger_names().iter().map(|(d, _)| *d).collect();
         assert!(weeks.contains(&NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()));
+    }
+
+    /// One case of [`the_cost_is_billed_whatever_types_are_configured_now`]: the instance types
+    /// configured when the report runs, and the fleet of each half of the last day.
+    struct CostCase {
+        name: &'static str,
+        worker_types: &'static [&'static str],
+        burst_types: &'static [&'static str],
+        first_half: Vec<ManagedInstance>,
+        second_half: Vec<ManagedInstance>,
+    }
+
+    /// The cost is each capacity type's whole series, so every worker that ran is billed at its
+    /// price, whether or not its type is configured when the report runs.
+    #[tokio::test]
+    async fn the_cost_is_billed_whatever_types_are_configured_now() {
+        let od = |id| worker(id, "t3.small", OnDemand);
+        let cases = [
+            CostCase {
+                name: "the configured types",
+                worker_types: &["t3.small", "t3a.small"],
+                burst_types: &[],
+                first_half: vec![od("i-1"), worker("i-2", "t3a.small", Spot)],
+                second_half: vec![od("i-1"), worker("i-2", "t3a.small", Spot)],
+            },
+            CostCase {
+                name: "a type removed from the configuration mid-week",
+                worker_types: &["t3.small"],
+                burst_types: &[],
+                first_half: vec![od("i-1"), worker("i-2", "t3a.small", Spot)],
+                second_half: vec![od("i-1"), worker("i-3", "t3.small", Spot)],
+            },
+            CostCase {
+                name: "a burst type no longer configured",
+                worker_types: &["t3.small"],
+                burst_types: &[],
+                first_half: vec![od("i-1"), worker("i-4", "t3.medium", OnDemand)],
+                second_half: vec![od("i-1")],
+            },
+        ];
+        for c in cases {
+            let mut w = world();
+            let policy = &mut w.deps.config.policy;
+            policy.worker_instance_types = c.worker_types.iter().map(|t| t.to_string()).collect();
+            policy.burst_instance_types = c.burst_types.iter().map(|t| t.to_string()).collect();
+            let (_, to) = report_window(now());
+            let noon = to - Duration::hours(12);
+            evaluated(&w, to - Duration::days(1), noon, &c.first_half);
+            evaluated(&w, noon, to, &c.second_half);
+            let billed = |capacity| -> f64 {
+                [&c.first_half, &c.second_half]
+                    .iter()
+                    .flat_map(|half| half.iter())
+                    .filter(|i| i.capacity_type == capacity)
+                    .map(|i| price(&w, &i.instance_type, capacity) * 12.0)
+                    .sum()
+            };
+
+            let r = run(&doc(), &w.deps, now()).await.unwrap().report;
+            for capacity in cost::CAPACITY_TYPES {
+                let got = r.cost_usd[capacity.ec2_name()];
+                let want = billed(capacity);
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "{}: {capacity} {got}, want {want}",
+                    c.name
+                );
+            }
+            let asked = w.history.asked.lock().unwrap();
+            let ids: Vec<&str> = asked[0].0.iter().map(|q| q.id.as_str()).collect();
+            assert_eq!(
+                ids,
+                [
+                    "nodes",
+                    "baseline",
+                    "pending",
+                    "cost_on_demand",
+                    "cost_spot"
+                ],
+                "{}: the queries do not depend on the configured types",
+                c.name
+            );
+        }
     }
 
     #[tokio::test]
