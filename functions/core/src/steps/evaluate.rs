@@ -544,7 +544,7 @@ mod tests {
     use crate::engine::{NoChangeReason, ScaleDownReason, ScaleUpReason};
     use crate::forecast::ForecastRecord;
     use crate::model::CapacityType;
-    use crate::model::{AlertRecord, CachedMetrics, ScaleAction};
+    use crate::model::{AlertRecord, CachedMetrics, NodeInfo, ScaleAction};
     use crate::notify::NotificationKind;
     use crate::seams::StateStore;
     use crate::steps::testkit::*;
@@ -599,43 +599,26 @@ mod tests {
         }
     }
 
-    fn up(
-        inputs: &Inputs,
-        _: Option<&DemandHistory>,
-        _: &ScalingState,
-        _: &Policy,
-        _: DateTime<Utc>,
-    ) -> Decision {
-        Decision::ScaleUp {
-            count: 2,
-            reasons: vec![ScaleUpReason::PendingPods {
-                count: inputs.metrics.pending_pods.unwrap_or(0.0) as u32,
-                window_secs: 180,
-            }],
-            launch: Default::default(),
-        }
-    }
-    fn down(
-        inputs: &Inputs,
-        _: Option<&DemandHistory>,
-        _: &ScalingState,
-        _: &Policy,
-        _: DateTime<Utc>,
-    ) -> Decision {
+    /// Scale up by 2 for the pending pods.
+    const UP: DecideFn = |inputs, _, _, _, _| Decision::ScaleUp {
+        count: 2,
+        reasons: vec![ScaleUpReason::PendingPods {
+            count: inputs.metrics.pending_pods.unwrap_or(0.0) as u32,
+            window_secs: 180,
+        }],
+        launch: Default::default(),
+    };
+    /// Scale down the first managed worker.
+    const DOWN: DecideFn = |inputs, _, _, _, _| {
         let n = inputs.cluster.workers().find(|n| n.managed).unwrap();
         Decision::ScaleDown {
             node: n.name.clone(),
             instance_id: n.instance_id.clone().unwrap(),
             reasons: vec![ScaleDownReason::NoPendingPods],
         }
-    }
-    fn none(
-        inputs: &Inputs,
-        _: Option<&DemandHistory>,
-        _: &ScalingState,
-        _: &Policy,
-        _: DateTime<Utc>,
-    ) -> Decision {
+    };
+    /// Hold at the maximum, which is the workers there are.
+    const NONE: DecideFn = |inputs, _, _, _, _| {
         let workers = inputs.cluster.workers().count() as u32;
         Decision::NoChange {
             reasons: vec![NoChangeReason::AtMaximum {
@@ -643,31 +626,54 @@ mod tests {
                 max: workers,
             }],
         }
-    }
+    };
     /// Scale up only on live metrics, like the engine's cached-metrics rule.
-    fn up_if_cached(
-        inputs: &Inputs,
-        _: Option<&DemandHistory>,
-        _: &ScalingState,
-        _: &Policy,
-        _: DateTime<Utc>,
-    ) -> Decision {
-        match inputs.metrics.provenance {
-            Provenance::Cached { .. } => up(
-                inputs,
-                None,
-                &ScalingState::new("c1"),
-                &Config::default(),
-                t0(),
-            ),
-            Provenance::Live => none(
-                inputs,
-                None,
-                &ScalingState::new("c1"),
-                &Config::default(),
-                t0(),
-            ),
-        }
+    const UP_IF_CACHED: DecideFn = |inputs, _, _, _, _| match inputs.metrics.provenance {
+        Provenance::Cached { .. } => UP(
+            inputs,
+            None,
+            &ScalingState::new("c1"),
+            &Config::default(),
+            t0(),
+        ),
+        Provenance::Live => NONE(
+            inputs,
+            None,
+            &ScalingState::new("c1"),
+            &Config::default(),
+            t0(),
+        ),
+    };
+    /// Hold steady, every condition met.
+    const STEADY: DecideFn = |_, _, _, _, _| Decision::NoChange {
+        reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
+    };
+
+    thread_local! {
+        /// The Nodes the engine saw in this test's last [`nodes_seen`] (a `#[tokio::test]` runs
+        /// on its own thread).
+        static SEEN: std::cell::RefCell<Option<Vec<NodeInfo>>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// [`STEADY`], keeping the Nodes it was asked with.
+    const STEADY_SEEING: DecideFn = |inputs, history, state, policy, now| {
+        SEEN.with(|s| *s.borrow_mut() = Some(inputs.cluster.nodes.clone()));
+        STEADY(inputs, history, state, policy, now)
+    };
+
+    /// Evaluates `w` at `at(1)` with the lease taken at `t0` and `decide` as the engine.
+    async fn evaluate(w: &World, decide: DecideFn) -> EvaluatePart {
+        let doc = w.doc_with_lease(t0()).await;
+        run_with(&doc, &w.deps, at(1), decide).await.unwrap()
+    }
+
+    /// [`evaluate`] with [`STEADY_SEEING`]; also returns `f` of each Node the engine was asked with.
+    async fn nodes_seen<T>(w: &World, f: impl Fn(&NodeInfo) -> T) -> (EvaluatePart, Vec<T>) {
+        let got = evaluate(w, STEADY_SEEING).await;
+        let seen = SEEN
+            .with(|s| s.borrow_mut().take())
+            .expect("the engine was asked");
+        (got, seen.iter().map(f).collect())
     }
 
     #[tokio::test]
@@ -676,24 +682,23 @@ mod tests {
         let cases: Vec<(&str, DecideFn, Action, Option<OperationKind>, i64)> = vec![
             (
                 "scale up",
-                up,
+                UP,
                 Action::ScaleUp,
                 Some(OperationKind::ScaleUp),
                 300,
             ),
             (
                 "scale down",
-                down,
+                DOWN,
                 Action::ScaleDown,
                 Some(OperationKind::ScaleDown),
                 300,
             ),
-            ("nothing to do", none, Action::None, None, 0),
+            ("nothing to do", NONE, Action::None, None, 0),
         ];
         for (name, decide, action, kind, deadline) in cases {
             let w = World::new();
-            let doc = w.doc_with_lease(t0()).await;
-            let got = run_with(&doc, &w.deps, at(1), decide).await.unwrap();
+            let got = evaluate(&w, decide).await;
             assert_eq!(got.decision.action, action, "case {name}");
             assert_eq!(got.operation.as_ref().map(|o| o.kind), kind, "case {name}");
             let m = got.metrics.clone().unwrap();
@@ -729,27 +734,15 @@ mod tests {
         }
     }
 
-    fn steady(
-        _: &Inputs,
-        _: Option<&DemandHistory>,
-        _: &ScalingState,
-        _: &Policy,
-        _: DateTime<Utc>,
-    ) -> Decision {
-        Decision::NoChange {
-            reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
-        }
-    }
-
     #[tokio::test]
     async fn every_path_returns_the_three_keys() {
         // (name, decide, operation recorded by a dead run, want action, want operation null)
         let cases: Vec<(&str, DecideFn, bool, &str, bool)> = vec![
-            ("hold", steady, false, "none", true),
-            ("hold at maximum", none, false, "none", true),
-            ("scale up", up, false, "scale_up", false),
-            ("scale down", down, false, "scale_down", false),
-            ("recover", up, true, "recover", false),
+            ("hold", STEADY, false, "none", true),
+            ("hold at maximum", NONE, false, "none", true),
+            ("scale up", UP, false, "scale_up", false),
+            ("scale down", DOWN, false, "scale_down", false),
+            ("recover", UP, true, "recover", false),
         ];
         for (name, decide, dead_run, action, op_null) in cases {
             let w = World::new();
@@ -758,8 +751,7 @@ mod tests {
                 op.id = "c1-op-0".into();
                 w.store.state.lock().unwrap().operation = Some(op);
             }
-            let doc = w.doc_with_lease(t0()).await;
-            let got = run_with(&doc, &w.deps, at(1), decide).await.unwrap();
+            let got = evaluate(&w, decide).await;
             let v = serde_json::to_value(&got).unwrap();
             let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
             for key in ["decision", "operation", "metrics"] {
@@ -783,37 +775,36 @@ mod tests {
             Option<(i64, u64)>,
         );
         let cases: Vec<Case> = vec![
-            ("first time at maximum", none, None, true, Some((1, 1))),
+            ("first time at maximum", NONE, None, true, Some((1, 1))),
             (
                 "again within the interval",
-                none,
+                NONE,
                 Some((-600, 0)),
                 false,
                 Some((-600, 0)),
             ),
             (
                 "interval just passed",
-                none,
+                NONE,
                 Some((-1799, 0)),
                 true,
                 Some((1, 1)),
             ),
             (
                 "own alert, retried Evaluate",
-                none,
+                NONE,
                 Some((0, 1)),
                 true,
                 Some((1, 1)),
             ),
-            ("steady: never", steady, None, false, None),
-            ("scale up: never", up, None, false, None),
+            ("steady: never", STEADY, None, false, None),
+            ("scale up: never", UP, None, false, None),
         ];
         for (name, decide, last, want_alert, want_record) in cases {
             let w = World::new();
             w.store.state.lock().unwrap().capacity_alert =
                 last.map(|(s, token)| AlertRecord { at: at(s), token });
-            let doc = w.doc_with_lease(t0()).await;
-            let got = run_with(&doc, &w.deps, at(1), decide).await.unwrap();
+            let got = evaluate(&w, decide).await;
             assert_eq!(
                 got.decision.alert,
                 want_alert.then_some(Alert::AtMaximumCapacity),
@@ -843,52 +834,27 @@ mod tests {
                 context: "stolen".into(),
             },
         );
-        let err = run_with(&doc, &w.deps, at(1), none).await.unwrap_err();
+        let err = run_with(&doc, &w.deps, at(1), NONE).await.unwrap_err();
         assert_eq!(err.kind(), "LeaseLost");
         assert!(w.store.snapshot().capacity_alert.is_none());
     }
 
     #[tokio::test]
     async fn managed_is_joined_from_ec2_by_provider_id() {
-        // w2's instance is not SmartScale's: only w1 is managed.
-        let w = World::with(
+        // w2's instance i-2 runs, but is not SmartScale's: only w1 is managed.
+        let w = World::builder()
+            .worker("w1", "i-1", true)
+            .foreign("w2", "i-2", false)
+            .build();
+        let (got, seen) =
+            nodes_seen(&w, |n| (n.name.clone(), n.managed, n.instance_id.clone())).await;
+        assert_eq!(
+            seen,
             vec![
-                node("w1", Some("i-1"), true),
-                node("w2", Some("i-2"), false),
-            ],
-            vec![instance("i-1", None)],
+                ("w1".into(), true, Some("i-1".into())),
+                ("w2".into(), false, Some("i-2".into()))
+            ]
         );
-        // i-2 runs, but is not SmartScale's.
-        let mut ec2 = FakeProvisioner::new(vec![instance("i-1", None)]);
-        ec2.foreign = vec!["i-2".into()];
-        let mut w = w;
-        w.deps.provisioner = std::sync::Arc::new(ec2);
-        let doc = w.doc_with_lease(t0()).await;
-        fn check(
-            inputs: &Inputs,
-            _: Option<&DemandHistory>,
-            _: &ScalingState,
-            _: &Policy,
-            _: DateTime<Utc>,
-        ) -> Decision {
-            let m: Vec<(String, bool, Option<String>)> = inputs
-                .cluster
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), n.managed, n.instance_id.clone()))
-                .collect();
-            assert_eq!(
-                m,
-                vec![
-                    ("w1".into(), true, Some("i-1".into())),
-                    ("w2".into(), false, Some("i-2".into()))
-                ]
-            );
-            Decision::NoChange {
-                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
-            }
-        }
-        let got = run_with(&doc, &w.deps, at(1), check).await.unwrap();
         let m = got.metrics.unwrap();
         assert_eq!((m.nodes, m.ready_nodes, m.managed_nodes), (2, 1, 1));
         assert_eq!(got.decision.codes, vec!["steady"]);
@@ -900,42 +866,22 @@ mod tests {
             capacity_type: CapacityType::Spot,
             ..instance("i-1", None)
         };
-        let w = World::with(
+        let w = World::builder()
+            .node(node("w1", Some("i-1"), true))
+            .instance(spot)
+            .worker("w2", "i-2", true)
+            .node(node("w3", None, true))
+            .build();
+        let (_, seen) = nodes_seen(&w, |n| (n.name.clone(), n.capacity_type)).await;
+        assert_eq!(
+            seen,
             vec![
-                node("w1", Some("i-1"), true),
-                node("w2", Some("i-2"), true),
-                node("w3", None, true),
+                ("w1".into(), CapacityType::Spot),
+                ("w2".into(), CapacityType::OnDemand),
+                ("w3".into(), CapacityType::OnDemand)
             ],
-            vec![spot, instance("i-2", None)],
+            "Spot from EC2; on-demand when EC2 says so or nothing is known"
         );
-        let doc = w.doc_with_lease(t0()).await;
-        fn check(
-            inputs: &Inputs,
-            _: Option<&DemandHistory>,
-            _: &ScalingState,
-            _: &Policy,
-            _: DateTime<Utc>,
-        ) -> Decision {
-            let m: Vec<(&str, CapacityType)> = inputs
-                .cluster
-                .nodes
-                .iter()
-                .map(|n| (n.name.as_str(), n.capacity_type))
-                .collect();
-            assert_eq!(
-                m,
-                vec![
-                    ("w1", CapacityType::Spot),
-                    ("w2", CapacityType::OnDemand),
-                    ("w3", CapacityType::OnDemand)
-                ],
-                "Spot from EC2; on-demand when EC2 says so or nothing is known"
-            );
-            Decision::NoChange {
-                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
-            }
-        }
-        run_with(&doc, &w.deps, at(1), check).await.unwrap();
     }
 
     #[tokio::test]
@@ -951,10 +897,12 @@ mod tests {
             state: "terminated".into(),
             ..instance("i-3", None)
         };
-        let w = World::with(
-            vec![node("w1", Some("i-1"), true), node("w2", Some("i-2"), true)],
-            vec![spot, instance("i-2", None), gone],
-        );
+        let w = World::builder()
+            .node(node("w1", Some("i-1"), true))
+            .instance(spot)
+            .worker("w2", "i-2", true)
+            .instance(gone)
+            .build();
         let doc = w.doc_with_lease(t0()).await;
         let got = run(&doc, &w.deps, at(1)).await.unwrap();
         let cost = got.cost.clone().expect("Evaluate prices the fleet");
@@ -1007,7 +955,7 @@ mod tests {
                 });
             }
             let doc = w.doc_with_lease(t0()).await;
-            let got = run_with(&doc, &w.deps, t0(), up_if_cached).await.unwrap();
+            let got = run_with(&doc, &w.deps, t0(), UP_IF_CACHED).await.unwrap();
             assert_eq!(got.metrics.as_ref().unwrap().cached, cached, "case {name}");
             assert_eq!(got.decision.action, action, "case {name}");
             if cached {
@@ -1049,7 +997,7 @@ mod tests {
             };
             op.id = id.into();
             w.store.state.lock().unwrap().operation = Some(op);
-            let got = run_with(&doc, &w.deps, at(1), up).await.unwrap();
+            let got = run_with(&doc, &w.deps, at(1), UP).await.unwrap();
             assert_eq!(got.decision.action, action, "case {name}");
             let op = got.operation.unwrap();
             if action == Action::Recover {
@@ -1092,7 +1040,7 @@ mod tests {
         let mut actions = Vec::new();
         for tick in 0..5 {
             let doc = w.doc_with_lease(at(tick * 120)).await;
-            let got = run_with(&doc, &w.deps, at(tick * 120 + 1), up)
+            let got = run_with(&doc, &w.deps, at(tick * 120 + 1), UP)
                 .await
                 .unwrap();
             let attempts = w
@@ -1140,8 +1088,7 @@ mod tests {
             let mut op = scale_down_op("w1", "i-1", at(-100));
             op.id = "c1-op-0".into();
             w.store.state.lock().unwrap().operation = Some(op);
-            let doc = w.doc_with_lease(t0()).await;
-            let got = run_with(&doc, &w.deps, at(1), up).await.unwrap();
+            let got = evaluate(&w, UP).await;
             assert_eq!(got.decision.action, Action::None, "case {name}");
             assert_eq!(got.decision.codes, vec!["recovery_finished"], "case {name}");
             assert!(got.operation.is_none(), "case {name}");
@@ -1169,47 +1116,23 @@ mod tests {
         fake.idle_since = Some(at(-3600));
         let mut liar = node("liar", Some("i-3"), true);
         liar.addresses = vec!["10.9.9.8".into()];
-        let w = World::with(
+        let w = World::builder()
+            .worker("w1", "i-1", true)
+            .node(fake)
+            .worker("w2", "i-2", true)
+            .node(liar)
+            .instance(instance("i-3", None))
+            .build();
+        let (got, seen) = nodes_seen(&w, |n| (n.name.clone(), n.managed)).await;
+        assert_eq!(
+            seen,
             vec![
-                node("w1", Some("i-1"), true),
-                fake,
-                node("w2", Some("i-2"), true),
-                liar,
-            ],
-            vec![
-                instance("i-1", None),
-                instance("i-2", None),
-                instance("i-3", None),
-            ],
+                ("w1".into(), false),
+                ("fake".into(), false),
+                ("w2".into(), true),
+                ("liar".into(), false)
+            ]
         );
-        fn check(
-            inputs: &Inputs,
-            _: Option<&DemandHistory>,
-            _: &ScalingState,
-            _: &Policy,
-            _: DateTime<Utc>,
-        ) -> Decision {
-            let managed: Vec<(&str, bool)> = inputs
-                .cluster
-                .nodes
-                .iter()
-                .map(|n| (n.name.as_str(), n.managed))
-                .collect();
-            assert_eq!(
-                managed,
-                vec![
-                    ("w1", false),
-                    ("fake", false),
-                    ("w2", true),
-                    ("liar", false)
-                ]
-            );
-            Decision::NoChange {
-                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
-            }
-        }
-        let doc = w.doc_with_lease(t0()).await;
-        let got = run_with(&doc, &w.deps, at(1), check).await.unwrap();
         assert_eq!(got.decision.alert, Some(Alert::NodeIdentityMismatch));
         assert_eq!(
             got.decision.codes,
@@ -1227,40 +1150,14 @@ mod tests {
     /// fleet; a NotReady Node of a live instance stays.
     #[tokio::test]
     async fn ghost_nodes_are_deleted() {
-        let w = World::with(
-            vec![
-                node("w1", Some("i-1"), true),
-                node("ghost", Some("i-dead"), false),
-                node("booting", Some("i-2"), false),
-                node("foreign", Some("i-other"), false),
-            ],
-            vec![instance("i-1", None), instance("i-2", None)],
-        );
-        let mut ec2 = FakeProvisioner::new(vec![instance("i-1", None), instance("i-2", None)]);
-        ec2.foreign = vec!["i-other".into()];
-        let ec2 = std::sync::Arc::new(ec2);
-        let mut deps = w.deps.clone();
-        deps.provisioner = ec2;
-        fn count(
-            inputs: &Inputs,
-            _: Option<&DemandHistory>,
-            _: &ScalingState,
-            _: &Policy,
-            _: DateTime<Utc>,
-        ) -> Decision {
-            let names: Vec<&str> = inputs
-                .cluster
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect();
-            assert_eq!(names, ["w1", "booting", "foreign"]);
-            Decision::NoChange {
-                reasons: vec![NoChangeReason::Steady { unmet: vec![] }],
-            }
-        }
-        let doc = w.doc_with_lease(t0()).await;
-        let got = run_with(&doc, &deps, at(1), count).await.unwrap();
+        let w = World::builder()
+            .worker("w1", "i-1", true)
+            .node(node("ghost", Some("i-dead"), false))
+            .worker("booting", "i-2", false)
+            .foreign("foreign", "i-other", false)
+            .build();
+        let (got, names) = nodes_seen(&w, |n| n.name.clone()).await;
+        assert_eq!(names, ["w1", "booting", "foreign"]);
         assert_eq!(w.k8s.calls(), vec!["delete ghost"]);
         assert_eq!(got.decision.codes, vec!["steady", "ghost_node_deleted"]);
         assert!(got.decision.reasons[1].contains("ghost node ghost: its instance i-dead is gone"));
@@ -1273,7 +1170,7 @@ mod tests {
         let doc = w.doc_with_lease(t0()).await;
         w.steal_lease().await;
         assert_eq!(
-            run_with(&doc, &w.deps, at(1), up).await.unwrap_err().kind(),
+            run_with(&doc, &w.deps, at(1), UP).await.unwrap_err().kind(),
             "LeaseLost"
         );
         assert!(w.store.snapshot().operation.is_none());

@@ -569,12 +569,15 @@ pub type HistoryCall = (Vec<SeriesQuery>, DateTime<Utc>, DateTime<Utc>);
 /// sorted.
 pub type SeriesKey = (String, Vec<(String, String)>);
 
+/// The data points of one series, as put.
+pub type Points = Vec<(DateTime<Utc>, f64)>;
+
 /// CloudWatch: the data points put, by [`SeriesKey`]; a query gets the series of exactly its
 /// dimension set (as CloudWatch matches them), one value per one-minute bucket by its statistic,
 /// an empty series when nothing matches. The queries asked for are recorded.
 #[derive(Default)]
 pub struct FakeHistory {
-    pub points: Mutex<BTreeMap<SeriesKey, Vec<(DateTime<Utc>, f64)>>>,
+    pub points: Mutex<BTreeMap<SeriesKey, Points>>,
     pub asked: Mutex<Vec<HistoryCall>>,
     pub fail: Mutex<Option<Error>>,
 }
@@ -633,7 +636,7 @@ impl MetricHistory for FakeHistory {
             .unwrap()
             .push((queries.to_vec(), from, to));
         let points = self.points.lock().unwrap();
-        let no_points = Vec::new();
+        let no_points = Points::new();
         Ok(queries
             .iter()
             .map(|q| {
@@ -730,8 +733,17 @@ impl World {
     }
 
     pub fn with(nodes: Vec<NodeInfo>, instances: Vec<ManagedInstance>) -> Self {
+        Self::wired(nodes, FakeProvisioner::new(instances))
+    }
+
+    /// An empty world to build Node by Node ([`WorldBuilder`]).
+    pub fn builder() -> WorldBuilder {
+        WorldBuilder::default()
+    }
+
+    fn wired(nodes: Vec<NodeInfo>, ec2: FakeProvisioner) -> Self {
         let store = Arc::new(FakeStore::new());
-        let ec2 = Arc::new(FakeProvisioner::new(instances));
+        let ec2 = Arc::new(ec2);
         let k8s = Arc::new(FakeCluster::new(nodes));
         let prom = Arc::new(FakeMetrics(
             Mutex::new(Some(live_metrics(t0(), 0.5, 0.0))),
@@ -781,6 +793,48 @@ impl World {
     pub async fn steal_lease(&self) {
         self.store.state.lock().unwrap().lease = None;
         self.store.acquire("other", at(10_000), 3600).await.unwrap();
+    }
+}
+
+/// A [`World`] built Node by Node: the cluster's Nodes in order, the EC2 instances SmartScale
+/// manages, and the instances that run but are not SmartScale's.
+#[derive(Default)]
+pub struct WorldBuilder {
+    nodes: Vec<NodeInfo>,
+    instances: Vec<ManagedInstance>,
+    foreign: Vec<String>,
+}
+
+impl WorldBuilder {
+    /// A Node `name` (Ready or not) of instance `id`, an on-demand worker SmartScale launched.
+    pub fn worker(self, name: &str, id: &str, ready: bool) -> Self {
+        self.node(node(name, Some(id), ready))
+            .instance(instance(id, None))
+    }
+
+    /// A Node `name` of instance `id`, which runs but is not SmartScale's.
+    pub fn foreign(mut self, name: &str, id: &str, ready: bool) -> Self {
+        self.foreign.push(id.to_string());
+        self.node(node(name, Some(id), ready))
+    }
+
+    /// A Node and no instance of SmartScale's behind it (its instance is gone, or it names none).
+    pub fn node(mut self, n: NodeInfo) -> Self {
+        self.nodes.push(n);
+        self
+    }
+
+    /// An instance SmartScale manages, whether or not a Node runs on it.
+    pub fn instance(mut self, i: ManagedInstance) -> Self {
+        self.instances.push(i);
+        self
+    }
+
+    /// The world of these Nodes and instances.
+    pub fn build(self) -> World {
+        let mut ec2 = FakeProvisioner::new(self.instances);
+        ec2.foreign = self.foreign;
+        World::wired(self.nodes, ec2)
     }
 }
 

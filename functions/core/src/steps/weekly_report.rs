@@ -208,6 +208,24 @@ mod tests {
         }
     }
 
+    /// The series every report asks for, by query id: the gauges, then each capacity type's cost.
+    const ASKED: [&str; 5] = [
+        "nodes",
+        "baseline",
+        "pending",
+        "cost_on_demand",
+        "cost_spot",
+    ];
+
+    /// The ids of the series the first CloudWatch read asked for.
+    fn asked_ids(w: &World) -> Vec<String> {
+        w.history.asked.lock().unwrap()[0]
+            .0
+            .iter()
+            .map(|q| q.id.clone())
+            .collect()
+    }
+
     /// The price of one `instance_type` worker bought as `capacity`, USD per hour.
     fn price(w: &World, instance_type: &str, capacity: CapacityType) -> f64 {
         w.deps.config.hourly_price(instance_type, capacity).unwrap()
@@ -285,18 +303,8 @@ mod tests {
 
         // The two ledger weeks around the +05:30 Monday were read; the cost series asked for
         // are those of each capacity type alone.
+        assert_eq!(asked_ids(&w), ASKED);
         let asked = w.history.asked.lock().unwrap();
-        let ids: Vec<&str> = asked[0].0.iter().map(|q| q.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "nodes",
-                "baseline",
-                "pending",
-                "cost_on_demand",
-                "cost_spot"
-            ]
-        );
         assert_eq!(
             asked[0].0[4].dimensions,
             [("CapacityType".to_string(), "spot".to_string())]
@@ -305,14 +313,13 @@ mod tests {
         assert!(weeks.contains(&NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()));
     }
 
-    /// One case of [`the_cost_is_billed_whatever_types_are_configured_now`]: the instance types
-    /// configured when the report runs, and the fleet of each half of the last day.
+    /// One case of [`the_cost_is_billed_whatever_types_are_configured_now`]: the worker types
+    /// configured when the report runs (no burst types), and the fleet of each half of the last
+    /// day.
     struct CostCase {
         name: &'static str,
         worker_types: &'static [&'static str],
-        burst_types: &'static [&'static str],
-        first_half: Vec<ManagedInstance>,
-        second_half: Vec<ManagedInstance>,
+        halves: [Vec<ManagedInstance>; 2],
     }
 
     /// The cost is each capacity type's whole series, so every worker that ran is billed at its
@@ -320,40 +327,43 @@ mod tests {
     #[tokio::test]
     async fn the_cost_is_billed_whatever_types_are_configured_now() {
         let od = |id| worker(id, "t3.small", OnDemand);
+        let mixed = || vec![od("i-1"), worker("i-2", "t3a.small", Spot)];
+        let case = |name, worker_types, halves| CostCase {
+            name,
+            worker_types,
+            halves,
+        };
         let cases = [
-            CostCase {
-                name: "the configured types",
-                worker_types: &["t3.small", "t3a.small"],
-                burst_types: &[],
-                first_half: vec![od("i-1"), worker("i-2", "t3a.small", Spot)],
-                second_half: vec![od("i-1"), worker("i-2", "t3a.small", Spot)],
-            },
-            CostCase {
-                name: "a type removed from the configuration mid-week",
-                worker_types: &["t3.small"],
-                burst_types: &[],
-                first_half: vec![od("i-1"), worker("i-2", "t3a.small", Spot)],
-                second_half: vec![od("i-1"), worker("i-3", "t3.small", Spot)],
-            },
-            CostCase {
-                name: "a burst type no longer configured",
-                worker_types: &["t3.small"],
-                burst_types: &[],
-                first_half: vec![od("i-1"), worker("i-4", "t3.medium", OnDemand)],
-                second_half: vec![od("i-1")],
-            },
+            case(
+                "the configured types",
+                &["t3.small", "t3a.small"],
+                [mixed(), mixed()],
+            ),
+            case(
+                "a type removed from the configuration mid-week",
+                &["t3.small"],
+                [mixed(), vec![od("i-1"), worker("i-3", "t3.small", Spot)]],
+            ),
+            case(
+                "a burst type no longer configured",
+                &["t3.small"],
+                [
+                    vec![od("i-1"), worker("i-4", "t3.medium", OnDemand)],
+                    vec![od("i-1")],
+                ],
+            ),
         ];
         for c in cases {
             let mut w = world();
             let policy = &mut w.deps.config.policy;
             policy.worker_instance_types = c.worker_types.iter().map(|t| t.to_string()).collect();
-            policy.burst_instance_types = c.burst_types.iter().map(|t| t.to_string()).collect();
+            policy.burst_instance_types = vec![];
             let (_, to) = report_window(now());
             let noon = to - Duration::hours(12);
-            evaluated(&w, to - Duration::days(1), noon, &c.first_half);
-            evaluated(&w, noon, to, &c.second_half);
+            evaluated(&w, to - Duration::days(1), noon, &c.halves[0]);
+            evaluated(&w, noon, to, &c.halves[1]);
             let billed = |capacity| -> f64 {
-                [&c.first_half, &c.second_half]
+                c.halves
                     .iter()
                     .flat_map(|half| half.iter())
                     .filter(|i| i.capacity_type == capacity)
@@ -371,17 +381,9 @@ mod tests {
                     c.name
                 );
             }
-            let asked = w.history.asked.lock().unwrap();
-            let ids: Vec<&str> = asked[0].0.iter().map(|q| q.id.as_str()).collect();
             assert_eq!(
-                ids,
-                [
-                    "nodes",
-                    "baseline",
-                    "pending",
-                    "cost_on_demand",
-                    "cost_spot"
-                ],
+                asked_ids(&w),
+                ASKED,
                 "{}: the queries do not depend on the configured types",
                 c.name
             );
