@@ -32,6 +32,16 @@ export function pdb(app, minAvailable) {
 // 12 pods of 600m on 3 workers of 2 vCPU: 3 fit per worker, 3 stay Pending.
 export const OVERLOAD = { workers: 3, objects: [deployment('web', 12, { cpu: '600m' })], traffic: { cpuUtilisation: 0.6 } };
 
+/** The EventBridge event EC2 sends, for `instanceId`, timed now. */
+export function spotEvent(instanceId, detailType = 'EC2 Spot Instance Interruption Warning') {
+  return {
+    version: '0', id: `e2e-${instanceId}-${Date.now()}`, 'detail-type': detailType, source: 'aws.ec2',
+    account: '123456789012', time: new Date().toISOString(), region: 'us-east-1',
+    resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
+    detail: detailType.startsWith('EC2 Spot') ? { 'instance-id': instanceId, 'instance-action': 'terminate' } : { 'instance-id': instanceId },
+  };
+}
+
 export const running = (inspect) => inspect.instances.filter((i) => i.state === 'running').map((i) => i.id).sort();
 export const titles = (s) => s.slack.messages.map(slackText);
 export const stepOutput = (tick, state) => tick.steps.filter((x) => x.state === state && x.ok).at(-1)?.output;

@@ -3,18 +3,9 @@
 // sends; the rig checks each against the template's rule before starting the machine.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertReleased, deployment, running, stepOutput, titles, withScenario } from './kit.mjs';
+import { assertReleased, deployment, running, spotEvent, stepOutput, titles, withScenario } from './kit.mjs';
 import { waitFor } from './standins.mjs';
 
-/** The EventBridge event EC2 sends, for `instanceId`, timed now. */
-function spotEvent(instanceId, detailType = 'EC2 Spot Instance Interruption Warning') {
-  return {
-    version: '0', id: `e2e-${instanceId}-${Date.now()}`, 'detail-type': detailType, source: 'aws.ec2',
-    account: '123456789012', time: new Date().toISOString(), region: 'us-east-1',
-    resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
-    detail: detailType.startsWith('EC2 Spot') ? { 'instance-id': instanceId, 'instance-action': 'terminate' } : { 'instance-id': instanceId },
-  };
-}
 const REBALANCE = 'EC2 Instance Rebalance Recommendation';
 
 /** A StatefulSet of one pod and a bare pod, both on `node`: neither may keep the others in place. */
