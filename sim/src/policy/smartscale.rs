@@ -423,6 +423,37 @@ mod tests {
         }
     }
 
+    /// Production's fleet request buys on-demand `prioritized` (the first `WORKER_INSTANCE_TYPES`
+    /// type) and Spot `price-capacity-optimized`: the plan's on-demand worker is a t3.small,
+    /// though t3a.small on-demand is cheaper, and its Spot worker the cheapest pool, t3a.small.
+    #[test]
+    fn a_launch_plan_buys_on_demand_by_preference_and_spot_by_price() {
+        use smartscale_engine::engine::capacity::{CapacityType, LaunchPlan};
+        let s = scenario();
+        let mut c = cluster(&s, &[], 0);
+        let plan = LaunchPlan {
+            on_demand: 1,
+            spot: 1,
+            instance_types: vec!["t3.small".into(), "t3a.small".into()],
+        };
+        let got: Vec<(CapacityType, String)> = c
+            .launch_plan(0, true, &plan)
+            .into_iter()
+            .map(|i| (c.nodes[i].capacity, c.nodes[i].instance_type.clone()))
+            .collect();
+        assert!(
+            c.market.price("t3a.small", CapacityType::OnDemand)
+                < c.market.price("t3.small", CapacityType::OnDemand)
+        );
+        assert_eq!(
+            got,
+            [
+                (CapacityType::OnDemand, "t3.small".to_string()),
+                (CapacityType::Spot, "t3a.small".to_string())
+            ]
+        );
+    }
+
     #[test]
     fn a_scale_up_where_no_worker_joins_records_no_scale_up_and_no_cooldown() {
         let mut s = scenario();
