@@ -36,6 +36,11 @@ standing() {
   "$bin" simulate --scenario "$tmp/sc/karpenter-floor.toml" --json >"$kf"
   "$bin" simulate --scenario techflow-week --json --set ON_DEMAND_BASE_CAPACITY=2 --set ON_DEMAND_PERCENTAGE_ABOVE_BASE=0 >"$spot"
   "$bin" simulate --suite techflow --seeds "$seeds" --jobs "$jobs" --json >"$suite" 2>/dev/null
+  # All Spot, with the Karpenter model as shipped and held to the 2-worker floor.
+  local allspot="$tmp/allspot.jsonl" allspot_kf="$tmp/allspot-kf.jsonl"
+  "$bin" simulate --scenario techflow-week --json --set ON_DEMAND_BASE_CAPACITY=0 --set ON_DEMAND_PERCENTAGE_ABOVE_BASE=0 >"$allspot"
+  sed 's/^min_nodes = 0 .*/min_nodes = 2/' "$tmp/sc/techflow-week.toml" >"$tmp/sc/techflow-week-kfloor.toml"
+  "$bin" simulate --scenario "$tmp/sc/techflow-week-kfloor.toml" --json --set ON_DEMAND_BASE_CAPACITY=0 --set ON_DEMAND_PERCENTAGE_ABOVE_BASE=0 >"$allspot_kf"
   local r1='.vs_oracle | . * 1000 | round / 1000' p1='.pending_pod_minutes | . * 10 | round / 10'
   local c2='.cost_usd | . * 100 | round / 100' o1='.overload_minutes | . * 10 | round / 10'
   local sm='.vs_oracle.median | . * 1000 | round / 1000' sw='.vs_oracle.worst | . * 1000 | round / 1000'
@@ -64,13 +69,19 @@ standing() {
   to a 2-worker floor it uses $(f "$kf" karpenter-model "$r1") × the oracle's worker-hours with $(f "$kf" karpenter-model "$p1") pending
   pod-minutes and $(f "$kf" karpenter-model "$o1") overload minutes (the oracle: 0 and $(f "$kf" oracle "$o1")): it undercuts the
   bound only by launching after pods Pend.
-- **With the same Spot offers** and a 2-worker on-demand base (Spot above it), SmartScale costs
-  \$$(f "$spot" smartscale "$c2") a week against Karpenter's \$$(f "$spot" karpenter-model "$c2") (all Spot, one worker at night) and CA's
-  \$$(f "$spot" cluster-autoscaler-model "$c2"), at $(f "$spot" smartscale "$p1") pending pod-minutes against $(f "$spot" karpenter-model "$p1") and $(f "$spot" cluster-autoscaler-model "$p1"). **SmartScale loses to
-  Karpenter on cost** in every configuration (Karpenter buys no on-demand base and no second worker
-  at night). Against CA it $(jq -rs 'map({(.policy): .cost_usd}) | add | if .smartscale <= .["cluster-autoscaler-model"] then "wins" else "**loses** in this configuration" end' "$spot"): SmartScale's
-  on-demand bill is \$$(f "$spot" smartscale '.cost_on_demand_usd | . * 100 | round / 100') (the base alone is 2 × 168 h), the CA model's group's
-  \$$(f "$spot" cluster-autoscaler-model '.cost_on_demand_usd | . * 100 | round / 100'), less than its base; with all Spot (the table above) SmartScale is the cheaper of the two.
+- **With the same Spot offers** (every peer sees the same prices, pools, ICE period and
+  interruption draws; docs/COST_ANALYSIS.md, "SmartScale against the peers"). All Spot: SmartScale
+  costs \$$(f "$allspot" smartscale "$c2") a week with $(f "$allspot" smartscale "$p1") pending pod-minutes, CA's model \$$(f "$allspot" cluster-autoscaler-model "$c2") with
+  $(f "$allspot" cluster-autoscaler-model "$p1"), Karpenter's \$$(f "$allspot" karpenter-model "$c2") with $(f "$allspot" karpenter-model "$p1") (one worker at night) and, held to the 2-worker
+  floor, \$$(f "$allspot_kf" karpenter-model "$c2") with $(f "$allspot_kf" karpenter-model "$p1"). With a 2-worker on-demand base and Spot above, SmartScale
+  \$$(f "$spot" smartscale "$c2") (on-demand \$$(f "$spot" smartscale '.cost_on_demand_usd | . * 100 | round / 100'), the base it was told to keep) against CA's \$$(f "$spot" cluster-autoscaler-model "$c2"),
+  whose on-demand \$$(f "$spot" cluster-autoscaler-model '.cost_on_demand_usd | . * 100 | round / 100') is below its own base: CA removes on-demand workers like any other and the
+  group restores its base only at the next scale-out, so that CA user's night may be all Spot.
+  SmartScale **loses on cost to the Karpenter model without a floor** in every configuration (no
+  on-demand base, one worker at night). All Spot at the same floor, SmartScale is
+  $(jq -rs 'map({(.policy): .}) | add | .smartscale as $s | .["karpenter-model"] as $k | (if $s.cost_usd <= $k.cost_usd then "cheaper" else "**dearer**" end) + " with " + (if $s.pending_pod_minutes <= $k.pending_pod_minutes then "no more" else "**more**" end) + " pending pod-minutes"' "$tmp/allspot-kf.jsonl"): the model launches
+  within seconds of a Pending pod and consolidates to the oracle's worker-hours
+  ($(f "$allspot_kf" karpenter-model "$r1") × the oracle against SmartScale's $(f "$allspot_kf" smartscale "$r1")); SmartScale evaluates every 2 minutes.
 - **The oracle** has the fewest worker-hours of every zero-disruption policy on every built-in
   scenario and every suite week tested (\`sim/tests/oracle.rs\`); the suite line above says which
   policies used fewer, by how much, and at what pending and overload cost.

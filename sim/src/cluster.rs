@@ -204,6 +204,14 @@ pub struct Load {
     pub memory_ratio: Option<f64>,
 }
 
+/// The on-demand choice among `types` (preference order) of SmartScale's fleet request and of an
+/// Auto Scaling group without instance requirements: `prioritized`, the first type (EC2 Auto
+/// Scaling's default `OnDemandAllocationStrategy` for such groups; `functions/core/src/adapters/ec2`
+/// for SmartScale), not the cheapest.
+fn prioritized(types: &[String]) -> &[String] {
+    &types[..types.len().min(1)]
+}
+
 /// How new workers are bought when a policy launches without saying (every policy but
 /// SmartScale, whose engine gives a [`LaunchPlan`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -212,7 +220,8 @@ pub enum Buying {
     OnDemand,
     /// A mixed-instances group: each new worker keeps the policy's `ON_DEMAND_BASE_CAPACITY` and
     /// `ON_DEMAND_PERCENTAGE_ABOVE_BASE` over the live workers ([`capacity::target`]), from its
-    /// `WORKER_INSTANCE_TYPES`.
+    /// `WORKER_INSTANCE_TYPES`: on-demand the first of them (`prioritized`), Spot the pool
+    /// [`Market::pool`] picks.
     Mix(Box<Config>),
     /// Spot first from these types (price-capacity-optimized), on-demand when no pool has Spot.
     SpotFirst(Vec<String>),
@@ -364,12 +373,18 @@ impl Cluster {
             Buying::Mix(cfg) => {
                 let live = self.live_mix();
                 let want = capacity::target(live.total() + 1, &cfg);
-                let kind = if live.on_demand < want.on_demand {
-                    CapacityType::OnDemand
+                let types = &cfg.worker_instance_types;
+                if live.on_demand < want.on_demand {
+                    self.launch_as(
+                        now,
+                        managed,
+                        CapacityType::OnDemand,
+                        prioritized(types),
+                        None,
+                    )
                 } else {
-                    CapacityType::Spot
-                };
-                self.launch_as(now, managed, kind, &cfg.worker_instance_types, None)
+                    self.launch_as(now, managed, CapacityType::Spot, types, None)
+                }
             }
             Buying::SpotFirst(types) => {
                 self.launch_as(now, managed, CapacityType::Spot, &types, None)
@@ -385,8 +400,15 @@ impl Cluster {
         } else {
             plan.instance_types.clone()
         };
-        let od = (0..plan.on_demand)
-            .map(|_| self.launch_as(now, managed, CapacityType::OnDemand, &types, None));
+        let od = (0..plan.on_demand).map(|_| {
+            self.launch_as(
+                now,
+                managed,
+                CapacityType::OnDemand,
+                prioritized(&types),
+                None,
+            )
+        });
         let od: Vec<usize> = od.collect();
         let spot = (0..plan.spot)
             .map(|_| self.launch_as(now, managed, CapacityType::Spot, &types, None))

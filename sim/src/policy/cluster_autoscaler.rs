@@ -51,6 +51,21 @@
 //!    (`core/scaledown/actuation/delete_in_batch.go`). The worker is terminated once its pods are
 //!    gone.
 //!
+//! **The on-demand base of a mixed-instances group.** The group's `OnDemandBaseCapacity` and
+//! `OnDemandPercentageAboveBaseCapacity` decide the capacity type of each instance the group
+//! *launches* ([`crate::cluster::Buying::Mix`]: on-demand while the group's on-demand count is
+//! under the target for its new size). Removal does not look at them: the planner picks a worker
+//! by utilisation and room alone, and the AWS cloud provider removes that very instance with
+//! `TerminateInstanceInAutoScalingGroup` and `ShouldDecrementDesiredCapacity: true`
+//! (`cloudprovider/aws/auto_scaling_groups.go` `DeleteInstances`). EC2 Auto Scaling then launches
+//! nothing: it replaces only when the desired capacity is not decremented, and its rebalancing
+//! after such a termination is across Availability Zones, not capacity types (EC2 Auto Scaling
+//! API reference, `TerminateInstanceInAutoScalingGroup`; user guide, "Rebalancing activities").
+//! So when the workers removed at night are the on-demand ones, the group runs below its base,
+//! all Spot possibly, until its next scale-out launches on-demand again. The model does the same
+//! (`a_removed_on_demand_worker_leaves_the_group_below_its_base_until_the_next_scale_out`);
+//! its on-demand bill can be below the base's (docs/COST_ANALYSIS.md).
+//!
 //! Not modelled: expanders and node-group balancing (one group), scale-down of unready workers
 //! (`scale-down-unready-time`; workers here never turn NotReady), soft taints, priorities.
 
@@ -675,6 +690,74 @@ mod tests {
             "5 min, then 10 min"
         );
         assert_eq!(at(EventKind::JoinFailed), [900, 2100]);
+    }
+
+    /// A group with a 2-worker on-demand base and all Spot above it: CA removes the two empty
+    /// on-demand workers (the planner does not look at capacity types), nothing launches to
+    /// restore the base, and the next scale-out launches on-demand first.
+    #[test]
+    fn a_removed_on_demand_worker_leaves_the_group_below_its_base_until_the_next_scale_out() {
+        use crate::cluster::Buying;
+        use smartscale_engine::engine::capacity::CapacityType;
+        let mut s = scenario();
+        s.policy.on_demand_base_capacity = 2;
+        s.policy.on_demand_percentage_above_base_pct = 0.0;
+        s.workload.pdb_max_unavailable = None;
+        // Workers 0 and 1 on-demand and empty (the base), 2 and 3 Spot and busy.
+        let mut c = cluster(&s, &[0, 0], 0);
+        c.buying = Buying::Mix(Box::new(s.policy.clone()));
+        for _ in 0..2 {
+            let i = c.launch(0, true);
+            c.nodes[i].state = NodeState::Ready;
+            c.nodes[i].pods = 4;
+        }
+        c.set_replicas(0, 8);
+        let kinds = |c: &Cluster| -> Vec<CapacityType> {
+            c.nodes
+                .iter()
+                .filter(|n| n.alive())
+                .map(|n| n.capacity)
+                .collect()
+        };
+        assert_eq!(
+            kinds(&c),
+            [
+                CapacityType::OnDemand,
+                CapacityType::OnDemand,
+                CapacityType::Spot,
+                CapacityType::Spot
+            ]
+        );
+        let mut m = model(&s);
+        let events = drive(&mut m, &mut c, &s, (0, 900), &mut |_, _| {});
+        let removed: u32 = events
+            .iter()
+            .filter(|e| e.kind == EventKind::ScaleDown)
+            .map(|e| e.nodes)
+            .sum();
+        assert_eq!(removed, 2, "{events:?}");
+        assert_eq!(
+            kinds(&c),
+            [CapacityType::Spot, CapacityType::Spot],
+            "no on-demand worker left, and none launched to restore the base"
+        );
+        // Demand for two more workers: the group's launches bring the on-demand count back.
+        let slots = c.pods_per_node();
+        let mut m = model(&s);
+        let events = drive(&mut m, &mut c, &s, (1000, 1300), &mut |t, c| {
+            if t == 1000 {
+                c.set_replicas(t, 8 + 3 * slots);
+            }
+        });
+        assert!(
+            events.iter().any(|e| e.kind == EventKind::ScaleUp),
+            "{events:?}"
+        );
+        let on_demand = kinds(&c)
+            .iter()
+            .filter(|&&k| k == CapacityType::OnDemand)
+            .count();
+        assert_eq!(on_demand, 2, "{:?}", kinds(&c));
     }
 
     #[test]

@@ -23,6 +23,26 @@ pub fn smartscale_decide(
     smartscale_engine::engine::decide_with(inputs, history, state, config, now)
 }
 
+/// True at `now` while the spot machine would hold the cluster lease in production: from a
+/// worker's interruption warning until the replacement launched at that warning is Ready, or
+/// `join_timeout` after it (LaunchReplacement records a `spot_replace` operation and waits for
+/// its join under the lease; docs/STATE_MACHINE.md, "The spot machine"). The periodic run's
+/// AcquireLock then finds the lease held and ends the tick without an evaluation, so the engine
+/// never sizes a scale-up for the pods a booting replacement is about to hold.
+pub fn spot_lease_held(cluster: &Cluster, now: i64, join_timeout: i64) -> bool {
+    cluster
+        .nodes
+        .iter()
+        .filter_map(|n| n.warned_at)
+        .filter(|&w| now < w + join_timeout)
+        .any(|w| {
+            cluster
+                .nodes
+                .iter()
+                .any(|m| m.launched_at == w && m.state == NodeState::Booting)
+        })
+}
+
 #[derive(Debug, Clone)]
 enum InFlight {
     Up {
@@ -43,7 +63,8 @@ enum InFlight {
 /// operation in flight live in a [`ScalingState`] as in DynamoDB. What each ending records comes
 /// from the engine's [`lifecycle`], as in the steps. The demand history the forecast reads is
 /// kept in memory, recorded at every evaluation as Evaluate records it, with the boot-to-Ready
-/// time of each scale-up that joined.
+/// time of each scale-up that joined. While a Spot replacement is joining, the scheduled tick
+/// is skipped, as the spot machine's lease makes production skip it ([`spot_lease_held`]).
 #[derive(Debug, Clone)]
 pub struct SmartScale {
     state: ScalingState,
@@ -242,6 +263,10 @@ impl Policy for SmartScale {
             return events;
         }
         let cfg = &ctx.scenario.policy;
+        if self.op.is_none() && spot_lease_held(cluster, now, cfg.join_timeout_secs as i64) {
+            *self.reasons.entry("spot_lease_held".into()).or_default() += 1;
+            return events;
+        }
         let at = ctx.at(now);
         let inputs = Inputs {
             metrics: observer.snapshot(now, at, cfg),
@@ -324,6 +349,110 @@ impl Policy for SmartScale {
 mod tests {
     use super::*;
     use crate::policy::testing::{cluster, drive, scenario};
+
+    /// Two full Spot workers warned at 60 s: their pods go Pending and a replacement boots for
+    /// each. The lease the spot machine holds until the replacements join keeps the scheduled
+    /// ticks from sizing a scale-up for those pods, even when the replacements boot past the
+    /// pending-pods window.
+    #[test]
+    fn no_scale_up_for_pods_that_joining_spot_replacements_will_hold() {
+        use crate::cluster::Buying;
+        use smartscale_engine::engine::capacity::CapacityType;
+        struct Case {
+            name: &'static str,
+            boot_secs: u64,
+            want_held_ticks: u64,
+        }
+        let cases = [
+            Case {
+                name: "replacements boot past the pending window",
+                boot_secs: 200,
+                want_held_ticks: 2,
+            },
+            Case {
+                name: "replacements Ready within the pending window",
+                boot_secs: 90,
+                want_held_ticks: 1,
+            },
+        ];
+        for case in cases {
+            let mut s = scenario();
+            s.policy.on_demand_base_capacity = 2;
+            s.policy.on_demand_percentage_above_base_pct = 0.0;
+            s.workload.pdb_max_unavailable = None;
+            s.node.boot_delay_secs = case.boot_secs;
+            let slots = {
+                let c = cluster(&s, &[0], 0);
+                c.pods_per_node()
+            };
+            let mut c = cluster(&s, &[slots, slots], 0);
+            c.buying = Buying::Mix(Box::new(s.policy.clone()));
+            for _ in 0..2 {
+                let i = c.launch(0, true);
+                assert_eq!(
+                    c.nodes[i].capacity,
+                    CapacityType::Spot,
+                    "case {}",
+                    case.name
+                );
+                c.nodes[i].state = NodeState::Ready;
+                c.nodes[i].pods = slots;
+                c.nodes[i].idle_since = None;
+                c.nodes[i].warning_due = Some(60);
+            }
+            c.set_replicas(0, 4 * slots);
+            let mut p = SmartScale::new(&s);
+            let events = drive(&mut p, &mut c, &s, (0, 480), &mut |_, _| {});
+            assert_eq!(c.spot.interruptions, 2, "case {}", case.name);
+            let ups: Vec<&Event> = events
+                .iter()
+                .filter(|e| e.kind == EventKind::ScaleUp)
+                .collect();
+            assert!(ups.is_empty(), "case {}: {ups:?}", case.name);
+            assert!(
+                c.pending.is_empty(),
+                "case {}: the replacements hold them",
+                case.name
+            );
+            assert_eq!(
+                p.no_change_reasons().get("spot_lease_held").copied(),
+                Some(case.want_held_ticks),
+                "case {}",
+                case.name
+            );
+        }
+    }
+
+    /// Production's fleet request buys on-demand `prioritized` (the first `WORKER_INSTANCE_TYPES`
+    /// type) and Spot `price-capacity-optimized`: the plan's on-demand worker is a t3.small,
+    /// though t3a.small on-demand is cheaper, and its Spot worker the cheapest pool, t3a.small.
+    #[test]
+    fn a_launch_plan_buys_on_demand_by_preference_and_spot_by_price() {
+        use smartscale_engine::engine::capacity::{CapacityType, LaunchPlan};
+        let s = scenario();
+        let mut c = cluster(&s, &[], 0);
+        let plan = LaunchPlan {
+            on_demand: 1,
+            spot: 1,
+            instance_types: vec!["t3.small".into(), "t3a.small".into()],
+        };
+        let got: Vec<(CapacityType, String)> = c
+            .launch_plan(0, true, &plan)
+            .into_iter()
+            .map(|i| (c.nodes[i].capacity, c.nodes[i].instance_type.clone()))
+            .collect();
+        assert!(
+            c.market.price("t3a.small", CapacityType::OnDemand)
+                < c.market.price("t3.small", CapacityType::OnDemand)
+        );
+        assert_eq!(
+            got,
+            [
+                (CapacityType::OnDemand, "t3.small".to_string()),
+                (CapacityType::Spot, "t3a.small".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn a_scale_up_where_no_worker_joins_records_no_scale_up_and_no_cooldown() {
