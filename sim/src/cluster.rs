@@ -370,25 +370,36 @@ impl Cluster {
                 let types = [self.shape.instance_type.clone()];
                 self.launch_as(now, managed, CapacityType::OnDemand, &types, None)
             }
-            Buying::Mix(cfg) => {
-                let live = self.live_mix();
-                let want = capacity::target(live.total() + 1, &cfg);
-                let types = &cfg.worker_instance_types;
-                if live.on_demand < want.on_demand {
-                    self.launch_as(
-                        now,
-                        managed,
-                        CapacityType::OnDemand,
-                        prioritized(types),
-                        None,
-                    )
-                } else {
-                    self.launch_as(now, managed, CapacityType::Spot, types, None)
-                }
-            }
+            Buying::Mix(cfg) => self.launch_mixed(now, managed, &cfg, None),
             Buying::SpotFirst(types) => {
                 self.launch_as(now, managed, CapacityType::Spot, &types, None)
             }
+        }
+    }
+
+    /// Launches one worker of a mixed-instances group at `now`: on-demand (the first type,
+    /// `prioritized`) while the live on-demand count is under the mix's target for the group's
+    /// new size, else Spot from the pool [`Market::pool`] picks, other than `avoid` when it can.
+    fn launch_mixed(
+        &mut self,
+        now: i64,
+        managed: bool,
+        cfg: &Config,
+        avoid: Option<&str>,
+    ) -> usize {
+        let live = self.live_mix();
+        let want = capacity::target(live.total() + 1, cfg);
+        let types = &cfg.worker_instance_types;
+        if live.on_demand < want.on_demand {
+            self.launch_as(
+                now,
+                managed,
+                CapacityType::OnDemand,
+                prioritized(types),
+                None,
+            )
+        } else {
+            self.launch_as(now, managed, CapacityType::Spot, types, avoid)
         }
     }
 
@@ -447,9 +458,15 @@ impl Cluster {
             Some(t) => (capacity, t),
             None => {
                 self.spot.fallbacks += 1;
+                // On-demand as each buyer buys it: the cheapest type for Karpenter's spot-first
+                // choice, the first type for SmartScale's fleet request and a group.
+                let od_types = match &self.buying {
+                    Buying::SpotFirst(_) => types,
+                    _ => prioritized(types),
+                };
                 let t = self
                     .market
-                    .pool(types, CapacityType::OnDemand, now, None)
+                    .pool(od_types, CapacityType::OnDemand, now, None)
                     .unwrap_or_else(|| self.shape.instance_type.clone());
                 (CapacityType::OnDemand, t)
             }
@@ -572,19 +589,27 @@ impl Cluster {
         }
     }
 
-    /// A replacement for interrupted worker `i`: Spot from another pool first, else on-demand;
-    /// none when the live workers (warned ones aside) are at the reaction's maximum.
+    /// A replacement for interrupted worker `i`: Spot from another pool first, else on-demand.
+    /// An Auto Scaling group's replacement at the termination is one of its launches instead
+    /// ([`Cluster::launch_mixed`]): on-demand while the group is under its mix's base, which CA's
+    /// removals may have left it. None when the live workers (warned ones aside) are at the
+    /// reaction's maximum.
     fn replace(&mut self, i: usize, now: i64) {
         if self.live_mix().total() >= self.reaction.max_nodes {
             return;
         }
-        let types = match &self.buying {
-            Buying::Mix(cfg) => cfg.worker_instance_types.clone(),
-            Buying::SpotFirst(types) => types.clone(),
-            Buying::OnDemand => vec![self.shape.instance_type.clone()],
-        };
         let managed = self.nodes[i].managed;
         let avoid = self.nodes[i].instance_type.clone();
+        let types = match self.buying.clone() {
+            Buying::Mix(cfg) if self.reaction.replace_at_termination => {
+                self.launch_mixed(now, managed, &cfg, Some(&avoid));
+                self.spot.replacements += 1;
+                return;
+            }
+            Buying::Mix(cfg) => cfg.worker_instance_types,
+            Buying::SpotFirst(types) => types,
+            Buying::OnDemand => vec![self.shape.instance_type.clone()],
+        };
         self.launch_as(now, managed, CapacityType::Spot, &types, Some(&avoid));
         self.spot.replacements += 1;
     }
@@ -1081,6 +1106,111 @@ mod tests {
                 "case {}: {}",
                 c.name,
                 bill.spot_secs
+            );
+        }
+    }
+
+    /// With no Spot capacity in any pool, the fallback buys on-demand as the buyer does: the first
+    /// type for SmartScale's fleet request and a group (`prioritized`), the cheapest for
+    /// Karpenter's spot-first choice.
+    #[test]
+    fn the_spot_fallback_buys_on_demand_as_the_buyer_does() {
+        let types = vec!["t3.small".to_string(), "t3a.small".to_string()];
+        let cases = [
+            ("SmartScale's fleet request", Buying::OnDemand, "t3.small"),
+            (
+                "a mixed-instances group",
+                Buying::Mix(Box::new(Config {
+                    worker_instance_types: types.clone(),
+                    ..Config::default()
+                })),
+                "t3.small",
+            ),
+            (
+                "Karpenter's spot-first choice",
+                Buying::SpotFirst(types.clone()),
+                "t3a.small",
+            ),
+        ];
+        for (name, buying, want) in cases {
+            let mut cl = cluster(0);
+            cl.market = Market::for_region("us-east-1");
+            for t in &types {
+                cl.market.ice.push(crate::market::Ice {
+                    instance_type: t.clone(),
+                    start: 0,
+                    end: 100,
+                    reclaim: 0.0,
+                });
+            }
+            cl.buying = buying;
+            let i = cl.launch_as(10, true, CapacityType::Spot, &types, None);
+            let n = &cl.nodes[i];
+            assert_eq!(
+                (n.capacity, n.instance_type.as_str()),
+                (CapacityType::OnDemand, want),
+                "case {name}"
+            );
+            assert_eq!(cl.spot.fallbacks, 1, "case {name}");
+        }
+    }
+
+    /// An Auto Scaling group replaces a worker reclaimed at the end of its warning as it launches
+    /// any worker: on-demand while the group is under its on-demand base (CA's removals may
+    /// have left it there), Spot from another pool once the base is kept.
+    #[test]
+    fn a_group_replaces_a_reclaimed_spot_worker_as_it_launches() {
+        struct Case {
+            name: &'static str,
+            /// On-demand workers alive beside the Spot one.
+            on_demand: u32,
+            want: (CapacityType, &'static str),
+        }
+        let cases = [
+            Case {
+                name: "under the base: the replacement restores it",
+                on_demand: 0,
+                want: (CapacityType::OnDemand, "t3.small"),
+            },
+            Case {
+                name: "at the base: Spot from the other pool",
+                on_demand: 1,
+                want: (CapacityType::Spot, "t3a.small"),
+            },
+        ];
+        for c in cases {
+            let mut cl = cluster(c.on_demand);
+            cl.market = Market::for_region("us-east-1");
+            cl.market.interruption_rate_pct = Some(0.0);
+            cl.reaction = Reaction {
+                replace_at_warning: false,
+                replace_at_termination: true,
+                ..Reaction::default()
+            };
+            let types = vec!["t3.small".to_string(), "t3a.small".to_string()];
+            cl.buying = Buying::Mix(Box::new(Config {
+                worker_instance_types: types.clone(),
+                on_demand_base_capacity: 1,
+                on_demand_percentage_above_base_pct: 0.0,
+                ..Config::default()
+            }));
+            let spot = cl.launch_as(0, true, CapacityType::Spot, &types[..1], None);
+            cl.advance(90);
+            cl.nodes[spot].warning_due = Some(1000);
+            let mut t = 90;
+            while t < 1200 {
+                t += 5;
+                cl.advance(t);
+                cl.schedule(t);
+            }
+            assert!(!cl.nodes[spot].alive(), "case {}", c.name);
+            assert_eq!(cl.spot.replacements, 1, "case {}", c.name);
+            let r = cl.nodes.last().unwrap();
+            assert_eq!(
+                (r.capacity, r.instance_type.as_str()),
+                c.want,
+                "case {}",
+                c.name
             );
         }
     }
