@@ -356,10 +356,23 @@ impl Cluster {
     /// Launches one worker at `now`, bought as [`Cluster::buying`] says; it is Ready
     /// `boot_delay_secs` later (see [`Cluster::advance`]). Returns its index in [`Cluster::nodes`].
     pub fn launch(&mut self, now: i64, managed: bool) -> usize {
-        match self.buying.clone() {
+        self.launch_avoiding(now, managed, &|_, _, _| false)
+    }
+
+    /// [`Cluster::launch`], leaving out the Spot pool the market would pick when `avoid` (given
+    /// the market, the new worker's launch number and the pool) is true and another pool has
+    /// capacity (the clairvoyant bound leaving a pool whose coming ICE period would reclaim the
+    /// worker).
+    pub fn launch_avoiding(
+        &mut self,
+        now: i64,
+        managed: bool,
+        avoid: &dyn Fn(&Market, usize, &str) -> bool,
+    ) -> usize {
+        let (kind, types) = match self.buying.clone() {
             Buying::OnDemand => {
                 let types = [self.shape.instance_type.clone()];
-                self.launch_as(now, managed, CapacityType::OnDemand, &types, None)
+                return self.launch_as(now, managed, CapacityType::OnDemand, &types, None);
             }
             Buying::Mix(cfg) => {
                 let live = self.live_mix();
@@ -369,12 +382,14 @@ impl Cluster {
                 } else {
                     CapacityType::Spot
                 };
-                self.launch_as(now, managed, kind, &cfg.worker_instance_types, None)
+                (kind, cfg.worker_instance_types)
             }
-            Buying::SpotFirst(types) => {
-                self.launch_as(now, managed, CapacityType::Spot, &types, None)
-            }
-        }
+            Buying::SpotFirst(types) => (CapacityType::Spot, types),
+        };
+        let pick = self.market.pool(&types, kind, now, None);
+        let n = self.nodes.len();
+        let avoided = pick.filter(|p| kind == CapacityType::Spot && avoid(&self.market, n, p));
+        self.launch_as(now, managed, kind, &types, avoided.as_deref())
     }
 
     /// Launches what `plan` says at `now` (its on-demand workers first); an empty type list means
@@ -499,21 +514,16 @@ impl Cluster {
     /// [`Market::warning_secs`] old is terminated (after its pods are relocated, by the
     /// reaction), its remaining pods lost and replaced.
     fn interrupt(&mut self, now: i64) {
-        let starting: Vec<usize> = (0..self.market.ice.len())
-            .filter(|&k| {
-                let s = self.market.ice[k].start;
-                self.last_advance < s && s <= now
-            })
-            .collect();
         for i in 0..self.nodes.len() {
             let n = &self.nodes[i];
             if !n.alive() || n.capacity != CapacityType::Spot || n.warned_at.is_some() {
                 continue;
             }
             let due = n.warning_due.is_some_and(|t| t <= now);
-            let reclaimed = starting.iter().any(|&k| {
-                self.market.ice[k].instance_type == n.instance_type && self.market.reclaimed(i, k)
-            });
+            let reclaimed = self
+                .market
+                .reclaim_at(i, &n.instance_type, n.launched_at)
+                .is_some_and(|s| self.last_advance < s && s <= now);
             if due || reclaimed {
                 self.warn(i, now);
             }
