@@ -62,6 +62,11 @@ pub struct PolicyStats {
     pub overload_minutes: Spread,
     /// Scale actions (scale-ups plus workers removed) per simulated hour, per week.
     pub scale_actions_per_hour: Spread,
+    /// Weeks it used fewer worker-hours than the bound at its floor.
+    pub below_bound_weeks: usize,
+    /// Of those, weeks without a Pending pod or more overload than that bound (the bound's
+    /// promise is that there are none).
+    pub below_bound_clean_weeks: usize,
 }
 
 impl Suite {
@@ -75,6 +80,14 @@ impl Suite {
                         |s: &Vec<Summary>| s.iter().find(|x| x.policy == kind.label()).map(f);
                     Spread::of(self.weeks.iter().filter_map(|(_, s)| of_kind(s)).collect())
                 };
+                let below = |clean_only: bool| {
+                    let week = |(_, s): &&(u64, Vec<Summary>)| {
+                        self.undercuts(s).any(|(x, _, disrupted)| {
+                            x.policy == kind.label() && !(clean_only && disrupted)
+                        })
+                    };
+                    self.weeks.iter().filter(week).count()
+                };
                 PolicyStats {
                     policy: kind.label().into(),
                     vs_oracle: col(&|s| s.vs_oracle),
@@ -84,6 +97,8 @@ impl Suite {
                     scale_actions_per_hour: col(&|s| {
                         f64::from(s.scale_ups + s.scale_downs) / s.duration_hours.max(1e-9)
                     }),
+                    below_bound_weeks: below(false),
+                    below_bound_clean_weeks: below(true),
                 }
             })
             .collect()

@@ -187,4 +187,13 @@ fn no_policy_undercuts_the_bound_without_disruption_on_suite_weeks() {
             );
         }
     }
+    for st in suite.stats() {
+        assert_eq!(st.below_bound_clean_weeks, 0, "{}", st.policy);
+        let below = suite
+            .weeks
+            .iter()
+            .filter(|(_, w)| suite.undercuts(w).any(|(x, _, _)| x.policy == st.policy))
+            .count();
+        assert_eq!(st.below_bound_weeks, below, "{}", st.policy);
+    }
 }

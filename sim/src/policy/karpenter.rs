@@ -219,6 +219,10 @@ impl KarpenterModel {
         let slots = cluster.pods_per_node().max(1);
         let pending = cluster.pending.len() as u32;
         let on_deleting: u32 = self.deleting.iter().map(|&i| cluster.nodes[i].pods).sum();
+        if pending + on_deleting == 0 {
+            self.batch = None;
+            return;
+        }
         let room: u32 = (0..cluster.nodes.len())
             .map(|i| {
                 let n = &cluster.nodes[i];

@@ -156,10 +156,9 @@ fn serving_at(workers: &[(usize, Option<i64>)], t: i64) -> u32 {
         .count() as u32
 }
 
-impl Policy for Oracle {
-    fn step(&mut self, now: i64, cluster: &mut Cluster, _: &Observer, _: Ctx<'_>) -> Vec<Event> {
-        let mut events = Vec::new();
-        let i = (now / self.tick) as usize;
+impl Oracle {
+    /// Launches what the tick one boot delay ahead needs in service; returns how many.
+    fn launch_ahead(&self, now: i64, i: usize, cluster: &mut Cluster) -> u32 {
         let boot = self.boot_ticks as i64 * self.tick;
         let ahead = self.at(i + self.boot_ticks);
         let mut launched = 0;
@@ -170,18 +169,19 @@ impl Policy for Oracle {
             });
             launched += 1;
         }
-        if launched > 0 {
-            events.push(Event::new(
-                now,
-                EventKind::ScaleUp,
-                launched,
-                format!("{ahead} worker(s) needed in service one boot delay from now"),
-            ));
-            return events;
-        }
+        launched
+    }
+
+    /// Removes the workers no tick of the next boot delay needs in service; returns how many.
+    fn remove_spare(&self, now: i64, i: usize, cluster: &mut Cluster) -> u32 {
+        let boot = self.boot_ticks as i64 * self.tick;
         let mut removed = 0;
         loop {
             let workers = in_service(cluster);
+            // Every candidate serves now: none can go while now needs them all.
+            if serving_at(&workers, now) <= self.at(i) {
+                break;
+            }
             // Booting first, then one leaving service within the boot delay, then fewest pods;
             // a Ready worker only when its pods fit on the other Ready workers.
             let Some(&(x, end)) = workers
@@ -210,14 +210,29 @@ impl Policy for Oracle {
             cluster.terminate(x, now);
             removed += 1;
         }
-        if removed > 0 {
-            events.push(Event::new(
-                now,
+        removed
+    }
+}
+
+impl Policy for Oracle {
+    fn step(&mut self, now: i64, cluster: &mut Cluster, _: &Observer, _: Ctx<'_>) -> Vec<Event> {
+        let i = (now / self.tick) as usize;
+        let launched = self.launch_ahead(now, i, cluster);
+        let (kind, count, reason) = if launched > 0 {
+            let ahead = self.at(i + self.boot_ticks);
+            let reason = format!("{ahead} worker(s) needed in service one boot delay from now");
+            (EventKind::ScaleUp, launched, reason)
+        } else {
+            let reason = "the next boot delay needs fewer workers in service".to_string();
+            (
                 EventKind::ScaleDown,
-                removed,
-                "the next boot delay needs fewer workers in service",
-            ));
+                self.remove_spare(now, i, cluster),
+                reason,
+            )
+        };
+        if count == 0 {
+            return Vec::new();
         }
-        events
+        vec![Event::new(now, kind, count, reason)]
     }
 }
