@@ -22,7 +22,7 @@ measure() { # label, simulated hours, command...
 }
 for s in techflow-week flash-sale; do
   hours=$("$bin" simulate --scenario "$s" --json | python3 -c 'import sys,json; print(sum(json.loads(l)["duration_hours"] for l in sys.stdin))')
-  measure "$s (5 policies)" "$hours" "$bin" simulate --scenario "$s" --json
+  measure "$s (every row)" "$hours" "$bin" simulate --scenario "$s" --json
 done
 for p in smartscale baseline cluster-autoscaler-model karpenter-model oracle; do
   measure "$p alone, $policy_weeks weeks, 1 thread" "$((policy_weeks * 168))" \
