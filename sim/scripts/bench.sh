@@ -2,8 +2,8 @@
 # Simulator throughput, release build of the simulator alone (no AWS SDK, no emulator): simulated
 # hours per CPU-second (user + system time of the process, so the figure does not depend on how
 # busy the machine is) for each built-in scenario (five policies), for each policy alone over
-# generated weeks, and the wall time of a suite of generated weeks (five policies each, on --jobs
-# threads).
+# generated weeks, and the wall time of a suite of generated weeks (five policies and the low-floor
+# bound each, on --jobs threads).
 # Usage: sim/scripts/bench.sh [WEEKS] [JOBS] [POLICY_WEEKS]   (defaults: 100 weeks, 2 threads, 20)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,11 +22,12 @@ measure() { # label, simulated hours, command...
 }
 for s in techflow-week flash-sale; do
   hours=$("$bin" simulate --scenario "$s" --json | python3 -c 'import sys,json; print(sum(json.loads(l)["duration_hours"] for l in sys.stdin))')
-  measure "$s (5 policies)" "$hours" "$bin" simulate --scenario "$s" --json
+  measure "$s (every row)" "$hours" "$bin" simulate --scenario "$s" --json
 done
 for p in smartscale baseline cluster-autoscaler-model karpenter-model oracle; do
   measure "$p alone, $policy_weeks weeks, 1 thread" "$((policy_weeks * 168))" \
     "$bin" simulate --suite techflow --seeds "$policy_weeks" --jobs 1 --policies "$p"
 done
-measure "suite techflow, $weeks weeks x 5 policies, $jobs threads" "$((weeks * 168 * 5))" \
+# Six rows a week: the five policies and the bound at the Karpenter model's floor (oracle-low-floor).
+measure "suite techflow, $weeks weeks x 6 rows, $jobs threads" "$((weeks * 168 * 6))" \
   "$bin" simulate --suite techflow --seeds "$weeks" --jobs "$jobs"

@@ -148,7 +148,7 @@ pub fn compare(scenario: &Scenario, results: &[RunResult]) -> String {
                 .map_or(0.0, |x| x.nodes as f64)
         };
         // The bound acts every tick; its marks would hide the others'.
-        if r.policy != crate::policy::PolicyKind::Oracle {
+        if !r.policy.is_bound() {
             workers.markers.extend(markers(r, color, &nodes_at));
         }
     }

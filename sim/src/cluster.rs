@@ -212,6 +212,15 @@ fn prioritized(types: &[String]) -> &[String] {
     &types[..types.len().min(1)]
 }
 
+/// The types a launch of `kind` chooses from among `types` (preference order): the first
+/// ([`prioritized`]) on-demand, every one for Spot (the market picks the pool).
+fn as_bought(kind: CapacityType, types: &[String]) -> &[String] {
+    match kind {
+        CapacityType::OnDemand => prioritized(types),
+        CapacityType::Spot => types,
+    }
+}
+
 /// How new workers are bought when a policy launches without saying (every policy but
 /// SmartScale, whose engine gives a [`LaunchPlan`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -365,41 +374,43 @@ impl Cluster {
     /// Launches one worker at `now`, bought as [`Cluster::buying`] says; it is Ready
     /// `boot_delay_secs` later (see [`Cluster::advance`]). Returns its index in [`Cluster::nodes`].
     pub fn launch(&mut self, now: i64, managed: bool) -> usize {
-        match self.buying.clone() {
-            Buying::OnDemand => {
-                let types = [self.shape.instance_type.clone()];
-                self.launch_as(now, managed, CapacityType::OnDemand, &types, None)
-            }
-            Buying::Mix(cfg) => self.launch_mixed(now, managed, &cfg, None),
-            Buying::SpotFirst(types) => {
-                self.launch_as(now, managed, CapacityType::Spot, &types, None)
-            }
-        }
+        self.launch_avoiding(now, managed, &|_, _, _| false)
     }
 
-    /// Launches one worker of a mixed-instances group at `now`: on-demand (the first type,
-    /// `prioritized`) while the live on-demand count is under the mix's target for the group's
-    /// new size, else Spot from the pool [`Market::pool`] picks, other than `avoid` when it can.
-    fn launch_mixed(
+    /// [`Cluster::launch`], leaving out the Spot pool the market would pick when `avoid` (given
+    /// the market, the new worker's launch number and the pool) is true and another pool has
+    /// capacity (the clairvoyant bound leaving a pool whose coming ICE period would reclaim the
+    /// worker).
+    pub fn launch_avoiding(
         &mut self,
         now: i64,
         managed: bool,
-        cfg: &Config,
-        avoid: Option<&str>,
+        avoid: &dyn Fn(&Market, usize, &str) -> bool,
     ) -> usize {
+        let (kind, types) = match self.buying.clone() {
+            Buying::OnDemand => {
+                let types = [self.shape.instance_type.clone()];
+                return self.launch_as(now, managed, CapacityType::OnDemand, &types, None);
+            }
+            Buying::Mix(cfg) => (self.mix_kind(&cfg), cfg.worker_instance_types),
+            Buying::SpotFirst(types) => (CapacityType::Spot, types),
+        };
+        let types = as_bought(kind, &types);
+        let pick = self.market.pool(types, kind, now, None);
+        let n = self.nodes.len();
+        let avoided = pick.filter(|p| kind == CapacityType::Spot && avoid(&self.market, n, p));
+        self.launch_as(now, managed, kind, types, avoided.as_deref())
+    }
+
+    /// The capacity type a mixed-instances group's next launch gets: on-demand while the live
+    /// on-demand count is under the mix's target for the group's new size, else Spot.
+    fn mix_kind(&self, cfg: &Config) -> CapacityType {
         let live = self.live_mix();
         let want = capacity::target(live.total() + 1, cfg);
-        let types = &cfg.worker_instance_types;
         if live.on_demand < want.on_demand {
-            self.launch_as(
-                now,
-                managed,
-                CapacityType::OnDemand,
-                prioritized(types),
-                None,
-            )
+            CapacityType::OnDemand
         } else {
-            self.launch_as(now, managed, CapacityType::Spot, types, avoid)
+            CapacityType::Spot
         }
     }
 
@@ -538,21 +549,16 @@ impl Cluster {
     /// [`Market::warning_secs`] old is terminated (after its pods are relocated, by the
     /// reaction), its remaining pods lost and replaced.
     fn interrupt(&mut self, now: i64) {
-        let starting: Vec<usize> = (0..self.market.ice.len())
-            .filter(|&k| {
-                let s = self.market.ice[k].start;
-                self.last_advance < s && s <= now
-            })
-            .collect();
         for i in 0..self.nodes.len() {
             let n = &self.nodes[i];
             if !n.alive() || n.capacity != CapacityType::Spot || n.warned_at.is_some() {
                 continue;
             }
             let due = n.warning_due.is_some_and(|t| t <= now);
-            let reclaimed = starting.iter().any(|&k| {
-                self.market.ice[k].instance_type == n.instance_type && self.market.reclaimed(i, k)
-            });
+            let reclaimed = self
+                .market
+                .reclaim_at(i, &n.instance_type, n.launched_at)
+                .is_some_and(|s| self.last_advance < s && s <= now);
             if due || reclaimed {
                 self.warn(i, now);
             }
@@ -591,7 +597,7 @@ impl Cluster {
 
     /// A replacement for interrupted worker `i`: Spot from another pool first, else on-demand.
     /// An Auto Scaling group's replacement at the termination is one of its launches instead
-    /// ([`Cluster::launch_mixed`]): on-demand while the group is under its mix's base, which CA's
+    /// (as [`Cluster::launch`] buys for a group): on-demand while the group is under its mix's base, which CA's
     /// removals may have left it. None when the live workers (warned ones aside) are at the
     /// reaction's maximum.
     fn replace(&mut self, i: usize, now: i64) {
@@ -602,7 +608,9 @@ impl Cluster {
         let avoid = self.nodes[i].instance_type.clone();
         let types = match self.buying.clone() {
             Buying::Mix(cfg) if self.reaction.replace_at_termination => {
-                self.launch_mixed(now, managed, &cfg, Some(&avoid));
+                let kind = self.mix_kind(&cfg);
+                let types = as_bought(kind, &cfg.worker_instance_types);
+                self.launch_as(now, managed, kind, types, Some(&avoid));
                 self.spot.replacements += 1;
                 return;
             }

@@ -143,6 +143,22 @@ impl Market {
         self.uniform(n as u64, ice as u64 + 1) < self.ice[ice].reclaim
     }
 
+    /// When an ICE period reclaims the Spot worker launched `n`-th as `instance_type` at
+    /// `launched_at`: the start of the first period of its pool starting after the launch whose
+    /// [`Market::reclaimed`] draw takes it; `None` when none does. The schedule is fixed by the
+    /// seed, so reading it ahead changes no draw (the clairvoyant bound reads it; the cluster
+    /// applies it as each period starts).
+    pub fn reclaim_at(&self, n: usize, instance_type: &str, launched_at: i64) -> Option<i64> {
+        self.ice
+            .iter()
+            .enumerate()
+            .filter(|(k, i)| {
+                i.instance_type == instance_type && i.start > launched_at && self.reclaimed(n, *k)
+            })
+            .map(|(_, i)| i.start)
+            .min()
+    }
+
     /// A uniform draw in [0, 1) from the seed and two keys (SplitMix64).
     fn uniform(&self, a: u64, b: u64) -> f64 {
         let mut z = self
@@ -257,6 +273,16 @@ mod tests {
         };
         assert_eq!(none.time_to_warning(7, "t3.small"), None);
         let reclaimed = (0..n).filter(|&i| m.reclaimed(i, 0)).count();
+        let ahead = (0..n)
+            .filter(|&i| m.reclaim_at(i, "t3a.small", 0) == Some(100))
+            .count();
+        assert_eq!(ahead, reclaimed, "the schedule read ahead is the draws'");
+        assert_eq!(
+            m.reclaim_at(0, "t3a.small", 100),
+            None,
+            "launched at the start"
+        );
+        assert_eq!(m.reclaim_at(0, "t3.small", 0), None, "another pool");
         assert!((reclaimed as f64 / n as f64 - 0.5).abs() < 0.02);
     }
 }

@@ -53,16 +53,39 @@ pub fn table(scenario: &Scenario, results: &[RunResult]) -> String {
     out.push_str(&aligned(&header, &rows));
     let _ = writeln!(
         out,
-        "saving: against the baseline ({} fixed workers); × oracle: worker-hours over the clairvoyant bound's; \
+        "saving: against the baseline ({} fixed workers); × oracle: worker-hours over the clairvoyant bound's at the policy's floor{}; \
 overload: demanded CPU above {:.0}% of Ready capacity;\n\
+the bound has the fewest worker-hours of any policy with no Pending pod and no more overload at the same floor;\n\
 cluster-autoscaler-model and karpenter-model are models of Cluster Autoscaler's and Karpenter's defaults, not the products",
         scenario.baseline_nodes,
+        low_floor_note(scenario, results),
         scenario.simulation.overload_ratio * 100.0
     );
     if results.iter().any(|r| r.summary.spot_share_pct > 0.0) {
         out.push_str(&capacity_table(scenario, results));
     }
     out
+}
+
+/// What the table says of the low-floor bound row, when the run has one: its floor and who is
+/// measured against it.
+fn low_floor_note(scenario: &Scenario, results: &[RunResult]) -> String {
+    let low = crate::policy::PolicyKind::OracleLowFloor;
+    if !results.iter().any(|r| r.policy == low) {
+        return String::new();
+    }
+    let against: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.policy.is_bound() && r.summary.bound == low.label())
+        .map(|r| r.summary.policy.as_str())
+        .collect();
+    format!(
+        " ({} at {} worker(s), below MIN_NODES={}, for {})",
+        low.label(),
+        low.floor(scenario),
+        scenario.policy.min_nodes,
+        against.join(", ")
+    )
 }
 
 /// The cost by capacity type and what the Spot market did, per policy (printed when a policy

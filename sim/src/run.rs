@@ -74,8 +74,12 @@ pub struct Summary {
     pub spot_fallbacks: u32,
     /// Saving against the baseline of the same run, percent (negative: costs more).
     pub savings_pct: f64,
-    /// Worker-hours over the oracle's in the same run (1.0 = the bound; 0 without an oracle run).
+    /// Worker-hours over the bound's in the same run, the bound at the policy's floor (1.0 = the
+    /// bound; 0 without an oracle run).
     pub vs_oracle: f64,
+    /// The bound row `vs_oracle` is measured against (`oracle`, or `oracle-low-floor` for a
+    /// policy keeping fewer than `MIN_NODES` workers); empty without one.
+    pub bound: String,
     /// Pending pods integrated over time, pod-minutes.
     pub pending_pod_minutes: f64,
     /// Longest time one pod stayed Pending, seconds.
@@ -243,6 +247,7 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
         spot_fallbacks: spot.fallbacks,
         savings_pct: 0.0,
         vs_oracle: 0.0,
+        bound: String::new(),
         pending_pod_minutes: pending_secs / 60.0,
         max_pending_seconds: cluster.max_pending_secs(duration) as f64,
         overload_minutes: overload_secs / 60.0,
@@ -273,20 +278,22 @@ pub fn run(scenario: &Scenario, kind: PolicyKind, progress: &mut dyn FnMut(u64))
 }
 
 /// Runs every policy over `scenario` and fills in each one's saving against the baseline and its
-/// worker-hours over the oracle's.
+/// worker-hours over the bound's at its floor ([`PolicyKind::bound`]); the low-floor bound is
+/// added when a policy keeps a lower floor than `MIN_NODES` ([`PolicyKind::compared`]).
 /// `progress` receives the simulated seconds done over all policies together.
 pub fn run_all(scenario: &Scenario, progress: &mut dyn FnMut(u64)) -> Vec<RunResult> {
     run_some(scenario, &PolicyKind::ALL, progress)
 }
 
 /// [`run_all`] for the policies `kinds` only (the saving and `vs_oracle` need the baseline and the
-/// oracle among them; they stay 0 otherwise).
+/// oracle among them; they stay 0 otherwise). The results follow [`PolicyKind::compared`].
 pub fn run_some(
     scenario: &Scenario,
     kinds: &[PolicyKind],
     progress: &mut dyn FnMut(u64),
 ) -> Vec<RunResult> {
     let duration = scenario.trace.duration_secs().ceil() as u64;
+    let kinds = PolicyKind::compared(scenario, kinds);
     let mut results: Vec<RunResult> = kinds
         .iter()
         .enumerate()
@@ -297,14 +304,20 @@ pub fn run_some(
         .find(|r| r.policy == PolicyKind::Baseline)
         .map(|r| r.summary.cost_usd)
         .unwrap_or(0.0);
-    let oracle = results
+    let hours = |k: PolicyKind| {
+        results
+            .iter()
+            .find(|r| r.policy == k)
+            .map_or(0.0, |r| r.summary.node_hours)
+    };
+    let bounds: Vec<Option<(PolicyKind, f64)>> = results
         .iter()
-        .find(|r| r.policy == PolicyKind::Oracle)
-        .map(|r| r.summary.node_hours)
-        .unwrap_or(0.0);
-    for r in &mut results {
-        if oracle > 0.0 {
-            r.summary.vs_oracle = r.summary.node_hours / oracle;
+        .map(|r| r.policy.bound(scenario, &kinds).map(|b| (b, hours(b))))
+        .collect();
+    for (r, bound) in results.iter_mut().zip(bounds) {
+        if let Some((b, h)) = bound.filter(|b| b.1 > 0.0) {
+            r.summary.vs_oracle = r.summary.node_hours / h;
+            r.summary.bound = b.label().into();
         }
         r.summary.savings_pct = if baseline > 0.0 {
             100.0 * (baseline - r.summary.cost_usd) / baseline

@@ -22,7 +22,13 @@ fn flash_sale_json_has_one_object_per_policy() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
-    assert_eq!(lines.len(), smartscale_sim::policy::PolicyKind::ALL.len());
+    // The five policies, and the bound at the Karpenter model's floor (0, below MIN_NODES).
+    assert_eq!(
+        lines.len(),
+        smartscale_sim::policy::PolicyKind::ALL.len() + 1
+    );
+    let karpenter = lines.iter().find(|l| l["policy"] == "karpenter-model");
+    assert_eq!(karpenter.unwrap()["bound"], "oracle-low-floor");
     for key in [
         "scenario",
         "policy",

@@ -31,7 +31,8 @@
 //!     retried until done (`pkg/controllers/node/termination/terminator/terminator.go`), and
 //!     terminated once empty.
 //! - No minimum: a NodePool has none (`min_nodes`, default 0, models the floor a static pool
-//!   would add). Spot is not offered by the scenarios, so the capacity-type choice is not modelled.
+//!   would add); below `MIN_NODES` its `× oracle` is against the bound at its own floor
+//!   ([`super::PolicyKind::bound`]). Spot is not offered by the scenarios, so the capacity-type choice is not modelled.
 
 use super::{evictable, Ctx, Event, EventKind, Policy, ReasonCounts};
 use crate::cluster::{Cluster, NodeState};
@@ -219,6 +220,10 @@ impl KarpenterModel {
         let slots = cluster.pods_per_node().max(1);
         let pending = cluster.pending.len() as u32;
         let on_deleting: u32 = self.deleting.iter().map(|&i| cluster.nodes[i].pods).sum();
+        if pending + on_deleting == 0 {
+            self.batch = None;
+            return;
+        }
         let room: u32 = (0..cluster.nodes.len())
             .map(|i| {
                 let n = &cluster.nodes[i];

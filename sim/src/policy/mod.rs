@@ -17,7 +17,7 @@ mod testing;
 pub use cluster_autoscaler::{CaModel, Unremovable, Verdict};
 pub use fixed::Fixed;
 pub use karpenter::{KarpenterModel, Method};
-pub use oracle::{need as oracle_need, Oracle};
+pub use oracle::{foreseen_end, need as oracle_need, Oracle};
 pub use smartscale::{smartscale_decide, SmartScale};
 
 use crate::cluster::{Buying, Cluster, Reaction};
@@ -38,8 +38,11 @@ pub enum PolicyKind {
     ClusterAutoscalerModel,
     /// The Karpenter model.
     KarpenterModel,
-    /// The clairvoyant bound.
+    /// The clairvoyant bound at `MIN_NODES`.
     Oracle,
+    /// The clairvoyant bound at the lowest floor a compared policy keeps, run only when one keeps
+    /// a floor below `MIN_NODES` (see [`PolicyKind::compared`]).
+    OracleLowFloor,
 }
 
 impl PolicyKind {
@@ -60,14 +63,69 @@ impl PolicyKind {
             PolicyKind::ClusterAutoscalerModel => "cluster-autoscaler-model",
             PolicyKind::KarpenterModel => "karpenter-model",
             PolicyKind::Oracle => "oracle",
+            PolicyKind::OracleLowFloor => "oracle-low-floor",
         }
+    }
+
+    /// The fewest workers the policy keeps in `scenario`: its `min_nodes` (a peer model's own
+    /// setting), the baseline's fixed size, the bound's floor.
+    pub fn floor(self, scenario: &Scenario) -> u32 {
+        match self {
+            PolicyKind::Baseline => scenario.baseline_nodes,
+            PolicyKind::ClusterAutoscalerModel => scenario.cluster_autoscaler.min_nodes,
+            PolicyKind::KarpenterModel => scenario.karpenter.min_nodes,
+            PolicyKind::SmartScale | PolicyKind::Oracle => scenario.policy.min_nodes,
+            PolicyKind::OracleLowFloor => [
+                PolicyKind::Baseline,
+                PolicyKind::ClusterAutoscalerModel,
+                PolicyKind::KarpenterModel,
+                PolicyKind::SmartScale,
+            ]
+            .iter()
+            .map(|k| k.floor(scenario))
+            .min()
+            .unwrap_or(0),
+        }
+    }
+
+    /// True for the two bound rows.
+    pub fn is_bound(self) -> bool {
+        matches!(self, PolicyKind::Oracle | PolicyKind::OracleLowFloor)
+    }
+
+    /// The bound `self` is measured against in a run of `kinds`: the oracle at `MIN_NODES`, or the
+    /// low-floor oracle for a policy keeping a lower floor (a bound holds only at the same or a
+    /// lower floor). `None` when that bound is not among `kinds`.
+    pub fn bound(self, scenario: &Scenario, kinds: &[PolicyKind]) -> Option<PolicyKind> {
+        let b = if self.floor(scenario) < scenario.policy.min_nodes || self == Self::OracleLowFloor
+        {
+            PolicyKind::OracleLowFloor
+        } else {
+            PolicyKind::Oracle
+        };
+        kinds.contains(&b).then_some(b)
+    }
+
+    /// The policies a run of `kinds` compares: `kinds`, plus the low-floor bound when the oracle
+    /// is among them and another keeps a floor below `MIN_NODES`.
+    pub fn compared(scenario: &Scenario, kinds: &[PolicyKind]) -> Vec<PolicyKind> {
+        let mut out = kinds.to_vec();
+        let low = kinds
+            .iter()
+            .any(|k| !k.is_bound() && k.floor(scenario) < scenario.policy.min_nodes);
+        if low && kinds.contains(&PolicyKind::Oracle) && !kinds.contains(&Self::OracleLowFloor) {
+            out.push(PolicyKind::OracleLowFloor);
+        }
+        out
     }
 
     /// The policy's starting cluster size in `scenario`.
     pub fn initial_nodes(self, scenario: &Scenario) -> u32 {
         match self {
             PolicyKind::Baseline => scenario.baseline_nodes,
-            PolicyKind::Oracle => Oracle::initial_nodes(scenario),
+            PolicyKind::Oracle | PolicyKind::OracleLowFloor => {
+                Oracle::new(scenario, self.floor(scenario)).initial_nodes()
+            }
             _ => scenario.initial_nodes,
         }
     }
@@ -97,7 +155,8 @@ impl PolicyKind {
     /// Karpenter's interruption handling cordon, drain and launch a replacement at the warning;
     /// with the Cluster Autoscaler the AWS Node Termination Handler cordons and drains, and the
     /// Auto Scaling group replaces the instance once it is terminated; the oracle launches the
-    /// replacement at the warning and moves the pods over without a pause before the end.
+    /// replacement one boot delay before the warning it foresees (see [`Oracle`]) and moves the
+    /// pods over without a pause before the end.
     pub fn reaction(self, scenario: &Scenario) -> Reaction {
         let max_nodes = match self {
             PolicyKind::ClusterAutoscalerModel => scenario.cluster_autoscaler.max_nodes,
@@ -114,8 +173,9 @@ impl PolicyKind {
                 replace_at_termination: true,
                 ..base
             },
-            PolicyKind::Oracle => Reaction {
+            PolicyKind::Oracle | PolicyKind::OracleLowFloor => Reaction {
                 drain: false,
+                replace_at_warning: false,
                 relocate: true,
                 ..base
             },
@@ -238,7 +298,9 @@ pub fn build(kind: PolicyKind, scenario: &Scenario) -> Box<dyn Policy> {
             Box::new(CaModel::new(scenario.cluster_autoscaler.clone()))
         }
         PolicyKind::KarpenterModel => Box::new(KarpenterModel::new(scenario.karpenter.clone())),
-        PolicyKind::Oracle => Box::new(Oracle::new(scenario)),
+        PolicyKind::Oracle | PolicyKind::OracleLowFloor => {
+            Box::new(Oracle::new(scenario, kind.floor(scenario)))
+        }
     }
 }
 
