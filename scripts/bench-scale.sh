@@ -13,6 +13,7 @@
 #                     of `cargo build --release -p smartscale-sim --no-default-features --features
 #                     emulator` (default: the debug build, whose list pages are far slower)
 #   --workers N, --pods N  the cluster (default 500 and 15000)
+#   --max-ticks N     stop (and print the figures) after N ticks
 #   --lists-only      no rig: seed the emulator alone with that cluster and time (curl) the list
 #                     requests Evaluate and the polls make, in pages of 500 as the adapter reads them
 # With both --lambda-dir and --emulator-bin (or --lists-only and --emulator-bin) nothing is built.
@@ -26,6 +27,7 @@ cd "$SMARTSCALE_ROOT"
 lambda_dir=""
 emulator_bin=""
 lists_only=""
+max_ticks=0
 workers=500
 pods=15000
 while [ $# -gt 0 ]; do
@@ -33,9 +35,10 @@ while [ $# -gt 0 ]; do
     --lambda-dir) lambda_dir="${2:?--lambda-dir needs a directory}"; shift 2 ;;
     --emulator-bin) emulator_bin="${2:?--emulator-bin needs a path}"; shift 2 ;;
     --lists-only) lists_only=1; shift ;;
+    --max-ticks) max_ticks="${2:?--max-ticks needs a number}"; shift 2 ;;
     --workers) workers="${2:?--workers needs a number}"; shift 2 ;;
     --pods) pods="${2:?--pods needs a number}"; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -136,4 +139,4 @@ fi
 
 export SMARTSCALE_BIN_DIR="$WORK/bin" SMARTSCALE_E2E_SYNTH_DIR="$WORK/synth"
 export SMARTSCALE_PYTHON="$SMARTSCALE_ROOT/.venv/bin/python" PROMETHEUS_BIN=/usr/bin/prometheus
-node tests/e2e/scale.bench.mjs --workers "$workers" --pods "$pods"
+node tests/e2e/scale.bench.mjs --workers "$workers" --pods "$pods" --max-ticks "$max_ticks"
