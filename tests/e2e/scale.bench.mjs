@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { deployment } from './kit.mjs';
 import { Scenario, waitFor } from './standins.mjs';
 
-const { values } = parseArgs({ options: { workers: { type: 'string', default: '500' }, pods: { type: 'string', default: '15000' } } });
+const { values } = parseArgs({ options: { workers: { type: 'string', default: '500' }, pods: { type: 'string', default: '15000' }, 'max-ticks': { type: 'string', default: '0' } } });
+// 0: no limit; otherwise the run stops (and prints its figures) after that many ticks.
+const maxTicks = Number(values['max-ticks']);
 const workers = Number(values.workers);
 const pods = Number(values.pods);
 const apps = 100;
@@ -54,6 +56,7 @@ async function ticksUntil(state, seconds) {
     note(`tick ${ticks.length}: ${t.status}, Evaluate ${evaluate ? `${evaluate.millis.toFixed(0)} ms${evaluate.ok ? '' : ` (${evaluate.error?.errorType})`}` : 'not run'}; ${t.visited.join(' → ')}`);
     if (t.visited.includes(state)) return t;
     if (Date.now() > until) throw new Error(`no tick reached ${state} within ${seconds} s`);
+    if (maxTicks && ticks.length >= maxTicks) throw new Error(`stopped after --max-ticks ${maxTicks}`);
     await new Promise((r) => setTimeout(r, 3000));
   }
 }

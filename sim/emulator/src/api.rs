@@ -187,22 +187,67 @@ fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Store> {
     state.store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The objects of kind `T` a list or watch selects, as JSON: those in namespace `ns` (all when
-/// `None`) matching the query's `labelSelector` and `fieldSelector`.
-pub fn selected<T: Stored>(store: &Store, ns: Option<&String>, q: &Params) -> Vec<Value> {
+/// True when `obj` satisfies the query's `labelSelector` and `fieldSelector`. Labels come from the
+/// typed metadata and fields from [`field_of`], so a selected list serialises only what it serves.
+fn selects<T: Stored>(obj: &T, q: &Params) -> bool {
+    q.get("labelSelector")
+        .is_none_or(|s| selector::labels_match(s, obj.metadata().labels.as_ref()))
+        && q.get("fieldSelector")
+            .is_none_or(|s| selector::fields_match(s, |path| field_of(obj, path)))
+}
+
+/// The value of the dotted field `path` of `obj` as a field selector compares it: the fields
+/// kube-rs and kubectl select on are read from the typed object ([`Stored::field`]), any other
+/// from the object's JSON.
+fn field_of<T: Stored>(obj: &T, path: &str) -> String {
+    let m = obj.metadata();
+    match path {
+        "metadata.name" => m.name.clone().unwrap_or_default(),
+        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
+        _ => obj
+            .field(path)
+            .unwrap_or_else(|| selector::field(&to_value(obj), path)),
+    }
+}
+
+/// The objects of kind `T` in namespace `ns` (all when `None`) that the query selects, in the
+/// store's key order, starting after `after`.
+fn matching<'a, T: Stored>(
+    store: &'a Store,
+    ns: Option<&'a String>,
+    q: &'a Params,
+    after: Option<&Key>,
+) -> impl Iterator<Item = &'a T> + 'a {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let start = after.map_or(Unbounded, |k| Excluded(k.clone()));
     T::map_ref(store)
-        .iter()
-        .filter(|((n, _), _)| ns.is_none_or(|want| want == n))
-        .map(|(_, o)| to_value(o))
-        .filter(|v| {
-            q.get("labelSelector")
-                .is_none_or(|s| selector::labels_match(s, v))
-        })
-        .filter(|v| {
-            q.get("fieldSelector")
-                .is_none_or(|s| selector::fields_match(s, v))
-        })
-        .collect()
+        .range((start, Unbounded))
+        .filter(move |((n, _), _)| ns.is_none_or(|want| want == n))
+        .map(|(_, o)| o)
+        .filter(move |o| selects(*o, q))
+}
+
+/// The objects of kind `T` a watch selects, as JSON: those in namespace `ns` (all when `None`)
+/// matching the query's `labelSelector` and `fieldSelector`.
+pub fn selected<T: Stored>(store: &Store, ns: Option<&String>, q: &Params) -> Vec<Value> {
+    matching::<T>(store, ns, q, None).map(to_value).collect()
+}
+
+/// A `continue` token: the key of the last object served, so the next page starts after it
+/// whatever was added or removed in between (as the API server's tokens do), without counting
+/// through the earlier pages.
+fn continue_token(key: &Key) -> String {
+    format!("{}/{}", key.0, key.1)
+}
+
+/// The key a `continue` token names.
+///
+/// Errors: a 400 when the token is not one [`continue_token`] wrote.
+fn continue_key(token: &str) -> Result<Key, ApiError> {
+    token
+        .split_once('/')
+        .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+        .ok_or_else(|| ApiError::bad_request(format!("invalid continue token '{token}'")))
 }
 
 async fn list<T: Stored>(
@@ -215,37 +260,39 @@ async fn list<T: Stored>(
         let table = wants_table(&headers);
         return Ok(watch::respond::<T>(state, p.get("ns").cloned(), q, table));
     }
-    let store = lock(&state);
-    let items = selected::<T>(&store, p.get("ns"), &q);
-    let revision = store.revision().to_string();
-    drop(store);
-    // `limit`/`continue`: the token is the offset of the next page in the store's key order.
-    let offset: usize = match q.get("continue").filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid continue token '{c}'")))?,
+    let after = match q.get("continue").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(continue_key(c)?),
     };
-    let total = items.len();
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
-    let items: Vec<Value> = items
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    let next = limit
-        .filter(|l| offset + l < total)
-        .map(|l| (offset + l).to_string());
+    // Only the page is copied under the lock; it is serialised after the lock is released.
+    let (page, more, revision) = {
+        let store = lock(&state);
+        let mut selected = matching::<T>(&store, p.get("ns"), &q, after.as_ref());
+        let page: Vec<T> = selected
+            .by_ref()
+            .take(limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        let more = selected.next().is_some();
+        (page, more, store.revision().to_string())
+    };
+    let next = more
+        .then(|| {
+            page.last()
+                .map(|o| continue_token(&super::store::key_of(o.metadata())))
+        })
+        .flatten();
+    let items: Vec<Value> = page.iter().map(to_value).collect();
     let body = if wants_table(&headers) {
         table::render::<T>(&items, &revision, Utc::now())
     } else {
         let mut metadata = json!({"resourceVersion": revision});
         if let Some(next) = next {
             metadata["continue"] = json!(next);
-            metadata["remainingItemCount"] = json!(total - offset - items.len());
         }
         json!({"apiVersion": T::API_VERSION, "kind": T::LIST_KIND,
                "metadata": metadata, "items": items})
@@ -376,3 +423,157 @@ async fn evict(
 }
 
 use k8s_openapi::Resource as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::PodSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn state_with(nodes: usize, pods_per_node: usize) -> AppState {
+        let state = crate::build(crate::EmulatorConfig::default()).expect("empty seed");
+        let mut store = lock(&state);
+        let now = Utc::now();
+        for n in 0..nodes {
+            let node = Node {
+                metadata: ObjectMeta {
+                    name: Some(format!("n{n}")),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            store.create(node, now).expect("node");
+            for i in 0..pods_per_node {
+                let pod = Pod {
+                    metadata: ObjectMeta {
+                        name: Some(format!("p{n}-{i}")),
+                        labels: Some([("app".to_owned(), format!("a{i}"))].into()),
+                        ..Default::default()
+                    },
+                    spec: Some(PodSpec {
+                        node_name: Some(format!("n{n}")),
+                        ..Default::default()
+                    }),
+                    status: None,
+                };
+                store.create(pod, now).expect("pod");
+            }
+        }
+        drop(store);
+        state
+    }
+
+    /// One list request; returns the names served and the `continue` token.
+    async fn page<T: Stored>(
+        state: &AppState,
+        query: &[(&str, &str)],
+    ) -> (Vec<String>, Option<String>) {
+        let q: Params = query
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        let response = list::<T>(
+            State(state.clone()),
+            Path(Params::new()),
+            Query(q),
+            HeaderMap::new(),
+        )
+        .await
+        .expect("list");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let list: Value = serde_json::from_slice(&body).expect("JSON");
+        let names = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|o| {
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        (
+            names,
+            list["metadata"]["continue"].as_str().map(str::to_owned),
+        )
+    }
+
+    /// A page after a `continue` token starts after the last object served, even when an earlier
+    /// object was removed between the requests (an offset into the list would skip one).
+    #[tokio::test]
+    async fn continue_resumes_after_the_last_object_served() {
+        let state = state_with(7, 0);
+        let (first, token) = page::<Node>(&state, &[("limit", "3")]).await;
+        assert_eq!(first, ["n0", "n1", "n2"]);
+        lock(&state).remove::<Node>(&(String::new(), "n1".into()));
+        let token = token.expect("a continue token");
+        let (second, token) = page::<Node>(&state, &[("limit", "3"), ("continue", &token)]).await;
+        assert_eq!(second, ["n3", "n4", "n5"]);
+        let (last, token) = page::<Node>(
+            &state,
+            &[("limit", "3"), ("continue", &token.expect("token"))],
+        )
+        .await;
+        assert_eq!((last, token), (vec!["n6".to_owned()], None));
+    }
+
+    /// Selectors on the typed objects pick what the JSON selectors would, page by page.
+    #[tokio::test]
+    async fn selected_pages() {
+        let state = state_with(3, 4);
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: [Case; 5] = [
+            (
+                "field on the node",
+                &[("fieldSelector", "spec.nodeName=n1")],
+                &["p1-0", "p1-1", "p1-2", "p1-3"],
+            ),
+            (
+                "field and label",
+                &[
+                    ("fieldSelector", "spec.nodeName=n2"),
+                    ("labelSelector", "app=a1"),
+                ],
+                &["p2-1"],
+            ),
+            (
+                "label not equal",
+                &[("labelSelector", "app!=a0,app!=a1,app!=a2")],
+                &["p0-3", "p1-3", "p2-3"],
+            ),
+            (
+                "phase of a pod without status",
+                &[("fieldSelector", "status.phase!=Running,metadata.name=p0-0")],
+                &["p0-0"],
+            ),
+            (
+                "a field read from the JSON",
+                &[("fieldSelector", "metadata.uid=none")],
+                &[],
+            ),
+        ];
+        for (name, query, want) in cases {
+            let (got, _) = page::<Pod>(&state, query).await;
+            assert_eq!(got, want, "case {name}");
+        }
+        let (first, token) = page::<Pod>(
+            &state,
+            &[("fieldSelector", "spec.nodeName=n1"), ("limit", "3")],
+        )
+        .await;
+        let token = token.expect("token");
+        let (rest, end) = page::<Pod>(
+            &state,
+            &[
+                ("fieldSelector", "spec.nodeName=n1"),
+                ("limit", "3"),
+                ("continue", &token),
+            ],
+        )
+        .await;
+        assert_eq!((first.len(), rest, end), (3, vec!["p1-3".to_owned()], None));
+    }
+}

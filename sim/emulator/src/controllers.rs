@@ -5,7 +5,7 @@
 //! owner is gone are garbage-collected.
 
 use super::kubelet;
-use super::store::{controller_of, owner_ref, Key, Store, Stored};
+use super::store::{controller_of, key_of, owner_ref, Key, Store, Stored};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetStatus, Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
@@ -13,6 +13,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{Pod, PodStatus, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use std::collections::{BTreeSet, HashMap};
 
 /// Runs every controller once at `now`.
 pub fn step(store: &mut Store, now: DateTime<Utc>) {
@@ -39,14 +40,38 @@ fn template_hash(s: &str) -> String {
         .collect()
 }
 
-fn owned_by<'a>(store: &'a Store, owner: &OwnerReference, ns: &str) -> Vec<(&'a Key, &'a Pod)> {
-    store
-        .pods
-        .iter()
-        .filter(|((n, _), p)| {
-            n == ns && controller_of(&p.metadata).is_some_and(|r| r.uid == owner.uid)
-        })
+/// The keys of the pods of each controller, by the controller's uid, from one pass over the pods
+/// (a controller pass looks its owners' pods up here instead of scanning every pod per owner).
+fn pods_by_owner(store: &Store) -> HashMap<String, Vec<Key>> {
+    let mut owned: HashMap<String, Vec<Key>> = HashMap::new();
+    for (key, pod) in &store.pods {
+        if let Some(r) = controller_of(&pod.metadata) {
+            owned.entry(r.uid.clone()).or_default().push(key.clone());
+        }
+    }
+    owned
+}
+
+/// The pods at `keys` that `owner` controls in namespace `ns` (a key whose pod is gone, or was
+/// replaced by another owner's, is skipped).
+fn owned_by<'a>(
+    store: &'a Store,
+    keys: &'a [Key],
+    owner: &OwnerReference,
+    ns: &str,
+) -> Vec<(&'a Key, &'a Pod)> {
+    keys.iter()
+        .filter(|k| k.0 == ns)
+        .filter_map(|k| store.pods.get(k).map(|p| (k, p)))
+        .filter(|(_, p)| controller_of(&p.metadata).is_some_and(|r| r.uid == owner.uid))
         .collect()
+}
+
+/// Creates `pod`, adding its key to `owned` when it was created.
+fn create_owned(store: &mut Store, pod: Pod, now: DateTime<Utc>, owned: &mut Vec<Key>) {
+    if let Ok(created) = store.create(pod, now) {
+        owned.push(key_of(&created.metadata));
+    }
 }
 
 fn live(p: &Pod) -> bool {
@@ -167,6 +192,9 @@ fn deployments(store: &mut Store) {
     }
 }
 
+/// Creates or deletes `owner`'s pods (their keys in `owned`, which gains the created ones) until
+/// `replicas` are live; returns the live and ready counts before the change, the live one capped
+/// at `replicas`.
 fn scale_pods(
     store: &mut Store,
     owner: OwnerReference,
@@ -174,8 +202,9 @@ fn scale_pods(
     template: Option<&PodTemplateSpec>,
     replicas: i32,
     now: DateTime<Utc>,
+    owned: &mut Vec<Key>,
 ) -> (i32, i32) {
-    let pods = owned_by(store, &owner, ns);
+    let pods = owned_by(store, owned, &owner, ns);
     let (have, ready) = counts(&pods);
     let mut surplus: Vec<Key> = pods
         .iter()
@@ -186,7 +215,7 @@ fn scale_pods(
         if let Some(t) = template {
             for _ in have..replicas {
                 let pod = new_pod(t, ns, owner.clone(), None, Some(format!("{}-", owner.name)));
-                let _ = store.create(pod, now);
+                create_owned(store, pod, now, owned);
             }
         }
     } else if have > replicas {
@@ -211,19 +240,23 @@ fn scale_pods(
 
 fn replicasets(store: &mut Store, now: DateTime<Utc>) {
     let all: Vec<ReplicaSet> = store.replicasets.values().cloned().collect();
+    let mut by_owner = pods_by_owner(store);
     for rs in all {
         let ns = rs.metadata.namespace.clone().unwrap_or_default();
         let spec = rs.spec.clone();
         let replicas = spec.replicas.unwrap_or(1);
+        let owner = owner_ref(&rs);
+        let mut owned = by_owner.remove(&owner.uid).unwrap_or_default();
         let (_, ready) = scale_pods(
             store,
-            owner_ref(&rs),
+            owner.clone(),
             &ns,
             spec.template.as_ref(),
             replicas,
             now,
+            &mut owned,
         );
-        let (have, _) = counts(&owned_by(store, &owner_ref(&rs), &ns));
+        let (have, _) = counts(&owned_by(store, &owned, &owner, &ns));
         let status = ReplicaSetStatus {
             replicas: have,
             ready_replicas: Some(ready),
@@ -242,12 +275,14 @@ fn replicasets(store: &mut Store, now: DateTime<Utc>) {
 
 fn statefulsets(store: &mut Store, now: DateTime<Utc>) {
     let all: Vec<StatefulSet> = store.statefulsets.values().cloned().collect();
+    let mut by_owner = pods_by_owner(store);
     for sts in all {
         let ns = sts.metadata.namespace.clone().unwrap_or_default();
         let name = sts.metadata.name.clone().unwrap_or_default();
         let spec = sts.spec.clone();
         let replicas = spec.replicas.unwrap_or(1);
         let owner = owner_ref(&sts);
+        let mut owned = by_owner.remove(&owner.uid).unwrap_or_default();
         for i in 0..replicas {
             let key = (ns.clone(), format!("{name}-{i}"));
             if !store.pods.contains_key(&key) {
@@ -258,10 +293,10 @@ fn statefulsets(store: &mut Store, now: DateTime<Utc>) {
                     Some(key.1.clone()),
                     None,
                 );
-                let _ = store.create(pod, now);
+                create_owned(store, pod, now, &mut owned);
             }
         }
-        let (have, ready) = counts(&owned_by(store, &owner, &ns));
+        let (have, ready) = counts(&owned_by(store, &owned, &owner, &ns));
         let status = StatefulSetStatus {
             replicas: have,
             ready_replicas: Some(ready),
@@ -283,16 +318,19 @@ fn daemonsets(store: &mut Store, now: DateTime<Utc>) {
         .values()
         .filter_map(|n| n.metadata.name.clone())
         .collect();
+    let mut by_owner = pods_by_owner(store);
     for ds in all {
         let ns = ds.metadata.namespace.clone().unwrap_or_default();
         let name = ds.metadata.name.clone().unwrap_or_default();
         let spec = ds.spec.clone();
         let owner = owner_ref(&ds);
+        let mut owned = by_owner.remove(&owner.uid).unwrap_or_default();
+        let served: BTreeSet<String> = owned_by(store, &owned, &owner, &ns)
+            .iter()
+            .filter_map(|(_, p)| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+            .collect();
         for node in &nodes {
-            let present = owned_by(store, &owner, &ns).iter().any(|(_, p)| {
-                p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str())
-            });
-            if !present {
+            if !served.contains(node) {
                 let mut pod = new_pod(
                     &spec.template,
                     &ns,
@@ -303,10 +341,10 @@ fn daemonsets(store: &mut Store, now: DateTime<Utc>) {
                 if let Some(s) = pod.spec.as_mut() {
                     s.node_name = Some(node.clone());
                 }
-                let _ = store.create(pod, now);
+                create_owned(store, pod, now, &mut owned);
             }
         }
-        let (have, ready) = counts(&owned_by(store, &owner, &ns));
+        let (have, ready) = counts(&owned_by(store, &owned, &owner, &ns));
         let status = DaemonSetStatus {
             desired_number_scheduled: nodes.len() as i32,
             current_number_scheduled: have,

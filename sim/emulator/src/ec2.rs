@@ -5,13 +5,13 @@
 //! (or named through `POST /control/never-join`) never registers, for join-failure tests.
 
 use super::seed::{build_node, node_conditions, NodeSeed};
-use super::store::Store;
+use super::store::{Key, Store};
 use super::AppState;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::types::Filter;
 use chrono::{DateTime, Duration, Utc};
 use k8s_openapi::api::core::v1::Node;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The tag that keeps an instance from ever joining.
 pub const NEVER_JOIN_TAG: &str = "smartscale-emulator/never-join";
@@ -105,14 +105,21 @@ pub async fn describe(
     Ok(out)
 }
 
+/// The instance id in a node's provider id, when it has one.
+fn instance_of(n: &Node) -> Option<String> {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.provider_id.as_deref())
+        .and_then(smartscale_engine::model::parse_provider_id)
+        .map(|(_, id)| id)
+}
+
+#[cfg(test)]
 fn node_for<'a>(store: &'a Store, instance_id: &str) -> Option<&'a Node> {
-    store.nodes.values().find(|n| {
-        n.spec
-            .as_ref()
-            .and_then(|s| s.provider_id.as_deref())
-            .and_then(smartscale_engine::model::parse_provider_id)
-            .is_some_and(|(_, id)| id == instance_id)
-    })
+    store
+        .nodes
+        .values()
+        .find(|n| instance_of(n).as_deref() == Some(instance_id))
 }
 
 /// Brings the nodes in line with `instances` at `now`. `first_seen` remembers when each instance
@@ -124,8 +131,17 @@ pub fn reconcile(
     boot_delay: Duration,
     now: DateTime<Utc>,
 ) {
+    // Each instance's node, looked up once per pass (not a scan of every node per instance).
+    let nodes: HashMap<String, Key> = store
+        .nodes
+        .iter()
+        .filter_map(|(k, n)| instance_of(n).map(|id| (id, k.clone())))
+        .collect();
     for i in instances {
-        let existing = node_for(store, &i.id).cloned();
+        let existing = nodes.get(&i.id).and_then(|k| {
+            let ready = super::kubelet::node_ready(store.nodes.get(k)?);
+            Some((k, ready))
+        });
         match (i.state.as_str(), existing) {
             ("running", None) => {
                 let seen = *first_seen.entry(i.id.clone()).or_insert(now);
@@ -146,14 +162,8 @@ pub fn reconcile(
                 };
                 let _ = store.create(build_node(&seed, now), now);
             }
-            ("shutting-down" | "terminated" | "stopping" | "stopped", Some(node))
-                if super::kubelet::node_ready(&node) =>
-            {
-                let key = (
-                    String::new(),
-                    node.metadata.name.clone().unwrap_or_default(),
-                );
-                store.modify::<Node>(&key, |n| {
+            ("shutting-down" | "terminated" | "stopping" | "stopped", Some((key, true))) => {
+                store.modify::<Node>(key, |n| {
                     let st = n.status.get_or_insert_with(Default::default);
                     st.conditions = Some(node_conditions(false, now));
                 });

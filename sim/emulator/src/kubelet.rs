@@ -106,45 +106,57 @@ fn node_ip(n: &Node) -> String {
         .unwrap_or_else(|| "10.0.0.1".into())
 }
 
-/// One pass of every kubelet and the pod garbage collector at time `now`.
+/// What a kubelet or the pod garbage collector does to one pod in a pass.
+enum Action {
+    /// Remove it: its node is gone or its grace period has passed.
+    Remove,
+    /// Start it on the node whose address is given.
+    Start(String),
+    /// Set its readiness to follow its node's.
+    Ready(bool),
+}
+
+/// One pass of every kubelet and the pod garbage collector at time `now`. The pods are read in
+/// place and only those that change are written, so a pass over a large, settled cluster copies
+/// nothing.
 pub fn step(store: &mut Store, now: DateTime<Utc>) {
-    let keys: Vec<Key> = store.pods.keys().cloned().collect();
-    for key in keys {
-        let Some(pod) = store.pods.get(&key).cloned() else {
-            continue;
-        };
-        let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
-            continue;
-        };
-        let node = store
-            .nodes
-            .get(&(String::new(), node_name.clone()))
-            .cloned();
-        let Some(node) = node else {
-            store.remove::<Pod>(&key);
-            continue;
-        };
-        if let Some(t) = &pod.metadata.deletion_timestamp {
-            if chrono_time(t) <= now {
+    let actions: Vec<(Key, Action)> = store
+        .pods
+        .iter()
+        .filter_map(|(key, pod)| {
+            let node_name = pod.spec.as_ref()?.node_name.as_ref()?;
+            let Some(node) = store.nodes.get(&(String::new(), node_name.clone())) else {
+                return Some((key.clone(), Action::Remove));
+            };
+            if let Some(t) = &pod.metadata.deletion_timestamp {
+                return (chrono_time(t) <= now).then(|| (key.clone(), Action::Remove));
+            }
+            let action = match (phase(pod), node_ready(node)) {
+                (Some("Pending") | None, true) if started_by(pod, store.pod_startup) <= now => {
+                    Action::Start(node_ip(node))
+                }
+                (Some("Running"), ready) if is_ready(pod) != ready => Action::Ready(ready),
+                _ => return None,
+            };
+            Some((key.clone(), action))
+        })
+        .collect();
+    for (key, action) in actions {
+        match action {
+            Action::Remove => {
                 store.remove::<Pod>(&key);
             }
-            continue;
-        }
-        let ready_node = node_ready(&node);
-        match (phase(&pod), ready_node) {
-            (Some("Pending") | None, true) if started_by(&pod, store.pod_startup) <= now => {
+            Action::Start(host) => {
                 let ip = format!(
                     "10.42.{}.{}",
                     store.revision() % 250,
                     2 + store.pods.len() % 250
                 );
-                let host = node_ip(&node);
                 store.modify::<Pod>(&key, |p| start(p, ip, host, now));
             }
-            (Some("Running"), ready) if is_ready(&pod) != ready => {
+            Action::Ready(ready) => {
                 store.modify::<Pod>(&key, |p| set_ready(p, ready, now));
             }
-            _ => {}
         }
     }
 }

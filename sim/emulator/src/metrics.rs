@@ -218,18 +218,20 @@ pub fn node_exporter(out: &mut String, store: &Store, load: &Load) {
             );
         }
     }
+    // The running pods' memory requests per node, summed in one pass over the pods.
+    let mut requested: BTreeMap<&str, f64> = BTreeMap::new();
+    for p in store.pods.values().filter(|p| running(p)) {
+        if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            *requested.entry(node).or_default() += pod_requests(p).memory_bytes as f64;
+        }
+    }
     let mem: Vec<(String, f64, f64)> = store
         .nodes
         .values()
         .map(|n| {
             let name = n.metadata.name.clone().unwrap_or_default();
             let total = allocatable(n).memory_bytes as f64;
-            let used: f64 = store
-                .pods
-                .values()
-                .filter(|p| running(p) && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
-                .map(|p| pod_requests(p).memory_bytes as f64)
-                .sum::<f64>()
+            let used = requested.get(name.as_str()).copied().unwrap_or(0.0)
                 // System daemons take a little memory on every node.
                 + total * 0.05;
             (name, total, (total - used).max(0.0))

@@ -87,25 +87,33 @@ pub fn step(store: &mut Store, now: DateTime<Utc>) {
         return;
     }
     let mut used = used_by_node(store);
+    // The schedulable nodes with their allocatable resources, read once per pass.
+    let candidates: Vec<(String, Resources, Node)> = store
+        .nodes
+        .values()
+        .filter(|n| schedulable(n))
+        .map(|n| {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            (name, allocatable(n), n.clone())
+        })
+        .collect();
     for key in pending {
         let Some(pod) = store.pods.get(&key).cloned() else {
             continue;
         };
         let need = pod_requests(&pod);
-        let choice = store
-            .nodes
-            .values()
-            .filter(|n| schedulable(n) && selector_fits(&pod, n))
-            .filter_map(|n| {
-                let name = n.metadata.name.clone().unwrap_or_default();
-                let cap = allocatable(n);
-                let u = used.get(&name).copied().unwrap_or_default();
+        let choice = candidates
+            .iter()
+            .filter(|(_, _, n)| selector_fits(&pod, n))
+            .filter_map(|(name, cap, _)| {
+                let u = used.get(name).copied().unwrap_or_default();
                 let total = u.plus(need);
                 total
-                    .fits_in(cap)
+                    .fits_in(*cap)
                     .then(|| (cap.cpu_millis.saturating_sub(total.cpu_millis), name))
             })
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
+            .map(|(room, name)| (room, name.clone()));
         let nodes = store.nodes.len();
         match choice {
             Some((_, node)) => {

@@ -5,6 +5,7 @@
 //! `spec.nodeName` or `status.phase`; a missing field compares as the empty string.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// One parsed requirement.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,18 +34,20 @@ fn parse(raw: &str) -> Vec<Req> {
         .collect()
 }
 
-/// True when `object`'s `metadata.labels` satisfy the label selector `raw`.
-pub fn labels_match(raw: &str, object: &Value) -> bool {
-    let labels = &object["metadata"]["labels"];
+/// True when an object's `labels` (none when `None`) satisfy the label selector `raw`.
+pub fn labels_match(raw: &str, labels: Option<&BTreeMap<String, String>>) -> bool {
+    let get = |k: &String| labels.and_then(|l| l.get(k));
     parse(raw).iter().all(|r| match r {
-        Req::Eq(k, v) => labels[k].as_str() == Some(v),
-        Req::Ne(k, v) => labels[k].as_str() != Some(v),
-        Req::Exists(k) => labels.get(k).is_some(),
-        Req::Absent(k) => labels.get(k).is_none(),
+        Req::Eq(k, v) => get(k) == Some(v),
+        Req::Ne(k, v) => get(k) != Some(v),
+        Req::Exists(k) => get(k).is_some(),
+        Req::Absent(k) => get(k).is_none(),
     })
 }
 
-fn field(object: &Value, path: &str) -> String {
+/// The dotted field `path` of the JSON `object` as a field selector compares it: a string as it
+/// is, a missing or null field as the empty string, anything else as its JSON text.
+pub fn field(object: &Value, path: &str) -> String {
     let pointer = format!("/{}", path.replace('.', "/"));
     match object.pointer(&pointer) {
         Some(Value::String(s)) => s.clone(),
@@ -53,11 +56,11 @@ fn field(object: &Value, path: &str) -> String {
     }
 }
 
-/// True when `object` satisfies the field selector `raw`.
-pub fn fields_match(raw: &str, object: &Value) -> bool {
+/// True when an object whose dotted fields `field` reads satisfies the field selector `raw`.
+pub fn fields_match(raw: &str, field: impl Fn(&str) -> String) -> bool {
     parse(raw).iter().all(|r| match r {
-        Req::Eq(k, v) => field(object, k) == *v,
-        Req::Ne(k, v) => field(object, k) != *v,
+        Req::Eq(k, v) => field(k) == *v,
+        Req::Ne(k, v) => field(k) != *v,
         Req::Exists(_) | Req::Absent(_) => true,
     })
 }
@@ -88,10 +91,12 @@ mod tests {
             ("field missing is empty", false, "spec.missing=", true),
         ];
         for (name, label, raw, want) in cases {
+            let labels: BTreeMap<String, String> =
+                serde_json::from_value(pod["metadata"]["labels"].clone()).unwrap_or_default();
             let got = if label {
-                labels_match(raw, &pod)
+                labels_match(raw, Some(&labels))
             } else {
-                fields_match(raw, &pod)
+                fields_match(raw, |path| field(&pod, path))
             };
             assert_eq!(got, want, "case {name}");
         }

@@ -55,6 +55,11 @@ pub trait Stored:
     fn map(store: &mut Store) -> &mut BTreeMap<Key, Self>;
     /// This kind's objects in `store`, read-only.
     fn map_ref(store: &Store) -> &BTreeMap<Key, Self>;
+    /// The dotted field `path` as a field selector compares it (missing is empty), when this kind
+    /// reads it without serialising; `None` sends the caller to the object's JSON.
+    fn field(&self, _path: &str) -> Option<String> {
+        None
+    }
 }
 
 macro_rules! stored {
@@ -71,7 +76,23 @@ macro_rules! stored {
     };
 }
 stored!(Node, nodes, false);
-stored!(Pod, pods, true);
+impl Stored for Pod {
+    const NAMESPACED: bool = true;
+    fn map(store: &mut Store) -> &mut BTreeMap<Key, Self> {
+        &mut store.pods
+    }
+    fn map_ref(store: &Store) -> &BTreeMap<Key, Self> {
+        &store.pods
+    }
+    fn field(&self, path: &str) -> Option<String> {
+        let value = match path {
+            "spec.nodeName" => self.spec.as_ref().and_then(|s| s.node_name.clone()),
+            "status.phase" => self.status.as_ref().and_then(|s| s.phase.clone()),
+            _ => return None,
+        };
+        Some(value.unwrap_or_default())
+    }
+}
 stored!(PodDisruptionBudget, pdbs, true);
 stored!(Deployment, deployments, true);
 stored!(ReplicaSet, replicasets, true);

@@ -245,6 +245,7 @@ pub fn capacity_alert_due(
 async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, Vec<String>)> {
     let mut view = deps.cluster.view().await?;
     let instances = deps.provisioner.describe_managed().await?;
+    tracing::info!(instances = instances.len(), "read the managed instances");
     let ids = Identities::of(&view.nodes, &instances);
     let managed: HashSet<&str> = ids.matched.keys().map(String::as_str).collect();
     for n in &mut view.nodes {
@@ -389,6 +390,7 @@ async fn metrics(
     now: DateTime<Utc>,
 ) -> Result<MetricsSnapshot> {
     let s = read_metrics(deps, state, now).await;
+    tracing::info!(provenance = ?s.provenance, "read the metrics");
     if s.unusable_required().is_empty() && s.provenance == Provenance::Live {
         let cached = CachedMetrics {
             snapshot: s.clone(),

@@ -50,8 +50,14 @@ pub fn translate(context: &str, what: &str, e: kube::Error) -> Error {
 /// the API server must build whole and the function must hold twice.
 pub const LIST_PAGE_SIZE: u32 = 500;
 
-/// Every object `params` selects, read in pages of [`LIST_PAGE_SIZE`] (`limit`/`continue`).
-async fn list_paged<K>(api: &Api<K>, context: &str, params: &ListParams) -> Result<Vec<K>>
+/// Every object `params` selects, read in pages of [`LIST_PAGE_SIZE`] (`limit`/`continue`) and
+/// mapped with `map` as each page arrives, so no more than one page of whole objects is held.
+async fn list_paged<K, T>(
+    api: &Api<K>,
+    context: &str,
+    params: &ListParams,
+    mut map: impl FnMut(K) -> T,
+) -> Result<Vec<T>>
 where
     K: Clone + DeserializeOwned + Debug,
 {
@@ -62,7 +68,7 @@ where
             .list(&page)
             .await
             .map_err(|e| translate(context, "resource", e))?;
-        items.extend(list.items);
+        items.extend(list.items.into_iter().map(&mut map));
         match list.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => page = page.continue_token(&token),
             None => return Ok(items),
@@ -88,7 +94,22 @@ impl KubeCluster {
         K: kube::Resource + Clone + DeserializeOwned + Debug,
         K::DynamicType: Default,
     {
-        list_paged(&Api::all(self.client.clone()), context, params).await
+        self.list_mapped(context, params, |k| k).await
+    }
+
+    /// Lists `K` in the whole cluster, keeping what `map` makes of each object (page by page:
+    /// see [`list_paged`]).
+    async fn list_mapped<K, T>(
+        &self,
+        context: &str,
+        params: &ListParams,
+        map: impl FnMut(K) -> T,
+    ) -> Result<Vec<T>>
+    where
+        K: kube::Resource + Clone + DeserializeOwned + Debug,
+        K::DynamicType: Default,
+    {
+        list_paged(&Api::all(self.client.clone()), context, params, map).await
     }
 
     async fn pods_on(&self, node: &str) -> Result<Vec<Pod>> {
@@ -124,28 +145,35 @@ impl KubeCluster {
 impl ClusterApi for KubeCluster {
     async fn view(&self) -> Result<ClusterView> {
         let context = "reading the cluster view";
+        tracing::info!("reading the cluster view");
         let lp = ListParams::default();
-        let (nodes, pods, pdbs, owners) = futures::try_join!(
-            self.list_all::<Node>(context, &lp),
-            self.list_all::<Pod>(context, &lp),
-            self.list_all::<PodDisruptionBudget>(context, &lp),
-            self.owners(context),
-        )?;
-        let pods: Vec<_> = pods.iter().map(|p| view::pod_info(p, &owners)).collect();
-        let mut nodes: Vec<_> = nodes.iter().map(view::node_info).collect();
-        view::with_idle_since(&mut nodes, &pods);
-        Ok(ClusterView {
-            nodes,
+        // The pods are mapped to the model page by page, which needs their owners first: the
+        // function holds one page of whole Pod objects, not all of them (15,000 at 500 workers).
+        let pods = async {
+            let owners = self.owners(context).await?;
+            self.list_mapped(context, &lp, |p: Pod| view::pod_info(&p, &owners))
+                .await
+        };
+        let (mut nodes, pods, pdbs) = futures::try_join!(
+            self.list_mapped(context, &lp, |n: Node| view::node_info(&n)),
             pods,
-            pdbs: pdbs.iter().map(view::pdb_info).collect(),
-        })
+            self.list_mapped(context, &lp, |b: PodDisruptionBudget| view::pdb_info(&b)),
+        )?;
+        view::with_idle_since(&mut nodes, &pods);
+        tracing::info!(
+            nodes = nodes.len(),
+            pods = pods.len(),
+            budgets = pdbs.len(),
+            "read the cluster view"
+        );
+        Ok(ClusterView { nodes, pods, pdbs })
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>> {
-        let nodes: Vec<Node> = self
-            .list_all("listing the nodes", &ListParams::default())
-            .await?;
-        Ok(nodes.iter().map(view::node_info).collect())
+        self.list_mapped("listing the nodes", &ListParams::default(), |n: Node| {
+            view::node_info(&n)
+        })
+        .await
     }
 
     async fn cordon(&self, node: &str) -> Result<()> {

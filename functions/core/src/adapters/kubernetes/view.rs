@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Annotation of static (mirror) pods.
 pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
@@ -247,10 +247,12 @@ pub fn pdb_info(b: &PodDisruptionBudget) -> PdbInfo {
 /// say is the node's creation time; callers treat it as a tie-break ("longest idle"), never as a
 /// duration guarantee.
 pub fn with_idle_since(nodes: &mut [NodeInfo], pods: &[PodInfo]) {
+    let busy: HashSet<&str> = pods
+        .iter()
+        .filter(|p| !p.ignored_by_drain())
+        .filter_map(|p| p.node_name.as_deref())
+        .collect();
     for n in nodes.iter_mut() {
-        let busy = pods
-            .iter()
-            .any(|p| p.node_name.as_deref() == Some(n.name.as_str()) && !p.ignored_by_drain());
-        n.idle_since = (!busy).then_some(n.created_at);
+        n.idle_since = (!busy.contains(n.name.as_str())).then_some(n.created_at);
     }
 }
