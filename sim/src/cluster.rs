@@ -919,6 +919,16 @@ mod tests {
         Cluster::new(NodeShape::default(), Workload::default(), nodes, true)
     }
 
+    /// Advances `cl` from `from` to `to` in 5-second steps, scheduling after each.
+    fn step(cl: &mut Cluster, from: i64, to: i64) {
+        let mut t = from;
+        while t < to {
+            t += 5;
+            cl.advance(t);
+            cl.schedule(t);
+        }
+    }
+
     #[test]
     fn a_t3_small_holds_six_default_pods() {
         let s = NodeShape::default();
@@ -1086,12 +1096,7 @@ mod tests {
                 );
                 assert_eq!(cl.spot.fallbacks, 1, "case {}", c.name);
             }
-            let mut t = 1000;
-            while t < 1120 {
-                t += 5;
-                cl.advance(t);
-                cl.schedule(t);
-            }
+            step(&mut cl, 1000, 1120);
             assert!(!cl.nodes[spot].alive(), "case {}: gone after 120 s", c.name);
             assert_eq!(cl.spot.interruptions, 1, "case {}", c.name);
             assert_eq!(cl.spot.pods_evicted, c.evicted, "case {}", c.name);
@@ -1205,12 +1210,7 @@ mod tests {
             let spot = cl.launch_as(0, true, CapacityType::Spot, &types[..1], None);
             cl.advance(90);
             cl.nodes[spot].warning_due = Some(1000);
-            let mut t = 90;
-            while t < 1200 {
-                t += 5;
-                cl.advance(t);
-                cl.schedule(t);
-            }
+            step(&mut cl, 90, 1200);
             assert!(!cl.nodes[spot].alive(), "case {}", c.name);
             assert_eq!(cl.spot.replacements, 1, "case {}", c.name);
             let r = cl.nodes.last().unwrap();
