@@ -42,7 +42,10 @@ standing() {
   sed 's/^min_nodes = 0 .*/min_nodes = 2/' "$tmp/sc/techflow-week.toml" >"$tmp/sc/techflow-week-kfloor.toml"
   "$bin" simulate --scenario "$tmp/sc/techflow-week-kfloor.toml" --json --set ON_DEMAND_BASE_CAPACITY=0 --set ON_DEMAND_PERCENTAGE_ABOVE_BASE=0 >"$allspot_kf"
   local r1='.vs_oracle | . * 1000 | round / 1000' p1='.pending_pod_minutes | . * 10 | round / 10'
-  local c2='.cost_usd | . * 100 | round / 100' o1='.overload_minutes | . * 10 | round / 10'
+  # money: dollars with two decimals (jq's numbers drop trailing zeros: 5.4, 9).
+  # shellcheck disable=SC2016 # a jq program: $c is jq's, not the shell's
+  local money='(. * 100 | round) as $c | "\($c / 100 | floor).\($c % 100 | if . < 10 then "0\(.)" else "\(.)" end)"'
+  local c2=".cost_usd | $money" od2=".cost_on_demand_usd | $money" o1='.overload_minutes | . * 10 | round / 10'
   local sm='.vs_oracle.median | . * 1000 | round / 1000' sw='.vs_oracle.worst | . * 1000 | round / 1000'
   local pm='.pending_pod_minutes.median | . * 10 | round / 10' wm='.max_pending_seconds.median'
   local gap
@@ -79,8 +82,8 @@ standing() {
   costs \$$(f "$allspot" smartscale "$c2") a week with $(f "$allspot" smartscale "$p1") pending pod-minutes, CA's model \$$(f "$allspot" cluster-autoscaler-model "$c2") with
   $(f "$allspot" cluster-autoscaler-model "$p1"), Karpenter's \$$(f "$allspot" karpenter-model "$c2") with $(f "$allspot" karpenter-model "$p1") (one worker at night) and, held to the 2-worker
   floor, \$$(f "$allspot_kf" karpenter-model "$c2") with $(f "$allspot_kf" karpenter-model "$p1"). With a 2-worker on-demand base and Spot above, SmartScale
-  \$$(f "$spot" smartscale "$c2") (on-demand \$$(f "$spot" smartscale '.cost_on_demand_usd | . * 100 | round / 100'), the base it was told to keep) against CA's \$$(f "$spot" cluster-autoscaler-model "$c2"),
-  whose on-demand \$$(f "$spot" cluster-autoscaler-model '.cost_on_demand_usd | . * 100 | round / 100') is below its own base: CA removes on-demand workers like any other and the
+  \$$(f "$spot" smartscale "$c2") (on-demand \$$(f "$spot" smartscale "$od2"), the base it was told to keep) against CA's \$$(f "$spot" cluster-autoscaler-model "$c2"),
+  whose on-demand \$$(f "$spot" cluster-autoscaler-model "$od2") is below its own base: CA removes on-demand workers like any other and the
   group restores its base only at the next scale-out, so that CA user's night may be all Spot.
   SmartScale **loses on cost to the Karpenter model without a floor** in every configuration (no
   on-demand base, one worker at night). All Spot at the same floor, SmartScale is
