@@ -1049,6 +1049,66 @@ async fn retry_of_a_half_done_launch_creates_only_the_missing_instances() {
     assert_eq!(p.describe_managed().await.unwrap().len(), 3);
 }
 
+/// The readiness poll's EC2 read: the operation's own instances (tagged with its id, or recorded
+/// by it), never the rest of the fleet, another cluster's or a terminated one.
+#[tokio::test]
+#[ignore = "needs a moto server: run scripts/test-aws.sh"]
+async fn an_operations_instances_are_described_alone() {
+    let Some(sdk) = sdk().await else { return };
+    let fx = Ec2Fixture::new(&sdk, &["us-east-1a"]).await;
+    let p = fx.provisioner(false);
+    let mine = p.launch(&launch(2, "op-poll")).await.unwrap().instances;
+    let other = p.launch(&launch(1, "op-other")).await.unwrap().instances;
+    let gone = p
+        .launch(&launch(1, "op-poll-gone"))
+        .await
+        .unwrap()
+        .instances;
+    p.terminate(&gone[0].instance_id).await.unwrap();
+    let foreign = fx
+        .foreign_instance(&[("ManagedBy", "smartscale"), ("Cluster", "someone-else")])
+        .await;
+    let ids = |v: Vec<smartscale_core::seams::ManagedInstance>| {
+        let mut ids: Vec<String> = v.into_iter().map(|m| m.instance_id).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let cases: [(&str, &str, Vec<String>, Vec<String>); 4] = [
+        (
+            "tagged, nothing recorded",
+            "op-poll",
+            vec![],
+            sorted(mine.iter().map(|m| m.instance_id.clone()).collect()),
+        ),
+        (
+            "recorded under another operation's id",
+            "op-none",
+            vec![other[0].instance_id.clone()],
+            vec![other[0].instance_id.clone()],
+        ),
+        (
+            "recorded but terminated, or another cluster's",
+            "op-none",
+            vec![gone[0].instance_id.clone(), foreign],
+            vec![],
+        ),
+        (
+            "tagged and recorded once each",
+            "op-poll",
+            vec![mine[0].instance_id.clone()],
+            sorted(mine.iter().map(|m| m.instance_id.clone()).collect()),
+        ),
+    ];
+    for (name, op, recorded, want) in cases {
+        let got = ids(p.describe_operation(op, &recorded).await.unwrap());
+        assert_eq!(got, want, "case {name}");
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs a moto server: run scripts/test-aws.sh"]
 async fn terminate_acts_only_on_this_clusters_workers() {

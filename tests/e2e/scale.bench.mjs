@@ -41,6 +41,11 @@ const raiseTimeouts = (template) => {
 const s = await Scenario.start('scale', {
   editTemplate: raiseTimeouts,
   scrapeInterval: '30s',
+  // The emulator's EC2 follower stands in for 500 kubelets, which never call EC2; polling every
+  // second, it kept moto busy (DescribeInstances of 500 instances takes moto about 2 s alone), so
+  // every AWS call the functions made waited behind it. Every 20 s still joins a new worker well
+  // within JOIN_TIMEOUT.
+  ec2Poll: '20s',
   workers,
   // 30 pods of 20m / 8Mi per worker on average (CPU and memory well under the scale-down thresholds): room to drain any one worker onto the others.
   objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),

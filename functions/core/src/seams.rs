@@ -301,6 +301,25 @@ pub trait NodeProvisioner: Send + Sync {
 
     /// The cluster's managed instances that are not terminated.
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>>;
+
+    /// Of [`NodeProvisioner::describe_managed`], the instances in `recorded` or tagged with
+    /// `operation_id`: what a step polling one operation needs, without describing the whole
+    /// fleet. The default filters `describe_managed`; an adapter asks EC2 for these alone.
+    async fn describe_operation(
+        &self,
+        operation_id: &str,
+        recorded: &[String],
+    ) -> Result<Vec<ManagedInstance>> {
+        Ok(self
+            .describe_managed()
+            .await?
+            .into_iter()
+            .filter(|m| {
+                recorded.contains(&m.instance_id) || m.operation_id.as_deref() == Some(operation_id)
+            })
+            .collect())
+    }
+
     /// Of `instance_ids` (anyone's), those EC2 reports `terminated` or `shutting-down`, or does
     /// not know at all; in the order given. Errors: [`crate::Error::Transient`].
     async fn gone(&self, instance_ids: &[String]) -> Result<Vec<String>>;

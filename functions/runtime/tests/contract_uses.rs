@@ -213,6 +213,14 @@ impl NodeProvisioner for Recorder {
             .map(|i| self.managed(i, None))
             .collect())
     }
+    async fn describe_operation(&self, _: &str, _: &[String]) -> Result<Vec<ManagedInstance>> {
+        self.calls.record(Seam::Ec2, "describe_operation");
+        Ok(self
+            .instances
+            .iter()
+            .map(|i| self.managed(i, None))
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -477,7 +485,13 @@ fn the_recorder_covers_every_method_the_contract_names() {
         ),
         (
             Seam::Ec2,
-            BTreeSet::from(["launch", "terminate", "describe_managed", "gone"]),
+            BTreeSet::from([
+                "launch",
+                "terminate",
+                "describe_managed",
+                "describe_operation",
+                "gone",
+            ]),
         ),
         (
             Seam::Cluster,

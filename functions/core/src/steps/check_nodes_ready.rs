@@ -15,9 +15,12 @@ use chrono::{DateTime, Utc};
 pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Result<ReadyPart> {
     let op = doc.require_operation()?;
     renew(doc, deps, now).await?;
-    let managed = deps.provisioner.describe_managed().await?;
+    let (managed, nodes) = futures::try_join!(
+        deps.provisioner
+            .describe_operation(&op.id, &op.instance_ids),
+        deps.cluster.nodes(),
+    )?;
     let ids = operation_instances(&op.instance_ids, &managed, &op.id);
-    let nodes = deps.cluster.nodes().await?;
     let (ready, not_ready): (Vec<String>, Vec<String>) = ids
         .into_iter()
         .partition(|id| node_of_instance(&nodes, &managed, id).is_some_and(|n| n.ready));

@@ -38,9 +38,11 @@ pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
     lifecycle::operation_id(cluster_id, lease.token)
 }
 
-/// Renews the lease and loads the state. An operation recorded by another execution (whose lease
-/// therefore lapsed, since this one holds it now) is returned as `recover` with its original
-/// deadline, without reading metrics. Otherwise joins the cluster view with EC2 ownership
+/// Renews the lease, then reads at once (concurrently, so a tick takes about its slowest read
+/// rather than their sum): the state, the cluster view joined with EC2, the metrics and the
+/// forecast item. An operation recorded by another execution (whose lease therefore lapsed, since
+/// this one holds it now) is returned as `recover` with its original deadline, its metrics and
+/// forecast left unused and nothing written but the recovery. Otherwise joins the cluster view with EC2 ownership
 /// (`NodeInfo::managed` by instance id from the provider id), reads the metrics — falling back to
 /// the cached snapshot (at most `METRICS_CACHE_MAX_AGE` old, marked cached so the engine uses it
 /// for scale-up only) or to an all-missing snapshot when Prometheus fails — caches live metrics,
@@ -64,10 +66,14 @@ pub async fn run_with(
 ) -> Result<EvaluatePart> {
     let cfg = &deps.config;
     let lease = renew(doc, deps, now).await?;
-    let mut state = deps.store.load().await?;
+    let (mut state, (mut view, managed, identity_problems), live, forecast) = futures::try_join!(
+        deps.store.load(),
+        joined_view(deps),
+        async { Ok(deps.metrics.snapshot(now).await) },
+        deps.store.load_forecast(),
+    )?;
     let own_id = operation_id(&doc.cluster_id, &lease);
 
-    let (mut view, managed, identity_problems) = joined_view(deps).await?;
     let cost = crate::cost::of_fleet(&managed, cfg);
     let ghosts = remove_ghosts(deps, &mut view, &managed).await?;
     let mut summary = summarise(&view, now);
@@ -89,7 +95,8 @@ pub async fn run_with(
         }
     }
 
-    let snapshot = metrics(deps, &state, &lease, now).await?;
+    let snapshot = with_fallback(live, &state, &deps.config, now);
+    tracing::info!(provenance = ?snapshot.provenance, "read the metrics");
     summary.cpu_ratio = snapshot.cpu_ratio;
     summary.memory_ratio = snapshot.memory_ratio;
     summary.pending_pods = snapshot.pending_pods;
@@ -99,7 +106,7 @@ pub async fn run_with(
         metrics: snapshot,
         cluster: view,
     };
-    let mut tick = forecast_tick::begin(deps, &state, &inputs, now).await?;
+    let mut tick = forecast_tick::begin(deps, forecast, &state, &inputs, now).await;
     summary.needed_workers = tick.need;
     if let Some(Prediction::Ready { ahead, .. }) = &tick.prediction {
         summary.forecast_workers = Some(*ahead);
@@ -202,7 +209,10 @@ pub async fn run_with(
             )
         }
     };
-    deps.store.save_forecast(&lease, &tick.record, now).await?;
+    futures::try_join!(
+        cache_metrics(deps, &lease, &inputs.metrics, now),
+        deps.store.save_forecast(&lease, &tick.record, now),
+    )?;
     if let Some(op) = &operation {
         deps.store.save_operation(&lease, op).await?;
     }
@@ -243,8 +253,8 @@ pub fn capacity_alert_due(
 /// EC2's managed instances, and the untrusted claims ([`Identities`]): a Node whose claim on a
 /// managed instance is not verified is left unmanaged, so no decision acts on it.
 async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, Vec<String>)> {
-    let mut view = deps.cluster.view().await?;
-    let instances = deps.provisioner.describe_managed().await?;
+    let (mut view, instances) =
+        futures::try_join!(deps.cluster.view(), deps.provisioner.describe_managed())?;
     tracing::info!(instances = instances.len(), "read the managed instances");
     let ids = Identities::of(&view.nodes, &instances);
     let managed: HashSet<&str> = ids.matched.keys().map(String::as_str).collect();
@@ -381,33 +391,37 @@ fn summarise(view: &ClusterView, now: DateTime<Utc>) -> MetricsSummary {
     }
 }
 
-/// Live metrics (cached when their required inputs are usable), else the cache when young
-/// enough, else a snapshot with every input missing.
-async fn metrics(
+/// Stores `snapshot` as the last good metrics when it is live and its required inputs are
+/// usable; a cached or incomplete snapshot is not stored. Errors: `LeaseLost`.
+async fn cache_metrics(
     deps: &Deps,
-    state: &ScalingState,
     lease: &Lease,
+    snapshot: &MetricsSnapshot,
     now: DateTime<Utc>,
-) -> Result<MetricsSnapshot> {
-    let s = read_metrics(deps, state, now).await;
-    tracing::info!(provenance = ?s.provenance, "read the metrics");
-    if s.unusable_required().is_empty() && s.provenance == Provenance::Live {
+) -> Result<()> {
+    if snapshot.unusable_required().is_empty() && snapshot.provenance == Provenance::Live {
         let cached = CachedMetrics {
-            snapshot: s.clone(),
+            snapshot: snapshot.clone(),
             fetched_at: now,
         };
         deps.store.save_cached_metrics(lease, &cached).await?;
     }
-    Ok(s)
+    Ok(())
 }
 
-/// The snapshot Evaluate decides with, read without writing: live metrics, else the cache
-/// when young enough, else a snapshot with every input missing.
-async fn read_metrics(deps: &Deps, state: &ScalingState, now: DateTime<Utc>) -> MetricsSnapshot {
-    match deps.metrics.snapshot(now).await {
+/// The snapshot Evaluate decides with: `live` when Prometheus answered, else the state's cached
+/// snapshot when at most `METRICS_CACHE_MAX_AGE` old (marked cached: the engine uses it for
+/// scale-up only), else a snapshot with every input missing.
+fn with_fallback(
+    live: Result<MetricsSnapshot>,
+    state: &ScalingState,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> MetricsSnapshot {
+    match live {
         Ok(s) => s,
         Err(e) => {
-            let max_age = Duration::seconds(deps.config.metrics_cache_max_age_secs as i64);
+            let max_age = Duration::seconds(cfg.metrics_cache_max_age_secs as i64);
             match &state.cached_metrics {
                 Some(c) if now - c.fetched_at <= max_age => {
                     tracing::warn!(error = %e, fetched_at = %c.fetched_at, "metrics unavailable: using the cached snapshot (scale-up only)");
@@ -453,8 +467,10 @@ pub struct DryRun {
 /// Errors: the adapters' (`Transient` of the cluster, EC2 or the state table); Prometheus
 /// failures are not errors, as in Evaluate.
 pub async fn dry_run(deps: &Deps, now: DateTime<Utc>) -> Result<DryRun> {
-    let state = deps.store.load().await?;
-    let (mut view, managed, identity_problems) = joined_view(deps).await?;
+    let (state, (mut view, managed, identity_problems), live) =
+        futures::try_join!(deps.store.load(), joined_view(deps), async {
+            Ok(deps.metrics.snapshot(now).await)
+        },)?;
     let suspects = ghosts::suspects(&view, &managed);
     let mut ghost_sentences = Vec::new();
     if !suspects.is_empty() {
@@ -470,7 +486,7 @@ pub async fn dry_run(deps: &Deps, now: DateTime<Utc>) -> Result<DryRun> {
         .clone()
         .filter(|op| matches!(op.kind, OperationKind::ScaleUp | OperationKind::ScaleDown));
     let inputs = Inputs {
-        metrics: read_metrics(deps, &state, now).await,
+        metrics: with_fallback(live, &state, &deps.config, now),
         cluster: view,
     };
     let explanation = crate::engine::explain(&inputs, &state, &deps.config, now);

@@ -8,7 +8,6 @@ use super::Deps;
 use crate::engine::forecast::{self, Prediction, BUCKET_SECS};
 use crate::engine::increment::new_worker_room;
 use crate::engine::{Decision, ForecastMode, Inputs};
-use crate::error::Result;
 use crate::forecast::{backfill_due, floor_notices, summarise_day, ForecastRecord, Notice};
 use crate::model::{ScaleAction, ScalingState};
 use chrono::{DateTime, Duration, Utc};
@@ -24,19 +23,18 @@ pub(crate) struct Tick {
     pub need: Option<f64>,
 }
 
-/// Reads the forecast item, backfills it when due, takes the boot-to-Ready time of the scale-up
-/// it was waiting for when `state` recorded it finished, and records this tick's need.
-///
-/// Errors: the store's `load_forecast` (`Transient`). A failed backfill is logged and waits for
-/// [`crate::forecast::BACKFILL_RETRY_SECS`].
+/// From the forecast item `loaded` (the store's `load_forecast`, which the caller reads beside
+/// its other reads): backfills it when due, takes the boot-to-Ready time of the scale-up it was
+/// waiting for when `state` recorded it finished, and records this tick's need. A failed backfill
+/// is logged and waits for [`crate::forecast::BACKFILL_RETRY_SECS`].
 pub(crate) async fn begin(
     deps: &Deps,
+    loaded: Option<ForecastRecord>,
     state: &ScalingState,
     inputs: &Inputs,
     now: DateTime<Utc>,
-) -> Result<Tick> {
+) -> Tick {
     let cfg = &deps.config;
-    let loaded = deps.store.load_forecast().await?;
     let due = backfill_due(loaded.as_ref(), cfg, now);
     let mut record = loaded.unwrap_or_default();
     if due {
@@ -75,11 +73,11 @@ pub(crate) async fn begin(
     }
     let need = forecast::workers_needed(inputs, cfg);
     let prediction = record.history.observe(inputs, cfg, now);
-    Ok(Tick {
+    Tick {
         record,
         prediction,
         need,
-    })
+    }
 }
 
 /// After the decision: the floor notices, the `forecast-only` day summary when a day ended (what

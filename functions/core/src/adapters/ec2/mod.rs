@@ -80,6 +80,16 @@ impl Ec2Provisioner {
         ]
     }
 
+    /// [`Self::ownership_filters`] narrowed to the instances tagged with `operation_id`.
+    fn operation_filters(&self, operation_id: &str) -> Vec<Filter> {
+        let mut filters = self.ownership_filters();
+        filters.push(Self::filter(
+            &format!("tag:{}", tags::OPERATION_ID),
+            &[operation_id],
+        ));
+        filters
+    }
+
     /// Every instance matching `filters`, across pages.
     async fn describe(&self, filters: Vec<Filter>, context: &str) -> Result<Vec<ManagedInstance>> {
         let mut pages = self
@@ -401,13 +411,8 @@ impl NodeProvisioner for Ec2Provisioner {
             "looking up the workers of operation {} on cluster {}",
             req.operation_id, self.cluster_id
         );
-        let mut filters = self.ownership_filters();
-        filters.push(Self::filter(
-            &format!("tag:{}", tags::OPERATION_ID),
-            &[&req.operation_id],
-        ));
         let mut have: Vec<ManagedInstance> = self
-            .describe(filters, &lookup_context)
+            .describe(self.operation_filters(&req.operation_id), &lookup_context)
             .await?
             .into_iter()
             .filter(|m| m.state != "shutting-down")
@@ -596,6 +601,35 @@ impl NodeProvisioner for Ec2Provisioner {
             .into_iter()
             .filter(|m| m.state != "terminated")
             .collect())
+    }
+
+    async fn describe_operation(
+        &self,
+        operation_id: &str,
+        recorded: &[String],
+    ) -> Result<Vec<ManagedInstance>> {
+        let context = format!(
+            "listing the workers of operation {operation_id} in cluster {}",
+            self.cluster_id
+        );
+        let by_id = async {
+            if recorded.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<&str> = recorded.iter().map(String::as_str).collect();
+            let mut filters = self.ownership_filters();
+            filters.push(Self::filter("instance-id", &ids));
+            self.describe(filters, &context).await
+        };
+        let (mut found, by_id) = futures::try_join!(
+            self.describe(self.operation_filters(operation_id), &context),
+            by_id
+        )?;
+        found.extend(by_id);
+        found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        found.dedup_by(|a, b| a.instance_id == b.instance_id);
+        found.retain(|m| m.state != "terminated");
+        Ok(found)
     }
 
     async fn gone(&self, instance_ids: &[String]) -> Result<Vec<String>> {

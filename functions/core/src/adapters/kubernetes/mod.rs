@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::{ClusterView, NodeInfo};
 use crate::seams::{BlockedPod, ClusterApi, DrainMode, DrainProgress};
 use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -45,6 +46,10 @@ pub fn translate(context: &str, what: &str, e: kube::Error) -> Error {
         _ => Error::fatal(context, &e),
     }
 }
+
+/// Eviction requests one drain step keeps outstanding at once. The API server checks each
+/// against the pods' disruption budgets on its own, so concurrent requests cannot overrun a budget.
+pub const EVICTIONS_IN_FLIGHT: usize = 16;
 
 /// Objects per list request: a 15,000-pod cluster is read in pages rather than in one response
 /// the API server must build whole and the function must hold twice.
@@ -205,21 +210,31 @@ impl ClusterApi for KubeCluster {
             remaining: plan.remaining,
             blocked: plan.blocked,
         };
-        for (ns, name) in plan.evict {
-            let key = format!("{ns}/{name}");
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-            let (code, message, causes) = match api.evict(&name, &EvictParams::default()).await {
-                Ok(_) => (201, String::new(), Vec::new()),
-                Err(kube::Error::Api(s)) => {
-                    let causes = s
-                        .details
-                        .as_ref()
-                        .map(|d| d.causes.iter().map(|c| c.message.clone()).collect())
-                        .unwrap_or_default();
-                    (s.code, s.message.clone(), causes)
-                }
-                Err(e) => return Err(translate(&format!("{context}: evicting {key}"), &key, e)),
-            };
+        // Every eviction is requested at once (at most EVICTIONS_IN_FLIGHT outstanding), as
+        // `kubectl drain` does: a node under a 2-minute Spot warning cannot wait for them in turn.
+        let context = context.as_str();
+        let outcomes: Vec<(String, String, u16, String, Vec<String>)> =
+            futures::stream::iter(plan.evict)
+                .map(|(ns, name)| async move {
+                    let key = format!("{ns}/{name}");
+                    let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+                    match api.evict(&name, &EvictParams::default()).await {
+                        Ok(_) => Ok((ns, key, 201, String::new(), Vec::new())),
+                        Err(kube::Error::Api(s)) => {
+                            let causes = s
+                                .details
+                                .as_ref()
+                                .map(|d| d.causes.iter().map(|c| c.message.clone()).collect())
+                                .unwrap_or_default();
+                            Ok((ns, key, s.code, s.message.clone(), causes))
+                        }
+                        Err(e) => Err(translate(&format!("{context}: evicting {key}"), &key, e)),
+                    }
+                })
+                .buffered(EVICTIONS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+        for (ns, key, code, message, causes) in outcomes {
             match drain::classify_eviction(code, &ns, &message, &causes) {
                 Some(drain::Eviction::Evicted) => progress.evicted.push(key),
                 Some(drain::Eviction::Gone) => progress.remaining.retain(|k| *k != key),
