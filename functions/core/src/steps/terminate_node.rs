@@ -27,8 +27,11 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
         })?
         .clone();
     renew(doc, deps, now).await?;
-    let managed = deps.provisioner.describe_managed().await?;
-    let nodes = deps.cluster.nodes().await?;
+    let (managed, nodes) = futures::try_join!(
+        deps.provisioner
+            .describe_operation(&op.id, std::slice::from_ref(&instance_id)),
+        deps.cluster.nodes(),
+    )?;
     let present = nodes.iter().any(|n| n.name == node);
     let live = managed.iter().any(|m| m.instance_id == instance_id);
     if present
