@@ -46,6 +46,10 @@ const s = await Scenario.start('scale', {
   // every AWS call the functions made waited behind it. Every 20 s still joins a new worker well
   // within JOIN_TIMEOUT.
   ec2Poll: '20s',
+  // Each control pass over 15,000 pods holds the emulator's store, and list pages wait for it: a
+  // real API server runs no controllers, scheduler or kubelets in its process. Once a second
+  // still starts a pod or finishes an eviction within the drain poll's 10 s.
+  tick: '1s',
   workers,
   // 30 pods of 20m / 8Mi per worker on average (CPU and memory well under the scale-down thresholds): room to drain any one worker onto the others.
   objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),

@@ -127,12 +127,14 @@ export class Scenario {
    * before it is deployed (a negative test removing a grant); `scrapeInterval` is Prometheus's
    * (and its scrape timeout), 5 s unless a large cluster's metrics take longer to serve;
    * `ec2Poll` is how often the emulator asks EC2 (moto) which instances run, 1 s unless a large
-   * fleet makes each answer take seconds of moto's time (the kubelets it stands in for never ask).
+   * fleet makes each answer take seconds of moto's time (the kubelets it stands in for never ask);
+   * `tick` is how often its controllers, scheduler and kubelets run (250 ms; each pass holds its
+   * store, which a list request then waits for, and a cluster of 15,000 pods makes passes long).
    */
-  static async start(name, { workers = 3, objects = [], traffic, settings = {}, context = {}, editTemplate, bootDelay = '2s', scrapeInterval = '5s', ec2Poll = '1s' } = {}) {
+  static async start(name, { workers = 3, objects = [], traffic, settings = {}, context = {}, editTemplate, bootDelay = '2s', scrapeInterval = '5s', ec2Poll = '1s', tick = '250ms' } = {}) {
     const s = new Scenario(name);
     try {
-      await s.#start({ workers, objects, traffic, settings, context, editTemplate, bootDelay, scrapeInterval, ec2Poll });
+      await s.#start({ workers, objects, traffic, settings, context, editTemplate, bootDelay, scrapeInterval, ec2Poll, tick });
     } catch (e) {
       await s.stop();
       throw e;
@@ -140,7 +142,7 @@ export class Scenario {
     return s;
   }
 
-  async #start({ workers, objects, traffic, settings, context, editTemplate, bootDelay, scrapeInterval, ec2Poll }) {
+  async #start({ workers, objects, traffic, settings, context, editTemplate, bootDelay, scrapeInterval, ec2Poll, tick }) {
     const bin = required('SMARTSCALE_BIN_DIR');
     let templatePath = await synth(scenarioContext(settings, context));
     this.template = JSON.parse(readFileSync(templatePath, 'utf8'));
@@ -195,7 +197,7 @@ export class Scenario {
     }));
     this.#spawn('emulator', join(bin, 'smartscale'), [
       'emulate', '--listen', `127.0.0.1:${emuPort}`, '--ec2-endpoint', this.proxy.url, '--cluster-id', this.cluster,
-      '--boot-delay', bootDelay, '--ec2-poll', ec2Poll, '--pod-startup', '1s', '--seed', join(this.dir, 'seed.json'),
+      '--boot-delay', bootDelay, '--ec2-poll', ec2Poll, '--tick', tick, '--pod-startup', '1s', '--seed', join(this.dir, 'seed.json'),
     ]);
     await waitFor('the emulator', () => fetch(`${this.emulatorUrl}/version`).then((r) => r.ok));
     await waitFor(`${workers} Ready workers`, async () => (await this.workers()).filter((n) => n.ready).length === workers);

@@ -29,6 +29,10 @@ pub struct EmulateArgs {
     /// How often EC2 is polled.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub ec2_poll: Duration,
+    /// How often the controllers, the scheduler and the kubelets run (each pass holds the store
+    /// while it runs, so list requests wait behind it; a large seeded cluster may want it longer).
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub tick: Duration,
     /// JSON seed file with initial nodes and objects.
     #[arg(long)]
     pub seed: Option<PathBuf>,
@@ -64,6 +68,9 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
+    if args.tick.is_zero() {
+        anyhow::bail!("--tick must be longer than 0 (for example 250ms): the control loops would never yield the store");
+    }
     let seed: Seed = match &args.seed {
         Some(p) => {
             let raw = std::fs::read_to_string(p)
@@ -80,8 +87,8 @@ pub fn run(args: EmulateArgs) -> anyhow::Result<()> {
         boot_delay: args.boot_delay,
         pod_startup: args.pod_startup,
         ec2_poll: args.ec2_poll,
+        tick: args.tick,
         seed,
-        ..Default::default()
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
@@ -110,5 +117,21 @@ mod tests {
             let got = parse_duration(raw).ok().map(|d| d.as_millis() as u64);
             assert_eq!(got, want, "case {name}");
         }
+    }
+
+    #[test]
+    fn a_zero_tick_is_refused_before_anything_starts() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: EmulateArgs,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(["emulate", "--tick", "0s"])
+            .expect("the flags parse");
+        let err = run(cli.args).expect_err("a zero tick");
+        assert!(
+            err.to_string().contains("--tick must be longer than 0"),
+            "{err}"
+        );
     }
 }
