@@ -24,23 +24,22 @@ pub fn smartscale_decide(
 }
 
 /// True at `now` while the spot machine would hold the cluster lease in production: from a
-/// worker's interruption warning until the replacement launched at that warning is Ready, or
-/// `join_timeout` after it (LaunchReplacement records a `spot_replace` operation and waits for
-/// its join under the lease; docs/STATE_MACHINE.md, "The spot machine"). The periodic run's
-/// AcquireLock then finds the lease held and ends the tick without an evaluation, so the engine
-/// never sizes a scale-up for the pods a booting replacement is about to hold.
+/// worker's interruption warning until the replacement launched for it ([`Node::replacement`],
+/// at the warning by SmartScale's reaction) is Ready, or `join_timeout` after the warning
+/// (LaunchReplacement records a `spot_replace` operation and waits for its join under the lease;
+/// docs/STATE_MACHINE.md, "The spot machine"). The periodic run's AcquireLock then finds the
+/// lease held and ends the tick without an evaluation, so the engine never sizes a scale-up for
+/// the pods a booting replacement is about to hold. A warning without a replacement (at
+/// `MAX_NODES` LaunchReplacement launches none) holds no lease here, whatever else is booting.
+///
+/// [`Node::replacement`]: crate::cluster::Node::replacement
 pub fn spot_lease_held(cluster: &Cluster, now: i64, join_timeout: i64) -> bool {
     cluster
         .nodes
         .iter()
-        .filter_map(|n| n.warned_at)
-        .filter(|&w| now < w + join_timeout)
-        .any(|w| {
-            cluster
-                .nodes
-                .iter()
-                .any(|m| m.launched_at == w && m.state == NodeState::Booting)
-        })
+        .filter(|n| n.warned_at.is_some_and(|w| now < w + join_timeout))
+        .filter_map(|n| n.replacement)
+        .any(|r| cluster.nodes[r].state == NodeState::Booting)
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +419,93 @@ mod tests {
                 "case {}",
                 case.name
             );
+        }
+    }
+
+    /// The lease follows the replacement recorded at the warning, not whatever was launched in
+    /// the warning's second: a replacement launched later holds it until Ready, an unrelated
+    /// launch holds none.
+    #[test]
+    fn the_spot_lease_follows_the_recorded_replacement() {
+        use smartscale_engine::engine::capacity::CapacityType;
+        const WARNED: i64 = 100;
+        const JOIN: i64 = 300;
+        struct Case {
+            name: &'static str,
+            /// Launch times of the workers launched after worker 0's warning at `WARNED`.
+            launches: &'static [i64],
+            /// Which of them is its recorded replacement.
+            replacement: Option<usize>,
+            replacement_ready: bool,
+            now: i64,
+            want: bool,
+        }
+        let case = |name, launches, replacement, now, want| Case {
+            name,
+            launches,
+            replacement,
+            replacement_ready: false,
+            now,
+            want,
+        };
+        let cases = [
+            case("the replacement boots: held", &[WARNED], Some(0), 200, true),
+            case(
+                "the replacement launched a second after the warning: held",
+                &[WARNED + 1],
+                Some(0),
+                200,
+                true,
+            ),
+            case(
+                "an unrelated launch in the warning's second, no replacement: not held",
+                &[WARNED],
+                None,
+                200,
+                false,
+            ),
+            case(
+                "the replacement is the second launch of the warning's second: held",
+                &[WARNED, WARNED],
+                Some(1),
+                200,
+                true,
+            ),
+            case(
+                "past the join timeout: not held",
+                &[WARNED],
+                Some(0),
+                WARNED + JOIN,
+                false,
+            ),
+            Case {
+                replacement_ready: true,
+                ..case(
+                    "the replacement Ready: not held",
+                    &[WARNED],
+                    Some(0),
+                    200,
+                    false,
+                )
+            },
+        ];
+        let s = scenario();
+        let types = [s.node.instance_type.clone()];
+        for c in cases {
+            let mut cl = cluster(&s, &[0, 0], 0);
+            cl.nodes[0].warned_at = Some(WARNED);
+            let launched: Vec<usize> = c
+                .launches
+                .iter()
+                .map(|&t| cl.launch_as(t, true, CapacityType::OnDemand, &types, None))
+                .collect();
+            if let Some(r) = c.replacement.map(|k| launched[k]) {
+                cl.nodes[0].replacement = Some(r);
+                if c.replacement_ready {
+                    cl.nodes[r].state = NodeState::Ready;
+                }
+            }
+            assert_eq!(spot_lease_held(&cl, c.now, JOIN), c.want, "case {}", c.name);
         }
     }
 
