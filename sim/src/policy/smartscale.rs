@@ -422,6 +422,60 @@ mod tests {
         }
     }
 
+    /// Full workers and pods Pending just after a scale-down: the scale-up for them comes on the
+    /// first tick a whole pending window after the scale-down, not at the end of its 10-minute
+    /// cooldown; `COOLDOWN_SCALE_DOWN_PENDING` at the whole cooldown gives the specification's wait.
+    #[test]
+    fn pods_pending_after_a_scale_down_wait_a_window_not_the_cooldown() {
+        use smartscale_engine::model::ScaleAction;
+        struct Case {
+            name: &'static str,
+            pending_cooldown_secs: u64,
+            want_first_up: i64,
+            want_reason: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "the default: the first tick after a whole window",
+                pending_cooldown_secs: 0,
+                want_first_up: 240,
+                want_reason: "after the scale-down: they go ahead of its cooldown (6m left)",
+            },
+            Case {
+                name: "COOLDOWN_SCALE_DOWN_PENDING=10m: the end of the cooldown",
+                pending_cooldown_secs: 600,
+                want_first_up: 600,
+                want_reason: "3 pod(s) Pending for over 3m",
+            },
+        ];
+        for case in cases {
+            let mut s = scenario();
+            s.policy.scale_down_cooldown_pending_secs = case.pending_cooldown_secs;
+            let slots = cluster(&s, &[0], 0).pods_per_node();
+            let mut c = cluster(&s, &[slots, slots, slots], 3);
+            let mut p = SmartScale::new(&s);
+            p.state.last_scale_time = Some(s.start.with_timezone(&Utc));
+            p.state.last_scale_action = Some(ScaleAction::ScaleDown);
+            let events = drive(&mut p, &mut c, &s, (0, 600), &mut |_, _| {});
+            let up = events
+                .iter()
+                .find(|e| e.kind == EventKind::ScaleUp)
+                .unwrap_or_else(|| panic!("case {}: no scale-up in {events:?}", case.name));
+            assert_eq!(
+                up.t, case.want_first_up,
+                "case {}: {}",
+                case.name, up.reason
+            );
+            assert_eq!(up.nodes, 1, "case {}: {}", case.name, up.reason);
+            assert!(
+                up.reason.contains(case.want_reason),
+                "case {}: {}",
+                case.name,
+                up.reason
+            );
+        }
+    }
+
     /// The lease follows the replacement recorded at the warning, not whatever was launched in
     /// the warning's second: a replacement launched later holds it until Ready, an unrelated
     /// launch holds none.
