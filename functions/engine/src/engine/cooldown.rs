@@ -32,18 +32,18 @@ pub fn active(state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> Option<
 /// the cooldown running at `now`, or `None` when it must wait: no cooldown runs, no action is
 /// recorded, or too little time has passed since the last action.
 ///
-/// "Enough" is, after a scale-up, `COOLDOWN_SCALE_UP_PENDING` and, after a scale-down,
-/// `COOLDOWN_SCALE_DOWN_PENDING`, and after either at least a whole `PENDING_PODS_WINDOW`, so the
-/// pods were Pending over a window that lies wholly after the last action: after a scale-up, its
-/// time is recorded when its workers are Ready, so the window no longer shows the demand that
-/// scale-up met (without this bound the lagging window re-fired on every tick until it emptied,
-/// and `scripts/demo.sh` grew 3 workers to 6 for pods one worker held); after a scale-down, the
-/// window no longer shows the drained pods' moment of re-scheduling. Pods Pending then fit on no
-/// worker there is: demand the last action did not meet, or created since. Adding room for them
-/// cannot thrash, and Cluster Autoscaler never holds a scale-up back for a scale-down either (its
-/// `scale-down-delay-after-*` flags delay only the next scale-down). Every other action, a further
-/// scale-down and a load-driven scale-up, waits the whole cooldown. See
-/// docs/SCALING_ALGORITHM.md ("Cooldowns").
+/// "Too little" is, after a scale-up, less than `COOLDOWN_SCALE_UP_PENDING`, after a scale-down
+/// less than `COOLDOWN_SCALE_DOWN_PENDING`, and after either less than a whole
+/// `PENDING_PODS_WINDOW`, so the pods were Pending over a window that lies wholly after the last
+/// action. After a scale-up, whose time is recorded when its workers are Ready, the window then
+/// no longer shows the demand that scale-up met (without this bound the lagging window re-fired
+/// on every tick until it emptied, and `scripts/demo.sh` grew 3 workers to 6 for pods one worker
+/// held); after a scale-down, it no longer shows the drained pods' moment of re-scheduling. Pods
+/// Pending then fit on none of the workers there are: demand the last action did not meet, or
+/// created since. Adding room for them cannot thrash, and Cluster Autoscaler never holds a
+/// scale-up back for a scale-down either (its `scale-down-delay-after-*` flags delay only the
+/// next scale-down). Every other action, a further scale-down and a load-driven scale-up, waits
+/// the whole cooldown. See docs/SCALING_ALGORITHM.md ("Cooldowns").
 pub(crate) fn pending_may_follow(
     state: &ScalingState,
     cfg: &Policy,
