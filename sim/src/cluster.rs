@@ -151,6 +151,9 @@ pub struct Node {
     pub warning_due: Option<i64>,
     /// When its interruption warning came, if it did.
     pub warned_at: Option<i64>,
+    /// The worker launched to replace it after that warning (its index in [`Cluster::nodes`]),
+    /// if one was: at the warning or at the termination, by [`Cluster::reaction`].
+    pub replacement: Option<usize>,
     /// What the instance has (the `[cluster]` node's size, or the price table's size of a
     /// larger type); reserve and DaemonSets as the `[cluster]` node.
     pub size: Resources,
@@ -524,6 +527,7 @@ impl Cluster {
             capacity,
             warning_due,
             warned_at: None,
+            replacement: None,
             size,
             slots,
         });
@@ -595,30 +599,28 @@ impl Cluster {
         }
     }
 
-    /// A replacement for interrupted worker `i`: Spot from another pool first, else on-demand.
-    /// An Auto Scaling group's replacement at the termination is one of its launches instead
-    /// (as [`Cluster::launch`] buys for a group): on-demand while the group is under its mix's base, which CA's
-    /// removals may have left it. None when the live workers (warned ones aside) are at the
-    /// reaction's maximum.
+    /// A replacement for interrupted worker `i`, recorded as its [`Node::replacement`]: Spot
+    /// from another pool first, else on-demand. An Auto Scaling group's replacement at the
+    /// termination is one of its launches instead (as [`Cluster::launch`] buys for a group):
+    /// on-demand while the group is under its mix's base, which CA's removals may have left it.
+    /// None when the live workers (warned ones aside) are at the reaction's maximum.
     fn replace(&mut self, i: usize, now: i64) {
         if self.live_mix().total() >= self.reaction.max_nodes {
             return;
         }
         let managed = self.nodes[i].managed;
         let avoid = self.nodes[i].instance_type.clone();
-        let types = match self.buying.clone() {
+        let (kind, types) = match self.buying.clone() {
             Buying::Mix(cfg) if self.reaction.replace_at_termination => {
                 let kind = self.mix_kind(&cfg);
-                let types = as_bought(kind, &cfg.worker_instance_types);
-                self.launch_as(now, managed, kind, types, Some(&avoid));
-                self.spot.replacements += 1;
-                return;
+                (kind, as_bought(kind, &cfg.worker_instance_types).to_vec())
             }
-            Buying::Mix(cfg) => cfg.worker_instance_types,
-            Buying::SpotFirst(types) => types,
-            Buying::OnDemand => vec![self.shape.instance_type.clone()],
+            Buying::Mix(cfg) => (CapacityType::Spot, cfg.worker_instance_types),
+            Buying::SpotFirst(types) => (CapacityType::Spot, types),
+            Buying::OnDemand => (CapacityType::Spot, vec![self.shape.instance_type.clone()]),
         };
-        self.launch_as(now, managed, CapacityType::Spot, &types, Some(&avoid));
+        let j = self.launch_as(now, managed, kind, &types, Some(&avoid));
+        self.nodes[i].replacement = Some(j);
         self.spot.replacements += 1;
     }
 

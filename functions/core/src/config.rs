@@ -479,6 +479,11 @@ mod tests {
                 "COOLDOWN_SCALE_UP_PENDING: 360s is longer than COOLDOWN_SCALE_UP (300s)",
             ),
             (
+                "pending cooldown longer than the scale-down cooldown",
+                &[("COOLDOWN_SCALE_DOWN_PENDING", "11m")],
+                "COOLDOWN_SCALE_DOWN_PENDING: 660s is longer than COOLDOWN_SCALE_DOWN (600s)",
+            ),
+            (
                 "unknown unit",
                 &[("COOLDOWN_SCALE_UP", "5 fortnights")],
                 "COOLDOWN_SCALE_UP: unknown unit 'fortnights'",

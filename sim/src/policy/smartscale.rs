@@ -24,23 +24,22 @@ pub fn smartscale_decide(
 }
 
 /// True at `now` while the spot machine would hold the cluster lease in production: from a
-/// worker's interruption warning until the replacement launched at that warning is Ready, or
-/// `join_timeout` after it (LaunchReplacement records a `spot_replace` operation and waits for
-/// its join under the lease; docs/STATE_MACHINE.md, "The spot machine"). The periodic run's
-/// AcquireLock then finds the lease held and ends the tick without an evaluation, so the engine
-/// never sizes a scale-up for the pods a booting replacement is about to hold.
+/// worker's interruption warning until the replacement launched for it ([`Node::replacement`],
+/// at the warning by SmartScale's reaction) is Ready, or `join_timeout` after the warning
+/// (LaunchReplacement records a `spot_replace` operation and waits for its join under the lease;
+/// docs/STATE_MACHINE.md, "The spot machine"). The periodic run's AcquireLock then finds the
+/// lease held and ends the tick without an evaluation, so the engine never sizes a scale-up for
+/// the pods a booting replacement is about to hold. A warning without a replacement (at
+/// `MAX_NODES` LaunchReplacement launches none) holds no lease here, whatever else is booting.
+///
+/// [`Node::replacement`]: crate::cluster::Node::replacement
 pub fn spot_lease_held(cluster: &Cluster, now: i64, join_timeout: i64) -> bool {
     cluster
         .nodes
         .iter()
-        .filter_map(|n| n.warned_at)
-        .filter(|&w| now < w + join_timeout)
-        .any(|w| {
-            cluster
-                .nodes
-                .iter()
-                .any(|m| m.launched_at == w && m.state == NodeState::Booting)
-        })
+        .filter(|n| n.warned_at.is_some_and(|w| now < w + join_timeout))
+        .filter_map(|n| n.replacement)
+        .any(|r| cluster.nodes[r].state == NodeState::Booting)
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +419,147 @@ mod tests {
                 "case {}",
                 case.name
             );
+        }
+    }
+
+    /// Full workers and pods Pending just after a scale-down: the scale-up for them comes on the
+    /// first tick a whole pending window after the scale-down, not at the end of its 10-minute
+    /// cooldown; `COOLDOWN_SCALE_DOWN_PENDING` at the whole cooldown gives the specification's wait.
+    #[test]
+    fn pods_pending_after_a_scale_down_wait_a_window_not_the_cooldown() {
+        use smartscale_engine::model::ScaleAction;
+        struct Case {
+            name: &'static str,
+            pending_cooldown_secs: u64,
+            want_first_up: i64,
+            want_reason: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "the default: the first tick after a whole window",
+                pending_cooldown_secs: 0,
+                want_first_up: 240,
+                want_reason: "after the scale-down: they go ahead of its cooldown (6m left)",
+            },
+            Case {
+                name: "COOLDOWN_SCALE_DOWN_PENDING=10m: the end of the cooldown",
+                pending_cooldown_secs: 600,
+                want_first_up: 600,
+                want_reason: "3 pod(s) Pending for over 3m",
+            },
+        ];
+        for case in cases {
+            let mut s = scenario();
+            s.policy.scale_down_cooldown_pending_secs = case.pending_cooldown_secs;
+            let slots = cluster(&s, &[0], 0).pods_per_node();
+            let mut c = cluster(&s, &[slots, slots, slots], 3);
+            let mut p = SmartScale::new(&s);
+            p.state.last_scale_time = Some(s.start.with_timezone(&Utc));
+            p.state.last_scale_action = Some(ScaleAction::ScaleDown);
+            let events = drive(&mut p, &mut c, &s, (0, 600), &mut |_, _| {});
+            let up = events
+                .iter()
+                .find(|e| e.kind == EventKind::ScaleUp)
+                .unwrap_or_else(|| panic!("case {}: no scale-up in {events:?}", case.name));
+            assert_eq!(
+                up.t, case.want_first_up,
+                "case {}: {}",
+                case.name, up.reason
+            );
+            assert_eq!(up.nodes, 1, "case {}: {}", case.name, up.reason);
+            assert!(
+                up.reason.contains(case.want_reason),
+                "case {}: {}",
+                case.name,
+                up.reason
+            );
+        }
+    }
+
+    /// The lease follows the replacement recorded at the warning, not whatever was launched in
+    /// the warning's second: a replacement launched later holds it until Ready, an unrelated
+    /// launch holds none.
+    #[test]
+    fn the_spot_lease_follows_the_recorded_replacement() {
+        use smartscale_engine::engine::capacity::CapacityType;
+        const WARNED: i64 = 100;
+        const JOIN: i64 = 300;
+        struct Case {
+            name: &'static str,
+            /// Launch times of the workers launched after worker 0's warning at `WARNED`.
+            launches: &'static [i64],
+            /// Which of them is its recorded replacement.
+            replacement: Option<usize>,
+            replacement_ready: bool,
+            now: i64,
+            want: bool,
+        }
+        let case = |name, launches, replacement, now, want| Case {
+            name,
+            launches,
+            replacement,
+            replacement_ready: false,
+            now,
+            want,
+        };
+        let cases = [
+            case("the replacement boots: held", &[WARNED], Some(0), 200, true),
+            case(
+                "the replacement launched a second after the warning: held",
+                &[WARNED + 1],
+                Some(0),
+                200,
+                true,
+            ),
+            case(
+                "an unrelated launch in the warning's second, no replacement: not held",
+                &[WARNED],
+                None,
+                200,
+                false,
+            ),
+            case(
+                "the replacement is the second launch of the warning's second: held",
+                &[WARNED, WARNED],
+                Some(1),
+                200,
+                true,
+            ),
+            case(
+                "past the join timeout: not held",
+                &[WARNED],
+                Some(0),
+                WARNED + JOIN,
+                false,
+            ),
+            Case {
+                replacement_ready: true,
+                ..case(
+                    "the replacement Ready: not held",
+                    &[WARNED],
+                    Some(0),
+                    200,
+                    false,
+                )
+            },
+        ];
+        let s = scenario();
+        let types = [s.node.instance_type.clone()];
+        for c in cases {
+            let mut cl = cluster(&s, &[0, 0], 0);
+            cl.nodes[0].warned_at = Some(WARNED);
+            let launched: Vec<usize> = c
+                .launches
+                .iter()
+                .map(|&t| cl.launch_as(t, true, CapacityType::OnDemand, &types, None))
+                .collect();
+            if let Some(r) = c.replacement.map(|k| launched[k]) {
+                cl.nodes[0].replacement = Some(r);
+                if c.replacement_ready {
+                    cl.nodes[r].state = NodeState::Ready;
+                }
+            }
+            assert_eq!(spot_lease_held(&cl, c.now, JOIN), c.want, "case {}", c.name);
         }
     }
 

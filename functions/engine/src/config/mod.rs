@@ -70,6 +70,13 @@ pub struct Policy {
     /// Must not exceed `COOLDOWN_SCALE_UP`. An addition to the specification, see
     /// docs/SCALING_ALGORITHM.md.
     pub scale_up_cooldown_pending_secs: u64,
+    /// `COOLDOWN_SCALE_DOWN_PENDING`: after a scale-down, a scale-up for pods Pending over the
+    /// whole `PENDING_PODS_WINDOW` waits only this long (and at least that window, so the pods
+    /// were Pending after the drain had re-placed its pods) instead of `COOLDOWN_SCALE_DOWN`; a
+    /// further scale-down still waits `COOLDOWN_SCALE_DOWN`. Must not exceed
+    /// `COOLDOWN_SCALE_DOWN` (equal to it gives the specification's behaviour). An addition to the
+    /// specification, see docs/SCALING_ALGORITHM.md.
+    pub scale_down_cooldown_pending_secs: u64,
 
     /// `SCALE_UP_THRESHOLD_CPU`: scale up when CPU stays above this for the scale-up window.
     pub scale_up_threshold_cpu_pct: f64,
@@ -201,6 +208,8 @@ impl Policy {
                 .unwrap_or(f64::NAN),
             scale_up_cooldown_pending_secs: r
                 .parse("COOLDOWN_SCALE_UP_PENDING", parse_duration_secs),
+            scale_down_cooldown_pending_secs: r
+                .parse("COOLDOWN_SCALE_DOWN_PENDING", parse_duration_secs),
             scale_up_threshold_cpu_pct: r.parse("SCALE_UP_THRESHOLD_CPU", parse_percent),
             scale_up_urgent_threshold_cpu_pct: r
                 .parse("SCALE_UP_URGENT_THRESHOLD_CPU", parse_percent),
@@ -378,14 +387,27 @@ impl Policy {
                 ),
             );
         }
-        if self.scale_up_cooldown_pending_secs > self.scale_up_cooldown_secs {
-            bad(
+        let shortened = [
+            (
                 "COOLDOWN_SCALE_UP_PENDING",
-                format!(
-                    "{}s is longer than COOLDOWN_SCALE_UP ({}s)",
-                    self.scale_up_cooldown_pending_secs, self.scale_up_cooldown_secs
-                ),
-            );
+                self.scale_up_cooldown_pending_secs,
+                "COOLDOWN_SCALE_UP",
+                self.scale_up_cooldown_secs,
+            ),
+            (
+                "COOLDOWN_SCALE_DOWN_PENDING",
+                self.scale_down_cooldown_pending_secs,
+                "COOLDOWN_SCALE_DOWN",
+                self.scale_down_cooldown_secs,
+            ),
+        ];
+        for (pending_var, pending, cooldown_var, cooldown) in shortened {
+            if pending > cooldown {
+                bad(
+                    pending_var,
+                    format!("{pending}s is longer than {cooldown_var} ({cooldown}s)"),
+                );
+            }
         }
         if self.scale_up_urgent_threshold_cpu_pct < self.scale_up_threshold_cpu_pct {
             bad(

@@ -1,9 +1,9 @@
-//! Cooldowns by last action.
+//! Cooldowns by last action, and the one exception for pods Pending over a whole window.
 
-use super::NoChangeReason;
+use super::{NoChangeReason, ScaleUpReason};
 use crate::config::Policy;
 use crate::model::{ScaleAction, ScalingState};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// The cooldown still running at `now`, if any.
 ///
@@ -21,32 +21,55 @@ pub fn active(state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> Option<
         }
         None => (ScaleAction::ScaleDown, cfg.scale_down_cooldown_secs),
     };
-    let end = last + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
-    let left_ms = (end - now).num_milliseconds();
+    let left_ms = (last + seconds(secs) - now).num_milliseconds();
     (left_ms > 0).then(|| NoChangeReason::Cooldown {
         after,
         remaining_secs: (left_ms as u64).div_ceil(1000),
     })
 }
 
-/// True when a scale-up for pods Pending over the whole `PENDING_PODS_WINDOW` may skip the running
-/// cooldown: the last action was a scale-up, and since it at least `COOLDOWN_SCALE_UP_PENDING`
-/// *and* a whole `PENDING_PODS_WINDOW` have passed. The second bound means the pods were Pending
-/// for a whole window after the last scale-up's workers were Ready (its time is recorded when they
-/// are), so the window is not still showing the demand that scale-up met: without it, the lagging
-/// window re-fired on every tick until it emptied (seen in `scripts/demo.sh`: 3 workers grew to 6
-/// for pods that one worker held). Pending pods are then demand the last scale-up did not meet, so
-/// adding room for them cannot thrash; a scale-down after a scale-up still waits the whole
-/// `COOLDOWN_SCALE_UP`.
-pub(crate) fn pending_may_follow(state: &ScalingState, cfg: &Policy, now: DateTime<Utc>) -> bool {
-    match (state.last_scale_action, state.last_scale_time) {
-        (Some(ScaleAction::ScaleUp), Some(last)) => {
-            let secs = cfg
-                .scale_up_cooldown_pending_secs
-                .max(cfg.pending_pods_window_secs);
-            let wait = i64::try_from(secs).unwrap_or(i64::MAX / 1000);
-            now >= last + chrono::Duration::seconds(wait)
-        }
-        _ => false,
-    }
+/// The reason a scale-up for pods Pending over the whole `PENDING_PODS_WINDOW` may go ahead of
+/// the cooldown running at `now`, or `None` when it must wait: no cooldown runs, no action is
+/// recorded, or too little time has passed since the last action.
+///
+/// "Too little" is, after a scale-up, less than `COOLDOWN_SCALE_UP_PENDING`, after a scale-down
+/// less than `COOLDOWN_SCALE_DOWN_PENDING`, and after either less than a whole
+/// `PENDING_PODS_WINDOW`, so the pods were Pending over a window that lies wholly after the last
+/// action. After a scale-up, whose time is recorded when its workers are Ready, the window then
+/// no longer shows the demand that scale-up met (without this bound the lagging window re-fired
+/// on every tick until it emptied, and `scripts/demo.sh` grew 3 workers to 6 for pods one worker
+/// held); after a scale-down, it no longer shows the drained pods' moment of re-scheduling. Pods
+/// Pending then fit on none of the workers there are: demand the last action did not meet, or
+/// created since. Adding room for them cannot thrash, and Cluster Autoscaler never holds a
+/// scale-up back for a scale-down either (its `scale-down-delay-after-*` flags delay only the
+/// next scale-down). Every other action, a further scale-down and a load-driven scale-up, waits
+/// the whole cooldown. See docs/SCALING_ALGORITHM.md ("Cooldowns").
+pub(crate) fn pending_may_follow(
+    state: &ScalingState,
+    cfg: &Policy,
+    now: DateTime<Utc>,
+) -> Option<ScaleUpReason> {
+    let NoChangeReason::Cooldown {
+        after,
+        remaining_secs,
+    } = active(state, cfg, now)?
+    else {
+        return None;
+    };
+    let last = state.last_scale_time?;
+    let shortened = match state.last_scale_action? {
+        ScaleAction::ScaleUp => cfg.scale_up_cooldown_pending_secs,
+        ScaleAction::ScaleDown => cfg.scale_down_cooldown_pending_secs,
+    };
+    let wait = shortened.max(cfg.pending_pods_window_secs);
+    (now >= last + seconds(wait)).then_some(ScaleUpReason::PendingAheadOfCooldown {
+        after,
+        remaining_secs,
+        window_secs: cfg.pending_pods_window_secs,
+    })
+}
+
+/// `secs` as a duration, saturating far beyond any configured one.
+fn seconds(secs: u64) -> Duration {
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
 }

@@ -13,9 +13,10 @@ pub enum Decision {
     ScaleUp {
         /// Workers to add.
         count: u32,
-        /// Every trigger that fired, then, when the sized need is above 1, the one
-        /// [`ScaleUpReason::PendingPodsNeedWorkers`] or [`ScaleUpReason::LoadNeedsWorkers`] that
-        /// explains it (the count may still be capped by `SCALE_UP_MAX_INCREMENT` or `MAX_NODES`);
+        /// Every trigger that fired (inside a cooldown, only the pending-pods trigger, then the
+        /// [`ScaleUpReason::PendingAheadOfCooldown`] that lets it through); then, when the sized
+        /// need is above 1, the one [`ScaleUpReason::PendingPodsNeedWorkers`] or
+        /// [`ScaleUpReason::LoadNeedsWorkers`] that explains it (the count may still be capped by `SCALE_UP_MAX_INCREMENT` or `MAX_NODES`);
         /// with a Spot mix or a burst type, last, the [`ScaleUpReason::CapacityMix`] that explains
         /// `launch`.
         reasons: Vec<ScaleUpReason>,
@@ -151,6 +152,17 @@ pub enum ScaleUpReason {
         /// Horizon, seconds.
         horizon_secs: u64,
     },
+    /// Not a trigger: why a scale-up happens inside a cooldown. Pods stayed Pending over a whole
+    /// `PENDING_PODS_WINDOW` after the last action, so a scale-up sized for them alone goes ahead
+    /// of the cooldown that action started (docs/SCALING_ALGORITHM.md, "Cooldowns").
+    PendingAheadOfCooldown {
+        /// The last action, whose cooldown is running.
+        after: ScaleAction,
+        /// Seconds that cooldown still had to run.
+        remaining_secs: u64,
+        /// `PENDING_PODS_WINDOW`, seconds.
+        window_secs: u64,
+    },
     /// Not a trigger: how the count was sized. The Pending pods' requests, packed onto empty
     /// workers, need this many new workers.
     PendingPodsNeedWorkers {
@@ -262,6 +274,17 @@ impl fmt::Display for ScaleUpReason {
             ScaleUpReason::BelowMinimum { workers, min } => {
                 write!(f, "{workers} worker(s), below the minimum of {min}")
             }
+            ScaleUpReason::PendingAheadOfCooldown {
+                after,
+                remaining_secs,
+                window_secs,
+            } => write!(
+                f,
+                "the pods were Pending over a whole {} after the {}: they go ahead of its cooldown ({} left)",
+                human_secs(*window_secs),
+                after.as_str().replace('_', "-"),
+                human_secs(*remaining_secs)
+            ),
             ScaleUpReason::PendingPodsNeedWorkers { pods, workers } => write!(
                 f,
                 "the requests of {pods} Pending pod(s) fill {workers} new worker(s)"
@@ -794,6 +817,11 @@ mod tests {
                 "CPU stayed above 70% for 3m (lowest 78.0%)",
             ),
             ("pending", ScaleUpReason::PendingPods { count: 5, window_secs: 180 }.to_string(), "5 pod(s) Pending for over 3m"),
+            (
+                "ahead of a cooldown",
+                ScaleUpReason::PendingAheadOfCooldown { after: ScaleAction::ScaleDown, remaining_secs: 390, window_secs: 180 }.to_string(),
+                "the pods were Pending over a whole 3m after the scale-down: they go ahead of its cooldown (6m 30s left)",
+            ),
             (
                 "cooldown",
                 NoChangeReason::Cooldown { after: ScaleAction::ScaleDown, remaining_secs: 330 }.to_string(),

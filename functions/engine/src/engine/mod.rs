@@ -59,10 +59,11 @@ pub struct Inputs {
 /// 1. An operation in flight ⇒ `NoChange(OperationInFlight)`.
 /// 2. Fewer workers than `MIN_NODES` ⇒ `ScaleUp(BelowMinimum, …)`. This is a repair: it ignores
 ///    cooldowns and needs no metrics. Usable triggers that also fired are listed after it.
-/// 3. A cooldown running (by the last action) ⇒ `NoChange(Cooldown)`, except that after a
-///    scale-up, once `COOLDOWN_SCALE_UP_PENDING` has passed, pods Pending over the whole
-///    `PENDING_PODS_WINDOW` get a `ScaleUp(PendingPods, …)` sized for them alone (a scale-down
-///    still waits the whole cooldown).
+/// 3. A cooldown running (by the last action) ⇒ `NoChange(Cooldown)`, except that pods Pending
+///    over a whole `PENDING_PODS_WINDOW` after the last action (scale-up or scale-down), and
+///    still Pending in the view, get a `ScaleUp(PendingPods, PendingAheadOfCooldown, …)` sized
+///    for them alone (`cooldown::pending_may_follow`); a scale-down and a load-driven scale-up
+///    still wait the whole cooldown.
 /// 4. Cached metrics older than `METRICS_CACHE_MAX_AGE` ⇒ `NoChange(CachedMetricsTooOld)`.
 /// 5. Any scale-up trigger fired ⇒ `ScaleUp`, sized by the largest need (see [`increment`]): the
 ///    Pending pods' requests packed onto new workers, the CPU or memory that fired brought back to
@@ -168,7 +169,7 @@ pub fn decide_with(
         return scale_up(reasons, floor - fleet.workers, false);
     }
     if let Some(cooling) = cooldown::active(state, cfg, now) {
-        let pending: Vec<ScaleUpReason> = triggers
+        let mut pending: Vec<ScaleUpReason> = triggers
             .fired
             .into_iter()
             .filter(|r| matches!(r, ScaleUpReason::PendingPods { .. }))
@@ -176,8 +177,11 @@ pub fn decide_with(
         // The follow-up is sized from the cluster view alone, so it also needs the view to still
         // hold Pending pods that new workers would run: the metrics window lags the view.
         let still_pending = || increment::pending_need(&inputs.cluster, cfg, 1).0 > 0;
-        if !pending.is_empty() && cooldown::pending_may_follow(state, cfg, now) && still_pending() {
-            return scale_up(pending, 0, true);
+        if !pending.is_empty() && still_pending() {
+            if let Some(ahead) = cooldown::pending_may_follow(state, cfg, now) {
+                pending.push(ahead);
+                return scale_up(pending, 0, true);
+            }
         }
         return no_change(vec![cooling]);
     }

@@ -338,25 +338,41 @@ fn in_cooldown(state: &ScalingState, cfg: &Policy, now: chrono::DateTime<chrono:
     }
 }
 
-/// A scale-up the pending-pods exception lets through a scale-up's cooldown: after a scale-up,
-/// at least `COOLDOWN_SCALE_UP_PENDING` later, with the pending-pods trigger as its only trigger.
+/// A scale-up the pending-pods exception lets through a cooldown: at least
+/// `COOLDOWN_SCALE_UP_PENDING` after a scale-up or `COOLDOWN_SCALE_DOWN_PENDING` after a
+/// scale-down, and a whole `PENDING_PODS_WINDOW` after either, with the pending-pods trigger as
+/// its only trigger and a reason that names the cooldown it goes ahead of.
 fn is_pending_follow_up(
     d: &Decision,
     state: &ScalingState,
     cfg: &Policy,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    let after_up = match (state.last_scale_time, state.last_scale_action) {
-        (Some(t), Some(ScaleAction::ScaleUp)) => {
-            now >= t + Duration::seconds(cfg.scale_up_cooldown_pending_secs as i64)
-        }
-        _ => false,
+    let shortened = match state.last_scale_action {
+        Some(ScaleAction::ScaleUp) => cfg.scale_up_cooldown_pending_secs,
+        Some(ScaleAction::ScaleDown) => cfg.scale_down_cooldown_pending_secs,
+        None => return false,
     };
-    after_up
-        && matches!(d, Decision::ScaleUp { reasons, .. } if reasons.iter().all(|r| matches!(
-            r,
-            ScaleUpReason::PendingPods { .. } | ScaleUpReason::PendingPodsNeedWorkers { .. }
-        )))
+    let waited = state.last_scale_time.is_some_and(|t| {
+        now >= t + Duration::seconds(shortened.max(cfg.pending_pods_window_secs) as i64)
+    });
+    let only_pending = |reasons: &[ScaleUpReason]| {
+        reasons.iter().all(|r| {
+            matches!(
+                r,
+                ScaleUpReason::PendingPods { .. }
+                    | ScaleUpReason::PendingAheadOfCooldown { .. }
+                    | ScaleUpReason::PendingPodsNeedWorkers { .. }
+            )
+        })
+    };
+    let names_cooldown = |reasons: &[ScaleUpReason]| {
+        reasons.iter().any(|r| {
+            matches!(r, ScaleUpReason::PendingAheadOfCooldown { after, .. } if Some(*after) == state.last_scale_action)
+        })
+    };
+    waited
+        && matches!(d, Decision::ScaleUp { reasons, .. } if only_pending(reasons) && names_cooldown(reasons))
 }
 
 fn is_repair(d: &Decision) -> bool {

@@ -321,8 +321,11 @@ fn increments_by_need_and_urgency() {
     }
 }
 
+/// The one exception to a cooldown: pods Pending over a whole `PENDING_PODS_WINDOW` after the last
+/// action, and still Pending in the view, get a scale-up sized for them alone, after a scale-up
+/// and after a scale-down alike; nothing else goes ahead of a cooldown.
 #[test]
-fn pending_pods_may_follow_a_scale_up() {
+fn pending_pods_go_ahead_of_a_cooldown() {
     let up = |secs| after(ScaleAction::ScaleUp, ago(secs));
     let down = |secs| after(ScaleAction::ScaleDown, ago(secs));
     // Pods Pending in the metrics window and, still, in the cluster view.
@@ -331,27 +334,23 @@ fn pending_pods_may_follow_a_scale_up() {
             .pods(pending(3, 500, 256))
             .metrics(metrics().pending(3.0))
     };
+    const AHEAD: &[&str] = &["pending_pods", "pending_ahead_of_cooldown"];
     let cases: Vec<(&str, Scene, Want)> = vec![
         (
             "pending pods follow a scale-up inside its cooldown",
             waiting().state(up(180)),
-            Want::Up(1, &["pending_pods"]),
+            Want::Up(1, AHEAD),
         ),
         (
             "only the pending trigger is listed and sized",
             waiting()
                 .metrics(metrics().pending(3.0).cpu(0.95))
                 .state(up(180)),
-            Want::Up(1, &["pending_pods"]),
+            Want::Up(1, AHEAD),
         ),
         (
             "cpu alone waits for the scale-up cooldown",
             scene().metrics(metrics().cpu(0.95)).state(up(60)),
-            Want::Hold(&["cooldown"]),
-        ),
-        (
-            "pending pods wait for the scale-down cooldown",
-            waiting().state(down(60)),
             Want::Hold(&["cooldown"]),
         ),
         (
@@ -373,7 +372,7 @@ fn pending_pods_may_follow_a_scale_up() {
             waiting()
                 .cfg(|c| c.scale_up_cooldown_pending_secs = 240)
                 .state(up(240)),
-            Want::Up(1, &["pending_pods"]),
+            Want::Up(1, AHEAD),
         ),
         (
             "one second before a whole pending window after the scale-up",
@@ -388,6 +387,97 @@ fn pending_pods_may_follow_a_scale_up() {
         (
             "an idle cluster never scales down inside a scale-up cooldown",
             scene().metrics(idle()).state(up(60)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "pending pods a whole window after a scale-down go ahead of its cooldown",
+            waiting().state(down(180)),
+            Want::Up(1, AHEAD),
+        ),
+        (
+            "pending pods inside the first window after a scale-down wait",
+            waiting().state(down(60)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "one second before a whole pending window after the scale-down",
+            waiting().state(down(179)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "pods that need several workers get them after a scale-down",
+            scene()
+                .pods(pending(2, 1500, 256))
+                .metrics(metrics().pending(2.0))
+                .state(down(300)),
+            Want::Up(
+                2,
+                &[
+                    "pending_pods",
+                    "pending_ahead_of_cooldown",
+                    "pending_pods_need_workers",
+                ],
+            ),
+        ),
+        (
+            "cpu with pending pods is sized for the pods alone after a scale-down",
+            waiting()
+                .metrics(metrics().pending(3.0).cpu(0.95))
+                .state(down(300)),
+            Want::Up(1, AHEAD),
+        ),
+        (
+            "cpu alone waits the whole scale-down cooldown",
+            scene().metrics(metrics().cpu(0.95)).state(down(599)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "memory alone waits the whole scale-down cooldown",
+            scene().metrics(metrics().memory(0.9)).state(down(300)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "an idle cluster never scales down again inside a scale-down cooldown",
+            scene().metrics(idle()).state(down(599)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "after a scale-down, the window still shows pods the view no longer has Pending",
+            scene().metrics(metrics().pending(3.0)).state(down(300)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "one second before COOLDOWN_SCALE_DOWN_PENDING",
+            waiting()
+                .cfg(|c| c.scale_down_cooldown_pending_secs = 420)
+                .state(down(419)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "exactly at COOLDOWN_SCALE_DOWN_PENDING",
+            waiting()
+                .cfg(|c| c.scale_down_cooldown_pending_secs = 420)
+                .state(down(420)),
+            Want::Up(1, AHEAD),
+        ),
+        (
+            "COOLDOWN_SCALE_DOWN_PENDING at COOLDOWN_SCALE_DOWN: the specification's whole cooldown",
+            waiting()
+                .cfg(|c| c.scale_down_cooldown_pending_secs = 600)
+                .state(down(599)),
+            Want::Hold(&["cooldown"]),
+        ),
+        (
+            "after the scale-down cooldown, an ordinary scale-up",
+            waiting().state(down(600)),
+            Want::Up(1, &["pending_pods"]),
+        ),
+        (
+            "a time without an action waits the whole cooldown",
+            waiting().state(ScalingState {
+                last_scale_action: None,
+                ..down(300)
+            }),
             Want::Hold(&["cooldown"]),
         ),
     ];
