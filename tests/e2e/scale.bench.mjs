@@ -84,7 +84,8 @@ try {
 
   note('phase 2: Pending pods until a scale-up');
   await s.create(deployment('burst', 4, { cpu: '1500m', memory: '256Mi' }));
-  // 900 s: the cooldown after phase 1's scale-down holds the scale-up back first.
+  // Phase 1's scale-down cooldown runs: the Pending pods go ahead of it once Pending over a whole
+  // PENDING_PODS_WINDOW (docs/SCALING_ALGORITHM.md, "Cooldowns"); 900 s bounds the wait.
   const up = await ticksUntil('CheckNodesReady', 900);
   if (up.status !== 'SUCCEEDED') throw new Error(`the scale-up tick ended ${up.status}: ${JSON.stringify(up.error)}`);
 } catch (e) {
