@@ -41,6 +41,12 @@ export interface SmartScaleConfig {
   /** Worker bounds the engine keeps to (MIN_NODES / MAX_NODES). */
   readonly minNodes: number;
   readonly maxNodes: number;
+  /**
+   * Prefix length of each node subnet, public and private, one of each per zone (context
+   * `nodeSubnetCidrMask`; 24 unless the master and `maxNodes` workers need more addresses:
+   * {@link nodeAddresses}). A new mask replaces the subnets and every node in them.
+   */
+  readonly nodeSubnetCidrMask: number;
   /** CPU percentages (SCALE_UP_THRESHOLD_CPU / SCALE_DOWN_THRESHOLD_CPU). */
   readonly scaleUpThresholdCpuPercent: number;
   readonly scaleDownThresholdCpuPercent: number;
@@ -148,6 +154,7 @@ export function defaultConfig(repoRoot: string): SmartScaleConfig {
     schedule: { kind: 'fixed', ratePeriodMinutes: 2 },
     minNodes: Number(e.MIN_NODES),
     maxNodes: Number(e.MAX_NODES),
+    nodeSubnetCidrMask: 24,
     scaleUpThresholdCpuPercent: Number(e.SCALE_UP_THRESHOLD_CPU),
     scaleDownThresholdCpuPercent: Number(e.SCALE_DOWN_THRESHOLD_CPU),
     cooldownScaleUpSecs: Number(e.COOLDOWN_SCALE_UP),
@@ -235,6 +242,7 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     schedule,
     minNodes: asInt('minNodes', get('minNodes'), d.minNodes),
     maxNodes: asInt('maxNodes', get('maxNodes'), d.maxNodes),
+    nodeSubnetCidrMask: asInt('nodeSubnetCidrMask', get('nodeSubnetCidrMask'), d.nodeSubnetCidrMask),
     scaleUpThresholdCpuPercent: asInt('scaleUpThresholdCpu', get('scaleUpThresholdCpu'), d.scaleUpThresholdCpuPercent),
     scaleDownThresholdCpuPercent: asInt('scaleDownThresholdCpu', get('scaleDownThresholdCpu'), d.scaleDownThresholdCpuPercent),
     cooldownScaleUpSecs: asInt('cooldownScaleUp', get('cooldownScaleUp'), d.cooldownScaleUpSecs),
@@ -256,6 +264,7 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
     synthOnlyPlaceholders: asBool(get('synthOnlyPlaceholders')) || asBool(env.SMARTSCALE_SYNTH_PLACEHOLDERS),
   };
   if (cfg.minNodes < 1 || cfg.minNodes > cfg.maxNodes) throw new ConfigError(`context minNodes/maxNodes: need 1 <= minNodes (${cfg.minNodes}) <= maxNodes (${cfg.maxNodes})`);
+  validateAddresses(cfg);
   if (cfg.scaleDownThresholdCpuPercent >= cfg.scaleUpThresholdCpuPercent || cfg.scaleUpThresholdCpuPercent > 100) {
     throw new ConfigError('context scaleUpThresholdCpu/scaleDownThresholdCpu: need down < up <= 100');
   }
@@ -275,6 +284,43 @@ export function configFromContext(get: ContextGetter, repoRoot: string, env: Nod
   }
   const gitops = gitopsFromContext(get);
   return gitops ? { ...cfg, gitops } : cfg;
+}
+
+/** Availability zones the VPC spans: one public and one private node subnet in each. */
+export const NODE_ZONES = 2;
+/** Addresses AWS keeps in every subnet: network, router, DNS, reserved, broadcast. */
+const AWS_RESERVED_PER_SUBNET = 5;
+/** Addresses left in each zone's node subnet for what is not a node: the functions' and the interface endpoints' network interfaces. */
+const NON_NODE_ADDRESSES_PER_ZONE = 16;
+/** The largest node subnets a /16 VPC holds four of (two public, two private). */
+const WIDEST_NODE_SUBNET_MASK = 18;
+/** The smallest subnet worth having: 16 addresses, 11 of them usable. */
+const NARROWEST_NODE_SUBNET_MASK = 28;
+
+/** How many nodes (the master and the workers) node subnets of prefix length `mask` hold across {@link NODE_ZONES} zones. */
+export function nodeAddresses(mask: number): number {
+  return NODE_ZONES * Math.max(0, 2 ** (32 - mask) - AWS_RESERVED_PER_SUBNET - NON_NODE_ADDRESSES_PER_ZONE);
+}
+
+/**
+ * The node subnets must hold the master and `maxNodes` workers: beyond them EC2 refuses every
+ * launch (`InsufficientFreeAddressesInSubnet`), so a configured maximum the subnets cannot reach
+ * is refused at synth, naming the mask that would fit.
+ */
+function validateAddresses(cfg: SmartScaleConfig): void {
+  const mask = cfg.nodeSubnetCidrMask;
+  if (mask < WIDEST_NODE_SUBNET_MASK || mask > NARROWEST_NODE_SUBNET_MASK) {
+    throw new ConfigError(`context nodeSubnetCidrMask: expected ${WIDEST_NODE_SUBNET_MASK} to ${NARROWEST_NODE_SUBNET_MASK} (the VPC is a /16 holding four node subnets), got ${mask}`);
+  }
+  const needed = cfg.maxNodes + 1;
+  if (needed > nodeAddresses(mask)) {
+    let fits = mask;
+    while (fits > WIDEST_NODE_SUBNET_MASK && nodeAddresses(fits) < needed) fits -= 1;
+    const hint = nodeAddresses(fits) >= needed
+      ? `set context nodeSubnetCidrMask to ${fits} or lower (a new mask replaces the subnets and every node in them)`
+      : `even /${WIDEST_NODE_SUBNET_MASK} subnets hold only ${nodeAddresses(WIDEST_NODE_SUBNET_MASK)}; lower maxNodes`;
+    throw new ConfigError(`context maxNodes: ${cfg.maxNodes} workers and the master need ${needed} addresses, but the ${NODE_ZONES} /${mask} node subnets hold ${nodeAddresses(mask)}; ${hint}`);
+  }
 }
 
 /**

@@ -20,7 +20,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CAPACITY_VARIABLES, SmartScaleConfig, capacityEnvironment, engineDefaults } from './config';
+import { CAPACITY_VARIABLES, NODE_ZONES, SmartScaleConfig, capacityEnvironment, engineDefaults } from './config';
 import { Capability, FUNCTIONS, FunctionSpec, PORTS, TABLE, TAGS } from './contract';
 import { buildManifestBundle } from './manifests';
 import { addMonitoring } from './monitoring';
@@ -82,13 +82,13 @@ export class SmartScaleStack extends Stack {
     const flowLogGroup = new logs.LogGroup(this, 'VpcFlowLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr('10.0.0.0/16'),
-      maxAzs: 2,
+      maxAzs: NODE_ZONES,
       natGateways,
       subnetConfiguration: [
         // Without NAT the nodes live in the public subnets and need a public address for egress;
         // their security groups still admit nothing from the internet.
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: cfg.natMode === 'none' },
-        { name: 'private', subnetType: privateType, cidrMask: 24 },
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: cfg.nodeSubnetCidrMask, mapPublicIpOnLaunch: cfg.natMode === 'none' },
+        { name: 'private', subnetType: privateType, cidrMask: cfg.nodeSubnetCidrMask },
       ],
       gatewayEndpoints: {
         DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },

@@ -64,6 +64,11 @@ describe('configuration', () => {
     { name: 'cluster id must be a DNS-like name', context: { clusterId: 'Prod_1' }, error: /clusterId/ },
     { name: 'unknown NAT mode', context: { natMode: 'two' }, error: /natMode/ },
     { name: 'min above max', context: { minNodes: '5', maxNodes: '3' }, error: /minNodes/ },
+    { name: 'the default /24 node subnets hold 469 workers and the master', context: { maxNodes: '469' } },
+    { name: 'more workers than the node subnets hold', context: { maxNodes: '520' }, error: /maxNodes: 520 workers and the master need 521 addresses, but the 2 \/24 node subnets hold 470; set context nodeSubnetCidrMask to 23 or lower/ },
+    { name: 'wider node subnets hold them', context: { maxNodes: '520', nodeSubnetCidrMask: '23' } },
+    { name: 'more workers than even the widest subnets hold', context: { maxNodes: '40000', nodeSubnetCidrMask: '18' }, error: /even \/18 subnets hold only 32726; lower maxNodes/ },
+    { name: 'a node subnet wider than the VPC holds four of', context: { nodeSubnetCidrMask: '17' }, error: /nodeSubnetCidrMask: expected 18 to 28/ },
     { name: 'thresholds inverted', context: { scaleUpThresholdCpu: '30', scaleDownThresholdCpu: '70' }, error: /scaleUpThresholdCpu/ },
     { name: 'non-numeric cooldown', context: { cooldownScaleUp: 'soon' }, error: /cooldownScaleUp/ },
     { name: 'bad CIDR', context: { demoAppIngressCidrs: '0.0.0.0' }, error: /demoAppIngressCidrs/ },
@@ -86,6 +91,14 @@ describe('configuration', () => {
   it('placeholders can be switched on by environment (tests) but are off by default', () => {
     assert.equal(configFromContext(() => undefined, '/repo', {}).synthOnlyPlaceholders, false);
     assert.equal(configFromContext(() => undefined, '/repo', { SMARTSCALE_SYNTH_PLACEHOLDERS: '1' }).synthOnlyPlaceholders, true);
+  });
+});
+
+describe('node subnets', () => {
+  const masks = (context: Record<string, unknown>) => Object.values(resourcesOfType(synth(context), 'AWS::EC2::Subnet')).map((r) => String(r.Properties!.CidrBlock).split('/')[1]);
+  it('are /24 by default and take the configured mask, public and private alike', () => {
+    assert.deepEqual(masks({}), ['24', '24', '24', '24']);
+    assert.deepEqual(masks({ maxNodes: '520', nodeSubnetCidrMask: '23' }), ['23', '23', '23', '23']);
   });
 });
 

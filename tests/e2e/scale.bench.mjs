@@ -55,6 +55,9 @@ const s = await Scenario.start('scale', {
   objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),
   traffic: { cpuUtilisation: 0.1 },
   settings: { MAX_NODES: workers + 20 },
+  // The default /24 node subnets hold 470 nodes (cdk/lib/config.ts, nodeAddresses); the synth
+  // refuses MAX_NODES beyond them and names this mask.
+  context: { nodeSubnetCidrMask: workers + 21 > 470 ? 23 : 24 },
 });
 const ticks = [];
 let failure;

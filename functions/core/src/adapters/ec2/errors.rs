@@ -5,7 +5,8 @@ use crate::adapters::sdk_error::{by_status, classify_with};
 /// The class of an EC2 failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// No capacity for this instance type and purchase option: try the next one.
+    /// No capacity for this instance type and purchase option, or no free address left in the
+    /// subnet: try the next pool.
     Capacity,
     /// An account quota (instances, vCPUs): stop and alert, retrying cannot help.
     Quota,
@@ -25,7 +26,8 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
             | "InsufficientCapacity"
             | "SpotMaxPriceTooLow"
             | "MaxSpotInstanceCountExceeded"
-            | "UnfulfillableCapacity",
+            | "UnfulfillableCapacity"
+            | "InsufficientFreeAddressesInSubnet",
         ) => Fault::Capacity,
         Some("InstanceLimitExceeded" | "VcpuLimitExceeded") => Fault::Quota,
         Some(
@@ -72,6 +74,12 @@ mod tests {
             (
                 "unfulfillable",
                 Some("UnfulfillableCapacity"),
+                Some(400),
+                Fault::Capacity,
+            ),
+            (
+                "a subnet out of addresses: another zone's may have room",
+                Some("InsufficientFreeAddressesInSubnet"),
                 Some(400),
                 Fault::Capacity,
             ),
