@@ -54,7 +54,8 @@ const s = await Scenario.start('scale', {
   // 30 pods of 20m / 8Mi per worker on average (CPU and memory well under the scale-down thresholds): room to drain any one worker onto the others.
   objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),
   traffic: { cpuUtilisation: 0.1 },
-  settings: { MAX_NODES: workers + 20 },
+  // JOIN_TIMEOUT: the suite's 30 s is shorter than the follower's 20 s poll plus moto's answer.
+  settings: { MAX_NODES: workers + 20, JOIN_TIMEOUT: '180s' },
   // The default /24 node subnets hold 470 nodes (cdk/lib/config.ts, nodeAddresses); the synth
   // refuses MAX_NODES beyond them and names this mask.
   context: { nodeSubnetCidrMask: workers + 21 > 470 ? 23 : 24 },

@@ -302,9 +302,12 @@ pub trait NodeProvisioner: Send + Sync {
     /// The cluster's managed instances that are not terminated.
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>>;
 
-    /// Of [`NodeProvisioner::describe_managed`], the instances in `recorded` or tagged with
-    /// `operation_id`: what a step polling one operation needs, without describing the whole
-    /// fleet. The default filters `describe_managed`; an adapter asks EC2 for these alone.
+    /// Of [`NodeProvisioner::describe_managed`], the instances of one operation: those in
+    /// `recorded`, or when none is recorded those tagged with `operation_id` (what a dead run
+    /// launched and never recorded). A launch records every instance of its operation at once,
+    /// so a non-empty record is the whole operation. What a step polling one operation needs,
+    /// without describing the whole fleet: the default filters `describe_managed`, an adapter
+    /// asks EC2 for these alone. Errors: [`crate::Error::Transient`].
     async fn describe_operation(
         &self,
         operation_id: &str,
@@ -315,7 +318,11 @@ pub trait NodeProvisioner: Send + Sync {
             .await?
             .into_iter()
             .filter(|m| {
-                recorded.contains(&m.instance_id) || m.operation_id.as_deref() == Some(operation_id)
+                if recorded.is_empty() {
+                    m.operation_id.as_deref() == Some(operation_id)
+                } else {
+                    recorded.contains(&m.instance_id)
+                }
             })
             .collect())
     }

@@ -6,9 +6,10 @@ use crate::error::Result;
 use crate::lifecycle;
 use chrono::{DateTime, Utc};
 
-/// Renews the lease and sorts the operation's instances — those in `$.operation.instance_ids`
-/// plus any EC2 tags with its operation id, so a recovery finds instances a dead run launched but
-/// never recorded — into Ready and not Ready, and judges them by [`lifecycle::readiness`]: `ready`
+/// Renews the lease and sorts the operation's instances — those in `$.operation.instance_ids`,
+/// or when none is recorded those EC2 tags with its operation id, so a recovery finds instances a
+/// dead run launched but never recorded ([`crate::seams::NodeProvisioner::describe_operation`]) —
+/// into Ready and not Ready, and judges them by [`lifecycle::readiness`]: `ready`
 /// when all are Ready (or there are none: nothing was launched), `waiting` before
 /// `$.operation.deadline`, `deadline_passed` from it on.
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient`.

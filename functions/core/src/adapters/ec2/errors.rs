@@ -27,6 +27,7 @@ pub fn classify(code: Option<&str>, http_status: Option<u16>) -> Fault {
             | "SpotMaxPriceTooLow"
             | "MaxSpotInstanceCountExceeded"
             | "UnfulfillableCapacity"
+            | "capacity-not-available"
             | "InsufficientFreeAddressesInSubnet",
         ) => Fault::Capacity,
         Some("InstanceLimitExceeded" | "VcpuLimitExceeded") => Fault::Quota,

@@ -4,6 +4,7 @@
 //! The request itself is built in [`super::Ec2Provisioner`]; the rules are in
 //! `docs/OPERATIONS.md` ("Launching").
 
+use super::errors::{classify, Fault};
 use super::plan::Subnet;
 use crate::seams::{CapacityType, LaunchRequest, Pool};
 
@@ -78,25 +79,20 @@ pub fn missing(req: &LaunchRequest, have_spot: u32, have_on_demand: u32) -> (u32
     (spot, total - spot)
 }
 
-/// The error codes of an `instant` fleet that mean a pool has no capacity for us now: skipped for
-/// a few minutes ([`OFFER_MEMORY_SECS`]) and replaced by on-demand at once.
-pub const CAPACITY_ERRORS: [&str; 5] = [
-    "InsufficientInstanceCapacity",
-    "MaxSpotInstanceCountExceeded",
-    "capacity-not-available",
-    "InsufficientCapacity",
-    "UnfulfillableCapacity",
-];
-
-/// Error codes that mean an account limit (not retryable, `QuotaExceeded`).
-pub const QUOTA_ERRORS: [&str; 2] = ["VcpuLimitExceeded", "InstanceLimitExceeded"];
-
 /// How long a failed Spot offer is skipped.
 pub const OFFER_MEMORY_SECS: u64 = 600;
 
-/// True when `code` is one of [`CAPACITY_ERRORS`].
+/// True when an `instant` fleet's error `code` means its pool has no capacity for us now
+/// ([`super::errors::Fault::Capacity`], the one list of such codes): the pool is skipped for
+/// [`OFFER_MEMORY_SECS`] and replaced by on-demand at once.
 pub fn is_capacity_error(code: &str) -> bool {
-    CAPACITY_ERRORS.contains(&code)
+    classify(Some(code), None) == Fault::Capacity
+}
+
+/// True when an `instant` fleet's error `code` is an account limit ([`Fault::Quota`]: not
+/// retryable, `QuotaExceeded`).
+pub fn is_quota_error(code: &str) -> bool {
+    classify(Some(code), None) == Fault::Quota
 }
 
 /// The zone of `subnet_id` among `subnets`, empty when it is not one of them.
@@ -247,11 +243,21 @@ mod tests {
 
     #[test]
     fn capacity_errors_and_zones() {
-        for code in CAPACITY_ERRORS {
-            assert!(is_capacity_error(code), "{code}");
+        // (code, a pool without capacity, an account limit): the fleet's errors read as the
+        // classification of every other EC2 error does.
+        let cases = [
+            ("InsufficientInstanceCapacity", true, false),
+            ("capacity-not-available", true, false),
+            ("SpotMaxPriceTooLow", true, false),
+            ("InsufficientFreeAddressesInSubnet", true, false),
+            ("VcpuLimitExceeded", false, true),
+            ("InstanceLimitExceeded", false, true),
+            ("UnauthorizedOperation", false, false),
+        ];
+        for (code, capacity, quota) in cases {
+            assert_eq!(is_capacity_error(code), capacity, "{code}");
+            assert_eq!(is_quota_error(code), quota, "{code}");
         }
-        assert!(!is_capacity_error("VcpuLimitExceeded"));
-        assert!(!is_capacity_error("UnauthorizedOperation"));
         assert_eq!(zone_of(&subnets(), Some("subnet-b")), "ap-south-1b");
         assert_eq!(zone_of(&subnets(), Some("subnet-x")), "");
         assert_eq!(zone_of(&subnets(), None), "");

@@ -109,6 +109,45 @@ impl Ec2Provisioner {
         Ok(found)
     }
 
+    /// The managed instances of this cluster among `ids`, by EC2's exact lookup (`InstanceIds`),
+    /// which costs what the ids cost rather than a scan of the fleet; an instance another cluster
+    /// or tool owns is left out ([`ownership_problem`]). When EC2 does not know one of the ids
+    /// (`InvalidInstanceID.NotFound` refuses the whole call) the same ids are asked by filter,
+    /// which leaves the unknown one out.
+    async fn describe_ids(&self, ids: &[String], context: &str) -> Result<Vec<ManagedInstance>> {
+        let mut pages = self
+            .client
+            .describe_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => found.extend(
+                    page.reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .filter(|i| ownership_problem(i, &self.cluster_id).is_none())
+                        .map(to_managed),
+                ),
+                Err(e) => {
+                    return match fault_of(&e) {
+                        (Fault::NotFound, _) => {
+                            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                            let mut filters = self.ownership_filters();
+                            filters.push(Self::filter("instance-id", &ids));
+                            self.describe(filters, context).await
+                        }
+                        fault => Err(translate(fault, context)),
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        Ok(found)
+    }
+
     /// The configured subnets with their zones, in configured order.
     async fn subnets(&self, context: &str) -> Result<Vec<Subnet>> {
         if self.subnet_ids.is_empty() {
@@ -508,11 +547,7 @@ impl NodeProvisioner for Ec2Provisioner {
                     .collect::<Vec<_>>()
                     .join("; ");
                 return Err(
-                    if answer
-                        .errors
-                        .iter()
-                        .any(|e| fleet::QUOTA_ERRORS.contains(&e.code.as_str()))
-                    {
+                    if answer.errors.iter().any(|e| fleet::is_quota_error(&e.code)) {
                         Error::QuotaExceeded { context, detail }
                     } else if types.is_empty() {
                         Error::NoCapacity {
@@ -612,24 +647,16 @@ impl NodeProvisioner for Ec2Provisioner {
             "listing the workers of operation {operation_id} in cluster {}",
             self.cluster_id
         );
-        let by_id = async {
-            if recorded.is_empty() {
-                return Ok(Vec::new());
-            }
-            let ids: Vec<&str> = recorded.iter().map(String::as_str).collect();
-            let mut filters = self.ownership_filters();
-            filters.push(Self::filter("instance-id", &ids));
-            self.describe(filters, &context).await
+        let found = if recorded.is_empty() {
+            self.describe(self.operation_filters(operation_id), &context)
+                .await?
+        } else {
+            self.describe_ids(recorded, &context).await?
         };
-        let (mut found, by_id) = futures::try_join!(
-            self.describe(self.operation_filters(operation_id), &context),
-            by_id
-        )?;
-        found.extend(by_id);
-        found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-        found.dedup_by(|a, b| a.instance_id == b.instance_id);
-        found.retain(|m| m.state != "terminated");
-        Ok(found)
+        Ok(found
+            .into_iter()
+            .filter(|m| m.state != "terminated")
+            .collect())
     }
 
     async fn gone(&self, instance_ids: &[String]) -> Result<Vec<String>> {
