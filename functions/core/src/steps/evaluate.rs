@@ -42,18 +42,19 @@ pub fn operation_id(cluster_id: &str, lease: &Lease) -> String {
 /// rather than their sum): the state, the cluster view joined with EC2, the metrics and the
 /// forecast item. An operation recorded by another execution (whose lease therefore lapsed, since
 /// this one holds it now) is returned as `recover` with its original deadline, its metrics and
-/// forecast left unused and nothing written but the recovery. Otherwise joins the cluster view with EC2 ownership
-/// (`NodeInfo::managed` by instance id from the provider id), reads the metrics — falling back to
-/// the cached snapshot (at most `METRICS_CACHE_MAX_AGE` old, marked cached so the engine uses it
-/// for scale-up only) or to an all-missing snapshot when Prometheus fails — caches live metrics,
-/// asks `decide`, and records a new operation before returning it. A `none` held at `MAX_NODES`
+/// forecast left unused and nothing written but the recovery. Otherwise joins the cluster view
+/// with EC2 ownership (`NodeInfo::managed` by instance id from the provider id), takes the
+/// metrics — falling back to the cached snapshot (at most `METRICS_CACHE_MAX_AGE` old, marked
+/// cached so the engine uses it for scale-up only) or to an all-missing snapshot when Prometheus
+/// fails — asks `decide`, writes the live metrics to the cache beside the forecast item, and
+/// records a new operation before returning it. A `none` held at `MAX_NODES`
 /// while scale-up is wanted carries `alert: at_maximum_capacity` when [`capacity_alert_due`],
 /// and the alert's time is recorded under the lease. Always returns all three parts, and on every
 /// path the managed fleet's cost ([`crate::cost::of_fleet`]) for the cost metric.
 ///
 /// The forecast ([`super::forecast_tick`]): the forecast item is read once, backfilled from
 /// Prometheus only when due, this tick's need recorded before deciding with it, and written once
-/// (before the operation is recorded); floor start and end and the `forecast-only` day summary
+/// (with the metrics cache, before the operation is recorded); floor start and end and the `forecast-only` day summary
 /// come back as `notices` for Notify.
 ///
 /// Errors: `LeaseLost`, `InvalidInput`, the adapters' `Transient` (cluster, EC2, state table).
