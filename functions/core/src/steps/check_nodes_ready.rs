@@ -1,7 +1,7 @@
 //! CheckNodesReady: have the operation's instances joined as Ready nodes?
 
 use super::document::{ExecutionDocument, ReadyPart};
-use super::{node_of_instance, operation_instances, renew, Deps};
+use super::{node_of_instance, renew, Deps};
 use crate::error::Result;
 use crate::lifecycle;
 use chrono::{DateTime, Utc};
@@ -21,7 +21,11 @@ pub async fn run(doc: &ExecutionDocument, deps: &Deps, now: DateTime<Utc>) -> Re
             .describe_operation(&op.id, &op.instance_ids),
         deps.cluster.nodes(),
     )?;
-    let ids = operation_instances(&op.instance_ids, &managed, &op.id);
+    // The recorded ids stay in even when EC2 no longer has them (gone counts as not Ready).
+    let mut ids: Vec<String> = op.instance_ids.clone();
+    ids.extend(managed.iter().map(|m| m.instance_id.clone()));
+    ids.sort();
+    ids.dedup();
     let (ready, not_ready): (Vec<String>, Vec<String>) = ids
         .into_iter()
         .partition(|id| node_of_instance(&nodes, &managed, id).is_some_and(|n| n.ready));

@@ -262,25 +262,6 @@ pub(crate) async fn send_all(deps: &Deps, n: &Notification) -> NotifiedPart {
     out
 }
 
-/// Instance ids of an operation: those recorded plus those EC2 tags with its operation id (so an
-/// instance launched by a run that died before recording it is not leaked). Sorted, unique.
-pub(crate) fn operation_instances(
-    recorded: &[String],
-    managed: &[ManagedInstance],
-    operation_id: &str,
-) -> Vec<String> {
-    let mut ids: Vec<String> = recorded.to_vec();
-    ids.extend(
-        managed
-            .iter()
-            .filter(|m| m.operation_id.as_deref() == Some(operation_id))
-            .map(|m| m.instance_id.clone()),
-    );
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
 /// The node verified to be `instance_id` ([`identity::Identities`]): the one Node claiming it,
 /// with a matching address. A Node that merely names the instance in its provider id is not it.
 pub(crate) fn node_of_instance<'a>(
