@@ -84,6 +84,14 @@ impl Recorder {
         }
     }
 
+    /// Every sample instance, as EC2 would describe them.
+    fn fleet(&self) -> Vec<ManagedInstance> {
+        self.instances
+            .iter()
+            .map(|i| self.managed(i, None))
+            .collect()
+    }
+
     fn managed(&self, id: &str, operation_id: Option<String>) -> ManagedInstance {
         ManagedInstance {
             instance_id: id.to_string(),
@@ -207,19 +215,11 @@ impl NodeProvisioner for Recorder {
     }
     async fn describe_managed(&self) -> Result<Vec<ManagedInstance>> {
         self.calls.record(Seam::Ec2, "describe_managed");
-        Ok(self
-            .instances
-            .iter()
-            .map(|i| self.managed(i, None))
-            .collect())
+        Ok(self.fleet())
     }
     async fn describe_operation(&self, _: &str, _: &[String]) -> Result<Vec<ManagedInstance>> {
         self.calls.record(Seam::Ec2, "describe_operation");
-        Ok(self
-            .instances
-            .iter()
-            .map(|i| self.managed(i, None))
-            .collect())
+        Ok(self.fleet())
     }
 }
 
