@@ -20,7 +20,7 @@ use crate::model::{
 use crate::seams::ManagedInstance;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The engine's decision function, as `crate::engine::decide_with` has it (with the cluster's
 /// demand history).
@@ -259,6 +259,10 @@ async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, 
     tracing::info!(instances = instances.len(), "read the managed instances");
     let ids = Identities::of(&view.nodes, &instances);
     let managed: HashSet<&str> = ids.matched.keys().map(String::as_str).collect();
+    let capacity: HashMap<&str, _> = instances
+        .iter()
+        .map(|i| (i.instance_id.as_str(), i.capacity_type))
+        .collect();
     for n in &mut view.nodes {
         if n.instance_id.is_none() {
             n.instance_id = n
@@ -272,11 +276,8 @@ async fn joined_view(deps: &Deps) -> Result<(ClusterView, Vec<ManagedInstance>, 
             .as_deref()
             .is_some_and(|id| managed.contains(id))
             && ids.node_of(n.instance_id.as_deref().unwrap_or_default()) == Some(n.name.as_str());
-        if let Some(i) = instances
-            .iter()
-            .find(|i| Some(&i.instance_id) == n.instance_id.as_ref())
-        {
-            n.capacity_type = i.capacity_type;
+        if let Some(c) = n.instance_id.as_deref().and_then(|id| capacity.get(id)) {
+            n.capacity_type = *c;
         }
     }
     Ok((view, instances, ids.problems))

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod drain;
 pub mod view;
+pub mod wire;
 
 use crate::error::{Error, Result};
 use crate::model::{ClusterView, NodeInfo};
@@ -19,7 +20,6 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, EvictParams, ListParams};
 use serde::de::DeserializeOwned;
-use std::fmt::Debug;
 
 pub use client::{build_client, K8sCredentials};
 
@@ -55,24 +55,28 @@ pub const EVICTIONS_IN_FLIGHT: usize = 16;
 /// the API server must build whole and the function must hold twice.
 pub const LIST_PAGE_SIZE: u32 = 500;
 
-/// Every object `params` selects, read in pages of [`LIST_PAGE_SIZE`] (`limit`/`continue`) and
-/// mapped with `map` as each page arrives, so no more than one page of whole objects is held.
-async fn list_paged<K, T>(
-    api: &Api<K>,
+/// Every object of kind `K` that `params` selects, read as `W` (the fields the caller reads, see
+/// [`wire`]) in pages of [`LIST_PAGE_SIZE`] (`limit`/`continue`) and mapped with `map` as each
+/// page arrives.
+async fn list_paged<K, W, T>(
+    client: &kube::Client,
     context: &str,
     params: &ListParams,
-    mut map: impl FnMut(K) -> T,
+    mut map: impl FnMut(W) -> T,
 ) -> Result<Vec<T>>
 where
-    K: Clone + DeserializeOwned + Debug,
+    K: kube::Resource<DynamicType = ()>,
+    W: DeserializeOwned,
 {
+    let request = kube::core::Request::new(K::url_path(&(), None));
     let mut items = Vec::new();
     let mut page = params.clone().limit(LIST_PAGE_SIZE);
     loop {
-        let list = api
+        let failed = |e| translate(context, "resource", e);
+        let get = request
             .list(&page)
-            .await
-            .map_err(|e| translate(context, "resource", e))?;
+            .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
+        let list: wire::Page<W> = client.request(get).await.map_err(failed)?;
         items.extend(list.items.into_iter().map(&mut map));
         match list.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => page = page.continue_token(&token),
@@ -93,42 +97,33 @@ impl KubeCluster {
         KubeCluster { client }
     }
 
-    /// Lists `K` in the whole cluster (every namespace for namespaced kinds).
-    async fn list_all<K>(&self, context: &str, params: &ListParams) -> Result<Vec<K>>
-    where
-        K: kube::Resource + Clone + DeserializeOwned + Debug,
-        K::DynamicType: Default,
-    {
-        self.list_mapped(context, params, |k| k).await
-    }
-
-    /// Lists `K` in the whole cluster, keeping what `map` makes of each object (page by page:
-    /// see [`list_paged`]).
-    async fn list_mapped<K, T>(
+    /// Lists `K` in the whole cluster (every namespace for namespaced kinds), read as `W` and
+    /// kept as what `map` makes of each (page by page: see [`list_paged`]).
+    async fn list_mapped<K, W, T>(
         &self,
         context: &str,
         params: &ListParams,
-        map: impl FnMut(K) -> T,
+        map: impl FnMut(W) -> T,
     ) -> Result<Vec<T>>
     where
-        K: kube::Resource + Clone + DeserializeOwned + Debug,
-        K::DynamicType: Default,
+        K: kube::Resource<DynamicType = ()>,
+        W: DeserializeOwned,
     {
-        list_paged(&Api::all(self.client.clone()), context, params, map).await
+        list_paged::<K, W, T>(&self.client, context, params, map).await
     }
 
-    async fn pods_on(&self, node: &str) -> Result<Vec<Pod>> {
+    async fn pods_on(&self, node: &str) -> Result<Vec<wire::Pod>> {
         let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
-        self.list_all(&format!("listing the pods on node {node}"), &params)
+        self.list_mapped::<Pod, _, _>(&format!("listing the pods on node {node}"), &params, |p| p)
             .await
     }
 
     async fn owners(&self, context: &str) -> Result<view::Owners> {
         let lp = ListParams::default();
         let (rs, deploys, sts) = futures::try_join!(
-            self.list_all::<ReplicaSet>(context, &lp),
-            self.list_all::<Deployment>(context, &lp),
-            self.list_all::<StatefulSet>(context, &lp),
+            self.list_mapped::<ReplicaSet, wire::Workload, _>(context, &lp, |w| w),
+            self.list_mapped::<Deployment, wire::Workload, _>(context, &lp, |w| w),
+            self.list_mapped::<StatefulSet, wire::Workload, _>(context, &lp, |w| w),
         )?;
         Ok(view::Owners::new(&rs, &deploys, &sts))
     }
@@ -152,18 +147,17 @@ impl ClusterApi for KubeCluster {
         let context = "reading the cluster view";
         tracing::info!("reading the cluster view");
         let lp = ListParams::default();
-        // The pods are mapped to the model page by page, which needs their owners first: the
-        // function holds one page of whole Pod objects, not all of them (15,000 at 500 workers).
-        let pods = async {
-            let owners = self.owners(context).await?;
-            self.list_mapped(context, &lp, |p: Pod| view::pod_info(&p, &owners))
-                .await
-        };
-        let (mut nodes, pods, pdbs) = futures::try_join!(
-            self.list_mapped(context, &lp, |n: Node| view::node_info(&n)),
-            pods,
-            self.list_mapped(context, &lp, |b: PodDisruptionBudget| view::pdb_info(&b)),
+        // The pods are read while their owners are: both are kept as read (the fields of
+        // `wire`), and the pods mapped to the model once the owners are known.
+        let (owners, pods, mut nodes, pdbs) = futures::try_join!(
+            self.owners(context),
+            self.list_mapped::<Pod, wire::Pod, _>(context, &lp, |p| p),
+            self.list_mapped::<Node, wire::Node, _>(context, &lp, |n| view::node_info(&n)),
+            self.list_mapped::<PodDisruptionBudget, PodDisruptionBudget, _>(context, &lp, |b| {
+                view::pdb_info(&b)
+            }),
         )?;
+        let pods: Vec<_> = pods.iter().map(|p| view::pod_info(p, &owners)).collect();
         view::with_idle_since(&mut nodes, &pods);
         tracing::info!(
             nodes = nodes.len(),
@@ -175,7 +169,7 @@ impl ClusterApi for KubeCluster {
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>> {
-        self.list_mapped("listing the nodes", &ListParams::default(), |n: Node| {
+        self.list_mapped::<Node, wire::Node, _>("listing the nodes", &ListParams::default(), |n| {
             view::node_info(&n)
         })
         .await

@@ -1,14 +1,14 @@
 //! Mapping Kubernetes objects to the model: nodes, pods with their owners resolved (ReplicaSet →
-//! Deployment, with the workload's desired replicas), and disruption budgets. Pure functions.
+//! Deployment, with the workload's desired replicas), and disruption budgets. Pure functions, on
+//! the fields [`wire`](super::wire) reads.
 
+use super::wire::{Meta, Node, Pod, Workload};
 use crate::config::units::{parse_cpu_millis, parse_memory_bytes};
 use crate::model::{parse_provider_id, NodeInfo, OwnerKind, PdbInfo, PodInfo, PodPhase, Resources};
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Annotation of static (mirror) pods.
@@ -31,16 +31,16 @@ fn memory(q: Option<&Quantity>) -> u64 {
     q.and_then(|q| parse_memory_bytes(&q.0).ok()).unwrap_or(0)
 }
 
-fn name_of(m: &ObjectMeta) -> String {
+fn name_of(m: &Meta) -> String {
     m.name.clone().unwrap_or_default()
 }
 
-fn ns_of(m: &ObjectMeta) -> String {
+fn ns_of(m: &Meta) -> String {
     m.namespace.clone().unwrap_or_default()
 }
 
 /// The controlling owner reference.
-pub fn controller(m: &ObjectMeta) -> Option<&OwnerReference> {
+pub fn controller(m: &Meta) -> Option<&OwnerReference> {
     m.owner_references
         .as_ref()?
         .iter()
@@ -51,16 +51,16 @@ pub fn controller(m: &ObjectMeta) -> Option<&OwnerReference> {
 /// caller's pod view fill them ([`with_idle_since`]).
 pub fn node_info(n: &Node) -> NodeInfo {
     let labels = n.metadata.labels.clone().unwrap_or_default();
-    let spec = n.spec.clone().unwrap_or_default();
-    let status = n.status.clone().unwrap_or_default();
-    let provider_id = spec.provider_id.clone();
+    let spec = n.spec.as_ref();
+    let status = n.status.as_ref();
+    let provider_id = spec.and_then(|s| s.provider_id.clone());
     let parsed = provider_id.as_deref().and_then(parse_provider_id);
     let ready = status
-        .conditions
-        .iter()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
         .flatten()
         .any(|c| c.type_ == "Ready" && c.status == "True");
-    let alloc = status.allocatable.unwrap_or_default();
+    let alloc = status.and_then(|s| s.allocatable.as_ref());
     NodeInfo {
         name: name_of(&n.metadata),
         instance_id: parsed.as_ref().map(|(_, id)| id.clone()),
@@ -72,21 +72,21 @@ pub fn node_info(n: &Node) -> NodeInfo {
         capacity_type: crate::model::CapacityType::OnDemand,
         provider_id,
         ready,
-        unschedulable: spec.unschedulable == Some(true),
+        unschedulable: spec.and_then(|s| s.unschedulable) == Some(true),
         control_plane: labels.contains_key("node-role.kubernetes.io/control-plane")
             || labels.contains_key("node-role.kubernetes.io/master"),
         managed: false,
         created_at: time(n.metadata.creation_timestamp.as_ref()),
         idle_since: None,
         allocatable: Resources {
-            cpu_millis: cpu(alloc.get("cpu")),
-            memory_bytes: memory(alloc.get("memory")),
+            cpu_millis: cpu(alloc.and_then(|a| a.get("cpu"))),
+            memory_bytes: memory(alloc.and_then(|a| a.get("memory"))),
         },
         annotations: n.metadata.annotations.clone().unwrap_or_default(),
         labels,
         addresses: status
-            .addresses
-            .iter()
+            .and_then(|s| s.addresses.as_ref())
+            .into_iter()
             .flatten()
             .filter(|a| a.type_ == "InternalIP" || a.type_ == "Hostname")
             .map(|a| a.address.clone())
@@ -111,9 +111,10 @@ fn replicas(r: Option<i32>) -> Option<u32> {
 }
 
 impl Owners {
-    /// Indexes the workloads.
-    pub fn new(rs: &[ReplicaSet], deploys: &[Deployment], sts: &[StatefulSet]) -> Self {
-        let key = |m: &ObjectMeta| (ns_of(m), name_of(m));
+    /// Indexes the workloads: ReplicaSets, Deployments and StatefulSets.
+    pub fn new(rs: &[Workload], deploys: &[Workload], sts: &[Workload]) -> Self {
+        let key = |m: &Meta| (ns_of(m), name_of(m));
+        let desired = |w: &Workload| replicas(w.spec.as_ref().and_then(|s| s.replicas));
         Owners {
             replicasets: rs
                 .iter()
@@ -121,18 +122,15 @@ impl Owners {
                     let deploy = controller(&r.metadata)
                         .filter(|o| o.kind == "Deployment")
                         .map(|o| o.name.clone());
-                    let n = replicas(r.spec.replicas);
+                    let n = desired(r);
                     (key(&r.metadata), (deploy, n))
                 })
                 .collect(),
             deployments: deploys
                 .iter()
-                .map(|d| (key(&d.metadata), replicas(d.spec.replicas)))
+                .map(|d| (key(&d.metadata), desired(d)))
                 .collect(),
-            statefulsets: sts
-                .iter()
-                .map(|s| (key(&s.metadata), replicas(s.spec.replicas)))
-                .collect(),
+            statefulsets: sts.iter().map(|s| (key(&s.metadata), desired(s))).collect(),
         }
     }
 
@@ -194,17 +192,21 @@ pub fn pod_info(p: &Pod, owners: &Owners) -> PodInfo {
     let ns = ns_of(&p.metadata);
     let annotations = p.metadata.annotations.clone().unwrap_or_default();
     let resolved = controller(&p.metadata).map(|o| owners.resolve(&ns, o));
-    let spec = p.spec.clone().unwrap_or_default();
+    let spec = p.spec.as_ref();
     PodInfo {
         name: name_of(&p.metadata),
-        node_name: spec.node_name.clone(),
+        node_name: spec.and_then(|s| s.node_name.clone()),
         phase: phase(p),
         owner_kind: resolved.as_ref().map(|r| r.0.clone()),
         owner_name: resolved.as_ref().map(|r| r.1.clone()),
         workload_replicas: resolved.as_ref().and_then(|r| r.2),
         mirror: annotations.contains_key(MIRROR_ANNOTATION),
         requests: pod_requests(p),
-        has_local_storage: spec.volumes.iter().flatten().any(|v| v.empty_dir.is_some()),
+        has_local_storage: spec
+            .and_then(|s| s.volumes.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|v| v.empty_dir.is_some()),
         labels: p.metadata.labels.clone().unwrap_or_default(),
         annotations,
         created_at: time(p.metadata.creation_timestamp.as_ref()),
@@ -215,19 +217,21 @@ pub fn pod_info(p: &Pod, owners: &Owners) -> PodInfo {
 /// A budget as the model sees it. A selector with `matchExpressions` yields empty
 /// `match_labels` (matches nothing in the model) and a warning in the log.
 pub fn pdb_info(b: &PodDisruptionBudget) -> PdbInfo {
+    let namespace = b.metadata.namespace.clone().unwrap_or_default();
+    let name = b.metadata.name.clone().unwrap_or_default();
     let sel = b.spec.as_ref().and_then(|s| s.selector.as_ref());
     let expressions = sel
         .and_then(|s| s.match_expressions.as_ref())
         .is_some_and(|e| !e.is_empty());
     if expressions {
         tracing::warn!(
-            budget = %format!("{}/{}", ns_of(&b.metadata), name_of(&b.metadata)),
+            budget = %format!("{namespace}/{name}"),
             "disruption budget uses matchExpressions, which SmartScale does not evaluate; treating it as matching nothing"
         );
     }
     PdbInfo {
-        namespace: ns_of(&b.metadata),
-        name: name_of(&b.metadata),
+        namespace,
+        name,
         match_labels: if expressions {
             BTreeMap::new()
         } else {
