@@ -147,17 +147,29 @@ impl ClusterApi for KubeCluster {
         let context = "reading the cluster view";
         tracing::info!("reading the cluster view");
         let lp = ListParams::default();
-        // The pods are read while their owners are: both are kept as read (the fields of
-        // `wire`), and the pods mapped to the model once the owners are known.
+        // The pods are read while their owners are, each page mapped to the model as it
+        // arrives; each pod's controller is kept and resolved once the owners are known.
+        let unowned = |p: wire::Pod| {
+            let owner = view::controller(&p.metadata).cloned();
+            (view::unowned_pod_info(&p), owner)
+        };
         let (owners, pods, mut nodes, pdbs) = futures::try_join!(
             self.owners(context),
-            self.list_mapped::<Pod, wire::Pod, _>(context, &lp, |p| p),
+            self.list_mapped::<Pod, wire::Pod, _>(context, &lp, unowned),
             self.list_mapped::<Node, wire::Node, _>(context, &lp, |n| view::node_info(&n)),
             self.list_mapped::<PodDisruptionBudget, PodDisruptionBudget, _>(context, &lp, |b| {
                 view::pdb_info(&b)
             }),
         )?;
-        let pods: Vec<_> = pods.iter().map(|p| view::pod_info(p, &owners)).collect();
+        let pods: Vec<_> = pods
+            .into_iter()
+            .map(|(mut pod, owner)| {
+                if let Some(owner) = owner {
+                    view::with_owner(&mut pod, &owner, &owners);
+                }
+                pod
+            })
+            .collect();
         view::with_idle_since(&mut nodes, &pods);
         tracing::info!(
             nodes = nodes.len(),

@@ -189,17 +189,24 @@ pub fn pod_requests(p: &Pod) -> Resources {
 
 /// A pod as the model sees it, its owner resolved through `owners`.
 pub fn pod_info(p: &Pod, owners: &Owners) -> PodInfo {
-    let ns = ns_of(&p.metadata);
+    let mut pod = unowned_pod_info(p);
+    if let Some(owner) = controller(&p.metadata) {
+        with_owner(&mut pod, owner, owners);
+    }
+    pod
+}
+
+/// A pod as the model sees it before its owner is resolved ([`with_owner`] resolves it).
+pub fn unowned_pod_info(p: &Pod) -> PodInfo {
     let annotations = p.metadata.annotations.clone().unwrap_or_default();
-    let resolved = controller(&p.metadata).map(|o| owners.resolve(&ns, o));
     let spec = p.spec.as_ref();
     PodInfo {
         name: name_of(&p.metadata),
         node_name: spec.and_then(|s| s.node_name.clone()),
         phase: phase(p),
-        owner_kind: resolved.as_ref().map(|r| r.0.clone()),
-        owner_name: resolved.as_ref().map(|r| r.1.clone()),
-        workload_replicas: resolved.as_ref().and_then(|r| r.2),
+        owner_kind: None,
+        owner_name: None,
+        workload_replicas: None,
         mirror: annotations.contains_key(MIRROR_ANNOTATION),
         requests: pod_requests(p),
         has_local_storage: spec
@@ -210,8 +217,17 @@ pub fn pod_info(p: &Pod, owners: &Owners) -> PodInfo {
         labels: p.metadata.labels.clone().unwrap_or_default(),
         annotations,
         created_at: time(p.metadata.creation_timestamp.as_ref()),
-        namespace: ns,
+        namespace: ns_of(&p.metadata),
     }
+}
+
+/// Sets `pod`'s owner kind, name and desired replicas from its controlling `owner`, resolved
+/// through `owners`.
+pub fn with_owner(pod: &mut PodInfo, owner: &OwnerReference, owners: &Owners) {
+    let (kind, name, replicas) = owners.resolve(&pod.namespace, owner);
+    pod.owner_kind = Some(kind);
+    pod.owner_name = Some(name);
+    pod.workload_replicas = replicas;
 }
 
 /// A budget as the model sees it. A selector with `matchExpressions` yields empty
