@@ -59,6 +59,22 @@ function peakRssKb(pid) {
   }
 }
 
+/**
+ * The CPU time process `pid` has used, user and system, in milliseconds (Linux
+ * `/proc/<pid>/stat`, in clock ticks of 10 ms), or undefined when unknown.
+ */
+function cpuMillis(pid) {
+  try {
+    // The fields after the parenthesised command name, which may itself hold spaces: utime and
+    // stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resolves after the event loop has run its pending I/O callbacks (the process's piped output). */
 const drained = () => new Promise((resolve) => setTimeout(() => setImmediate(resolve), 0));
 
@@ -144,7 +160,7 @@ class Sandbox {
     const res = this.poller;
     this.poller = null;
     const timeoutMs = this.timeoutSecs * 1000;
-    this.current = { id: next.id, resolve: next.resolve, started: process.hrtime.bigint() };
+    this.current = { id: next.id, resolve: next.resolve, started: process.hrtime.bigint(), cpuStarted: cpuMillis(this.pid) };
     this.current.timer = setTimeout(() => {
       this.fail(failure('Sandbox.Timedout', `RequestId: ${next.id} Error: Task timed out after ${this.timeoutSecs.toFixed(2)} seconds`));
       this.proc.kill('SIGKILL');
@@ -161,8 +177,8 @@ class Sandbox {
   }
 
   /**
-   * Ends the running invocation `id` with `result`, adding its `logs`, `millis` and `maxRssKb`;
-   * false when `id` is not the one running.
+   * Ends the running invocation `id` with `result`, adding its `logs`, `millis`, `cpuMillis` and
+   * `maxRssKb`; false when `id` is not the one running.
    */
   finish(id, result) {
     const cur = this.current;
@@ -171,12 +187,14 @@ class Sandbox {
     clearTimeout(cur.timer);
     const millis = Number(process.hrtime.bigint() - cur.started) / 1e6;
     const maxRssKb = peakRssKb(this.pid);
+    const cpuEnded = cpuMillis(this.pid);
+    const cpu = cpuEnded !== undefined && cur.cpuStarted !== undefined ? cpuEnded - cur.cpuStarted : undefined;
     // What the process wrote before it answered may still be in the pipe: collect it first.
     drained().then(() => {
       const logs = this.output;
       this.output = '';
       if (this.current === cur) this.current = null;
-      cur.resolve({ ...result, logs, millis, maxRssKb });
+      cur.resolve({ ...result, logs, millis, cpuMillis: cpu, maxRssKb });
       this.dispatch();
     });
     return true;
@@ -326,8 +344,9 @@ export class LambdaService {
    * `{ ok: true, payload }` or `{ ok: false, errorType, errorMessage }` with the `errorType` the
    * function's runtime reported, the name a state machine's Retry and Catch match, and in both
    * cases `logs` (what the process wrote while serving this invocation, its init output included
-   * on the first), `millis` (wall time from hand-over to answer) and `maxRssKb` (the process's
-   * peak resident set so far). Never rejects for a function failure.
+   * on the first), `millis` (wall time from hand-over to answer), `cpuMillis` (the CPU time the
+   * process used over the same span, to 10 ms) and `maxRssKb` (the process's peak resident set so
+   * far). Never rejects for a function failure.
    */
   async invoke(functionName, env, payload, { timeoutSecs = this.timeoutSecs } = {}) {
     this.configure(functionName, env, { timeoutSecs });

@@ -65,8 +65,8 @@ export async function invokeLocal(step, env, payload) {
 /**
  * The functions of one deployment. {@link Functions#invoke} resolves the same shape as
  * {@link invokeLocal}: { ok: true, output } or { ok: false, error: {errorType, errorMessage} },
- * with `millis`, `maxRssKb` and `logs` (the lines the function logged while serving this
- * invocation). Always `stop()` it: it owns the functions' processes.
+ * with `millis`, `maxRssKb`, `cpuMillis` (in the Lambda mode) and `logs` (the lines the function
+ * logged while serving this invocation). Always `stop()` it: it owns the functions' processes.
  */
 export class Functions {
   constructor({ mode = process.env.SMARTSCALE_E2E_RUNTIME ?? 'lambda' } = {}) {
@@ -82,7 +82,7 @@ export class Functions {
   async invoke({ name, step, env, timeoutSecs }, payload) {
     if (this.mode === 'local') return invokeLocal(step, env, payload);
     const r = await this.service.invoke(name, env, payload, { timeoutSecs });
-    const base = { millis: r.millis, maxRssKb: r.maxRssKb, logs: r.logs };
+    const base = { millis: r.millis, cpuMillis: r.cpuMillis, maxRssKb: r.maxRssKb, logs: r.logs };
     if (r.ok) return { ok: true, output: r.payload, ...base };
     return { ok: false, error: { errorType: r.errorType, errorMessage: r.errorMessage }, ...base };
   }

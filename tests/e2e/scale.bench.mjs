@@ -117,12 +117,14 @@ const median = (xs) => {
 console.log(`Cluster: ${workers} workers, ${pods} pods (+4 Pending in phase 2); ${ticks.length} ticks; ${elapsed()} in all.`);
 console.log(`Load average (1, 5, 15 min) at the end: ${load()}.`);
 console.log();
-console.log('| state (function) | invocations | median ms | max ms | peak RSS MiB |');
-console.log('|---|---:|---:|---:|---:|');
+console.log('| state (function) | invocations | median ms | max ms | median CPU ms | peak RSS MiB |');
+console.log('|---|---:|---:|---:|---:|---:|');
 for (const [state, steps] of [...byState].sort(([a], [b]) => a.localeCompare(b))) {
   const ms = steps.map((x) => x.millis);
   const rss = Math.max(...steps.map((x) => x.maxRssKb ?? 0)) / 1024;
-  console.log(`| ${state} | ${steps.length} | ${median(ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} | ${rss.toFixed(1)} |`);
+  const cpu = steps.map((x) => x.cpuMillis).filter((x) => x !== undefined);
+  const cpuCell = cpu.length ? median(cpu).toFixed(0) : 'n/a';
+  console.log(`| ${state} | ${steps.length} | ${median(ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} | ${cpuCell} | ${rss.toFixed(1)} |`);
 }
 const failed = ticks.flatMap((t) => t.steps).filter((x) => !x.ok);
 if (failed.length) console.log(`\nFailed invocations: ${failed.map((x) => `${x.state}: ${x.error.errorType}`).join('; ')}`);

@@ -533,7 +533,7 @@ export class Scenario {
     const r = await this.lambda.invoke({ name: fn.name, step, env: { ...this.envOf(step), ...fault }, timeoutSecs }, doc);
     appendFileSync(join(this.logs, `${step}.log`), r.logs);
     const bench = process.env.SMARTSCALE_BENCH_OUT;
-    if (bench) appendFileSync(bench, `${JSON.stringify({ fn: step, millis: r.millis, maxRssKb: r.maxRssKb, ok: r.ok })}\n`);
+    if (bench) appendFileSync(bench, `${JSON.stringify({ fn: step, millis: r.millis, cpuMillis: r.cpuMillis, maxRssKb: r.maxRssKb, ok: r.ok })}\n`);
     return r;
   }
 

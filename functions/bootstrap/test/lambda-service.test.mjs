@@ -99,6 +99,8 @@ describe('the bootstrap behind the Lambda Runtime API', () => {
     assert.match(second.logs, /"error_type":"LockHeld"/, 'an invocation carries its own log lines');
     assert.doesNotMatch(first.logs, /LockHeld/, 'and not those of the next');
     assert.ok(second.maxRssKb > 0 && second.millis > 0, JSON.stringify({ maxRssKb: second.maxRssKb, millis: second.millis }));
+    // The CPU the process used while serving, in 10 ms ticks: never more than both cores over its wall time.
+    assert.ok(Number.isInteger(second.cpuMillis) && second.cpuMillis >= 0 && second.cpuMillis <= 2 * second.millis + 10, JSON.stringify({ cpuMillis: second.cpuMillis, millis: second.millis }));
   });
 
   it('concurrent invocations of one function run in processes of their own, as Lambda scales out', async () => {
