@@ -55,17 +55,27 @@ pub struct Meta {
     pub deletion_timestamp: Option<Time>,
 }
 
-/// A pod: its metadata, where it runs and what it asks for, and its phase.
+/// An object: its metadata, and the parts of its spec and status `Spec` and `Status` name.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Pod {
+#[serde(bound(deserialize = "Spec: Deserialize<'de>, Status: Deserialize<'de>"))]
+pub struct Object<Spec, Status> {
     /// Metadata.
     #[serde(default)]
     pub metadata: Meta,
     /// Spec.
-    pub spec: Option<PodSpec>,
+    pub spec: Option<Spec>,
     /// Status.
-    pub status: Option<PodStatus>,
+    pub status: Option<Status>,
 }
+
+/// A pod: its metadata, where it runs and what it asks for, and its phase.
+pub type Pod = Object<PodSpec, PodStatus>;
+
+/// A node: metadata, provider id and schedulability, readiness, allocatable and addresses.
+pub type Node = Object<NodeSpec, NodeStatus>;
+
+/// A ReplicaSet, Deployment or StatefulSet: metadata and desired replicas (no status is read).
+pub type Workload = Object<WorkloadSpec, IgnoredAny>;
 
 /// The pod spec fields the model reads.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -109,18 +119,6 @@ pub struct PodStatus {
     pub phase: Option<String>,
 }
 
-/// A node: metadata, provider id and schedulability, readiness, allocatable and addresses.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Node {
-    /// Metadata.
-    #[serde(default)]
-    pub metadata: Meta,
-    /// Spec.
-    pub spec: Option<NodeSpec>,
-    /// Status.
-    pub status: Option<NodeStatus>,
-}
-
 /// The node spec fields the model reads.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -151,16 +149,6 @@ pub struct Condition {
     pub type_: String,
     /// `True`, `False` or `Unknown`.
     pub status: String,
-}
-
-/// A ReplicaSet, Deployment or StatefulSet: metadata and desired replicas.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Workload {
-    /// Metadata.
-    #[serde(default)]
-    pub metadata: Meta,
-    /// Spec.
-    pub spec: Option<WorkloadSpec>,
 }
 
 /// A workload's desired replicas.
