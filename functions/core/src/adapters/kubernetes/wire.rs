@@ -1,12 +1,13 @@
 //! The parts of Kubernetes objects the model reads, as the API server writes them in JSON.
 //!
-//! A real pod is about 5 kB of JSON (managed fields, environment, probes, projected volumes), a
+//! A real pod is about 4 kB of JSON (managed fields, environment, probes, projected volumes), a
 //! real node more (its image list); [`view`](super::view) reads a handful of fields of each. These
 //! types name only those fields, so every other one is skipped as it is parsed instead of being
 //! built into `k8s_openapi` objects and dropped: a page of 500 pods parses in 8 ms instead of
 //! 32 ms, the 30 pages of 15,000 pods in 0.24 s of one core instead of 0.96 s
-//! (`cargo bench -p smartscale-core --bench wire`, docs/BENCHMARKS.md). A field these types lack is one the model does not read; one the model
-//! starts to read is added here, where the JSON names and the model meet.
+//! (docs/BENCHMARKS.md, from `cargo bench -p smartscale-core --bench wire`). A field these types
+//! lack is one the model does not read; one the model starts to read is added here, where the
+//! JSON names and the model meet.
 
 use k8s_openapi::api::core::v1::NodeAddress;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
