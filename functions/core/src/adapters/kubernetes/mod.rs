@@ -55,36 +55,6 @@ pub const EVICTIONS_IN_FLIGHT: usize = 16;
 /// the API server must build whole and the function must hold twice.
 pub const LIST_PAGE_SIZE: u32 = 500;
 
-/// Every object of kind `K` that `params` selects, read as `W` (the fields the caller reads, see
-/// [`wire`]) in pages of [`LIST_PAGE_SIZE`] (`limit`/`continue`) and mapped with `map` as each
-/// page arrives.
-async fn list_paged<K, W, T>(
-    client: &kube::Client,
-    context: &str,
-    params: &ListParams,
-    mut map: impl FnMut(W) -> T,
-) -> Result<Vec<T>>
-where
-    K: kube::Resource<DynamicType = ()>,
-    W: DeserializeOwned,
-{
-    let request = kube::core::Request::new(K::url_path(&(), None));
-    let mut items = Vec::new();
-    let mut page = params.clone().limit(LIST_PAGE_SIZE);
-    loop {
-        let failed = |e| translate(context, "resource", e);
-        let get = request
-            .list(&page)
-            .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
-        let list: wire::Page<W> = client.request(get).await.map_err(failed)?;
-        items.extend(list.items.into_iter().map(&mut map));
-        match list.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => page = page.continue_token(&token),
-            None => return Ok(items),
-        }
-    }
-}
-
 /// The Kubernetes cluster, through a client built in `main` ([`build_client`]).
 #[derive(Clone)]
 pub struct KubeCluster {
@@ -97,19 +67,34 @@ impl KubeCluster {
         KubeCluster { client }
     }
 
-    /// Lists `K` in the whole cluster (every namespace for namespaced kinds), read as `W` and
-    /// kept as what `map` makes of each (page by page: see [`list_paged`]).
+    /// Every object of kind `K` in the whole cluster (every namespace for namespaced kinds) that
+    /// `params` selects, read as `W` (the fields the caller reads, see [`wire`]) in pages of
+    /// [`LIST_PAGE_SIZE`] (`limit`/`continue`) and mapped with `map` as each page arrives.
     async fn list_mapped<K, W, T>(
         &self,
         context: &str,
         params: &ListParams,
-        map: impl FnMut(W) -> T,
+        mut map: impl FnMut(W) -> T,
     ) -> Result<Vec<T>>
     where
         K: kube::Resource<DynamicType = ()>,
         W: DeserializeOwned,
     {
-        list_paged::<K, W, T>(&self.client, context, params, map).await
+        let request = kube::core::Request::new(K::url_path(&(), None));
+        let mut items = Vec::new();
+        let mut page = params.clone().limit(LIST_PAGE_SIZE);
+        loop {
+            let failed = |e| translate(context, "resource", e);
+            let get = request
+                .list(&page)
+                .map_err(|e| failed(kube::Error::BuildRequest(e)))?;
+            let list: wire::Page<W> = self.client.request(get).await.map_err(failed)?;
+            items.extend(list.items.into_iter().map(&mut map));
+            match list.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => page = page.continue_token(&token),
+                None => return Ok(items),
+            }
+        }
     }
 
     async fn pods_on(&self, node: &str) -> Result<Vec<wire::Pod>> {
