@@ -22,6 +22,8 @@ use crate::seams::{
 };
 use crate::tags;
 use async_trait::async_trait;
+use aws_sdk_ec2::operation::describe_instances::builders::DescribeInstancesFluentBuilder;
+use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
 use aws_sdk_ec2::types::{
     DefaultTargetCapacityType, Filter, FleetLaunchTemplateConfigRequest,
     FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest,
@@ -29,6 +31,8 @@ use aws_sdk_ec2::types::{
     OnDemandOptionsRequest, ResourceType, SpotAllocationStrategy, SpotOptionsRequest, Tag,
     TagSpecification, TargetCapacitySpecificationRequest,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use chrono::{DateTime, Utc};
 use errors::Fault;
 use plan::Subnet;
@@ -90,62 +94,55 @@ impl Ec2Provisioner {
         filters
     }
 
-    /// Every instance matching `filters`, across pages.
-    async fn describe(&self, filters: Vec<Filter>, context: &str) -> Result<Vec<ManagedInstance>> {
-        let mut pages = self
-            .client
-            .describe_instances()
-            .set_filters(Some(filters))
-            .into_paginator()
-            .send();
+    /// The instances `request` selects that `keep` accepts, across pages, sorted by id; a failed
+    /// page's error as the SDK gave it.
+    async fn pages(
+        request: DescribeInstancesFluentBuilder,
+        keep: impl Fn(&Instance) -> bool,
+    ) -> std::result::Result<Vec<ManagedInstance>, SdkError<DescribeInstancesError, HttpResponse>>
+    {
+        let mut pages = request.into_paginator().send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| translate(fault_of(&e), context))?;
-            for r in page.reservations() {
-                found.extend(r.instances().iter().map(to_managed));
-            }
+            let page = page?;
+            let instances = page.reservations().iter().flat_map(|r| r.instances());
+            found.extend(instances.filter(|i| keep(i)).map(to_managed));
         }
         found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         Ok(found)
     }
 
-    /// The managed instances of this cluster among `ids`, by EC2's exact lookup (`InstanceIds`),
-    /// which costs what the ids cost rather than a scan of the fleet; an instance another cluster
-    /// or tool owns is left out ([`ownership_problem`]). When EC2 does not know one of the ids
-    /// (`InvalidInstanceID.NotFound` refuses the whole call) the same ids are asked by filter,
-    /// which leaves the unknown one out.
+    /// Every instance matching `filters`, sorted by id.
+    async fn describe(&self, filters: Vec<Filter>, context: &str) -> Result<Vec<ManagedInstance>> {
+        let request = self.client.describe_instances().set_filters(Some(filters));
+        Self::pages(request, |_| true)
+            .await
+            .map_err(|e| translate(fault_of(&e), context))
+    }
+
+    /// The managed instances of this cluster among `ids`, sorted by id, by EC2's exact lookup
+    /// (`InstanceIds`), which costs what the ids cost rather than a scan of the fleet; an instance
+    /// another cluster or tool owns is left out ([`ownership_problem`]). When EC2 does not know
+    /// one of the ids (`InvalidInstanceID.NotFound` refuses the whole call) the same ids are
+    /// asked by filter, which leaves the unknown one out.
     async fn describe_ids(&self, ids: &[String], context: &str) -> Result<Vec<ManagedInstance>> {
-        let mut pages = self
+        let request = self
             .client
             .describe_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .into_paginator()
-            .send();
-        let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => found.extend(
-                    page.reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .filter(|i| ownership_problem(i, &self.cluster_id).is_none())
-                        .map(to_managed),
-                ),
-                Err(e) => {
-                    return match fault_of(&e) {
-                        (Fault::NotFound, _) => {
-                            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                            let mut filters = self.ownership_filters();
-                            filters.push(Self::filter("instance-id", &ids));
-                            self.describe(filters, context).await
-                        }
-                        fault => Err(translate(fault, context)),
-                    }
+            .set_instance_ids(Some(ids.to_vec()));
+        let owned = |i: &Instance| ownership_problem(i, &self.cluster_id).is_none();
+        match Self::pages(request, owned).await {
+            Ok(found) => Ok(found),
+            Err(e) => match fault_of(&e) {
+                (Fault::NotFound, _) => {
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    let mut filters = self.ownership_filters();
+                    filters.push(Self::filter("instance-id", &ids));
+                    self.describe(filters, context).await
                 }
-            }
+                fault => Err(translate(fault, context)),
+            },
         }
-        found.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-        Ok(found)
     }
 
     /// The configured subnets with their zones, in configured order.
