@@ -303,6 +303,17 @@ export function nodeAddresses(mask: number): number {
 }
 
 /**
+ * The longest prefix (the smallest node subnets) whose {@link NODE_ZONES} node subnets hold
+ * `nodes` nodes, or undefined when not even the widest allowed subnets do.
+ */
+export function nodeSubnetMaskFor(nodes: number): number | undefined {
+  for (let mask = NARROWEST_NODE_SUBNET_MASK; mask >= WIDEST_NODE_SUBNET_MASK; mask -= 1) {
+    if (nodeAddresses(mask) >= nodes) return mask;
+  }
+  return undefined;
+}
+
+/**
  * The node subnets must hold the master and `maxNodes` workers: beyond them EC2 refuses every
  * launch (`InsufficientFreeAddressesInSubnet`), so a configured maximum the subnets cannot reach
  * is refused at synth, naming the mask that would fit.
@@ -314,9 +325,8 @@ function validateAddresses(cfg: SmartScaleConfig): void {
   }
   const needed = cfg.maxNodes + 1;
   if (needed > nodeAddresses(mask)) {
-    let fits = mask;
-    while (fits > WIDEST_NODE_SUBNET_MASK && nodeAddresses(fits) < needed) fits -= 1;
-    const hint = nodeAddresses(fits) >= needed
+    const fits = nodeSubnetMaskFor(needed);
+    const hint = fits !== undefined
       ? `set context nodeSubnetCidrMask to ${fits} or lower (a new mask replaces the subnets and every node in them)`
       : `even /${WIDEST_NODE_SUBNET_MASK} subnets hold only ${nodeAddresses(WIDEST_NODE_SUBNET_MASK)}; lower maxNodes`;
     throw new ConfigError(`context maxNodes: ${cfg.maxNodes} workers and the master need ${needed} addresses, but the ${NODE_ZONES} /${mask} node subnets hold ${nodeAddresses(mask)}; ${hint}`);

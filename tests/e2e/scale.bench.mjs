@@ -8,9 +8,10 @@
 // Phase 2, scale-up: a Deployment whose pods fit no worker stays Pending for the window, a tick
 // launches workers and polls CheckNodesReady until they join.
 // Output: per step, the invocations, median and max wall time (hand-over to answer through the
-// Runtime API) and the process's peak RSS; the machine's load average before and after.
+// Runtime API), the median CPU time and the process's peak RSS; the load average before and after.
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import cdkConfig from '../../cdk/build/lib/config.js';
 import { deployment } from './kit.mjs';
 import { Scenario, waitFor } from './standins.mjs';
 
@@ -38,11 +39,15 @@ const raiseTimeouts = (template) => {
     fn.Properties.Timeout = RAISED_TIMEOUT_S;
   }
 };
+const { nodeSubnetMaskFor } = cdkConfig; // built by scripts/test-e2e.sh --install-only, which bench-scale.sh runs first
+const maxNodes = workers + 20;
+const nodeSubnetCidrMask = nodeSubnetMaskFor(maxNodes + 1);
+if (nodeSubnetCidrMask === undefined) throw new Error(`no node subnets the VPC allows hold ${maxNodes} workers and the master: run fewer --workers`);
 const s = await Scenario.start('scale', {
   editTemplate: raiseTimeouts,
   scrapeInterval: '30s',
   // The emulator's EC2 follower stands in for 500 kubelets, which never call EC2; polling every
-  // second, it kept moto busy (DescribeInstances of 500 instances takes moto about 2 s alone), so
+  // second, it kept moto busy (DescribeInstances of 500 instances takes moto over 3 s alone: tests/e2e/moto_describe.bench.py), so
   // every AWS call the functions made waited behind it. Every 20 s still joins a new worker well
   // within JOIN_TIMEOUT.
   ec2Poll: '20s',
@@ -55,10 +60,10 @@ const s = await Scenario.start('scale', {
   objects: Array.from({ length: apps }, (_, i) => deployment(`app-${i}`, Math.ceil(pods / apps), { cpu: '20m', memory: '8Mi' })),
   traffic: { cpuUtilisation: 0.1 },
   // JOIN_TIMEOUT: the suite's 30 s is shorter than the follower's 20 s poll plus moto's answer.
-  settings: { MAX_NODES: workers + 20, JOIN_TIMEOUT: '180s' },
-  // The default /24 node subnets hold 470 nodes (cdk/lib/config.ts, nodeAddresses); the synth
-  // refuses MAX_NODES beyond them and names this mask.
-  context: { nodeSubnetCidrMask: workers + 21 > 470 ? 23 : 24 },
+  settings: { MAX_NODES: maxNodes, JOIN_TIMEOUT: '180s' },
+  // Node subnets that hold the master and MAX_NODES workers: the synth refuses MAX_NODES beyond
+  // what they hold (the default /24s hold 470 nodes).
+  context: { nodeSubnetCidrMask },
 });
 const ticks = [];
 let failure;
